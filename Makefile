@@ -1,0 +1,33 @@
+# The two commands: `make run` and `make test`. Both set everything up first
+# (idempotent: scripts/setup.sh), so they work on a fresh clone.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+# torch-sys builds against the torch in .venv (PyTorch 2.11.0, as tch 0.24.0 expects).
+export LIBTORCH_USE_PYTORCH := 1
+
+.PHONY: run test setup build lint bench golden clean-out
+
+run: build
+	target/release/atelier stylize
+
+test: setup lint
+	cargo test --release
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	cargo build --release
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --release --all-targets -- -D warnings
+
+# Seconds per evaluation, ours against plain PyTorch, same weights, sizes, threads.
+bench: build
+	.venv/bin/python scripts/bench.py
+
+# Regenerate the golden files the tests compare against (from the venv's torch).
+golden: setup
+	.venv/bin/python scripts/golden_lbfgs.py tests/golden/lbfgs.json
+	.venv/bin/python scripts/golden_vgg.py weights/vgg19.safetensors tests/golden/vgg19.json

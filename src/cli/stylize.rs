@@ -1,0 +1,333 @@
+//! `atelier stylize`: one run from the command line, with a progress bar, loss
+//! lines, Ctrl-C handling and an atomic PNG at the end.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::EXIT_CANCELLED;
+use crate::config::{resolve, Config};
+use crate::engine::device::{device_name, parse_device};
+use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
+use crate::engine::library::{resolve_image, Library};
+use crate::engine::spec::{parse_layers, LayerWeight, RunSpec};
+use crate::engine::transfer::{self, prepare, Flow, Progress};
+use crate::engine::vgg::Vgg19;
+use crate::engine::weights::Weights;
+use crate::engine::Error;
+
+#[derive(Args, Debug)]
+pub struct StylizeArgs {
+    /// Content image: a path or a bundled photo's name (see `atelier contents`).
+    pub content: Option<String>,
+    /// Style image: a path or a bundled painting's name (see `atelier styles`).
+    pub style: Option<String>,
+    /// Output PNG (default: <output folder>/<content>__<style>.png, never overwriting).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long, value_name = "W")]
+    pub content_weight: Option<f64>,
+    #[arg(long, value_name = "W")]
+    pub style_weight: Option<f64>,
+    #[arg(long, value_name = "W")]
+    pub tv_weight: Option<f64>,
+    /// Comma-separated layers with optional weights, e.g. relu4_2 or relu3_1:0.5,relu4_2.
+    #[arg(long, value_name = "LAYERS")]
+    pub content_layers: Option<String>,
+    /// Comma-separated layers with optional weights.
+    #[arg(long, value_name = "LAYERS")]
+    pub style_layers: Option<String>,
+    /// lbfgs or adam.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate (default 1 for lbfgs, 10/255 for adam).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Strong-Wolfe line search for L-BFGS.
+    #[arg(long)]
+    pub line_search: bool,
+    /// content, noise or style.
+    #[arg(long)]
+    pub init: Option<String>,
+    /// max or avg.
+    #[arg(long)]
+    pub pooling: Option<String>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print losses every N evaluations (0: never).
+    #[arg(long, value_name = "N")]
+    pub log_every: Option<usize>,
+    /// CPU threads for libtorch (default: libtorch's choice).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Write a JSON summary (evaluations, loop seconds, final losses) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+}
+
+fn layers(s: &Option<String>, default: &[LayerWeight]) -> Result<Vec<LayerWeight>, Error> {
+    match s {
+        Some(s) => parse_layers(s),
+        None => Ok(default.to_vec()),
+    }
+}
+
+/// Builds and validates the run spec from the arguments and the config.
+fn build_spec(
+    a: &StylizeArgs,
+    c: &Config,
+    gpu: bool,
+    content: PathBuf,
+    style: PathBuf,
+) -> Result<RunSpec, Error> {
+    let d = if gpu { c.gpu } else { c.cpu };
+    let base = &c.run;
+    let spec = RunSpec {
+        content,
+        style,
+        size: a.size.unwrap_or(d.size),
+        steps: a.steps.unwrap_or(d.steps),
+        content_weight: a.content_weight.unwrap_or(base.content_weight),
+        style_weight: a.style_weight.unwrap_or(base.style_weight),
+        tv_weight: a.tv_weight.unwrap_or(base.tv_weight),
+        content_layers: layers(&a.content_layers, &base.content_layers)?,
+        style_layers: layers(&a.style_layers, &base.style_layers)?,
+        optimizer: match &a.optimizer {
+            Some(s) => s.parse()?,
+            None => base.optimizer,
+        },
+        learning_rate: a.lr.or(base.learning_rate),
+        lbfgs_history: base.lbfgs_history,
+        line_search: a.line_search || base.line_search,
+        init: match &a.init {
+            Some(s) => s.parse()?,
+            None => base.init,
+        },
+        pooling: match &a.pooling {
+            Some(s) => s.parse()?,
+            None => base.pooling,
+        },
+        seed: a.seed.unwrap_or(base.seed),
+        pixel_limit: base.pixel_limit,
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}
+
+/// The output path, checked before the run so no time is spent on a run whose
+/// result could not be written.
+fn output_path(
+    a: &StylizeArgs,
+    c: &Config,
+    content: &Path,
+    style_name: &str,
+) -> Result<PathBuf, Error> {
+    match &a.output {
+        Some(p) => {
+            if p.exists() && !a.force {
+                return Err(Error::OutputExists(p.clone()));
+            }
+            if p.is_dir() {
+                return Err(Error::Write {
+                    path: p.clone(),
+                    reason: "is a directory".into(),
+                });
+            }
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            check_writable(&dir, p)?;
+            Ok(p.clone())
+        }
+        None => {
+            let dir = resolve(&c.paths.output);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Write {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
+            check_writable(&dir, &dir)?;
+            Ok(unique_path(&dir.join(format!(
+                "{}__{}.png",
+                stem(content),
+                style_name
+            ))))
+        }
+    }
+}
+
+fn check_writable(dir: &Path, target: &Path) -> Result<(), Error> {
+    if !dir.is_dir() {
+        return Err(Error::Write {
+            path: target.to_path_buf(),
+            reason: format!("folder {} does not exist", dir.display()),
+        });
+    }
+    tempfile::Builder::new()
+        .prefix(".atelier-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| Error::Write {
+            path: target.to_path_buf(),
+            reason: format!("folder {} is not writable ({e})", dir.display()),
+        })
+}
+
+pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
+    if let Some(n) = a.threads {
+        anyhow::ensure!(n >= 1, "invalid threads: {n} (must be at least 1)");
+        tch::set_num_threads(n);
+    }
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let gpu = device.is_cuda();
+
+    let contents = Library::open(&resolve(&c.paths.contents)).ok();
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let content_q = a
+        .content
+        .clone()
+        .unwrap_or_else(|| c.stylize.content.clone());
+    let style_q = a.style.clone().unwrap_or_else(|| c.stylize.style.clone());
+    let content_path = resolve_image(&content_q, contents.as_ref())?;
+    let style_path = resolve_image(&style_q, styles.as_ref())?;
+    let style_name = styles
+        .as_ref()
+        .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == style_path))
+        .map(|e| e.name.clone())
+        .unwrap_or_else(|| stem(&style_path));
+
+    let spec = build_spec(&a, c, gpu, content_path.clone(), style_path.clone())?;
+    let out = output_path(&a, c, &content_path, &style_name)?;
+    let content_img = load_rgb(&content_path, spec.pixel_limit)?;
+    let style_img = load_rgb(&style_path, spec.pixel_limit)?;
+    let weights = Weights::load(&resolve(&c.paths.weights))?;
+    let vgg = Vgg19::new(&weights, spec.pooling, device)?;
+    drop(weights);
+    let prepared = prepare(&spec, &content_img, &style_img, device)?;
+    let (_, _, h, w) = prepared.content.size4()?;
+
+    println!(
+        "stylizing {} with {} at {w}x{h} on {}: {} {} steps",
+        content_path.display(),
+        style_path.display(),
+        device_name(device),
+        match spec.optimizer {
+            crate::engine::spec::OptimizerKind::Lbfgs => "L-BFGS",
+            crate::engine::spec::OptimizerKind::Adam => "Adam",
+        },
+        spec.steps
+    );
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C exits at once, in case the run is stuck in a long op.
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(EXIT_CANCELLED);
+            }
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let log_every = a.log_every.unwrap_or(c.stylize.log_every);
+    let budget = spec.eval_budget();
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(budget as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} evals  {per_sec}  eta {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut observer = |p: &Progress| {
+        bar.set_position(p.eval as u64);
+        bar.set_message(format!("total {:.4e}", p.losses.total));
+        if log_every > 0 && (p.eval % log_every == 0 || p.eval == 1) {
+            let l = p.losses;
+            bar.suspend(|| {
+                println!(
+                    "step {}: style {:.4e} content {:.4e} tv {:.4e} total {:.4e}",
+                    p.eval, l.style, l.content, l.tv, l.total
+                )
+            });
+        }
+        if cancel.load(Ordering::SeqCst) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    };
+    let outcome = match transfer::run(&vgg, &spec, &prepared, &mut observer) {
+        Ok(o) => o,
+        Err(Error::Cancelled) => {
+            bar.abandon();
+            eprintln!("cancelled: nothing written");
+            return Ok(EXIT_CANCELLED);
+        }
+        Err(e) => {
+            bar.abandon();
+            return Err(e.into());
+        }
+    };
+    bar.finish_and_clear();
+    let secs = outcome.elapsed.as_secs_f64();
+    let l = outcome.last;
+    println!(
+        "finished: {} evaluations in {secs:.1} s ({:.3} s/eval); style {:.4e} content {:.4e} tv {:.4e} total {:.4e}",
+        outcome.evals,
+        secs / outcome.evals.max(1) as f64,
+        l.style,
+        l.content,
+        l.tv,
+        l.total
+    );
+
+    let img = from_tensor(&outcome.image)?;
+    let params = serde_json::to_string(&spec)?;
+    let text = [
+        ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
+        ("atelier:spec", params),
+        ("atelier:device", device_name(device)),
+    ];
+    save_png(&out, &img, &text, a.force)?;
+    if let Some(p) = &a.summary_json {
+        let summary = serde_json::json!({
+            "evals": outcome.evals,
+            "loop_seconds": secs,
+            "size": [w, h],
+            "device": device_name(device),
+            "threads": tch::get_num_threads(),
+            "losses": { "style": l.style, "content": l.content, "tv": l.tv, "total": l.total },
+            "output": out,
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    println!("wrote {}", out.display());
+    Ok(0)
+}

@@ -1,0 +1,65 @@
+//! The losses of Gatys et al., in the form jcjohnson/neural-style uses them.
+//!
+//! Feature maps are `[1, C, H, W]`. All functions check shapes and fail on a
+//! mismatch rather than broadcasting silently.
+
+use tch::{Reduction, Tensor};
+
+use super::error::{Error, Result};
+
+fn dims4(t: &Tensor, what: &'static str) -> Result<(i64, i64, i64, i64)> {
+    t.size4().map_err(|_| {
+        Error::invalid(
+            what,
+            format!("expected a [N,C,H,W] tensor, got {:?}", t.size()),
+        )
+    })
+}
+
+/// Gram matrix `F Fᵀ / (C·H·W)` of a `[1, C, H, W]` feature map, shape `[C, C]`.
+pub fn gram(features: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = dims4(features, "features")?;
+    if n != 1 {
+        return Err(Error::invalid(
+            "features",
+            format!("batch of {n}, expected 1"),
+        ));
+    }
+    let f = features.f_view([c, h * w])?;
+    Ok(f.f_mm(&f.f_tr()?)?.f_div_scalar((c * h * w) as f64)?)
+}
+
+/// Content loss: mean squared error between feature maps of equal shape.
+pub fn content_loss(features: &Tensor, target: &Tensor) -> Result<Tensor> {
+    same_shape(features, target, "content target")?;
+    Ok(features.f_mse_loss(target, Reduction::Mean)?)
+}
+
+/// Style loss: mean squared error between a Gram matrix and the target Gram.
+pub fn style_loss(gram: &Tensor, target_gram: &Tensor) -> Result<Tensor> {
+    same_shape(gram, target_gram, "style target")?;
+    Ok(gram.f_mse_loss(target_gram, Reduction::Mean)?)
+}
+
+/// Total variation (anisotropic, L1): the sum of absolute differences between
+/// horizontally and vertically neighbouring pixels of a `[1, C, H, W]` image.
+pub fn total_variation(image: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = dims4(image, "image")?;
+    let dx = image
+        .f_narrow(3, 1, w - 1)?
+        .f_sub(&image.f_narrow(3, 0, w - 1)?)?;
+    let dy = image
+        .f_narrow(2, 1, h - 1)?
+        .f_sub(&image.f_narrow(2, 0, h - 1)?)?;
+    Ok(dx.f_abs()?.f_sum(None)?.f_add(&dy.f_abs()?.f_sum(None)?)?)
+}
+
+fn same_shape(a: &Tensor, b: &Tensor, what: &'static str) -> Result<()> {
+    if a.size() != b.size() {
+        return Err(Error::invalid(
+            what,
+            format!("shape {:?} does not match {:?}", b.size(), a.size()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The engine: image io, VGG19 features, losses, optimizers and the transfer
+//! loop. It knows nothing of storage, watchers or screens.
+
+pub mod device;
+pub mod error;
+pub mod image_io;
+pub mod library;
+pub mod losses;
+pub mod optim;
+pub mod spec;
+pub mod transfer;
+pub mod vgg;
+pub mod weights;
+
+pub use error::{Error, Result};

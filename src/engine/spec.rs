@@ -1,0 +1,292 @@
+//! The run specification: everything that determines a style-transfer run,
+//! serialisable (it travels to the queue and into the PNG text chunk) and
+//! validated once before the engine sees it.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result};
+use super::image_io::DEFAULT_PIXEL_LIMIT;
+use super::vgg::{Layer, Pooling};
+
+/// A layer with its weight within its loss, written `relu4_2` or `relu4_2:0.5`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerWeight {
+    pub layer: Layer,
+    pub weight: f64,
+}
+
+impl FromStr for LayerWeight {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, weight) = match s.split_once(':') {
+            Some((n, w)) => {
+                let w: f64 = w.trim().parse().map_err(|_| {
+                    Error::invalid("layer weight", format!("'{w}' in '{s}' is not a number"))
+                })?;
+                (n, w)
+            }
+            None => (s, 1.0),
+        };
+        Ok(Self {
+            layer: name.parse()?,
+            weight,
+        })
+    }
+}
+
+/// Parses a comma-separated list of layers with optional weights.
+pub fn parse_layers(s: &str) -> Result<Vec<LayerWeight>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    #[default]
+    Lbfgs,
+    Adam,
+}
+
+impl FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "lbfgs" | "l-bfgs" => Ok(Self::Lbfgs),
+            "adam" => Ok(Self::Adam),
+            _ => Err(Error::invalid(
+                "optimizer",
+                format!("'{s}' (use lbfgs or adam)"),
+            )),
+        }
+    }
+}
+
+/// Where the optimisation starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    #[default]
+    Content,
+    Noise,
+    Style,
+}
+
+impl FromStr for Init {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "content" => Ok(Self::Content),
+            "noise" | "random" => Ok(Self::Noise),
+            "style" => Ok(Self::Style),
+            _ => Err(Error::invalid(
+                "init",
+                format!("'{s}' (use content, noise or style)"),
+            )),
+        }
+    }
+}
+
+/// One style-transfer run. Loss weights follow jcjohnson/neural-style's scale
+/// (the image in Caffe units, Gram matrices divided by C·H·W).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSpec {
+    pub content: PathBuf,
+    pub style: PathBuf,
+    /// Longer side of the output, px.
+    pub size: u32,
+    /// Optimiser iterations.
+    pub steps: usize,
+    pub content_weight: f64,
+    pub style_weight: f64,
+    pub tv_weight: f64,
+    pub content_layers: Vec<LayerWeight>,
+    pub style_layers: Vec<LayerWeight>,
+    pub optimizer: OptimizerKind,
+    /// Step size; `None` takes the optimiser's default (1 for L-BFGS, 10/255 for Adam).
+    pub learning_rate: Option<f64>,
+    pub lbfgs_history: usize,
+    /// Strong-Wolfe line search for L-BFGS (off in neural-style).
+    pub line_search: bool,
+    pub init: Init,
+    pub pooling: Pooling,
+    pub seed: u64,
+    /// Images with more pixels are refused before decoding.
+    pub pixel_limit: u64,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        let layers = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| LayerWeight {
+                    layer: n.parse().expect("built-in layer names are valid"),
+                    weight: 1.0,
+                })
+                .collect()
+        };
+        Self {
+            content: PathBuf::new(),
+            style: PathBuf::new(),
+            size: 256,
+            steps: 200,
+            content_weight: 5.0,
+            style_weight: 100.0,
+            tv_weight: 1e-3,
+            content_layers: layers(&["relu4_2"]),
+            style_layers: layers(&["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]),
+            optimizer: OptimizerKind::Lbfgs,
+            learning_rate: None,
+            lbfgs_history: 100,
+            line_search: false,
+            init: Init::Content,
+            pooling: Pooling::Max,
+            seed: 0,
+            pixel_limit: DEFAULT_PIXEL_LIMIT,
+        }
+    }
+}
+
+/// Largest output side accepted (a 16k image is already far beyond any GPU).
+pub const MAX_SIZE: u32 = 16384;
+pub const MAX_STEPS: usize = 1_000_000;
+
+fn check_weight(field: &'static str, w: f64) -> Result<()> {
+    if !w.is_finite() || w < 0.0 {
+        return Err(Error::invalid(
+            field,
+            format!("{w} (must be a finite number ≥ 0)"),
+        ));
+    }
+    Ok(())
+}
+
+impl RunSpec {
+    /// Checks every field; the engine relies on a validated spec.
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 || self.steps > MAX_STEPS {
+            return Err(Error::invalid(
+                "steps",
+                format!("{} (use 1 to {MAX_STEPS})", self.steps),
+            ));
+        }
+        let min = self.deepest_stride().max(16);
+        if self.size < min || self.size > MAX_SIZE {
+            return Err(Error::invalid(
+                "size",
+                format!("{} px (use {min} to {MAX_SIZE})", self.size),
+            ));
+        }
+        check_weight("content weight", self.content_weight)?;
+        check_weight("style weight", self.style_weight)?;
+        check_weight("tv weight", self.tv_weight)?;
+        for lw in self.content_layers.iter().chain(&self.style_layers) {
+            check_weight("layer weight", lw.weight)?;
+        }
+        if self.style_layers.is_empty() {
+            return Err(Error::invalid("style layers", "none given"));
+        }
+        if self.content_weight > 0.0 && self.content_layers.is_empty() {
+            return Err(Error::invalid("content layers", "none given"));
+        }
+        if let Some(lr) = self.learning_rate {
+            if !lr.is_finite() || lr <= 0.0 {
+                return Err(Error::invalid(
+                    "learning rate",
+                    format!("{lr} (must be > 0)"),
+                ));
+            }
+        }
+        if self.lbfgs_history == 0 {
+            return Err(Error::invalid("lbfgs history", "must be at least 1"));
+        }
+        if self.pixel_limit == 0 {
+            return Err(Error::invalid("pixel limit", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Downsampling factor of the deepest layer used: images must be at least
+    /// this large on their shorter side.
+    pub fn deepest_stride(&self) -> u32 {
+        self.content_layers
+            .iter()
+            .chain(&self.style_layers)
+            .map(|l| l.layer.stride())
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// The most objective evaluations the run can take: one per step, except that
+    /// a line search may take several (PyTorch's cap is steps·5/4, and a search
+    /// in progress may finish past it, up to 25 more).
+    pub fn eval_budget(&self) -> usize {
+        match (self.optimizer, self.line_search) {
+            (OptimizerKind::Lbfgs, true) => self.steps * 5 / 4 + 25,
+            _ => self.steps,
+        }
+    }
+
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate.unwrap_or(match self.optimizer {
+            OptimizerKind::Lbfgs => 1.0,
+            // neural-style's Adam rate of 10 on the 0..255 scale.
+            OptimizerKind::Adam => 10.0 / 255.0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        RunSpec::default().validate().unwrap();
+    }
+
+    #[test]
+    fn layer_weight_parsing() {
+        let l = parse_layers("relu1_1, relu2_1:0.5").unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].weight, 0.5);
+        assert!(parse_layers("relu9_1").is_err());
+        assert!(parse_layers("relu1_1:x").is_err());
+    }
+
+    #[test]
+    fn bad_values_refused() {
+        let bad = [
+            RunSpec {
+                steps: 0,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                style_weight: -1.0,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                content_weight: f64::NAN,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                size: 8,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                style_layers: vec![],
+                ..RunSpec::default()
+            },
+        ];
+        for s in bad {
+            assert!(s.validate().is_err(), "{s:?}");
+        }
+    }
+}

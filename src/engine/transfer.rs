@@ -1,0 +1,269 @@
+//! The Gatys et al. optimisation loop: content loss on feature maps, style loss
+//! on Gram matrices, total variation, minimised over the image pixels with
+//! L-BFGS or Adam, the image kept in [0, 1].
+//!
+//! Progress goes to an [`Observer`] after every evaluation; the observer can stop
+//! the run (the loop then returns [`Error::Cancelled`] and nothing is written).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use tch::{Device, Kind, Tensor};
+
+use super::error::{Error, Result};
+use super::image_io::{resize_longer_side, to_tensor};
+use super::losses::{content_loss, gram, style_loss, total_variation};
+use super::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig};
+use super::spec::{Init, OptimizerKind, RunSpec};
+use super::vgg::{Layer, Vgg19};
+
+/// The weighted loss terms of one evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Losses {
+    pub style: f64,
+    pub content: f64,
+    pub tv: f64,
+    pub total: f64,
+}
+
+/// What the observer is told after each evaluation.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Evaluations done so far (1-based).
+    pub eval: usize,
+    /// Evaluations the run may use at most.
+    pub budget: usize,
+    pub losses: Losses,
+    pub elapsed: Duration,
+}
+
+/// Whether the run should go on after an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Watches a run; returning [`Flow::Stop`] cancels it.
+pub trait Observer {
+    fn on_eval(&mut self, progress: &Progress) -> Flow;
+}
+
+impl<F: FnMut(&Progress) -> Flow> Observer for F {
+    fn on_eval(&mut self, progress: &Progress) -> Flow {
+        self(progress)
+    }
+}
+
+/// The result of a finished run.
+pub struct Outcome {
+    /// The final image, `[1, 3, H, W]` in [0, 1], on the CPU.
+    pub image: Tensor,
+    pub evals: usize,
+    pub last: Losses,
+    pub elapsed: Duration,
+}
+
+/// The images of a run, prepared at the run's size.
+pub struct Prepared {
+    pub content: Tensor,
+    pub style: Tensor,
+}
+
+/// Resizes the content so its longer side is `spec.size` and the style to the
+/// same longer side, and checks both are large enough for the deepest layer.
+pub fn prepare(
+    spec: &RunSpec,
+    content: &RgbImage,
+    style: &RgbImage,
+    device: Device,
+) -> Result<Prepared> {
+    let min = spec.deepest_stride();
+    let c = resize_longer_side(content, spec.size);
+    let s = resize_longer_side(style, spec.size);
+    for (what, img) in [("content", &c), ("style", &s)] {
+        if img.width() < min || img.height() < min {
+            return Err(Error::invalid(
+                "size",
+                format!(
+                    "the {what} image becomes {}x{} at size {}, too narrow for the deepest layer (needs {min} px per side); raise --size",
+                    img.width(),
+                    img.height(),
+                    spec.size
+                ),
+            ));
+        }
+    }
+    Ok(Prepared {
+        content: to_tensor(&c, device)?,
+        style: to_tensor(&s, device)?,
+    })
+}
+
+/// Targets computed once per run: content feature maps and style Gram matrices.
+struct Targets {
+    content: Vec<(Layer, f64, Tensor)>,
+    style: Vec<(Layer, f64, Tensor)>,
+    taps: Vec<Layer>,
+}
+
+fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
+    tch::no_grad(|| {
+        let c_layers: Vec<Layer> = spec.content_layers.iter().map(|l| l.layer).collect();
+        let s_layers: Vec<Layer> = spec.style_layers.iter().map(|l| l.layer).collect();
+        let cf = vgg.features(&p.content, &c_layers)?;
+        let sf = vgg.features(&p.style, &s_layers)?;
+        let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
+            m.get(&l)
+                .map(|t| t.detach())
+                .ok_or_else(|| Error::Torch(format!("no activation at {l}")))
+        };
+        let mut content = Vec::new();
+        if spec.content_weight > 0.0 {
+            for lw in &spec.content_layers {
+                content.push((lw.layer, lw.weight, take(&cf, lw.layer)?));
+            }
+        }
+        let mut style = Vec::new();
+        for lw in &spec.style_layers {
+            style.push((lw.layer, lw.weight, gram(&take(&sf, lw.layer)?)?));
+        }
+        let mut taps: Vec<Layer> = content.iter().chain(&style).map(|(l, _, _)| *l).collect();
+        taps.sort();
+        taps.dedup();
+        Ok(Targets {
+            content,
+            style,
+            taps,
+        })
+    })
+}
+
+fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
+    let x = match spec.init {
+        Init::Content => p.content.copy(),
+        Init::Style => {
+            let (_, _, h, w) = p.content.size4()?;
+            p.style
+                .f_upsample_bilinear2d([h, w], false, None, None)?
+                .f_clamp(0.0, 1.0)?
+        }
+        Init::Noise => {
+            // Near the ImageNet mean colour, as neural-style's randn*0.001 in Caffe units.
+            let mean = Tensor::f_from_slice(&[0.485f32, 0.458, 0.408])?
+                .f_view([1, 3, 1, 1])?
+                .f_to_device(p.content.device())?;
+            Tensor::f_randn(p.content.size(), (Kind::Float, p.content.device()))?
+                .f_mul_scalar(0.05)?
+                .f_add(&mean)?
+                .f_clamp(0.0, 1.0)?
+        }
+    };
+    Ok(x.f_contiguous()?)
+}
+
+/// Runs the optimisation described by `spec` on prepared images.
+pub fn run(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    prepared: &Prepared,
+    observer: &mut dyn Observer,
+) -> Result<Outcome> {
+    spec.validate()?;
+    tch::manual_seed(spec.seed as i64);
+    let t = targets(vgg, spec, prepared)?;
+    let x = initial_image(spec, prepared)?;
+    let start = Instant::now();
+    let budget = spec.eval_budget();
+    let mut evals = 0usize;
+    let mut last = Losses::default();
+    let tv_scale = spec.tv_weight * 255.0; // TV is measured in Caffe units (0..255).
+
+    let mut objective = |x: &Tensor| -> Result<(f64, Tensor)> {
+        super::optim::in_place(|| x.shallow_clone().f_clamp_(0.0, 1.0))?;
+        let xg = x.detach().f_requires_grad_(true)?;
+        let feats = vgg.features(&xg, &t.taps)?;
+        let zero = || Tensor::f_zeros([], (Kind::Float, x.device()));
+        let mut content = zero()?;
+        for (l, w, target) in &t.content {
+            content = content.f_add(&content_loss(&feats[l], target)?.f_mul_scalar(*w)?)?;
+        }
+        let mut style = zero()?;
+        for (l, w, target) in &t.style {
+            style = style.f_add(&style_loss(&gram(&feats[l])?, target)?.f_mul_scalar(*w)?)?;
+        }
+        let content = content.f_mul_scalar(spec.content_weight)?;
+        let style = style.f_mul_scalar(spec.style_weight)?;
+        let tv = if spec.tv_weight > 0.0 {
+            total_variation(&xg)?.f_mul_scalar(tv_scale)?
+        } else {
+            zero()?
+        };
+        let total = style.f_add(&content)?.f_add(&tv)?;
+        total.f_backward()?;
+        let grad = xg.f_grad()?;
+        // One device-to-host copy for all four numbers.
+        let values = Tensor::f_stack(&[&style, &content, &tv, &total], 0)?
+            .f_detach()?
+            .f_to_kind(Kind::Double)?
+            .f_to_device(Device::Cpu)?;
+        let mut v = [0f64; 4];
+        values.f_copy_data(&mut v, 4)?;
+        evals += 1;
+        last = Losses {
+            style: v[0],
+            content: v[1],
+            tv: v[2],
+            total: v[3],
+        };
+        if !last.total.is_finite() {
+            return Err(Error::Torch(format!(
+                "loss became {} at evaluation {evals}",
+                last.total
+            )));
+        }
+        let progress = Progress {
+            eval: evals,
+            budget,
+            losses: last,
+            elapsed: start.elapsed(),
+        };
+        if observer.on_eval(&progress) == Flow::Stop {
+            return Err(Error::Cancelled);
+        }
+        Ok((last.total, grad))
+    };
+
+    match spec.optimizer {
+        OptimizerKind::Lbfgs => {
+            let mut opt = Lbfgs::new(LbfgsConfig {
+                lr: spec.learning_rate(),
+                max_iter: spec.steps,
+                max_eval: None,
+                // As neural-style: run the full budget, no early tolerance stop.
+                tolerance_grad: -1.0,
+                tolerance_change: -1.0,
+                history_size: spec.lbfgs_history,
+                strong_wolfe: spec.line_search,
+            });
+            opt.step(&x, &mut objective)?;
+        }
+        OptimizerKind::Adam => {
+            let mut opt = Adam::new(AdamConfig {
+                lr: spec.learning_rate(),
+                ..AdamConfig::default()
+            });
+            for _ in 0..spec.steps {
+                opt.step(&x, &mut objective)?;
+            }
+        }
+    }
+    let image = tch::no_grad(|| x.f_clamp(0.0, 1.0)?.f_to_device(Device::Cpu))?;
+    Ok(Outcome {
+        image,
+        evals,
+        last,
+        elapsed: start.elapsed(),
+    })
+}

@@ -1,0 +1,229 @@
+//! VGG19 (Simonyan & Zisserman) as a feature extractor with named taps.
+//!
+//! Input is an RGB image in [0, 1], shape `[1, 3, H, W]`; it is converted to the
+//! Caffe convention the original weights expect (BGR, 0..255, minus the ImageNet
+//! mean). The network runs only as far as the deepest tap requested.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use super::error::{Error, Result};
+use super::weights::Weights;
+
+/// Caffe's ImageNet mean in B, G, R order, in 0..255 units.
+pub const CAFFE_MEAN_BGR: [f64; 3] = [103.939, 116.779, 123.68];
+
+/// Convolutions per block of VGG19.
+const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
+
+/// One stage of the network, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Conv { block: usize, index: usize },
+    Relu { block: usize, index: usize },
+    Pool { block: usize },
+}
+
+impl Stage {
+    fn all() -> Vec<Stage> {
+        let mut v = Vec::new();
+        for (b, &n) in BLOCKS.iter().enumerate() {
+            for i in 1..=n {
+                v.push(Stage::Conv {
+                    block: b + 1,
+                    index: i,
+                });
+                v.push(Stage::Relu {
+                    block: b + 1,
+                    index: i,
+                });
+            }
+            v.push(Stage::Pool { block: b + 1 });
+        }
+        v
+    }
+}
+
+/// A named tap such as `relu4_2` or `pool3`: a position in the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Layer(usize);
+
+impl Layer {
+    /// Position of this tap in the sequence of stages (0 = conv1_1).
+    pub fn position(self) -> usize {
+        self.0
+    }
+
+    pub fn name(self) -> String {
+        match Stage::all()[self.0] {
+            Stage::Conv { block, index } => format!("conv{block}_{index}"),
+            Stage::Relu { block, index } => format!("relu{block}_{index}"),
+            Stage::Pool { block } => format!("pool{block}"),
+        }
+    }
+
+    /// Spatial downsampling factor at this tap (1 before pool1, 2 after it, …).
+    pub fn stride(self) -> u32 {
+        let pools = Stage::all()[..=self.0]
+            .iter()
+            .filter(|s| matches!(s, Stage::Pool { .. }))
+            .count();
+        1 << pools
+    }
+}
+
+impl FromStr for Layer {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let name = s.trim();
+        Stage::all()
+            .iter()
+            .position(|st| {
+                let l = match *st {
+                    Stage::Conv { block, index } => format!("conv{block}_{index}"),
+                    Stage::Relu { block, index } => format!("relu{block}_{index}"),
+                    Stage::Pool { block } => format!("pool{block}"),
+                };
+                l == name
+            })
+            .map(Layer)
+            .ok_or_else(|| Error::UnknownLayer(name.to_string()))
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for Layer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Layer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Max pooling as in the paper's network, or average pooling, which Gatys et al.
+/// found gives slightly more appealing results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    #[default]
+    Max,
+    Avg,
+}
+
+impl FromStr for Pooling {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "max" => Ok(Pooling::Max),
+            "avg" => Ok(Pooling::Avg),
+            _ => Err(Error::invalid("pooling", format!("'{s}' (use max or avg)"))),
+        }
+    }
+}
+
+/// The frozen VGG19 convolution stack on one device.
+pub struct Vgg19 {
+    /// (weight, bias) per conv layer, in order conv1_1 … conv5_4.
+    convs: Vec<(Tensor, Tensor)>,
+    pooling: Pooling,
+    mean: Tensor,
+    device: Device,
+}
+
+impl Vgg19 {
+    pub fn new(weights: &Weights, pooling: Pooling, device: Device) -> Result<Self> {
+        let mut convs = Vec::new();
+        for (b, &n) in BLOCKS.iter().enumerate() {
+            for i in 1..=n {
+                let (w, bias) = weights.conv(b + 1, i)?;
+                // Loaded tensors do not require grad; the network stays frozen.
+                convs.push((w.f_to_device(device)?, bias.f_to_device(device)?));
+            }
+        }
+        let mean = Tensor::f_from_slice(&CAFFE_MEAN_BGR)?
+            .f_to_kind(Kind::Float)?
+            .f_view([1, 3, 1, 1])?
+            .f_to_device(device)?;
+        Ok(Self {
+            convs,
+            pooling,
+            mean,
+            device,
+        })
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// RGB in [0,1] -> Caffe input: BGR, 0..255, mean subtracted.
+    pub fn preprocess(&self, rgb: &Tensor) -> Result<Tensor> {
+        Ok(rgb.f_flip([1])?.f_mul_scalar(255.0)?.f_sub(&self.mean)?)
+    }
+
+    /// Runs the network on `rgb` (`[1,3,H,W]` in [0,1]) and returns the activations
+    /// at `taps`, stopping after the deepest one.
+    pub fn features(&self, rgb: &Tensor, taps: &[Layer]) -> Result<HashMap<Layer, Tensor>> {
+        let mut out = HashMap::new();
+        let Some(last) = taps.iter().map(|l| l.0).max() else {
+            return Ok(out);
+        };
+        let mut x = self.preprocess(rgb)?;
+        let mut conv = 0;
+        for (pos, stage) in Stage::all().into_iter().enumerate().take(last + 1) {
+            x = match stage {
+                Stage::Conv { .. } => {
+                    let (w, b) = &self.convs[conv];
+                    conv += 1;
+                    x.f_conv2d(w, Some(b), [1, 1], [1, 1], [1, 1], 1)?
+                }
+                Stage::Relu { .. } => x.f_relu()?,
+                Stage::Pool { .. } => match self.pooling {
+                    Pooling::Max => x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)?,
+                    Pooling::Avg => x.f_avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None)?,
+                },
+            };
+            if taps.iter().any(|t| t.0 == pos) {
+                out.insert(Layer(pos), x.shallow_clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_round_trip() {
+        for name in ["conv1_1", "relu1_1", "pool1", "relu4_2", "conv5_4", "pool5"] {
+            let l: Layer = name.parse().unwrap();
+            assert_eq!(l.name(), name);
+        }
+        assert_eq!(Stage::all().len(), 16 * 2 + 5);
+        assert!("relu6_1".parse::<Layer>().is_err());
+        assert!("conv1_3".parse::<Layer>().is_err());
+    }
+
+    #[test]
+    fn strides() {
+        assert_eq!("relu1_1".parse::<Layer>().unwrap().stride(), 1);
+        assert_eq!("pool1".parse::<Layer>().unwrap().stride(), 2);
+        assert_eq!("relu4_2".parse::<Layer>().unwrap().stride(), 8);
+        assert_eq!("relu5_1".parse::<Layer>().unwrap().stride(), 16);
+    }
+}

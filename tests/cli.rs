@@ -1,0 +1,318 @@
+//! `atelier stylize` end to end through the binary: a tiny real run, every bad
+//! input of the core issue, and Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::util::{root, write_pattern};
+
+fn atelier() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
+    // Keep the user's own config out of the tests; use the repo's files.
+    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+        .env("ATELIER_HOME", root())
+        .env("RUST_BACKTRACE", "0");
+    c
+}
+
+fn content() -> String {
+    root().join("contents/chelsea.png").display().to_string()
+}
+
+fn style() -> String {
+    root().join("styles/436535.jpg").display().to_string()
+}
+
+fn totals(stdout: &str) -> Vec<f64> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("step "))
+        .map(|l| {
+            l.rsplit("total ")
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn stylize_ok(args: &[&str]) -> Output {
+    let out = atelier().arg("stylize").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "stylize failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn stylize_tiny_pair_losses_fall_and_png_is_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("out.png");
+    let summary = dir.path().join("summary.json");
+    let out = stylize_ok(&[
+        &content(),
+        &style(),
+        "--size",
+        "64",
+        "--steps",
+        "12",
+        "--log-every",
+        "1",
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "-o",
+        out_png.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let t = totals(&stdout);
+    assert!(t.len() >= 10, "{stdout}");
+    assert!(
+        t.last().unwrap() < &(t[0] * 0.8),
+        "losses did not fall: {t:?}"
+    );
+    assert!(stdout.contains("wrote "), "{stdout}");
+    let img = image::open(&out_png).unwrap();
+    // chelsea.png is 451x300: the longer side becomes 64, aspect kept.
+    assert_eq!((img.width(), img.height()), (64, 43));
+    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let spec = &text
+        .iter()
+        .find(|(k, _)| k == "atelier:spec")
+        .expect("spec chunk")
+        .1;
+    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    assert_eq!((spec.size, spec.steps, spec.seed), (64, 12, 3));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["evals"], 12);
+}
+
+#[test]
+fn adam_and_library_names_work_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("adam.png");
+    let out = stylize_ok(&[
+        "coffee",
+        "wheat-field-with-cypresses",
+        "--optimizer",
+        "adam",
+        "--size",
+        "48",
+        "--steps",
+        "15",
+        "--log-every",
+        "1",
+        "--device",
+        "cpu",
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    let t = totals(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(t.len(), 15);
+    assert!(t[14] < t[0], "{t:?}");
+    assert!(image::open(&out_png).is_ok());
+}
+
+#[test]
+fn seeded_cpu_runs_are_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let p = dir.path().join(name);
+        stylize_ok(&[
+            &content(),
+            &style(),
+            "--size",
+            "40",
+            "--steps",
+            "5",
+            "--init",
+            "noise",
+            "--seed",
+            "7",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "-o",
+            p.to_str().unwrap(),
+        ]);
+        image::open(&p).unwrap().to_rgb8()
+    };
+    assert_eq!(run("a.png"), run("b.png"));
+}
+
+/// Runs stylize expecting failure: one line on stderr containing `want`, a
+/// non-zero exit, no panic, and no file at `out`.
+fn fails(args: &[&str], out: &Path, want: &str) {
+    let o = atelier()
+        .arg("stylize")
+        .args(args)
+        .args(["-o", out.to_str().unwrap(), "--size", "48"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {stderr}"
+    );
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(want),
+        "{args:?}: expected '{want}' in: {stderr}"
+    );
+    assert!(!out.exists(), "{args:?} left {}", out.display());
+}
+
+#[test]
+fn every_bad_input_gets_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("never.png");
+    let (c, s) = (content(), style());
+    let path = |name: &str| d.join(name).display().to_string();
+
+    std::fs::write(d.join("empty.jpg"), b"").unwrap();
+    std::fs::write(d.join("text.jpg"), b"hello, not a jpeg\n").unwrap();
+    write_pattern(&d.join("one.png"), 1, 1);
+    let good = std::fs::read(root().join("contents/chelsea.png")).unwrap();
+    std::fs::write(d.join("cut.png"), &good[..good.len() / 3]).unwrap();
+    std::fs::write(d.join("bad.safetensors"), b"garbage").unwrap();
+    std::fs::write(
+        d.join("weights.toml"),
+        format!("[paths]\nweights = \"{}\"\n", path("bad.safetensors")),
+    )
+    .unwrap();
+    std::fs::write(d.join("typo.toml"), "[run]\nstyle_wieght = 3\n").unwrap();
+    std::fs::write(d.join("limit.toml"), "[run]\npixel_limit = 1000\n").unwrap();
+
+    fails(&[&path("missing.png"), &s], &out, "no such file");
+    fails(&[&d.display().to_string(), &s], &out, "is a directory");
+    fails(&[&c, &path("empty.jpg")], &out, "empty file");
+    fails(&[&path("text.jpg"), &s], &out, "not a readable image");
+    fails(&[&path("cut.png"), &s], &out, "not a readable image");
+    fails(&[&path("one.png"), &s], &out, "too small");
+    fails(
+        &[&c, &s, "--config", &path("limit.toml")],
+        &out,
+        "over the limit",
+    );
+    fails(
+        &[&c, &s, "--style-layers", "relu1_1,relu9_9"],
+        &out,
+        "unknown layer 'relu9_9'",
+    );
+    fails(&[&c, &s, "--style-weight=-1"], &out, "invalid style weight");
+    fails(
+        &[&c, &s, "--content-weight", "NaN"],
+        &out,
+        "invalid content weight",
+    );
+    fails(&[&c, &s, "--steps", "0"], &out, "invalid steps");
+    fails(
+        &[&c, &s, "--config", &path("weights.toml")],
+        &out,
+        "checksum mismatch",
+    );
+    fails(
+        &[&c, &s, "--config", &path("typo.toml")],
+        &out,
+        "style_wieght",
+    );
+    fails(&[&c, &s, "--config", &path("nope.toml")], &out, "nope.toml");
+    fails(&[&c, "no-such-painting"], &out, "neither a file nor a name");
+    if !tch::Cuda::is_available() {
+        fails(&[&c, &s, "--device", "cuda"], &out, "no CUDA device");
+    }
+    // Unwritable destinations: a missing folder, and a folder that is a file.
+    let o = atelier()
+        .args(["stylize", &c, &s, "-o", &path("no/dir/x.png")])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+    let o = atelier()
+        .args([
+            "stylize",
+            &c,
+            &s,
+            "-o",
+            &format!("{}/x.png", path("text.jpg")),
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+    // An existing output is never overwritten without --force.
+    std::fs::write(&out, b"keep me").unwrap();
+    let o = atelier()
+        .args(["stylize", &c, &s, "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out: PathBuf = dir.path().join("cancelled.png");
+    let mut child = atelier()
+        .args([
+            "stylize",
+            &content(),
+            &style(),
+            "--size",
+            "64",
+            "--steps",
+            "5000",
+            "--log-every",
+            "1",
+            "--device",
+            "cpu",
+        ])
+        .args(["-o", out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    // Wait until the optimisation is running.
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("step 3:") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    for _ in lines.by_ref() {}
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cancelled"));
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "files left: {leftovers:?}");
+}

@@ -1,0 +1,56 @@
+//! Losses against values worked out by hand.
+
+use atelier::engine::losses::{content_loss, gram, style_loss, total_variation};
+use tch::{Kind, Tensor};
+
+fn t(values: &[f32], shape: &[i64]) -> Tensor {
+    Tensor::from_slice(values).view(shape)
+}
+
+fn value(x: &Tensor) -> f64 {
+    x.to_kind(Kind::Double).double_value(&[])
+}
+
+#[test]
+fn gram_is_f_ft_over_chw() {
+    // Channel 0 = [1,2,3,4], channel 1 = [0,1,0,-1]; C·H·W = 8.
+    // F·Fᵀ = [[30, -2], [-2, 2]] → / 8 = [[3.75, -0.25], [-0.25, 0.25]].
+    let f = t(&[1., 2., 3., 4., 0., 1., 0., -1.], &[1, 2, 2, 2]);
+    let g = gram(&f).unwrap();
+    assert_eq!(g.size(), vec![2, 2]);
+    let got: Vec<f64> = Vec::try_from(g.to_kind(Kind::Double).view([-1])).unwrap();
+    assert_eq!(got, vec![3.75, -0.25, -0.25, 0.25]);
+}
+
+#[test]
+fn content_loss_is_mean_squared_error() {
+    // Differences 0,1,2,3 → (0+1+4+9)/4 = 3.5.
+    let a = t(&[1., 2., 3., 4.], &[1, 1, 2, 2]);
+    let b = t(&[1., 1., 1., 1.], &[1, 1, 2, 2]);
+    assert_eq!(value(&content_loss(&a, &b).unwrap()), 3.5);
+}
+
+#[test]
+fn style_loss_is_mse_between_grams() {
+    // Gram above against zeros: (3.75² + 2·0.25² + 0.25²) / 4 = 3.5625.
+    let f = t(&[1., 2., 3., 4., 0., 1., 0., -1.], &[1, 2, 2, 2]);
+    let g = gram(&f).unwrap();
+    let zero = Tensor::zeros([2, 2], (Kind::Float, tch::Device::Cpu));
+    assert_eq!(value(&style_loss(&g, &zero).unwrap()), 3.5625);
+}
+
+#[test]
+fn total_variation_sums_absolute_neighbour_differences() {
+    // [[1,2,4],[0,0,0]]: horizontal |1|+|2|+0+0 = 3, vertical 1+2+4 = 7 → 10.
+    let img = t(&[1., 2., 4., 0., 0., 0.], &[1, 1, 2, 3]);
+    assert_eq!(value(&total_variation(&img).unwrap()), 10.0);
+}
+
+#[test]
+fn shape_mismatches_are_errors_not_broadcasts() {
+    let a = t(&[1., 2., 3., 4.], &[1, 1, 2, 2]);
+    let b = t(&[1., 2.], &[1, 1, 1, 2]);
+    assert!(content_loss(&a, &b).is_err());
+    assert!(style_loss(&a.view([2, 2]), &b.view([1, 2])).is_err());
+    assert!(gram(&a.view([4])).is_err());
+}

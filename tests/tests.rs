@@ -1,0 +1,10 @@
+//! Integration tests, one binary with a module per topic (as ripgrep does).
+//! They need `make setup` to have run (weights and bundled library); `make test`
+//! does that first.
+
+mod cli;
+mod image_io;
+mod lbfgs;
+mod losses;
+mod util;
+mod vgg;

@@ -1,0 +1,41 @@
+//! Helpers shared by the tests.
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (where weights/, styles/ and contents/ live).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn weights_path() -> PathBuf {
+    let p = root().join("weights/vgg19.safetensors");
+    assert!(
+        p.exists(),
+        "{} missing: run `make setup` first",
+        p.display()
+    );
+    p
+}
+
+pub fn golden(name: &str) -> serde_json::Value {
+    let p = root().join("tests/golden").join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).expect("golden files are valid JSON")
+}
+
+/// Writes a smooth test pattern of the given size as PNG.
+pub fn write_pattern(path: &Path, w: u32, h: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 255 / w.max(1)) as u8,
+            (y * 255 / h.max(1)) as u8,
+            ((x + y) * 7 % 256) as u8,
+        ])
+    });
+    img.save(path).expect("write test image");
+}
+
+/// Relative closeness with an absolute floor.
+pub fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+    (a - b).abs() <= abs + rel * a.abs().max(b.abs())
+}
