@@ -10,32 +10,15 @@ Run: .venv/bin/python scripts/golden_vgg.py weights/vgg19.safetensors tests/gold
 
 import json
 import math
-import struct
 import sys
-import warnings
 
-warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+from vggref import features as vgg_features  # first: it quiets torch's numpy warning
+from vggref import read_safetensors
+
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
-MEAN_BGR = [103.939, 116.779, 123.68]
-BLOCKS = [2, 2, 4, 4, 4]
 TAPS = ["conv1_1", "relu1_2", "pool1", "relu2_1", "relu3_1", "pool3", "relu4_2", "relu5_1"]
 H, W = 40, 48
-
-
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    data = raw[8 + n:]
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = meta["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(meta["shape"])
-    return out
 
 
 def pattern():
@@ -45,20 +28,6 @@ def pattern():
             for w in range(W):
                 x[0, c, h, w] = 0.5 + 0.5 * math.sin(0.3 * h + 0.7 * w + 1.1 * c) * math.cos(0.05 * h * w / 7 + c)
     return x
-
-
-def features(weights, rgb, pooling):
-    x = rgb.flip(1) * 255.0 - torch.tensor(MEAN_BGR).view(1, 3, 1, 1)
-    out = {}
-    for b, n in enumerate(BLOCKS, start=1):
-        for k in range(1, n + 1):
-            x = F.conv2d(x, weights[f"conv{b}_{k}.weight"], weights[f"conv{b}_{k}.bias"], padding=1)
-            out[f"conv{b}_{k}"] = x
-            x = F.relu(x)
-            out[f"relu{b}_{k}"] = x
-        x = F.max_pool2d(x, 2, 2) if pooling == "max" else F.avg_pool2d(x, 2, 2)
-        out[f"pool{b}"] = x
-    return out
 
 
 def summary(t):
@@ -80,7 +49,7 @@ def main():
     out = {"generator": "scripts/golden_vgg.py", "torch": torch.__version__, "height": H, "width": W}
     for pooling in ["max", "avg"]:
         with torch.no_grad():
-            f = features(weights, x, pooling)
+            f = vgg_features(weights, x, TAPS, pooling)
         out[pooling] = {tap: summary(f[tap]) for tap in TAPS}
     with open(sys.argv[2], "w") as fh:
         json.dump(out, fh, indent=1)

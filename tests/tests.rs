@@ -3,6 +3,7 @@
 //! does that first.
 
 mod cli;
+mod guard;
 mod image_io;
 mod lbfgs;
 mod losses;

@@ -15,8 +15,9 @@ use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::optim::Rollback;
 use crate::engine::spec::{parse_layers, LayerWeight, RunSpec};
-use crate::engine::transfer::{self, prepare, Flow, Progress};
+use crate::engine::transfer::{self, prepare, Flow, Observer, Progress};
 use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
@@ -74,6 +75,13 @@ pub struct StylizeArgs {
     /// Print losses every N evaluations (0: never).
     #[arg(long, value_name = "N")]
     pub log_every: Option<usize>,
+    /// Stop early once the best loss improves by less than this fraction over
+    /// --window evaluations (e.g. 0.001). Off by default.
+    #[arg(long, value_name = "REL")]
+    pub stop_when_flat: Option<f64>,
+    /// Evaluations the plateau test looks back over (default 50).
+    #[arg(long, value_name = "N")]
+    pub window: Option<usize>,
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]
     pub threads: Option<i32>,
@@ -98,35 +106,37 @@ fn build_spec(
     style: PathBuf,
 ) -> Result<RunSpec, Error> {
     let d = if gpu { c.gpu } else { c.cpu };
-    let base = &c.run;
-    let spec = RunSpec {
+    let mut spec = RunSpec {
         content,
         style,
         size: a.size.unwrap_or(d.size),
         steps: a.steps.unwrap_or(d.steps),
-        content_weight: a.content_weight.unwrap_or(base.content_weight),
-        style_weight: a.style_weight.unwrap_or(base.style_weight),
-        tv_weight: a.tv_weight.unwrap_or(base.tv_weight),
-        content_layers: layers(&a.content_layers, &base.content_layers)?,
-        style_layers: layers(&a.style_layers, &base.style_layers)?,
-        optimizer: match &a.optimizer {
-            Some(s) => s.parse()?,
-            None => base.optimizer,
-        },
-        learning_rate: a.lr.or(base.learning_rate),
-        lbfgs_history: base.lbfgs_history,
-        line_search: a.line_search || base.line_search,
-        init: match &a.init {
-            Some(s) => s.parse()?,
-            None => base.init,
-        },
-        pooling: match &a.pooling {
-            Some(s) => s.parse()?,
-            None => base.pooling,
-        },
-        seed: a.seed.unwrap_or(base.seed),
-        pixel_limit: base.pixel_limit,
+        ..c.run.clone()
     };
+    let set = |v: Option<f64>, field: &mut f64| {
+        if let Some(v) = v {
+            *field = v;
+        }
+    };
+    set(a.content_weight, &mut spec.content_weight);
+    set(a.style_weight, &mut spec.style_weight);
+    set(a.tv_weight, &mut spec.tv_weight);
+    spec.content_layers = layers(&a.content_layers, &c.run.content_layers)?;
+    spec.style_layers = layers(&a.style_layers, &c.run.style_layers)?;
+    if let Some(s) = &a.optimizer {
+        spec.optimizer = s.parse()?;
+    }
+    spec.learning_rate = a.lr.or(spec.learning_rate);
+    spec.line_search |= a.line_search;
+    if let Some(s) = &a.init {
+        spec.init = s.parse()?;
+    }
+    if let Some(s) = &a.pooling {
+        spec.pooling = s.parse()?;
+    }
+    spec.seed = a.seed.unwrap_or(spec.seed);
+    spec.stop_when_flat = a.stop_when_flat.or(spec.stop_when_flat);
+    spec.flat_window = a.window.unwrap_or(spec.flat_window);
     spec.validate()?;
     Ok(spec)
 }
@@ -264,23 +274,10 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} evals  {per_sec}  eta {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut observer = |p: &Progress| {
-        bar.set_position(p.eval as u64);
-        bar.set_message(format!("total {:.4e}", p.losses.total));
-        if log_every > 0 && (p.eval % log_every == 0 || p.eval == 1) {
-            let l = p.losses;
-            bar.suspend(|| {
-                println!(
-                    "step {}: style {:.4e} content {:.4e} tv {:.4e} total {:.4e}",
-                    p.eval, l.style, l.content, l.tv, l.total
-                )
-            });
-        }
-        if cancel.load(Ordering::SeqCst) {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
+    let mut observer = CliObserver {
+        bar: &bar,
+        log_every,
+        cancel: &cancel,
     };
     let outcome = match transfer::run(&vgg, &spec, &prepared, &mut observer) {
         Ok(o) => o,
@@ -296,23 +293,36 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     };
     bar.finish_and_clear();
     let secs = outcome.elapsed.as_secs_f64();
-    let l = outcome.last;
+    let l = outcome.best;
     println!(
-        "finished: {} evaluations in {secs:.1} s ({:.3} s/eval); style {:.4e} content {:.4e} tv {:.4e} total {:.4e}",
+        "finished ({}): {} evaluations in {secs:.1} s ({:.3} s/eval); best at step {}: style {:.4e} content {:.4e} tv {:.4e} total {:.4e}{}",
+        outcome.stop,
         outcome.evals,
         secs / outcome.evals.max(1) as f64,
+        outcome.best_eval,
         l.style,
         l.content,
         l.tv,
-        l.total
+        l.total,
+        match outcome.rollbacks {
+            0 => String::new(),
+            n => format!(" ({n} rollbacks)"),
+        }
     );
 
     let img = from_tensor(&outcome.image)?;
-    let params = serde_json::to_string(&spec)?;
+    let result = serde_json::json!({
+        "stop": outcome.stop,
+        "evals": outcome.evals,
+        "best_eval": outcome.best_eval,
+        "rollbacks": outcome.rollbacks,
+        "losses": { "style": l.style, "content": l.content, "tv": l.tv, "total": l.total },
+        "device": device_name(device),
+    });
     let text = [
         ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-        ("atelier:spec", params),
-        ("atelier:device", device_name(device)),
+        ("atelier:spec", serde_json::to_string(&spec)?),
+        ("atelier:result", result.to_string()),
     ];
     save_png(&out, &img, &text, a.force)?;
     if let Some(p) = &a.summary_json {
@@ -322,7 +332,14 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
             "size": [w, h],
             "device": device_name(device),
             "threads": tch::get_num_threads(),
+            "stop": outcome.stop,
+            "best_eval": outcome.best_eval,
+            "rollbacks": outcome.rollbacks,
             "losses": { "style": l.style, "content": l.content, "tv": l.tv, "total": l.total },
+            "last_losses": {
+                "style": outcome.last.style, "content": outcome.last.content,
+                "tv": outcome.last.tv, "total": outcome.last.total,
+            },
             "output": out,
         });
         std::fs::write(p, serde_json::to_string_pretty(&summary)?)
@@ -330,4 +347,42 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     }
     println!("wrote {}", out.display());
     Ok(0)
+}
+
+/// Prints loss lines above the progress bar, reports rollbacks, and turns
+/// Ctrl-C into a stop.
+struct CliObserver<'a> {
+    bar: &'a ProgressBar,
+    log_every: usize,
+    cancel: &'a AtomicBool,
+}
+
+impl Observer for CliObserver<'_> {
+    fn on_eval(&mut self, p: &Progress) -> Flow {
+        self.bar.set_position(p.eval as u64);
+        self.bar.set_message(format!("best {:.4e}", p.best_total));
+        if self.log_every > 0 && (p.eval % self.log_every == 0 || p.eval == 1) {
+            let l = p.losses;
+            self.bar.suspend(|| {
+                println!(
+                    "step {}: style {:.4e} content {:.4e} tv {:.4e} total {:.4e}",
+                    p.eval, l.style, l.content, l.tv, l.total
+                )
+            });
+        }
+        if self.cancel.load(Ordering::SeqCst) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn on_rollback(&mut self, r: &Rollback) {
+        self.bar.suspend(|| {
+            println!(
+                "rollback {} at step {}: {}; back to the best iterate (step {}), {}",
+                r.count, r.eval, r.reason, r.to_eval, r.remedy
+            )
+        });
+    }
 }

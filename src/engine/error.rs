@@ -49,6 +49,12 @@ pub enum Error {
     Library(String),
     #[error("cancelled")]
     Cancelled,
+    #[error("diverged {0}")]
+    Diverged(String),
+    /// Internal: the guard stopped the optimiser (divergence or plateau); never
+    /// leaves the engine.
+    #[error("optimisation interrupted")]
+    Interrupted,
     #[error("torch: {0}")]
     Torch(String),
 }

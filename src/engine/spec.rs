@@ -119,6 +119,15 @@ pub struct RunSpec {
     pub seed: u64,
     /// Images with more pixels are refused before decoding.
     pub pixel_limit: u64,
+    /// A loss above this multiple of the best so far counts as divergence and
+    /// rolls the run back to its best iterate.
+    pub divergence_factor: f64,
+    /// Rollbacks allowed before the run ends with its best image.
+    pub max_rollbacks: usize,
+    /// Plateau stop: end when the best loss improves by less than this fraction
+    /// over `flat_window` evaluations. `None`: off (the seed-faithful default).
+    pub stop_when_flat: Option<f64>,
+    pub flat_window: usize,
 }
 
 impl Default for RunSpec {
@@ -150,6 +159,10 @@ impl Default for RunSpec {
             pooling: Pooling::Max,
             seed: 0,
             pixel_limit: DEFAULT_PIXEL_LIMIT,
+            divergence_factor: 10.0,
+            max_rollbacks: 5,
+            stop_when_flat: None,
+            flat_window: 50,
         }
     }
 }
@@ -206,6 +219,26 @@ impl RunSpec {
         }
         if self.lbfgs_history == 0 {
             return Err(Error::invalid("lbfgs history", "must be at least 1"));
+        }
+        if !(self.divergence_factor > 1.0) {
+            return Err(Error::invalid(
+                "divergence factor",
+                format!(
+                    "{} (must be above 1; inf turns the check off)",
+                    self.divergence_factor
+                ),
+            ));
+        }
+        if let Some(rel) = self.stop_when_flat {
+            if !rel.is_finite() || rel <= 0.0 || rel >= 1.0 {
+                return Err(Error::invalid(
+                    "stop-when-flat",
+                    format!("{rel} (use a fraction between 0 and 1, e.g. 0.001)"),
+                ));
+            }
+        }
+        if self.flat_window == 0 {
+            return Err(Error::invalid("window", "must be at least 1 evaluation"));
         }
         if self.pixel_limit == 0 {
             return Err(Error::invalid("pixel limit", "must be at least 1"));

@@ -5,6 +5,7 @@
 //! Progress goes to an [`Observer`] after every evaluation; the observer can stop
 //! the run (the loop then returns [`Error::Cancelled`] and nothing is written).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,10 @@ use tch::{Device, Kind, Tensor};
 use super::error::{Error, Result};
 use super::image_io::{resize_longer_side, to_tensor};
 use super::losses::{content_loss, gram, style_loss, total_variation};
-use super::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig};
+use super::optim::{
+    minimize, AdamConfig, GuardConfig, LbfgsConfig, Method, Plateau, Rollback, Status, StopReason,
+    Watch,
+};
 use super::spec::{Init, OptimizerKind, RunSpec};
 use super::vgg::{Layer, Vgg19};
 
@@ -35,6 +39,11 @@ pub struct Progress {
     /// Evaluations the run may use at most.
     pub budget: usize,
     pub losses: Losses,
+    /// Lowest total loss so far and the evaluation that reached it.
+    pub best_total: f64,
+    pub best_eval: usize,
+    /// Rollbacks to the best iterate so far.
+    pub rollbacks: usize,
     pub elapsed: Duration,
 }
 
@@ -48,6 +57,8 @@ pub enum Flow {
 /// Watches a run; returning [`Flow::Stop`] cancels it.
 pub trait Observer {
     fn on_eval(&mut self, progress: &Progress) -> Flow;
+    /// A divergence was caught and the run rolled back to its best iterate.
+    fn on_rollback(&mut self, _rollback: &Rollback) {}
 }
 
 impl<F: FnMut(&Progress) -> Flow> Observer for F {
@@ -58,10 +69,16 @@ impl<F: FnMut(&Progress) -> Flow> Observer for F {
 
 /// The result of a finished run.
 pub struct Outcome {
-    /// The final image, `[1, 3, H, W]` in [0, 1], on the CPU.
+    /// The best image the run reached, `[1, 3, H, W]` in [0, 1], on the CPU.
     pub image: Tensor,
     pub evals: usize,
+    /// Losses at the last evaluation and at the best one (the image's).
     pub last: Losses,
+    pub best: Losses,
+    pub best_eval: usize,
+    pub rollbacks: usize,
+    /// Why the run ended.
+    pub stop: StopReason,
     pub elapsed: Duration,
 }
 
@@ -163,7 +180,40 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
     Ok(x.f_contiguous()?)
 }
 
-/// Runs the optimisation described by `spec` on prepared images.
+/// Bridges the guard's per-evaluation status to the user's observer, adding
+/// the loss terms and timing.
+struct Bridge<'a> {
+    observer: &'a mut dyn Observer,
+    current: &'a Cell<Losses>,
+    best: Losses,
+    budget: usize,
+    start: Instant,
+}
+
+impl Watch for Bridge<'_> {
+    fn on_eval(&mut self, s: &Status) -> Flow {
+        let losses = self.current.get();
+        if s.best_eval == s.eval {
+            self.best = losses;
+        }
+        self.observer.on_eval(&Progress {
+            eval: s.eval,
+            budget: self.budget,
+            losses,
+            best_total: s.best_loss,
+            best_eval: s.best_eval,
+            rollbacks: s.rollbacks,
+            elapsed: self.start.elapsed(),
+        })
+    }
+
+    fn on_rollback(&mut self, r: &Rollback) {
+        self.observer.on_rollback(r);
+    }
+}
+
+/// Runs the optimisation described by `spec` on prepared images. The image
+/// returned is the best iterate (lowest total loss) the run reached.
 pub fn run(
     vgg: &Vgg19,
     spec: &RunSpec,
@@ -175,9 +225,7 @@ pub fn run(
     let t = targets(vgg, spec, prepared)?;
     let x = initial_image(spec, prepared)?;
     let start = Instant::now();
-    let budget = spec.eval_budget();
-    let mut evals = 0usize;
-    let mut last = Losses::default();
+    let current = Cell::new(Losses::default());
     let tv_scale = spec.tv_weight * 255.0; // TV is measured in Caffe units (0..255).
 
     let mut objective = |x: &Tensor| -> Result<(f64, Tensor)> {
@@ -210,60 +258,59 @@ pub fn run(
             .f_to_device(Device::Cpu)?;
         let mut v = [0f64; 4];
         values.f_copy_data(&mut v, 4)?;
-        evals += 1;
-        last = Losses {
+        current.set(Losses {
             style: v[0],
             content: v[1],
             tv: v[2],
             total: v[3],
-        };
-        if !last.total.is_finite() {
-            return Err(Error::Torch(format!(
-                "loss became {} at evaluation {evals}",
-                last.total
-            )));
-        }
-        let progress = Progress {
-            eval: evals,
-            budget,
-            losses: last,
-            elapsed: start.elapsed(),
-        };
-        if observer.on_eval(&progress) == Flow::Stop {
-            return Err(Error::Cancelled);
-        }
-        Ok((last.total, grad))
+        });
+        Ok((v[3], grad))
     };
 
-    match spec.optimizer {
-        OptimizerKind::Lbfgs => {
-            let mut opt = Lbfgs::new(LbfgsConfig {
-                lr: spec.learning_rate(),
-                max_iter: spec.steps,
-                max_eval: None,
-                // As neural-style: run the full budget, no early tolerance stop.
-                tolerance_grad: -1.0,
-                tolerance_change: -1.0,
-                history_size: spec.lbfgs_history,
-                strong_wolfe: spec.line_search,
-            });
-            opt.step(&x, &mut objective)?;
-        }
-        OptimizerKind::Adam => {
-            let mut opt = Adam::new(AdamConfig {
+    let method = match spec.optimizer {
+        OptimizerKind::Lbfgs => Method::Lbfgs(LbfgsConfig {
+            lr: spec.learning_rate(),
+            max_iter: spec.steps,
+            max_eval: None,
+            // As neural-style: run the full budget, no early tolerance stop.
+            tolerance_grad: -1.0,
+            tolerance_change: -1.0,
+            history_size: spec.lbfgs_history,
+            strong_wolfe: spec.line_search,
+        }),
+        OptimizerKind::Adam => Method::Adam {
+            config: AdamConfig {
                 lr: spec.learning_rate(),
                 ..AdamConfig::default()
-            });
-            for _ in 0..spec.steps {
-                opt.step(&x, &mut objective)?;
-            }
-        }
-    }
-    let image = tch::no_grad(|| x.f_clamp(0.0, 1.0)?.f_to_device(Device::Cpu))?;
+            },
+            steps: spec.steps,
+        },
+    };
+    let guard = GuardConfig {
+        divergence_factor: spec.divergence_factor,
+        max_rollbacks: spec.max_rollbacks,
+        plateau: spec.stop_when_flat.map(|rel| Plateau {
+            rel,
+            window: spec.flat_window,
+        }),
+    };
+    let mut bridge = Bridge {
+        observer,
+        current: &current,
+        best: Losses::default(),
+        budget: spec.eval_budget(),
+        start,
+    };
+    let out = minimize(&x, method, &guard, &mut objective, &mut bridge)?;
+    let image = tch::no_grad(|| out.best.f_clamp(0.0, 1.0)?.f_to_device(Device::Cpu))?;
     Ok(Outcome {
         image,
-        evals,
-        last,
+        evals: out.evals,
+        last: current.get(),
+        best: bridge.best,
+        best_eval: out.best_eval,
+        rollbacks: out.rollbacks,
+        stop: out.stop,
         elapsed: start.elapsed(),
     })
 }

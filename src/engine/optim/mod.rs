@@ -3,10 +3,14 @@
 //! parameter in place, outside autograd.
 
 mod adam;
+pub mod guard;
 mod lbfgs;
 mod line_search;
 
 pub use adam::{Adam, AdamConfig};
+pub use guard::{
+    minimize, GuardConfig, GuardOutcome, Method, Plateau, Rollback, Status, StopReason, Watch,
+};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 
 use tch::Tensor;
