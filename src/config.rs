@@ -18,6 +18,9 @@ pub enum ConfigError {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Paths {
+    /// Database and run folders; default: the user's data directory.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     pub weights: PathBuf,
     pub styles: PathBuf,
     pub contents: PathBuf,
@@ -48,6 +51,17 @@ pub struct Config {
     pub run: RunSpec,
     pub cpu: DeviceDefaults,
     pub gpu: DeviceDefaults,
+    pub worker: WorkerDefaults,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerDefaults {
+    pub device: String,
+    pub on_interrupted: crate::queue::OnInterrupted,
+    pub stale_after: f64,
+    pub poll_interval: f64,
+    pub thumb_size: u32,
 }
 
 impl Config {
@@ -104,6 +118,27 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
                 base.insert(k, v);
             }
         }
+    }
+}
+
+impl Config {
+    /// The data directory: `--data-dir`, else `paths.data_dir`, else the user's
+    /// data directory (`$XDG_DATA_HOME/atelier`).
+    pub fn data_dir(&self, flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
+        if let Some(p) = flag
+            .map(Path::to_path_buf)
+            .or_else(|| self.paths.data_dir.clone())
+        {
+            return Ok(resolve(&p));
+        }
+        directories::ProjectDirs::from("", "", "atelier")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or_else(|| ConfigError::Invalid {
+                path: "paths.data_dir".into(),
+                reason:
+                    "no home directory to put the data in; set paths.data_dir or pass --data-dir"
+                        .into(),
+            })
     }
 }
 

@@ -2,7 +2,11 @@
 //! layer over the engine.
 
 mod library;
+mod queue;
+mod runs;
 mod stylize;
+mod table;
+mod worker;
 
 use std::path::PathBuf;
 
@@ -21,6 +25,9 @@ pub struct Cli {
     /// Configuration file (default: $XDG_CONFIG_HOME/atelier/config.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Folder of the run database and run files (default: $XDG_DATA_HOME/atelier).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,6 +40,14 @@ pub enum Command {
     Styles(library::ListArgs),
     /// List the bundled content photos.
     Contents(library::ListArgs),
+    /// The job queue: add, ls, cancel, move, priority.
+    #[command(subcommand)]
+    Queue(queue::QueueCmd),
+    /// The run history: ls, show, rerun, export, rm.
+    #[command(subcommand)]
+    Runs(runs::RunsCmd),
+    /// Run queued runs on one device until stopped.
+    Worker(worker::WorkerArgs),
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -47,5 +62,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Stylize(args) => stylize::run(*args, &config),
         Command::Styles(args) => library::list(&config.paths.styles, args),
         Command::Contents(args) => library::list(&config.paths.contents, args),
+        Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
+        Command::Runs(cmd) => runs::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
+        Command::Worker(args) => worker::run(args, open_store(&config, cli.data_dir)?, &config),
     }
+}
+
+fn open_store(config: &Config, flag: Option<PathBuf>) -> Result<crate::queue::Store> {
+    let dir = config.data_dir(flag.as_deref())?;
+    Ok(crate::queue::Store::open(&dir)?)
 }

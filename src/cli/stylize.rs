@@ -206,14 +206,10 @@ fn check_writable(dir: &Path, target: &Path) -> Result<(), Error> {
         })
 }
 
-pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
-    if let Some(n) = a.threads {
-        anyhow::ensure!(n >= 1, "invalid threads: {n} (must be at least 1)");
-        tch::set_num_threads(n);
-    }
-    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let gpu = device.is_cuda();
-
+/// Resolves CONTENT and STYLE (paths or library names) and builds the
+/// validated spec from the arguments and config; also returns the style's
+/// short name for output file names.
+pub fn spec_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<(RunSpec, String), Error> {
     let contents = Library::open(&resolve(&c.paths.contents)).ok();
     let styles = Library::open(&resolve(&c.paths.styles)).ok();
     let content_q = a
@@ -228,8 +224,20 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == style_path))
         .map(|e| e.name.clone())
         .unwrap_or_else(|| stem(&style_path));
+    let spec = build_spec(a, c, gpu, content_path, style_path)?;
+    Ok((spec, style_name))
+}
 
-    let spec = build_spec(&a, c, gpu, content_path.clone(), style_path.clone())?;
+pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
+    if let Some(n) = a.threads {
+        anyhow::ensure!(n >= 1, "invalid threads: {n} (must be at least 1)");
+        tch::set_num_threads(n);
+    }
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let gpu = device.is_cuda();
+
+    let (spec, style_name) = spec_from_args(&a, c, gpu)?;
+    let (content_path, style_path) = (spec.content.clone(), spec.style.clone());
     let out = output_path(&a, c, &content_path, &style_name)?;
     let content_img = load_rgb(&content_path, spec.pixel_limit)?;
     let style_img = load_rgb(&style_path, spec.pixel_limit)?;

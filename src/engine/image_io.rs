@@ -180,6 +180,13 @@ pub fn save_png(
         writer.finish().map_err(|e| write_err(e.to_string()))?;
         w.flush().map_err(|e| write_err(e.to_string()))?;
     }
+    // tempfile creates 0600; an output is an ordinary file for the user.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| write_err(e.to_string()))?;
+    }
     tmp.as_file()
         .sync_all()
         .map_err(|e| write_err(e.to_string()))?;

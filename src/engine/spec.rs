@@ -220,7 +220,7 @@ impl RunSpec {
         if self.lbfgs_history == 0 {
             return Err(Error::invalid("lbfgs history", "must be at least 1"));
         }
-        if !(self.divergence_factor > 1.0) {
+        if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(Error::invalid(
                 "divergence factor",
                 format!(

@@ -86,6 +86,9 @@ pub struct Outcome {
 pub struct Prepared {
     pub content: Tensor,
     pub style: Tensor,
+    /// Where to start instead of `spec.init` (e.g. a snapshot when resuming);
+    /// must have the content's shape.
+    pub start: Option<Tensor>,
 }
 
 /// Resizes the content so its longer side is `spec.size` and the style to the
@@ -115,6 +118,7 @@ pub fn prepare(
     Ok(Prepared {
         content: to_tensor(&c, device)?,
         style: to_tensor(&s, device)?,
+        start: None,
     })
 }
 
@@ -158,6 +162,15 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
 }
 
 fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
+    if let Some(start) = &p.start {
+        if start.size() != p.content.size() {
+            return Err(Error::invalid(
+                "start image",
+                format!("shape {:?}, expected {:?}", start.size(), p.content.size()),
+            ));
+        }
+        return Ok(start.f_to_device(p.content.device())?.f_contiguous()?);
+    }
     let x = match spec.init {
         Init::Content => p.content.copy(),
         Init::Style => {

@@ -1,0 +1,142 @@
+//! `atelier queue …`: add runs, list the queue, cancel and reorder.
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+
+use super::stylize::{spec_from_args, StylizeArgs};
+use super::table::Table;
+use crate::config::Config;
+use crate::engine::device::parse_device;
+use crate::engine::image_io::load_rgb;
+use crate::engine::weights::sha256_file;
+use crate::queue::{Input, Status, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum QueueCmd {
+    /// Queue a run; takes the same options as `stylize` (except -o).
+    Add(Box<AddArgs>),
+    /// The running and queued runs, in the order they will be taken.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued run, or stop a running one within one evaluation.
+    Cancel { id: i64 },
+    /// Move a queued run to place N (1 = next).
+    Move {
+        id: i64,
+        #[arg(long, value_name = "N")]
+        to: usize,
+    },
+    /// Set a run's priority (higher runs first; default 0).
+    Priority { id: i64, priority: i64 },
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub run: StylizeArgs,
+    /// Higher priorities run first.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i64,
+    /// Print the new run as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
+    match cmd {
+        QueueCmd::Add(a) => add(*a, store, c),
+        QueueCmd::Ls { json } => {
+            store.recover(c.worker.stale_after)?;
+            let runs = store.queue()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+                return Ok(0);
+            }
+            let mut t = Table::new(&[
+                "#", "ID", "STATUS", "PRIO", "CONTENT", "STYLE", "SIZE", "STEPS", "WORKER",
+            ]);
+            let mut place = 0;
+            for r in &runs {
+                let pos = if r.status == Status::Queued {
+                    place += 1;
+                    place.to_string()
+                } else {
+                    "-".into()
+                };
+                t.row(vec![
+                    pos,
+                    r.id.to_string(),
+                    r.status.to_string(),
+                    r.priority.to_string(),
+                    r.input_name("content"),
+                    r.input_name("style"),
+                    r.spec.size.to_string(),
+                    r.spec.steps.to_string(),
+                    r.worker.clone().unwrap_or_default(),
+                ]);
+            }
+            t.print();
+            if runs.is_empty() {
+                eprintln!("the queue is empty");
+            }
+            Ok(0)
+        }
+        QueueCmd::Cancel { id } => {
+            match store.cancel(id)? {
+                Status::Running => println!(
+                    "run {id}: cancel requested; its worker stops it within one evaluation"
+                ),
+                s => println!("run {id}: {s}"),
+            }
+            Ok(0)
+        }
+        QueueCmd::Move { id, to } => {
+            if to == 0 {
+                bail!("invalid place 0: places start at 1");
+            }
+            store.move_to(id, to)?;
+            println!("run {id}: moved to place {to}");
+            Ok(0)
+        }
+        QueueCmd::Priority { id, priority } => {
+            store.set_priority(id, priority)?;
+            println!("run {id}: priority {priority}");
+            Ok(0)
+        }
+    }
+}
+
+fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
+    if a.run.output.is_some() || a.run.summary_json.is_some() {
+        bail!("queue add writes into the run's folder: -o and --summary-json do not apply (use `atelier runs export`)");
+    }
+    let device = parse_device(a.run.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
+    let content_name = super::runs::file_stem(&spec.content);
+    // Check the inputs now, so a bad file fails here rather than in the worker,
+    // and store absolute paths: the worker may run from another folder.
+    let mut inputs = Vec::new();
+    for (role, name, path) in [
+        ("content", content_name, &mut spec.content),
+        ("style", style_name, &mut spec.style),
+    ] {
+        load_rgb(path, spec.pixel_limit)?;
+        let abs = std::fs::canonicalize(&*path)?;
+        inputs.push(Input {
+            role: role.into(),
+            name: Some(name),
+            sha256: sha256_file(&abs)?,
+            path: abs.clone(),
+        });
+        *path = abs;
+    }
+    let id = store.add(&spec, &inputs, a.priority)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&store.get(id)?)?);
+    } else {
+        println!("queued run {id}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,260 @@
+//! `atelier runs …`: the run history: list, show, re-run, export, delete.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use super::table::Table;
+use crate::config::Config;
+use crate::engine::spec::RunSpec;
+use crate::queue::run::format_time;
+use crate::queue::{Filter, Run, Status, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCmd {
+    /// List runs, newest first.
+    Ls {
+        /// Only runs with this status (repeatable).
+        #[arg(long, value_parser = parse_status)]
+        status: Vec<Status>,
+        /// Only runs whose style path contains this text.
+        #[arg(long)]
+        style: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A run's parameters, losses and paths.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a copy of a run, with changes: --set steps=500 --set style_weight=1e3.
+    Rerun {
+        id: i64,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i64,
+    },
+    /// Copy a run's output, spec and losses into DIR (never overwriting).
+    Export { id: i64, dir: PathBuf },
+    /// Delete a run and its files (asks first unless --yes).
+    Rm {
+        id: i64,
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse()
+}
+
+pub fn file_stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
+    match cmd {
+        RunsCmd::Ls {
+            status,
+            style,
+            limit,
+            json,
+        } => {
+            store.recover(c.worker.stale_after)?;
+            let runs = store.list(&Filter {
+                statuses: status,
+                style,
+                limit,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+                return Ok(0);
+            }
+            let mut t = Table::new(&[
+                "ID", "STATUS", "CREATED", "CONTENT", "STYLE", "SIZE", "STEPS", "EVALS", "TOTAL",
+                "OUTPUT",
+            ]);
+            for r in &runs {
+                t.row(vec![
+                    r.id.to_string(),
+                    r.status.to_string(),
+                    format_time(r.created),
+                    r.input_name("content"),
+                    r.input_name("style"),
+                    r.spec.size.to_string(),
+                    r.spec.steps.to_string(),
+                    r.evals.map(|e| e.to_string()).unwrap_or_default(),
+                    r.losses
+                        .map(|l| format!("{:.4e}", l.total))
+                        .unwrap_or_default(),
+                    r.output
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
+            t.print();
+            eprintln!("{} runs in {}", runs.len(), store.path().display());
+            Ok(0)
+        }
+        RunsCmd::Show { id, json } => {
+            store.recover(c.worker.stale_after)?;
+            let r = store.get(id)?;
+            let samples = store.samples(id)?;
+            if json {
+                let v = serde_json::json!({ "run": r, "samples": samples });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(0);
+            }
+            show(&r, &samples, store);
+            Ok(0)
+        }
+        RunsCmd::Rerun { id, set, priority } => {
+            let r = store.get(id)?;
+            let spec = apply_sets(&r.spec, &set)?;
+            let new = store.add(&spec, &r.inputs, priority)?;
+            println!("queued run {new} (a re-run of {id})");
+            Ok(0)
+        }
+        RunsCmd::Export { id, dir } => {
+            let r = store.get(id)?;
+            export(&r, &store.samples(id)?, &dir)?;
+            println!("exported run {id} to {}", dir.display());
+            Ok(0)
+        }
+        RunsCmd::Rm { id, yes } => {
+            let r = store.get(id)?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    bail!("refusing to delete run {id} without confirmation: pass --yes");
+                }
+                print!("delete run {id} ({}) and its files? [y/N] ", r.status);
+                std::io::stdout().flush()?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    println!("kept run {id}");
+                    return Ok(1);
+                }
+            }
+            store.delete(id)?;
+            println!("deleted run {id}");
+            Ok(0)
+        }
+    }
+}
+
+fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
+    println!("run {}  {}", r.id, r.status);
+    println!("  created   {}", format_time(r.created));
+    if let (Some(s), Some(f)) = (r.started, r.finished) {
+        println!(
+            "  ran       {:.1} s on {}",
+            f - s,
+            r.device.as_deref().unwrap_or("?")
+        );
+    }
+    for i in &r.inputs {
+        println!(
+            "  {:<9} {} (sha256 {}…)",
+            i.role,
+            i.path.display(),
+            &i.sha256[..12.min(i.sha256.len())]
+        );
+    }
+    println!("  folder    {}", store.run_dir(r.id).display());
+    if let Some(o) = &r.output {
+        println!("  output    {}", o.display());
+    }
+    if let Some(l) = r.losses {
+        println!(
+            "  losses    style {:.4e} content {:.4e} tv {:.4e} total {:.4e} (best at step {}, {})",
+            l.style,
+            l.content,
+            l.tv,
+            l.total,
+            r.best_eval.unwrap_or(0),
+            r.stop.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(e) = &r.error {
+        println!("  error     {e}");
+    }
+    if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+        println!(
+            "  samples   {} evaluations recorded, total {:.4e} → {:.4e}",
+            samples.len(),
+            first.total,
+            last.total
+        );
+    }
+    println!("  attempts  {}", r.attempts);
+    if let Ok(spec) = serde_json::to_string_pretty(&r.spec) {
+        println!("  spec      {}", spec.replace('\n', "\n            "));
+    }
+}
+
+/// Applies `key=value` edits to a spec, through its JSON form, so every field
+/// can be set and unknown keys are refused.
+fn apply_sets(spec: &RunSpec, sets: &[String]) -> Result<RunSpec> {
+    let mut v = serde_json::to_value(spec)?;
+    let obj = v.as_object_mut().context("spec is not an object")?;
+    for s in sets {
+        let (k, val) = s
+            .split_once('=')
+            .with_context(|| format!("--set {s}: expected KEY=VALUE"))?;
+        if !obj.contains_key(k) {
+            bail!(
+                "--set {s}: unknown key '{k}' (keys: {})",
+                obj.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let parsed = serde_json::from_str(val)
+            .unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
+        obj.insert(k.to_string(), parsed);
+    }
+    let spec: RunSpec = serde_json::from_value(v).map_err(|e| anyhow::anyhow!("--set: {e}"))?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn export(r: &Run, samples: &[crate::queue::Sample], dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = format!("run-{}", r.id);
+    let write_new = |file: &str, data: &[u8]| -> Result<()> {
+        let p = dir.join(file);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        f.write_all(data)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        Ok(())
+    };
+    if let Some(o) = &r.output {
+        let data = std::fs::read(o).with_context(|| format!("cannot read {}", o.display()))?;
+        write_new(&format!("{name}.png"), &data)?;
+    }
+    write_new(
+        &format!("{name}.json"),
+        serde_json::to_string_pretty(r)?.as_bytes(),
+    )?;
+    let mut csv = String::from("eval,style,content,tv,total,seconds\n");
+    for s in samples {
+        csv += &format!(
+            "{},{},{},{},{},{}\n",
+            s.eval, s.style, s.content, s.tv, s.total, s.seconds
+        );
+    }
+    write_new(&format!("{name}-losses.csv"), csv.as_bytes())
+}

@@ -1,0 +1,92 @@
+//! `atelier worker`: run queued runs on one device until stopped.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::config::{resolve, Config};
+use crate::engine::device::{device_name, parse_device};
+use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::queue::Store;
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// auto, cpu, cuda or cuda:N (default: [worker] device in the config).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Stop once the queue is empty.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// Print a loss line every N evaluations (0: never).
+    #[arg(long, default_value_t = 50)]
+    pub log_every: usize,
+}
+
+pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.worker.device))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // First Ctrl-C/SIGTERM: finish cleanly (the current run goes back to the
+        // queue); a second one exits at once.
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        })
+        .context("cannot install the signal handler")?;
+    }
+    let mut worker = Worker::new(
+        store,
+        WorkerConfig {
+            device,
+            weights: resolve(&c.paths.weights),
+            poll: Duration::from_secs_f64(c.worker.poll_interval.max(0.05)),
+            exit_when_idle: a.exit_when_idle,
+            stale_after: c.worker.stale_after,
+            on_interrupted: c.worker.on_interrupted,
+            thumb_size: c.worker.thumb_size,
+        },
+    );
+    println!("worker {} on {}", worker.id(), device_name(device));
+    let mut idle_said = false;
+    let log_every = a.log_every;
+    let taken = worker.run(&stop, &mut |e| match e {
+        WorkerEvent::Recovered(ids) => println!("interrupted (worker gone): runs {ids:?}"),
+        WorkerEvent::Started(r) => {
+            idle_said = false;
+            println!(
+                "run {}: started ({} × {}, {} px, {} steps)",
+                r.id,
+                r.input_name("content"),
+                r.input_name("style"),
+                r.spec.size,
+                r.spec.steps
+            );
+        }
+        WorkerEvent::Progress { run, progress } => {
+            if log_every > 0 && progress.eval % log_every == 0 {
+                println!(
+                    "run {run}: step {}: total {:.4e}",
+                    progress.eval, progress.losses.total
+                );
+            }
+        }
+        WorkerEvent::Finished {
+            run,
+            status,
+            detail,
+        } => println!("run {run}: {status} ({detail})"),
+        WorkerEvent::Idle => {
+            if !idle_said {
+                println!("queue empty; waiting (Ctrl-C to stop)");
+                idle_said = true;
+            }
+        }
+    })?;
+    println!("worker stopped after {taken} runs");
+    Ok(if stop.load(Ordering::SeqCst) { 130 } else { 0 })
+}

@@ -1,0 +1,47 @@
+//! Errors of the run store and the worker.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {reason}")]
+    Database { path: PathBuf, reason: String },
+    #[error("database {path} is not an atelier database ({reason}); refusing to touch it — move it away or pass another --data-dir")]
+    Foreign { path: PathBuf, reason: String },
+    #[error(
+        "database {path} was made by a newer atelier (schema {found}, this one knows {known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("run {0} not found")]
+    NoSuchRun(i64),
+    #[error("run {id} is {status}: {what}")]
+    WrongStatus {
+        id: i64,
+        status: String,
+        what: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("run spec: {0}")]
+    Spec(String),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::Error),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

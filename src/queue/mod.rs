@@ -1,0 +1,13 @@
+//! The job queue and run history: a SQLite store shared by every front end,
+//! and the worker that runs queued specs through the engine. Imports the
+//! engine; the engine never imports this.
+
+pub mod error;
+pub mod run;
+mod schema;
+pub mod store;
+pub mod worker;
+
+pub use error::{StoreError, StoreResult};
+pub use run::{FinalLosses, Input, Run, Sample, Status};
+pub use store::{Filter, OnInterrupted, Store, WorkerInfo};

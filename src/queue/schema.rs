@@ -1,0 +1,61 @@
+//! The database schema and its migrations. `PRAGMA user_version` holds the
+//! schema version; `PRAGMA application_id` marks the file as atelier's, so a
+//! foreign SQLite file is recognised and never written to.
+
+/// 'ATLR' — marks an atelier database.
+pub const APPLICATION_ID: i64 = 0x4154_4c52;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        created REAL NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('queued','running','done','failed','cancelled','interrupted')),
+        priority INTEGER NOT NULL DEFAULT 0,
+        position REAL NOT NULL,
+        spec TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        output TEXT,
+        device TEXT,
+        worker TEXT,
+        started REAL,
+        finished REAL,
+        heartbeat REAL,
+        evals INTEGER,
+        best_eval INTEGER,
+        stop TEXT,
+        loss_style REAL,
+        loss_content REAL,
+        loss_tv REAL,
+        loss_total REAL,
+        error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        resume_from TEXT,
+        resume_eval INTEGER
+    );
+    CREATE INDEX runs_by_status ON runs (status, priority DESC, position);
+    CREATE TABLE losses (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        eval INTEGER NOT NULL,
+        style REAL NOT NULL,
+        content REAL NOT NULL,
+        tv REAL NOT NULL,
+        total REAL NOT NULL,
+        seconds REAL NOT NULL,
+        PRIMARY KEY (run_id, eval)
+    ) WITHOUT ROWID;
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        device TEXT NOT NULL,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        current_run INTEGER
+    );",
+];
+
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
