@@ -5,12 +5,18 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # torch-sys builds against the torch in .venv (PyTorch 2.11.0, as tch 0.24.0 expects).
 export LIBTORCH_USE_PYTORCH := 1
 
-.PHONY: run test setup build lint bench golden clean-out
+.PHONY: run stylize test setup build lint bench golden
 
+# Opens the TUI on the bundled library (`atelier` with no subcommand).
 run: build
+	target/release/atelier
+
+# The one-shot command-line run (what `make run` did before the TUI).
+stylize: build
 	target/release/atelier stylize
 
 test: setup lint
+	@scripts/ensure_tmux.sh
 	cargo test --release
 
 setup:

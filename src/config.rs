@@ -52,6 +52,17 @@ pub struct Config {
     pub cpu: DeviceDefaults,
     pub gpu: DeviceDefaults,
     pub worker: WorkerDefaults,
+    pub tui: TuiConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiConfig {
+    pub start_worker: bool,
+    pub image_protocol: String,
+    /// Action name → keys, replacing that action's default keys.
+    #[serde(default)]
+    pub keys: std::collections::HashMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -8,5 +8,6 @@ mod image_io;
 mod lbfgs;
 mod losses;
 mod queue;
+mod tui;
 mod util;
 mod vgg;

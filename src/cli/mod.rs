@@ -28,8 +28,9 @@ pub struct Cli {
     /// Folder of the run database and run files (default: $XDG_DATA_HOME/atelier).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Without a subcommand, the TUI opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +49,13 @@ pub enum Command {
     Runs(runs::RunsCmd),
     /// Run queued runs on one device until stopped.
     Worker(worker::WorkerArgs),
+    /// Show an image in the terminal (kitty, iTerm2, sixel or half-blocks).
+    Show {
+        image: PathBuf,
+        /// Width in terminal columns (default: fit the terminal).
+        #[arg(long)]
+        width: Option<u32>,
+    },
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -58,17 +66,37 @@ pub fn run(cli: Cli) -> Result<i32> {
     let explicit = cli.config.is_some();
     let path = cli.config.or_else(Config::default_user_path);
     let config = Config::load(path.as_deref(), explicit)?;
-    match cli.command {
+    let Some(command) = cli.command else {
+        let dir = config.data_dir(cli.data_dir.as_deref())?;
+        crate::tui::run(&config, dir)?;
+        return Ok(0);
+    };
+    match command {
         Command::Stylize(args) => stylize::run(*args, &config),
         Command::Styles(args) => library::list(&config.paths.styles, args),
         Command::Contents(args) => library::list(&config.paths.contents, args),
         Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Runs(cmd) => runs::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Worker(args) => worker::run(args, open_store(&config, cli.data_dir)?, &config),
+        Command::Show { image, width } => show(&image, width),
     }
 }
 
 fn open_store(config: &Config, flag: Option<PathBuf>) -> Result<crate::queue::Store> {
     let dir = config.data_dir(flag.as_deref())?;
     Ok(crate::queue::Store::open(&dir)?)
+}
+
+/// `atelier show IMAGE`: decoded with the engine's checks, drawn with viuer.
+fn show(path: &std::path::Path, width: Option<u32>) -> Result<i32> {
+    let img =
+        crate::engine::image_io::load_rgb(path, crate::engine::image_io::DEFAULT_PIXEL_LIMIT)?;
+    let conf = viuer::Config {
+        width,
+        absolute_offset: false,
+        ..Default::default()
+    };
+    viuer::print(&image::DynamicImage::ImageRgb8(img), &conf)
+        .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
+    Ok(0)
 }

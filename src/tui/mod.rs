@@ -1,0 +1,261 @@
+//! The workbench: a ratatui TUI over the engine and the run store.
+//!
+//! One event channel feeds the loop: keys (input thread), ticks, store
+//! snapshots and command results (store thread), worker news (the TUI's own
+//! worker thread, unless `tui.start_worker = false`), and decoded images
+//! (image thread). The loop only draws state and turns keys into actions, so a
+//! frame never waits on the GPU, the database or image decoding.
+
+pub mod app;
+pub mod chart;
+pub mod data;
+pub mod event;
+pub mod images;
+pub mod keymap;
+pub mod panes;
+pub mod ui;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use ratatui_image::picker::{Picker, ProtocolType};
+
+use crate::config::{resolve, Config};
+use crate::engine::device::parse_device;
+use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::queue::Store;
+use app::App;
+use data::Command;
+use event::Event;
+use keymap::Keymap;
+
+/// Opens the TUI on `data_dir` and runs it until the user quits.
+pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
+    // Fail before touching the terminal on anything the user must fix.
+    let keymap = Keymap::new(&config.tui.keys)?;
+    Store::open(&data_dir)?;
+    let device = parse_device(&config.worker.device)?;
+    let _log = init_logging(&data_dir)?;
+    tracing::info!("atelier TUI starting on {}", data_dir.display());
+
+    let spec = {
+        let d = if device.is_cuda() {
+            config.gpu
+        } else {
+            config.cpu
+        };
+        crate::engine::spec::RunSpec {
+            size: d.size,
+            steps: d.steps,
+            ..config.run.clone()
+        }
+    };
+    let mut app = App::new(
+        keymap,
+        app::load_library(&resolve(&config.paths.contents)),
+        app::load_library(&resolve(&config.paths.styles)),
+        spec,
+    );
+
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let picker = picker(config);
+    let (tx, rx) = mpsc::channel::<Event>();
+    event::spawn_input(tx.clone());
+    event::spawn_ticker(tx.clone(), Duration::from_millis(500));
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Command>();
+    data::spawn(
+        data_dir.clone(),
+        config.worker.stale_after,
+        cmd_rx,
+        tx.clone(),
+    );
+    let (img_tx, img_rx) = mpsc::channel();
+    let cache =
+        directories::ProjectDirs::from("", "", "atelier").map(|d| d.cache_dir().join("thumbs"));
+    images::spawn(picker, cache, img_rx, tx.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = if config.tui.start_worker {
+        app.worker_status = "worker: starting".into();
+        Some(spawn_worker(
+            config,
+            &data_dir,
+            device,
+            stop.clone(),
+            tx.clone(),
+        ))
+    } else {
+        app.worker_status = "worker: external".into();
+        None
+    };
+
+    let result = (|| -> Result<()> {
+        let mut requested = std::collections::HashSet::new();
+        while !app.quit {
+            let mut want = Vec::new();
+            terminal.draw(|f| ui::draw(f, &app, &mut want))?;
+            for key in want {
+                if requested.insert(key.clone()) {
+                    let _ = img_tx.send(key);
+                }
+            }
+            for cmd in app.outbox.drain(..) {
+                let _ = cmd_tx.send(cmd);
+            }
+            if let Some(text) = app.clipboard.take() {
+                osc52(&text);
+            }
+            // Block for one event, then take whatever else is waiting, so a
+            // burst of news costs one frame.
+            let Ok(first) = rx.recv() else { break };
+            handle(&mut app, first, &mut requested);
+            while let Ok(ev) = rx.try_recv() {
+                handle(&mut app, ev, &mut requested);
+            }
+        }
+        Ok(())
+    })();
+    ratatui::restore();
+    if let Some(w) = worker {
+        stop.store(true, Ordering::SeqCst);
+        println!("stopping the worker (its current run goes back to the queue)…");
+        let _ = w.join();
+    }
+    tracing::info!("atelier TUI stopped");
+    result
+}
+
+fn handle(app: &mut App, ev: Event, requested: &mut std::collections::HashSet<images::ImageKey>) {
+    match ev {
+        Event::Key(k) => app.on_key(k),
+        Event::Resize | Event::Tick => {}
+        Event::Data(s) => app.on_data(*s),
+        Event::Worker(w) => app.on_worker(*w),
+        Event::Image(l) => {
+            requested.remove(&l.key);
+            app.on_image(*l);
+        }
+        Event::Notice(m) => app.say(m),
+    }
+}
+
+/// The image protocol: detected from the terminal, or as configured (needed
+/// over SSH and in tmux, where detection can fail).
+fn picker(config: &Config) -> Picker {
+    let mut p = match config.tui.image_protocol.as_str() {
+        "halfblocks" => Picker::halfblocks(),
+        _ => Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()),
+    };
+    match config.tui.image_protocol.as_str() {
+        "sixel" => p.set_protocol_type(ProtocolType::Sixel),
+        "kitty" => p.set_protocol_type(ProtocolType::Kitty),
+        "iterm2" => p.set_protocol_type(ProtocolType::Iterm2),
+        "halfblocks" => p.set_protocol_type(ProtocolType::Halfblocks),
+        _ => {}
+    }
+    p
+}
+
+fn spawn_worker(
+    config: &Config,
+    data_dir: &std::path::Path,
+    device: tch::Device,
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<Event>,
+) -> std::thread::JoinHandle<()> {
+    let wc = WorkerConfig {
+        device,
+        weights: resolve(&config.paths.weights),
+        poll: Duration::from_secs_f64(config.worker.poll_interval.max(0.05)),
+        exit_when_idle: false,
+        stale_after: config.worker.stale_after,
+        on_interrupted: config.worker.on_interrupted,
+        thumb_size: config.worker.thumb_size,
+    };
+    let data_dir = data_dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("worker".into())
+        .spawn(move || {
+            let store = match Store::open(&data_dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Event::Notice(format!("error: worker: {e}")));
+                    return;
+                }
+            };
+            let mut worker = Worker::new(store, wc);
+            let mut last_progress = Instant::now();
+            let result = worker.run(&stop, &mut |e| {
+                // Progress comes every evaluation; a few per second is enough.
+                if let WorkerEvent::Progress { .. } = e {
+                    if last_progress.elapsed() < Duration::from_millis(200) {
+                        return;
+                    }
+                    last_progress = Instant::now();
+                }
+                let _ = tx.send(Event::Worker(Box::new(e.clone())));
+            });
+            if let Err(e) = result {
+                tracing::error!("worker: {e}");
+                let _ = tx.send(Event::Notice(format!("error: worker stopped: {e}")));
+            }
+        })
+        .expect("spawning a thread only fails when the OS is out of resources")
+}
+
+/// Logs go to `<data dir>/logs/atelier.log`, never to the screen.
+fn init_logging(data_dir: &std::path::Path) -> Result<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (writer, guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::never(&dir, "atelier.log"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
+    Ok(guard)
+}
+
+/// Puts text on the clipboard of the terminal (also over SSH) with OSC 52.
+fn osc52(text: &str) {
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+    let _ = out.flush();
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
+}

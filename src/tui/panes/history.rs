@@ -1,0 +1,172 @@
+//! History: past runs, one opened in detail, or two compared.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style, Stylize};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use crate::queue::run::format_time;
+use crate::queue::Run;
+use crate::tui::app::{App, Sort};
+use crate::tui::chart;
+use crate::tui::images::ImageKey;
+use crate::tui::ui::image;
+
+use super::live::run_image;
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
+    if let Some((a, b)) = app.history.compare {
+        return compare(f, area, app, a, b, want);
+    }
+    if let Some(r) = app.history.open.and_then(|id| app.run(id)) {
+        return detail(f, area, app, r, want);
+    }
+    let rows_src = app.history_rows();
+    let [list, side] =
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
+    let sort = match app.history.sort {
+        None | Some(Sort::Newest) => "newest",
+        Some(Sort::Loss) => "loss",
+        Some(Sort::Status) => "status",
+    };
+    let filter = if app.history.filter.is_empty() {
+        String::new()
+    } else {
+        format!(" /{}", app.history.filter)
+    };
+    let block = Block::bordered().title(format!(
+        " History ({}) · sort {sort}{filter} ",
+        rows_src.len()
+    ));
+    if rows_src.is_empty() {
+        f.render_widget(Paragraph::new("no runs yet").dim().block(block), list);
+        return;
+    }
+    let rows: Vec<Row> = rows_src
+        .iter()
+        .map(|r| {
+            let row = super::run_row(r);
+            if app.history.mark == Some(r.id) {
+                row.style(Style::default().add_modifier(Modifier::UNDERLINED))
+            } else {
+                row
+            }
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(11),
+        Constraint::Length(12),
+        Constraint::Min(12),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(10),
+    ];
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new(vec![
+                "id", "status", "content", "style", "size", "steps", "loss",
+            ])
+            .bold(),
+        )
+        .block(block)
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let sel = app.history.sel.min(rows_src.len() - 1);
+    let mut state = TableState::default().with_selected(Some(sel));
+    f.render_stateful_widget(table, list, &mut state);
+    let r = rows_src[sel];
+    let [img, meta] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(side);
+    let block = Block::bordered().title(format!(" run {} ", r.id));
+    let inner = block.inner(img);
+    f.render_widget(block, img);
+    let thumb = app
+        .snap
+        .data_dir
+        .join("runs")
+        .join(r.id.to_string())
+        .join("thumb.png");
+    let path = if thumb.exists() {
+        thumb
+    } else {
+        run_image(app, r)
+    };
+    image(f, inner, &path, app, want);
+    f.render_widget(Paragraph::new(summary(r)).wrap(Wrap { trim: true }), meta);
+}
+
+fn summary(r: &Run) -> Vec<Line<'static>> {
+    let mut v = vec![
+        Line::from(format!("{} · {}", r.status, format_time(r.created))),
+        Line::from(
+            format!(
+                "{} px · {} steps · {:?} · init {:?}",
+                r.spec.size, r.spec.steps, r.spec.optimizer, r.spec.init
+            )
+            .to_lowercase(),
+        ),
+        Line::from(format!(
+            "weights: style {} content {} tv {}",
+            r.spec.style_weight, r.spec.content_weight, r.spec.tv_weight
+        )),
+    ];
+    if let Some(l) = r.losses {
+        v.push(Line::from(format!(
+            "loss {:.4e} (best at step {})",
+            l.total,
+            r.best_eval.unwrap_or(0)
+        )));
+    }
+    if let Some(e) = &r.error {
+        v.push(Line::from(e.clone()).red());
+    }
+    v
+}
+
+fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey>) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    let [info, chart_area] =
+        Layout::vertical([Constraint::Min(8), Constraint::Length(12)]).areas(left);
+    let mut lines = summary(r);
+    lines.push(Line::from(""));
+    lines.push(Line::from(format!("content {}", r.spec.content.display())));
+    lines.push(Line::from(format!("style   {}", r.spec.style.display())));
+    if let Some(o) = &r.output {
+        lines.push(Line::from(format!("output  {}", o.display())));
+    }
+    lines.push(Line::from("Esc back · y copy path · R re-run · e edit · D delete").dim());
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(format!(" run {} ", r.id))),
+        info,
+    );
+    let samples = match &app.snap.focus {
+        Some((id, s)) if *id == r.id => s.as_slice(),
+        _ => &[],
+    };
+    chart::draw(f, chart_area, " losses (log scale) ", samples);
+    let block = Block::bordered().title(" output ");
+    let inner = block.inner(right);
+    f.render_widget(block, right);
+    image(f, inner, &run_image(app, r), app, want);
+}
+
+fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<ImageKey>) {
+    let halves: [Rect; 2] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    for (id, rect) in [a, b].into_iter().zip(halves) {
+        let block = Block::bordered().title(format!(" run {id} (Esc back) "));
+        let inner = block.inner(rect);
+        f.render_widget(block, rect);
+        let Some(r) = app.run(id) else {
+            f.render_widget(Paragraph::new("run not found").dim(), inner);
+            continue;
+        };
+        let [img, meta] =
+            Layout::vertical([Constraint::Min(3), Constraint::Length(5)]).areas(inner);
+        image(f, img, &run_image(app, r), app, want);
+        f.render_widget(Paragraph::new(summary(r)).wrap(Wrap { trim: true }), meta);
+    }
+}

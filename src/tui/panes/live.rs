@@ -1,0 +1,117 @@
+//! Live: the loss curves, rate, ETA and the image of a running run.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Stylize;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::queue::{Run, Sample, Status};
+use crate::tui::app::App;
+use crate::tui::chart;
+use crate::tui::images::ImageKey;
+use crate::tui::ui::image;
+
+/// The image to show for a run: the worker's latest iterate while it runs,
+/// its output once done, its content photo before anything exists.
+pub fn run_image(app: &App, r: &Run) -> std::path::PathBuf {
+    let dir = app.snap.data_dir.join("runs").join(r.id.to_string());
+    let current = dir.join("current.png");
+    match (&r.output, current.exists()) {
+        (Some(out), _) if r.status == Status::Done => out.clone(),
+        (_, true) => current,
+        _ => r.spec.content.clone(),
+    }
+}
+
+/// Evaluations per second over the last samples.
+pub fn rate(samples: &[Sample]) -> Option<f64> {
+    let n = samples.len();
+    if n < 2 {
+        return None;
+    }
+    let a = &samples[n.saturating_sub(20)];
+    let b = &samples[n - 1];
+    let dt = b.seconds - a.seconds;
+    (dt > 0.0).then(|| (b.eval - a.eval) as f64 / dt)
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
+    let Some(r) = app.live.and_then(|id| app.run(id)) else {
+        f.render_widget(
+            Paragraph::new("no run to watch: queue one in Compose (2), or pick a running run in Queue (3) with Enter")
+                .wrap(Wrap { trim: true })
+                .dim()
+                .block(Block::bordered().title(" Live ")),
+            area,
+        );
+        return;
+    };
+    let samples: &[Sample] = match &app.snap.focus {
+        Some((id, s)) if *id == r.id => s,
+        _ => &[],
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    let [stats, chart_area] =
+        Layout::vertical([Constraint::Length(5), Constraint::Min(6)]).areas(left);
+    let last = samples.last();
+    let eval = app
+        .progress
+        .get(&r.id)
+        .map(|p| p.eval as i64)
+        .or(last.map(|s| s.eval))
+        .unwrap_or(0);
+    let budget = r.spec.eval_budget() as i64;
+    let rate = rate(samples);
+    let eta = match (rate, r.status) {
+        (Some(v), Status::Running) if v > 0.0 => {
+            format!("{:.0} s", (budget - eval).max(0) as f64 / v)
+        }
+        _ => "-".into(),
+    };
+    let best = samples.iter().min_by(|a, b| a.total.total_cmp(&b.total));
+    let lines = vec![
+        Line::from(format!(
+            "run {} · {} · {} × {}",
+            r.id,
+            r.status,
+            r.input_name("content"),
+            r.input_name("style")
+        ))
+        .bold(),
+        Line::from(format!(
+            "step {eval}/{budget} · {} eval/s · ETA {eta} · {}",
+            rate.map_or("-".into(), |v| format!("{v:.2}")),
+            r.device.clone().unwrap_or_else(|| "-".into())
+        )),
+        Line::from(match (last, best) {
+            (Some(l), Some(b)) => format!(
+                "total {:.4e} · best {:.4e} at step {}",
+                l.total, b.total, b.eval
+            ),
+            _ => "waiting for the first evaluation".into(),
+        }),
+    ];
+    let running: Vec<i64> = app
+        .snap
+        .queue
+        .iter()
+        .filter(|q| q.status == Status::Running)
+        .map(|q| q.id)
+        .collect();
+    let title = if running.len() > 1 {
+        format!(" Live ({} running: [ ] switch) ", running.len())
+    } else {
+        " Live ".into()
+    };
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        stats,
+    );
+    chart::draw(f, chart_area, " losses (log scale) ", samples);
+    let block = Block::bordered().title(" Image ");
+    let inner = block.inner(right);
+    f.render_widget(block, right);
+    image(f, inner, &run_image(app, r), app, want);
+}

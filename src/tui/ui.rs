@@ -1,0 +1,179 @@
+//! Drawing: the frame layout (tabs, pane, hints, message) and overlays. Draw
+//! functions read the state; the images they need are collected in `want` and
+//! requested by the loop after the frame.
+
+use std::path::Path;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Tabs, Wrap};
+use ratatui::Frame;
+use ratatui_image::Image;
+
+use super::app::{App, Mode, TABS};
+use super::images::ImageKey;
+use super::panes;
+
+pub const ACCENT: Color = Color::Cyan;
+
+/// Draws the whole frame.
+pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
+    let area = f.area();
+    if area.width < 40 || area.height < 12 {
+        f.render_widget(
+            Paragraph::new("atelier needs at least 40×12; enlarge the terminal (q quits)")
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let [top, body, hints, msg] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [tabs_area, status_area] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(32)]).areas(top);
+    let titles: Vec<Line> = TABS
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Line::from(format!("{} {t}", i + 1)))
+        .collect();
+    f.render_widget(
+        Tabs::new(titles).select(app.tab).highlight_style(
+            Style::default()
+                .fg(ACCENT)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        tabs_area,
+    );
+    let running = app
+        .snap
+        .queue
+        .iter()
+        .filter(|r| r.status == crate::queue::Status::Running)
+        .count();
+    let queued = app.snap.queue.len() - running;
+    f.render_widget(
+        Line::from(format!("{}  ▶{running} ⏸{queued}", app.worker_status))
+            .right_aligned()
+            .dim(),
+        status_area,
+    );
+    match app.tab {
+        0 => panes::library::draw(f, body, app, want),
+        1 => panes::compose::draw(f, body, app),
+        2 => panes::queue::draw(f, body, app),
+        3 => panes::live::draw(f, body, app, want),
+        4 => panes::history::draw(f, body, app, want),
+        _ => panes::watch::draw(f, body),
+    }
+    let mut spans = vec![
+        Span::styled(" ? ", Style::default().fg(Color::Black).bg(ACCENT)),
+        Span::raw(" help  "),
+    ];
+    for (k, h) in app.keymap.hints(app.context()).into_iter().take(6) {
+        spans.push(Span::styled(
+            format!(" {k} "),
+            Style::default().fg(Color::Black).bg(Color::Gray),
+        ));
+        spans.push(Span::raw(format!(" {h}  ")));
+    }
+    f.render_widget(Line::from(spans), hints);
+    let message = match &app.mode {
+        Mode::Input { purpose, buffer } => {
+            let what = match purpose {
+                super::app::InputPurpose::LibraryFilter
+                | super::app::InputPurpose::HistoryFilter => "filter".to_string(),
+                super::app::InputPurpose::AddPath => "add image or folder".to_string(),
+                super::app::InputPurpose::EditField(i) => super::app::FIELDS[*i].to_string(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{what}: "), Style::default().fg(ACCENT)),
+                Span::raw(format!("{buffer}▏")),
+                Span::raw("   Enter ok · Esc cancel").dim(),
+            ])
+        }
+        Mode::ConfirmDelete(id) => {
+            Line::from(format!("delete run {id} and its files? y/N")).fg(Color::Yellow)
+        }
+        Mode::ConfirmCancel(id) => Line::from(format!("cancel run {id}? y/N")).fg(Color::Yellow),
+        _ => match &app.message {
+            Some((m, at)) if at.elapsed().as_secs() < 8 => {
+                let style = if m.starts_with("error") {
+                    Style::default().fg(Color::Red)
+                } else {
+                    Style::default()
+                };
+                Line::from(m.clone()).style(style)
+            }
+            _ => Line::from(""),
+        },
+    };
+    f.render_widget(message, msg);
+    if app.mode == Mode::Help {
+        help(f, area, app);
+    }
+}
+
+/// The help overlay, generated from the keymap.
+fn help(f: &mut Frame, area: Rect, app: &App) {
+    let w = area.width.saturating_sub(4).min(76);
+    let h = area.height.saturating_sub(2);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
+    f.render_widget(Clear, r);
+    let rows: Vec<Row> = app
+        .keymap
+        .help(Some(app.context()))
+        .into_iter()
+        .map(|row| {
+            Row::new(vec![
+                row.context.title().to_string(),
+                row.keys,
+                row.help.to_string(),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(11),
+            Constraint::Length(16),
+            Constraint::Min(20),
+        ],
+    )
+    .header(
+        Row::new(vec!["where", "keys", "does"])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
+    .block(
+        Block::bordered()
+            .title(" keys (any key closes) ")
+            .border_style(Style::default().fg(ACCENT)),
+    );
+    f.render_widget(table, r);
+}
+
+/// Draws the image at `path` scaled into `area`, or a placeholder while it loads.
+pub fn image(f: &mut Frame, area: Rect, path: &Path, app: &App, want: &mut Vec<ImageKey>) {
+    if area.width < 2 || area.height < 2 {
+        return;
+    }
+    let key = ImageKey::new(path, area.width, area.height);
+    match app.images.get(&key) {
+        Some(Ok(p)) => f.render_widget(Image::new(p), area),
+        Some(Err(e)) => f.render_widget(
+            Paragraph::new(format!("cannot show image: {e}"))
+                .wrap(Wrap { trim: true })
+                .dim(),
+            area,
+        ),
+        None => {
+            f.render_widget(Paragraph::new("loading image…").dim(), area);
+            want.push(key);
+        }
+    }
+}
