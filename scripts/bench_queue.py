@@ -50,7 +50,9 @@ def main():
     db = sqlite3.connect(os.path.join(data, "atelier.db"))
     run_id = db.execute("SELECT max(id) FROM runs").fetchone()[0]
     secs = [r[0] for r in db.execute("SELECT seconds FROM losses WHERE run_id = ? ORDER BY eval", (run_id,))]
-    queued = (secs[-1] - secs[0]) / (len(secs) - 1)
+    # Sample times count from the start of the optimisation loop, as the bare
+    # run's loop_seconds does, so both include the first evaluation.
+    queued = secs[-1] / len(secs)
     summary = os.path.join(tmp, "bare.json")
     sh("stylize", "chelsea", "irises", "--size", str(a.size), "--steps", str(a.steps), "--device", "cpu",
        "--log-every", "0", "-o", os.path.join(tmp, "bare.png"), "--summary-json", summary, env=env)
