@@ -124,6 +124,34 @@ fn adam_and_library_names_work_too() {
 }
 
 #[test]
+fn blended_styles_by_library_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("blend.png");
+    let out = stylize_ok(&[
+        "coffee",
+        "--style",
+        "wheat-field-with-cypresses:0.7",
+        "--style",
+        "irises:0.3",
+        "--size",
+        "40",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(0.70) + "), "{stdout}");
+    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let spec = &text.iter().find(|(k, _)| k == "atelier:spec").unwrap().1;
+    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    assert_eq!(spec.styles.len(), 2);
+    assert_eq!((spec.styles[0].weight, spec.styles[1].weight), (0.7, 0.3));
+}
+
+#[test]
 fn seeded_cpu_runs_are_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str| {
@@ -233,6 +261,17 @@ fn every_bad_input_gets_one_clear_line() {
     );
     fails(&[&c, &s, "--config", &path("nope.toml")], &out, "nope.toml");
     fails(&[&c, "no-such-painting"], &out, "neither a file nor a name");
+    fails(
+        &[&c, "--style", &format!("{s}:0.5"), "--style", "irises:-1"],
+        &out,
+        "invalid style blend weight",
+    );
+    fails(
+        &[&c, "--style", &format!("{s}:0"), "--style", "irises:0"],
+        &out,
+        "all are 0",
+    );
+    fails(&[&c, &s, "--style", "irises"], &out, "not both");
     if !tch::Cuda::is_available() {
         fails(&[&c, &s, "--device", "cuda"], &out, "no CUDA device");
     }

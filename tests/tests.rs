@@ -7,5 +7,6 @@ mod guard;
 mod image_io;
 mod lbfgs;
 mod losses;
+mod options;
 mod util;
 mod vgg;

@@ -16,7 +16,7 @@ use crate::engine::device::{device_name, parse_device};
 use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::optim::Rollback;
-use crate::engine::spec::{parse_layers, LayerWeight, RunSpec};
+use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
 use crate::engine::transfer::{self, prepare, Flow, Observer, Progress};
 use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
@@ -28,6 +28,10 @@ pub struct StylizeArgs {
     pub content: Option<String>,
     /// Style image: a path or a bundled painting's name (see `atelier styles`).
     pub style: Option<String>,
+    /// A style with its blend weight, e.g. --style irises:0.7 --style the-harvesters:0.3
+    /// (repeatable; weights are normalised; instead of the STYLE argument).
+    #[arg(long = "style", value_name = "STYLE[:W]")]
+    pub style_flags: Vec<String>,
     /// Output PNG (default: <output folder>/<content>__<style>.png, never overwriting).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -103,12 +107,12 @@ fn build_spec(
     c: &Config,
     gpu: bool,
     content: PathBuf,
-    style: PathBuf,
+    styles: Vec<StyleRef>,
 ) -> Result<RunSpec, Error> {
     let d = if gpu { c.gpu } else { c.cpu };
     let mut spec = RunSpec {
         content,
-        style,
+        styles,
         size: a.size.unwrap_or(d.size),
         steps: a.steps.unwrap_or(d.steps),
         ..c.run.clone()
@@ -139,6 +143,19 @@ fn build_spec(
     spec.flat_window = a.window.unwrap_or(spec.flat_window);
     spec.validate()?;
     Ok(spec)
+}
+
+/// `a.jpg`, or `a.jpg (0.70) + b.jpg (0.30)` for a blend.
+fn describe_styles(spec: &RunSpec) -> String {
+    if spec.styles.len() == 1 {
+        return spec.styles[0].path.display().to_string();
+    }
+    spec.styles
+        .iter()
+        .zip(spec.style_blend())
+        .map(|(s, w)| format!("{} ({w:.2})", s.path.display()))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn stem(p: &Path) -> String {
@@ -220,29 +237,53 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         .content
         .clone()
         .unwrap_or_else(|| c.stylize.content.clone());
-    let style_q = a.style.clone().unwrap_or_else(|| c.stylize.style.clone());
+    let style_qs: Vec<String> = match (&a.style, a.style_flags.is_empty()) {
+        (Some(_), false) => {
+            return Err(Error::invalid(
+                "style",
+                "give the style either as the STYLE argument or with --style, not both",
+            )
+            .into())
+        }
+        (Some(s), true) => vec![s.clone()],
+        (None, true) => vec![c.stylize.style.clone()],
+        (None, false) => a.style_flags.clone(),
+    };
     let content_path = resolve_image(&content_q, contents.as_ref())?;
-    let style_path = resolve_image(&style_q, styles.as_ref())?;
-    let style_name = styles
-        .as_ref()
-        .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == style_path))
-        .map(|e| e.name.clone())
-        .unwrap_or_else(|| stem(&style_path));
+    let mut style_refs = Vec::new();
+    let mut style_names = Vec::new();
+    for q in &style_qs {
+        let (name, weight) = StyleRef::split(q)?;
+        let path = resolve_image(name, styles.as_ref())?;
+        style_names.push(
+            styles
+                .as_ref()
+                .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == path))
+                .map(|e| e.name.clone())
+                .unwrap_or_else(|| stem(&path)),
+        );
+        style_refs.push(StyleRef { path, weight });
+    }
+    let style_name = style_names.join("+");
 
-    let spec = build_spec(&a, c, gpu, content_path.clone(), style_path.clone())?;
+    let spec = build_spec(&a, c, gpu, content_path.clone(), style_refs)?;
     let out = output_path(&a, c, &content_path, &style_name)?;
     let content_img = load_rgb(&content_path, spec.pixel_limit)?;
-    let style_img = load_rgb(&style_path, spec.pixel_limit)?;
+    let style_imgs = spec
+        .styles
+        .iter()
+        .map(|s| load_rgb(&s.path, spec.pixel_limit))
+        .collect::<Result<Vec<_>, Error>>()?;
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
-    let prepared = prepare(&spec, &content_img, &style_img, device)?;
+    let prepared = prepare(&spec, &content_img, &style_imgs, device)?;
     let (_, _, h, w) = prepared.content.size4()?;
 
     println!(
         "stylizing {} with {} at {w}x{h} on {}: {} {} steps",
         content_path.display(),
-        style_path.display(),
+        describe_styles(&spec),
         device_name(device),
         match spec.optimizer {
             crate::engine::spec::OptimizerKind::Lbfgs => "L-BFGS",

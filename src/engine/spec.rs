@@ -37,6 +37,49 @@ impl FromStr for LayerWeight {
     }
 }
 
+/// One style image with its blend weight, written `path` or `path:0.7`.
+///
+/// Weights are relative: the engine normalises them to sum to 1 and blends the
+/// styles' Gram matrices with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StyleRef {
+    pub path: PathBuf,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl StyleRef {
+    /// Splits `name:weight` into the name and its weight (1 when there is no
+    /// numeric suffix, so paths with colons in them still work).
+    pub fn split(s: &str) -> Result<(&str, f64)> {
+        if let Some((name, w)) = s.rsplit_once(':') {
+            if let Ok(weight) = w.trim().parse::<f64>() {
+                if name.is_empty() {
+                    return Err(Error::invalid("style", format!("'{s}' has no image")));
+                }
+                return Ok((name, weight));
+            }
+        }
+        Ok((s, 1.0))
+    }
+}
+
+impl FromStr for StyleRef {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, weight) = Self::split(s)?;
+        Ok(Self {
+            path: PathBuf::from(name),
+            weight,
+        })
+    }
+}
+
 /// Parses a comma-separated list of layers with optional weights.
 pub fn parse_layers(s: &str) -> Result<Vec<LayerWeight>> {
     s.split(',')
@@ -98,7 +141,8 @@ impl FromStr for Init {
 #[serde(default, deny_unknown_fields)]
 pub struct RunSpec {
     pub content: PathBuf,
-    pub style: PathBuf,
+    /// Style images with blend weights (at least one).
+    pub styles: Vec<StyleRef>,
     /// Longer side of the output, px.
     pub size: u32,
     /// Optimiser iterations.
@@ -143,7 +187,10 @@ impl Default for RunSpec {
         };
         Self {
             content: PathBuf::new(),
-            style: PathBuf::new(),
+            styles: vec![StyleRef {
+                path: PathBuf::new(),
+                weight: 1.0,
+            }],
             size: 256,
             steps: 200,
             content_weight: 5.0,
@@ -197,6 +244,18 @@ impl RunSpec {
                 format!("{} px (use {min} to {MAX_SIZE})", self.size),
             ));
         }
+        if self.styles.is_empty() {
+            return Err(Error::invalid("styles", "none given"));
+        }
+        for s in &self.styles {
+            check_weight("style blend weight", s.weight)?;
+        }
+        if self.styles.iter().all(|s| s.weight == 0.0) {
+            return Err(Error::invalid(
+                "style blend weights",
+                "all are 0 (at least one must be > 0)",
+            ));
+        }
         check_weight("content weight", self.content_weight)?;
         check_weight("style weight", self.style_weight)?;
         check_weight("tv weight", self.tv_weight)?;
@@ -220,7 +279,7 @@ impl RunSpec {
         if self.lbfgs_history == 0 {
             return Err(Error::invalid("lbfgs history", "must be at least 1"));
         }
-        if !(self.divergence_factor > 1.0) {
+        if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(Error::invalid(
                 "divergence factor",
                 format!(
@@ -267,6 +326,12 @@ impl RunSpec {
         }
     }
 
+    /// The style blend weights, normalised to sum to 1 (validated spec).
+    pub fn style_blend(&self) -> Vec<f64> {
+        let sum: f64 = self.styles.iter().map(|s| s.weight).sum();
+        self.styles.iter().map(|s| s.weight / sum).collect()
+    }
+
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate.unwrap_or(match self.optimizer {
             OptimizerKind::Lbfgs => 1.0,
@@ -295,6 +360,22 @@ mod tests {
     }
 
     #[test]
+    fn style_refs_parse_and_blend() {
+        let a: StyleRef = "styles/a.jpg:0.7".parse().unwrap();
+        assert_eq!((a.path.to_str(), a.weight), (Some("styles/a.jpg"), 0.7));
+        let b: StyleRef = "irises".parse().unwrap();
+        assert_eq!(b.weight, 1.0);
+        let c: StyleRef = "c:/x.jpg".parse().unwrap();
+        assert_eq!(c.path.to_str(), Some("c:/x.jpg"));
+        let spec = RunSpec {
+            styles: vec![a, "b.jpg:0.3".parse().unwrap()],
+            ..RunSpec::default()
+        };
+        let w = spec.style_blend();
+        assert!((w[0] - 0.7).abs() < 1e-12 && (w[1] - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
     fn bad_values_refused() {
         let bad = [
             RunSpec {
@@ -315,6 +396,18 @@ mod tests {
             },
             RunSpec {
                 style_layers: vec![],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                styles: vec![],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                styles: vec!["a.jpg:-0.5".parse().unwrap(), "b.jpg".parse().unwrap()],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                styles: vec!["a.jpg:0".parse().unwrap(), "b.jpg:0".parse().unwrap()],
                 ..RunSpec::default()
             },
         ];

@@ -85,21 +85,36 @@ pub struct Outcome {
 /// The images of a run, prepared at the run's size.
 pub struct Prepared {
     pub content: Tensor,
-    pub style: Tensor,
+    /// One per `spec.styles`, in the same order.
+    pub styles: Vec<Tensor>,
 }
 
-/// Resizes the content so its longer side is `spec.size` and the style to the
-/// same longer side, and checks both are large enough for the deepest layer.
+/// Resizes the content so its longer side is `spec.size` and each style to the
+/// same longer side, and checks all are large enough for the deepest layer.
+/// `styles` are the decoded images of `spec.styles`, in order.
 pub fn prepare(
     spec: &RunSpec,
     content: &RgbImage,
-    style: &RgbImage,
+    styles: &[RgbImage],
     device: Device,
 ) -> Result<Prepared> {
+    if styles.len() != spec.styles.len() {
+        return Err(Error::invalid(
+            "styles",
+            format!(
+                "{} images given for {} styles in the spec",
+                styles.len(),
+                spec.styles.len()
+            ),
+        ));
+    }
     let min = spec.deepest_stride();
     let c = resize_longer_side(content, spec.size);
-    let s = resize_longer_side(style, spec.size);
-    for (what, img) in [("content", &c), ("style", &s)] {
+    let ss: Vec<RgbImage> = styles
+        .iter()
+        .map(|s| resize_longer_side(s, spec.size))
+        .collect();
+    for (what, img) in std::iter::once(("content", &c)).chain(ss.iter().map(|s| ("style", s))) {
         if img.width() < min || img.height() < min {
             return Err(Error::invalid(
                 "size",
@@ -114,7 +129,10 @@ pub fn prepare(
     }
     Ok(Prepared {
         content: to_tensor(&c, device)?,
-        style: to_tensor(&s, device)?,
+        styles: ss
+            .iter()
+            .map(|s| to_tensor(s, device))
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -130,7 +148,6 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
         let c_layers: Vec<Layer> = spec.content_layers.iter().map(|l| l.layer).collect();
         let s_layers: Vec<Layer> = spec.style_layers.iter().map(|l| l.layer).collect();
         let cf = vgg.features(&p.content, &c_layers)?;
-        let sf = vgg.features(&p.style, &s_layers)?;
         let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
             m.get(&l)
                 .map(|t| t.detach())
@@ -142,9 +159,26 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
                 content.push((lw.layer, lw.weight, take(&cf, lw.layer)?));
             }
         }
+        // The target Gram of each layer is the blend of the styles' Grams with
+        // the normalised weights (Gatys et al. 2016, section 3.3 / neural-style).
+        let mut blended: Vec<Option<Tensor>> = spec.style_layers.iter().map(|_| None).collect();
+        for (img, w) in p.styles.iter().zip(spec.style_blend()) {
+            if w == 0.0 {
+                continue;
+            }
+            let sf = vgg.features(img, &s_layers)?;
+            for (slot, lw) in blended.iter_mut().zip(&spec.style_layers) {
+                let g = gram(&take(&sf, lw.layer)?)?.f_mul_scalar(w)?;
+                *slot = Some(match slot.take() {
+                    Some(acc) => acc.f_add(&g)?,
+                    None => g,
+                });
+            }
+        }
         let mut style = Vec::new();
-        for lw in &spec.style_layers {
-            style.push((lw.layer, lw.weight, gram(&take(&sf, lw.layer)?)?));
+        for (slot, lw) in blended.into_iter().zip(&spec.style_layers) {
+            let g = slot.ok_or_else(|| Error::invalid("style blend weights", "all are 0"))?;
+            style.push((lw.layer, lw.weight, g));
         }
         let mut taps: Vec<Layer> = content.iter().chain(&style).map(|(l, _, _)| *l).collect();
         taps.sort();
@@ -157,12 +191,25 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
     })
 }
 
+/// The style with the largest blend weight (the first of equals).
+fn main_style<'a>(spec: &RunSpec, p: &'a Prepared) -> Result<&'a Tensor> {
+    let mut best = 0;
+    for (i, s) in spec.styles.iter().enumerate() {
+        if s.weight > spec.styles[best].weight {
+            best = i;
+        }
+    }
+    p.styles
+        .get(best)
+        .ok_or_else(|| Error::invalid("styles", "none given"))
+}
+
 fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
     let x = match spec.init {
         Init::Content => p.content.copy(),
         Init::Style => {
             let (_, _, h, w) = p.content.size4()?;
-            p.style
+            main_style(spec, p)?
                 .f_upsample_bilinear2d([h, w], false, None, None)?
                 .f_clamp(0.0, 1.0)?
         }

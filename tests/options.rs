@@ -1,0 +1,112 @@
+//! The run options of issue 3, through the engine at tiny sizes: style blends,
+//! style scale, colour preservation, texture, snapshots, multi-scale, MRF.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use atelier::engine::image_io::load_rgb;
+use atelier::engine::spec::{RunSpec, StyleRef};
+use atelier::engine::transfer::{self, prepare, Flow, Outcome, Progress};
+use atelier::engine::vgg::{Pooling, Vgg19};
+use atelier::engine::weights::Weights;
+use image::RgbImage;
+use tch::{Device, Tensor};
+
+use crate::util::{root, weights_path};
+
+/// One VGG for the whole module (loading the weights is the slow part), behind
+/// a lock: runs that hold it do not share libtorch's thread pool with another
+/// run, so two runs compared number for number reduce in the same order.
+pub fn vgg() -> MutexGuard<'static, Vgg19> {
+    static VGG: OnceLock<Mutex<Vgg19>> = OnceLock::new();
+    VGG.get_or_init(|| {
+        let w = Weights::load(&weights_path()).unwrap();
+        Mutex::new(Vgg19::new(&w, Pooling::Max, Device::Cpu).unwrap())
+    })
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn content_path() -> PathBuf {
+    root().join("contents/chelsea.png")
+}
+
+pub fn style_a() -> PathBuf {
+    root().join("styles/436535.jpg")
+}
+
+pub fn style_b() -> PathBuf {
+    root().join("styles").join(
+        atelier::engine::library::Library::open(&root().join("styles"))
+            .unwrap()
+            .find("irises")
+            .unwrap()
+            .file
+            .clone(),
+    )
+}
+
+pub fn img(p: &Path) -> RgbImage {
+    load_rgb(p, u64::MAX).unwrap()
+}
+
+pub fn spec(styles: &[(PathBuf, f64)], size: u32, steps: usize) -> RunSpec {
+    RunSpec {
+        content: content_path(),
+        styles: styles
+            .iter()
+            .map(|(p, w)| StyleRef {
+                path: p.clone(),
+                weight: *w,
+            })
+            .collect(),
+        size,
+        steps,
+        seed: 1,
+        ..RunSpec::default()
+    }
+}
+
+/// Runs `spec` through the engine, returning the outcome and every total loss.
+pub fn run(spec: &RunSpec) -> (Outcome, Vec<f64>) {
+    let styles: Vec<RgbImage> = spec.styles.iter().map(|s| img(&s.path)).collect();
+    let p = prepare(spec, &img(&spec.content), &styles, Device::Cpu).unwrap();
+    let mut totals = Vec::new();
+    let mut obs = |pr: &Progress| {
+        totals.push(pr.losses.total);
+        Flow::Continue
+    };
+    let out = transfer::run(&vgg(), spec, &p, &mut obs).unwrap();
+    (out, totals)
+}
+
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn blend_one_to_zero_equals_the_single_style_run() {
+    let single = spec(&[(style_a(), 1.0)], 48, 6);
+    let blend = spec(&[(style_a(), 1.0), (style_b(), 0.0)], 48, 6);
+    let (a, la) = run(&single);
+    let (b, lb) = run(&blend);
+    assert_eq!(la.len(), lb.len());
+    for (x, y) in la.iter().zip(&lb) {
+        assert!((x - y).abs() <= 1e-6 * x.abs(), "{la:?} vs {lb:?}");
+    }
+    assert!(max_abs_diff(&a.image, &b.image) < 1e-5);
+    // And the second style does matter when it has weight.
+    let (c, lc) = run(&spec(&[(style_a(), 0.5), (style_b(), 0.5)], 48, 6));
+    assert!((lc[0] - la[0]).abs() > 1e-3 * la[0], "{lc:?} vs {la:?}");
+    assert!(max_abs_diff(&a.image, &c.image) > 1e-3);
+}
+
+#[test]
+fn bad_blend_weights_are_refused() {
+    let neg = spec(&[(style_a(), 1.0), (style_b(), -0.5)], 48, 2);
+    let e = neg.validate().unwrap_err().to_string();
+    assert!(e.contains("style blend weight"), "{e}");
+    let zero = spec(&[(style_a(), 0.0), (style_b(), 0.0)], 48, 2);
+    let e = zero.validate().unwrap_err().to_string();
+    assert!(e.contains("all are 0"), "{e}");
+}
