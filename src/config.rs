@@ -135,6 +135,7 @@ mod tests {
         assert_eq!(c.run.content_weight, d.content_weight);
         assert_eq!(c.run.style_layers, d.style_layers);
         assert_eq!(c.cpu.size, d.size);
+        assert_eq!(c.run.style_scale, d.style_scale);
     }
 
     #[test]

@@ -110,3 +110,35 @@ fn bad_blend_weights_are_refused() {
     let e = zero.validate().unwrap_err().to_string();
     assert!(e.contains("all are 0"), "{e}");
 }
+
+#[test]
+fn style_scale_resizes_the_style_and_changes_its_gram() {
+    let mut s = spec(&[(style_a(), 1.0)], 64, 1);
+    let styles = [img(&style_a())];
+    let content = img(&content_path());
+    let longer = |p: &transfer::Prepared| {
+        let (_, _, h, w) = p.styles[0].size4().unwrap();
+        h.max(w)
+    };
+    let p1 = prepare(&s, &content, &styles, Device::Cpu).unwrap();
+    s.style_scale = 1.5;
+    let p15 = prepare(&s, &content, &styles, Device::Cpu).unwrap();
+    assert_eq!((longer(&p1), longer(&p15)), (64, 96));
+    // Content is untouched by the style scale.
+    assert_eq!(p1.content.size(), p15.content.size());
+    let relu3_1: atelier::engine::vgg::Layer = "relu3_1".parse().unwrap();
+    let vgg = vgg();
+    let g = |p: &transfer::Prepared| {
+        let f = tch::no_grad(|| vgg.features(&p.styles[0], &[relu3_1])).unwrap();
+        atelier::engine::losses::gram(&f[&relu3_1]).unwrap()
+    };
+    let (g1, g15) = (g(&p1), g(&p15));
+    let rel = max_abs_diff(&g1, &g15) / g1.abs().max().double_value(&[]);
+    assert!(rel > 0.05, "Grams barely differ: {rel}");
+    s.style_scale = 2.5;
+    assert!(s
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("style scale"));
+}

@@ -41,6 +41,9 @@ pub struct StylizeArgs {
     /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).
     #[arg(long)]
     pub size: Option<u32>,
+    /// The style image's longer side as a multiple of --size (0.5 to 2; default 1).
+    #[arg(long, value_name = "S")]
+    pub style_scale: Option<f64>,
     /// Optimiser iterations (default: 200 on CPU, 1000 on GPU).
     #[arg(long)]
     pub steps: Option<usize>,
@@ -122,6 +125,7 @@ fn build_spec(
             *field = v;
         }
     };
+    set(a.style_scale, &mut spec.style_scale);
     set(a.content_weight, &mut spec.content_weight);
     set(a.style_weight, &mut spec.style_weight);
     set(a.tv_weight, &mut spec.tv_weight);

@@ -145,6 +145,9 @@ pub struct RunSpec {
     pub styles: Vec<StyleRef>,
     /// Longer side of the output, px.
     pub size: u32,
+    /// The style images' longer side as a multiple of `size` (0.5 to 2): larger
+    /// values give larger brush strokes.
+    pub style_scale: f64,
     /// Optimiser iterations.
     pub steps: usize,
     pub content_weight: f64,
@@ -192,6 +195,7 @@ impl Default for RunSpec {
                 weight: 1.0,
             }],
             size: 256,
+            style_scale: 1.0,
             steps: 200,
             content_weight: 5.0,
             style_weight: 100.0,
@@ -217,6 +221,8 @@ impl Default for RunSpec {
 /// Largest output side accepted (a 16k image is already far beyond any GPU).
 pub const MAX_SIZE: u32 = 16384;
 pub const MAX_STEPS: usize = 1_000_000;
+/// Accepted range of `style_scale`.
+pub const STYLE_SCALE: (f64, f64) = (0.5, 2.0);
 
 fn check_weight(field: &'static str, w: f64) -> Result<()> {
     if !w.is_finite() || w < 0.0 {
@@ -254,6 +260,15 @@ impl RunSpec {
             return Err(Error::invalid(
                 "style blend weights",
                 "all are 0 (at least one must be > 0)",
+            ));
+        }
+        if !(STYLE_SCALE.0..=STYLE_SCALE.1).contains(&self.style_scale) {
+            return Err(Error::invalid(
+                "style scale",
+                format!(
+                    "{} (use {} to {})",
+                    self.style_scale, STYLE_SCALE.0, STYLE_SCALE.1
+                ),
             ));
         }
         check_weight("content weight", self.content_weight)?;
@@ -326,6 +341,11 @@ impl RunSpec {
         }
     }
 
+    /// Longer side of the style images, px.
+    pub fn style_size(&self) -> u32 {
+        (f64::from(self.size) * self.style_scale).round().max(1.0) as u32
+    }
+
     /// The style blend weights, normalised to sum to 1 (validated spec).
     pub fn style_blend(&self) -> Vec<f64> {
         let sum: f64 = self.styles.iter().map(|s| s.weight).sum();
@@ -396,6 +416,14 @@ mod tests {
             },
             RunSpec {
                 style_layers: vec![],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                style_scale: 2.5,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                style_scale: f64::NAN,
                 ..RunSpec::default()
             },
             RunSpec {

@@ -89,8 +89,8 @@ pub struct Prepared {
     pub styles: Vec<Tensor>,
 }
 
-/// Resizes the content so its longer side is `spec.size` and each style to the
-/// same longer side, and checks all are large enough for the deepest layer.
+/// Resizes the content so its longer side is `spec.size` and each style to
+/// `spec.style_size()` (the output's longer side times the style scale), and checks all are large enough for the deepest layer.
 /// `styles` are the decoded images of `spec.styles`, in order.
 pub fn prepare(
     spec: &RunSpec,
@@ -112,17 +112,18 @@ pub fn prepare(
     let c = resize_longer_side(content, spec.size);
     let ss: Vec<RgbImage> = styles
         .iter()
-        .map(|s| resize_longer_side(s, spec.size))
+        .map(|s| resize_longer_side(s, spec.style_size()))
         .collect();
     for (what, img) in std::iter::once(("content", &c)).chain(ss.iter().map(|s| ("style", s))) {
         if img.width() < min || img.height() < min {
             return Err(Error::invalid(
                 "size",
                 format!(
-                    "the {what} image becomes {}x{} at size {}, too narrow for the deepest layer (needs {min} px per side); raise --size",
+                    "the {what} image becomes {}x{} at size {} (style scale {}), too narrow for the deepest layer (needs {min} px per side); raise --size",
                     img.width(),
                     img.height(),
-                    spec.size
+                    spec.size,
+                    spec.style_scale
                 ),
             ));
         }
