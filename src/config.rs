@@ -136,6 +136,7 @@ mod tests {
         assert_eq!(c.run.style_layers, d.style_layers);
         assert_eq!(c.cpu.size, d.size);
         assert_eq!(c.run.style_scale, d.style_scale);
+        assert_eq!(c.run.preserve_colors, d.preserve_colors);
     }
 
     #[test]

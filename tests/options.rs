@@ -142,3 +142,55 @@ fn style_scale_resizes_the_style_and_changes_its_gram() {
         .to_string()
         .contains("style scale"));
 }
+
+#[test]
+fn luminance_mode_keeps_the_contents_chroma() {
+    use atelier::engine::color::{rgb_to_yiq, ColorMode};
+    let mut s = spec(&[(style_a(), 1.0)], 48, 5);
+    let styles = [img(&style_a())];
+    let p = prepare(&s, &img(&content_path()), &styles, Device::Cpu).unwrap();
+    let chroma = |t: &Tensor| rgb_to_yiq(t).unwrap().narrow(1, 1, 2);
+    let content_iq = chroma(&p.content);
+    let iq_err = |out: &Tensor| (chroma(out) - &content_iq).abs().mean(tch::Kind::Float);
+    let plain = run(&s).0;
+    s.preserve_colors = ColorMode::Luminance;
+    let lum = run(&s).0;
+    let (e_plain, e_lum) = (
+        iq_err(&plain.image).double_value(&[]),
+        iq_err(&lum.image).double_value(&[]),
+    );
+    // Only clamping to [0, 1] and 8-bit-free float error move the chroma.
+    assert!(e_lum < 0.01, "luminance mode chroma error {e_lum}");
+    assert!(
+        e_plain > 3.0 * e_lum,
+        "plain {e_plain} vs luminance {e_lum}"
+    );
+    // The run itself saw grey images.
+    let pl = prepare(&s, &img(&content_path()), &styles, Device::Cpu).unwrap();
+    let c = &pl.content;
+    assert!(max_abs_diff(&c.narrow(1, 0, 1), &c.narrow(1, 2, 1)) < 1e-6);
+    assert!(max_abs_diff(&pl.styles[0].narrow(1, 0, 1), &pl.styles[0].narrow(1, 1, 1)) < 1e-6);
+}
+
+#[test]
+fn histogram_mode_matches_the_styles_colour_statistics_to_the_contents() {
+    use atelier::engine::color::{color_stats, match_color, ColorMode};
+    let mut s = spec(&[(style_a(), 1.0)], 64, 1);
+    let styles = [img(&style_a())];
+    let p = prepare(&s, &img(&content_path()), &styles, Device::Cpu).unwrap();
+    let (mc, cc) = color_stats(&p.content).unwrap();
+    let (ms, cs) = color_stats(&p.styles[0]).unwrap();
+    // They differ to begin with …
+    assert!(max_abs_diff(&mc, &ms) > 0.02 || max_abs_diff(&cc, &cs) > 0.005);
+    // … and the matched style has the content's mean and covariance.
+    let m = match_color(&p.styles[0], &p.content).unwrap();
+    let (mm, cm) = color_stats(&m).unwrap();
+    assert!(max_abs_diff(&mm, &mc) < 1e-4, "{mm} vs {mc}");
+    assert!(max_abs_diff(&cm, &cc) < 1e-4, "{cm} vs {cc}");
+    // prepare() applies it (clamped to [0, 1], so nearly equal).
+    s.preserve_colors = ColorMode::Histogram;
+    let ph = prepare(&s, &img(&content_path()), &styles, Device::Cpu).unwrap();
+    let (mh, ch) = color_stats(&ph.styles[0]).unwrap();
+    assert!(max_abs_diff(&mh, &mc) < 0.03, "{mh} vs {mc}");
+    assert!(max_abs_diff(&ch, &cc) < 0.01, "{ch} vs {cc}");
+}

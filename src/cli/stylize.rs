@@ -44,6 +44,10 @@ pub struct StylizeArgs {
     /// The style image's longer side as a multiple of --size (0.5 to 2; default 1).
     #[arg(long, value_name = "S")]
     pub style_scale: Option<f64>,
+    /// Keep the content's colours: none, luminance (transfer on luminance, content's
+    /// chroma) or histogram (style recoloured to the content's colour statistics).
+    #[arg(long, value_name = "MODE")]
+    pub preserve_colors: Option<String>,
     /// Optimiser iterations (default: 200 on CPU, 1000 on GPU).
     #[arg(long)]
     pub steps: Option<usize>,
@@ -131,6 +135,9 @@ fn build_spec(
     set(a.tv_weight, &mut spec.tv_weight);
     spec.content_layers = layers(&a.content_layers, &c.run.content_layers)?;
     spec.style_layers = layers(&a.style_layers, &c.run.style_layers)?;
+    if let Some(s) = &a.preserve_colors {
+        spec.preserve_colors = s.parse()?;
+    }
     if let Some(s) = &a.optimizer {
         spec.optimizer = s.parse()?;
     }

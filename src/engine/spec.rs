@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::color::ColorMode;
 use super::error::{Error, Result};
 use super::image_io::DEFAULT_PIXEL_LIMIT;
 use super::vgg::{Layer, Pooling};
@@ -150,6 +151,8 @@ pub struct RunSpec {
     pub style_scale: f64,
     /// Optimiser iterations.
     pub steps: usize,
+    /// Keep the content's colours: `none`, `luminance` or `histogram`.
+    pub preserve_colors: ColorMode,
     pub content_weight: f64,
     pub style_weight: f64,
     pub tv_weight: f64,
@@ -196,6 +199,7 @@ impl Default for RunSpec {
             }],
             size: 256,
             style_scale: 1.0,
+            preserve_colors: ColorMode::None,
             steps: 200,
             content_weight: 5.0,
             style_weight: 100.0,

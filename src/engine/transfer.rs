@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
+use super::color::{luminance, match_color, with_chroma_of, ColorMode};
 use super::error::{Error, Result};
 use super::image_io::{resize_longer_side, to_tensor};
 use super::losses::{content_loss, gram, style_loss, total_variation};
@@ -84,7 +85,10 @@ pub struct Outcome {
 
 /// The images of a run, prepared at the run's size.
 pub struct Prepared {
+    /// The content the run sees (its luminance with `preserve_colors = luminance`).
     pub content: Tensor,
+    /// The content in colour, for putting its chroma back.
+    pub content_color: Tensor,
     /// One per `spec.styles`, in the same order.
     pub styles: Vec<Tensor>,
 }
@@ -128,12 +132,30 @@ pub fn prepare(
             ));
         }
     }
+    let content = to_tensor(&c, device)?;
+    let mut styles: Vec<Tensor> = ss
+        .iter()
+        .map(|s| to_tensor(s, device))
+        .collect::<Result<_>>()?;
+    let content_color = content.shallow_clone();
+    let content = match spec.preserve_colors {
+        ColorMode::None => content,
+        ColorMode::Luminance => {
+            styles = styles.iter().map(luminance).collect::<Result<_>>()?;
+            luminance(&content)?
+        }
+        ColorMode::Histogram => {
+            styles = styles
+                .iter()
+                .map(|s| Ok(match_color(s, &content)?.f_clamp(0.0, 1.0)?))
+                .collect::<Result<_>>()?;
+            content
+        }
+    };
     Ok(Prepared {
-        content: to_tensor(&c, device)?,
-        styles: ss
-            .iter()
-            .map(|s| to_tensor(s, device))
-            .collect::<Result<_>>()?,
+        content,
+        content_color,
+        styles,
     })
 }
 
@@ -350,7 +372,14 @@ pub fn run(
         start,
     };
     let out = minimize(&x, method, &guard, &mut objective, &mut bridge)?;
-    let image = tch::no_grad(|| out.best.f_clamp(0.0, 1.0)?.f_to_device(Device::Cpu))?;
+    let image = tch::no_grad(|| -> Result<Tensor> {
+        let best = out.best.f_clamp(0.0, 1.0)?;
+        let best = match spec.preserve_colors {
+            ColorMode::Luminance => with_chroma_of(&best, &prepared.content_color)?,
+            _ => best,
+        };
+        Ok(best.f_to_device(Device::Cpu)?)
+    })?;
     Ok(Outcome {
         image,
         evals: out.evals,
