@@ -355,3 +355,51 @@ fn ctrl_c_stops_cleanly_and_writes_nothing() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(leftovers.is_empty(), "files left: {leftovers:?}");
 }
+
+#[test]
+fn texture_from_a_tiny_style_loses_style_loss_and_writes_the_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("tex.png");
+    let o = atelier()
+        .args(["texture", "irises", "--size", "40", "--steps", "10"])
+        .args([
+            "--seed",
+            "4",
+            "--log-every",
+            "1",
+            "--device",
+            "cpu",
+            "--square",
+        ])
+        .args(["-o", out_png.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let style_losses: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("step "))
+        .map(|l| {
+            assert!(
+                l.contains("content 0.0000e0"),
+                "content loss in a texture: {l}"
+            );
+            let v = l.split("style ").nth(1).unwrap();
+            v.split_whitespace().next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(style_losses.len() >= 8, "{stdout}");
+    let best = style_losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(best < style_losses[0] * 0.8, "{style_losses:?}");
+    let img = image::open(&out_png).unwrap();
+    assert_eq!((img.width(), img.height()), (40, 40));
+    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let spec = &text.iter().find(|(k, _)| k == "atelier:spec").unwrap().1;
+    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    assert_eq!(spec.content_weight, 0.0);
+    assert!(spec.content_layers.is_empty());
+}

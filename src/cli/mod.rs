@@ -3,6 +3,7 @@
 
 mod library;
 mod stylize;
+mod texture;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Stylize a content image with a style image (Gatys et al.).
     Stylize(Box<stylize::StylizeArgs>),
+    /// Synthesise a texture from a style image alone (Gatys et al. 2015).
+    Texture(Box<texture::TextureArgs>),
     /// List the bundled style paintings.
     Styles(library::ListArgs),
     /// List the bundled content photos.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let config = Config::load(path.as_deref(), explicit)?;
     match cli.command {
         Command::Stylize(args) => stylize::run(*args, &config),
+        Command::Texture(args) => texture::run(*args, &config),
         Command::Styles(args) => library::list(&config.paths.styles, args),
         Command::Contents(args) => library::list(&config.paths.contents, args),
     }

@@ -169,28 +169,29 @@ fn describe_styles(spec: &RunSpec) -> String {
         .join(" + ")
 }
 
-fn stem(p: &Path) -> String {
+pub(super) fn stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into())
 }
 
 /// The output path, checked before the run so no time is spent on a run whose
-/// result could not be written.
-fn output_path(
-    a: &StylizeArgs,
+/// result could not be written: `output` if given (refused if it exists
+/// without `force`), else a new file `default_name` in the output folder.
+pub(super) fn check_output(
+    output: Option<&Path>,
+    force: bool,
     c: &Config,
-    content: &Path,
-    style_name: &str,
+    default_name: &str,
 ) -> Result<PathBuf, Error> {
-    match &a.output {
+    match output {
         Some(p) => {
-            if p.exists() && !a.force {
-                return Err(Error::OutputExists(p.clone()));
+            if p.exists() && !force {
+                return Err(Error::OutputExists(p.to_path_buf()));
             }
             if p.is_dir() {
                 return Err(Error::Write {
-                    path: p.clone(),
+                    path: p.to_path_buf(),
                     reason: "is a directory".into(),
                 });
             }
@@ -199,7 +200,7 @@ fn output_path(
                 _ => PathBuf::from("."),
             };
             check_writable(&dir, p)?;
-            Ok(p.clone())
+            Ok(p.to_path_buf())
         }
         None => {
             let dir = resolve(&c.paths.output);
@@ -208,11 +209,7 @@ fn output_path(
                 reason: e.to_string(),
             })?;
             check_writable(&dir, &dir)?;
-            Ok(unique_path(&dir.join(format!(
-                "{}__{}.png",
-                stem(content),
-                style_name
-            ))))
+            Ok(unique_path(&dir.join(default_name)))
         }
     }
 }
@@ -278,7 +275,12 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let style_name = style_names.join("+");
 
     let spec = build_spec(&a, c, gpu, content_path.clone(), style_refs)?;
-    let out = output_path(&a, c, &content_path, &style_name)?;
+    let out = check_output(
+        a.output.as_deref(),
+        a.force,
+        c,
+        &format!("{}__{style_name}.png", stem(&content_path)),
+    )?;
     let content_img = load_rgb(&content_path, spec.pixel_limit)?;
     let style_imgs = spec
         .styles
@@ -303,6 +305,34 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         spec.steps
     );
 
+    let opts = Finish {
+        output: out,
+        force: a.force,
+        log_every: a.log_every.unwrap_or(c.stylize.log_every),
+        summary_json: a.summary_json.clone(),
+    };
+    optimise_and_save(&vgg, &spec, &prepared, device, &opts)
+}
+
+/// Where and how a run's result is written.
+pub(super) struct Finish {
+    pub output: PathBuf,
+    pub force: bool,
+    pub log_every: usize,
+    pub summary_json: Option<PathBuf>,
+}
+
+/// Runs the optimisation with the progress bar, loss lines and Ctrl-C, then
+/// writes the PNG (with the spec in its text chunk) and the optional summary.
+pub(super) fn optimise_and_save(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    prepared: &transfer::Prepared,
+    device: tch::Device,
+    f: &Finish,
+) -> Result<i32> {
+    let (_, _, h, w) = prepared.content.size4()?;
+    let out = &f.output;
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -315,7 +345,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let log_every = a.log_every.unwrap_or(c.stylize.log_every);
+    let log_every = f.log_every;
     let budget = spec.eval_budget();
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(budget as u64), ProgressDrawTarget::stderr())
@@ -331,7 +361,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         log_every,
         cancel: &cancel,
     };
-    let outcome = match transfer::run(&vgg, &spec, &prepared, &mut observer) {
+    let outcome = match transfer::run(vgg, spec, prepared, &mut observer) {
         Ok(o) => o,
         Err(Error::Cancelled) => {
             bar.abandon();
@@ -373,11 +403,11 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     });
     let text = [
         ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-        ("atelier:spec", serde_json::to_string(&spec)?),
+        ("atelier:spec", serde_json::to_string(spec)?),
         ("atelier:result", result.to_string()),
     ];
-    save_png(&out, &img, &text, a.force)?;
-    if let Some(p) = &a.summary_json {
+    save_png(out, &img, &text, f.force)?;
+    if let Some(p) = &f.summary_json {
         let summary = serde_json::json!({
             "evals": outcome.evals,
             "loop_seconds": secs,

@@ -159,6 +159,32 @@ pub fn prepare(
     })
 }
 
+/// Texture synthesis (Gatys, Ecker & Bethge 2015): the style images prepared
+/// as for a transfer, and as "content" a flat grey canvas of `width`×`height`
+/// that only gives the output its size. The spec should have content weight 0
+/// and `init = noise`; see [`texture_spec`].
+pub fn prepare_texture(
+    spec: &RunSpec,
+    styles: &[RgbImage],
+    width: u32,
+    height: u32,
+    device: Device,
+) -> Result<Prepared> {
+    let canvas = RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]));
+    // prepare() sizes the canvas by its longer side, which is spec.size already.
+    prepare(spec, &canvas, styles, device)
+}
+
+/// `spec` turned into a texture synthesis: style loss only, from noise.
+pub fn texture_spec(spec: RunSpec) -> RunSpec {
+    RunSpec {
+        content_weight: 0.0,
+        content_layers: Vec::new(),
+        init: Init::Noise,
+        ..spec
+    }
+}
+
 /// Targets computed once per run: content feature maps and style Gram matrices.
 struct Targets {
     content: Vec<(Layer, f64, Tensor)>,
