@@ -403,3 +403,38 @@ fn texture_from_a_tiny_style_loses_style_loss_and_writes_the_png() {
     assert_eq!(spec.content_weight, 0.0);
     assert!(spec.content_layers.is_empty());
 }
+
+#[test]
+fn save_every_writes_numbered_snapshots_that_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("snap.png");
+    stylize_ok(&[
+        "coffee",
+        "irises",
+        "--size",
+        "40",
+        "--steps",
+        "7",
+        "--save-every",
+        "3",
+        "--device",
+        "cpu",
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    let snaps = dir.path().join("snap.snapshots");
+    let mut names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["step-000003.png", "step-000006.png"]);
+    let a = image::open(snaps.join(&names[0])).unwrap().to_rgb8();
+    let b = image::open(snaps.join(&names[1])).unwrap().to_rgb8();
+    assert_eq!(
+        a.dimensions(),
+        image::open(&out_png).unwrap().to_rgb8().dimensions()
+    );
+    // They are the iterates at those steps, not the same image twice.
+    assert_ne!(a, b);
+}

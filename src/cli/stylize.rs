@@ -96,6 +96,9 @@ pub struct StylizeArgs {
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]
     pub threads: Option<i32>,
+    /// Every N evaluations, write the current image to <output stem>.snapshots/step-NNNNNN.png.
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<usize>,
     /// Write a JSON summary (evaluations, loop seconds, final losses) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -310,6 +313,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         force: a.force,
         log_every: a.log_every.unwrap_or(c.stylize.log_every),
         summary_json: a.summary_json.clone(),
+        save_every: a.save_every.unwrap_or(0),
     };
     optimise_and_save(&vgg, &spec, &prepared, device, &opts)
 }
@@ -320,6 +324,14 @@ pub(super) struct Finish {
     pub force: bool,
     pub log_every: usize,
     pub summary_json: Option<PathBuf>,
+    /// Snapshot interval in evaluations (0: none).
+    pub save_every: usize,
+}
+
+/// Where the snapshots of a run writing `out` go: `<out stem>.snapshots/`
+/// beside it.
+pub(super) fn snapshot_dir(out: &Path) -> PathBuf {
+    out.with_file_name(format!("{}.snapshots", stem(out)))
 }
 
 /// Runs the optimisation with the progress bar, loss lines and Ctrl-C, then
@@ -360,6 +372,8 @@ pub(super) fn optimise_and_save(
         bar: &bar,
         log_every,
         cancel: &cancel,
+        save_every: f.save_every,
+        snapshots: snapshot_dir(out),
     };
     let outcome = match transfer::run(vgg, spec, prepared, &mut observer) {
         Ok(o) => o,
@@ -437,6 +451,8 @@ struct CliObserver<'a> {
     bar: &'a ProgressBar,
     log_every: usize,
     cancel: &'a AtomicBool,
+    save_every: usize,
+    snapshots: PathBuf,
 }
 
 impl Observer for CliObserver<'_> {
@@ -457,6 +473,20 @@ impl Observer for CliObserver<'_> {
         } else {
             Flow::Continue
         }
+    }
+
+    fn snapshot_every(&self) -> usize {
+        self.save_every
+    }
+
+    fn on_snapshot(&mut self, eval: usize, image: &tch::Tensor) -> Result<(), Error> {
+        std::fs::create_dir_all(&self.snapshots).map_err(|e| Error::Write {
+            path: self.snapshots.clone(),
+            reason: e.to_string(),
+        })?;
+        let path = self.snapshots.join(format!("step-{eval:06}.png"));
+        let text = [("Software", format!("atelier {}", env!("CARGO_PKG_VERSION")))];
+        save_png(&path, &from_tensor(image)?, &text, true)
     }
 
     fn on_rollback(&mut self, r: &Rollback) {

@@ -42,6 +42,9 @@ pub struct TextureArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long)]
     pub device: Option<String>,
+    /// Every N evaluations, write the current image to <output stem>.snapshots/step-NNNNNN.png.
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<usize>,
     /// Print losses every N evaluations (0: never).
     #[arg(long, value_name = "N")]
     pub log_every: Option<usize>,
@@ -96,6 +99,7 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
         force: a.force,
         log_every: a.log_every.unwrap_or(c.stylize.log_every),
         summary_json: None,
+        save_every: a.save_every.unwrap_or(0),
     };
     optimise_and_save(&vgg, &spec, &prepared, device, &finish)
 }

@@ -5,7 +5,7 @@
 //! Progress goes to an [`Observer`] after every evaluation; the observer can stop
 //! the run (the loop then returns [`Error::Cancelled`] and nothing is written).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,16 @@ pub trait Observer {
     fn on_eval(&mut self, progress: &Progress) -> Flow;
     /// A divergence was caught and the run rolled back to its best iterate.
     fn on_rollback(&mut self, _rollback: &Rollback) {}
+    /// Every how many evaluations [`Observer::on_snapshot`] is called (0: never).
+    fn snapshot_every(&self) -> usize {
+        0
+    }
+    /// The current iterate after evaluation `eval`, as the output would be
+    /// (`[1, 3, H, W]` in [0, 1] on the CPU, colours restored). An error ends
+    /// the run with that error. Where it goes is the observer's business.
+    fn on_snapshot(&mut self, _eval: usize, _image: &Tensor) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&Progress) -> Flow> Observer for F {
@@ -281,6 +291,12 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
 struct Bridge<'a> {
     observer: &'a mut dyn Observer,
     current: &'a Cell<Losses>,
+    /// The point last evaluated (kept only when snapshots are wanted).
+    point: &'a RefCell<Option<Tensor>>,
+    finish: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+    snapshot_every: usize,
+    /// A snapshot that failed; the run stops and returns it.
+    failed: Option<Error>,
     best: Losses,
     budget: usize,
     start: Instant,
@@ -291,6 +307,16 @@ impl Watch for Bridge<'_> {
         let losses = self.current.get();
         if s.best_eval == s.eval {
             self.best = losses;
+        }
+        if self.snapshot_every > 0 && s.eval % self.snapshot_every == 0 {
+            let snap = match self.point.borrow().as_ref() {
+                Some(x) => tch::no_grad(|| (self.finish)(x)),
+                None => Err(Error::Torch("no iterate to snapshot".into())),
+            };
+            if let Err(e) = snap.and_then(|img| self.observer.on_snapshot(s.eval, &img)) {
+                self.failed = Some(e);
+                return Flow::Stop;
+            }
         }
         self.observer.on_eval(&Progress {
             eval: s.eval,
@@ -306,6 +332,17 @@ impl Watch for Bridge<'_> {
     fn on_rollback(&mut self, r: &Rollback) {
         self.observer.on_rollback(r);
     }
+}
+
+/// An iterate as the output image: clamped, the content's chroma put back in
+/// luminance mode, on the CPU.
+fn finish_image(spec: &RunSpec, prepared: &Prepared, x: &Tensor) -> Result<Tensor> {
+    let img = x.f_detach()?.f_clamp(0.0, 1.0)?;
+    let img = match spec.preserve_colors {
+        ColorMode::Luminance => with_chroma_of(&img, &prepared.content_color)?,
+        _ => img,
+    };
+    Ok(img.f_to_device(Device::Cpu)?)
 }
 
 /// Runs the optimisation described by `spec` on prepared images. The image
@@ -324,8 +361,14 @@ pub fn run(
     let current = Cell::new(Losses::default());
     let tv_scale = spec.tv_weight * 255.0; // TV is measured in Caffe units (0..255).
 
+    let snapshot_every = observer.snapshot_every();
+    let point = RefCell::new(None);
     let mut objective = |x: &Tensor| -> Result<(f64, Tensor)> {
         super::optim::in_place(|| x.shallow_clone().f_clamp_(0.0, 1.0))?;
+        if snapshot_every > 0 {
+            // The guard reports an evaluation before the optimiser moves x.
+            *point.borrow_mut() = Some(x.shallow_clone());
+        }
         let xg = x.detach().f_requires_grad_(true)?;
         let feats = vgg.features(&xg, &t.taps)?;
         let zero = || Tensor::f_zeros([], (Kind::Float, x.device()));
@@ -390,22 +433,25 @@ pub fn run(
             window: spec.flat_window,
         }),
     };
+    let finish = |x: &Tensor| finish_image(spec, prepared, x);
     let mut bridge = Bridge {
         observer,
         current: &current,
+        point: &point,
+        finish: &finish,
+        snapshot_every,
+        failed: None,
         best: Losses::default(),
         budget: spec.eval_budget(),
         start,
     };
-    let out = minimize(&x, method, &guard, &mut objective, &mut bridge)?;
-    let image = tch::no_grad(|| -> Result<Tensor> {
-        let best = out.best.f_clamp(0.0, 1.0)?;
-        let best = match spec.preserve_colors {
-            ColorMode::Luminance => with_chroma_of(&best, &prepared.content_color)?,
-            _ => best,
-        };
-        Ok(best.f_to_device(Device::Cpu)?)
-    })?;
+    let out = match minimize(&x, method, &guard, &mut objective, &mut bridge) {
+        Err(Error::Cancelled) if bridge.failed.is_some() => {
+            return Err(bridge.failed.take().unwrap_or(Error::Cancelled))
+        }
+        r => r?,
+    };
+    let image = tch::no_grad(|| finish_image(spec, prepared, &out.best))?;
     Ok(Outcome {
         image,
         evals: out.evals,
