@@ -194,3 +194,79 @@ fn histogram_mode_matches_the_styles_colour_statistics_to_the_contents() {
     assert!(max_abs_diff(&mh, &mc) < 0.03, "{mh} vs {mc}");
     assert!(max_abs_diff(&ch, &cc) < 0.01, "{ch} vs {cc}");
 }
+
+#[test]
+fn two_scales_end_at_the_final_size_and_start_the_second_from_the_first() {
+    use atelier::engine::pyramid::Scales;
+    let mut s = spec(&[(style_a(), 1.0)], 64, 12);
+    let single = run(&s).1;
+    s.scales = Scales::Count(2);
+    let styles = [img(&style_a())];
+    let mut seen = Vec::new();
+    let mut obs = |p: &Progress| {
+        seen.push((p.eval, p.losses.total));
+        Flow::Continue
+    };
+    let out = transfer::stylize(
+        &vgg(),
+        &s,
+        &img(&content_path()),
+        &styles,
+        Device::Cpu,
+        &mut obs,
+    )
+    .unwrap();
+    // chelsea is 451x300: 64 px on the longer side is 64x43.
+    assert_eq!(out.image.size(), [1, 3, 43, 64]);
+    assert_eq!(out.evals, 12);
+    // Evaluations are numbered over the whole run: 6 at 45 px, then 6 at 64 px.
+    let evals: Vec<usize> = seen.iter().map(|e| e.0).collect();
+    assert_eq!(evals, (1..=12).collect::<Vec<_>>());
+    // The second scale starts from the first's result, upscaled: below
+    // where a run from the content starts at that size.
+    let second_first = seen[6].1;
+    assert!(
+        second_first < 0.9 * single[0],
+        "second scale starts at {second_first}, single-scale at {}",
+        single[0]
+    );
+    // A size below the first scale of an auto pyramid is refused.
+    s.scales = Scales::Auto;
+    let e = s.validate().unwrap_err().to_string();
+    assert!(e.contains("smaller than the first pyramid scale"), "{e}");
+}
+
+#[test]
+fn mrf_loss_of_an_image_with_itself_is_zero_and_positive_otherwise() {
+    use atelier::engine::mrf::{mrf_loss, mrf_target};
+    use atelier::engine::vgg::Layer;
+    let s = spec(&[(style_a(), 1.0)], 48, 1);
+    let p = prepare(&s, &img(&content_path()), &[img(&style_a())], Device::Cpu).unwrap();
+    let vgg = vgg();
+    for name in ["relu3_1", "relu4_1"] {
+        let l: Layer = name.parse().unwrap();
+        let f = |t: &Tensor| tch::no_grad(|| vgg.features(t, &[l])).unwrap()[&l].shallow_clone();
+        let (fc, fs) = (f(&p.content), f(&p.styles[0]));
+        let own = mrf_loss(&fc, &mrf_target(&[fc.shallow_clone()]).unwrap())
+            .unwrap()
+            .double_value(&[]);
+        let other = mrf_loss(&fc, &mrf_target(&[fs]).unwrap())
+            .unwrap()
+            .double_value(&[]);
+        assert!(own.abs() < 1e-6, "{name}: MRF loss with itself {own}");
+        assert!(other > 1.0, "{name}: MRF loss against the style {other}");
+    }
+}
+
+#[test]
+fn mrf_runs_lower_their_patch_loss() {
+    use atelier::engine::mrf::StyleLoss;
+    let mut s = spec(&[(style_a(), 1.0)], 48, 6);
+    s.style_loss = StyleLoss::Mrf;
+    let (out, totals) = run(&s);
+    assert!(out.best.total < totals[0], "{totals:?}");
+    // Gram terms are off: the style term is the MRF loss, far below a Gram one.
+    s.style_loss = StyleLoss::Gram;
+    let (_, gram) = run(&RunSpec { steps: 1, ..s });
+    assert!(totals[0] < 0.1 * gram[0], "{totals:?} vs {gram:?}");
+}

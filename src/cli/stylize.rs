@@ -8,16 +8,17 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
-use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
+use crate::engine::image_io::{fit_longer_side, from_tensor, load_rgb, save_png, unique_path};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::optim::Rollback;
 use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
-use crate::engine::transfer::{self, prepare, Flow, Observer, Progress};
+use crate::engine::transfer::{self, Flow, Observer, Progress};
 use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
@@ -48,9 +49,12 @@ pub struct StylizeArgs {
     /// chroma) or histogram (style recoloured to the content's colour statistics).
     #[arg(long, value_name = "MODE")]
     pub preserve_colors: Option<String>,
-    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU).
+    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU), over all scales.
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Coarse-to-fine scales: auto (from 128 px up in √2 steps) or a number (default 1).
+    #[arg(long, value_name = "auto|N")]
+    pub scales: Option<String>,
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f64>,
     #[arg(long, value_name = "W")]
@@ -63,6 +67,15 @@ pub struct StylizeArgs {
     /// Comma-separated layers with optional weights.
     #[arg(long, value_name = "LAYERS")]
     pub style_layers: Option<String>,
+    /// Style loss: gram, mrf (Li & Wand patches) or both.
+    #[arg(long, value_name = "KIND")]
+    pub style_loss: Option<String>,
+    /// Weight of the MRF loss (default 1).
+    #[arg(long, value_name = "W")]
+    pub mrf_weight: Option<f64>,
+    /// Layers for the MRF loss, comma-separated with optional weights (default relu3_1,relu4_1).
+    #[arg(long, value_name = "LAYERS")]
+    pub mrf_layers: Option<String>,
     /// lbfgs or adam.
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -138,6 +151,14 @@ fn build_spec(
     set(a.tv_weight, &mut spec.tv_weight);
     spec.content_layers = layers(&a.content_layers, &c.run.content_layers)?;
     spec.style_layers = layers(&a.style_layers, &c.run.style_layers)?;
+    spec.mrf_layers = layers(&a.mrf_layers, &c.run.mrf_layers)?;
+    set(a.mrf_weight, &mut spec.mrf_weight);
+    if let Some(s) = &a.style_loss {
+        spec.style_loss = s.parse()?;
+    }
+    if let Some(s) = &a.scales {
+        spec.scales = s.parse()?;
+    }
     if let Some(s) = &a.preserve_colors {
         spec.preserve_colors = s.parse()?;
     }
@@ -157,6 +178,21 @@ fn build_spec(
     spec.flat_window = a.window.unwrap_or(spec.flat_window);
     spec.validate()?;
     Ok(spec)
+}
+
+/// ` over scales 128, 181, 256 px (66, 67, 67 steps)` for a multi-scale run.
+fn describe_scales(spec: &RunSpec) -> Result<String, Error> {
+    let sizes = spec.pyramid()?;
+    if sizes.len() == 1 {
+        return Ok(String::new());
+    }
+    let steps = crate::engine::pyramid::split_steps(spec.steps, sizes.len());
+    let list = |v: Vec<String>| v.join(", ");
+    Ok(format!(
+        " over scales {} px ({} steps)",
+        list(sizes.iter().map(|s| s.to_string()).collect()),
+        list(steps.iter().map(|s| s.to_string()).collect())
+    ))
 }
 
 /// `a.jpg`, or `a.jpg (0.70) + b.jpg (0.30)` for a blend.
@@ -293,11 +329,10 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
-    let prepared = prepare(&spec, &content_img, &style_imgs, device)?;
-    let (_, _, h, w) = prepared.content.size4()?;
+    let (w, h) = fit_longer_side(content_img.width(), content_img.height(), spec.size);
 
     println!(
-        "stylizing {} with {} at {w}x{h} on {}: {} {} steps",
+        "stylizing {} with {} at {w}x{h} on {}: {} {} steps{}",
         content_path.display(),
         describe_styles(&spec),
         device_name(device),
@@ -305,7 +340,8 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
             crate::engine::spec::OptimizerKind::Lbfgs => "L-BFGS",
             crate::engine::spec::OptimizerKind::Adam => "Adam",
         },
-        spec.steps
+        spec.steps,
+        describe_scales(&spec)?
     );
 
     let opts = Finish {
@@ -315,7 +351,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         summary_json: a.summary_json.clone(),
         save_every: a.save_every.unwrap_or(0),
     };
-    optimise_and_save(&vgg, &spec, &prepared, device, &opts)
+    optimise_and_save(&vgg, &spec, &content_img, &style_imgs, device, &opts)
 }
 
 /// Where and how a run's result is written.
@@ -339,11 +375,12 @@ pub(super) fn snapshot_dir(out: &Path) -> PathBuf {
 pub(super) fn optimise_and_save(
     vgg: &Vgg19,
     spec: &RunSpec,
-    prepared: &transfer::Prepared,
+    content: &RgbImage,
+    styles: &[RgbImage],
     device: tch::Device,
     f: &Finish,
 ) -> Result<i32> {
-    let (_, _, h, w) = prepared.content.size4()?;
+    let (w, h) = fit_longer_side(content.width(), content.height(), spec.size);
     let out = &f.output;
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -375,7 +412,7 @@ pub(super) fn optimise_and_save(
         save_every: f.save_every,
         snapshots: snapshot_dir(out),
     };
-    let outcome = match transfer::run(vgg, spec, prepared, &mut observer) {
+    let outcome = match transfer::stylize(vgg, spec, content, styles, device, &mut observer) {
         Ok(o) => o,
         Err(Error::Cancelled) => {
             bar.abandon();

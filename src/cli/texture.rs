@@ -13,7 +13,7 @@ use crate::engine::device::{device_name, parse_device};
 use crate::engine::image_io::{fit_longer_side, load_rgb};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::spec::{RunSpec, StyleRef};
-use crate::engine::transfer::{prepare_texture, texture_spec};
+use crate::engine::transfer::{texture_canvas, texture_spec};
 use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
 
@@ -87,7 +87,7 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
-    let prepared = prepare_texture(&spec, &[style], w, h, device)?;
+    let canvas = texture_canvas(w, h);
     println!(
         "synthesising a {w}x{h} texture of {} on {}: {} steps",
         path.display(),
@@ -101,5 +101,5 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
         summary_json: None,
         save_every: a.save_every.unwrap_or(0),
     };
-    optimise_and_save(&vgg, &spec, &prepared, device, &finish)
+    optimise_and_save(&vgg, &spec, &canvas, &[style], device, &finish)
 }

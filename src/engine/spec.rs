@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::color::ColorMode;
 use super::error::{Error, Result};
 use super::image_io::DEFAULT_PIXEL_LIMIT;
+use super::mrf::StyleLoss;
+use super::pyramid::{self, Scales};
 use super::vgg::{Layer, Pooling};
 
 /// A layer with its weight within its loss, written `relu4_2` or `relu4_2:0.5`.
@@ -149,8 +151,10 @@ pub struct RunSpec {
     /// The style images' longer side as a multiple of `size` (0.5 to 2): larger
     /// values give larger brush strokes.
     pub style_scale: f64,
-    /// Optimiser iterations.
+    /// Optimiser iterations (over all scales together).
     pub steps: usize,
+    /// Coarse-to-fine scales: `Count(1)` is a single-scale run.
+    pub scales: Scales,
     /// Keep the content's colours: `none`, `luminance` or `histogram`.
     pub preserve_colors: ColorMode,
     pub content_weight: f64,
@@ -158,6 +162,12 @@ pub struct RunSpec {
     pub tv_weight: f64,
     pub content_layers: Vec<LayerWeight>,
     pub style_layers: Vec<LayerWeight>,
+    /// Gram matrices, MRF patches (Li & Wand) or both.
+    pub style_loss: StyleLoss,
+    /// Weight of the MRF loss (its layers' terms are summed with their weights).
+    pub mrf_weight: f64,
+    /// Layers whose 3×3 patches the MRF loss matches.
+    pub mrf_layers: Vec<LayerWeight>,
     pub optimizer: OptimizerKind,
     /// Step size; `None` takes the optimiser's default (1 for L-BFGS, 10/255 for Adam).
     pub learning_rate: Option<f64>,
@@ -201,11 +211,15 @@ impl Default for RunSpec {
             style_scale: 1.0,
             preserve_colors: ColorMode::None,
             steps: 200,
+            scales: Scales::Count(1),
             content_weight: 5.0,
             style_weight: 100.0,
             tv_weight: 1e-3,
             content_layers: layers(&["relu4_2"]),
             style_layers: layers(&["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]),
+            style_loss: StyleLoss::Gram,
+            mrf_weight: 1.0,
+            mrf_layers: layers(&["relu3_1", "relu4_1"]),
             optimizer: OptimizerKind::Lbfgs,
             learning_rate: None,
             lbfgs_history: 100,
@@ -275,14 +289,34 @@ impl RunSpec {
                 ),
             ));
         }
+        let sizes = self.pyramid()?;
+        if self.steps < sizes.len() {
+            return Err(Error::invalid(
+                "steps",
+                format!(
+                    "{} for {} scales (each scale needs at least one)",
+                    self.steps,
+                    sizes.len()
+                ),
+            ));
+        }
         check_weight("content weight", self.content_weight)?;
         check_weight("style weight", self.style_weight)?;
         check_weight("tv weight", self.tv_weight)?;
-        for lw in self.content_layers.iter().chain(&self.style_layers) {
+        check_weight("mrf weight", self.mrf_weight)?;
+        for lw in self
+            .content_layers
+            .iter()
+            .chain(&self.style_layers)
+            .chain(&self.mrf_layers)
+        {
             check_weight("layer weight", lw.weight)?;
         }
-        if self.style_layers.is_empty() {
+        if self.style_loss.gram() && self.style_layers.is_empty() {
             return Err(Error::invalid("style layers", "none given"));
+        }
+        if self.style_loss.mrf() && self.mrf_layers.is_empty() {
+            return Err(Error::invalid("mrf layers", "none given"));
         }
         if self.content_weight > 0.0 && self.content_layers.is_empty() {
             return Err(Error::invalid("content layers", "none given"));
@@ -327,10 +361,17 @@ impl RunSpec {
     /// Downsampling factor of the deepest layer used: images must be at least
     /// this large on their shorter side.
     pub fn deepest_stride(&self) -> u32 {
+        let mrf: &[LayerWeight] = if self.style_loss.mrf() {
+            &self.mrf_layers
+        } else {
+            &[]
+        };
         self.content_layers
             .iter()
             .chain(&self.style_layers)
-            .map(|l| l.layer.stride())
+            .chain(mrf)
+            // A 3×3 patch needs 3 feature pixels: 3 times the stride.
+            .map(|l| l.layer.stride() * if mrf.contains(l) { 3 } else { 1 })
             .max()
             .unwrap_or(1)
     }
@@ -340,9 +381,17 @@ impl RunSpec {
     /// in progress may finish past it, up to 25 more).
     pub fn eval_budget(&self) -> usize {
         match (self.optimizer, self.line_search) {
-            (OptimizerKind::Lbfgs, true) => self.steps * 5 / 4 + 25,
+            (OptimizerKind::Lbfgs, true) => {
+                let n = self.pyramid().map_or(1, |p| p.len());
+                self.steps * 5 / 4 + 25 * n
+            }
             _ => self.steps,
         }
+    }
+
+    /// The sizes of the run's scales, coarsest first (one for a single-scale run).
+    pub fn pyramid(&self) -> Result<Vec<u32>> {
+        pyramid::sizes(self.size, self.scales, self.deepest_stride().max(16))
     }
 
     /// Longer side of the style images, px.

@@ -16,11 +16,13 @@ use super::color::{luminance, match_color, with_chroma_of, ColorMode};
 use super::error::{Error, Result};
 use super::image_io::{resize_longer_side, to_tensor};
 use super::losses::{content_loss, gram, style_loss, total_variation};
+use super::mrf::{mrf_loss, mrf_target, MrfTarget};
 use super::optim::{
     minimize, AdamConfig, GuardConfig, LbfgsConfig, Method, Plateau, Rollback, Status, StopReason,
     Watch,
 };
-use super::spec::{Init, OptimizerKind, RunSpec};
+use super::pyramid::{split_steps, Scales};
+use super::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
 use super::vgg::{Layer, Vgg19};
 
 /// The weighted loss terms of one evaluation.
@@ -169,20 +171,12 @@ pub fn prepare(
     })
 }
 
-/// Texture synthesis (Gatys, Ecker & Bethge 2015): the style images prepared
-/// as for a transfer, and as "content" a flat grey canvas of `width`×`height`
-/// that only gives the output its size. The spec should have content weight 0
-/// and `init = noise`; see [`texture_spec`].
-pub fn prepare_texture(
-    spec: &RunSpec,
-    styles: &[RgbImage],
-    width: u32,
-    height: u32,
-    device: Device,
-) -> Result<Prepared> {
-    let canvas = RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]));
-    // prepare() sizes the canvas by its longer side, which is spec.size already.
-    prepare(spec, &canvas, styles, device)
+/// Texture synthesis (Gatys, Ecker & Bethge 2015) runs as a transfer whose
+/// "content" is this flat grey canvas of `width`×`height`: it only gives the
+/// output its size, since [`texture_spec`] sets the content weight to 0 and
+/// starts from noise.
+pub fn texture_canvas(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]))
 }
 
 /// `spec` turned into a texture synthesis: style loss only, from noise.
@@ -199,13 +193,28 @@ pub fn texture_spec(spec: RunSpec) -> RunSpec {
 struct Targets {
     content: Vec<(Layer, f64, Tensor)>,
     style: Vec<(Layer, f64, Tensor)>,
+    mrf: Vec<(Layer, f64, MrfTarget)>,
     taps: Vec<Layer>,
 }
 
 fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
     tch::no_grad(|| {
         let c_layers: Vec<Layer> = spec.content_layers.iter().map(|l| l.layer).collect();
-        let s_layers: Vec<Layer> = spec.style_layers.iter().map(|l| l.layer).collect();
+        let gram_layers: &[LayerWeight] = if spec.style_loss.gram() {
+            &spec.style_layers
+        } else {
+            &[]
+        };
+        let mrf_layers: &[LayerWeight] = if spec.style_loss.mrf() {
+            &spec.mrf_layers
+        } else {
+            &[]
+        };
+        let s_layers: Vec<Layer> = gram_layers
+            .iter()
+            .chain(mrf_layers)
+            .map(|l| l.layer)
+            .collect();
         let cf = vgg.features(&p.content, &c_layers)?;
         let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
             m.get(&l)
@@ -220,13 +229,19 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
         }
         // The target Gram of each layer is the blend of the styles' Grams with
         // the normalised weights (Gatys et al. 2016, section 3.3 / neural-style).
-        let mut blended: Vec<Option<Tensor>> = spec.style_layers.iter().map(|_| None).collect();
+        // MRF patches of all the weighted styles are pooled (the blend weights
+        // do not apply to a nearest-neighbour match).
+        let mut blended: Vec<Option<Tensor>> = gram_layers.iter().map(|_| None).collect();
+        let mut mrf_feats: Vec<Vec<Tensor>> = mrf_layers.iter().map(|_| Vec::new()).collect();
         for (img, w) in p.styles.iter().zip(spec.style_blend()) {
             if w == 0.0 {
                 continue;
             }
             let sf = vgg.features(img, &s_layers)?;
-            for (slot, lw) in blended.iter_mut().zip(&spec.style_layers) {
+            for (fs, lw) in mrf_feats.iter_mut().zip(mrf_layers) {
+                fs.push(take(&sf, lw.layer)?);
+            }
+            for (slot, lw) in blended.iter_mut().zip(gram_layers) {
                 let g = gram(&take(&sf, lw.layer)?)?.f_mul_scalar(w)?;
                 *slot = Some(match slot.take() {
                     Some(acc) => acc.f_add(&g)?,
@@ -235,16 +250,26 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
             }
         }
         let mut style = Vec::new();
-        for (slot, lw) in blended.into_iter().zip(&spec.style_layers) {
+        for (slot, lw) in blended.into_iter().zip(gram_layers) {
             let g = slot.ok_or_else(|| Error::invalid("style blend weights", "all are 0"))?;
             style.push((lw.layer, lw.weight, g));
         }
-        let mut taps: Vec<Layer> = content.iter().chain(&style).map(|(l, _, _)| *l).collect();
+        let mut mrf = Vec::new();
+        for (fs, lw) in mrf_feats.iter().zip(mrf_layers) {
+            mrf.push((lw.layer, lw.weight, mrf_target(fs)?));
+        }
+        let mut taps: Vec<Layer> = content
+            .iter()
+            .chain(&style)
+            .map(|(l, _, _)| *l)
+            .chain(mrf.iter().map(|(l, _, _)| *l))
+            .collect();
         taps.sort();
         taps.dedup();
         Ok(Targets {
             content,
             style,
+            mrf,
             taps,
         })
     })
@@ -298,7 +323,7 @@ struct Bridge<'a> {
     /// A snapshot that failed; the run stops and returns it.
     failed: Option<Error>,
     best: Losses,
-    budget: usize,
+    offset: Offset,
     start: Instant,
 }
 
@@ -308,22 +333,23 @@ impl Watch for Bridge<'_> {
         if s.best_eval == s.eval {
             self.best = losses;
         }
-        if self.snapshot_every > 0 && s.eval % self.snapshot_every == 0 {
+        let eval = self.offset.evals + s.eval;
+        if self.snapshot_every > 0 && eval % self.snapshot_every == 0 {
             let snap = match self.point.borrow().as_ref() {
                 Some(x) => tch::no_grad(|| (self.finish)(x)),
                 None => Err(Error::Torch("no iterate to snapshot".into())),
             };
-            if let Err(e) = snap.and_then(|img| self.observer.on_snapshot(s.eval, &img)) {
+            if let Err(e) = snap.and_then(|img| self.observer.on_snapshot(eval, &img)) {
                 self.failed = Some(e);
                 return Flow::Stop;
             }
         }
         self.observer.on_eval(&Progress {
-            eval: s.eval,
-            budget: self.budget,
+            eval,
+            budget: self.offset.budget,
             losses,
             best_total: s.best_loss,
-            best_eval: s.best_eval,
+            best_eval: self.offset.evals + s.best_eval,
             rollbacks: s.rollbacks,
             elapsed: self.start.elapsed(),
         })
@@ -354,9 +380,102 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<Outcome> {
     spec.validate()?;
+    let budget = spec.eval_budget();
+    Ok(run_scale(
+        vgg,
+        spec,
+        prepared,
+        None,
+        observer,
+        Offset { evals: 0, budget },
+    )?
+    .0)
+}
+
+/// Where a scale's evaluations sit in the whole multi-scale run.
+#[derive(Clone, Copy)]
+struct Offset {
+    /// Evaluations done by the earlier scales.
+    evals: usize,
+    /// Evaluations the whole run may use.
+    budget: usize,
+}
+
+/// Runs the style transfer: single-scale, or coarse to fine over the
+/// pyramid of `spec.scales` (see [`super::pyramid`]). `styles` are the decoded
+/// images of `spec.styles`. The image returned is the best iterate of the finest
+/// scale; evaluations and rollbacks count over all scales.
+pub fn stylize(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    content: &RgbImage,
+    styles: &[RgbImage],
+    device: Device,
+    observer: &mut dyn Observer,
+) -> Result<Outcome> {
+    spec.validate()?;
+    let sizes = spec.pyramid()?;
+    let steps = split_steps(spec.steps, sizes.len());
+    let budget = spec.eval_budget();
+    let mut prev: Option<Tensor> = None;
+    let (mut evals, mut rollbacks) = (0, 0);
+    // Optimisation time summed over the scales (as a single run's `elapsed`,
+    // without preparing images and targets).
+    let mut elapsed = Duration::ZERO;
+    let mut last = None;
+    for (&size, &steps) in sizes.iter().zip(&steps) {
+        let sub = RunSpec {
+            size,
+            steps,
+            scales: Scales::Count(1),
+            ..spec.clone()
+        };
+        let p = prepare(&sub, content, styles, device)?;
+        let init = match prev.take() {
+            Some(x) => {
+                let (_, _, h, w) = p.content.size4()?;
+                Some(tch::no_grad(|| -> Result<Tensor> {
+                    Ok(x.f_upsample_bilinear2d([h, w], false, None, None)?
+                        .f_clamp(0.0, 1.0)?
+                        .f_contiguous()?)
+                })?)
+            }
+            None => None,
+        };
+        let (out, raw) = run_scale(vgg, &sub, &p, init, observer, Offset { evals, budget })?;
+        evals += out.evals;
+        rollbacks += out.rollbacks;
+        elapsed += out.elapsed;
+        prev = Some(raw);
+        last = Some(out);
+    }
+    let out = last.ok_or_else(|| Error::invalid("scales", "none"))?;
+    Ok(Outcome {
+        evals,
+        rollbacks,
+        best_eval: evals - out.evals + out.best_eval,
+        elapsed,
+        ..out
+    })
+}
+
+/// One scale: the optimisation of `spec` on `prepared`, from `init` (or the
+/// spec's init). Returns the outcome and the raw best iterate (on the device,
+/// before colours are restored) for the next scale to start from.
+fn run_scale(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    prepared: &Prepared,
+    init: Option<Tensor>,
+    observer: &mut dyn Observer,
+    offset: Offset,
+) -> Result<(Outcome, Tensor)> {
     tch::manual_seed(spec.seed as i64);
     let t = targets(vgg, spec, prepared)?;
-    let x = initial_image(spec, prepared)?;
+    let x = match init {
+        Some(x) => x,
+        None => initial_image(spec, prepared)?,
+    };
     let start = Instant::now();
     let current = Cell::new(Losses::default());
     let tv_scale = spec.tv_weight * 255.0; // TV is measured in Caffe units (0..255).
@@ -380,8 +499,15 @@ pub fn run(
         for (l, w, target) in &t.style {
             style = style.f_add(&style_loss(&gram(&feats[l])?, target)?.f_mul_scalar(*w)?)?;
         }
+        let mut mrf = zero()?;
+        for (l, w, target) in &t.mrf {
+            mrf = mrf.f_add(&mrf_loss(&feats[l], target)?.f_mul_scalar(*w)?)?;
+        }
         let content = content.f_mul_scalar(spec.content_weight)?;
-        let style = style.f_mul_scalar(spec.style_weight)?;
+        // The style term reported is Gram and MRF together.
+        let style = style
+            .f_mul_scalar(spec.style_weight)?
+            .f_add(&mrf.f_mul_scalar(spec.mrf_weight)?)?;
         let tv = if spec.tv_weight > 0.0 {
             total_variation(&xg)?.f_mul_scalar(tv_scale)?
         } else {
@@ -442,7 +568,7 @@ pub fn run(
         snapshot_every,
         failed: None,
         best: Losses::default(),
-        budget: spec.eval_budget(),
+        offset,
         start,
     };
     let out = match minimize(&x, method, &guard, &mut objective, &mut bridge) {
@@ -452,7 +578,7 @@ pub fn run(
         r => r?,
     };
     let image = tch::no_grad(|| finish_image(spec, prepared, &out.best))?;
-    Ok(Outcome {
+    let outcome = Outcome {
         image,
         evals: out.evals,
         last: current.get(),
@@ -461,5 +587,6 @@ pub fn run(
         rollbacks: out.rollbacks,
         stop: out.stop,
         elapsed: start.elapsed(),
-    })
+    };
+    Ok((outcome, out.best))
 }
