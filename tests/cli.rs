@@ -438,3 +438,59 @@ fn save_every_writes_numbered_snapshots_that_decode() {
     // They are the iterates at those steps, not the same image twice.
     assert_ne!(a, b);
 }
+
+#[test]
+fn memory_estimate_is_within_30_percent_of_the_measured_peak() {
+    // Measured: the binary's own VmHWM, reset (via /proc/self/clear_refs) just
+    // before the run, so it is the peak resident memory of the run, libtorch and
+    // the network included, not of loading the weights. The estimate is the
+    // resident memory before the run plus the modelled run bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    stylize_ok(&[
+        "chelsea",
+        "irises",
+        "--size",
+        "96",
+        "--steps",
+        "5",
+        "--device",
+        "cpu",
+        "-o",
+        dir.path().join("m.png").to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let m = &s["memory"];
+    let est = m["estimated_peak_bytes"].as_f64().unwrap();
+    let Some(measured) = m["measured_peak_bytes"].as_f64() else {
+        eprintln!("no /proc/self/clear_refs here: peak not measured");
+        return;
+    };
+    assert!(
+        (est - measured).abs() <= 0.3 * measured,
+        "estimate {est} vs measured {measured}"
+    );
+    assert!(m["estimated_run_bytes"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_run_too_large_for_memory_is_refused_with_a_size_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("huge.png");
+    let o = atelier()
+        .args([
+            "stylize", "chelsea", "irises", "--size", "16000", "--steps", "2",
+        ])
+        .args(["--device", "cpu", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not enough memory"), "{stderr}");
+    assert!(stderr.contains("fits (or pass --force"), "{stderr}");
+    assert!(!out.exists());
+}

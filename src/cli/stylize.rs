@@ -16,6 +16,7 @@ use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::image_io::{fit_longer_side, from_tensor, load_rgb, save_png, unique_path};
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::memory;
 use crate::engine::optim::Rollback;
 use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
 use crate::engine::transfer::{self, Flow, Observer, Progress};
@@ -36,7 +37,8 @@ pub struct StylizeArgs {
     /// Output PNG (default: <output folder>/<content>__<style>.png, never overwriting).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
+    /// Overwrite the output file if it exists, and run even if the memory
+    /// estimate exceeds the free memory.
     #[arg(long)]
     pub force: bool,
     /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).
@@ -412,7 +414,21 @@ pub(super) fn optimise_and_save(
         save_every: f.save_every,
         snapshots: snapshot_dir(out),
     };
-    let outcome = match transfer::stylize(vgg, spec, content, styles, device, &mut observer) {
+    // The memory guard: refuse before starting a run that cannot fit.
+    let estimate = if f.force {
+        memory::estimate(spec, content.width(), content.height(), device)
+    } else {
+        memory::check(spec, content.width(), content.height(), device)?
+    };
+    let measured = memory::reset_peak();
+    let result = transfer::stylize(vgg, spec, content, styles, device, &mut observer)
+        .map_err(|e| memory::explain_oom(e, spec, device));
+    let peak = if measured && !device.is_cuda() {
+        memory::peak_resident_bytes()
+    } else {
+        None
+    };
+    let outcome = match result {
         Ok(o) => o,
         Err(Error::Cancelled) => {
             bar.abandon();
@@ -474,6 +490,12 @@ pub(super) fn optimise_and_save(
                 "tv": outcome.last.tv, "total": outcome.last.total,
             },
             "output": out,
+            // Estimated and measured (CPU: VmHWM, reset just before the run) peaks.
+            "memory": {
+                "estimated_peak_bytes": estimate.peak,
+                "estimated_run_bytes": estimate.run,
+                "measured_peak_bytes": peak,
+            },
         });
         std::fs::write(p, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("cannot write {}", p.display()))?;

@@ -24,7 +24,7 @@ pub struct TextureArgs {
     /// Output PNG (default: <output folder>/texture__<style>.png, never overwriting).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
+    /// Overwrite the output file if it exists; skip the memory check.
     #[arg(long)]
     pub force: bool,
     /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).

@@ -7,6 +7,7 @@ pub mod error;
 pub mod image_io;
 pub mod library;
 pub mod losses;
+pub mod memory;
 pub mod mrf;
 pub mod optim;
 pub mod pyramid;
