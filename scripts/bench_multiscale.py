@@ -2,10 +2,12 @@
 (`--scales auto` or N) at the same size, for about the same optimisation time.
 
 The single-scale run goes first with --steps; the multi-scale run then gets as
-many steps as fit in the same loop time, predicted from the single run's seconds
-per evaluation scaled by each scale's pixel count (steps are split evenly over the
-scales). Both loop times are printed, so the match can be checked. Losses are the
-best iterate's total at the final size (same loss terms, same weights).
+many steps as fit in the same time, predicted from the single run's seconds per
+evaluation scaled by each scale's pixel count (steps are split evenly over the
+scales). Time is the process's CPU time (user + system, from wait4) with one
+thread, which other load on a shared machine does not inflate as it does wall
+time; loop wall times are printed too. Losses are the best iterate's total at
+the final size (same loss terms, same weights).
 
 usage: .venv/bin/python scripts/bench_multiscale.py [--size 512] [--steps 100] [--scales auto] [--threads N]
 Figures depend on the machine; they are not test assertions.
@@ -23,10 +25,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, env):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    if p.returncode != 0:
-        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{p.stderr}")
-    return p.stdout
+    """Runs cmd; returns its CPU seconds (user + system)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(p.pid, 0)
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
+    return usage.ru_utime + usage.ru_stime
 
 
 def pyramid(size, scales):
@@ -47,7 +53,7 @@ def main():
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--scales", default="auto")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--content", default="chelsea")
     ap.add_argument("--style", default="wheat-field-with-cypresses")
     a = ap.parse_args()
@@ -60,21 +66,25 @@ def main():
         cmd = [atelier, "stylize", a.content, a.style, "--size", str(a.size), "--steps", str(steps),
                "--scales", str(scales), "--device", "cpu", "--threads", str(a.threads), "--log-every", "0",
                "-o", os.path.join(tmp, f"{tag}.png"), "--summary-json", summary]
-        run(cmd, env)
-        return json.load(open(summary)), " ".join(["atelier"] + cmd[1:])
+        cpu = run(cmd, env)
+        s = json.load(open(summary))
+        s["cpu"] = cpu
+        return s, " ".join(["atelier"] + cmd[1:])
 
+    # Startup (libtorch, weights) costs the same for both: time it with 1 step.
+    startup, _ = stylize("startup", 1, 1)
     single, cmd1 = stylize("single", a.steps, 1)
-    per_eval = single["loop_seconds"] / single["evals"]
+    per_eval = (single["cpu"] - startup["cpu"]) / (single["evals"] - 1)
+    budget = single["cpu"] - startup["cpu"]
     sizes = pyramid(a.size, a.scales)
     # Seconds per step averaged over the scales, relative to the final size.
     rel = sum((s / a.size) ** 2 for s in sizes) / len(sizes)
-    steps = max(len(sizes), int(single["loop_seconds"] / (per_eval * rel)))
+    steps = max(len(sizes), int(budget / (per_eval * rel)))
     multi, cmd2 = stylize("multi", steps, a.scales)
     print(f"size {a.size}, threads {a.threads}, {a.content} x {a.style}")
-    print(f"{'run':>14} {'steps':>6} {'loop s':>8} {'final total loss':>17}")
-    print(f"{'single-scale':>14} {single['evals']:6d} {single['loop_seconds']:8.1f} {single['losses']['total']:17.4e}")
-    label = f"scales {','.join(map(str, sizes))}"
-    print(f"{label:>14} {multi['evals']:6d} {multi['loop_seconds']:8.1f} {multi['losses']['total']:17.4e}")
+    print(f"{'run':>18} {'evals':>6} {'CPU s':>7} {'loop wall s':>12} {'final total loss':>17}")
+    for label, r in [("single-scale", single), (f"scales {','.join(map(str, sizes))}", multi)]:
+        print(f"{label:>18} {r['evals']:6d} {r['cpu'] - startup['cpu']:7.1f} {r['loop_seconds']:12.1f} {r['losses']['total']:17.4e}")
     ratio = multi["losses"]["total"] / single["losses"]["total"]
     print(f"multi-scale / single-scale final loss: {ratio:.3f}")
     print(f"commands: {cmd1}\n          {cmd2}")
