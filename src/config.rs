@@ -73,6 +73,7 @@ pub struct WorkerDefaults {
     pub stale_after: f64,
     pub poll_interval: f64,
     pub thumb_size: u32,
+    pub snapshot_every: usize,
 }
 
 impl Config {
@@ -181,6 +182,12 @@ mod tests {
         assert_eq!(c.run.content_weight, d.content_weight);
         assert_eq!(c.run.style_layers, d.style_layers);
         assert_eq!(c.cpu.size, d.size);
+        assert_eq!(c.run.style_scale, d.style_scale);
+        assert_eq!(c.run.preserve_colors, d.preserve_colors);
+        assert_eq!(c.run.scales, d.scales);
+        assert_eq!(c.run.style_loss, d.style_loss);
+        assert_eq!(c.run.mrf_weight, d.mrf_weight);
+        assert_eq!(c.run.mrf_layers, d.mrf_layers);
     }
 
     #[test]

@@ -124,6 +124,34 @@ fn adam_and_library_names_work_too() {
 }
 
 #[test]
+fn blended_styles_by_library_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("blend.png");
+    let out = stylize_ok(&[
+        "coffee",
+        "--style",
+        "wheat-field-with-cypresses:0.7",
+        "--style",
+        "irises:0.3",
+        "--size",
+        "40",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(0.70) + "), "{stdout}");
+    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let spec = &text.iter().find(|(k, _)| k == "atelier:spec").unwrap().1;
+    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    assert_eq!(spec.styles.len(), 2);
+    assert_eq!((spec.styles[0].weight, spec.styles[1].weight), (0.7, 0.3));
+}
+
+#[test]
 fn seeded_cpu_runs_are_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str| {
@@ -233,6 +261,17 @@ fn every_bad_input_gets_one_clear_line() {
     );
     fails(&[&c, &s, "--config", &path("nope.toml")], &out, "nope.toml");
     fails(&[&c, "no-such-painting"], &out, "neither a file nor a name");
+    fails(
+        &[&c, "--style", &format!("{s}:0.5"), "--style", "irises:-1"],
+        &out,
+        "invalid style blend weight",
+    );
+    fails(
+        &[&c, "--style", &format!("{s}:0"), "--style", "irises:0"],
+        &out,
+        "all are 0",
+    );
+    fails(&[&c, &s, "--style", "irises"], &out, "not both");
     if !tch::Cuda::is_available() {
         fails(&[&c, &s, "--device", "cuda"], &out, "no CUDA device");
     }
@@ -315,4 +354,143 @@ fn ctrl_c_stops_cleanly_and_writes_nothing() {
     assert!(!out.exists());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(leftovers.is_empty(), "files left: {leftovers:?}");
+}
+
+#[test]
+fn texture_from_a_tiny_style_loses_style_loss_and_writes_the_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("tex.png");
+    let o = atelier()
+        .args(["texture", "irises", "--size", "40", "--steps", "10"])
+        .args([
+            "--seed",
+            "4",
+            "--log-every",
+            "1",
+            "--device",
+            "cpu",
+            "--square",
+        ])
+        .args(["-o", out_png.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let style_losses: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("step "))
+        .map(|l| {
+            assert!(
+                l.contains("content 0.0000e0"),
+                "content loss in a texture: {l}"
+            );
+            let v = l.split("style ").nth(1).unwrap();
+            v.split_whitespace().next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(style_losses.len() >= 8, "{stdout}");
+    let best = style_losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(best < style_losses[0] * 0.8, "{style_losses:?}");
+    let img = image::open(&out_png).unwrap();
+    assert_eq!((img.width(), img.height()), (40, 40));
+    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let spec = &text.iter().find(|(k, _)| k == "atelier:spec").unwrap().1;
+    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    assert_eq!(spec.content_weight, 0.0);
+    assert!(spec.content_layers.is_empty());
+}
+
+#[test]
+fn save_every_writes_numbered_snapshots_that_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("snap.png");
+    stylize_ok(&[
+        "coffee",
+        "irises",
+        "--size",
+        "40",
+        "--steps",
+        "7",
+        "--save-every",
+        "3",
+        "--device",
+        "cpu",
+        "-o",
+        out_png.to_str().unwrap(),
+    ]);
+    let snaps = dir.path().join("snap.snapshots");
+    let mut names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["step-000003.png", "step-000006.png"]);
+    let a = image::open(snaps.join(&names[0])).unwrap().to_rgb8();
+    let b = image::open(snaps.join(&names[1])).unwrap().to_rgb8();
+    assert_eq!(
+        a.dimensions(),
+        image::open(&out_png).unwrap().to_rgb8().dimensions()
+    );
+    // They are the iterates at those steps, not the same image twice.
+    assert_ne!(a, b);
+}
+
+#[test]
+fn memory_estimate_is_within_30_percent_of_the_measured_peak() {
+    // Measured: the binary's own VmHWM, reset (via /proc/self/clear_refs) just
+    // before the run, so it is the peak resident memory of the run, libtorch and
+    // the network included, not of loading the weights. The estimate is the
+    // resident memory before the run plus the modelled run bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    stylize_ok(&[
+        "chelsea",
+        "irises",
+        "--size",
+        "96",
+        "--steps",
+        "5",
+        "--device",
+        "cpu",
+        "-o",
+        dir.path().join("m.png").to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let m = &s["memory"];
+    let est = m["estimated_peak_bytes"].as_f64().unwrap();
+    let Some(measured) = m["measured_peak_bytes"].as_f64() else {
+        eprintln!("no /proc/self/clear_refs here: peak not measured");
+        return;
+    };
+    assert!(
+        (est - measured).abs() <= 0.3 * measured,
+        "estimate {est} vs measured {measured}"
+    );
+    assert!(m["estimated_run_bytes"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_run_too_large_for_memory_is_refused_with_a_size_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("huge.png");
+    let o = atelier()
+        .args([
+            "stylize", "chelsea", "irises", "--size", "16000", "--steps", "2",
+        ])
+        .args(["--device", "cpu", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not enough memory"), "{stderr}");
+    assert!(stderr.contains("fits (or pass --force"), "{stderr}");
+    assert!(!out.exists());
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atelier::engine::spec::RunSpec;
+use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::queue::{Filter, Input, Status, Store, StoreError};
 
 use crate::util::root;
@@ -14,7 +14,10 @@ use crate::util::root;
 fn spec(size: u32, steps: usize) -> RunSpec {
     RunSpec {
         content: root().join("contents/chelsea.png"),
-        style: root().join("styles/436535.jpg"),
+        styles: vec![StyleRef {
+            path: root().join("styles/436535.jpg"),
+            weight: 1.0,
+        }],
         size,
         steps,
         ..RunSpec::default()
@@ -32,7 +35,7 @@ fn inputs(s: &RunSpec) -> Vec<Input> {
         Input {
             role: "style".into(),
             name: None,
-            path: s.style.clone(),
+            path: s.styles[0].path.clone(),
             sha256: "-".into(),
         },
     ]

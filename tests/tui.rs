@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use atelier::engine::spec::RunSpec;
+use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::queue::{FinalLosses, Input, Run, Sample, Status};
 use atelier::tui::app::{App, LibItem, Mode};
 use atelier::tui::data::{Command, Snapshot};
@@ -46,7 +46,10 @@ fn item(name: &str, artist: &str) -> LibItem {
 fn spec() -> RunSpec {
     RunSpec {
         content: "/library/chelsea.png".into(),
-        style: "/library/irises.png".into(),
+        styles: vec![StyleRef {
+            path: "/library/irises.png".into(),
+            weight: 1.0,
+        }],
         size: 256,
         steps: 200,
         ..RunSpec::default()

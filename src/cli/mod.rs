@@ -6,6 +6,7 @@ mod queue;
 mod runs;
 mod stylize;
 mod table;
+mod texture;
 mod worker;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Stylize a content image with a style image (Gatys et al.).
     Stylize(Box<stylize::StylizeArgs>),
+    /// Synthesise a texture from a style image alone (Gatys et al. 2015).
+    Texture(Box<texture::TextureArgs>),
     /// List the bundled style paintings.
     Styles(library::ListArgs),
     /// List the bundled content photos.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     match command {
         Command::Stylize(args) => stylize::run(*args, &config),
+        Command::Texture(args) => texture::run(*args, &config),
         Command::Styles(args) => library::list(&config.paths.styles, args),
         Command::Contents(args) => library::list(&config.paths.contents, args),
         Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),

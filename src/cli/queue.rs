@@ -1,5 +1,7 @@
 //! `atelier queue …`: add runs, list the queue, cancel and reorder.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
@@ -114,19 +116,23 @@ fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
     }
     let device = parse_device(a.run.device.as_deref().unwrap_or(&c.stylize.device))?;
     let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
-    let content_name = super::runs::file_stem(&spec.content);
+    let pixel_limit = spec.pixel_limit;
     // Check the inputs now, so a bad file fails here rather than in the worker,
     // and store absolute paths: the worker may run from another folder.
+    let style_names: Vec<String> = style_name.split('+').map(str::to_string).collect();
     let mut inputs = Vec::new();
-    for (role, name, path) in [
-        ("content", content_name, &mut spec.content),
-        ("style", style_name, &mut spec.style),
-    ] {
-        load_rgb(path, spec.pixel_limit)?;
+    let content_name = super::runs::file_stem(&spec.content);
+    let mut targets: Vec<(&str, Option<String>, &mut PathBuf)> =
+        vec![("content", Some(content_name), &mut spec.content)];
+    for (i, s) in spec.styles.iter_mut().enumerate() {
+        targets.push(("style", style_names.get(i).cloned(), &mut s.path));
+    }
+    for (role, name, path) in targets {
+        load_rgb(path, pixel_limit)?;
         let abs = std::fs::canonicalize(&*path)?;
         inputs.push(Input {
             role: role.into(),
-            name: Some(name),
+            name,
             sha256: sha256_file(&abs)?,
             path: abs.clone(),
         });

@@ -8,16 +8,18 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
-use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
+use crate::engine::image_io::{fit_longer_side, from_tensor, load_rgb, save_png, unique_path};
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::memory;
 use crate::engine::optim::Rollback;
-use crate::engine::spec::{parse_layers, LayerWeight, RunSpec};
-use crate::engine::transfer::{self, prepare, Flow, Observer, Progress};
+use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
+use crate::engine::transfer::{self, Flow, Observer, Progress};
 use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
@@ -28,18 +30,33 @@ pub struct StylizeArgs {
     pub content: Option<String>,
     /// Style image: a path or a bundled painting's name (see `atelier styles`).
     pub style: Option<String>,
+    /// A style with its blend weight, e.g. --style irises:0.7 --style the-harvesters:0.3
+    /// (repeatable; weights are normalised; instead of the STYLE argument).
+    #[arg(long = "style", value_name = "STYLE[:W]")]
+    pub style_flags: Vec<String>,
     /// Output PNG (default: <output folder>/<content>__<style>.png, never overwriting).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
+    /// Overwrite the output file if it exists, and run even if the memory
+    /// estimate exceeds the free memory.
     #[arg(long)]
     pub force: bool,
     /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).
     #[arg(long)]
     pub size: Option<u32>,
-    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU).
+    /// The style image's longer side as a multiple of --size (0.5 to 2; default 1).
+    #[arg(long, value_name = "S")]
+    pub style_scale: Option<f64>,
+    /// Keep the content's colours: none, luminance (transfer on luminance, content's
+    /// chroma) or histogram (style recoloured to the content's colour statistics).
+    #[arg(long, value_name = "MODE")]
+    pub preserve_colors: Option<String>,
+    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU), over all scales.
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Coarse-to-fine scales: auto (from 128 px up in √2 steps) or a number (default 1).
+    #[arg(long, value_name = "auto|N")]
+    pub scales: Option<String>,
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f64>,
     #[arg(long, value_name = "W")]
@@ -52,6 +69,15 @@ pub struct StylizeArgs {
     /// Comma-separated layers with optional weights.
     #[arg(long, value_name = "LAYERS")]
     pub style_layers: Option<String>,
+    /// Style loss: gram, mrf (Li & Wand patches) or both.
+    #[arg(long, value_name = "KIND")]
+    pub style_loss: Option<String>,
+    /// Weight of the MRF loss (default 1).
+    #[arg(long, value_name = "W")]
+    pub mrf_weight: Option<f64>,
+    /// Layers for the MRF loss, comma-separated with optional weights (default relu3_1,relu4_1).
+    #[arg(long, value_name = "LAYERS")]
+    pub mrf_layers: Option<String>,
     /// lbfgs or adam.
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -85,6 +111,9 @@ pub struct StylizeArgs {
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]
     pub threads: Option<i32>,
+    /// Every N evaluations, write the current image to <output stem>.snapshots/step-NNNNNN.png.
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<usize>,
     /// Write a JSON summary (evaluations, loop seconds, final losses) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -103,12 +132,12 @@ fn build_spec(
     c: &Config,
     gpu: bool,
     content: PathBuf,
-    style: PathBuf,
+    styles: Vec<StyleRef>,
 ) -> Result<RunSpec, Error> {
     let d = if gpu { c.gpu } else { c.cpu };
     let mut spec = RunSpec {
         content,
-        style,
+        styles,
         size: a.size.unwrap_or(d.size),
         steps: a.steps.unwrap_or(d.steps),
         ..c.run.clone()
@@ -118,11 +147,23 @@ fn build_spec(
             *field = v;
         }
     };
+    set(a.style_scale, &mut spec.style_scale);
     set(a.content_weight, &mut spec.content_weight);
     set(a.style_weight, &mut spec.style_weight);
     set(a.tv_weight, &mut spec.tv_weight);
     spec.content_layers = layers(&a.content_layers, &c.run.content_layers)?;
     spec.style_layers = layers(&a.style_layers, &c.run.style_layers)?;
+    spec.mrf_layers = layers(&a.mrf_layers, &c.run.mrf_layers)?;
+    set(a.mrf_weight, &mut spec.mrf_weight);
+    if let Some(s) = &a.style_loss {
+        spec.style_loss = s.parse()?;
+    }
+    if let Some(s) = &a.scales {
+        spec.scales = s.parse()?;
+    }
+    if let Some(s) = &a.preserve_colors {
+        spec.preserve_colors = s.parse()?;
+    }
     if let Some(s) = &a.optimizer {
         spec.optimizer = s.parse()?;
     }
@@ -141,28 +182,57 @@ fn build_spec(
     Ok(spec)
 }
 
-fn stem(p: &Path) -> String {
+/// ` over scales 128, 181, 256 px (66, 67, 67 steps)` for a multi-scale run.
+fn describe_scales(spec: &RunSpec) -> Result<String, Error> {
+    let sizes = spec.pyramid()?;
+    if sizes.len() == 1 {
+        return Ok(String::new());
+    }
+    let steps = crate::engine::pyramid::split_steps(spec.steps, sizes.len());
+    let list = |v: Vec<String>| v.join(", ");
+    Ok(format!(
+        " over scales {} px ({} steps)",
+        list(sizes.iter().map(|s| s.to_string()).collect()),
+        list(steps.iter().map(|s| s.to_string()).collect())
+    ))
+}
+
+/// `a.jpg`, or `a.jpg (0.70) + b.jpg (0.30)` for a blend.
+fn describe_styles(spec: &RunSpec) -> String {
+    if spec.styles.len() == 1 {
+        return spec.styles[0].path.display().to_string();
+    }
+    spec.styles
+        .iter()
+        .zip(spec.style_blend())
+        .map(|(s, w)| format!("{} ({w:.2})", s.path.display()))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+pub(super) fn stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into())
 }
 
 /// The output path, checked before the run so no time is spent on a run whose
-/// result could not be written.
-fn output_path(
-    a: &StylizeArgs,
+/// result could not be written: `output` if given (refused if it exists
+/// without `force`), else a new file `default_name` in the output folder.
+pub(super) fn check_output(
+    output: Option<&Path>,
+    force: bool,
     c: &Config,
-    content: &Path,
-    style_name: &str,
+    default_name: &str,
 ) -> Result<PathBuf, Error> {
-    match &a.output {
+    match output {
         Some(p) => {
-            if p.exists() && !a.force {
-                return Err(Error::OutputExists(p.clone()));
+            if p.exists() && !force {
+                return Err(Error::OutputExists(p.to_path_buf()));
             }
             if p.is_dir() {
                 return Err(Error::Write {
-                    path: p.clone(),
+                    path: p.to_path_buf(),
                     reason: "is a directory".into(),
                 });
             }
@@ -171,7 +241,7 @@ fn output_path(
                 _ => PathBuf::from("."),
             };
             check_writable(&dir, p)?;
-            Ok(p.clone())
+            Ok(p.to_path_buf())
         }
         None => {
             let dir = resolve(&c.paths.output);
@@ -180,11 +250,7 @@ fn output_path(
                 reason: e.to_string(),
             })?;
             check_writable(&dir, &dir)?;
-            Ok(unique_path(&dir.join(format!(
-                "{}__{}.png",
-                stem(content),
-                style_name
-            ))))
+            Ok(unique_path(&dir.join(default_name)))
         }
     }
 }
@@ -216,16 +282,34 @@ pub fn spec_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<(RunSpec
         .content
         .clone()
         .unwrap_or_else(|| c.stylize.content.clone());
-    let style_q = a.style.clone().unwrap_or_else(|| c.stylize.style.clone());
+    let style_qs: Vec<String> = match (&a.style, a.style_flags.is_empty()) {
+        (Some(_), false) => {
+            return Err(Error::invalid(
+                "style",
+                "give the style either as the STYLE argument or with --style, not both",
+            ))
+        }
+        (Some(s), true) => vec![s.clone()],
+        (None, true) => vec![c.stylize.style.clone()],
+        (None, false) => a.style_flags.clone(),
+    };
     let content_path = resolve_image(&content_q, contents.as_ref())?;
-    let style_path = resolve_image(&style_q, styles.as_ref())?;
-    let style_name = styles
-        .as_ref()
-        .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == style_path))
-        .map(|e| e.name.clone())
-        .unwrap_or_else(|| stem(&style_path));
-    let spec = build_spec(a, c, gpu, content_path, style_path)?;
-    Ok((spec, style_name))
+    let mut style_refs = Vec::new();
+    let mut style_names = Vec::new();
+    for q in &style_qs {
+        let (name, weight) = StyleRef::split(q)?;
+        let path = resolve_image(name, styles.as_ref())?;
+        style_names.push(
+            styles
+                .as_ref()
+                .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == path))
+                .map(|e| e.name.clone())
+                .unwrap_or_else(|| stem(&path)),
+        );
+        style_refs.push(StyleRef { path, weight });
+    }
+    let spec = build_spec(a, c, gpu, content_path, style_refs)?;
+    Ok((spec, style_names.join("+")))
 }
 
 pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
@@ -237,28 +321,75 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let gpu = device.is_cuda();
 
     let (spec, style_name) = spec_from_args(&a, c, gpu)?;
-    let (content_path, style_path) = (spec.content.clone(), spec.style.clone());
-    let out = output_path(&a, c, &content_path, &style_name)?;
+    let content_path = spec.content.clone();
+    let out = check_output(
+        a.output.as_deref(),
+        a.force,
+        c,
+        &format!("{}__{style_name}.png", stem(&content_path)),
+    )?;
     let content_img = load_rgb(&content_path, spec.pixel_limit)?;
-    let style_img = load_rgb(&style_path, spec.pixel_limit)?;
+    let style_imgs = spec
+        .styles
+        .iter()
+        .map(|s| load_rgb(&s.path, spec.pixel_limit))
+        .collect::<Result<Vec<_>, Error>>()?;
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
-    let prepared = prepare(&spec, &content_img, &style_img, device)?;
-    let (_, _, h, w) = prepared.content.size4()?;
+    let (w, h) = fit_longer_side(content_img.width(), content_img.height(), spec.size);
 
     println!(
-        "stylizing {} with {} at {w}x{h} on {}: {} {} steps",
+        "stylizing {} with {} at {w}x{h} on {}: {} {} steps{}",
         content_path.display(),
-        style_path.display(),
+        describe_styles(&spec),
         device_name(device),
         match spec.optimizer {
             crate::engine::spec::OptimizerKind::Lbfgs => "L-BFGS",
             crate::engine::spec::OptimizerKind::Adam => "Adam",
         },
-        spec.steps
+        spec.steps,
+        describe_scales(&spec)?
     );
 
+    let opts = Finish {
+        output: out,
+        force: a.force,
+        log_every: a.log_every.unwrap_or(c.stylize.log_every),
+        summary_json: a.summary_json.clone(),
+        save_every: a.save_every.unwrap_or(0),
+    };
+    optimise_and_save(&vgg, &spec, &content_img, &style_imgs, device, &opts)
+}
+
+/// Where and how a run's result is written.
+pub(super) struct Finish {
+    pub output: PathBuf,
+    pub force: bool,
+    pub log_every: usize,
+    pub summary_json: Option<PathBuf>,
+    /// Snapshot interval in evaluations (0: none).
+    pub save_every: usize,
+}
+
+/// Where the snapshots of a run writing `out` go: `<out stem>.snapshots/`
+/// beside it.
+pub(super) fn snapshot_dir(out: &Path) -> PathBuf {
+    out.with_file_name(format!("{}.snapshots", stem(out)))
+}
+
+/// Runs the optimisation with the progress bar, loss lines and Ctrl-C, then
+/// writes the PNG (with the spec in its text chunk) and the optional summary.
+pub(super) fn optimise_and_save(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    content: &RgbImage,
+    styles: &[RgbImage],
+    device: tch::Device,
+    f: &Finish,
+) -> Result<i32> {
+    let (w, h) = fit_longer_side(content.width(), content.height(), spec.size);
+    let out = &f.output;
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -271,7 +402,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let log_every = a.log_every.unwrap_or(c.stylize.log_every);
+    let log_every = f.log_every;
     let budget = spec.eval_budget();
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(budget as u64), ProgressDrawTarget::stderr())
@@ -286,8 +417,24 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         bar: &bar,
         log_every,
         cancel: &cancel,
+        save_every: f.save_every,
+        snapshots: snapshot_dir(out),
     };
-    let outcome = match transfer::run(&vgg, &spec, &prepared, &mut observer) {
+    // The memory guard: refuse before starting a run that cannot fit.
+    let estimate = if f.force {
+        memory::estimate(spec, content.width(), content.height(), device)
+    } else {
+        memory::check(spec, content.width(), content.height(), device)?
+    };
+    let measured = memory::reset_peak();
+    let result = transfer::stylize(vgg, spec, content, styles, device, &mut observer)
+        .map_err(|e| memory::explain_oom(e, spec, device));
+    let peak = if measured && !device.is_cuda() {
+        memory::peak_resident_bytes()
+    } else {
+        None
+    };
+    let outcome = match result {
         Ok(o) => o,
         Err(Error::Cancelled) => {
             bar.abandon();
@@ -329,11 +476,11 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     });
     let text = [
         ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-        ("atelier:spec", serde_json::to_string(&spec)?),
+        ("atelier:spec", serde_json::to_string(spec)?),
         ("atelier:result", result.to_string()),
     ];
-    save_png(&out, &img, &text, a.force)?;
-    if let Some(p) = &a.summary_json {
+    save_png(out, &img, &text, f.force)?;
+    if let Some(p) = &f.summary_json {
         let summary = serde_json::json!({
             "evals": outcome.evals,
             "loop_seconds": secs,
@@ -349,6 +496,12 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
                 "tv": outcome.last.tv, "total": outcome.last.total,
             },
             "output": out,
+            // Estimated and measured (CPU: VmHWM, reset just before the run) peaks.
+            "memory": {
+                "estimated_peak_bytes": estimate.peak,
+                "estimated_run_bytes": estimate.run,
+                "measured_peak_bytes": peak,
+            },
         });
         std::fs::write(p, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("cannot write {}", p.display()))?;
@@ -363,6 +516,8 @@ struct CliObserver<'a> {
     bar: &'a ProgressBar,
     log_every: usize,
     cancel: &'a AtomicBool,
+    save_every: usize,
+    snapshots: PathBuf,
 }
 
 impl Observer for CliObserver<'_> {
@@ -383,6 +538,20 @@ impl Observer for CliObserver<'_> {
         } else {
             Flow::Continue
         }
+    }
+
+    fn snapshot_every(&self) -> usize {
+        self.save_every
+    }
+
+    fn on_snapshot(&mut self, eval: usize, image: &tch::Tensor) -> Result<(), Error> {
+        std::fs::create_dir_all(&self.snapshots).map_err(|e| Error::Write {
+            path: self.snapshots.clone(),
+            reason: e.to_string(),
+        })?;
+        let path = self.snapshots.join(format!("step-{eval:06}.png"));
+        let text = [("Software", format!("atelier {}", env!("CARGO_PKG_VERSION")))];
+        save_png(&path, &from_tensor(image)?, &text, true)
     }
 
     fn on_rollback(&mut self, r: &Rollback) {

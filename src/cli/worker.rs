@@ -49,6 +49,7 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
             stale_after: c.worker.stale_after,
             on_interrupted: c.worker.on_interrupted,
             thumb_size: c.worker.thumb_size,
+            snapshot_every: c.worker.snapshot_every,
         },
     );
     println!("worker {} on {}", worker.id(), device_name(device));

@@ -45,6 +45,8 @@ pub enum Error {
     Write { path: PathBuf, reason: String },
     #[error("device {0}")]
     Device(String),
+    #[error("not enough memory: {0}")]
+    Memory(String),
     #[error("{0}")]
     Library(String),
     #[error("cancelled")]

@@ -1,12 +1,16 @@
 //! The engine: image io, VGG19 features, losses, optimizers and the transfer
 //! loop. It knows nothing of storage, watchers or screens.
 
+pub mod color;
 pub mod device;
 pub mod error;
 pub mod image_io;
 pub mod library;
 pub mod losses;
+pub mod memory;
+pub mod mrf;
 pub mod optim;
+pub mod pyramid;
 pub mod spec;
 pub mod transfer;
 pub mod vgg;

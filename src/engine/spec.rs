@@ -7,8 +7,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::color::ColorMode;
 use super::error::{Error, Result};
 use super::image_io::DEFAULT_PIXEL_LIMIT;
+use super::mrf::StyleLoss;
+use super::pyramid::{self, Scales};
 use super::vgg::{Layer, Pooling};
 
 /// A layer with its weight within its loss, written `relu4_2` or `relu4_2:0.5`.
@@ -32,6 +35,49 @@ impl FromStr for LayerWeight {
         };
         Ok(Self {
             layer: name.parse()?,
+            weight,
+        })
+    }
+}
+
+/// One style image with its blend weight, written `path` or `path:0.7`.
+///
+/// Weights are relative: the engine normalises them to sum to 1 and blends the
+/// styles' Gram matrices with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StyleRef {
+    pub path: PathBuf,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl StyleRef {
+    /// Splits `name:weight` into the name and its weight (1 when there is no
+    /// numeric suffix, so paths with colons in them still work).
+    pub fn split(s: &str) -> Result<(&str, f64)> {
+        if let Some((name, w)) = s.rsplit_once(':') {
+            if let Ok(weight) = w.trim().parse::<f64>() {
+                if name.is_empty() {
+                    return Err(Error::invalid("style", format!("'{s}' has no image")));
+                }
+                return Ok((name, weight));
+            }
+        }
+        Ok((s, 1.0))
+    }
+}
+
+impl FromStr for StyleRef {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (name, weight) = Self::split(s)?;
+        Ok(Self {
+            path: PathBuf::from(name),
             weight,
         })
     }
@@ -98,16 +144,30 @@ impl FromStr for Init {
 #[serde(default, deny_unknown_fields)]
 pub struct RunSpec {
     pub content: PathBuf,
-    pub style: PathBuf,
+    /// Style images with blend weights (at least one).
+    pub styles: Vec<StyleRef>,
     /// Longer side of the output, px.
     pub size: u32,
-    /// Optimiser iterations.
+    /// The style images' longer side as a multiple of `size` (0.5 to 2): larger
+    /// values give larger brush strokes.
+    pub style_scale: f64,
+    /// Optimiser iterations (over all scales together).
     pub steps: usize,
+    /// Coarse-to-fine scales: `Count(1)` is a single-scale run.
+    pub scales: Scales,
+    /// Keep the content's colours: `none`, `luminance` or `histogram`.
+    pub preserve_colors: ColorMode,
     pub content_weight: f64,
     pub style_weight: f64,
     pub tv_weight: f64,
     pub content_layers: Vec<LayerWeight>,
     pub style_layers: Vec<LayerWeight>,
+    /// Gram matrices, MRF patches (Li & Wand) or both.
+    pub style_loss: StyleLoss,
+    /// Weight of the MRF loss (its layers' terms are summed with their weights).
+    pub mrf_weight: f64,
+    /// Layers whose 3×3 patches the MRF loss matches.
+    pub mrf_layers: Vec<LayerWeight>,
     pub optimizer: OptimizerKind,
     /// Step size; `None` takes the optimiser's default (1 for L-BFGS, 10/255 for Adam).
     pub learning_rate: Option<f64>,
@@ -143,14 +203,23 @@ impl Default for RunSpec {
         };
         Self {
             content: PathBuf::new(),
-            style: PathBuf::new(),
+            styles: vec![StyleRef {
+                path: PathBuf::new(),
+                weight: 1.0,
+            }],
             size: 256,
+            style_scale: 1.0,
+            preserve_colors: ColorMode::None,
             steps: 200,
+            scales: Scales::Count(1),
             content_weight: 5.0,
             style_weight: 100.0,
             tv_weight: 1e-3,
             content_layers: layers(&["relu4_2"]),
             style_layers: layers(&["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]),
+            style_loss: StyleLoss::Gram,
+            mrf_weight: 1.0,
+            mrf_layers: layers(&["relu3_1", "relu4_1"]),
             optimizer: OptimizerKind::Lbfgs,
             learning_rate: None,
             lbfgs_history: 100,
@@ -170,6 +239,8 @@ impl Default for RunSpec {
 /// Largest output side accepted (a 16k image is already far beyond any GPU).
 pub const MAX_SIZE: u32 = 16384;
 pub const MAX_STEPS: usize = 1_000_000;
+/// Accepted range of `style_scale`.
+pub const STYLE_SCALE: (f64, f64) = (0.5, 2.0);
 
 fn check_weight(field: &'static str, w: f64) -> Result<()> {
     if !w.is_finite() || w < 0.0 {
@@ -197,14 +268,55 @@ impl RunSpec {
                 format!("{} px (use {min} to {MAX_SIZE})", self.size),
             ));
         }
+        if self.styles.is_empty() {
+            return Err(Error::invalid("styles", "none given"));
+        }
+        for s in &self.styles {
+            check_weight("style blend weight", s.weight)?;
+        }
+        if self.styles.iter().all(|s| s.weight == 0.0) {
+            return Err(Error::invalid(
+                "style blend weights",
+                "all are 0 (at least one must be > 0)",
+            ));
+        }
+        if !(STYLE_SCALE.0..=STYLE_SCALE.1).contains(&self.style_scale) {
+            return Err(Error::invalid(
+                "style scale",
+                format!(
+                    "{} (use {} to {})",
+                    self.style_scale, STYLE_SCALE.0, STYLE_SCALE.1
+                ),
+            ));
+        }
+        let sizes = self.pyramid()?;
+        if self.steps < sizes.len() {
+            return Err(Error::invalid(
+                "steps",
+                format!(
+                    "{} for {} scales (each scale needs at least one)",
+                    self.steps,
+                    sizes.len()
+                ),
+            ));
+        }
         check_weight("content weight", self.content_weight)?;
         check_weight("style weight", self.style_weight)?;
         check_weight("tv weight", self.tv_weight)?;
-        for lw in self.content_layers.iter().chain(&self.style_layers) {
+        check_weight("mrf weight", self.mrf_weight)?;
+        for lw in self
+            .content_layers
+            .iter()
+            .chain(&self.style_layers)
+            .chain(&self.mrf_layers)
+        {
             check_weight("layer weight", lw.weight)?;
         }
-        if self.style_layers.is_empty() {
+        if self.style_loss.gram() && self.style_layers.is_empty() {
             return Err(Error::invalid("style layers", "none given"));
+        }
+        if self.style_loss.mrf() && self.mrf_layers.is_empty() {
+            return Err(Error::invalid("mrf layers", "none given"));
         }
         if self.content_weight > 0.0 && self.content_layers.is_empty() {
             return Err(Error::invalid("content layers", "none given"));
@@ -249,10 +361,17 @@ impl RunSpec {
     /// Downsampling factor of the deepest layer used: images must be at least
     /// this large on their shorter side.
     pub fn deepest_stride(&self) -> u32 {
+        let mrf: &[LayerWeight] = if self.style_loss.mrf() {
+            &self.mrf_layers
+        } else {
+            &[]
+        };
         self.content_layers
             .iter()
             .chain(&self.style_layers)
-            .map(|l| l.layer.stride())
+            .chain(mrf)
+            // A 3×3 patch needs 3 feature pixels: 3 times the stride.
+            .map(|l| l.layer.stride() * if mrf.contains(l) { 3 } else { 1 })
             .max()
             .unwrap_or(1)
     }
@@ -262,9 +381,28 @@ impl RunSpec {
     /// in progress may finish past it, up to 25 more).
     pub fn eval_budget(&self) -> usize {
         match (self.optimizer, self.line_search) {
-            (OptimizerKind::Lbfgs, true) => self.steps * 5 / 4 + 25,
+            (OptimizerKind::Lbfgs, true) => {
+                let n = self.pyramid().map_or(1, |p| p.len());
+                self.steps * 5 / 4 + 25 * n
+            }
             _ => self.steps,
         }
+    }
+
+    /// The sizes of the run's scales, coarsest first (one for a single-scale run).
+    pub fn pyramid(&self) -> Result<Vec<u32>> {
+        pyramid::sizes(self.size, self.scales, self.deepest_stride().max(16))
+    }
+
+    /// Longer side of the style images, px.
+    pub fn style_size(&self) -> u32 {
+        (f64::from(self.size) * self.style_scale).round().max(1.0) as u32
+    }
+
+    /// The style blend weights, normalised to sum to 1 (validated spec).
+    pub fn style_blend(&self) -> Vec<f64> {
+        let sum: f64 = self.styles.iter().map(|s| s.weight).sum();
+        self.styles.iter().map(|s| s.weight / sum).collect()
     }
 
     pub fn learning_rate(&self) -> f64 {
@@ -295,6 +433,22 @@ mod tests {
     }
 
     #[test]
+    fn style_refs_parse_and_blend() {
+        let a: StyleRef = "styles/a.jpg:0.7".parse().unwrap();
+        assert_eq!((a.path.to_str(), a.weight), (Some("styles/a.jpg"), 0.7));
+        let b: StyleRef = "irises".parse().unwrap();
+        assert_eq!(b.weight, 1.0);
+        let c: StyleRef = "c:/x.jpg".parse().unwrap();
+        assert_eq!(c.path.to_str(), Some("c:/x.jpg"));
+        let spec = RunSpec {
+            styles: vec![a, "b.jpg:0.3".parse().unwrap()],
+            ..RunSpec::default()
+        };
+        let w = spec.style_blend();
+        assert!((w[0] - 0.7).abs() < 1e-12 && (w[1] - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
     fn bad_values_refused() {
         let bad = [
             RunSpec {
@@ -315,6 +469,26 @@ mod tests {
             },
             RunSpec {
                 style_layers: vec![],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                style_scale: 2.5,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                style_scale: f64::NAN,
+                ..RunSpec::default()
+            },
+            RunSpec {
+                styles: vec![],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                styles: vec!["a.jpg:-0.5".parse().unwrap(), "b.jpg".parse().unwrap()],
+                ..RunSpec::default()
+            },
+            RunSpec {
+                styles: vec!["a.jpg:0".parse().unwrap(), "b.jpg:0".parse().unwrap()],
                 ..RunSpec::default()
             },
         ];

@@ -5,21 +5,24 @@
 //! Progress goes to an [`Observer`] after every evaluation; the observer can stop
 //! the run (the loop then returns [`Error::Cancelled`] and nothing is written).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
+use super::color::{luminance, match_color, with_chroma_of, ColorMode};
 use super::error::{Error, Result};
 use super::image_io::{resize_longer_side, to_tensor};
 use super::losses::{content_loss, gram, style_loss, total_variation};
+use super::mrf::{mrf_loss, mrf_target, MrfTarget};
 use super::optim::{
     minimize, AdamConfig, GuardConfig, LbfgsConfig, Method, Plateau, Rollback, Status, StopReason,
     Watch,
 };
-use super::spec::{Init, OptimizerKind, RunSpec};
+use super::pyramid::{split_steps, Scales};
+use super::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
 use super::vgg::{Layer, Vgg19};
 
 /// The weighted loss terms of one evaluation.
@@ -59,6 +62,16 @@ pub trait Observer {
     fn on_eval(&mut self, progress: &Progress) -> Flow;
     /// A divergence was caught and the run rolled back to its best iterate.
     fn on_rollback(&mut self, _rollback: &Rollback) {}
+    /// Every how many evaluations [`Observer::on_snapshot`] is called (0: never).
+    fn snapshot_every(&self) -> usize {
+        0
+    }
+    /// The current iterate after evaluation `eval`, as the output would be
+    /// (`[1, 3, H, W]` in [0, 1] on the CPU, colours restored). An error ends
+    /// the run with that error. Where it goes is the observer's business.
+    fn on_snapshot(&mut self, _eval: usize, _image: &Tensor) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&Progress) -> Flow> Observer for F {
@@ -84,57 +97,129 @@ pub struct Outcome {
 
 /// The images of a run, prepared at the run's size.
 pub struct Prepared {
+    /// The content the run sees (its luminance with `preserve_colors = luminance`).
     pub content: Tensor,
-    pub style: Tensor,
+    /// The content in colour, for putting its chroma back.
+    pub content_color: Tensor,
+    /// One per `spec.styles`, in the same order.
+    pub styles: Vec<Tensor>,
     /// Where to start instead of `spec.init` (e.g. a snapshot when resuming);
     /// must have the content's shape.
     pub start: Option<Tensor>,
 }
 
-/// Resizes the content so its longer side is `spec.size` and the style to the
-/// same longer side, and checks both are large enough for the deepest layer.
+/// Resizes the content so its longer side is `spec.size` and each style to
+/// `spec.style_size()` (the output's longer side times the style scale), and checks all are large enough for the deepest layer.
+/// `styles` are the decoded images of `spec.styles`, in order.
 pub fn prepare(
     spec: &RunSpec,
     content: &RgbImage,
-    style: &RgbImage,
+    styles: &[RgbImage],
     device: Device,
 ) -> Result<Prepared> {
+    if styles.len() != spec.styles.len() {
+        return Err(Error::invalid(
+            "styles",
+            format!(
+                "{} images given for {} styles in the spec",
+                styles.len(),
+                spec.styles.len()
+            ),
+        ));
+    }
     let min = spec.deepest_stride();
     let c = resize_longer_side(content, spec.size);
-    let s = resize_longer_side(style, spec.size);
-    for (what, img) in [("content", &c), ("style", &s)] {
+    let ss: Vec<RgbImage> = styles
+        .iter()
+        .map(|s| resize_longer_side(s, spec.style_size()))
+        .collect();
+    for (what, img) in std::iter::once(("content", &c)).chain(ss.iter().map(|s| ("style", s))) {
         if img.width() < min || img.height() < min {
             return Err(Error::invalid(
                 "size",
                 format!(
-                    "the {what} image becomes {}x{} at size {}, too narrow for the deepest layer (needs {min} px per side); raise --size",
+                    "the {what} image becomes {}x{} at size {} (style scale {}), too narrow for the deepest layer (needs {min} px per side); raise --size",
                     img.width(),
                     img.height(),
-                    spec.size
+                    spec.size,
+                    spec.style_scale
                 ),
             ));
         }
     }
+    let content = to_tensor(&c, device)?;
+    let mut styles: Vec<Tensor> = ss
+        .iter()
+        .map(|s| to_tensor(s, device))
+        .collect::<Result<_>>()?;
+    let content_color = content.shallow_clone();
+    let content = match spec.preserve_colors {
+        ColorMode::None => content,
+        ColorMode::Luminance => {
+            styles = styles.iter().map(luminance).collect::<Result<_>>()?;
+            luminance(&content)?
+        }
+        ColorMode::Histogram => {
+            styles = styles
+                .iter()
+                .map(|s| Ok(match_color(s, &content)?.f_clamp(0.0, 1.0)?))
+                .collect::<Result<_>>()?;
+            content
+        }
+    };
     Ok(Prepared {
-        content: to_tensor(&c, device)?,
-        style: to_tensor(&s, device)?,
+        content,
+        content_color,
+        styles,
         start: None,
     })
+}
+
+/// Texture synthesis (Gatys, Ecker & Bethge 2015) runs as a transfer whose
+/// "content" is this flat grey canvas of `width`×`height`: it only gives the
+/// output its size, since [`texture_spec`] sets the content weight to 0 and
+/// starts from noise.
+pub fn texture_canvas(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]))
+}
+
+/// `spec` turned into a texture synthesis: style loss only, from noise.
+pub fn texture_spec(spec: RunSpec) -> RunSpec {
+    RunSpec {
+        content_weight: 0.0,
+        content_layers: Vec::new(),
+        init: Init::Noise,
+        ..spec
+    }
 }
 
 /// Targets computed once per run: content feature maps and style Gram matrices.
 struct Targets {
     content: Vec<(Layer, f64, Tensor)>,
     style: Vec<(Layer, f64, Tensor)>,
+    mrf: Vec<(Layer, f64, MrfTarget)>,
     taps: Vec<Layer>,
 }
 
 fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
     tch::no_grad(|| {
         let c_layers: Vec<Layer> = spec.content_layers.iter().map(|l| l.layer).collect();
-        let s_layers: Vec<Layer> = spec.style_layers.iter().map(|l| l.layer).collect();
+        let gram_layers: &[LayerWeight] = if spec.style_loss.gram() {
+            &spec.style_layers
+        } else {
+            &[]
+        };
+        let mrf_layers: &[LayerWeight] = if spec.style_loss.mrf() {
+            &spec.mrf_layers
+        } else {
+            &[]
+        };
+        let s_layers: Vec<Layer> = gram_layers
+            .iter()
+            .chain(mrf_layers)
+            .map(|l| l.layer)
+            .collect();
         let cf = vgg.features(&p.content, &c_layers)?;
-        let sf = vgg.features(&p.style, &s_layers)?;
         let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
             m.get(&l)
                 .map(|t| t.detach())
@@ -146,19 +231,65 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
                 content.push((lw.layer, lw.weight, take(&cf, lw.layer)?));
             }
         }
-        let mut style = Vec::new();
-        for lw in &spec.style_layers {
-            style.push((lw.layer, lw.weight, gram(&take(&sf, lw.layer)?)?));
+        // The target Gram of each layer is the blend of the styles' Grams with
+        // the normalised weights (Gatys et al. 2016, section 3.3 / neural-style).
+        // MRF patches of all the weighted styles are pooled (the blend weights
+        // do not apply to a nearest-neighbour match).
+        let mut blended: Vec<Option<Tensor>> = gram_layers.iter().map(|_| None).collect();
+        let mut mrf_feats: Vec<Vec<Tensor>> = mrf_layers.iter().map(|_| Vec::new()).collect();
+        for (img, w) in p.styles.iter().zip(spec.style_blend()) {
+            if w == 0.0 {
+                continue;
+            }
+            let sf = vgg.features(img, &s_layers)?;
+            for (fs, lw) in mrf_feats.iter_mut().zip(mrf_layers) {
+                fs.push(take(&sf, lw.layer)?);
+            }
+            for (slot, lw) in blended.iter_mut().zip(gram_layers) {
+                let g = gram(&take(&sf, lw.layer)?)?.f_mul_scalar(w)?;
+                *slot = Some(match slot.take() {
+                    Some(acc) => acc.f_add(&g)?,
+                    None => g,
+                });
+            }
         }
-        let mut taps: Vec<Layer> = content.iter().chain(&style).map(|(l, _, _)| *l).collect();
+        let mut style = Vec::new();
+        for (slot, lw) in blended.into_iter().zip(gram_layers) {
+            let g = slot.ok_or_else(|| Error::invalid("style blend weights", "all are 0"))?;
+            style.push((lw.layer, lw.weight, g));
+        }
+        let mut mrf = Vec::new();
+        for (fs, lw) in mrf_feats.iter().zip(mrf_layers) {
+            mrf.push((lw.layer, lw.weight, mrf_target(fs)?));
+        }
+        let mut taps: Vec<Layer> = content
+            .iter()
+            .chain(&style)
+            .map(|(l, _, _)| *l)
+            .chain(mrf.iter().map(|(l, _, _)| *l))
+            .collect();
         taps.sort();
         taps.dedup();
         Ok(Targets {
             content,
             style,
+            mrf,
             taps,
         })
     })
+}
+
+/// The style with the largest blend weight (the first of equals).
+fn main_style<'a>(spec: &RunSpec, p: &'a Prepared) -> Result<&'a Tensor> {
+    let mut best = 0;
+    for (i, s) in spec.styles.iter().enumerate() {
+        if s.weight > spec.styles[best].weight {
+            best = i;
+        }
+    }
+    p.styles
+        .get(best)
+        .ok_or_else(|| Error::invalid("styles", "none given"))
 }
 
 fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
@@ -175,7 +306,7 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
         Init::Content => p.content.copy(),
         Init::Style => {
             let (_, _, h, w) = p.content.size4()?;
-            p.style
+            main_style(spec, p)?
                 .f_upsample_bilinear2d([h, w], false, None, None)?
                 .f_clamp(0.0, 1.0)?
         }
@@ -198,8 +329,14 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
 struct Bridge<'a> {
     observer: &'a mut dyn Observer,
     current: &'a Cell<Losses>,
+    /// The point last evaluated (kept only when snapshots are wanted).
+    point: &'a RefCell<Option<Tensor>>,
+    finish: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+    snapshot_every: usize,
+    /// A snapshot that failed; the run stops and returns it.
+    failed: Option<Error>,
     best: Losses,
-    budget: usize,
+    offset: Offset,
     start: Instant,
 }
 
@@ -209,12 +346,23 @@ impl Watch for Bridge<'_> {
         if s.best_eval == s.eval {
             self.best = losses;
         }
+        let eval = self.offset.evals + s.eval;
+        if self.snapshot_every > 0 && eval % self.snapshot_every == 0 {
+            let snap = match self.point.borrow().as_ref() {
+                Some(x) => tch::no_grad(|| (self.finish)(x)),
+                None => Err(Error::Torch("no iterate to snapshot".into())),
+            };
+            if let Err(e) = snap.and_then(|img| self.observer.on_snapshot(eval, &img)) {
+                self.failed = Some(e);
+                return Flow::Stop;
+            }
+        }
         self.observer.on_eval(&Progress {
-            eval: s.eval,
-            budget: self.budget,
+            eval,
+            budget: self.offset.budget,
             losses,
             best_total: s.best_loss,
-            best_eval: s.best_eval,
+            best_eval: self.offset.evals + s.best_eval,
             rollbacks: s.rollbacks,
             elapsed: self.start.elapsed(),
         })
@@ -223,6 +371,17 @@ impl Watch for Bridge<'_> {
     fn on_rollback(&mut self, r: &Rollback) {
         self.observer.on_rollback(r);
     }
+}
+
+/// An iterate as the output image: clamped, the content's chroma put back in
+/// luminance mode, on the CPU.
+fn finish_image(spec: &RunSpec, prepared: &Prepared, x: &Tensor) -> Result<Tensor> {
+    let img = x.f_detach()?.f_clamp(0.0, 1.0)?;
+    let img = match spec.preserve_colors {
+        ColorMode::Luminance => with_chroma_of(&img, &prepared.content_color)?,
+        _ => img,
+    };
+    Ok(img.f_to_device(Device::Cpu)?)
 }
 
 /// Runs the optimisation described by `spec` on prepared images. The image
@@ -234,15 +393,114 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<Outcome> {
     spec.validate()?;
+    let budget = spec.eval_budget();
+    Ok(run_scale(
+        vgg,
+        spec,
+        prepared,
+        None,
+        observer,
+        Offset { evals: 0, budget },
+    )?
+    .0)
+}
+
+/// Where a scale's evaluations sit in the whole multi-scale run.
+#[derive(Clone, Copy)]
+struct Offset {
+    /// Evaluations done by the earlier scales.
+    evals: usize,
+    /// Evaluations the whole run may use.
+    budget: usize,
+}
+
+/// Runs the style transfer: single-scale, or coarse to fine over the
+/// pyramid of `spec.scales` (see [`super::pyramid`]). `styles` are the decoded
+/// images of `spec.styles`. The image returned is the best iterate of the finest
+/// scale; evaluations and rollbacks count over all scales.
+pub fn stylize(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    content: &RgbImage,
+    styles: &[RgbImage],
+    device: Device,
+    observer: &mut dyn Observer,
+) -> Result<Outcome> {
+    spec.validate()?;
+    let sizes = spec.pyramid()?;
+    let steps = split_steps(spec.steps, sizes.len());
+    let budget = spec.eval_budget();
+    let mut prev: Option<Tensor> = None;
+    let (mut evals, mut rollbacks) = (0, 0);
+    // Optimisation time summed over the scales (as a single run's `elapsed`,
+    // without preparing images and targets).
+    let mut elapsed = Duration::ZERO;
+    let mut last = None;
+    for (&size, &steps) in sizes.iter().zip(&steps) {
+        let sub = RunSpec {
+            size,
+            steps,
+            scales: Scales::Count(1),
+            ..spec.clone()
+        };
+        let p = prepare(&sub, content, styles, device)?;
+        let init = match prev.take() {
+            Some(x) => {
+                let (_, _, h, w) = p.content.size4()?;
+                Some(tch::no_grad(|| -> Result<Tensor> {
+                    Ok(x.f_upsample_bilinear2d([h, w], false, None, None)?
+                        .f_clamp(0.0, 1.0)?
+                        .f_contiguous()?)
+                })?)
+            }
+            None => None,
+        };
+        let (out, raw) = run_scale(vgg, &sub, &p, init, observer, Offset { evals, budget })?;
+        evals += out.evals;
+        rollbacks += out.rollbacks;
+        elapsed += out.elapsed;
+        prev = Some(raw);
+        last = Some(out);
+    }
+    let out = last.ok_or_else(|| Error::invalid("scales", "none"))?;
+    Ok(Outcome {
+        evals,
+        rollbacks,
+        best_eval: evals - out.evals + out.best_eval,
+        elapsed,
+        ..out
+    })
+}
+
+/// One scale: the optimisation of `spec` on `prepared`, from `init` (or the
+/// spec's init). Returns the outcome and the raw best iterate (on the device,
+/// before colours are restored) for the next scale to start from.
+fn run_scale(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    prepared: &Prepared,
+    init: Option<Tensor>,
+    observer: &mut dyn Observer,
+    offset: Offset,
+) -> Result<(Outcome, Tensor)> {
     tch::manual_seed(spec.seed as i64);
     let t = targets(vgg, spec, prepared)?;
-    let x = initial_image(spec, prepared)?;
+    let x = match init {
+        Some(x) => x,
+        None => initial_image(spec, prepared)?,
+    };
     let start = Instant::now();
     let current = Cell::new(Losses::default());
     let tv_scale = spec.tv_weight * 255.0; // TV is measured in Caffe units (0..255).
 
+    let snapshot_every = observer.snapshot_every();
+    let point = RefCell::new(None);
     let mut objective = |x: &Tensor| -> Result<(f64, Tensor)> {
         super::optim::in_place(|| x.shallow_clone().f_clamp_(0.0, 1.0))?;
+        if snapshot_every > 0 {
+            // The guard reports an evaluation before the optimiser moves x.
+            *point.borrow_mut() = Some(x.shallow_clone());
+        }
         let xg = x.detach().f_requires_grad_(true)?;
         let feats = vgg.features(&xg, &t.taps)?;
         let zero = || Tensor::f_zeros([], (Kind::Float, x.device()));
@@ -254,8 +512,15 @@ pub fn run(
         for (l, w, target) in &t.style {
             style = style.f_add(&style_loss(&gram(&feats[l])?, target)?.f_mul_scalar(*w)?)?;
         }
+        let mut mrf = zero()?;
+        for (l, w, target) in &t.mrf {
+            mrf = mrf.f_add(&mrf_loss(&feats[l], target)?.f_mul_scalar(*w)?)?;
+        }
         let content = content.f_mul_scalar(spec.content_weight)?;
-        let style = style.f_mul_scalar(spec.style_weight)?;
+        // The style term reported is Gram and MRF together.
+        let style = style
+            .f_mul_scalar(spec.style_weight)?
+            .f_add(&mrf.f_mul_scalar(spec.mrf_weight)?)?;
         let tv = if spec.tv_weight > 0.0 {
             total_variation(&xg)?.f_mul_scalar(tv_scale)?
         } else {
@@ -307,16 +572,26 @@ pub fn run(
             window: spec.flat_window,
         }),
     };
+    let finish = |x: &Tensor| finish_image(spec, prepared, x);
     let mut bridge = Bridge {
         observer,
         current: &current,
+        point: &point,
+        finish: &finish,
+        snapshot_every,
+        failed: None,
         best: Losses::default(),
-        budget: spec.eval_budget(),
+        offset,
         start,
     };
-    let out = minimize(&x, method, &guard, &mut objective, &mut bridge)?;
-    let image = tch::no_grad(|| out.best.f_clamp(0.0, 1.0)?.f_to_device(Device::Cpu))?;
-    Ok(Outcome {
+    let out = match minimize(&x, method, &guard, &mut objective, &mut bridge) {
+        Err(Error::Cancelled) if bridge.failed.is_some() => {
+            return Err(bridge.failed.take().unwrap_or(Error::Cancelled))
+        }
+        r => r?,
+    };
+    let image = tch::no_grad(|| finish_image(spec, prepared, &out.best))?;
+    let outcome = Outcome {
         image,
         evals: out.evals,
         last: current.get(),
@@ -325,5 +600,6 @@ pub fn run(
         rollbacks: out.rollbacks,
         stop: out.stop,
         elapsed: start.elapsed(),
-    })
+    };
+    Ok((outcome, out.best))
 }

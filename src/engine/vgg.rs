@@ -47,6 +47,26 @@ impl Stage {
     }
 }
 
+/// Output channels of each block's convolutions.
+const CHANNELS: [i64; 5] = [64, 128, 256, 512, 512];
+
+/// Number of elements of every stage's output, from conv1_1 to `last`, for an
+/// `h`×`w` input (for memory estimates).
+pub fn stage_numels(h: i64, w: i64, last: Layer) -> Vec<i64> {
+    let (mut h, mut w) = (h, w);
+    Stage::all()
+        .into_iter()
+        .take(last.0 + 1)
+        .map(|s| match s {
+            Stage::Conv { block, .. } | Stage::Relu { block, .. } => CHANNELS[block - 1] * h * w,
+            Stage::Pool { block } => {
+                (h, w) = (h / 2, w / 2);
+                CHANNELS[block - 1] * h * w
+            }
+        })
+        .collect()
+}
+
 /// A named tap such as `relu4_2` or `pool3`: a position in the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Layer(usize);

@@ -12,8 +12,10 @@ use tch::Device;
 use super::error::{StoreError, StoreResult};
 use super::run::{FinalLosses, Run, Sample, Status};
 use super::store::{hostname, OnInterrupted, Store};
+use crate::engine::color::ColorMode;
 use crate::engine::device::device_name;
 use crate::engine::image_io::{from_tensor, load_rgb, resize_longer_side, save_png, to_tensor};
+use crate::engine::pyramid::Scales;
 use crate::engine::transfer::{self, prepare, Flow, Observer, Outcome, Progress};
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
@@ -31,6 +33,9 @@ pub struct WorkerConfig {
     pub on_interrupted: OnInterrupted,
     /// Longer side of the thumbnail written next to each output.
     pub thumb_size: u32,
+    /// Every how many evaluations the current iterate is saved (for the live
+    /// view and for resuming); 0: never.
+    pub snapshot_every: usize,
 }
 
 /// What the worker reports as it goes.
@@ -219,24 +224,35 @@ impl Worker {
         stop: &AtomicBool,
         events: &mut dyn FnMut(&WorkerEvent),
     ) -> Result<Outcome, Ended> {
-        let spec = run.spec.clone();
+        let mut spec = run.spec.clone();
         let fail = |e: Error| Ended::Failed(e.to_string());
         let content = load_rgb(&spec.content, spec.pixel_limit).map_err(fail)?;
-        let style = load_rgb(&spec.style, spec.pixel_limit).map_err(fail)?;
+        let styles = spec
+            .styles
+            .iter()
+            .map(|s| load_rgb(&s.path, spec.pixel_limit))
+            .collect::<Result<Vec<_>, Error>>()
+            .map_err(fail)?;
         let device = self.config.device;
-        let mut prepared = prepare(&spec, &content, &style, device).map_err(fail)?;
-        let mut spec = spec;
+        // Resume from the last snapshot when the run can take one as its start:
+        // single-scale and optimising the colour image itself. Otherwise the
+        // run starts again from the beginning.
+        let mut start = None;
         let mut offset = 0;
-        if let (Some(snap), Some(done)) = (&run.resume_from, run.resume_eval) {
-            // Resume: start from the snapshot with the steps that remain.
+        let resumable =
+            matches!(spec.scales, Scales::Count(1)) && spec.preserve_colors != ColorMode::Luminance;
+        if let (true, Some(snap), Some(done)) = (resumable, &run.resume_from, run.resume_eval) {
             if let Ok(img) = load_rgb(snap, spec.pixel_limit) {
-                let (_, _, h, w) = prepared.content.size4().map_err(|e| fail(e.into()))?;
-                let img = resize_longer_side(&img, h.max(w) as u32);
-                if let Ok(t) = to_tensor(&img, device) {
-                    if t.size() == prepared.content.size() && (done as usize) < spec.steps {
-                        prepared.start = Some(t);
-                        spec.steps -= done as usize;
-                        offset = done;
+                if (done as usize) < spec.steps {
+                    let prepared = prepare(&spec, &content, &styles, device).map_err(fail)?;
+                    let (_, _, h, w) = prepared.content.size4().map_err(|e| fail(e.into()))?;
+                    let img = resize_longer_side(&img, h.max(w) as u32);
+                    if let Ok(t) = to_tensor(&img, device) {
+                        if t.size() == prepared.content.size() {
+                            start = Some((prepared, t));
+                            spec.steps -= done as usize;
+                            offset = done;
+                        }
                     }
                 }
             }
@@ -245,6 +261,7 @@ impl Worker {
         let Some((_, vgg)) = &self.vgg else {
             return Err(Ended::Failed("model not loaded".into()));
         };
+        let dir = self.store.run_dir(run.id);
         let mut obs = RunObserver {
             store: &mut self.store,
             run: run.id,
@@ -255,8 +272,17 @@ impl Worker {
             pending: Vec::new(),
             last_flush: Instant::now(),
             ended: None,
+            dir,
+            snapshot_every: self.config.snapshot_every,
+            last_snapshot: None,
         };
-        let result = transfer::run(vgg, &spec, &prepared, &mut obs);
+        let result = match start {
+            Some((mut prepared, t)) => {
+                prepared.start = Some(t);
+                transfer::run(vgg, &spec, &prepared, &mut obs)
+            }
+            None => transfer::stylize(vgg, &spec, &content, &styles, device, &mut obs),
+        };
         obs.flush();
         match result {
             Ok(o) => Ok(o),
@@ -317,6 +343,11 @@ struct RunObserver<'a> {
     pending: Vec<Sample>,
     last_flush: Instant,
     ended: Option<Ended>,
+    /// The run's folder: `current.png` is the latest iterate, for the TUI and
+    /// for resuming.
+    dir: PathBuf,
+    snapshot_every: usize,
+    last_snapshot: Option<Instant>,
 }
 
 impl RunObserver<'_> {
@@ -360,5 +391,31 @@ impl Observer for RunObserver<'_> {
             return Flow::Stop;
         }
         Flow::Continue
+    }
+
+    fn snapshot_every(&self) -> usize {
+        self.snapshot_every
+    }
+
+    /// Writes `current.png` (atomically, at most about once a second) and
+    /// records it as the run's resume point.
+    fn on_snapshot(&mut self, eval: usize, image: &tch::Tensor) -> Result<(), Error> {
+        if self
+            .last_snapshot
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return Ok(());
+        }
+        self.last_snapshot = Some(Instant::now());
+        let img = from_tensor(image)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::Write {
+            path: self.dir.clone(),
+            reason: e.to_string(),
+        })?;
+        let path = self.dir.join("current.png");
+        save_png(&path, &img, &[], true)?;
+        let done = self.offset + eval as i64;
+        let _ = self.store.set_resume_point(self.run, &path, done);
+        Ok(())
     }
 }

@@ -729,7 +729,10 @@ impl App {
             .map(|s| {
                 let spec = RunSpec {
                     content: content.path.clone(),
-                    style: s.path.clone(),
+                    styles: vec![crate::engine::spec::StyleRef {
+                        path: s.path.clone(),
+                        weight: 1.0,
+                    }],
                     ..self.compose.spec.clone()
                 };
                 (spec, content.name.clone(), s.name.clone())
@@ -869,7 +872,12 @@ impl App {
                         ..LibItem::from_path(p)
                     };
                     self.compose.content = Some(item("content", &r.spec.content));
-                    self.compose.styles = vec![item("style", &r.spec.style)];
+                    self.compose.styles = r
+                        .spec
+                        .styles
+                        .iter()
+                        .map(|s| item("style", &s.path))
+                        .collect();
                     self.compose.spec = r.spec.clone();
                     self.tab = 1;
                     self.say(format!(

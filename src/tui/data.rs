@@ -143,10 +143,9 @@ fn enqueue(store: &mut Store, items: Vec<(RunSpec, String, String)>) -> Result<S
     let mut ids = Vec::new();
     for (spec, content_name, style_name) in items {
         let mut inputs = Vec::new();
-        for (role, name, path) in [
-            ("content", &content_name, &spec.content),
-            ("style", &style_name, &spec.style),
-        ] {
+        let mut files = vec![("content", &content_name, &spec.content)];
+        files.extend(spec.styles.iter().map(|s| ("style", &style_name, &s.path)));
+        for (role, name, path) in files {
             load_rgb(path, spec.pixel_limit).map_err(|e| e.to_string())?;
             inputs.push(Input {
                 role: role.into(),

@@ -175,6 +175,7 @@ fn spawn_worker(
         stale_after: config.worker.stale_after,
         on_interrupted: config.worker.on_interrupted,
         thumb_size: config.worker.thumb_size,
+        snapshot_every: config.worker.snapshot_every,
     };
     let data_dir = data_dir.to_path_buf();
     std::thread::Builder::new()

@@ -131,7 +131,13 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
     let mut lines = summary(r);
     lines.push(Line::from(""));
     lines.push(Line::from(format!("content {}", r.spec.content.display())));
-    lines.push(Line::from(format!("style   {}", r.spec.style.display())));
+    for s in &r.spec.styles {
+        lines.push(Line::from(format!(
+            "style   {} ×{}",
+            s.path.display(),
+            s.weight
+        )));
+    }
     if let Some(o) = &r.output {
         lines.push(Line::from(format!("output  {}", o.display())));
     }

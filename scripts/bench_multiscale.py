@@ -1,0 +1,94 @@
+"""Benchmark: final loss of a single-scale run against a coarse-to-fine run
+(`--scales auto` or N) at the same size, for about the same optimisation time.
+
+The single-scale run goes first with --steps; the multi-scale run then gets as
+many steps as fit in the same time, predicted from the single run's seconds per
+evaluation scaled by each scale's pixel count (steps are split evenly over the
+scales). Time is the process's CPU time (user + system, from wait4) with one
+thread, which other load on a shared machine does not inflate as it does wall
+time; loop wall times are printed too. Losses are the best iterate's total at
+the final size (same loss terms, same weights).
+
+usage: .venv/bin/python scripts/bench_multiscale.py [--size 512] [--steps 100] [--scales auto] [--threads N]
+Figures depend on the machine; they are not test assertions.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, env):
+    """Runs cmd; returns its CPU seconds (user + system)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(p.pid, 0)
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def pyramid(size, scales):
+    at = lambda k: round(size / math.sqrt(2) ** k)
+    if scales == "auto":
+        v = []
+        k = 0
+        while at(k) >= 128:
+            v.append(at(k))
+            k += 1
+        return v[::-1]
+    n = int(scales)
+    return [at(k) for k in range(n - 1, -1, -1)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--scales", default="auto")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--content", default="chelsea")
+    ap.add_argument("--style", default="wheat-field-with-cypresses")
+    a = ap.parse_args()
+    atelier = os.path.join(ROOT, "target/release/atelier")
+    tmp = tempfile.mkdtemp(prefix="atelier-bench-ms-")
+    env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "no-config"), ATELIER_HOME=ROOT)
+
+    def stylize(tag, steps, scales):
+        summary = os.path.join(tmp, f"{tag}.json")
+        cmd = [atelier, "stylize", a.content, a.style, "--size", str(a.size), "--steps", str(steps),
+               "--scales", str(scales), "--device", "cpu", "--threads", str(a.threads), "--log-every", "0",
+               "-o", os.path.join(tmp, f"{tag}.png"), "--summary-json", summary]
+        cpu = run(cmd, env)
+        s = json.load(open(summary))
+        s["cpu"] = cpu
+        return s, " ".join(["atelier"] + cmd[1:])
+
+    # Startup (libtorch, weights) costs the same for both: time it with 1 step.
+    startup, _ = stylize("startup", 1, 1)
+    single, cmd1 = stylize("single", a.steps, 1)
+    per_eval = (single["cpu"] - startup["cpu"]) / (single["evals"] - 1)
+    budget = single["cpu"] - startup["cpu"]
+    sizes = pyramid(a.size, a.scales)
+    # Seconds per step averaged over the scales, relative to the final size.
+    rel = sum((s / a.size) ** 2 for s in sizes) / len(sizes)
+    steps = max(len(sizes), int(budget / (per_eval * rel)))
+    multi, cmd2 = stylize("multi", steps, a.scales)
+    print(f"size {a.size}, threads {a.threads}, {a.content} x {a.style}")
+    print(f"{'run':>18} {'evals':>6} {'CPU s':>7} {'loop wall s':>12} {'final total loss':>17}")
+    for label, r in [("single-scale", single), (f"scales {','.join(map(str, sizes))}", multi)]:
+        print(f"{label:>18} {r['evals']:6d} {r['cpu'] - startup['cpu']:7.1f} {r['loop_seconds']:12.1f} {r['losses']['total']:17.4e}")
+    ratio = multi["losses"]["total"] / single["losses"]["total"]
+    print(f"multi-scale / single-scale final loss: {ratio:.3f}")
+    print(f"commands: {cmd1}\n          {cmd2}")
+
+
+if __name__ == "__main__":
+    main()
