@@ -6,6 +6,7 @@ mod queue;
 mod runs;
 mod stylize;
 mod table;
+mod watch;
 mod worker;
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ pub enum Command {
     Runs(runs::RunsCmd),
     /// Run queued runs on one device until stopped.
     Worker(worker::WorkerArgs),
+    /// Drop folders: stylize every image that arrives in the [[watch]] inboxes;
+    /// `watch status` lists rules, counts and failures.
+    Watch(watch::WatchArgs),
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Runs(cmd) => runs::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Worker(args) => worker::run(args, open_store(&config, cli.data_dir)?, &config),
+        Command::Watch(args) => watch::run(args, &config, cli.data_dir),
     }
 }
 
