@@ -10,3 +10,4 @@ mod losses;
 mod queue;
 mod util;
 mod vgg;
+mod watch;

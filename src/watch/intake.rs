@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::complete::check_complete;
 use super::rules::Rule;
 use crate::engine::image_io::load_rgb;
 use crate::queue::{Input, StoreResult, WatchedRun};
@@ -64,6 +65,18 @@ fn check_link(rule: &Rule, path: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Whether `path` is a complete image within the pixel limit; the reason
+/// without the path in front (the status shows it beside the reason).
+fn check_image(path: &Path, pixel_limit: u64) -> Result<(), String> {
+    let strip = |msg: String| {
+        let prefix = format!("{}: ", path.display());
+        msg.strip_prefix(&prefix).map(str::to_string).unwrap_or(msg)
+    };
+    load_rgb(path, pixel_limit).map_err(|e| strip(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| read_failure_reason(&e))?;
+    check_complete(&bytes)
+}
+
 /// Takes the file at `path` for `rule`.
 pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
     let path_key = format!("path:{}", path.display());
@@ -82,8 +95,7 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
     if let Some(item) = store.watch_item(&rule.name, &sha)? {
         return Ok(Taken::Duplicate(item));
     }
-    if let Err(e) = load_rgb(path, rule.spec.pixel_limit) {
-        let reason = e.to_string();
+    if let Err(reason) = check_image(path, rule.spec.pixel_limit) {
         store.record_watch_failure(&rule.name, &sha, Some(&sha), path, &reason)?;
         return Ok(Taken::Failed(reason));
     }

@@ -5,6 +5,7 @@
 //! shared handle, never to a terminal directly.
 
 pub mod arrival;
+pub mod complete;
 pub mod deliver;
 pub mod error;
 pub mod intake;

@@ -365,7 +365,9 @@ impl Watcher {
                     path: path.clone(),
                     runs,
                 }),
-                Taken::Duplicate(item) if item.path == path => {}
+                // The item's own file, seen again (by the scan at start, say):
+                // nothing to say, and settling moves it when its time comes.
+                Taken::Duplicate(item) if item.path == path && item.moved_to.is_none() => {}
                 Taken::Duplicate(item) => {
                     self.out.push(WatchEvent::Duplicate {
                         rule: name.clone(),
