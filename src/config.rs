@@ -1,6 +1,7 @@
 //! Configuration: the documented defaults in `config/atelier.toml` (built in),
 //! overlaid by the user's file. Unknown keys are errors, so typos are caught.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -53,6 +54,16 @@ pub struct Config {
     pub gpu: DeviceDefaults,
     pub worker: WorkerDefaults,
     pub tui: TuiConfig,
+    /// Named sets of run parameters (`[presets.NAME]`, run-spec field names),
+    /// laid over `[run]` and the device's size and steps.
+    #[serde(default)]
+    pub presets: BTreeMap<String, toml::Table>,
+    /// Drop-folder rules (`[[watch]]`); none by default.
+    #[serde(default)]
+    pub watch: Vec<crate::watch::RuleConfig>,
+    /// Drop-folder timings shared by all rules.
+    #[serde(default)]
+    pub watcher: crate::watch::WatcherSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -98,20 +109,96 @@ impl Config {
                         .parse()
                         .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
                     merge(&mut value, over);
-                    return toml::Value::Table(value)
+                    let c: Config = toml::Value::Table(value)
                         .try_into()
-                        .map_err(|e: toml::de::Error| err(e.message().to_string()));
+                        .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
+                    return c.check().map_err(|e| match e {
+                        ConfigError::Invalid { path: key, reason } => {
+                            err(format!("{}: {reason}", key.display()))
+                        }
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
                 Err(e) => return Err(err(e.to_string())),
             }
         }
-        toml::Value::Table(value)
+        let c: Config = toml::Value::Table(value)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid {
                 path: "config/atelier.toml (built in)".into(),
                 reason: e.message().to_string(),
-            })
+            })?;
+        c.check()
+    }
+
+    /// The run spec of preset `name` (`None`: no preset) on a GPU or CPU:
+    /// `[run]` with the device's size and steps, then the preset's keys.
+    /// Content and style are left empty.
+    pub fn preset_spec(&self, name: Option<&str>, gpu: bool) -> Result<RunSpec, ConfigError> {
+        let d = if gpu { self.gpu } else { self.cpu };
+        let base = RunSpec {
+            size: d.size,
+            steps: d.steps,
+            ..self.run.clone()
+        };
+        let Some(name) = name else {
+            return Ok(base);
+        };
+        let err = |reason: String| ConfigError::Invalid {
+            path: format!("presets.{name}").into(),
+            reason,
+        };
+        let preset = self.presets.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.presets.keys().map(String::as_str).collect();
+            err(format!(
+                "no such preset (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let mut table = match toml::Value::try_from(&base) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => return Err(err("cannot represent the run spec".into())),
+        };
+        merge(&mut table, preset.clone());
+        let spec: RunSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
+        spec.validate().map_err(|e| err(e.to_string()))?;
+        Ok(spec)
+    }
+
+    /// Presets and watch rules are checked when the config is read, so a typo
+    /// fails at once rather than when a file arrives.
+    fn check(self) -> Result<Self, ConfigError> {
+        for name in self.presets.keys() {
+            self.preset_spec(Some(name), false)?;
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in self.watch.iter().enumerate() {
+            let err = |reason: String| ConfigError::Invalid {
+                path: format!("watch[{i}]").into(),
+                reason,
+            };
+            if let Some(p) = &w.preset {
+                if !self.presets.contains_key(p) {
+                    return Err(err(format!("preset '{p}' is not defined in [presets]")));
+                }
+            }
+            if w.styles.is_empty() {
+                return Err(err("styles is empty: give at least one".into()));
+            }
+            if !names.insert(w.name()) {
+                return Err(err(format!(
+                    "two rules are named '{}': give each a distinct name",
+                    w.name()
+                )));
+            }
+        }
+        Ok(self)
     }
 
     /// Where the user's config file lives by default.
@@ -202,5 +289,53 @@ mod tests {
         std::fs::write(&p, "[run]\nstyle_wieght = 1\n").unwrap();
         let e = Config::load(Some(&p), true).unwrap_err().to_string();
         assert!(e.contains("style_wieght"), "{e}");
+    }
+
+    #[test]
+    fn presets_and_watch_rules_parse_and_are_checked() {
+        let c = Config::load(None, false).unwrap();
+        assert!(c.watch.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "watch = []\n[presets.tiny]\nsize = 32\nsteps = 2\nstyle_weight = 1e3\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), true).unwrap();
+        assert!(c.watch.is_empty());
+        let s = c.preset_spec(Some("tiny"), false).unwrap();
+        assert_eq!((s.size, s.steps, s.style_weight), (32, 2, 1e3));
+        assert_eq!(s.content_weight, 5.0);
+        let s = c.preset_spec(None, false).unwrap();
+        assert_eq!((s.size, s.steps), (c.cpu.size, c.cpu.steps));
+        std::fs::write(
+            &p,
+            "[presets.tiny]\nsize = 32\n[[watch]]\ninbox = \"/in\"\noutput = \"/out\"\nstyles = [\"irises\"]\npreset = \"tiny\"\nafter = \"move\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(c.watch.len(), 1);
+        assert_eq!(c.watch[0].after, crate::watch::After::Move);
+        for (bad, want) in [
+            ("[presets.tiny]\nstpes = 3\n", "stpes"),
+            ("[presets.tiny]\nsteps = 0\n", "steps"),
+            (
+                "[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\npreset = \"nope\"\n",
+                "nope",
+            ),
+            (
+                "[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\nbackend = \"inotify\"\n",
+                "inotify",
+            ),
+            (
+                "[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\nrecursve = true\n",
+                "recursve",
+            ),
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            let e = Config::load(Some(&p), true).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
     }
 }

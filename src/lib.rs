@@ -7,3 +7,4 @@ pub mod config;
 pub mod engine;
 pub mod queue;
 pub mod tui;
+pub mod watch;

@@ -12,3 +12,4 @@ mod queue;
 mod tui;
 mod util;
 mod vgg;
+mod watch;

@@ -7,6 +7,7 @@ mod runs;
 mod stylize;
 mod table;
 mod texture;
+mod watch;
 mod worker;
 
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ pub enum Command {
         #[arg(long)]
         width: Option<u32>,
     },
+    /// Drop folders: stylize every image that arrives in the [[watch]] inboxes;
+    /// `watch status` lists rules, counts and failures.
+    Watch(watch::WatchArgs),
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Runs(cmd) => runs::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Worker(args) => worker::run(args, open_store(&config, cli.data_dir)?, &config),
         Command::Show { image, width } => show(&image, width),
+        Command::Watch(args) => watch::run(args, &config, cli.data_dir),
     }
 }
 

@@ -3,11 +3,13 @@
 //! engine; the engine never imports this.
 
 pub mod error;
+pub mod ledger;
 pub mod run;
 mod schema;
 pub mod store;
 pub mod worker;
 
 pub use error::{StoreError, StoreResult};
+pub use ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem, WatchedRun};
 pub use run::{FinalLosses, Input, Run, Sample, Status};
 pub use store::{Filter, OnInterrupted, Store, WorkerInfo};

@@ -56,6 +56,35 @@ pub const MIGRATIONS: &[&str] = &[
         heartbeat REAL NOT NULL,
         current_run INTEGER
     );",
+    // 1 -> 2: the drop-folder ledger (src/watch). One item per (rule, content):
+    // its UNIQUE key is what makes "never queue the same content twice" hold
+    // across restarts and concurrent watchers. `key` is the content's sha256, or
+    // `path:<path>` for a file that could not be read (so it can be reported).
+    "CREATE TABLE watch_items (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        key TEXT NOT NULL,
+        sha256 TEXT,
+        path TEXT NOT NULL,
+        seen REAL NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued','done','failed')),
+        error TEXT,
+        moved_to TEXT,
+        UNIQUE (rule, key)
+    );
+    CREATE INDEX watch_items_by_state ON watch_items (rule, state);
+    CREATE TABLE watch_outputs (
+        run_id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES watch_items (id) ON DELETE CASCADE,
+        style TEXT NOT NULL,
+        output_dir TEXT NOT NULL,
+        target TEXT,
+        state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed')),
+        error TEXT,
+        delivered REAL
+    );
+    CREATE INDEX watch_outputs_by_item ON watch_outputs (item_id);
+    CREATE INDEX watch_outputs_by_state ON watch_outputs (state);",
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -38,8 +38,8 @@ pub struct WorkerInfo {
 }
 
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
     data_dir: PathBuf,
 }
 
@@ -83,7 +83,7 @@ impl Store {
         self.data_dir.join("runs").join(id.to_string())
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
         db_err(&self.path, e)
     }
 
@@ -157,15 +157,7 @@ impl Store {
         let spec_json = serde_json::to_string(spec).map_err(|e| StoreError::Spec(e.to_string()))?;
         let inputs_json =
             serde_json::to_string(inputs).map_err(|e| StoreError::Spec(e.to_string()))?;
-        self.conn
-            .query_row(
-                "INSERT INTO runs (created, status, priority, position, spec, inputs)
-                 VALUES (?1, 'queued', ?2, (SELECT coalesce(max(position), 0) + 1 FROM runs), ?3, ?4)
-                 RETURNING id",
-                params![now(), priority, spec_json, inputs_json],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+        insert_run(&self.conn, &spec_json, &inputs_json, priority).map_err(|e| self.err(e))
     }
 
     pub fn get(&self, id: i64) -> StoreResult<Run> {
@@ -661,7 +653,24 @@ pub enum OnInterrupted {
     Leave,
 }
 
-fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
+/// Inserts a queued run at the end of the queue; shared by `add` and the
+/// drop-folder ledger, which does it inside its own transaction.
+pub(super) fn insert_run(
+    conn: &Connection,
+    spec_json: &str,
+    inputs_json: &str,
+    priority: i64,
+) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO runs (created, status, priority, position, spec, inputs)
+         VALUES (?1, 'queued', ?2, (SELECT coalesce(max(position), 0) + 1 FROM runs), ?3, ?4)
+         RETURNING id",
+        params![now(), priority, spec_json, inputs_json],
+        |r| r.get(0),
+    )
+}
+
+pub(super) fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
     let reason = e.to_string();
     if reason.contains("not a database") {
         return StoreError::Foreign {

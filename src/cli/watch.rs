@@ -1,0 +1,199 @@
+//! `atelier watch`: run the drop-folder rules headless, with a worker for the
+//! local device unless told not to; `atelier watch status`: rules, counts and
+//! failures with their reasons.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+
+use super::table::Table;
+use crate::config::{resolve, Config};
+use crate::engine::device::{device_name, parse_device};
+use crate::queue::run::format_time;
+use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::queue::Store;
+use crate::watch::{rule_states, Rule, RuleConfig, WatchEvent, Watcher};
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[command(subcommand)]
+    pub cmd: Option<WatchCmd>,
+    /// Only queue runs; leave them to workers started elsewhere.
+    #[arg(long)]
+    pub no_worker: bool,
+    /// Device of the built-in worker: auto, cpu, cuda or cuda:N (default: [worker] device).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Only the rules with these names (repeatable; default: all enabled rules).
+    #[arg(long = "rule", value_name = "NAME")]
+    pub rules: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WatchCmd {
+    /// The rules with their counts and failures (with reasons).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The rules of the config with relative paths resolved as config paths are.
+fn rule_configs(c: &Config) -> Vec<RuleConfig> {
+    c.watch
+        .iter()
+        .map(|r| RuleConfig {
+            inbox: resolve(&r.inbox),
+            output: resolve(&r.output),
+            ..r.clone()
+        })
+        .collect()
+}
+
+pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
+    let dir = c.data_dir(data_dir.as_deref())?;
+    if let Some(WatchCmd::Status { json }) = a.cmd {
+        return status(&Store::open(&dir)?, c, json);
+    }
+    let mut configs = rule_configs(c);
+    if configs.is_empty() {
+        bail!("no drop-folder rules: add a [[watch]] table to your config (see README, \"Drop folders\")");
+    }
+    if !a.rules.is_empty() {
+        for name in &a.rules {
+            if !configs.iter().any(|r| &r.name() == name) {
+                bail!("no watch rule named '{name}'");
+            }
+        }
+        configs.retain(|r| a.rules.contains(&r.name()));
+        for r in &mut configs {
+            r.enabled = true;
+        }
+    }
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.worker.device))?;
+    let styles = resolve(&c.paths.styles);
+    let mut rules = Vec::new();
+    for r in &configs {
+        let spec = c.preset_spec(r.preset.as_deref(), device.is_cuda())?;
+        match Rule::resolve(r, spec, &styles) {
+            Ok(rule) => rules.push(rule),
+            // A switched-off rule must not stop the others.
+            Err(e) if !r.enabled => eprintln!("warning: {e} (rule disabled, skipped)"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // First Ctrl-C/SIGTERM: stop cleanly (a running run goes back to the
+        // queue); a second one exits at once.
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        })
+        .context("cannot install the signal handler")?;
+    }
+    let worker = if a.no_worker {
+        None
+    } else {
+        let config = WorkerConfig {
+            device,
+            weights: resolve(&c.paths.weights),
+            poll: Duration::from_secs_f64(c.worker.poll_interval.max(0.05)),
+            exit_when_idle: false,
+            stale_after: c.worker.stale_after,
+            on_interrupted: c.worker.on_interrupted,
+            thumb_size: c.worker.thumb_size,
+            snapshot_every: c.worker.snapshot_every,
+        };
+        let store = Store::open(&dir)?;
+        let stop = stop.clone();
+        Some(std::thread::spawn(move || -> Result<()> {
+            let mut worker = Worker::new(store, config);
+            println!("worker {} on {}", worker.id(), device_name(device));
+            worker.run(&stop, &mut |e| match e {
+                WorkerEvent::Recovered(ids) => println!("interrupted (worker gone): runs {ids:?}"),
+                WorkerEvent::Started(r) => println!(
+                    "run {}: started ({} × {}, {} px, {} steps)",
+                    r.id,
+                    r.input_name("content"),
+                    r.input_name("style"),
+                    r.spec.size,
+                    r.spec.steps
+                ),
+                WorkerEvent::Finished {
+                    run,
+                    status,
+                    detail,
+                } => println!("run {run}: {status} ({detail})"),
+                WorkerEvent::Progress { .. } | WorkerEvent::Idle => {}
+            })?;
+            Ok(())
+        }))
+    };
+    let mut watcher = Watcher::new(Store::open(&dir)?, rules, &c.watcher);
+    let result = watcher.run(&stop, &mut |e| match e {
+        WatchEvent::Failed { .. } | WatchEvent::OutputFailed { .. } | WatchEvent::Error { .. } => {
+            eprintln!("{e}")
+        }
+        _ => println!("{e}"),
+    });
+    // The watcher only returns on stop (or a fatal error): stop the worker too.
+    stop.store(true, Ordering::SeqCst);
+    if let Some(w) = worker {
+        match w.join() {
+            Ok(r) => r?,
+            Err(_) => bail!("the worker thread panicked"),
+        }
+    }
+    result?;
+    Ok(130)
+}
+
+fn status(store: &Store, c: &Config, json: bool) -> Result<i32> {
+    let states = rule_states(store, &rule_configs(c))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&states)?);
+        return Ok(0);
+    }
+    if states.is_empty() {
+        eprintln!("no drop-folder rules in the config (see README, \"Drop folders\")");
+        return Ok(0);
+    }
+    let mut t = Table::new(&[
+        "RULE", "ON", "INBOX", "STYLES", "QUEUED", "DONE", "FAILED", "OUTPUTS",
+    ]);
+    for s in &states {
+        t.row(vec![
+            s.name.clone(),
+            if s.enabled { "yes" } else { "no" }.into(),
+            s.inbox.display().to_string(),
+            s.styles.join(","),
+            s.counts.queued.to_string(),
+            s.counts.done.to_string(),
+            s.counts.failed.to_string(),
+            s.counts.delivered.to_string(),
+        ]);
+    }
+    t.print();
+    for s in &states {
+        if s.failures.is_empty() {
+            continue;
+        }
+        println!("\nfailures of {} (newest first):", s.name);
+        for f in &s.failures {
+            println!(
+                "  {}  {}: {}",
+                format_time(f.time),
+                f.path.display(),
+                f.reason
+            );
+        }
+    }
+    Ok(0)
+}

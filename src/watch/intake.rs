@@ -1,0 +1,177 @@
+//! Taking one arrived file: refuse what must not be read, hash it, skip
+//! content the rule already has, check it decodes, and queue one run per style
+//! together with its ledger entry.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::complete::check_complete;
+use super::rules::Rule;
+use crate::engine::image_io::load_rgb;
+use crate::queue::{Input, StoreResult, WatchedRun};
+use crate::queue::{Store, WatchItem};
+
+/// What became of an arrived file.
+#[derive(Debug)]
+pub enum Taken {
+    Queued(Vec<i64>),
+    /// The rule already has this content.
+    Duplicate(WatchItem),
+    Failed(String),
+}
+
+/// The reason shown for a file that cannot be read.
+pub fn read_failure_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "deleted before it was processed".into(),
+        std::io::ErrorKind::PermissionDenied => "cannot read it: permission denied".into(),
+        _ => format!("cannot read it: {e}"),
+    }
+}
+
+/// sha256 of what `r` yields.
+pub fn sha256_reader(mut r: impl Read) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A symlink is followed only when it points inside the inbox (then its
+/// target's content is what counts, and the ledger keeps it to one run).
+fn check_link(rule: &Rule, path: &Path) -> Result<PathBuf, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| read_failure_reason(&e))?;
+    if !meta.file_type().is_symlink() {
+        return Ok(path.to_path_buf());
+    }
+    let target = std::fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    match std::fs::canonicalize(path) {
+        Ok(real) if real.starts_with(&rule.inbox) && !rule.excluded(&real) => Ok(path.into()),
+        Ok(real) => Err(format!(
+            "symlink to {}, outside the inbox: not followed",
+            real.display()
+        )),
+        Err(_) => Err(format!("symlink to {target}, which does not exist")),
+    }
+}
+
+/// Whether `path` is a complete image within the pixel limit; the reason
+/// without the path in front (the status shows it beside the reason).
+fn check_image(path: &Path, pixel_limit: u64) -> Result<(), String> {
+    let strip = |msg: String| {
+        let prefix = format!("{}: ", path.display());
+        msg.strip_prefix(&prefix).map(str::to_string).unwrap_or(msg)
+    };
+    load_rgb(path, pixel_limit).map_err(|e| strip(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| read_failure_reason(&e))?;
+    check_complete(&bytes)
+}
+
+/// Takes the file at `path` for `rule`.
+pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
+    let path_key = format!("path:{}", path.display());
+    let fail_path = |reason: String| -> StoreResult<Taken> {
+        store.record_watch_failure(&rule.name, &path_key, None, path, &reason)?;
+        Ok(Taken::Failed(reason))
+    };
+    if let Err(reason) = check_link(rule, path) {
+        return fail_path(reason);
+    }
+    let sha = match std::fs::File::open(path).and_then(sha256_reader) {
+        Ok(s) => s,
+        Err(e) => return fail_path(read_failure_reason(&e)),
+    };
+    store.clear_watch_path_failure(&rule.name, path)?;
+    if let Some(item) = store.watch_item(&rule.name, &sha)? {
+        return Ok(Taken::Duplicate(item));
+    }
+    if let Err(reason) = check_image(path, rule.spec.pixel_limit) {
+        store.record_watch_failure(&rule.name, &sha, Some(&sha), path, &reason)?;
+        return Ok(Taken::Failed(reason));
+    }
+    let content = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let stem = content
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let runs: Vec<WatchedRun> = rule
+        .styles
+        .iter()
+        .map(|s| WatchedRun {
+            spec: crate::engine::spec::RunSpec {
+                content: content.clone(),
+                styles: vec![crate::engine::spec::StyleRef {
+                    path: s.path.clone(),
+                    weight: 1.0,
+                }],
+                ..rule.spec.clone()
+            },
+            inputs: vec![
+                Input {
+                    role: "content".into(),
+                    name: Some(stem.clone()),
+                    path: content.clone(),
+                    sha256: sha.clone(),
+                },
+                Input {
+                    role: "style".into(),
+                    name: Some(s.name.clone()),
+                    path: s.path.clone(),
+                    sha256: s.sha256.clone(),
+                },
+            ],
+            style: s.name.clone(),
+            output_dir: rule.output.clone(),
+        })
+        .collect();
+    match store.queue_watched(&rule.name, &sha, &content, &runs, rule.priority)? {
+        Some(ids) => Ok(Taken::Queued(ids)),
+        // Another watcher got there between our look-up and our insert.
+        None => match store.watch_item(&rule.name, &sha)? {
+            Some(item) => Ok(Taken::Duplicate(item)),
+            None => Ok(Taken::Failed("ledger conflict".into())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_files_get_a_clear_reason() {
+        // Tests run as root, where chmod 000 does not stop reads; the mapping
+        // from the OS error is what `take` reports, so check it directly.
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            read_failure_reason(&denied),
+            "cannot read it: permission denied"
+        );
+        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(
+            read_failure_reason(&gone),
+            "deleted before it was processed"
+        );
+    }
+
+    #[test]
+    fn hashes_match_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"hello").unwrap();
+        assert_eq!(
+            sha256_reader(std::fs::File::open(&p).unwrap()).unwrap(),
+            crate::engine::weights::sha256_file(&p).unwrap()
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! Watch rules: the `[[watch]]` tables of the config and the `[watcher]`
+//! timings, and a rule resolved for running (absolute folders, styles found
+//! and checked, the run spec of its preset).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::WatchError;
+use crate::engine::image_io::load_rgb;
+use crate::engine::library::{resolve_image, Library};
+use crate::engine::spec::RunSpec;
+use crate::engine::weights::sha256_file;
+
+/// How changes in the inbox are noticed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Native (inotify), or polling when the inbox is on NFS/SMB/FUSE or the
+    /// native watcher cannot start.
+    #[default]
+    Auto,
+    Native,
+    /// Compare folder listings every `poll_interval` (network shares).
+    Poll,
+}
+
+/// What happens to an input once its outputs are delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum After {
+    #[default]
+    Keep,
+    /// Into `<inbox>/processed/` (never deleted).
+    Move,
+}
+
+/// One `[[watch]]` table as written in the config.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Identifies the rule in the ledger; default: the inbox path. Renaming a
+    /// rule makes it see every file as new.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub inbox: PathBuf,
+    /// Library names or image paths; each gives its own output.
+    pub styles: Vec<String>,
+    /// A `[presets.NAME]` table; default: `[run]` with the device's size and steps.
+    #[serde(default)]
+    pub preset: Option<String>,
+    pub output: PathBuf,
+    #[serde(default)]
+    pub recursive: bool,
+    #[serde(default)]
+    pub backend: Backend,
+    #[serde(default)]
+    pub after: After,
+    /// Queue priority of the runs (higher runs first).
+    #[serde(default)]
+    pub priority: i64,
+    /// A disabled rule is listed but does not watch.
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+impl RuleConfig {
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.inbox.display().to_string())
+    }
+}
+
+/// The `[watcher]` table: timings shared by all rules, in seconds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatcherSettings {
+    /// A file counts as arrived once its size and mtime have not changed for this long.
+    pub quiet: f64,
+    /// With the native backend a file also needs a close-after-write or a
+    /// rename into place; one without (missed event, writer still open) is
+    /// taken once unchanged for this long.
+    pub open_grace: f64,
+    /// Full rescan of each inbox, catching anything events missed.
+    pub reconcile_every: f64,
+    /// Folder listing interval of the poll backend.
+    pub poll_interval: f64,
+    /// Event debounce of notify-debouncer-full.
+    pub debounce: f64,
+}
+
+impl Default for WatcherSettings {
+    fn default() -> Self {
+        Self {
+            quiet: 2.0,
+            open_grace: 60.0,
+            reconcile_every: 60.0,
+            poll_interval: 2.0,
+            debounce: 0.2,
+        }
+    }
+}
+
+fn secs(s: f64, min: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s.max(min) } else { min })
+}
+
+/// The settings as durations, with floors that keep the loop sane.
+#[derive(Clone, Copy, Debug)]
+pub struct Timings {
+    pub quiet: Duration,
+    pub open_grace: Duration,
+    pub reconcile_every: Duration,
+    pub poll_interval: Duration,
+    pub debounce: Duration,
+}
+
+impl From<&WatcherSettings> for Timings {
+    fn from(s: &WatcherSettings) -> Self {
+        Self {
+            quiet: secs(s.quiet, 0.05),
+            open_grace: secs(s.open_grace, 0.05),
+            reconcile_every: secs(s.reconcile_every, 0.5),
+            poll_interval: secs(s.poll_interval, 0.05),
+            debounce: secs(s.debounce, 0.02),
+        }
+    }
+}
+
+/// A style of a rule, found and checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct StyleRef {
+    /// Used in output names: the library name, else the file stem.
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// A rule ready to run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    pub name: String,
+    /// Canonical (symlinks resolved), so arrivals can be checked to lie inside.
+    pub inbox: PathBuf,
+    pub output: PathBuf,
+    /// `<inbox>/processed`, where `after = "move"` puts inputs; never watched.
+    pub processed: PathBuf,
+    pub styles: Vec<StyleRef>,
+    /// The preset's spec; content and style are filled per run.
+    pub spec: RunSpec,
+    pub preset: Option<String>,
+    pub recursive: bool,
+    pub backend: Backend,
+    pub after: After,
+    pub priority: i64,
+    pub enabled: bool,
+}
+
+impl Rule {
+    /// Resolves `c` (whose paths are already absolute) with `spec` from its
+    /// preset: the inbox must exist, the output folder is created, every style
+    /// must load.
+    pub fn resolve(c: &RuleConfig, spec: RunSpec, styles: &Path) -> Result<Rule, WatchError> {
+        let name = c.name();
+        let bad = |reason: String| WatchError::Rule {
+            rule: name.clone(),
+            reason,
+        };
+        spec.validate().map_err(|e| bad(e.to_string()))?;
+        if c.styles.is_empty() {
+            return Err(bad("styles is empty: give at least one".into()));
+        }
+        let inbox = std::fs::canonicalize(&c.inbox)
+            .map_err(|e| bad(format!("inbox {}: {e}", c.inbox.display())))?;
+        if !inbox.is_dir() {
+            return Err(bad(format!("inbox {} is not a folder", inbox.display())));
+        }
+        std::fs::create_dir_all(&c.output)
+            .map_err(|e| bad(format!("output {}: {e}", c.output.display())))?;
+        let output = std::fs::canonicalize(&c.output)
+            .map_err(|e| bad(format!("output {}: {e}", c.output.display())))?;
+        if output == inbox {
+            return Err(bad(
+                "output is the inbox: results would be stylized again; use another folder".into(),
+            ));
+        }
+        let library = Library::open(styles).ok();
+        let mut refs = Vec::new();
+        for s in &c.styles {
+            let path = resolve_image(s, library.as_ref()).map_err(|e| bad(e.to_string()))?;
+            load_rgb(&path, spec.pixel_limit).map_err(|e| bad(format!("style '{s}': {e}")))?;
+            let path =
+                std::fs::canonicalize(&path).map_err(|e| bad(format!("style '{s}': {e}")))?;
+            let from_library = library.as_ref().and_then(|l| l.find(s).ok()).filter(|e| {
+                library
+                    .as_ref()
+                    .is_some_and(|l| std::fs::canonicalize(l.path_of(e)).is_ok_and(|p| p == path))
+            });
+            let style_name = match from_library {
+                Some(e) => e.name.clone(),
+                None => path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "style".into()),
+            };
+            refs.push(StyleRef {
+                name: style_name,
+                sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
+                path,
+            });
+        }
+        Ok(Rule {
+            processed: inbox.join("processed"),
+            name,
+            inbox,
+            output,
+            styles: refs,
+            spec,
+            preset: c.preset.clone(),
+            recursive: c.recursive,
+            backend: c.backend,
+            after: c.after,
+            priority: c.priority,
+            enabled: c.enabled,
+        })
+    }
+
+    /// Folders inside the inbox that are never taken as input: where processed
+    /// inputs go, and the output folder if the user put it inside the inbox.
+    pub fn excluded(&self, dir: &Path) -> bool {
+        dir.starts_with(&self.processed) || dir.starts_with(&self.output)
+    }
+}

@@ -1,0 +1,488 @@
+//! The watch loop: one thread serving every rule. Each tick it takes events
+//! from the notify sources, hands files that have arrived to intake, delivers
+//! finished outputs, settles and moves inputs, and now and then rescans each
+//! inbox to catch what events missed (and what arrived while it was down).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant, SystemTime};
+
+use notify_debouncer_full::DebounceEventResult;
+
+use super::arrival::{is_temp_name, scan, Arrivals, Gone};
+use super::deliver::{deliver, move_processed, Delivery};
+use super::error::WatchError;
+use super::intake::{take, Taken};
+use super::rules::{After, Backend, Rule, RuleConfig, Timings, WatcherSettings};
+use super::source::{self, classify, Change, Source};
+use super::status::{RuleState, WatchEvent, WatchHandle};
+use crate::queue::{Store, StoreResult};
+
+const TICK: Duration = Duration::from_millis(100);
+const DELIVER_EVERY: Duration = Duration::from_millis(500);
+const COUNTS_EVERY: Duration = Duration::from_secs(1);
+/// Failures kept in each rule's state.
+const FAILURES_SHOWN: usize = 20;
+
+type Stat = (u64, Option<SystemTime>);
+
+fn stat(p: &Path) -> Option<Stat> {
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()))
+}
+
+/// One rule at run time.
+struct Live {
+    rule: Rule,
+    enabled: bool,
+    source: Option<Source>,
+    arrivals: Arrivals,
+    /// Files taken this session, with their size and mtime then: looked at
+    /// again only if those change (the ledger makes that safe either way).
+    taken: HashMap<PathBuf, Stat>,
+    next_reconcile: Instant,
+    inbox_missing: bool,
+}
+
+pub struct Watcher {
+    store: Store,
+    live: Vec<Live>,
+    timings: Timings,
+    handle: WatchHandle,
+    out: Vec<WatchEvent>,
+}
+
+impl Watcher {
+    /// A watcher for `rules` over `store` (its own connection: the worker, if
+    /// any, has another).
+    pub fn new(store: Store, rules: Vec<Rule>, settings: &WatcherSettings) -> Self {
+        let handle = WatchHandle::default();
+        handle.set_rules(
+            rules
+                .iter()
+                .map(|r| RuleState {
+                    name: r.name.clone(),
+                    inbox: r.inbox.clone(),
+                    output: r.output.clone(),
+                    styles: r.styles.iter().map(|s| s.name.clone()).collect(),
+                    preset: r.preset.clone(),
+                    enabled: r.enabled,
+                    backend: None,
+                    arriving: 0,
+                    counts: store.watch_counts(&r.name).unwrap_or_default(),
+                    failures: store
+                        .watch_failures(&r.name, FAILURES_SHOWN)
+                        .unwrap_or_default(),
+                    last_error: None,
+                })
+                .collect(),
+        );
+        let now = Instant::now();
+        Self {
+            store,
+            live: rules
+                .into_iter()
+                .map(|rule| Live {
+                    enabled: rule.enabled,
+                    rule,
+                    source: None,
+                    arrivals: Arrivals::default(),
+                    taken: HashMap::new(),
+                    next_reconcile: now,
+                    inbox_missing: false,
+                })
+                .collect(),
+            timings: settings.into(),
+            handle,
+            out: Vec::new(),
+        }
+    }
+
+    /// The handle a front end reads state and events from.
+    pub fn handle(&self) -> WatchHandle {
+        self.handle.clone()
+    }
+
+    /// Watches until `stop` is set; every event also goes to `events`.
+    pub fn run(
+        &mut self,
+        stop: &AtomicBool,
+        events: &mut dyn FnMut(&WatchEvent),
+    ) -> Result<(), WatchError> {
+        let (tx, rx) = channel();
+        for i in 0..self.live.len() {
+            if self.live[i].enabled {
+                self.start(i, &tx);
+            }
+        }
+        self.flush(events);
+        let mut next_deliver = Instant::now();
+        let mut next_counts = Instant::now();
+        while !stop.load(Ordering::SeqCst) {
+            self.drain(&rx);
+            for (name, on) in self.handle.take_toggles() {
+                if let Some(i) = self.live.iter().position(|l| l.rule.name == name) {
+                    self.toggle(i, on, &tx);
+                }
+            }
+            let now = Instant::now();
+            for i in 0..self.live.len() {
+                if !self.live[i].enabled {
+                    continue;
+                }
+                if now >= self.live[i].next_reconcile {
+                    self.reconcile(i, &tx);
+                }
+                if let Err(e) = self.arrive(i) {
+                    self.error(i, e.to_string());
+                }
+            }
+            if now >= next_deliver {
+                for i in 0..self.live.len() {
+                    if let Err(e) = self.deliver(i) {
+                        self.error(i, e.to_string());
+                    }
+                }
+                next_deliver = now + DELIVER_EVERY;
+            }
+            if now >= next_counts {
+                self.refresh_counts();
+                next_counts = now + COUNTS_EVERY;
+            }
+            self.flush(events);
+        }
+        for l in &mut self.live {
+            if l.source.take().is_some() {
+                self.out.push(WatchEvent::Stopped {
+                    rule: l.rule.name.clone(),
+                });
+            }
+        }
+        self.flush(events);
+        Ok(())
+    }
+
+    fn flush(&mut self, events: &mut dyn FnMut(&WatchEvent)) {
+        for e in self.out.drain(..) {
+            events(&e);
+            self.handle.push(e);
+        }
+    }
+
+    fn error(&mut self, i: usize, message: String) {
+        self.out.push(WatchEvent::Error {
+            rule: self.live[i].rule.name.clone(),
+            message,
+        });
+    }
+
+    fn start(&mut self, i: usize, tx: &Sender<(usize, DebounceEventResult)>) {
+        let t = self.timings;
+        let l = &mut self.live[i];
+        match source::start(
+            i,
+            &l.rule.inbox,
+            l.rule.recursive,
+            l.rule.backend,
+            t.poll_interval,
+            t.debounce,
+            tx.clone(),
+        ) {
+            Ok((s, note)) => {
+                let backend = s.kind().to_string();
+                l.source = Some(s);
+                l.next_reconcile = Instant::now();
+                self.handle
+                    .update(&l.rule.name, |r| r.backend = Some(backend.clone()));
+                self.out.push(WatchEvent::Watching {
+                    rule: l.rule.name.clone(),
+                    inbox: l.rule.inbox.clone(),
+                    backend,
+                    note,
+                });
+            }
+            Err(e) => {
+                let msg = format!("cannot watch {}: {e}", l.rule.inbox.display());
+                self.error(i, msg);
+            }
+        }
+    }
+
+    fn toggle(&mut self, i: usize, on: bool, tx: &Sender<(usize, DebounceEventResult)>) {
+        let name = self.live[i].rule.name.clone();
+        if on == self.live[i].enabled {
+            return;
+        }
+        self.live[i].enabled = on;
+        self.handle.update(&name, |r| r.enabled = on);
+        if on {
+            self.start(i, tx);
+        } else {
+            let l = &mut self.live[i];
+            l.source = None;
+            l.arrivals.clear();
+            self.handle.update(&name, |r| {
+                r.backend = None;
+                r.arriving = 0;
+            });
+            self.out.push(WatchEvent::Stopped { rule: name });
+        }
+    }
+
+    /// Notes a file that may be arriving, unless it is ours to ignore.
+    fn consider(&mut self, i: usize, path: &Path, closed: bool) {
+        let l = &mut self.live[i];
+        let Ok(rel) = path.strip_prefix(&l.rule.inbox) else {
+            return;
+        };
+        if rel.as_os_str().is_empty()
+            || is_temp_name(path)
+            || l.rule.excluded(path)
+            || (!l.rule.recursive && rel.components().count() != 1)
+            || rel
+                .parent()
+                .is_some_and(|p| p.components().any(|c| is_temp_name(Path::new(&c))))
+        {
+            return;
+        }
+        if let Some(s) = l.taken.get(path) {
+            if stat(path).as_ref() == Some(s) {
+                return;
+            }
+            l.taken.remove(path);
+        }
+        l.arrivals.touch(path, closed);
+    }
+
+    fn scan_into(&mut self, i: usize, dir: &Path) {
+        let rule = &self.live[i].rule;
+        let skip = |p: &Path| rule.excluded(p);
+        let files = scan(dir, rule.recursive, &skip);
+        for f in files {
+            self.consider(i, &f, false);
+        }
+    }
+
+    fn drain(&mut self, rx: &Receiver<(usize, DebounceEventResult)>) {
+        let first = match rx.recv_timeout(TICK) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        for (i, result) in batch {
+            if i >= self.live.len() || !self.live[i].enabled {
+                continue;
+            }
+            let polled = matches!(self.live[i].source, Some(Source::Poll(_)));
+            match result {
+                Ok(events) => {
+                    for e in events {
+                        for change in classify(&e.event, polled) {
+                            self.apply(i, change);
+                        }
+                    }
+                }
+                Err(errors) => {
+                    for e in errors {
+                        self.error(i, format!("watcher: {e}"));
+                    }
+                    // Errors may mean lost events: look again soon.
+                    self.live[i].next_reconcile = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, i: usize, change: Change) {
+        match change {
+            Change::File { path, closed } => self.consider(i, &path, closed),
+            Change::Folder(dir) => {
+                let l = &self.live[i];
+                if l.rule.recursive && dir.starts_with(&l.rule.inbox) && !l.rule.excluded(&dir) {
+                    self.scan_into(i, &dir);
+                }
+            }
+            Change::Left(path) => {
+                let l = &mut self.live[i];
+                l.arrivals.forget(&path);
+                l.taken.remove(&path);
+            }
+            Change::Rescan => self.live[i].next_reconcile = Instant::now(),
+        }
+    }
+
+    fn reconcile(&mut self, i: usize, tx: &Sender<(usize, DebounceEventResult)>) {
+        let t = self.timings;
+        let inbox = self.live[i].rule.inbox.clone();
+        self.live[i].next_reconcile = Instant::now() + t.reconcile_every;
+        if !inbox.is_dir() {
+            if !self.live[i].inbox_missing {
+                self.live[i].inbox_missing = true;
+                self.error(i, format!("inbox {} is not there", inbox.display()));
+            }
+            return;
+        }
+        if self.live[i].inbox_missing || self.live[i].source.is_none() {
+            // Back (remounted, recreated): watch it again.
+            self.live[i].inbox_missing = false;
+            self.live[i].source = None;
+            self.start(i, tx);
+            self.live[i].next_reconcile = Instant::now() + t.reconcile_every;
+        }
+        self.scan_into(i, &inbox);
+        // Forget files taken this session that are no longer there.
+        self.live[i].taken.retain(|p, _| p.exists());
+    }
+
+    fn arrive(&mut self, i: usize) -> StoreResult<()> {
+        let t = self.timings;
+        let (ready, gone) = self.live[i].arrivals.take_ready(t.quiet, t.open_grace);
+        let name = self.live[i].rule.name.clone();
+        for (path, why) in gone {
+            let reason = match why {
+                Gone::Deleted => "deleted before it was processed".to_string(),
+                Gone::Unreadable(e) => format!("cannot read it: {e}"),
+            };
+            let key = format!("path:{}", path.display());
+            self.store
+                .record_watch_failure(&name, &key, None, &path, &reason)?;
+            self.out.push(WatchEvent::Failed {
+                rule: name.clone(),
+                path,
+                reason,
+            });
+        }
+        for path in ready {
+            let before = stat(&path);
+            let taken = take(&self.store, &self.live[i].rule, &path)?;
+            match taken {
+                Taken::Queued(runs) => self.out.push(WatchEvent::Queued {
+                    rule: name.clone(),
+                    path: path.clone(),
+                    runs,
+                }),
+                // The item's own file, seen again (by the scan at start, say):
+                // nothing to say, and settling moves it when its time comes.
+                Taken::Duplicate(item) if item.path == path && item.moved_to.is_none() => {}
+                Taken::Duplicate(item) => {
+                    self.out.push(WatchEvent::Duplicate {
+                        rule: name.clone(),
+                        path: path.clone(),
+                        of: item.path.clone(),
+                    });
+                    // Nothing reads a duplicate: it can go at once.
+                    if self.live[i].rule.after == After::Move {
+                        self.move_input(i, &path, None);
+                    }
+                }
+                Taken::Failed(reason) => self.out.push(WatchEvent::Failed {
+                    rule: name.clone(),
+                    path: path.clone(),
+                    reason,
+                }),
+            }
+            if let Some(s) = before {
+                self.live[i].taken.insert(path, s);
+            }
+        }
+        let arriving = self.live[i].arrivals.len();
+        self.handle.update(&name, |r| r.arriving = arriving);
+        Ok(())
+    }
+
+    fn move_input(&mut self, i: usize, path: &Path, item: Option<i64>) {
+        let name = self.live[i].rule.name.clone();
+        match move_processed(&self.live[i].rule, path) {
+            Ok(to) => {
+                if let Some(id) = item {
+                    // "-": the input had already left the inbox.
+                    let rec = to.clone().unwrap_or_else(|| PathBuf::from("-"));
+                    if let Err(e) = self.store.set_item_moved(id, &rec) {
+                        self.error(i, e.to_string());
+                    }
+                }
+                if let Some(to) = to {
+                    self.live[i].taken.remove(path);
+                    self.out.push(WatchEvent::Moved {
+                        rule: name,
+                        from: path.to_path_buf(),
+                        to,
+                    });
+                }
+            }
+            Err(e) => self.error(i, format!("moving to processed/: {e}")),
+        }
+    }
+
+    fn deliver(&mut self, i: usize) -> StoreResult<()> {
+        let name = self.live[i].rule.name.clone();
+        for o in self.store.pending_outputs(&name)? {
+            match deliver(&self.store, &o)? {
+                Delivery::Waiting => {}
+                Delivery::Delivered(path) => self.out.push(WatchEvent::Delivered {
+                    rule: name.clone(),
+                    run: o.run_id,
+                    path,
+                }),
+                Delivery::Failed(reason) => self.out.push(WatchEvent::OutputFailed {
+                    rule: name.clone(),
+                    run: o.run_id,
+                    reason,
+                }),
+            }
+        }
+        self.store.settle_items(&name)?;
+        if self.live[i].rule.after == After::Move {
+            for item in self.store.unmoved_items(&name)? {
+                self.move_input(i, &item.path, Some(item.id));
+            }
+        }
+        Ok(())
+    }
+
+    fn refresh_counts(&mut self) {
+        for l in &self.live {
+            let name = &l.rule.name;
+            let counts = self.store.watch_counts(name);
+            let failures = self.store.watch_failures(name, FAILURES_SHOWN);
+            if let (Ok(c), Ok(f)) = (counts, failures) {
+                self.handle.update(name, |r| {
+                    r.counts = c;
+                    r.failures = f;
+                });
+            }
+        }
+    }
+}
+
+/// Rule states from the config and the ledger alone, for `atelier watch
+/// status` when no watcher runs in this process.
+pub fn rule_states(store: &Store, rules: &[RuleConfig]) -> StoreResult<Vec<RuleState>> {
+    rules
+        .iter()
+        .map(|c| {
+            let name = c.name();
+            Ok(RuleState {
+                counts: store.watch_counts(&name)?,
+                failures: store.watch_failures(&name, FAILURES_SHOWN)?,
+                name,
+                inbox: c.inbox.clone(),
+                output: c.output.clone(),
+                styles: c.styles.clone(),
+                preset: c.preset.clone(),
+                enabled: c.enabled,
+                backend: match c.backend {
+                    Backend::Auto => None,
+                    Backend::Native => Some("native".into()),
+                    Backend::Poll => Some("poll".into()),
+                },
+                arriving: 0,
+                last_error: None,
+            })
+        })
+        .collect()
+}
