@@ -16,5 +16,5 @@ w=wheat-field-with-cypresses
 "${a[@]}" "$w" --scales 2 -o "$tmp/6-scales-2.png"
 "${a[@]}" "$w" --style-loss mrf -o "$tmp/7-mrf.png"
 target/release/atelier texture "$w" --size "$size" --steps "$steps" --device cpu --log-every 0 --force -o "$tmp/8-texture.png"
-cargo run --release --quiet --example contact_sheet -- docs/options.png 4 "$tmp"/*.png
+PATH="$PWD/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo run --release --quiet --example contact_sheet -- docs/options.png 4 "$tmp"/*.png
 echo "wrote docs/options.png"

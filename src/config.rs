@@ -272,6 +272,7 @@ mod tests {
         assert_eq!(c.run.style_scale, d.style_scale);
         assert_eq!(c.run.preserve_colors, d.preserve_colors);
         assert_eq!(c.run.scales, d.scales);
+        assert_eq!(c.run.tile, d.tile);
         assert_eq!(c.run.style_loss, d.style_loss);
         assert_eq!(c.run.mrf_weight, d.mrf_weight);
         assert_eq!(c.run.mrf_layers, d.mrf_layers);

@@ -47,6 +47,9 @@ pub struct StylizeArgs {
     /// The style image's longer side as a multiple of --size (0.5 to 2; default 1).
     #[arg(long, value_name = "S")]
     pub style_scale: Option<f64>,
+    /// Optimise in N-px tiles (overlapping, the grid moving between passes).
+    #[arg(long, value_name = "N")]
+    pub tile: Option<u32>,
     /// Keep the content's colours: none, luminance (transfer on luminance, content's
     /// chroma) or histogram (style recoloured to the content's colour statistics).
     #[arg(long, value_name = "MODE")]
@@ -158,6 +161,7 @@ fn build_spec(
     if let Some(s) = &a.style_loss {
         spec.style_loss = s.parse()?;
     }
+    spec.tile = a.tile.or(spec.tile);
     if let Some(s) = &a.scales {
         spec.scales = s.parse()?;
     }

@@ -12,6 +12,7 @@ pub mod mrf;
 pub mod optim;
 pub mod pyramid;
 pub mod spec;
+pub mod tiling;
 pub mod transfer;
 pub mod vgg;
 pub mod weights;

@@ -155,6 +155,8 @@ pub struct RunSpec {
     pub steps: usize,
     /// Coarse-to-fine scales: `Count(1)` is a single-scale run.
     pub scales: Scales,
+    /// Optimise in tiles of this many px (`None`: the whole image at once).
+    pub tile: Option<u32>,
     /// Keep the content's colours: `none`, `luminance` or `histogram`.
     pub preserve_colors: ColorMode,
     pub content_weight: f64,
@@ -212,6 +214,7 @@ impl Default for RunSpec {
             preserve_colors: ColorMode::None,
             steps: 200,
             scales: Scales::Count(1),
+            tile: None,
             content_weight: 5.0,
             style_weight: 100.0,
             tv_weight: 1e-3,
@@ -288,6 +291,21 @@ impl RunSpec {
                     self.style_scale, STYLE_SCALE.0, STYLE_SCALE.1
                 ),
             ));
+        }
+        if let Some(t) = self.tile {
+            let min = (self.deepest_stride() * 2).max(32);
+            if t < min || t > self.size {
+                return Err(Error::invalid(
+                    "tile",
+                    format!("{t} px (use {min} to --size {})", self.size),
+                ));
+            }
+            if self.scales != Scales::Count(1) {
+                return Err(Error::invalid(
+                    "tile",
+                    "tiles run single-scale: use --scales 1",
+                ));
+            }
         }
         let sizes = self.pyramid()?;
         if self.steps < sizes.len() {

@@ -23,6 +23,7 @@ use super::optim::{
 };
 use super::pyramid::{split_steps, Scales};
 use super::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
+use super::tiling;
 use super::vgg::{Layer, Vgg19};
 
 /// The weighted loss terms of one evaluation.
@@ -427,6 +428,9 @@ pub fn stylize(
     observer: &mut dyn Observer,
 ) -> Result<Outcome> {
     spec.validate()?;
+    if let Some(tile) = spec.tile {
+        return stylize_tiled(vgg, spec, content, styles, device, observer, tile);
+    }
     let sizes = spec.pyramid()?;
     let steps = split_steps(spec.steps, sizes.len());
     let budget = spec.eval_budget();
@@ -602,4 +606,100 @@ fn run_scale(
         elapsed: start.elapsed(),
     };
     Ok((outcome, out.best))
+}
+
+/// A tiled run (see [`super::tiling`]): [`tiling::PASSES`] passes, each over a
+/// grid of `tile`-px tiles overlapping by a quarter tile and shifted by a third
+/// of a tile from the last pass's; every tile of a pass gets an equal share of
+/// the steps (at least one). Runs single-scale at `spec.size`.
+fn stylize_tiled(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    content: &RgbImage,
+    styles: &[RgbImage],
+    device: Device,
+    observer: &mut dyn Observer,
+    tile: u32,
+) -> Result<Outcome> {
+    let whole = prepare(spec, content, styles, device)?;
+    let (_, _, h, w) = whole.content.size4()?;
+    let tile = i64::from(tile);
+    let overlap = tile / 4;
+    let grids: Vec<(Vec<i64>, Vec<i64>)> = (0..tiling::PASSES as i64)
+        .map(|p| {
+            let off = p * tile / 3;
+            (
+                tiling::starts(h, tile, overlap, off),
+                tiling::starts(w, tile, overlap, off),
+            )
+        })
+        .collect();
+    let tiles: usize = grids.iter().map(|(ys, xs)| ys.len() * xs.len()).sum();
+    let per_tile = (spec.steps / tiles).max(1);
+    let sub = RunSpec {
+        steps: per_tile,
+        tile: None,
+        scales: Scales::Count(1),
+        ..spec.clone()
+    };
+    let budget = sub.eval_budget() * tiles;
+    let x = initial_image(spec, &whole)?;
+    let (mut evals, mut rollbacks) = (0, 0);
+    let mut elapsed = Duration::ZERO;
+    let mut last = None;
+    for (ys, xs) in &grids {
+        for &y0 in ys {
+            for &x0 in xs {
+                let (th, tw) = (tile.min(h), tile.min(w));
+                let crop = |t: &Tensor| -> Result<Tensor> {
+                    Ok(t.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?.f_contiguous()?)
+                };
+                let p = Prepared {
+                    content: crop(&whole.content)?,
+                    content_color: crop(&whole.content_color)?,
+                    styles: whole.styles.iter().map(|s| s.shallow_clone()).collect(),
+                    start: None,
+                };
+                // A copy: the optimiser must not write into the image under the feather.
+                let init = tch::no_grad(|| Ok::<_, Error>(crop(&x)?.f_mul_scalar(1.0)?))?;
+                let (out, raw) = run_scale(
+                    vgg,
+                    &sub,
+                    &p,
+                    Some(init),
+                    observer,
+                    Offset { evals, budget },
+                )?;
+                // Feather into the image: ramps only on sides inside the image.
+                let wy = tiling::ramp(th, overlap, y0 > 0, y0 + th < h);
+                let wx = tiling::ramp(tw, overlap, x0 > 0, x0 + tw < w);
+                tch::no_grad(|| -> Result<()> {
+                    let wy = Tensor::f_from_slice(&wy)?.f_view([1, 1, th, 1])?;
+                    let wx = Tensor::f_from_slice(&wx)?.f_view([1, 1, 1, tw])?;
+                    let m = wy.f_mul(&wx)?.f_to_device(x.device())?;
+                    let region = x.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
+                    let blended = region
+                        .f_mul(&m.f_neg()?.f_add_scalar(1.0)?)?
+                        .f_add(&raw.f_mul(&m)?)?;
+                    region.shallow_clone().f_copy_(&blended)?;
+                    Ok(())
+                })?;
+                evals += out.evals;
+                rollbacks += out.rollbacks;
+                elapsed += out.elapsed;
+                last = Some(out);
+            }
+        }
+    }
+    let out = last.ok_or_else(|| Error::invalid("tile", "no tiles"))?;
+    let image = tch::no_grad(|| finish_image(spec, &whole, &x))?;
+    Ok(Outcome {
+        image,
+        evals,
+        rollbacks,
+        // Tiles have their own losses; the last tile's are reported.
+        best_eval: evals - out.evals + out.best_eval,
+        elapsed,
+        ..out
+    })
 }
