@@ -239,8 +239,9 @@ impl Worker {
         // run starts again from the beginning.
         let mut start = None;
         let mut offset = 0;
-        let resumable =
-            matches!(spec.scales, Scales::Count(1)) && spec.preserve_colors != ColorMode::Luminance;
+        let resumable = matches!(spec.scales, Scales::Count(1))
+            && spec.preserve_colors != ColorMode::Luminance
+            && spec.tile.is_none();
         if let (true, Some(snap), Some(done)) = (resumable, &run.resume_from, run.resume_eval) {
             if let Ok(img) = load_rgb(snap, spec.pixel_limit) {
                 if (done as usize) < spec.steps {
