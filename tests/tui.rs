@@ -157,6 +157,7 @@ fn with_runs(mut a: App) -> App {
         workers: Vec::new(),
         focus: Some((4, samples(120))),
         data_dir: "/data".into(),
+        watch: Vec::new(),
     });
     a.outbox.clear();
     a
@@ -249,6 +250,37 @@ fn snapshot_help_overlay() {
     let mut a = with_runs(app(true));
     press(&mut a, "5?");
     insta::assert_snapshot!(render(&mut a, 100, 40).backend());
+}
+
+#[test]
+fn snapshot_watch_pane_with_a_rule() {
+    let mut a = with_runs(app(true));
+    let mut snap = a.snap.clone();
+    snap.watch = vec![atelier::watch::RuleState {
+        name: "camera".into(),
+        inbox: "/srv/inbox".into(),
+        output: "/srv/out".into(),
+        styles: vec!["irises".into(), "wheat-field-with-cypresses".into()],
+        preset: Some("preview".into()),
+        enabled: true,
+        backend: Some("native".into()),
+        arriving: 0,
+        counts: atelier::queue::RuleCounts {
+            queued: 2,
+            done: 7,
+            failed: 1,
+            delivered: 14,
+        },
+        failures: vec![atelier::queue::WatchFailure {
+            path: "/srv/inbox/notes.png".into(),
+            reason: "not a readable image (unknown format)".into(),
+            time: 1_795_000_000.0,
+        }],
+        last_error: None,
+    }];
+    a.on_data(snap);
+    press(&mut a, "6");
+    insta::assert_snapshot!(render(&mut a, 110, 20).backend());
 }
 
 #[test]

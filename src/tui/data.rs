@@ -11,6 +11,7 @@ use crate::engine::image_io::load_rgb;
 use crate::engine::spec::RunSpec;
 use crate::engine::weights::sha256_file;
 use crate::queue::{Filter, Input, Run, Sample, Store, WorkerInfo};
+use crate::watch::{rule_states, RuleConfig, RuleState};
 
 use super::event::Event;
 
@@ -23,6 +24,9 @@ pub struct Snapshot {
     /// Samples of the focused run.
     pub focus: Option<(i64, Vec<Sample>)>,
     pub data_dir: PathBuf,
+    /// The configured drop-folder rules with their counts and failures, from
+    /// the ledger (kept by whichever `atelier watch` runs them).
+    pub watch: Vec<RuleState>,
 }
 
 /// What the UI asks the store to do.
@@ -43,6 +47,7 @@ pub enum Command {
 pub fn spawn(
     data_dir: PathBuf,
     stale_after: f64,
+    rules: Vec<RuleConfig>,
     commands: Receiver<Command>,
     events: Sender<Event>,
 ) {
@@ -73,7 +78,7 @@ pub fn spawn(
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
                 let _ = store.recover(stale_after);
-                let snap = snapshot(&store, focus);
+                let snap = snapshot(&store, focus, &rules);
                 match snap {
                     Ok(s) => {
                         if events.send(Event::Data(Box::new(s))).is_err() {
@@ -90,7 +95,11 @@ pub fn spawn(
         .expect("spawning a thread only fails when the OS is out of resources");
 }
 
-fn snapshot(store: &Store, focus: Option<i64>) -> crate::queue::StoreResult<Snapshot> {
+fn snapshot(
+    store: &Store,
+    focus: Option<i64>,
+    rules: &[RuleConfig],
+) -> crate::queue::StoreResult<Snapshot> {
     Ok(Snapshot {
         queue: store.queue()?,
         history: store.list(&Filter {
@@ -103,6 +112,7 @@ fn snapshot(store: &Store, focus: Option<i64>) -> crate::queue::StoreResult<Snap
             None => None,
         },
         data_dir: store.data_dir().to_path_buf(),
+        watch: rule_states(store, rules)?,
     })
 }
 

@@ -71,6 +71,7 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     data::spawn(
         data_dir.clone(),
         config.worker.stale_after,
+        config.watch.clone(),
         cmd_rx,
         tx.clone(),
     );

@@ -69,7 +69,7 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
         2 => panes::queue::draw(f, body, app),
         3 => panes::live::draw(f, body, app, want),
         4 => panes::history::draw(f, body, app, want),
-        _ => panes::watch::draw(f, body),
+        _ => panes::watch::draw(f, body, app),
     }
     let mut spans = vec![
         Span::styled(" ? ", Style::default().fg(Color::Black).bg(ACCENT)),
