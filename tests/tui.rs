@@ -339,6 +339,20 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
     assert_eq!(a.compose.spec.steps, 250);
     press(&mut a, "\nabc\n");
     assert_eq!(a.compose.spec.steps, 250, "a bad value is refused");
+    // Colours, scales and style scale are fields too.
+    press(&mut a, "jjjjjjjjj+");
+    assert_eq!(
+        a.compose.spec.preserve_colors,
+        atelier::engine::color::ColorMode::Luminance
+    );
+    press(&mut a, "j+");
+    assert_eq!(
+        a.compose.spec.scales,
+        atelier::engine::pyramid::Scales::Count(2)
+    );
+    press(&mut a, "j-");
+    assert_eq!(a.compose.spec.style_scale, 0.75);
+    press(&mut a, "kk-kk");
     press(&mut a, "r");
     match a.outbox.last() {
         Some(Command::Enqueue(items)) => {

@@ -11,7 +11,9 @@ use ratatui_image::protocol::Protocol;
 use super::data::{Command, Snapshot};
 use super::images::{ImageKey, Loaded};
 use super::keymap::{Action, Context, Keymap};
+use crate::engine::color::ColorMode;
 use crate::engine::library::Library;
+use crate::engine::pyramid::Scales;
 use crate::engine::spec::{Init, OptimizerKind, RunSpec};
 use crate::engine::transfer::Progress;
 use crate::engine::vgg::Pooling;
@@ -118,7 +120,7 @@ impl LibraryState {
 }
 
 /// The form fields of Compose, in order.
-pub const FIELDS: [&str; 10] = [
+pub const FIELDS: [&str; 13] = [
     "size",
     "steps",
     "style weight",
@@ -129,6 +131,9 @@ pub const FIELDS: [&str; 10] = [
     "pooling",
     "seed",
     "line search",
+    "colours",
+    "scales",
+    "style scale",
 ];
 
 pub struct ComposeState {
@@ -152,6 +157,12 @@ impl ComposeState {
             7 => format!("{:?}", s.pooling).to_lowercase(),
             8 => s.seed.to_string(),
             9 => if s.line_search { "on" } else { "off" }.into(),
+            10 => format!("{:?}", s.preserve_colors).to_lowercase(),
+            11 => match s.scales {
+                Scales::Auto => "auto".into(),
+                Scales::Count(n) => n.to_string(),
+            },
+            12 => format!("{}", s.style_scale),
             _ => String::new(),
         }
     }
@@ -206,6 +217,26 @@ impl ComposeState {
                 }
             }
             9 => s.line_search = !s.line_search,
+            10 => {
+                s.preserve_colors = match (s.preserve_colors, up) {
+                    (ColorMode::None, true) | (ColorMode::Histogram, false) => ColorMode::Luminance,
+                    (ColorMode::Luminance, true) | (ColorMode::None, false) => ColorMode::Histogram,
+                    (ColorMode::Histogram, true) | (ColorMode::Luminance, false) => ColorMode::None,
+                }
+            }
+            11 => {
+                s.scales = match (s.scales, up) {
+                    (Scales::Count(n), true) if n < 6 => Scales::Count(n + 1),
+                    (Scales::Count(n), false) if n > 1 => Scales::Count(n - 1),
+                    (Scales::Count(_), _) => Scales::Auto,
+                    (Scales::Auto, true) => Scales::Count(1),
+                    (Scales::Auto, false) => Scales::Count(6),
+                }
+            }
+            12 => {
+                let v = s.style_scale + if up { 0.25 } else { -0.25 };
+                s.style_scale = v.clamp(0.5, 2.0);
+            }
             _ => {}
         }
     }
@@ -240,6 +271,9 @@ impl ComposeState {
             7 => s.pooling = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
             8 => s.seed = t.parse().map_err(|_| format!("'{t}' is not a seed"))?,
             9 => s.line_search = matches!(t, "on" | "yes" | "true" | "1"),
+            10 => s.preserve_colors = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
+            11 => s.scales = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
+            12 => s.style_scale = num()?,
             _ => return Ok(()),
         }
         s.validate().map_err(|e| e.to_string())?;
