@@ -221,6 +221,24 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 impl Config {
+    /// The worker settings for `device` from `[worker]` and `[paths]`.
+    pub fn worker_config(
+        &self,
+        device: tch::Device,
+        exit_when_idle: bool,
+    ) -> crate::queue::worker::WorkerConfig {
+        crate::queue::worker::WorkerConfig {
+            device,
+            weights: resolve(&self.paths.weights),
+            poll: std::time::Duration::from_secs_f64(self.worker.poll_interval.max(0.05)),
+            exit_when_idle,
+            stale_after: self.worker.stale_after,
+            on_interrupted: self.worker.on_interrupted,
+            thumb_size: self.worker.thumb_size,
+            snapshot_every: self.worker.snapshot_every,
+        }
+    }
+
     /// The data directory: `--data-dir`, else `paths.data_dir`, else the user's
     /// data directory (`$XDG_DATA_HOME/atelier`).
     pub fn data_dir(&self, flag: Option<&Path>) -> Result<PathBuf, ConfigError> {

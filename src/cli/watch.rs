@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -14,7 +13,7 @@ use super::table::Table;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
 use crate::queue::run::format_time;
-use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::queue::worker::{Worker, WorkerEvent};
 use crate::queue::Store;
 use crate::watch::{rule_states, Rule, RuleConfig, WatchEvent, Watcher};
 
@@ -101,16 +100,7 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
     let worker = if a.no_worker {
         None
     } else {
-        let config = WorkerConfig {
-            device,
-            weights: resolve(&c.paths.weights),
-            poll: Duration::from_secs_f64(c.worker.poll_interval.max(0.05)),
-            exit_when_idle: false,
-            stale_after: c.worker.stale_after,
-            on_interrupted: c.worker.on_interrupted,
-            thumb_size: c.worker.thumb_size,
-            snapshot_every: c.worker.snapshot_every,
-        };
+        let config = c.worker_config(device, false);
         let store = Store::open(&dir)?;
         let stop = stop.clone();
         Some(std::thread::spawn(move || -> Result<()> {

@@ -2,14 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::config::{resolve, Config};
+use crate::config::Config;
 use crate::engine::device::{device_name, parse_device};
-use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::queue::worker::{Worker, WorkerEvent};
 use crate::queue::Store;
 
 #[derive(Args, Debug)]
@@ -39,19 +38,7 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
         })
         .context("cannot install the signal handler")?;
     }
-    let mut worker = Worker::new(
-        store,
-        WorkerConfig {
-            device,
-            weights: resolve(&c.paths.weights),
-            poll: Duration::from_secs_f64(c.worker.poll_interval.max(0.05)),
-            exit_when_idle: a.exit_when_idle,
-            stale_after: c.worker.stale_after,
-            on_interrupted: c.worker.on_interrupted,
-            thumb_size: c.worker.thumb_size,
-            snapshot_every: c.worker.snapshot_every,
-        },
-    );
+    let mut worker = Worker::new(store, c.worker_config(device, a.exit_when_idle));
     println!("worker {} on {}", worker.id(), device_name(device));
     let mut idle_said = false;
     let log_every = a.log_every;

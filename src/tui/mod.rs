@@ -27,7 +27,7 @@ use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::config::{resolve, Config};
 use crate::engine::device::parse_device;
-use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::queue::worker::{Worker, WorkerEvent};
 use crate::queue::Store;
 use app::App;
 use data::Command;
@@ -168,16 +168,7 @@ fn spawn_worker(
     stop: Arc<AtomicBool>,
     tx: mpsc::Sender<Event>,
 ) -> std::thread::JoinHandle<()> {
-    let wc = WorkerConfig {
-        device,
-        weights: resolve(&config.paths.weights),
-        poll: Duration::from_secs_f64(config.worker.poll_interval.max(0.05)),
-        exit_when_idle: false,
-        stale_after: config.worker.stale_after,
-        on_interrupted: config.worker.on_interrupted,
-        thumb_size: config.worker.thumb_size,
-        snapshot_every: config.worker.snapshot_every,
-    };
+    let wc = config.worker_config(device, false);
     let data_dir = data_dir.to_path_buf();
     std::thread::Builder::new()
         .name("worker".into())
