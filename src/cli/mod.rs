@@ -109,3 +109,18 @@ fn show(path: &std::path::Path, width: Option<u32>) -> Result<i32> {
         .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
     Ok(0)
 }
+
+/// A flag that the first Ctrl-C or SIGTERM sets, so long work can stop cleanly;
+/// a second one exits at once (in case the work is stuck in a long step).
+pub(crate) fn stop_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_CANCELLED);
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("cannot install the signal handler: {e}"))?;
+    Ok(stop)
+}

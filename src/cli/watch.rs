@@ -3,10 +3,9 @@
 //! failures with their reasons.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
 use super::table::Table;
@@ -85,18 +84,9 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
             Err(e) => return Err(e.into()),
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // First Ctrl-C/SIGTERM: stop cleanly (a running run goes back to the
-        // queue); a second one exits at once.
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        })
-        .context("cannot install the signal handler")?;
-    }
+    // First Ctrl-C/SIGTERM: stop cleanly (a running run goes back to the
+    // queue); a second one exits at once.
+    let stop = super::stop_flag()?;
     let worker = if a.no_worker {
         None
     } else {

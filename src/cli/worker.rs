@@ -1,9 +1,8 @@
 //! `atelier worker`: run queued runs on one device until stopped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use crate::config::Config;
@@ -26,18 +25,9 @@ pub struct WorkerArgs {
 
 pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
     let device = parse_device(a.device.as_deref().unwrap_or(&c.worker.device))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // First Ctrl-C/SIGTERM: finish cleanly (the current run goes back to the
-        // queue); a second one exits at once.
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        })
-        .context("cannot install the signal handler")?;
-    }
+    // First Ctrl-C/SIGTERM: stop cleanly (a running run goes back to the
+    // queue); a second one exits at once.
+    let stop = super::stop_flag()?;
     let mut worker = Worker::new(store, c.worker_config(device, a.exit_when_idle));
     println!("worker {} on {}", worker.id(), device_name(device));
     let mut idle_said = false;
