@@ -31,7 +31,7 @@ lint: setup
 
 # Seconds per evaluation, ours against plain PyTorch, same weights, sizes, threads.
 bench: build
-	.venv/bin/python scripts/bench.py $(BENCH_ARGS)
+	.venv/bin/python bench/run.py $(BENCH_ARGS)
 
 # Regenerate the golden files the tests compare against (from the venv's torch).
 golden: setup

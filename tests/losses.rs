@@ -1,6 +1,6 @@
 //! Losses against values worked out by hand.
 
-use atelier::engine::losses::{content_loss, gram, style_loss, total_variation};
+use atelier::engine::losses::{content_loss, gram, gram_term, style_loss, total_variation};
 use tch::{Kind, Tensor};
 
 fn t(values: &[f32], shape: &[i64]) -> Tensor {
@@ -53,4 +53,36 @@ fn shape_mismatches_are_errors_not_broadcasts() {
     assert!(content_loss(&a, &b).is_err());
     assert!(style_loss(&a.view([2, 2]), &b.view([1, 2])).is_err());
     assert!(gram(&a.view([4])).is_err());
+}
+
+#[test]
+fn gram_term_has_the_value_and_gradient_of_the_autograd_style_loss() {
+    // The closed-form gradient must equal what autograd gives for
+    // weight · mse(gram(F), A), on a feature map with unequal C, H, W.
+    tch::manual_seed(3);
+    let f0 = Tensor::rand([1, 5, 4, 3], (Kind::Float, tch::Device::Cpu));
+    let target = gram(&Tensor::rand([1, 5, 4, 3], (Kind::Float, tch::Device::Cpu))).unwrap();
+    let weight = 7.5;
+
+    let f = f0.copy().requires_grad_(true);
+    let reference = style_loss(&gram(&f).unwrap(), &target).unwrap() * weight;
+    reference.backward();
+    let want = f.grad();
+
+    let f = f0.copy().requires_grad_(true);
+    let (value_, surrogate) = gram_term(&f, &target, weight).unwrap();
+    surrogate.backward();
+    let got = f.grad();
+
+    assert!((value(&value_) - value(&reference)).abs() <= 1e-6 * value(&reference).abs());
+    assert!(!value_.requires_grad(), "the value carries no graph");
+    let err = value(&(&got - &want).abs().max()) / value(&want.abs().max());
+    assert!(err < 1e-5, "relative gradient error {err}");
+    // A target of the wrong size is an error, as for style_loss.
+    assert!(gram_term(
+        &f,
+        &Tensor::zeros([4, 4], (Kind::Float, tch::Device::Cpu)),
+        1.0
+    )
+    .is_err());
 }

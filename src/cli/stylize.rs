@@ -423,6 +423,8 @@ pub(super) fn optimise_and_save(
         cancel: &cancel,
         save_every: f.save_every,
         snapshots: snapshot_dir(out),
+        trace: Vec::new(),
+        started: std::time::Instant::now(),
     };
     // The memory guard: refuse before starting a run that cannot fit.
     let estimate = if f.force {
@@ -500,6 +502,10 @@ pub(super) fn optimise_and_save(
                 "tv": outcome.last.tv, "total": outcome.last.total,
             },
             "output": out,
+            "trace": {
+                "seconds": observer.trace.iter().map(|t| t.0).collect::<Vec<_>>(),
+                "total": observer.trace.iter().map(|t| t.1).collect::<Vec<_>>(),
+            },
             // Estimated and measured (CPU: VmHWM, reset just before the run) peaks.
             "memory": {
                 "estimated_peak_bytes": estimate.peak,
@@ -522,10 +528,17 @@ struct CliObserver<'a> {
     cancel: &'a AtomicBool,
     save_every: usize,
     snapshots: PathBuf,
+    /// (wall seconds since the run started, total loss) per evaluation, for
+    /// the summary: the benchmark takes medians of the gaps, compares losses at
+    /// equal steps and measures time to a loss (multi-scale included).
+    trace: Vec<(f64, f64)>,
+    started: std::time::Instant,
 }
 
 impl Observer for CliObserver<'_> {
     fn on_eval(&mut self, p: &Progress) -> Flow {
+        self.trace
+            .push((self.started.elapsed().as_secs_f64(), p.losses.total));
         self.bar.set_position(p.eval as u64);
         self.bar.set_message(format!("best {:.4e}", p.best_total));
         if self.log_every > 0 && (p.eval % self.log_every == 0 || p.eval == 1) {

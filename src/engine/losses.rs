@@ -41,6 +41,30 @@ pub fn style_loss(gram: &Tensor, target_gram: &Tensor) -> Result<Tensor> {
     Ok(gram.f_mse_loss(target_gram, Reduction::Mean)?)
 }
 
+/// One Gram style term, `weight · style_loss(gram(F), A)`, returned as
+/// `(value, surrogate)`: `value` is the loss (no graph) and `surrogate` a scalar
+/// whose gradient with respect to `F` equals the loss's.
+///
+/// Why: autograd differentiates `F Fᵀ` with two matrix products; the gradient
+/// in closed form, `4w (G − A) F / (C²·N)` with `N = C·H·W`, needs one. The
+/// surrogate `⟨F, g⟩` (g detached) carries that gradient into the backward pass.
+pub fn gram_term(features: &Tensor, target_gram: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
+    let (_, c, h, w) = dims4(features, "features")?;
+    let grad = tch::no_grad(|| -> Result<(Tensor, Tensor)> {
+        let f = features.f_detach()?;
+        let g = gram(&f)?;
+        same_shape(&g, target_gram, "style target")?;
+        let diff = g.f_sub(target_gram)?;
+        let value = diff.f_square()?.f_mean(None)?.f_mul_scalar(weight)?;
+        let scale = 4.0 * weight / ((c * c) as f64 * (c * h * w) as f64);
+        let grad = diff.f_mm(&f.f_view([c, h * w])?)?.f_mul_scalar(scale)?;
+        Ok((value, grad))
+    })?;
+    let (value, grad) = grad;
+    let surrogate = features.f_reshape([-1])?.f_dot(&grad.f_reshape([-1])?)?;
+    Ok((value, surrogate))
+}
+
 /// Total variation (anisotropic, L1): the sum of absolute differences between
 /// horizontally and vertically neighbouring pixels of a `[1, C, H, W]` image.
 pub fn total_variation(image: &Tensor) -> Result<Tensor> {

@@ -15,7 +15,7 @@ use tch::{Device, Kind, Tensor};
 use super::color::{luminance, match_color, with_chroma_of, ColorMode};
 use super::error::{Error, Result};
 use super::image_io::{resize_longer_side, to_tensor};
-use super::losses::{content_loss, gram, style_loss, total_variation};
+use super::losses::{content_loss, gram, gram_term, total_variation};
 use super::mrf::{mrf_loss, mrf_target, MrfTarget};
 use super::optim::{
     minimize, AdamConfig, GuardConfig, LbfgsConfig, Method, Plateau, Rollback, Status, StopReason,
@@ -512,9 +512,14 @@ fn run_scale(
         for (l, w, target) in &t.content {
             content = content.f_add(&content_loss(&feats[l], target)?.f_mul_scalar(*w)?)?;
         }
+        // Gram terms: values kept apart from the surrogates that carry their
+        // gradient (see `gram_term`).
         let mut style = zero()?;
+        let mut gram_grads = zero()?;
         for (l, w, target) in &t.style {
-            style = style.f_add(&style_loss(&gram(&feats[l])?, target)?.f_mul_scalar(*w)?)?;
+            let (value, surrogate) = gram_term(&feats[l], target, *w * spec.style_weight)?;
+            style = style.f_add(&value)?;
+            gram_grads = gram_grads.f_add(&surrogate)?;
         }
         let mut mrf = zero()?;
         for (l, w, target) in &t.mrf {
@@ -522,16 +527,19 @@ fn run_scale(
         }
         let content = content.f_mul_scalar(spec.content_weight)?;
         // The style term reported is Gram and MRF together.
-        let style = style
-            .f_mul_scalar(spec.style_weight)?
-            .f_add(&mrf.f_mul_scalar(spec.mrf_weight)?)?;
+        let mrf = mrf.f_mul_scalar(spec.mrf_weight)?;
+        let style = style.f_add(&mrf.f_detach()?)?;
         let tv = if spec.tv_weight > 0.0 {
             total_variation(&xg)?.f_mul_scalar(tv_scale)?
         } else {
             zero()?
         };
         let total = style.f_add(&content)?.f_add(&tv)?;
-        total.f_backward()?;
+        content
+            .f_add(&tv)?
+            .f_add(&mrf)?
+            .f_add(&gram_grads)?
+            .f_backward()?;
         let grad = xg.f_grad()?;
         // One device-to-host copy for all four numbers.
         let values = Tensor::f_stack(&[&style, &content, &tv, &total], 0)?

@@ -210,6 +210,10 @@ impl Vgg19 {
                     conv += 1;
                     x.f_conv2d(w, Some(b), [1, 1], [1, 1], [1, 1], 1)?
                 }
+                // In place unless the conv output is itself a tap: nothing else
+                // needs it (a conv's backward uses its input), so this saves a
+                // feature-map allocation per layer.
+                Stage::Relu { .. } if !taps.iter().any(|t| t.0 + 1 == pos) => x.f_relu_()?,
                 Stage::Relu { .. } => x.f_relu()?,
                 Stage::Pool { .. } => match self.pooling {
                     Pooling::Max => x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)?,

@@ -2,7 +2,7 @@
 per-evaluation overhead the store adds to a real run (worker vs the bare
 `atelier stylize` loop, same spec, in this one script).
 
-usage: .venv/bin/python scripts/bench_queue.py [--runs 20] [--size 128] [--steps 30]
+usage: .venv/bin/python bench/queue_runs.py [--runs 20] [--size 128] [--steps 30]
 Figures depend on the machine; they are not test assertions.
 """
 

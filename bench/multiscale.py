@@ -9,7 +9,7 @@ thread, which other load on a shared machine does not inflate as it does wall
 time; loop wall times are printed too. Losses are the best iterate's total at
 the final size (same loss terms, same weights).
 
-usage: .venv/bin/python scripts/bench_multiscale.py [--size 512] [--steps 100] [--scales auto] [--threads N]
+usage: .venv/bin/python bench/multiscale.py [--size 512] [--steps 100] [--scales auto] [--threads N]
 Figures depend on the machine; they are not test assertions.
 """
 
@@ -57,7 +57,7 @@ def main():
     ap.add_argument("--content", default="chelsea")
     ap.add_argument("--style", default="wheat-field-with-cypresses")
     a = ap.parse_args()
-    atelier = os.path.join(ROOT, "target/release/atelier")
+    atelier = os.environ.get("ATELIER_BIN", os.path.join(ROOT, "target/release/atelier"))
     tmp = tempfile.mkdtemp(prefix="atelier-bench-ms-")
     env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "no-config"), ATELIER_HOME=ROOT)
 
