@@ -678,20 +678,7 @@ fn stylize_tiled(
                     observer,
                     Offset { evals, budget },
                 )?;
-                // Feather into the image: ramps only on sides inside the image.
-                let wy = tiling::ramp(th, overlap, y0 > 0, y0 + th < h);
-                let wx = tiling::ramp(tw, overlap, x0 > 0, x0 + tw < w);
-                tch::no_grad(|| -> Result<()> {
-                    let wy = Tensor::f_from_slice(&wy)?.f_view([1, 1, th, 1])?;
-                    let wx = Tensor::f_from_slice(&wx)?.f_view([1, 1, 1, tw])?;
-                    let m = wy.f_mul(&wx)?.f_to_device(x.device())?;
-                    let region = x.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
-                    let blended = region
-                        .f_mul(&m.f_neg()?.f_add_scalar(1.0)?)?
-                        .f_add(&raw.f_mul(&m)?)?;
-                    region.shallow_clone().f_copy_(&blended)?;
-                    Ok(())
-                })?;
+                tiling::feather_into(&x, &raw, y0, x0, overlap)?;
                 evals += out.evals;
                 rollbacks += out.rollbacks;
                 elapsed += out.elapsed;
