@@ -505,6 +505,7 @@ pub(super) fn optimise_and_save(
             "trace": {
                 "seconds": observer.trace.iter().map(|t| t.0).collect::<Vec<_>>(),
                 "total": observer.trace.iter().map(|t| t.1).collect::<Vec<_>>(),
+                "scale": observer.trace.iter().map(|t| t.2).collect::<Vec<_>>(),
             },
             // Estimated and measured (CPU: VmHWM, reset just before the run) peaks.
             "memory": {
@@ -528,17 +529,20 @@ struct CliObserver<'a> {
     cancel: &'a AtomicBool,
     save_every: usize,
     snapshots: PathBuf,
-    /// (wall seconds since the run started, total loss) per evaluation, for
+    /// (wall seconds since the run started, total loss, scale) per evaluation, for
     /// the summary: the benchmark takes medians of the gaps, compares losses at
     /// equal steps and measures time to a loss (multi-scale included).
-    trace: Vec<(f64, f64)>,
+    trace: Vec<(f64, f64, usize)>,
     started: std::time::Instant,
 }
 
 impl Observer for CliObserver<'_> {
     fn on_eval(&mut self, p: &Progress) -> Flow {
-        self.trace
-            .push((self.started.elapsed().as_secs_f64(), p.losses.total));
+        self.trace.push((
+            self.started.elapsed().as_secs_f64(),
+            p.losses.total,
+            p.scale,
+        ));
         self.bar.set_position(p.eval as u64);
         self.bar.set_message(format!("best {:.4e}", p.best_total));
         if self.log_every > 0 && (p.eval % self.log_every == 0 || p.eval == 1) {

@@ -49,6 +49,10 @@ pub struct Progress {
     /// Rollbacks to the best iterate so far.
     pub rollbacks: usize,
     pub elapsed: Duration,
+    /// Which scale of a coarse-to-fine run this evaluation belongs to (0 is the
+    /// coarsest) and how many there are; losses compare only within a scale.
+    pub scale: usize,
+    pub scales: usize,
 }
 
 /// Whether the run should go on after an evaluation.
@@ -366,6 +370,8 @@ impl Watch for Bridge<'_> {
             best_eval: self.offset.evals + s.best_eval,
             rollbacks: s.rollbacks,
             elapsed: self.start.elapsed(),
+            scale: self.offset.scale,
+            scales: self.offset.scales,
         })
     }
 
@@ -401,7 +407,12 @@ pub fn run(
         prepared,
         None,
         observer,
-        Offset { evals: 0, budget },
+        Offset {
+            evals: 0,
+            budget,
+            scale: 0,
+            scales: 1,
+        },
     )?
     .0)
 }
@@ -413,6 +424,9 @@ struct Offset {
     evals: usize,
     /// Evaluations the whole run may use.
     budget: usize,
+    /// This scale's index and the number of scales.
+    scale: usize,
+    scales: usize,
 }
 
 /// Runs the style transfer: single-scale, or coarse to fine over the
@@ -440,7 +454,7 @@ pub fn stylize(
     // without preparing images and targets).
     let mut elapsed = Duration::ZERO;
     let mut last = None;
-    for (&size, &steps) in sizes.iter().zip(&steps) {
+    for (scale, (&size, &steps)) in sizes.iter().zip(&steps).enumerate() {
         let sub = RunSpec {
             size,
             steps,
@@ -459,7 +473,13 @@ pub fn stylize(
             }
             None => None,
         };
-        let (out, raw) = run_scale(vgg, &sub, &p, init, observer, Offset { evals, budget })?;
+        let offset = Offset {
+            evals,
+            budget,
+            scale,
+            scales: sizes.len(),
+        };
+        let (out, raw) = run_scale(vgg, &sub, &p, init, observer, offset)?;
         evals += out.evals;
         rollbacks += out.rollbacks;
         elapsed += out.elapsed;
@@ -676,7 +696,12 @@ fn stylize_tiled(
                     &p,
                     Some(init),
                     observer,
-                    Offset { evals, budget },
+                    Offset {
+                        evals,
+                        budget,
+                        scale: 0,
+                        scales: 1,
+                    },
                 )?;
                 tiling::feather_into(&x, &raw, y0, x0, overlap)?;
                 evals += out.evals;
