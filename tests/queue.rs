@@ -229,6 +229,42 @@ fn a_killed_worker_leaves_its_run_interrupted_and_a_restart_finishes_it() {
 }
 
 #[test]
+fn a_worker_records_the_rollbacks_of_a_diverging_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Adam with a huge step diverges at once, over and over; two scales, so
+    // the second scale's rollbacks must be counted after the first's evaluations.
+    let s = RunSpec {
+        optimizer: atelier::engine::spec::OptimizerKind::Adam,
+        learning_rate: Some(100.0),
+        scales: atelier::engine::pyramid::Scales::Count(2),
+        ..spec(48, 20)
+    };
+    let id = store.add(&s, &inputs(&s), 0).unwrap();
+    let o = worker(dir.path()).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = store.get(id).unwrap();
+    assert_eq!(r.status, Status::Done, "{:?}", r.error);
+    let rollbacks = store.rollbacks(id).unwrap();
+    assert!(rollbacks.len() >= 2, "{rollbacks:?}");
+    let samples = store.samples(id).unwrap();
+    let evals = r.evals.unwrap();
+    for rb in &rollbacks {
+        assert!(
+            rb.to_eval < rb.eval && rb.eval <= evals,
+            "{rb:?} of {evals}"
+        );
+        // The diverged evaluation has no loss sample (the guard rejected it).
+        assert!(samples.iter().all(|x| x.eval != rb.eval), "{rb:?}");
+        assert!(!rb.reason.is_empty() && rb.remedy.contains("halved"));
+    }
+    // Each scale rolls back to a point of its own; counted per scale, the
+    // second scale's rollbacks would point back into the first.
+    let targets: std::collections::HashSet<i64> = rollbacks.iter().map(|rb| rb.to_eval).collect();
+    assert!(targets.len() >= 2, "{rollbacks:?}");
+}
+
+#[test]
 fn cancelling_a_running_run_stops_it_within_an_evaluation_or_two() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
