@@ -263,6 +263,7 @@ fn snapshot_watch_pane_with_a_rule() {
         styles: vec!["irises".into(), "wheat-field-with-cypresses".into()],
         preset: Some("preview".into()),
         enabled: true,
+        paused: false,
         backend: Some("native".into()),
         arriving: 0,
         counts: atelier::queue::RuleCounts {

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ledger;
+mod paused_rules;
 pub mod rollbacks;
 pub mod run;
 mod schema;

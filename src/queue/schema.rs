@@ -97,6 +97,12 @@ pub const MIGRATIONS: &[&str] = &[
         remedy TEXT NOT NULL,
         PRIMARY KEY (run_id, eval)
     ) WITHOUT ROWID;",
+    // 3 -> 4: drop-folder rules paused from a front end (src/queue/paused_rules.rs);
+    // a rule is paused while its name is here.
+    "CREATE TABLE watch_paused (
+        rule TEXT PRIMARY KEY,
+        since REAL NOT NULL
+    );",
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
