@@ -151,6 +151,46 @@ fn corrupt_or_foreign_databases_are_refused_and_left_untouched() {
     assert_eq!(digest(&db2), before);
 }
 
+/// `atelier runs ls --json` in another process: what it sees of the store.
+fn runs_seen_by_another_process(data: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["runs", "ls", "--json", "--data-dir"])
+        .arg(data)
+        .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+        .env("ATELIER_HOME", root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Several stores in one process (the TUI's store thread and its worker) and
+/// other processes coming and going: every write stays visible to everyone.
+/// Closing any descriptor of the database file drops all of a process's POSIX
+/// locks on it, so a store that read the file's header outside SQLite let the
+/// next process to close its connection take itself for the last one and
+/// remove the WAL that the first store was still writing to.
+#[test]
+fn a_second_store_in_a_process_keeps_the_first_ones_writes_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    let s = spec(32, 2);
+    first.add(&s, &inputs(&s), 0).unwrap();
+    let _second = Store::open(dir.path()).unwrap();
+    assert_eq!(runs_seen_by_another_process(dir.path()).len(), 1);
+    // That process has closed its connection; the first store writes on.
+    first.add(&s, &inputs(&s), 0).unwrap();
+    assert_eq!(
+        runs_seen_by_another_process(dir.path()).len(),
+        2,
+        "a write of the first store was lost to other processes"
+    );
+}
+
 #[test]
 fn two_workers_run_each_of_twenty_runs_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
