@@ -13,6 +13,7 @@ pub mod event;
 pub mod images;
 pub mod keymap;
 pub mod panes;
+pub mod theme;
 pub mod ui;
 
 use std::io::Write;
