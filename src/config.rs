@@ -177,7 +177,7 @@ impl Config {
     /// fails at once rather than when a file arrives.
     fn check(self) -> Result<Self, ConfigError> {
         crate::tui::theme::Theme::new(&self.tui.theme).map_err(|e| ConfigError::Invalid {
-            path: format!("tui.theme.{}", e.key).into(),
+            path: "tui.theme".into(),
             reason: e.to_string(),
         })?;
         for name in self.presets.keys() {
@@ -388,7 +388,7 @@ mod tests {
         std::fs::write(&p, "[tui.theme]\nerror = \"redd\"\n").unwrap();
         let e = Config::load(Some(&p), true).unwrap_err().to_string();
         assert!(
-            e.contains("tui.theme.error") && e.contains("'redd' is not a colour"),
+            e.contains("tui.theme: error: 'redd' is not a colour"),
             "{e}"
         );
         std::fs::write(&p, "[tui.theme]\naccnet = \"red\"\n").unwrap();
