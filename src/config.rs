@@ -74,6 +74,8 @@ pub struct TuiConfig {
     /// Action name → keys, replacing that action's default keys.
     #[serde(default)]
     pub keys: std::collections::HashMap<String, Vec<String>>,
+    /// Colours (checked when the config is read).
+    pub theme: crate::tui::theme::ThemeConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -174,6 +176,10 @@ impl Config {
     /// Presets and watch rules are checked when the config is read, so a typo
     /// fails at once rather than when a file arrives.
     fn check(self) -> Result<Self, ConfigError> {
+        crate::tui::theme::Theme::new(&self.tui.theme).map_err(|e| ConfigError::Invalid {
+            path: "tui.theme".into(),
+            reason: e.to_string(),
+        })?;
         for name in self.presets.keys() {
             self.preset_spec(Some(name), false)?;
         }
@@ -356,5 +362,37 @@ mod tests {
             let e = Config::load(Some(&p), true).unwrap_err().to_string();
             assert!(e.contains(want), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn theme_colours_parse_and_a_wrong_name_is_a_clear_error() {
+        use crate::tui::theme::Theme;
+        use ratatui::style::Color;
+        let c = Config::load(None, false).unwrap();
+        assert_eq!(
+            Theme::new(&c.tui.theme).unwrap(),
+            Theme::default(),
+            "the built-in [tui.theme] and Theme::default() agree"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[tui.theme]\naccent = \"light-magenta\"\nchart_total = \"#ff8800\"\nmuted = \"244\"\n",
+        )
+        .unwrap();
+        let t = Theme::new(&Config::load(Some(&p), true).unwrap().tui.theme).unwrap();
+        assert_eq!(t.accent, Color::LightMagenta);
+        assert_eq!(t.chart_total, Color::Rgb(0xff, 0x88, 0x00));
+        assert_eq!(t.muted, Color::Indexed(244));
+        std::fs::write(&p, "[tui.theme]\nerror = \"redd\"\n").unwrap();
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(
+            e.contains("tui.theme: error: 'redd' is not a colour"),
+            "{e}"
+        );
+        std::fs::write(&p, "[tui.theme]\naccnet = \"red\"\n").unwrap();
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(e.contains("accnet"), "{e}");
     }
 }

@@ -151,6 +151,46 @@ fn corrupt_or_foreign_databases_are_refused_and_left_untouched() {
     assert_eq!(digest(&db2), before);
 }
 
+/// `atelier runs ls --json` in another process: what it sees of the store.
+fn runs_seen_by_another_process(data: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["runs", "ls", "--json", "--data-dir"])
+        .arg(data)
+        .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+        .env("ATELIER_HOME", root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Several stores in one process (the TUI's store thread and its worker) and
+/// other processes coming and going: every write stays visible to everyone.
+/// Closing any descriptor of the database file drops all of a process's POSIX
+/// locks on it, so a store that read the file's header outside SQLite let the
+/// next process to close its connection take itself for the last one and
+/// remove the WAL that the first store was still writing to.
+#[test]
+fn a_second_store_in_a_process_keeps_the_first_ones_writes_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    let s = spec(32, 2);
+    first.add(&s, &inputs(&s), 0).unwrap();
+    let _second = Store::open(dir.path()).unwrap();
+    assert_eq!(runs_seen_by_another_process(dir.path()).len(), 1);
+    // That process has closed its connection; the first store writes on.
+    first.add(&s, &inputs(&s), 0).unwrap();
+    assert_eq!(
+        runs_seen_by_another_process(dir.path()).len(),
+        2,
+        "a write of the first store was lost to other processes"
+    );
+}
+
 #[test]
 fn two_workers_run_each_of_twenty_runs_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -226,6 +266,42 @@ fn a_killed_worker_leaves_its_run_interrupted_and_a_restart_finishes_it() {
     assert!(r.output.unwrap().exists());
     assert_eq!(store.get(other).unwrap().status, Status::Done);
     let _ = &mut store;
+}
+
+#[test]
+fn a_worker_records_the_rollbacks_of_a_diverging_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Adam with a huge step diverges at once, over and over; two scales, so
+    // the second scale's rollbacks must be counted after the first's evaluations.
+    let s = RunSpec {
+        optimizer: atelier::engine::spec::OptimizerKind::Adam,
+        learning_rate: Some(100.0),
+        scales: atelier::engine::pyramid::Scales::Count(2),
+        ..spec(48, 20)
+    };
+    let id = store.add(&s, &inputs(&s), 0).unwrap();
+    let o = worker(dir.path()).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = store.get(id).unwrap();
+    assert_eq!(r.status, Status::Done, "{:?}", r.error);
+    let rollbacks = store.rollbacks(id).unwrap();
+    assert!(rollbacks.len() >= 2, "{rollbacks:?}");
+    let samples = store.samples(id).unwrap();
+    let evals = r.evals.unwrap();
+    for rb in &rollbacks {
+        assert!(
+            rb.to_eval < rb.eval && rb.eval <= evals,
+            "{rb:?} of {evals}"
+        );
+        // The diverged evaluation has no loss sample (the guard rejected it).
+        assert!(samples.iter().all(|x| x.eval != rb.eval), "{rb:?}");
+        assert!(!rb.reason.is_empty() && rb.remedy.contains("halved"));
+    }
+    // Each scale rolls back to a point of its own; counted per scale, the
+    // second scale's rollbacks would point back into the first.
+    let targets: std::collections::HashSet<i64> = rollbacks.iter().map(|rb| rb.to_eval).collect();
+    assert!(targets.len() >= 2, "{rollbacks:?}");
 }
 
 #[test]

@@ -9,9 +9,10 @@ use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
 use atelier::engine::spec::{RunSpec, StyleRef};
-use atelier::queue::{FinalLosses, Input, Run, Sample, Status};
+use atelier::queue::{FinalLosses, Input, RollbackRecord, Run, Sample, Status};
 use atelier::tui::app::{App, LibItem, Mode};
-use atelier::tui::data::{Command, Snapshot};
+use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
+use atelier::tui::form::Field;
 use atelier::tui::images::{ImageKey, Loaded};
 use atelier::tui::keymap::Keymap;
 use atelier::tui::ui;
@@ -109,6 +110,32 @@ fn samples(n: i64) -> Vec<Sample> {
         .collect()
 }
 
+fn rule(name: &str) -> atelier::watch::RuleState {
+    atelier::watch::RuleState {
+        name: name.into(),
+        inbox: format!("/srv/{name}").into(),
+        output: "/srv/out".into(),
+        styles: vec!["irises".into(), "wheat-field-with-cypresses".into()],
+        preset: Some("preview".into()),
+        enabled: true,
+        paused: false,
+        backend: Some("native".into()),
+        arriving: 0,
+        counts: atelier::queue::RuleCounts {
+            queued: 2,
+            done: 7,
+            failed: 1,
+            delivered: 14,
+        },
+        failures: vec![atelier::queue::WatchFailure {
+            path: format!("/srv/{name}/notes.png").into(),
+            reason: "not a readable image (unknown format)".into(),
+            time: 1_795_000_000.0,
+        }],
+        last_error: None,
+    }
+}
+
 fn app(with_library: bool) -> App {
     let (contents, styles) = if with_library {
         (
@@ -155,9 +182,18 @@ fn with_runs(mut a: App) -> App {
         queue,
         history,
         workers: Vec::new(),
-        focus: Some((4, samples(120))),
+        focus: Some(Focus {
+            run: 4,
+            samples: samples(120),
+            rollbacks: Vec::new(),
+        }),
         data_dir: "/data".into(),
         watch: Vec::new(),
+        memory: Some(DeviceMemory {
+            base: 400 << 20,
+            available: Some(6 << 30),
+        }),
+        content_size: None,
     });
     a.outbox.clear();
     a
@@ -256,31 +292,41 @@ fn snapshot_help_overlay() {
 fn snapshot_watch_pane_with_a_rule() {
     let mut a = with_runs(app(true));
     let mut snap = a.snap.clone();
-    snap.watch = vec![atelier::watch::RuleState {
-        name: "camera".into(),
-        inbox: "/srv/inbox".into(),
-        output: "/srv/out".into(),
-        styles: vec!["irises".into(), "wheat-field-with-cypresses".into()],
-        preset: Some("preview".into()),
-        enabled: true,
-        backend: Some("native".into()),
-        arriving: 0,
-        counts: atelier::queue::RuleCounts {
-            queued: 2,
-            done: 7,
-            failed: 1,
-            delivered: 14,
-        },
-        failures: vec![atelier::queue::WatchFailure {
-            path: "/srv/inbox/notes.png".into(),
-            reason: "not a readable image (unknown format)".into(),
-            time: 1_795_000_000.0,
-        }],
-        last_error: None,
-    }];
+    snap.watch = vec![rule("camera")];
     a.on_data(snap);
     press(&mut a, "6");
     insta::assert_snapshot!(render(&mut a, 110, 20).backend());
+}
+
+#[test]
+fn snapshot_compose_blend_with_memory_estimate() {
+    let mut a = with_runs(app(true));
+    press(&mut a, "1j\nl j 2jl");
+    a.compose.styles[0].weight = 0.7;
+    a.compose.styles[1].weight = 0.3;
+    let mut snap = a.snap.clone();
+    snap.content_size = Some(("/library/chelsea.png".into(), 451, 300));
+    a.on_data(snap);
+    press(&mut a, "jj");
+    insta::assert_snapshot!(render(&mut a, 100, 26).backend());
+}
+
+#[test]
+fn snapshot_live_chart_marks_rollbacks() {
+    let mut a = with_runs(app(true));
+    let mut snap = a.snap.clone();
+    if let Some(f) = snap.focus.as_mut() {
+        f.rollbacks = vec![RollbackRecord {
+            eval: 61,
+            to_eval: 58,
+            loss: Some(4.2e9),
+            reason: "loss 4.2000e9 jumped above 10× the best 3.4e6".into(),
+            remedy: "halved the step".into(),
+        }];
+    }
+    a.on_data(snap);
+    press(&mut a, "4");
+    insta::assert_snapshot!(render(&mut a, 110, 30).backend());
 }
 
 #[test]
@@ -309,7 +355,12 @@ fn library_keys_choose_content_and_mark_styles() {
     assert_eq!(a.compose.content.as_ref().unwrap().name, "chelsea");
     press(&mut a, "lj ");
     press(&mut a, "j ");
-    let marked: Vec<&str> = a.compose.styles.iter().map(|s| s.name.as_str()).collect();
+    let marked: Vec<&str> = a
+        .compose
+        .styles
+        .iter()
+        .map(|s| s.item.name.as_str())
+        .collect();
     assert_eq!(marked, ["wheat-field-with-cypresses", "the-harvesters"]);
     press(&mut a, " ");
     assert_eq!(a.compose.styles.len(), 1, "space again unmarks");
@@ -327,7 +378,12 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
     let mut a = app(true);
     press(&mut a, "2r");
     assert!(a.outbox.is_empty(), "nothing to queue without inputs");
+    assert!(a.compose.error.as_deref().unwrap().contains("content"));
     press(&mut a, "1\nl j 2");
+    // Preset, styles (each | blend), a weight per style, then the parameters.
+    assert_eq!(a.compose.selected(), Field::Preset);
+    press(&mut a, "jjjj");
+    assert_eq!(a.compose.selected(), Field::Param(0));
     press(&mut a, "\n");
     // Typing a size: clear the prefilled value first.
     for _ in 0..5 {
@@ -339,8 +395,11 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
     assert_eq!(a.compose.spec.steps, 250);
     press(&mut a, "\nabc\n");
     assert_eq!(a.compose.spec.steps, 250, "a bad value is refused");
+    let e = a.compose.error.clone().unwrap();
+    assert!(e.starts_with("steps: '250abc' is not"), "{e}");
     // Colours, scales and style scale are fields too.
     press(&mut a, "jjjjjjjjj+");
+    assert_eq!(a.compose.error, None, "a good edit clears the error");
     assert_eq!(
         a.compose.spec.preserve_colors,
         atelier::engine::color::ColorMode::Luminance
@@ -359,10 +418,138 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
             assert_eq!(items.len(), 2);
             assert!(items
                 .iter()
-                .all(|(s, c, _)| s.size == 96 && c == "astronaut"));
+                .all(|r| r.spec.size == 96 && r.content_name == "astronaut"));
+            assert_eq!(items[1].style_names, ["wheat-field-with-cypresses"]);
         }
         other => panic!("expected an enqueue, got {other:?}"),
     }
+}
+
+#[test]
+fn compose_blends_the_marked_styles_with_their_weights() {
+    let mut a = app(true);
+    press(&mut a, "1\nl j 2");
+    press(&mut a, "jl");
+    assert!(a.compose.blend, "→ on the styles row switches to blend");
+    press(&mut a, "j\n");
+    for _ in 0..5 {
+        a.on_key(key(KeyCode::Backspace));
+    }
+    press(&mut a, "0\n");
+    assert!(
+        a.compose.error.as_deref().unwrap().contains("above 0"),
+        "{:?}",
+        a.compose.error
+    );
+    assert_eq!(a.compose.styles[0].weight, 1.0);
+    press(&mut a, "\n");
+    a.on_key(key(KeyCode::Backspace));
+    a.on_key(key(KeyCode::Backspace));
+    a.on_key(key(KeyCode::Backspace));
+    press(&mut a, "7\nj\n");
+    a.on_key(key(KeyCode::Backspace));
+    a.on_key(key(KeyCode::Backspace));
+    a.on_key(key(KeyCode::Backspace));
+    press(&mut a, "3\n");
+    assert_eq!(a.compose.shares_label(), "0.70 / 0.30");
+    press(&mut a, "r");
+    match a.outbox.last() {
+        Some(Command::Enqueue(items)) => {
+            assert_eq!(items.len(), 1, "one blended run");
+            let w: Vec<f64> = items[0].spec.styles.iter().map(|s| s.weight).collect();
+            assert_eq!(w, [7.0, 3.0]);
+            assert_eq!(
+                items[0].style_names,
+                ["irises", "wheat-field-with-cypresses"]
+            );
+        }
+        other => panic!("expected an enqueue, got {other:?}"),
+    }
+    // Back to one run per style.
+    press(&mut a, "gjh");
+    assert!(!a.compose.blend);
+}
+
+#[test]
+fn compose_presets_fill_the_form() {
+    let tiny = RunSpec {
+        size: 64,
+        steps: 10,
+        tv_weight: 0.5,
+        ..spec()
+    };
+    let mut a = app(true).with_presets(vec![("tiny".into(), tiny)]);
+    press(&mut a, "2l");
+    assert_eq!(
+        (
+            a.compose.spec.size,
+            a.compose.spec.steps,
+            a.compose.spec.tv_weight
+        ),
+        (64, 10, 0.5)
+    );
+    assert_eq!(a.compose.value(Field::Preset), "tiny");
+    press(&mut a, "l");
+    assert_eq!(
+        a.compose.spec.size, 256,
+        "round again to none: the defaults"
+    );
+    press(&mut a, "\n");
+    for _ in 0..4 {
+        a.on_key(key(KeyCode::Backspace));
+    }
+    press(&mut a, "tiny\n");
+    assert_eq!(a.compose.spec.steps, 10);
+}
+
+#[test]
+fn compose_memory_estimate_follows_the_size_and_flags_what_does_not_fit() {
+    let mut a = with_runs(app(true));
+    press(&mut a, "1\nl 2");
+    let content = a.compose.content.clone().unwrap().path;
+    assert!(matches!(
+        a.outbox.iter().find(|c| matches!(c, Command::Content(_))),
+        Some(Command::Content(Some(p))) if *p == content
+    ));
+    let mut snap = a.snap.clone();
+    snap.content_size = Some((content, 600, 400));
+    snap.memory = Some(DeviceMemory {
+        base: 0,
+        available: Some(800 << 20),
+    });
+    a.on_data(snap);
+    let before = a.memory_estimate();
+    assert!(!before.assumed_square && !before.too_big, "{before:?}");
+    press(&mut a, "j");
+    for _ in 0..16 {
+        press(&mut a, "+");
+    }
+    let after = a.memory_estimate();
+    assert!(after.run > 10 * before.run, "{before:?} {after:?}");
+    assert!(after.too_big, "{after:?}");
+    let t = render(&mut a, 100, 26);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("too big: only 800 MiB free"), "{screen}");
+}
+
+#[test]
+fn watch_keys_pause_and_resume_the_selected_rule() {
+    let mut a = with_runs(app(true));
+    press(&mut a, "6 ");
+    assert!(a.outbox.is_empty(), "no rules: nothing to pause");
+    let mut snap = a.snap.clone();
+    snap.watch = vec![rule("camera"), rule("scans")];
+    a.on_data(snap);
+    a.outbox.clear();
+    press(&mut a, "j ");
+    assert!(matches!(a.outbox.last(), Some(Command::PauseRule(r, true)) if r == "scans"));
+    assert!(a.snap.watch[1].paused && !a.snap.watch[0].paused);
+    let t = render(&mut a, 110, 20);
+    assert!(format!("{:?}", t.backend()).contains("paused"));
+    press(&mut a, "p");
+    assert!(matches!(a.outbox.last(), Some(Command::PauseRule(r, false)) if r == "scans"));
+    let help = a.keymap.help(Some(a.context()));
+    assert!(help.iter().any(|h| h.help.contains("pause")));
 }
 
 #[test]
@@ -474,10 +661,10 @@ fn end_to_end_in_tmux() {
     // Library: first photo as content, first painting marked.
     send(&["Enter", "l", "Space", "2"]);
     wait_for("Parameters", 10);
-    // Size 48, steps 5.
+    // Past the preset row: size 48, steps 5.
     send(&[
-        "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "4", "8", "Enter", "j", "Enter", "BSpace",
-        "BSpace", "BSpace", "BSpace", "5", "Enter", "r",
+        "j", "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "4", "8", "Enter", "j", "Enter",
+        "BSpace", "BSpace", "BSpace", "BSpace", "5", "Enter", "r",
     ]);
     wait_for("queued run 1", 20);
     send(&["5"]);

@@ -105,7 +105,12 @@ fn setpriv() -> Option<PathBuf> {
 }
 
 fn watch_as(e: &Env, args: &[&str], nobody: bool) -> Watch {
-    let before = log(e).matches("] watching ").count();
+    watch_until(e, args, nobody, "] watching ")
+}
+
+/// Starts `atelier watch` and waits until its log says `ready` once more.
+fn watch_until(e: &Env, args: &[&str], nobody: bool, ready: &str) -> Watch {
+    let before = log(e).matches(ready).count();
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -130,7 +135,7 @@ fn watch_as(e: &Env, args: &[&str], nobody: bool) -> Watch {
             .unwrap(),
     );
     wait_until(e, "the watcher to start", Duration::from_secs(60), || {
-        log(e).matches("] watching ").count() > before
+        log(e).matches(ready).count() > before
     });
     w
 }
@@ -429,6 +434,45 @@ fn a_killed_watcher_restarted_while_files_arrive_takes_each_once() {
     let shas: HashSet<String> = all.iter().map(content_sha).collect();
     assert_eq!(shas.len(), n as usize);
     drop(w);
+}
+
+#[test]
+fn a_rule_paused_from_the_tui_is_skipped_until_resumed() {
+    let e = env("", 0.3);
+    // As the TUI's Watch pane does it: in the database, before the watcher runs.
+    Store::open(&e.data)
+        .unwrap()
+        .set_rule_paused("t", true)
+        .unwrap();
+    let _w = watch_until(&e, &["--no-worker"], false, "[t] paused");
+    image(&e.inbox.join("a.png"), 1);
+    settle();
+    assert!(runs(&e).is_empty(), "a paused rule took a file");
+    assert_eq!(status_json(&e)[0]["paused"], true);
+    Store::open(&e.data)
+        .unwrap()
+        .set_rule_paused("t", false)
+        .unwrap();
+    // Resumed within a second, and what arrived meanwhile is taken.
+    wait_until(
+        &e,
+        "the file taken on resume",
+        Duration::from_secs(20),
+        || runs(&e).len() == 1,
+    );
+    assert!(log(&e).contains("[t] watching"), "{}", log(&e));
+    // Paused again while watching: the next file waits.
+    Store::open(&e.data)
+        .unwrap()
+        .set_rule_paused("t", true)
+        .unwrap();
+    wait_until(&e, "the pause", Duration::from_secs(20), || {
+        log(&e).matches("[t] paused").count() == 2
+    });
+    image(&e.inbox.join("b.png"), 2);
+    settle();
+    assert_eq!(runs(&e).len(), 1, "a paused rule took a file");
+    assert_eq!(status_json(&e)[0]["paused"], true);
 }
 
 #[test]

@@ -151,7 +151,12 @@ fn status(store: &Store, c: &Config, json: bool) -> Result<i32> {
     for s in &states {
         t.row(vec![
             s.name.clone(),
-            if s.enabled { "yes" } else { "no" }.into(),
+            match (s.enabled, s.paused) {
+                (false, _) => "no",
+                (true, true) => "paused",
+                (true, false) => "yes",
+            }
+            .into(),
             s.inbox.display().to_string(),
             s.styles.join(","),
             s.counts.queued.to_string(),

@@ -65,7 +65,8 @@ pub enum Flow {
 /// Watches a run; returning [`Flow::Stop`] cancels it.
 pub trait Observer {
     fn on_eval(&mut self, progress: &Progress) -> Flow;
-    /// A divergence was caught and the run rolled back to its best iterate.
+    /// A divergence was caught and the run rolled back to its best iterate
+    /// (evaluations counted over the whole run, as in [`Progress`]).
     fn on_rollback(&mut self, _rollback: &Rollback) {}
     /// Every how many evaluations [`Observer::on_snapshot`] is called (0: never).
     fn snapshot_every(&self) -> usize {
@@ -376,7 +377,13 @@ impl Watch for Bridge<'_> {
     }
 
     fn on_rollback(&mut self, r: &Rollback) {
-        self.observer.on_rollback(r);
+        // The guard counts within this scale; the observer counts over the run,
+        // as it does for evaluations.
+        self.observer.on_rollback(&Rollback {
+            eval: self.offset.evals + r.eval,
+            to_eval: self.offset.evals + r.to_eval,
+            ..r.clone()
+        });
     }
 }
 

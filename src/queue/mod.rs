@@ -4,6 +4,8 @@
 
 pub mod error;
 pub mod ledger;
+mod paused_rules;
+pub mod rollbacks;
 pub mod run;
 mod schema;
 pub mod store;
@@ -11,5 +13,6 @@ pub mod worker;
 
 pub use error::{StoreError, StoreResult};
 pub use ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem, WatchedRun};
+pub use rollbacks::RollbackRecord;
 pub use run::{FinalLosses, Input, Run, Sample, Status};
 pub use store::{Filter, OnInterrupted, Store, WorkerInfo};

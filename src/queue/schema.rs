@@ -85,6 +85,24 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX watch_outputs_by_item ON watch_outputs (item_id);
     CREATE INDEX watch_outputs_by_state ON watch_outputs (state);",
+    // 2 -> 3: rollbacks of a run (src/queue/rollbacks.rs), for the loss charts.
+    // `eval` is the diverged evaluation (counted over all scales and attempts);
+    // `loss` is NULL when it was not a number.
+    "CREATE TABLE rollbacks (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        eval INTEGER NOT NULL,
+        to_eval INTEGER NOT NULL,
+        loss REAL,
+        reason TEXT NOT NULL,
+        remedy TEXT NOT NULL,
+        PRIMARY KEY (run_id, eval)
+    ) WITHOUT ROWID;",
+    // 3 -> 4: drop-folder rules paused from a front end (src/queue/paused_rules.rs);
+    // a rule is paused while its name is here.
+    "CREATE TABLE watch_paused (
+        rule TEXT PRIMARY KEY,
+        since REAL NOT NULL
+    );",
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

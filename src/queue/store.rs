@@ -2,7 +2,6 @@
 //! workers write never sees "database is locked". Every write that must be
 //! atomic (claiming a run, reordering) is one immediate transaction.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
@@ -53,7 +52,11 @@ impl Store {
     pub fn open(data_dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
         let path = data_dir.join(DB_FILE);
-        check_header(&path)?;
+        // The file is only ever read through SQLite: reading it any other way
+        // (say, to check its header) and closing that descriptor would drop
+        // every POSIX lock this process holds on it, and the next process to
+        // close its connection would take itself for the last one and delete
+        // the WAL that this process's other stores still write to.
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -94,7 +97,15 @@ impl Store {
         let pragma = |c: &Connection, name: &str| -> rusqlite::Result<i64> {
             c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
         };
-        let app = pragma(&self.conn, "application_id").map_err(|e| self.err(e))?;
+        let app = pragma(&self.conn, "application_id").map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                StoreError::Foreign {
+                    path: self.path.clone(),
+                    reason: "not a SQLite file".into(),
+                }
+            }
+            e => self.err(e),
+        })?;
         let version = pragma(&self.conn, "user_version").map_err(|e| self.err(e))?;
         if app != APPLICATION_ID {
             let tables: i64 = self
@@ -682,25 +693,6 @@ pub(super) fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
         path: path.to_path_buf(),
         reason,
     }
-}
-
-/// A non-empty file that does not start with SQLite's magic is refused before
-/// SQLite opens it.
-fn check_header(path: &Path) -> StoreResult<()> {
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::io(path, e)),
-    };
-    let mut head = [0u8; 16];
-    let n = f.read(&mut head).map_err(|e| StoreError::io(path, e))?;
-    if n > 0 && (n < 16 || &head != b"SQLite format 3\0") {
-        return Err(StoreError::Foreign {
-            path: path.to_path_buf(),
-            reason: "not a SQLite file".into(),
-        });
-    }
-    Ok(())
 }
 
 fn row_to_run(r: &Row<'_>) -> rusqlite::Result<Result<Run, String>> {

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use tch::Device;
 
 use super::error::{StoreError, StoreResult};
+use super::rollbacks::RollbackRecord;
 use super::run::{FinalLosses, Run, Sample, Status};
 use super::store::{hostname, OnInterrupted, Store};
 use crate::engine::color::ColorMode;
 use crate::engine::device::device_name;
 use crate::engine::image_io::{from_tensor, load_rgb, resize_longer_side, save_png, to_tensor};
+use crate::engine::optim::Rollback;
 use crate::engine::pyramid::Scales;
 use crate::engine::transfer::{self, prepare, Flow, Observer, Outcome, Progress};
 use crate::engine::vgg::{Pooling, Vgg19};
@@ -271,6 +273,7 @@ impl Worker {
             events,
             offset,
             pending: Vec::new(),
+            pending_rollbacks: Vec::new(),
             last_flush: Instant::now(),
             ended: None,
             dir,
@@ -342,6 +345,8 @@ struct RunObserver<'a> {
     /// Evaluations done before this attempt (when resuming).
     offset: i64,
     pending: Vec<Sample>,
+    /// Rollbacks not yet written (they go with the next batch of samples).
+    pending_rollbacks: Vec<RollbackRecord>,
     last_flush: Instant,
     ended: Option<Ended>,
     /// The run's folder: `current.png` is the latest iterate, for the TUI and
@@ -357,6 +362,13 @@ impl RunObserver<'_> {
         // briefly is harmless.
         if self.store.add_samples(self.run, &self.pending).is_ok() {
             self.pending.clear();
+        }
+        if self
+            .store
+            .add_rollbacks(self.run, &self.pending_rollbacks)
+            .is_ok()
+        {
+            self.pending_rollbacks.clear();
         }
         let _ = self.store.heartbeat(self.run, self.worker);
         self.last_flush = Instant::now();
@@ -392,6 +404,16 @@ impl Observer for RunObserver<'_> {
             return Flow::Stop;
         }
         Flow::Continue
+    }
+
+    fn on_rollback(&mut self, r: &Rollback) {
+        self.pending_rollbacks.push(RollbackRecord {
+            eval: self.offset + r.eval as i64,
+            to_eval: self.offset + r.to_eval as i64,
+            loss: Some(r.loss),
+            reason: r.reason.clone(),
+            remedy: r.remedy.clone(),
+        });
     }
 
     fn snapshot_every(&self) -> usize {

@@ -9,14 +9,13 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui_image::protocol::Protocol;
 
 use super::data::{Command, Snapshot};
+use super::form::{ComposeState, Field, MarkedStyle, MemoryView};
 use super::images::{ImageKey, Loaded};
 use super::keymap::{Action, Context, Keymap};
-use crate::engine::color::ColorMode;
+use super::theme::Theme;
 use crate::engine::library::Library;
-use crate::engine::pyramid::Scales;
-use crate::engine::spec::{Init, OptimizerKind, RunSpec};
+use crate::engine::spec::RunSpec;
 use crate::engine::transfer::Progress;
-use crate::engine::vgg::Pooling;
 use crate::queue::worker::WorkerEvent;
 use crate::queue::{Run, Status};
 
@@ -119,169 +118,6 @@ impl LibraryState {
     }
 }
 
-/// The form fields of Compose, in order.
-pub const FIELDS: [&str; 13] = [
-    "size",
-    "steps",
-    "style weight",
-    "content weight",
-    "tv weight",
-    "optimizer",
-    "init",
-    "pooling",
-    "seed",
-    "line search",
-    "colours",
-    "scales",
-    "style scale",
-];
-
-pub struct ComposeState {
-    pub content: Option<LibItem>,
-    pub styles: Vec<LibItem>,
-    pub spec: RunSpec,
-    pub field: usize,
-}
-
-impl ComposeState {
-    pub fn value(&self, i: usize) -> String {
-        let s = &self.spec;
-        match i {
-            0 => format!("{} px", s.size),
-            1 => s.steps.to_string(),
-            2 => format!("{}", s.style_weight),
-            3 => format!("{}", s.content_weight),
-            4 => format!("{}", s.tv_weight),
-            5 => format!("{:?}", s.optimizer).to_lowercase(),
-            6 => format!("{:?}", s.init).to_lowercase(),
-            7 => format!("{:?}", s.pooling).to_lowercase(),
-            8 => s.seed.to_string(),
-            9 => if s.line_search { "on" } else { "off" }.into(),
-            10 => format!("{:?}", s.preserve_colors).to_lowercase(),
-            11 => match s.scales {
-                Scales::Auto => "auto".into(),
-                Scales::Count(n) => n.to_string(),
-            },
-            12 => format!("{}", s.style_scale),
-            _ => String::new(),
-        }
-    }
-
-    /// Steps a field up (`dir` = 1) or down (-1).
-    fn nudge(&mut self, dir: i32) {
-        let s = &mut self.spec;
-        let up = dir > 0;
-        let scale = |v: f64| if up { v * 2.0 } else { v / 2.0 };
-        match self.field {
-            0 => {
-                s.size = if up {
-                    (s.size + 64).min(4096)
-                } else {
-                    s.size.saturating_sub(64).max(64)
-                }
-            }
-            1 => {
-                s.steps = if up {
-                    s.steps + 50
-                } else {
-                    s.steps.saturating_sub(50).max(1)
-                }
-            }
-            2 => s.style_weight = scale(s.style_weight),
-            3 => s.content_weight = scale(s.content_weight),
-            4 => s.tv_weight = scale(s.tv_weight),
-            5 => {
-                s.optimizer = match s.optimizer {
-                    OptimizerKind::Lbfgs => OptimizerKind::Adam,
-                    OptimizerKind::Adam => OptimizerKind::Lbfgs,
-                }
-            }
-            6 => {
-                s.init = match (s.init, up) {
-                    (Init::Content, true) | (Init::Style, false) => Init::Noise,
-                    (Init::Noise, true) | (Init::Content, false) => Init::Style,
-                    (Init::Style, true) | (Init::Noise, false) => Init::Content,
-                }
-            }
-            7 => {
-                s.pooling = match s.pooling {
-                    Pooling::Max => Pooling::Avg,
-                    Pooling::Avg => Pooling::Max,
-                }
-            }
-            8 => {
-                s.seed = if up {
-                    s.seed + 1
-                } else {
-                    s.seed.saturating_sub(1)
-                }
-            }
-            9 => s.line_search = !s.line_search,
-            10 => {
-                s.preserve_colors = match (s.preserve_colors, up) {
-                    (ColorMode::None, true) | (ColorMode::Histogram, false) => ColorMode::Luminance,
-                    (ColorMode::Luminance, true) | (ColorMode::None, false) => ColorMode::Histogram,
-                    (ColorMode::Histogram, true) | (ColorMode::Luminance, false) => ColorMode::None,
-                }
-            }
-            11 => {
-                s.scales = match (s.scales, up) {
-                    (Scales::Count(n), true) if n < 6 => Scales::Count(n + 1),
-                    (Scales::Count(n), false) if n > 1 => Scales::Count(n - 1),
-                    (Scales::Count(_), _) => Scales::Auto,
-                    (Scales::Auto, true) => Scales::Count(1),
-                    (Scales::Auto, false) => Scales::Count(6),
-                }
-            }
-            12 => {
-                let v = s.style_scale + if up { 0.25 } else { -0.25 };
-                s.style_scale = v.clamp(0.5, 2.0);
-            }
-            _ => {}
-        }
-    }
-
-    /// Sets a field from typed text; returns an error message if it does not parse
-    /// or would make the spec invalid.
-    fn set(&mut self, i: usize, text: &str) -> Result<(), String> {
-        let mut s = self.spec.clone();
-        let t = text.trim();
-        let num = || {
-            t.parse::<f64>()
-                .map_err(|_| format!("'{t}' is not a number"))
-        };
-        match i {
-            0 => {
-                s.size = t
-                    .trim_end_matches("px")
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("'{t}' is not a size"))?
-            }
-            1 => {
-                s.steps = t
-                    .parse()
-                    .map_err(|_| format!("'{t}' is not a step count"))?
-            }
-            2 => s.style_weight = num()?,
-            3 => s.content_weight = num()?,
-            4 => s.tv_weight = num()?,
-            5 => s.optimizer = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
-            6 => s.init = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
-            7 => s.pooling = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
-            8 => s.seed = t.parse().map_err(|_| format!("'{t}' is not a seed"))?,
-            9 => s.line_search = matches!(t, "on" | "yes" | "true" | "1"),
-            10 => s.preserve_colors = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
-            11 => s.scales = t.parse().map_err(|e: crate::engine::Error| e.to_string())?,
-            12 => s.style_scale = num()?,
-            _ => return Ok(()),
-        }
-        s.validate().map_err(|e| e.to_string())?;
-        self.spec = s;
-        Ok(())
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sort {
     Newest,
@@ -306,7 +142,7 @@ pub enum InputPurpose {
     LibraryFilter,
     HistoryFilter,
     AddPath,
-    EditField(usize),
+    EditField(Field),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -325,9 +161,14 @@ pub struct App {
     pub tab: usize,
     pub mode: Mode,
     pub keymap: Keymap,
+    pub theme: Theme,
+    /// The worker's device, as Compose's memory estimate names it.
+    pub device: String,
     pub lib: LibraryState,
     pub compose: ComposeState,
     pub queue_sel: usize,
+    /// The selected drop-folder rule in Watch.
+    pub watch_sel: usize,
     /// The run the Live pane shows.
     pub live: Option<i64>,
     pub history: HistoryState,
@@ -357,18 +198,16 @@ impl App {
             tab: 0,
             mode: Mode::Normal,
             keymap,
+            theme: Theme::default(),
+            device: "cpu".into(),
             lib: LibraryState {
                 contents,
                 styles,
                 ..LibraryState::default()
             },
-            compose: ComposeState {
-                content: None,
-                styles: Vec::new(),
-                spec,
-                field: 0,
-            },
+            compose: ComposeState::new(spec),
             queue_sel: 0,
+            watch_sel: 0,
             live: None,
             history: HistoryState::default(),
             snap: Snapshot::default(),
@@ -383,6 +222,23 @@ impl App {
         }
     }
 
+    /// Named presets (`[presets.*]` as specs for the worker's device), offered
+    /// in Compose after "none".
+    pub fn with_presets(mut self, presets: Vec<(String, RunSpec)>) -> Self {
+        self.compose.presets.extend(presets);
+        self
+    }
+
+    pub fn with_theme(mut self, theme: Theme) -> Self {
+        self.theme = theme;
+        self
+    }
+
+    pub fn with_device(mut self, name: impl Into<String>) -> Self {
+        self.device = name.into();
+        self
+    }
+
     pub fn context(&self) -> Context {
         match self.tab {
             0 => Context::Library,
@@ -390,8 +246,23 @@ impl App {
             2 => Context::Queue,
             3 => Context::Live,
             4 => Context::History,
+            5 => Context::Watch,
             _ => Context::Global,
         }
+    }
+
+    /// Samples and rollbacks of run `id`, if it is the one in focus.
+    pub fn focus_of(&self, id: i64) -> (&[crate::queue::Sample], &[crate::queue::RollbackRecord]) {
+        match &self.snap.focus {
+            Some(f) if f.run == id => (&f.samples, &f.rollbacks),
+            _ => (&[], &[]),
+        }
+    }
+
+    /// Compose's memory estimate from the latest snapshot.
+    pub fn memory_estimate(&self) -> MemoryView {
+        self.compose
+            .estimate(self.snap.content_size.as_ref(), self.snap.memory)
     }
 
     pub fn say(&mut self, msg: impl Into<String>) {
@@ -412,6 +283,7 @@ impl App {
                 .map(|r| r.id);
         }
         self.queue_sel = self.queue_sel.min(self.snap.queue.len().saturating_sub(1));
+        self.watch_sel = self.watch_sel.min(self.snap.watch.len().saturating_sub(1));
         self.refocus();
     }
 
@@ -601,9 +473,9 @@ impl App {
         match purpose {
             InputPurpose::LibraryFilter | InputPurpose::HistoryFilter => {}
             InputPurpose::AddPath => self.add_path(buffer.trim()),
-            InputPurpose::EditField(i) => {
-                if let Err(e) = self.compose.set(i, &buffer) {
-                    self.say(format!("{}: {e}", FIELDS[i]));
+            InputPurpose::EditField(f) => {
+                if let Err(e) = self.compose.set(f, &buffer) {
+                    self.compose.error = Some(format!("{}: {e}", self.compose.label(f)));
                 }
             }
         }
@@ -673,6 +545,7 @@ impl App {
                 2 => self.queue_action(action),
                 3 => self.live_action(action),
                 4 => self.history_action(action),
+                5 => self.watch_action(action),
                 _ => {}
             },
         }
@@ -704,21 +577,19 @@ impl App {
             Action::UseAsContent if side == Side::Contents => {
                 if let Some(item) = self.lib.selected().cloned() {
                     self.say(format!("content: {}", item.name));
-                    self.compose.content = Some(item);
+                    self.set_content(item);
                 }
             }
             Action::UseAsContent | Action::ToggleStyle if side == Side::Styles => {
                 if let Some(item) = self.lib.selected().cloned() {
-                    if let Some(i) = self.compose.styles.iter().position(|s| s.path == item.path) {
-                        self.compose.styles.remove(i);
-                        self.say(format!("unmarked {}", item.name));
-                    } else {
+                    let name = item.name.clone();
+                    if self.compose.toggle_style(item) {
                         self.say(format!(
-                            "marked {} ({} styles)",
-                            item.name,
-                            self.compose.styles.len() + 1
+                            "marked {name} ({} styles)",
+                            self.compose.styles.len()
                         ));
-                        self.compose.styles.push(item);
+                    } else {
+                        self.say(format!("unmarked {name}"));
                     }
                 }
             }
@@ -726,54 +597,41 @@ impl App {
         }
     }
 
-    fn compose_action(&mut self, action: Action) {
-        match action {
-            Action::Up => self.compose.field = self.compose.field.saturating_sub(1),
-            Action::Down => self.compose.field = (self.compose.field + 1).min(FIELDS.len() - 1),
-            Action::Top => self.compose.field = 0,
-            Action::Bottom => self.compose.field = FIELDS.len() - 1,
-            Action::Increase | Action::Right => self.compose.nudge(1),
-            Action::Decrease | Action::Left => self.compose.nudge(-1),
-            Action::Select => {
-                let i = self.compose.field;
-                self.mode = Mode::Input {
-                    purpose: InputPurpose::EditField(i),
-                    buffer: self.compose.value(i).trim_end_matches(" px").to_string(),
-                }
-            }
-            Action::Enqueue => self.enqueue(),
-            _ => {}
-        }
+    /// Makes `item` Compose's content, and has the store thread measure it
+    /// for the memory estimate.
+    fn set_content(&mut self, item: LibItem) {
+        self.outbox.push(Command::Content(Some(item.path.clone())));
+        self.compose.content = Some(item);
     }
 
-    /// Queues the content with each marked style.
-    fn enqueue(&mut self) {
-        let Some(content) = self.compose.content.clone() else {
-            self.say("pick a content photo first (Library: Enter on a photo)");
-            return;
-        };
-        if self.compose.styles.is_empty() {
-            self.say("mark at least one style (Library: Space on a painting)");
-            return;
+    fn compose_action(&mut self, action: Action) {
+        let last = self.compose.fields().len() - 1;
+        let c = &mut self.compose;
+        c.field = c.field.min(last);
+        match action {
+            Action::Up => c.field = c.field.saturating_sub(1),
+            Action::Down => c.field = (c.field + 1).min(last),
+            Action::Top => c.field = 0,
+            Action::Bottom => c.field = last,
+            Action::Increase | Action::Right => c.nudge(1),
+            Action::Decrease | Action::Left => c.nudge(-1),
+            Action::Select => {
+                let f = c.selected();
+                self.mode = Mode::Input {
+                    purpose: InputPurpose::EditField(f),
+                    buffer: c.edit_text(f),
+                }
+            }
+            Action::Enqueue => match c.runs() {
+                Ok(runs) => {
+                    c.error = None;
+                    self.outbox.push(Command::Enqueue(runs));
+                    self.say("queueing…");
+                }
+                Err(e) => c.error = Some(e),
+            },
+            _ => {}
         }
-        let items = self
-            .compose
-            .styles
-            .iter()
-            .map(|s| {
-                let spec = RunSpec {
-                    content: content.path.clone(),
-                    styles: vec![crate::engine::spec::StyleRef {
-                        path: s.path.clone(),
-                        weight: 1.0,
-                    }],
-                    ..self.compose.spec.clone()
-                };
-                (spec, content.name.clone(), s.name.clone())
-            })
-            .collect();
-        self.outbox.push(Command::Enqueue(items));
-        self.say("queueing…");
     }
 
     fn queue_action(&mut self, action: Action) {
@@ -905,14 +763,34 @@ impl App {
                         name: r.input_name(role),
                         ..LibItem::from_path(p)
                     };
-                    self.compose.content = Some(item("content", &r.spec.content));
-                    self.compose.styles = r
+                    self.set_content(item("content", &r.spec.content));
+                    let names: Vec<String> = r
+                        .inputs
+                        .iter()
+                        .filter(|i| i.role == "style")
+                        .filter_map(|i| i.name.clone())
+                        .collect();
+                    let c = &mut self.compose;
+                    c.styles = r
                         .spec
                         .styles
                         .iter()
-                        .map(|s| item("style", &s.path))
+                        .enumerate()
+                        .map(|(i, s)| {
+                            let lib = LibItem::from_path(&s.path);
+                            MarkedStyle {
+                                item: LibItem {
+                                    name: names.get(i).cloned().unwrap_or(lib.name.clone()),
+                                    ..lib
+                                },
+                                weight: s.weight,
+                            }
+                        })
                         .collect();
-                    self.compose.spec = r.spec.clone();
+                    c.blend = c.styles.len() > 1;
+                    c.spec = r.spec.clone();
+                    c.match_preset();
+                    c.error = None;
                     self.tab = 1;
                     self.say(format!(
                         "run {id} loaded into Compose: edit, then r to queue"
@@ -930,6 +808,25 @@ impl App {
             Action::Delete => self.mode = Mode::ConfirmDelete(id),
             _ => {}
         }
+    }
+
+    fn watch_action(&mut self, action: Action) {
+        let n = self.snap.watch.len();
+        if move_selection(&mut self.watch_sel, n, action) {
+            return;
+        }
+        if action != Action::PauseRule {
+            return;
+        }
+        let Some(rule) = self.snap.watch.get_mut(self.watch_sel) else {
+            self.say("no drop-folder rules configured");
+            return;
+        };
+        // Shown at once; the store thread writes it and the next snapshot
+        // confirms it.
+        rule.paused = !rule.paused;
+        let cmd = Command::PauseRule(rule.name.clone(), rule.paused);
+        self.outbox.push(cmd);
     }
 }
 

@@ -1,16 +1,20 @@
 //! The store thread: the only part of the TUI that touches the database. It
 //! refreshes a snapshot of the queue, history and the focused run's losses
 //! about twice a second, and carries out the user's commands, so a frame never
-//! waits on SQLite.
+//! waits on SQLite. It also reads what the memory estimate needs from disk and
+//! the device (the content's dimensions, free memory), for the same reason.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tch::Device;
 
 use crate::engine::image_io::load_rgb;
+use crate::engine::memory;
 use crate::engine::spec::RunSpec;
 use crate::engine::weights::sha256_file;
-use crate::queue::{Filter, Input, Run, Sample, Store, WorkerInfo};
+use crate::queue::{Filter, Input, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
 use super::event::Event;
@@ -21,12 +25,43 @@ pub struct Snapshot {
     pub queue: Vec<Run>,
     pub history: Vec<Run>,
     pub workers: Vec<WorkerInfo>,
-    /// Samples of the focused run.
-    pub focus: Option<(i64, Vec<Sample>)>,
+    /// Samples and rollbacks of the focused run.
+    pub focus: Option<Focus>,
     pub data_dir: PathBuf,
     /// The configured drop-folder rules with their counts and failures, from
     /// the ledger (kept by whichever `atelier watch` runs them).
     pub watch: Vec<RuleState>,
+    /// The worker device's memory, for Compose's estimate.
+    pub memory: Option<DeviceMemory>,
+    /// Width and height of the content Compose has (as asked by [`Command::Content`]).
+    pub content_size: Option<(PathBuf, u32, u32)>,
+}
+
+/// What the loss chart of one run needs.
+#[derive(Clone, Debug, Default)]
+pub struct Focus {
+    pub run: i64,
+    pub samples: Vec<Sample>,
+    pub rollbacks: Vec<RollbackRecord>,
+}
+
+/// Memory on the worker's device, refreshed every few seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceMemory {
+    /// What the process holds before a run (CPU: resident memory; CUDA: 0,
+    /// the free memory already excludes the network).
+    pub base: u64,
+    /// Free memory, if it can be told.
+    pub available: Option<u64>,
+}
+
+/// A run to queue, with the names its inputs are shown by.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub spec: RunSpec,
+    pub content_name: String,
+    /// One per `spec.styles`, in order.
+    pub style_names: Vec<String>,
 }
 
 /// What the UI asks the store to do.
@@ -34,8 +69,11 @@ pub struct Snapshot {
 pub enum Command {
     /// Which run's samples to keep fresh.
     Focus(Option<i64>),
-    /// Queue runs: (spec, content name, style name) each.
-    Enqueue(Vec<(RunSpec, String, String)>),
+    /// Which content image to measure for the memory estimate.
+    Content(Option<PathBuf>),
+    Enqueue(Vec<NewRun>),
+    /// Pause (true) or resume a drop-folder rule, by name.
+    PauseRule(String, bool),
     Cancel(i64),
     Move(i64, usize),
     Priority(i64, i64),
@@ -44,10 +82,14 @@ pub enum Command {
     Refresh,
 }
 
+/// How often free memory is looked up (on CUDA that runs nvidia-smi).
+const MEMORY_EVERY: Duration = Duration::from_secs(5);
+
 pub fn spawn(
     data_dir: PathBuf,
     stale_after: f64,
     rules: Vec<RuleConfig>,
+    device: Device,
     commands: Receiver<Command>,
     events: Sender<Event>,
 ) {
@@ -62,12 +104,15 @@ pub fn spawn(
                 }
             };
             let mut focus: Option<i64> = None;
+            let mut content_size = None;
+            let mut memory = None;
+            let mut memory_at: Option<Instant> = None;
             loop {
                 match commands.recv_timeout(Duration::from_millis(500)) {
+                    Ok(Command::Focus(f)) => focus = f,
+                    Ok(Command::Content(p)) => content_size = p.and_then(measure),
                     Ok(cmd) => {
-                        if let Command::Focus(f) = cmd {
-                            focus = f;
-                        } else if let Some(msg) = execute(&mut store, cmd) {
+                        if let Some(msg) = execute(&mut store, cmd) {
                             tracing::info!("{msg}");
                             if events.send(Event::Notice(msg)).is_err() {
                                 return;
@@ -78,9 +123,15 @@ pub fn spawn(
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
                 let _ = store.recover(stale_after);
+                if memory_at.is_none_or(|t| t.elapsed() >= MEMORY_EVERY) {
+                    memory = Some(device_memory(device));
+                    memory_at = Some(Instant::now());
+                }
                 let snap = snapshot(&store, focus, &rules);
                 match snap {
-                    Ok(s) => {
+                    Ok(mut s) => {
+                        s.memory = memory;
+                        s.content_size.clone_from(&content_size);
                         if events.send(Event::Data(Box::new(s))).is_err() {
                             return;
                         }
@@ -108,19 +159,55 @@ fn snapshot(
         })?,
         workers: store.workers()?,
         focus: match focus {
-            Some(id) => Some((id, store.samples(id)?)),
+            Some(run) => Some(Focus {
+                run,
+                samples: store.samples(run)?,
+                rollbacks: store.rollbacks(run)?,
+            }),
             None => None,
         },
         data_dir: store.data_dir().to_path_buf(),
         watch: rule_states(store, rules)?,
+        memory: None,
+        content_size: None,
     })
+}
+
+/// The image's dimensions from its header, without decoding it.
+fn measure(path: PathBuf) -> Option<(PathBuf, u32, u32)> {
+    let (w, h) = image::image_dimensions(&path).ok()?;
+    Some((path, w, h))
+}
+
+fn device_memory(device: Device) -> DeviceMemory {
+    DeviceMemory {
+        base: if device.is_cuda() {
+            0
+        } else {
+            memory::resident_bytes().unwrap_or(0)
+        },
+        available: memory::available_bytes(device),
+    }
 }
 
 /// Runs a command; returns the message to show.
 fn execute(store: &mut Store, cmd: Command) -> Option<String> {
     let result = match cmd {
-        Command::Focus(_) | Command::Refresh => return None,
+        Command::Focus(_) | Command::Content(_) | Command::Refresh => return None,
         Command::Enqueue(items) => enqueue(store, items),
+        Command::PauseRule(rule, paused) => store
+            .set_rule_paused(&rule, paused)
+            .map(|_| {
+                format!(
+                    "rule {rule}: {}",
+                    if paused {
+                        "paused (new files wait until it is resumed)"
+                    } else {
+                        "resumed"
+                    }
+                )
+            })
+            .map_err(|e| e.to_string()),
         Command::Cancel(id) => store
             .cancel(id)
             .map(|s| format!("run {id}: {s}"))
@@ -149,12 +236,25 @@ fn execute(store: &mut Store, cmd: Command) -> Option<String> {
     })
 }
 
-fn enqueue(store: &mut Store, items: Vec<(RunSpec, String, String)>) -> Result<String, String> {
+fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
     let mut ids = Vec::new();
-    for (spec, content_name, style_name) in items {
+    for NewRun {
+        spec,
+        content_name,
+        style_names,
+    } in items
+    {
+        if style_names.len() != spec.styles.len() {
+            return Err("a style without a name (this is a bug)".into());
+        }
         let mut inputs = Vec::new();
         let mut files = vec![("content", &content_name, &spec.content)];
-        files.extend(spec.styles.iter().map(|s| ("style", &style_name, &s.path)));
+        files.extend(
+            spec.styles
+                .iter()
+                .zip(&style_names)
+                .map(|(s, name)| ("style", name, &s.path)),
+        );
         for (role, name, path) in files {
             load_rgb(path, spec.pixel_limit).map_err(|e| e.to_string())?;
             inputs.push(Input {

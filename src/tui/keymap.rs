@@ -50,6 +50,8 @@ pub enum Action {
     EditRerun,
     CopyPath,
     Delete,
+    // Watch
+    PauseRule,
 }
 
 /// Where a binding applies.
@@ -61,6 +63,7 @@ pub enum Context {
     Queue,
     Live,
     History,
+    Watch,
 }
 
 impl Context {
@@ -72,6 +75,7 @@ impl Context {
             Context::Queue => "Queue",
             Context::Live => "Live",
             Context::History => "History",
+            Context::Watch => "Watch",
         }
     }
 }
@@ -267,7 +271,7 @@ const DEFAULTS: &[Binding] = &[
         Action::Enqueue,
         "enqueue",
         &["r"],
-        "queue content × each marked style",
+        "queue the runs: each style, or one blend",
     ),
     (
         Context::Queue,
@@ -387,6 +391,13 @@ const DEFAULTS: &[Binding] = &[
         "delete",
         &["D"],
         "delete the run (asks)",
+    ),
+    (
+        Context::Watch,
+        Action::PauseRule,
+        "pause_rule",
+        &["space", "p"],
+        "pause or resume the drop-folder rule",
     ),
 ];
 
@@ -599,5 +610,28 @@ mod tests {
             .iter()
             .all(|r| r.context == Context::Global || r.context == Context::History));
         assert_eq!(km.help(None).len(), DEFAULTS.len());
+        let watch = km.help(Some(Context::Watch));
+        assert!(watch
+            .iter()
+            .any(|r| r.context == Context::Watch && r.help.contains("pause")));
+    }
+
+    /// The README's key table names every action by its config name, with
+    /// its default keys, so it stays true as bindings are added.
+    #[test]
+    fn readme_lists_every_binding() {
+        let readme = include_str!("../../README.md");
+        for &(_, _, name, keys, _) in DEFAULTS {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with('|') && l.trim_end().ends_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("README key table has no row for `{name}`"));
+            for k in keys {
+                assert!(
+                    row.contains(&format!("`{k}`")),
+                    "README row for {name} lacks `{k}`: {row}"
+                );
+            }
+        }
     }
 }

@@ -10,9 +10,11 @@ pub mod app;
 pub mod chart;
 pub mod data;
 pub mod event;
+pub mod form;
 pub mod images;
 pub mod keymap;
 pub mod panes;
+pub mod theme;
 pub mod ui;
 
 use std::io::Write;
@@ -38,29 +40,29 @@ use keymap::Keymap;
 pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     // Fail before touching the terminal on anything the user must fix.
     let keymap = Keymap::new(&config.tui.keys)?;
+    let theme = theme::Theme::new(&config.tui.theme).context("[tui.theme]")?;
     Store::open(&data_dir)?;
     let device = parse_device(&config.worker.device)?;
     let _log = init_logging(&data_dir)?;
     tracing::info!("atelier TUI starting on {}", data_dir.display());
 
-    let spec = {
-        let d = if device.is_cuda() {
-            config.gpu
-        } else {
-            config.cpu
-        };
-        crate::engine::spec::RunSpec {
-            size: d.size,
-            steps: d.steps,
-            ..config.run.clone()
-        }
-    };
+    let gpu = device.is_cuda();
+    let spec = config.preset_spec(None, gpu)?;
+    // Checked when the config was read, so none is skipped in practice.
+    let presets = config
+        .presets
+        .keys()
+        .filter_map(|name| Some((name.clone(), config.preset_spec(Some(name), gpu).ok()?)))
+        .collect();
     let mut app = App::new(
         keymap,
         app::load_library(&resolve(&config.paths.contents)),
         app::load_library(&resolve(&config.paths.styles)),
         spec,
-    );
+    )
+    .with_presets(presets)
+    .with_theme(theme)
+    .with_device(crate::engine::device::device_name(device));
 
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let picker = picker(config);
@@ -72,6 +74,7 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         data_dir.clone(),
         config.worker.stale_after,
         config.watch.clone(),
+        device,
         cmd_rx,
         tx.clone(),
     );

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Tabs, Wrap};
 use ratatui::Frame;
@@ -15,11 +15,12 @@ use super::app::{App, Mode, TABS};
 use super::images::ImageKey;
 use super::panes;
 
-pub const ACCENT: Color = Color::Cyan;
-
 /// Draws the whole frame.
 pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
     let area = f.area();
+    let t = &app.theme;
+    // The text colour under everything; widgets only add to it.
+    f.render_widget(Block::default().style(Style::default().fg(t.text)), area);
     if area.width < 40 || area.height < 12 {
         f.render_widget(
             Paragraph::new("atelier needs at least 40×12; enlarge the terminal (q quits)")
@@ -43,11 +44,9 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
         .map(|(i, t)| Line::from(format!("{} {t}", i + 1)))
         .collect();
     f.render_widget(
-        Tabs::new(titles).select(app.tab).highlight_style(
-            Style::default()
-                .fg(ACCENT)
-                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
-        ),
+        Tabs::new(titles)
+            .select(app.tab)
+            .highlight_style(t.accent().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
         tabs_area,
     );
     let running = app
@@ -60,7 +59,7 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
     f.render_widget(
         Line::from(format!("{}  ▶{running} ⏸{queued}", app.worker_status))
             .right_aligned()
-            .dim(),
+            .style(t.muted()),
         status_area,
     );
     match app.tab {
@@ -72,13 +71,13 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
         _ => panes::watch::draw(f, body, app),
     }
     let mut spans = vec![
-        Span::styled(" ? ", Style::default().fg(Color::Black).bg(ACCENT)),
+        Span::styled(" ? ", t.accent().add_modifier(Modifier::REVERSED)),
         Span::raw(" help  "),
     ];
     for (k, h) in app.keymap.hints(app.context()).into_iter().take(6) {
         spans.push(Span::styled(
             format!(" {k} "),
-            Style::default().fg(Color::Black).bg(Color::Gray),
+            Style::default().add_modifier(Modifier::REVERSED),
         ));
         spans.push(Span::raw(format!(" {h}  ")));
     }
@@ -89,22 +88,22 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
                 super::app::InputPurpose::LibraryFilter
                 | super::app::InputPurpose::HistoryFilter => "filter".to_string(),
                 super::app::InputPurpose::AddPath => "add image or folder".to_string(),
-                super::app::InputPurpose::EditField(i) => super::app::FIELDS[*i].to_string(),
+                super::app::InputPurpose::EditField(f) => app.compose.label(*f),
             };
             Line::from(vec![
-                Span::styled(format!("{what}: "), Style::default().fg(ACCENT)),
+                Span::styled(format!("{what}: "), t.accent()),
                 Span::raw(format!("{buffer}▏")),
-                Span::raw("   Enter ok · Esc cancel").dim(),
+                Span::styled("   Enter ok · Esc cancel", t.muted()),
             ])
         }
         Mode::ConfirmDelete(id) => {
-            Line::from(format!("delete run {id} and its files? y/N")).fg(Color::Yellow)
+            Line::from(format!("delete run {id} and its files? y/N")).style(t.warn())
         }
-        Mode::ConfirmCancel(id) => Line::from(format!("cancel run {id}? y/N")).fg(Color::Yellow),
+        Mode::ConfirmCancel(id) => Line::from(format!("cancel run {id}? y/N")).style(t.warn()),
         _ => match &app.message {
             Some((m, at)) if at.elapsed().as_secs() < 8 => {
                 let style = if m.starts_with("error") {
-                    Style::default().fg(Color::Red)
+                    t.error()
                 } else {
                     Style::default()
                 };
@@ -152,7 +151,7 @@ fn help(f: &mut Frame, area: Rect, app: &App) {
     .block(
         Block::bordered()
             .title(" keys (any key closes) ")
-            .border_style(Style::default().fg(ACCENT)),
+            .border_style(app.theme.accent()),
     );
     f.render_widget(table, r);
 }
@@ -168,11 +167,14 @@ pub fn image(f: &mut Frame, area: Rect, path: &Path, app: &App, want: &mut Vec<I
         Some(Err(e)) => f.render_widget(
             Paragraph::new(format!("cannot show image: {e}"))
                 .wrap(Wrap { trim: true })
-                .dim(),
+                .style(app.theme.muted()),
             area,
         ),
         None => {
-            f.render_widget(Paragraph::new("loading image…").dim(), area);
+            f.render_widget(
+                Paragraph::new("loading image…").style(app.theme.muted()),
+                area,
+            );
             want.push(key);
         }
     }

@@ -26,6 +26,11 @@ pub enum WatchEvent {
     Stopped {
         rule: String,
     },
+    /// The rule is paused (from a front end; kept in the database): files
+    /// arriving meanwhile are taken when it is resumed.
+    Paused {
+        rule: String,
+    },
     Queued {
         rule: String,
         path: PathBuf,
@@ -71,6 +76,7 @@ impl WatchEvent {
         match self {
             WatchEvent::Watching { rule, .. }
             | WatchEvent::Stopped { rule }
+            | WatchEvent::Paused { rule }
             | WatchEvent::Queued { rule, .. }
             | WatchEvent::Duplicate { rule, .. }
             | WatchEvent::Failed { rule, .. }
@@ -98,6 +104,7 @@ impl std::fmt::Display for WatchEvent {
                 Ok(())
             }
             WatchEvent::Stopped { rule } => write!(f, "[{rule}] stopped"),
+            WatchEvent::Paused { rule } => write!(f, "[{rule}] paused"),
             WatchEvent::Queued { rule, path, runs } => {
                 write!(f, "[{rule}] {}: queued runs {runs:?}", path.display())
             }
@@ -133,6 +140,8 @@ pub struct RuleState {
     pub styles: Vec<String>,
     pub preset: Option<String>,
     pub enabled: bool,
+    /// Paused from a front end (the TUI's Watch pane); kept in the database.
+    pub paused: bool,
     /// The backend in use ("native" or "poll"), `None` while not watching.
     pub backend: Option<String>,
     /// Files seen and waiting to settle.

@@ -34,10 +34,13 @@ fn stat(p: &Path) -> Option<Stat> {
         .map(|m| (m.len(), m.modified().ok()))
 }
 
-/// One rule at run time.
+/// One rule at run time. It watches while enabled and not paused.
 struct Live {
     rule: Rule,
+    /// Switched on or off through the handle (initially from the config).
     enabled: bool,
+    /// Paused in the database by a front end.
+    paused: bool,
     source: Option<Source>,
     arrivals: Arrivals,
     /// Files taken this session, with their size and mtime then: looked at
@@ -45,6 +48,12 @@ struct Live {
     taken: HashMap<PathBuf, Stat>,
     next_reconcile: Instant,
     inbox_missing: bool,
+}
+
+impl Live {
+    fn active(&self) -> bool {
+        self.enabled && !self.paused
+    }
 }
 
 pub struct Watcher {
@@ -60,6 +69,7 @@ impl Watcher {
     /// any, has another).
     pub fn new(store: Store, rules: Vec<Rule>, settings: &WatcherSettings) -> Self {
         let handle = WatchHandle::default();
+        let paused = store.paused_rules().unwrap_or_default();
         handle.set_rules(
             rules
                 .iter()
@@ -70,6 +80,7 @@ impl Watcher {
                     styles: r.styles.iter().map(|s| s.name.clone()).collect(),
                     preset: r.preset.clone(),
                     enabled: r.enabled,
+                    paused: paused.contains(&r.name),
                     backend: None,
                     arriving: 0,
                     counts: store.watch_counts(&r.name).unwrap_or_default(),
@@ -87,6 +98,7 @@ impl Watcher {
                 .into_iter()
                 .map(|rule| Live {
                     enabled: rule.enabled,
+                    paused: paused.contains(&rule.name),
                     rule,
                     source: None,
                     arrivals: Arrivals::default(),
@@ -114,8 +126,12 @@ impl Watcher {
     ) -> Result<(), WatchError> {
         let (tx, rx) = channel();
         for i in 0..self.live.len() {
-            if self.live[i].enabled {
+            if self.live[i].active() {
                 self.start(i, &tx);
+            } else if self.live[i].enabled {
+                self.out.push(WatchEvent::Paused {
+                    rule: self.live[i].rule.name.clone(),
+                });
             }
         }
         self.flush(events);
@@ -125,12 +141,13 @@ impl Watcher {
             self.drain(&rx);
             for (name, on) in self.handle.take_toggles() {
                 if let Some(i) = self.live.iter().position(|l| l.rule.name == name) {
-                    self.toggle(i, on, &tx);
+                    let paused = self.live[i].paused;
+                    self.switch(i, on, paused, &tx);
                 }
             }
             let now = Instant::now();
             for i in 0..self.live.len() {
-                if !self.live[i].enabled {
+                if !self.live[i].active() {
                     continue;
                 }
                 if now >= self.live[i].next_reconcile {
@@ -149,6 +166,7 @@ impl Watcher {
                 next_deliver = now + DELIVER_EVERY;
             }
             if now >= next_counts {
+                self.refresh_paused(&tx);
                 self.refresh_counts();
                 next_counts = now + COUNTS_EVERY;
             }
@@ -211,24 +229,58 @@ impl Watcher {
         }
     }
 
-    fn toggle(&mut self, i: usize, on: bool, tx: &Sender<(usize, DebounceEventResult)>) {
+    /// Applies a rule's on/off switch and pause, starting or stopping its
+    /// source when whether it watches changes.
+    fn switch(
+        &mut self,
+        i: usize,
+        enabled: bool,
+        paused: bool,
+        tx: &Sender<(usize, DebounceEventResult)>,
+    ) {
+        let was = self.live[i].active();
         let name = self.live[i].rule.name.clone();
-        if on == self.live[i].enabled {
+        self.live[i].enabled = enabled;
+        self.live[i].paused = paused;
+        self.handle.update(&name, |r| {
+            r.enabled = enabled;
+            r.paused = paused;
+        });
+        if was == self.live[i].active() {
             return;
         }
-        self.live[i].enabled = on;
-        self.handle.update(&name, |r| r.enabled = on);
-        if on {
+        if !was {
             self.start(i, tx);
+            return;
+        }
+        let l = &mut self.live[i];
+        l.source = None;
+        l.arrivals.clear();
+        self.handle.update(&name, |r| {
+            r.backend = None;
+            r.arriving = 0;
+        });
+        self.out.push(if paused {
+            WatchEvent::Paused { rule: name }
         } else {
-            let l = &mut self.live[i];
-            l.source = None;
-            l.arrivals.clear();
-            self.handle.update(&name, |r| {
-                r.backend = None;
-                r.arriving = 0;
-            });
-            self.out.push(WatchEvent::Stopped { rule: name });
+            WatchEvent::Stopped { rule: name }
+        });
+    }
+
+    /// Follows pauses set in the database by a front end. A resumed rule
+    /// starts with a scan, so files that arrived while it was paused are taken.
+    fn refresh_paused(&mut self, tx: &Sender<(usize, DebounceEventResult)>) {
+        let paused = match self.store.paused_rules() {
+            Ok(p) => p,
+            // Transient (a busy database): the next look will do.
+            Err(_) => return,
+        };
+        for i in 0..self.live.len() {
+            let p = paused.contains(&self.live[i].rule.name);
+            if p != self.live[i].paused {
+                let enabled = self.live[i].enabled;
+                self.switch(i, enabled, p, tx);
+            }
         }
     }
 
@@ -274,7 +326,7 @@ impl Watcher {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
         for (i, result) in batch {
-            if i >= self.live.len() || !self.live[i].enabled {
+            if i >= self.live.len() || !self.live[i].active() {
                 continue;
             }
             let polled = matches!(self.live[i].source, Some(Source::Poll(_)));
@@ -462,11 +514,13 @@ impl Watcher {
 /// Rule states from the config and the ledger alone, for `atelier watch
 /// status` when no watcher runs in this process.
 pub fn rule_states(store: &Store, rules: &[RuleConfig]) -> StoreResult<Vec<RuleState>> {
+    let paused = store.paused_rules()?;
     rules
         .iter()
         .map(|c| {
             let name = c.name();
             Ok(RuleState {
+                paused: paused.contains(&name),
                 counts: store.watch_counts(&name)?,
                 failures: store.watch_failures(&name, FAILURES_SHOWN)?,
                 name,

@@ -1,4 +1,5 @@
-//! Compose: the content, the marked styles and the run parameters.
+//! Compose: the content, the marked styles with their blend weights, the
+//! memory estimate, and the form (preset, styles, weights, run parameters).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
@@ -6,55 +7,113 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use crate::tui::app::{App, FIELDS};
-use crate::tui::ui::ACCENT;
+use crate::tui::app::App;
+use crate::tui::form::MemoryView;
+use crate::tui::theme::Theme;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     let c = &app.compose;
+    let t = &app.theme;
     let mut lines = vec![Line::from("Content").bold()];
     lines.push(match &c.content {
-        Some(i) => Line::from(format!("  {}", i.name)).fg(ACCENT),
-        None => Line::from("  none: in Library, Enter on a photo").dim(),
+        Some(i) => Line::from(format!("  {}", i.name)).fg(t.accent),
+        None => Line::from("  none: in Library, Enter on a photo").style(t.muted()),
     });
     lines.push(Line::from(""));
-    lines.push(Line::from(format!("Styles ({})", c.styles.len())).bold());
+    let n = c.styles.len();
+    lines.push(
+        Line::from(if c.blends() {
+            format!("Styles ({n}) · blend {}", c.shares_label())
+        } else {
+            format!("Styles ({n})")
+        })
+        .bold(),
+    );
     if c.styles.is_empty() {
-        lines.push(Line::from("  none: in Library, Space on paintings").dim());
+        lines.push(Line::from("  none: in Library, Space on paintings").style(t.muted()));
     }
-    for s in &c.styles {
-        lines.push(Line::from(format!("  {}", s.name)).fg(ACCENT));
+    let shares = c.shares();
+    for (s, share) in c.styles.iter().zip(shares) {
+        lines.push(
+            Line::from(if c.blends() {
+                format!("  {share:.2}  {}", s.item.name)
+            } else {
+                format!("  {}", s.item.name)
+            })
+            .fg(t.accent),
+        );
     }
     lines.push(Line::from(""));
-    let n = c.styles.len();
-    lines.push(if c.content.is_some() && n > 0 {
+    lines.push(if c.content.is_none() || n == 0 {
+        Line::from("r queues the runs once both are chosen").style(t.muted())
+    } else if c.blends() {
+        Line::from(format!("r queues 1 run blending {n} styles")).fg(t.accent)
+    } else {
         Line::from(format!(
             "r queues {n} run{} (content × each style)",
             if n == 1 { "" } else { "s" }
         ))
-        .fg(ACCENT)
-    } else {
-        Line::from("r queues the runs once both are chosen").dim()
+        .fg(t.accent)
     });
+    lines.push(Line::from(""));
+    lines.extend(memory_lines(&app.memory_estimate(), &app.device, t));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(Block::bordered().title(" Inputs ")),
         left,
     );
-    let rows: Vec<Row> = FIELDS
+    let fields = c.fields();
+    let rows: Vec<Row> = fields
         .iter()
-        .enumerate()
-        .map(|(i, name)| Row::new(vec![name.to_string(), c.value(i)]))
+        .map(|&field| Row::new(vec![c.label(field), c.value(field)]))
         .collect();
-    let table = Table::new(rows, [Constraint::Length(16), Constraint::Min(10)])
-        .block(
-            Block::bordered()
-                .title(" Parameters (↑↓ field · +/- change · Enter type) ")
-                .border_style(Style::default().fg(ACCENT)),
-        )
+    let mut block = Block::bordered()
+        .title(" Parameters (↑↓ field · ←→/+- change · Enter type) ")
+        .border_style(t.accent());
+    if let Some(e) = &c.error {
+        // The one line that says why the last edit or enqueue was refused.
+        block = block.title_bottom(Line::from(format!(" {e} ")).style(t.error()));
+    }
+    let table = Table::new(rows, [Constraint::Length(18), Constraint::Min(10)])
+        .block(block)
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(Some(c.field));
+    let mut state =
+        TableState::default().with_selected(Some(c.field.min(fields.len().saturating_sub(1))));
     f.render_stateful_widget(table, right, &mut state);
+}
+
+/// The memory estimate: what one run needs, and whether it fits.
+fn memory_lines(m: &MemoryView, device: &str, t: &Theme) -> Vec<Line<'static>> {
+    let mut v = vec![Line::from(format!("Memory on {device}")).bold()];
+    v.push(Line::from(format!(
+        "  ≈ {} for the run, peak ≈ {}",
+        bytes(m.run),
+        bytes(m.peak)
+    )));
+    v.push(match m.available {
+        None => Line::from("  free memory unknown").style(t.muted()),
+        Some(a) if m.too_big => Line::from(format!(
+            "  too big: only {} free (lower the size)",
+            bytes(a)
+        ))
+        .style(t.error()),
+        Some(a) => Line::from(format!("  fits: {} free", bytes(a))).style(t.ok()),
+    });
+    if m.assumed_square {
+        v.push(Line::from("  (content not measured: square assumed)").style(t.muted()));
+    }
+    v
+}
+
+/// Bytes in MiB, or GiB from 1 GiB.
+pub fn bytes(b: u64) -> String {
+    let mib = b as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
 }

@@ -11,6 +11,7 @@ use crate::queue::Run;
 use crate::tui::app::{App, Sort};
 use crate::tui::chart;
 use crate::tui::images::ImageKey;
+use crate::tui::theme::Theme;
 use crate::tui::ui::image;
 
 use super::live::run_image;
@@ -40,13 +41,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         rows_src.len()
     ));
     if rows_src.is_empty() {
-        f.render_widget(Paragraph::new("no runs yet").dim().block(block), list);
+        f.render_widget(
+            Paragraph::new("no runs yet")
+                .style(app.theme.muted())
+                .block(block),
+            list,
+        );
         return;
     }
     let rows: Vec<Row> = rows_src
         .iter()
         .map(|r| {
-            let row = super::run_row(r);
+            let row = super::run_row(r, &app.theme);
             if app.history.mark == Some(r.id) {
                 row.style(Style::default().add_modifier(Modifier::UNDERLINED))
             } else {
@@ -92,10 +98,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         run_image(app, r)
     };
     image(f, inner, &path, app, want);
-    f.render_widget(Paragraph::new(summary(r)).wrap(Wrap { trim: true }), meta);
+    f.render_widget(
+        Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
+        meta,
+    );
 }
 
-fn summary(r: &Run) -> Vec<Line<'static>> {
+fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
     let mut v = vec![
         Line::from(format!("{} · {}", r.status, format_time(r.created))),
         Line::from(
@@ -118,7 +127,7 @@ fn summary(r: &Run) -> Vec<Line<'static>> {
         )));
     }
     if let Some(e) = &r.error {
-        v.push(Line::from(e.clone()).red());
+        v.push(Line::from(e.clone()).style(theme.error()));
     }
     v
 }
@@ -128,7 +137,11 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     let [info, chart_area] =
         Layout::vertical([Constraint::Min(8), Constraint::Length(12)]).areas(left);
-    let mut lines = summary(r);
+    let mut lines = summary(r, &app.theme);
+    let (samples, rollbacks) = app.focus_of(r.id);
+    if !rollbacks.is_empty() {
+        lines.push(super::live::rollback_line(rollbacks, &app.theme));
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(format!("content {}", r.spec.content.display())));
     for s in &r.spec.styles {
@@ -141,18 +154,24 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
     if let Some(o) = &r.output {
         lines.push(Line::from(format!("output  {}", o.display())));
     }
-    lines.push(Line::from("Esc back · y copy path · R re-run · e edit · D delete").dim());
+    lines.push(
+        Line::from("Esc back · y copy path · R re-run · e edit · D delete")
+            .style(app.theme.muted()),
+    );
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
             .block(Block::bordered().title(format!(" run {} ", r.id))),
         info,
     );
-    let samples = match &app.snap.focus {
-        Some((id, s)) if *id == r.id => s.as_slice(),
-        _ => &[],
-    };
-    chart::draw(f, chart_area, " losses (log scale) ", samples);
+    chart::draw(
+        f,
+        chart_area,
+        " losses (log scale) ",
+        samples,
+        rollbacks,
+        &app.theme,
+    );
     let block = Block::bordered().title(" output ");
     let inner = block.inner(right);
     f.render_widget(block, right);
@@ -167,12 +186,18 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
         let inner = block.inner(rect);
         f.render_widget(block, rect);
         let Some(r) = app.run(id) else {
-            f.render_widget(Paragraph::new("run not found").dim(), inner);
+            f.render_widget(
+                Paragraph::new("run not found").style(app.theme.muted()),
+                inner,
+            );
             continue;
         };
         let [img, meta] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(5)]).areas(inner);
         image(f, img, &run_image(app, r), app, want);
-        f.render_widget(Paragraph::new(summary(r)).wrap(Wrap { trim: true }), meta);
+        f.render_widget(
+            Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
+            meta,
+        );
     }
 }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use crate::tui::app::{App, Side};
 use crate::tui::images::ImageKey;
-use crate::tui::ui::{image, ACCENT};
+use crate::tui::ui::image;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     let [left, mid, right] = Layout::horizontal([
@@ -33,12 +33,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
                         .content
                         .as_ref()
                         .is_some_and(|c| c.path == i.path),
-                    Side::Styles => app.compose.styles.iter().any(|s| s.path == i.path),
+                    Side::Styles => app.compose.styles.iter().any(|s| s.item.path == i.path),
                 };
                 let mark = if chosen { "● " } else { "  " };
                 let mut line = Line::from(format!("{mark}{}", i.name));
                 if chosen {
-                    line = line.fg(ACCENT);
+                    line = line.fg(app.theme.accent);
                 }
                 ListItem::new(line)
             })
@@ -52,7 +52,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         let block = Block::bordered()
             .title(format!(" {title} ({count}){filter} "))
             .border_style(if focused {
-                Style::default().fg(ACCENT)
+                app.theme.accent()
             } else {
                 Style::default()
             });
@@ -73,7 +73,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
             } else {
                 "nothing matches the filter (Esc clears it)"
             };
-            f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).dim(), inner);
+            f.render_widget(
+                Paragraph::new(text)
+                    .wrap(Wrap { trim: true })
+                    .style(app.theme.muted()),
+                inner,
+            );
         }
     }
     let block = Block::bordered().title(" Preview ");
@@ -89,10 +94,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
                 lines.push(Line::from(format!("{} · {}", item.artist, item.date)));
             }
             if !item.licence.is_empty() {
-                lines.push(Line::from(item.licence.clone()).dim());
+                lines.push(Line::from(item.licence.clone()).style(app.theme.muted()));
             }
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), meta);
         }
-        None => f.render_widget(Paragraph::new("nothing selected").dim(), inner),
+        None => f.render_widget(
+            Paragraph::new("nothing selected").style(app.theme.muted()),
+            inner,
+        ),
     }
 }

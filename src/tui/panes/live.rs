@@ -1,15 +1,16 @@
 //! Live: the loss curves, rate, ETA and the image of a running run.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Stylize;
+use ratatui::style::{Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::queue::{Run, Sample, Status};
+use crate::queue::{RollbackRecord, Run, Sample, Status};
 use crate::tui::app::App;
 use crate::tui::chart;
 use crate::tui::images::ImageKey;
+use crate::tui::theme::Theme;
 use crate::tui::ui::image;
 
 /// The image to show for a run: the worker's latest iterate while it runs,
@@ -36,25 +37,38 @@ pub fn rate(samples: &[Sample]) -> Option<f64> {
     (dt > 0.0).then(|| (b.eval - a.eval) as f64 / dt)
 }
 
+/// The latest rollback of a run, for its stats.
+pub fn rollback_line(rollbacks: &[RollbackRecord], theme: &Theme) -> Line<'static> {
+    match rollbacks.last() {
+        None => Line::from("no rollbacks").style(theme.muted()),
+        Some(r) => Line::from(format!(
+            "{} rollback{} · last at step {} to {}: {}",
+            rollbacks.len(),
+            if rollbacks.len() == 1 { "" } else { "s" },
+            r.eval,
+            r.to_eval,
+            r.reason
+        ))
+        .style(Style::default().fg(theme.chart_rollback)),
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     let Some(r) = app.live.and_then(|id| app.run(id)) else {
         f.render_widget(
             Paragraph::new("no run to watch: queue one in Compose (2), or pick a running run in Queue (3) with Enter")
                 .wrap(Wrap { trim: true })
-                .dim()
+                .style(app.theme.muted())
                 .block(Block::bordered().title(" Live ")),
             area,
         );
         return;
     };
-    let samples: &[Sample] = match &app.snap.focus {
-        Some((id, s)) if *id == r.id => s,
-        _ => &[],
-    };
+    let (samples, rollbacks) = app.focus_of(r.id);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
     let [stats, chart_area] =
-        Layout::vertical([Constraint::Length(5), Constraint::Min(6)]).areas(left);
+        Layout::vertical([Constraint::Length(6), Constraint::Min(6)]).areas(left);
     let last = samples.last();
     let eval = app
         .progress
@@ -77,7 +91,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
             r.id,
             r.status,
             r.input_name("content"),
-            r.input_name("style")
+            super::style_names(r)
         ))
         .bold(),
         Line::from(format!(
@@ -92,6 +106,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
             ),
             _ => "waiting for the first evaluation".into(),
         }),
+        rollback_line(rollbacks, &app.theme),
     ];
     let running: Vec<i64> = app
         .snap
@@ -109,7 +124,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         Paragraph::new(lines).block(Block::bordered().title(title)),
         stats,
     );
-    chart::draw(f, chart_area, " losses (log scale) ", samples);
+    chart::draw(
+        f,
+        chart_area,
+        " losses (log scale) ",
+        samples,
+        rollbacks,
+        &app.theme,
+    );
     let block = Block::bordered().title(" Image ");
     let inner = block.inner(right);
     f.render_widget(block, right);

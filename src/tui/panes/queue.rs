@@ -12,7 +12,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.snap.queue.is_empty() {
         f.render_widget(
             Paragraph::new("nothing queued: compose a run (2) and press r")
-                .dim()
+                .style(app.theme.muted())
                 .block(block),
             area,
         );
@@ -23,7 +23,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .queue
         .iter()
         .map(|r| {
-            let mut cells = super::run_cells(r);
+            let mut cells = super::run_cells(r, &app.theme);
             cells.push(format!("{}", r.priority).into());
             cells.push(r.worker.clone().unwrap_or_default().into());
             Row::new(cells)

@@ -1,10 +1,11 @@
 //! Watch: the drop-folder rules, their counts and recent failures, from the
-//! ledger that `atelier watch` keeps.
+//! ledger that `atelier watch` keeps. A rule paused here (kept in the
+//! database) is skipped by the watcher until it is resumed.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Stylize;
+use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use crate::queue::run::format_time;
@@ -18,7 +19,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 "No drop folders configured. Add [[watch]] rules to your config (see README, Drop folders) and run `atelier watch`; their state shows here.",
             )
             .wrap(Wrap { trim: true })
-            .dim()
+            .style(app.theme.muted())
             .block(Block::bordered().title(" Watch ")),
             area,
         );
@@ -33,15 +34,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|r| {
             Row::new(vec![
-                r.name.clone(),
-                r.inbox.display().to_string(),
-                r.styles.join(", "),
-                r.preset.clone().unwrap_or_else(|| "-".into()),
-                if r.enabled { "on" } else { "off" }.to_string(),
-                format!("{}", r.counts.queued),
-                format!("{}", r.counts.done),
-                format!("{}", r.counts.failed),
-                format!("{}", r.counts.delivered),
+                Cell::from(r.name.clone()),
+                Cell::from(r.inbox.display().to_string()),
+                Cell::from(r.styles.join(", ")),
+                Cell::from(r.preset.clone().unwrap_or_else(|| "-".into())),
+                match (r.enabled, r.paused) {
+                    (false, _) => Cell::from("off").style(app.theme.muted()),
+                    (true, true) => Cell::from("paused").style(app.theme.warn()),
+                    (true, false) => Cell::from("on"),
+                },
+                Cell::from(format!("{}", r.counts.queued)),
+                Cell::from(format!("{}", r.counts.done)),
+                Cell::from(format!("{}", r.counts.failed)),
+                Cell::from(format!("{}", r.counts.delivered)),
             ])
         })
         .collect();
@@ -50,13 +55,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Min(16),
         Constraint::Min(14),
         Constraint::Length(8),
-        Constraint::Length(4),
+        Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Length(7),
         Constraint::Length(9),
     ];
-    f.render_widget(
+    let mut state = TableState::default().with_selected(Some(app.watch_sel.min(rules.len() - 1)));
+    f.render_stateful_widget(
         Table::new(rows, widths)
             .header(
                 Row::new(vec![
@@ -72,8 +78,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 ])
                 .bold(),
             )
-            .block(Block::bordered().title(" Watch: drop folders ")),
+            .block(Block::bordered().title(" Watch: drop folders (Space pauses or resumes) "))
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
         top,
+        &mut state,
     );
     let mut lines: Vec<Line> = Vec::new();
     for r in rules {
@@ -88,7 +96,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
     }
     if lines.is_empty() {
-        lines.push(Line::from("no failures").dim());
+        lines.push(Line::from("no failures").style(app.theme.muted()));
     }
     f.render_widget(
         Paragraph::new(lines)

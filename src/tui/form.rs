@@ -1,0 +1,642 @@
+//! The Compose form: the content, the marked styles with their blend weights,
+//! a preset, the run parameters, and the runs it turns into. Pure state: keys
+//! arrive as nudges and typed text, errors come back as one line of text.
+
+use std::path::PathBuf;
+
+use super::app::LibItem;
+use super::data::{DeviceMemory, NewRun};
+use crate::engine::color::ColorMode;
+use crate::engine::memory::run_bytes;
+use crate::engine::pyramid::Scales;
+use crate::engine::spec::{Init, OptimizerKind, RunSpec, StyleRef};
+use crate::engine::vgg::Pooling;
+
+/// The run parameters of the form, in order.
+pub const PARAMS: [&str; 13] = [
+    "size",
+    "steps",
+    "style weight",
+    "content weight",
+    "tv weight",
+    "optimizer",
+    "init",
+    "pooling",
+    "seed",
+    "line search",
+    "colours",
+    "scales",
+    "style scale",
+];
+
+/// One row of the form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// `[presets.*]` of the config (or none: `[run]` and the device's defaults).
+    Preset,
+    /// With several styles: one run per style, or one run blending them.
+    Styles,
+    /// The blend weight of the i-th marked style.
+    Weight(usize),
+    /// `PARAMS[i]`.
+    Param(usize),
+}
+
+/// A style marked in the Library, with its blend weight (relative, > 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkedStyle {
+    pub item: LibItem,
+    pub weight: f64,
+}
+
+/// The smallest blend weight the +/- keys go down to.
+const MIN_WEIGHT: f64 = 0.1;
+
+pub struct ComposeState {
+    pub content: Option<LibItem>,
+    pub styles: Vec<MarkedStyle>,
+    /// Several styles make one blended run rather than one run each.
+    pub blend: bool,
+    pub spec: RunSpec,
+    /// Index into [`ComposeState::fields`].
+    pub field: usize,
+    /// Name and spec of each preset; the first is "none" (the defaults).
+    pub presets: Vec<(String, RunSpec)>,
+    /// Index into `presets` of the one the form was last filled from.
+    pub preset: usize,
+    /// Why the last edit or enqueue was refused, shown in the form.
+    pub error: Option<String>,
+}
+
+impl ComposeState {
+    pub fn new(spec: RunSpec) -> Self {
+        Self {
+            content: None,
+            styles: Vec::new(),
+            blend: false,
+            presets: vec![("none".into(), spec.clone())],
+            spec,
+            field: 0,
+            preset: 0,
+            error: None,
+        }
+    }
+
+    /// The rows of the form: the style rows only while several are marked.
+    pub fn fields(&self) -> Vec<Field> {
+        let mut v = vec![Field::Preset];
+        if self.styles.len() > 1 {
+            v.push(Field::Styles);
+            v.extend((0..self.styles.len()).map(Field::Weight));
+        }
+        v.extend((0..PARAMS.len()).map(Field::Param));
+        v
+    }
+
+    /// The field under the cursor (the cursor is kept on the form when rows
+    /// come and go).
+    pub fn selected(&self) -> Field {
+        let f = self.fields();
+        f[self.field.min(f.len() - 1)]
+    }
+
+    pub fn label(&self, f: Field) -> String {
+        match f {
+            Field::Preset => "preset".into(),
+            Field::Styles => "styles".into(),
+            Field::Weight(i) => match self.styles.get(i) {
+                Some(s) => format!("× {}", s.item.name),
+                None => "×".into(),
+            },
+            Field::Param(i) => PARAMS.get(i).copied().unwrap_or_default().into(),
+        }
+    }
+
+    /// The marked styles' weights normalised to sum to 1.
+    pub fn shares(&self) -> Vec<f64> {
+        let sum: f64 = self.styles.iter().map(|s| s.weight).sum();
+        self.styles
+            .iter()
+            .map(|s| if sum > 0.0 { s.weight / sum } else { 0.0 })
+            .collect()
+    }
+
+    /// The normalised weights as `0.70 / 0.30`.
+    pub fn shares_label(&self) -> String {
+        self.shares()
+            .iter()
+            .map(|w| format!("{w:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    /// Whether the parameters differ from the chosen preset's.
+    pub fn preset_edited(&self) -> bool {
+        self.presets
+            .get(self.preset)
+            .is_some_and(|(_, p)| !same_params(&self.spec, p))
+    }
+
+    /// Points the preset at the first one the parameters match (a run loaded
+    /// for editing), else at "none".
+    pub fn match_preset(&mut self) {
+        self.preset = self
+            .presets
+            .iter()
+            .position(|(_, p)| same_params(&self.spec, p))
+            .unwrap_or(0);
+    }
+
+    /// Whether enqueueing makes one blended run.
+    pub fn blends(&self) -> bool {
+        self.blend && self.styles.len() > 1
+    }
+
+    pub fn value(&self, f: Field) -> String {
+        let s = &self.spec;
+        match f {
+            Field::Preset => {
+                let name = self
+                    .presets
+                    .get(self.preset)
+                    .map_or("none", |p| p.0.as_str());
+                if self.preset_edited() {
+                    format!("{name} (edited)")
+                } else {
+                    name.to_string()
+                }
+            }
+            Field::Styles => {
+                if self.blend {
+                    format!("blend (1 run: {})", self.shares_label())
+                } else {
+                    format!("each ({} runs)", self.styles.len())
+                }
+            }
+            Field::Weight(i) => {
+                let share = self.shares().get(i).copied().unwrap_or(0.0);
+                self.styles
+                    .get(i)
+                    .map(|m| format!("{} ({share:.2})", m.weight))
+                    .unwrap_or_default()
+            }
+            Field::Param(i) => match i {
+                0 => format!("{} px", s.size),
+                1 => s.steps.to_string(),
+                2 => format!("{}", s.style_weight),
+                3 => format!("{}", s.content_weight),
+                4 => format!("{}", s.tv_weight),
+                5 => format!("{:?}", s.optimizer).to_lowercase(),
+                6 => format!("{:?}", s.init).to_lowercase(),
+                7 => format!("{:?}", s.pooling).to_lowercase(),
+                8 => s.seed.to_string(),
+                9 => if s.line_search { "on" } else { "off" }.into(),
+                10 => format!("{:?}", s.preserve_colors).to_lowercase(),
+                11 => match s.scales {
+                    Scales::Auto => "auto".into(),
+                    Scales::Count(n) => n.to_string(),
+                },
+                12 => format!("{}", s.style_scale),
+                _ => String::new(),
+            },
+        }
+    }
+
+    /// What Enter puts in the input line to edit a field.
+    pub fn edit_text(&self, f: Field) -> String {
+        match f {
+            Field::Preset => self
+                .presets
+                .get(self.preset)
+                .map(|p| p.0.clone())
+                .unwrap_or_default(),
+            Field::Styles => if self.blend { "blend" } else { "each" }.into(),
+            Field::Weight(i) => self
+                .styles
+                .get(i)
+                .map(|m| m.weight.to_string())
+                .unwrap_or_default(),
+            Field::Param(_) => self.value(f).trim_end_matches(" px").to_string(),
+        }
+    }
+
+    /// Marks a style, or unmarks it if marked; returns whether it is marked now.
+    pub fn toggle_style(&mut self, item: LibItem) -> bool {
+        if let Some(i) = self.styles.iter().position(|s| s.item.path == item.path) {
+            self.styles.remove(i);
+            false
+        } else {
+            self.styles.push(MarkedStyle { item, weight: 1.0 });
+            true
+        }
+    }
+
+    /// Fills the parameters from preset `i`.
+    fn use_preset(&mut self, i: usize) {
+        if let Some((_, p)) = self.presets.get(i) {
+            self.spec = p.clone();
+            self.preset = i;
+        }
+    }
+
+    /// Steps the selected field up (`dir` = 1) or down (-1).
+    pub fn nudge(&mut self, dir: i32) {
+        self.error = None;
+        let up = dir > 0;
+        match self.selected() {
+            Field::Preset => {
+                let n = self.presets.len();
+                self.use_preset(if up {
+                    (self.preset + 1) % n
+                } else {
+                    (self.preset + n - 1) % n
+                });
+            }
+            Field::Styles => self.blend = !self.blend,
+            Field::Weight(i) => {
+                if let Some(m) = self.styles.get_mut(i) {
+                    let w = m.weight + if up { 0.1 } else { -0.1 };
+                    // Rounded so repeated steps do not show 0.30000000000000004.
+                    m.weight = ((w * 100.0).round() / 100.0).max(MIN_WEIGHT);
+                }
+            }
+            Field::Param(i) => nudge_param(&mut self.spec, i, up),
+        }
+    }
+
+    /// Sets a field from typed text; an error says why it was refused.
+    pub fn set(&mut self, f: Field, text: &str) -> Result<(), String> {
+        let t = text.trim();
+        match f {
+            Field::Preset => {
+                let i = self
+                    .presets
+                    .iter()
+                    .position(|p| p.0.eq_ignore_ascii_case(t))
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = self.presets.iter().map(|p| p.0.as_str()).collect();
+                        format!("no preset '{t}' (known: {})", names.join(", "))
+                    })?;
+                self.use_preset(i);
+            }
+            Field::Styles => {
+                self.blend = match t {
+                    "each" => false,
+                    "blend" => true,
+                    _ => return Err(format!("'{t}' (use each or blend)")),
+                }
+            }
+            Field::Weight(i) => {
+                let w: f64 = t.parse().map_err(|_| format!("'{t}' is not a number"))?;
+                if !w.is_finite() || w <= 0.0 {
+                    return Err(format!("{t} (a blend weight must be above 0)"));
+                }
+                if let Some(m) = self.styles.get_mut(i) {
+                    m.weight = w;
+                }
+            }
+            Field::Param(i) => self.spec = set_param(&self.spec, i, t)?,
+        }
+        self.error = None;
+        Ok(())
+    }
+
+    /// The runs enqueueing makes: one per marked style, or one blending them.
+    pub fn runs(&self) -> Result<Vec<NewRun>, String> {
+        let Some(content) = &self.content else {
+            return Err("pick a content photo first (Library: Enter on a photo)".into());
+        };
+        if self.styles.is_empty() {
+            return Err("mark at least one style (Library: Space on a painting)".into());
+        }
+        let make = |styles: &[&MarkedStyle]| {
+            let spec = RunSpec {
+                content: content.path.clone(),
+                styles: styles
+                    .iter()
+                    .map(|m| StyleRef {
+                        path: m.item.path.clone(),
+                        weight: m.weight,
+                    })
+                    .collect(),
+                ..self.spec.clone()
+            };
+            spec.validate().map_err(|e| e.to_string())?;
+            Ok(NewRun {
+                spec,
+                content_name: content.name.clone(),
+                style_names: styles.iter().map(|m| m.item.name.clone()).collect(),
+            })
+        };
+        if self.blends() {
+            let all: Vec<&MarkedStyle> = self.styles.iter().collect();
+            Ok(vec![make(&all)?])
+        } else {
+            self.styles.iter().map(|m| make(&[m])).collect()
+        }
+    }
+
+    /// The peak-memory estimate of one run of the form (the engine's formula;
+    /// no I/O): `content_size` is the content's (width, height) when known,
+    /// else a square of the run's size is assumed (the largest it can be).
+    pub fn estimate(
+        &self,
+        content_size: Option<&(PathBuf, u32, u32)>,
+        memory: Option<DeviceMemory>,
+    ) -> MemoryView {
+        let known =
+            content_size.filter(|(p, _, _)| self.content.as_ref().is_some_and(|c| &c.path == p));
+        let (w, h) = known.map_or((self.spec.size, self.spec.size), |&(_, w, h)| (w, h));
+        let run = run_bytes(&self.spec, w, h);
+        let base = memory.map_or(0, |m| m.base);
+        let available = memory.and_then(|m| m.available);
+        MemoryView {
+            run,
+            peak: base + run,
+            available,
+            too_big: available.is_some_and(|a| run > a),
+            assumed_square: known.is_none(),
+        }
+    }
+}
+
+/// Whether two specs have the same parameters (inputs aside).
+fn same_params(a: &RunSpec, b: &RunSpec) -> bool {
+    let a = RunSpec {
+        content: b.content.clone(),
+        styles: b.styles.clone(),
+        ..a.clone()
+    };
+    a == *b
+}
+
+/// The memory estimate as Compose shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryView {
+    /// What the run adds.
+    pub run: u64,
+    /// The process's estimated peak (with what it holds already).
+    pub peak: u64,
+    /// Free memory on the worker's device, if known.
+    pub available: Option<u64>,
+    /// The run needs more than is free (the worker would refuse it).
+    pub too_big: bool,
+    /// The content's dimensions were not known: a square was assumed.
+    pub assumed_square: bool,
+}
+
+fn nudge_param(s: &mut RunSpec, i: usize, up: bool) {
+    let scale = |v: f64| if up { v * 2.0 } else { v / 2.0 };
+    match i {
+        0 => {
+            s.size = if up {
+                (s.size + 64).min(4096)
+            } else {
+                s.size.saturating_sub(64).max(64)
+            }
+        }
+        1 => {
+            s.steps = if up {
+                s.steps + 50
+            } else {
+                s.steps.saturating_sub(50).max(1)
+            }
+        }
+        2 => s.style_weight = scale(s.style_weight),
+        3 => s.content_weight = scale(s.content_weight),
+        4 => s.tv_weight = scale(s.tv_weight),
+        5 => {
+            s.optimizer = match s.optimizer {
+                OptimizerKind::Lbfgs => OptimizerKind::Adam,
+                OptimizerKind::Adam => OptimizerKind::Lbfgs,
+            }
+        }
+        6 => {
+            s.init = match (s.init, up) {
+                (Init::Content, true) | (Init::Style, false) => Init::Noise,
+                (Init::Noise, true) | (Init::Content, false) => Init::Style,
+                (Init::Style, true) | (Init::Noise, false) => Init::Content,
+            }
+        }
+        7 => {
+            s.pooling = match s.pooling {
+                Pooling::Max => Pooling::Avg,
+                Pooling::Avg => Pooling::Max,
+            }
+        }
+        8 => {
+            s.seed = if up {
+                s.seed + 1
+            } else {
+                s.seed.saturating_sub(1)
+            }
+        }
+        9 => s.line_search = !s.line_search,
+        10 => {
+            s.preserve_colors = match (s.preserve_colors, up) {
+                (ColorMode::None, true) | (ColorMode::Histogram, false) => ColorMode::Luminance,
+                (ColorMode::Luminance, true) | (ColorMode::None, false) => ColorMode::Histogram,
+                (ColorMode::Histogram, true) | (ColorMode::Luminance, false) => ColorMode::None,
+            }
+        }
+        11 => {
+            s.scales = match (s.scales, up) {
+                (Scales::Count(n), true) if n < 6 => Scales::Count(n + 1),
+                (Scales::Count(n), false) if n > 1 => Scales::Count(n - 1),
+                (Scales::Count(_), _) => Scales::Auto,
+                (Scales::Auto, true) => Scales::Count(1),
+                (Scales::Auto, false) => Scales::Count(6),
+            }
+        }
+        12 => {
+            let v = s.style_scale + if up { 0.25 } else { -0.25 };
+            s.style_scale = v.clamp(0.5, 2.0);
+        }
+        _ => {}
+    }
+}
+
+/// `spec` with parameter `i` set from `t`, if it parses and the spec stays valid.
+fn set_param(spec: &RunSpec, i: usize, t: &str) -> Result<RunSpec, String> {
+    let mut s = spec.clone();
+    let num = || {
+        t.parse::<f64>()
+            .map_err(|_| format!("'{t}' is not a number"))
+    };
+    let engine = |e: crate::engine::Error| e.to_string();
+    match i {
+        0 => {
+            s.size = t
+                .trim_end_matches("px")
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{t}' is not a size"))?
+        }
+        1 => {
+            s.steps = t
+                .parse()
+                .map_err(|_| format!("'{t}' is not a step count"))?
+        }
+        2 => s.style_weight = num()?,
+        3 => s.content_weight = num()?,
+        4 => s.tv_weight = num()?,
+        5 => s.optimizer = t.parse().map_err(engine)?,
+        6 => s.init = t.parse().map_err(engine)?,
+        7 => s.pooling = t.parse().map_err(engine)?,
+        8 => s.seed = t.parse().map_err(|_| format!("'{t}' is not a seed"))?,
+        9 => s.line_search = matches!(t, "on" | "yes" | "true" | "1"),
+        10 => s.preserve_colors = t.parse().map_err(engine)?,
+        11 => s.scales = t.parse().map_err(engine)?,
+        12 => s.style_scale = num()?,
+        _ => return Ok(s),
+    }
+    s.validate().map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn form(styles: &[&str]) -> ComposeState {
+        let mut c = ComposeState::new(RunSpec {
+            size: 256,
+            steps: 200,
+            ..RunSpec::default()
+        });
+        c.content = Some(LibItem::from_path(Path::new("/l/chelsea.png")));
+        for s in styles {
+            c.toggle_style(LibItem::from_path(Path::new(&format!("/l/{s}.png"))));
+        }
+        c
+    }
+
+    fn select(c: &mut ComposeState, f: Field) {
+        c.field = c.fields().iter().position(|x| *x == f).unwrap();
+    }
+
+    #[test]
+    fn style_rows_appear_with_a_second_style() {
+        let c = form(&["irises"]);
+        assert!(!c.fields().contains(&Field::Styles));
+        let c = form(&["irises", "harvesters"]);
+        assert_eq!(
+            &c.fields()[..4],
+            [
+                Field::Preset,
+                Field::Styles,
+                Field::Weight(0),
+                Field::Weight(1)
+            ]
+        );
+    }
+
+    #[test]
+    fn weights_edit_show_normalised_and_refuse_non_positive() {
+        let mut c = form(&["irises", "harvesters"]);
+        select(&mut c, Field::Weight(0));
+        assert_eq!(c.set(Field::Weight(0), "0.7"), Ok(()));
+        assert_eq!(c.set(Field::Weight(1), "0.3"), Ok(()));
+        assert_eq!(c.shares_label(), "0.70 / 0.30");
+        assert_eq!(c.value(Field::Weight(0)), "0.7 (0.70)");
+        for bad in ["0", "-1", "nan", "inf", "x"] {
+            assert!(c.set(Field::Weight(1), bad).is_err(), "{bad}");
+        }
+        assert_eq!(c.styles[1].weight, 0.3, "a refused value changes nothing");
+        for _ in 0..10 {
+            c.nudge(-1);
+        }
+        assert_eq!(c.styles[0].weight, MIN_WEIGHT, "- stops above 0");
+        c.nudge(1);
+        assert_eq!(c.styles[0].weight, 0.2);
+    }
+
+    #[test]
+    fn each_makes_a_run_per_style_and_blend_one_run_with_the_weights() {
+        let mut c = form(&["irises", "harvesters"]);
+        c.set(Field::Weight(0), "3").unwrap();
+        let each = c.runs().unwrap();
+        assert_eq!(each.len(), 2);
+        assert!(each.iter().all(|r| r.spec.styles.len() == 1));
+        assert_eq!(each[1].style_names, ["harvesters"]);
+        select(&mut c, Field::Styles);
+        c.nudge(1);
+        assert!(c.blend);
+        let blend = c.runs().unwrap();
+        assert_eq!(blend.len(), 1);
+        let weights: Vec<f64> = blend[0].spec.styles.iter().map(|s| s.weight).collect();
+        assert_eq!(weights, [3.0, 1.0]);
+        assert_eq!(blend[0].style_names, ["irises", "harvesters"]);
+        assert_eq!(c.set(Field::Styles, "each"), Ok(()));
+        assert!(c.set(Field::Styles, "both").is_err());
+        // An invalid combination is refused with a reason, not queued.
+        c.spec.steps = 1;
+        c.spec.scales = Scales::Count(3);
+        assert!(c.runs().unwrap_err().contains("steps"));
+    }
+
+    #[test]
+    fn presets_cycle_and_fill_the_form() {
+        let mut c = form(&["irises"]);
+        let tiny = RunSpec {
+            size: 64,
+            steps: 5,
+            style_weight: 1e3,
+            ..c.spec.clone()
+        };
+        c.presets.push(("tiny".into(), tiny));
+        assert_eq!(c.selected(), Field::Preset);
+        c.nudge(1);
+        assert_eq!(
+            (c.spec.size, c.spec.steps, c.spec.style_weight),
+            (64, 5, 1e3)
+        );
+        assert_eq!(c.value(Field::Preset), "tiny");
+        c.spec.steps = 7;
+        assert_eq!(c.value(Field::Preset), "tiny (edited)");
+        c.nudge(1);
+        assert_eq!(
+            (c.spec.size, c.value(Field::Preset).as_str()),
+            (256, "none")
+        );
+        c.nudge(-1);
+        assert_eq!(c.spec.steps, 5, "left goes back round to tiny");
+        assert!(c.set(Field::Preset, "huge").unwrap_err().contains("tiny"));
+        assert_eq!(c.set(Field::Preset, "NONE"), Ok(()));
+        assert_eq!(c.spec.size, 256);
+    }
+
+    #[test]
+    fn the_estimate_follows_the_form_and_flags_too_little_memory() {
+        let mut c = form(&["irises"]);
+        let free = DeviceMemory {
+            base: 100 << 20,
+            available: Some(8 << 30),
+        };
+        let small = c.estimate(None, Some(free));
+        assert!(small.assumed_square && !small.too_big);
+        assert_eq!(small.peak, small.run + (100 << 20));
+        // The content's real (wider than tall) shape needs less than a square.
+        let dims = (PathBuf::from("/l/chelsea.png"), 451, 300);
+        let real = c.estimate(Some(&dims), Some(free));
+        assert!(!real.assumed_square && real.run < small.run);
+        c.spec.size = 2048;
+        let big = c.estimate(Some(&dims), Some(free));
+        assert!(big.run > 3 * real.run, "{} vs {}", big.run, real.run);
+        let tight = DeviceMemory {
+            base: 0,
+            available: Some(real.run),
+        };
+        assert!(c.estimate(Some(&dims), Some(tight)).too_big);
+        assert!(
+            !c.estimate(Some(&dims), None).too_big,
+            "unknown free memory"
+        );
+        c.spec.optimizer = OptimizerKind::Adam;
+        assert!(
+            c.estimate(Some(&dims), None).run < big.run,
+            "Adam keeps less"
+        );
+    }
+}
