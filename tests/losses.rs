@@ -1,6 +1,7 @@
 //! Losses against values worked out by hand.
 
 use atelier::engine::losses::{content_loss, gram, gram_term, style_loss, total_variation};
+use atelier::engine::vgg::channels_last;
 use tch::{Kind, Tensor};
 
 fn t(values: &[f32], shape: &[i64]) -> Tensor {
@@ -85,4 +86,32 @@ fn gram_term_has_the_value_and_gradient_of_the_autograd_style_loss() {
         1.0
     )
     .is_err());
+}
+
+#[test]
+fn gram_and_its_gradient_do_not_depend_on_the_memory_layout() {
+    // The network runs channels-last on the CPU; the Gram and the closed-form
+    // gradient read those feature maps through an [H·W, C] view.
+    tch::manual_seed(4);
+    let f0 = Tensor::rand([1, 6, 5, 4], (Kind::Float, tch::Device::Cpu));
+    let nhwc = channels_last(&f0).unwrap();
+    assert!(
+        !nhwc.is_contiguous(),
+        "the test needs a channels-last tensor"
+    );
+    let close =
+        |a: &Tensor, b: &Tensor| value(&(a - b).abs().max()) <= 1e-6 * value(&b.abs().max());
+    assert!(close(&gram(&nhwc).unwrap(), &gram(&f0).unwrap()));
+
+    let target = gram(&Tensor::rand([1, 6, 5, 4], (Kind::Float, tch::Device::Cpu))).unwrap();
+    let grad_of = |f: Tensor| {
+        let f = f.detach().requires_grad_(true);
+        let (v, surrogate) = gram_term(&f, &target, 2.0).unwrap();
+        surrogate.backward();
+        (value(&v), f.grad())
+    };
+    let (v1, g1) = grad_of(f0.copy());
+    let (v2, g2) = grad_of(nhwc);
+    assert!((v1 - v2).abs() <= 1e-6 * v1.abs());
+    assert!(close(&g2, &g1), "gradient differs in channels-last");
 }

@@ -53,7 +53,7 @@ fn activations_match_pytorch_at_every_tap() {
                 close(abs_sum, want_abs, 1e-5, 0.0),
                 "{key} {name}: abs sum {abs_sum} vs {want_abs}"
             );
-            let flat = t.view([-1]);
+            let flat = t.reshape([-1]);
             let scale = want_abs / t.numel() as f64;
             for (i, v) in want["indices"]
                 .as_array()

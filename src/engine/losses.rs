@@ -16,8 +16,10 @@ fn dims4(t: &Tensor, what: &'static str) -> Result<(i64, i64, i64, i64)> {
     })
 }
 
-/// Gram matrix `F Fᵀ / (C·H·W)` of a `[1, C, H, W]` feature map, shape `[C, C]`.
-pub fn gram(features: &Tensor) -> Result<Tensor> {
+/// A `[1, C, H, W]` feature map as a matrix without copying: `[C, H·W]` for
+/// the default layout, or `[H·W, C]` (flag true) for channels-last, the layout
+/// the network runs in on the CPU (see `vgg::channels_last`).
+fn matrix(features: &Tensor) -> Result<(Tensor, bool)> {
     let (n, c, h, w) = dims4(features, "features")?;
     if n != 1 {
         return Err(Error::invalid(
@@ -25,8 +27,24 @@ pub fn gram(features: &Tensor) -> Result<Tensor> {
             format!("batch of {n}, expected 1"),
         ));
     }
-    let f = features.f_view([c, h * w])?;
-    Ok(f.f_mm(&f.f_tr()?)?.f_div_scalar((c * h * w) as f64)?)
+    let nhwc = features.f_permute([0, 2, 3, 1])?;
+    if c > 1 && nhwc.is_contiguous() {
+        Ok((nhwc.f_view([h * w, c])?, true))
+    } else {
+        Ok((features.f_reshape([c, h * w])?, false))
+    }
+}
+
+/// Gram matrix `F Fᵀ / (C·H·W)` of a `[1, C, H, W]` feature map, shape `[C, C]`.
+pub fn gram(features: &Tensor) -> Result<Tensor> {
+    let (_, c, h, w) = dims4(features, "features")?;
+    let (f, transposed) = matrix(features)?;
+    let g = if transposed {
+        f.f_tr()?.f_mm(&f)?
+    } else {
+        f.f_mm(&f.f_tr()?)?
+    };
+    Ok(g.f_div_scalar((c * h * w) as f64)?)
 }
 
 /// Content loss: mean squared error between feature maps of equal shape.
@@ -57,11 +75,19 @@ pub fn gram_term(features: &Tensor, target_gram: &Tensor, weight: f64) -> Result
         let diff = g.f_sub(target_gram)?;
         let value = diff.f_square()?.f_mean(None)?.f_mul_scalar(weight)?;
         let scale = 4.0 * weight / ((c * c) as f64 * (c * h * w) as f64);
-        let grad = diff.f_mm(&f.f_view([c, h * w])?)?.f_mul_scalar(scale)?;
-        Ok((value, grad))
+        // G − A is symmetric, so the channels-last form is F·(G − A).
+        let (m, transposed) = matrix(&f)?;
+        let grad = if transposed {
+            m.f_mm(&diff)?
+        } else {
+            diff.f_mm(&m)?
+        };
+        Ok((value, grad.f_mul_scalar(scale)?))
     })?;
     let (value, grad) = grad;
-    let surrogate = features.f_reshape([-1])?.f_dot(&grad.f_reshape([-1])?)?;
+    // The same matrix view of `features` (with its graph) as `grad` was made in.
+    let (m, _) = matrix(features)?;
+    let surrogate = m.f_reshape([-1])?.f_dot(&grad.f_reshape([-1])?)?;
     Ok((value, surrogate))
 }
 

@@ -154,6 +154,16 @@ impl FromStr for Pooling {
     }
 }
 
+/// `t` (`[N, C, H, W]`) with channels-last strides, the same logical tensor.
+///
+/// Why: on the CPU oneDNN runs convolutions in NHWC; in NCHW every conv pays a
+/// layout conversion of its input and output (see the README's benchmark).
+pub fn channels_last(t: &Tensor) -> Result<Tensor> {
+    Ok(t.f_permute([0, 2, 3, 1])?
+        .f_contiguous()?
+        .f_permute([0, 3, 1, 2])?)
+}
+
 /// The frozen VGG19 convolution stack on one device.
 pub struct Vgg19 {
     /// (weight, bias) per conv layer, in order conv1_1 … conv5_4.
@@ -161,16 +171,21 @@ pub struct Vgg19 {
     pooling: Pooling,
     mean: Tensor,
     device: Device,
+    /// Run in channels-last layout (on the CPU; CUDA keeps NCHW, unmeasured).
+    nhwc: bool,
 }
 
 impl Vgg19 {
     pub fn new(weights: &Weights, pooling: Pooling, device: Device) -> Result<Self> {
+        let nhwc = device == Device::Cpu;
         let mut convs = Vec::new();
         for (b, &n) in BLOCKS.iter().enumerate() {
             for i in 1..=n {
                 let (w, bias) = weights.conv(b + 1, i)?;
+                let w = w.f_to_device(device)?;
+                let w = if nhwc { channels_last(&w)? } else { w };
                 // Loaded tensors do not require grad; the network stays frozen.
-                convs.push((w.f_to_device(device)?, bias.f_to_device(device)?));
+                convs.push((w, bias.f_to_device(device)?));
             }
         }
         let mean = Tensor::f_from_slice(&CAFFE_MEAN_BGR)?
@@ -182,6 +197,7 @@ impl Vgg19 {
             pooling,
             mean,
             device,
+            nhwc,
         })
     }
 
@@ -202,6 +218,9 @@ impl Vgg19 {
             return Ok(out);
         };
         let mut x = self.preprocess(rgb)?;
+        if self.nhwc {
+            x = channels_last(&x)?;
+        }
         let mut conv = 0;
         for (pos, stage) in Stage::all().into_iter().enumerate().take(last + 1) {
             x = match stage {
