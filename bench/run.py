@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 
+from proc import run_measured
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 CHECK_AT = 10
@@ -42,13 +44,7 @@ def ensure_pillow():
 
 def timed(cmd, env):
     """Runs cmd; returns the peak RSS of that process in MiB."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
-    return usage.ru_maxrss / 1024.0
+    return run_measured(cmd, env).ru_maxrss / 1024.0
 
 
 def gaps(trace):
@@ -100,6 +96,8 @@ def main():
     if a.baseline_bin:
         head += f" {'before s/eval':>14} {'ours/before':>12}"
     head += f" {'ours MiB':>9} {'torch MiB':>10} {'loss@10 ours':>13} {'torch':>11} {'final ours':>11} {'torch':>11} {'diff':>7}"
+    if a.baseline_bin:
+        head += f" {'loss@10 before':>14} {'final before':>12}"
     print(head)
     for size in [int(s) for s in sizes.split(",")]:
         paths = {}
@@ -151,6 +149,8 @@ def main():
         diff = 100 * (fin["ours"] - fin["torch"]) / fin["torch"]
         line += (f" {mib['ours']:9.0f} {mib['torch']:10.0f} {fmt_loss(l10['ours']):>13} {fmt_loss(l10['torch']):>11}"
                  f" {fin['ours']:11.4e} {fin['torch']:11.4e} {diff:6.2f}%")
+        if a.baseline_bin:
+            line += f" {fmt_loss(l10['baseline']):>14} {fin['baseline']:12.4e}"
         print(line, flush=True)
     print("goals (issue 7): ratio <= 0.9 on CPU; final loss within 1% (see loss@10 for the equal-work check); "
           "peak memory no higher than PyTorch's")

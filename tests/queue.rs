@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::queue::{Filter, Input, Status, Store, StoreError};
 
-use crate::util::root;
+use crate::util::{json_output, root};
 
 fn spec(size: u32, steps: usize) -> RunSpec {
     RunSpec {
@@ -153,19 +153,14 @@ fn corrupt_or_foreign_databases_are_refused_and_left_untouched() {
 
 /// `atelier runs ls --json` in another process: what it sees of the store.
 fn runs_seen_by_another_process(data: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(["runs", "ls", "--json", "--data-dir"])
-        .arg(data)
-        .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = json_output(
+        Command::new(env!("CARGO_BIN_EXE_atelier"))
+            .args(["runs", "ls", "--json", "--data-dir"])
+            .arg(data)
+            .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+            .env("ATELIER_HOME", root()),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_value(v).unwrap()
 }
 
 /// Several stores in one process (the TUI's store thread and its worker) and

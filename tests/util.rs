@@ -39,3 +39,15 @@ pub fn write_pattern(path: &Path, w: u32, h: u32) {
 pub fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
     (a - b).abs() <= abs + rel * a.abs().max(b.abs())
 }
+
+/// Runs `cmd`, asserts that it succeeded (showing its stderr if not) and parses
+/// its standard output as JSON.
+pub fn json_output(cmd: &mut std::process::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use atelier::queue::{Filter, Run, Store};
 
-use crate::util::{root, write_pattern};
+use crate::util::{json_output, root, write_pattern};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -292,16 +292,7 @@ fn a_temp_name_renamed_into_place_is_queued_once_under_its_final_name() {
 }
 
 fn status_json(e: &Env) -> serde_json::Value {
-    let out = atelier(e)
-        .args(["watch", "status", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_output(atelier(e).args(["watch", "status", "--json"]))
 }
 
 #[test]

@@ -111,10 +111,10 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
 }
 
 fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
-    if a.run.output.is_some() || a.run.summary_json.is_some() {
+    if a.run.common.output.is_some() || a.run.summary_json.is_some() {
         bail!("queue add writes into the run's folder: -o and --summary-json do not apply (use `atelier runs export`)");
     }
-    let device = parse_device(a.run.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let device = parse_device(a.run.common.device.as_deref().unwrap_or(&c.stylize.device))?;
     let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
     let pixel_limit = spec.pixel_limit;
     // Check the inputs now, so a bad file fails here rather than in the worker,

@@ -24,6 +24,37 @@ use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 
+/// The options `stylize` and `texture` share: where the output goes, its size,
+/// the optimisation's length, seed and device, and what it reports.
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// Output PNG (default: a name from the inputs in the output folder, never overwriting).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Overwrite the output file if it exists, and run even if the memory
+    /// estimate exceeds the free memory.
+    #[arg(long)]
+    pub force: bool,
+    /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU), over all scales.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Seed of the random parts (noise init, tiling offsets).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Every N evaluations, write the current image to <output stem>.snapshots/step-NNNNNN.png.
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<usize>,
+    /// Print losses every N evaluations (0: never).
+    #[arg(long, value_name = "N")]
+    pub log_every: Option<usize>,
+}
+
 #[derive(Args, Debug)]
 pub struct StylizeArgs {
     /// Content image: a path or a bundled photo's name (see `atelier contents`).
@@ -34,16 +65,8 @@ pub struct StylizeArgs {
     /// (repeatable; weights are normalised; instead of the STYLE argument).
     #[arg(long = "style", value_name = "STYLE[:W]")]
     pub style_flags: Vec<String>,
-    /// Output PNG (default: <output folder>/<content>__<style>.png, never overwriting).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists, and run even if the memory
-    /// estimate exceeds the free memory.
-    #[arg(long)]
-    pub force: bool,
-    /// Longer side of the output in px (default: 256 on CPU, 512 on GPU).
-    #[arg(long)]
-    pub size: Option<u32>,
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// The style image's longer side as a multiple of --size (0.5 to 2; default 1).
     #[arg(long, value_name = "S")]
     pub style_scale: Option<f64>,
@@ -54,9 +77,6 @@ pub struct StylizeArgs {
     /// chroma) or histogram (style recoloured to the content's colour statistics).
     #[arg(long, value_name = "MODE")]
     pub preserve_colors: Option<String>,
-    /// Optimiser iterations (default: 200 on CPU, 1000 on GPU), over all scales.
-    #[arg(long)]
-    pub steps: Option<usize>,
     /// Coarse-to-fine scales: auto (from 128 px up in √2 steps) or a number (default 1).
     #[arg(long, value_name = "auto|N")]
     pub scales: Option<String>,
@@ -96,14 +116,6 @@ pub struct StylizeArgs {
     /// max or avg.
     #[arg(long)]
     pub pooling: Option<String>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long)]
-    pub device: Option<String>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Print losses every N evaluations (0: never).
-    #[arg(long, value_name = "N")]
-    pub log_every: Option<usize>,
     /// Stop early once the best loss improves by less than this fraction over
     /// --window evaluations (e.g. 0.001). Off by default.
     #[arg(long, value_name = "REL")]
@@ -114,9 +126,6 @@ pub struct StylizeArgs {
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]
     pub threads: Option<i32>,
-    /// Every N evaluations, write the current image to <output stem>.snapshots/step-NNNNNN.png.
-    #[arg(long, value_name = "N")]
-    pub save_every: Option<usize>,
     /// Write a JSON summary (evaluations, loop seconds, final losses) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -141,8 +150,8 @@ fn build_spec(
     let mut spec = RunSpec {
         content,
         styles,
-        size: a.size.unwrap_or(d.size),
-        steps: a.steps.unwrap_or(d.steps),
+        size: a.common.size.unwrap_or(d.size),
+        steps: a.common.steps.unwrap_or(d.steps),
         ..c.run.clone()
     };
     let set = |v: Option<f64>, field: &mut f64| {
@@ -179,7 +188,7 @@ fn build_spec(
     if let Some(s) = &a.pooling {
         spec.pooling = s.parse()?;
     }
-    spec.seed = a.seed.unwrap_or(spec.seed);
+    spec.seed = a.common.seed.unwrap_or(spec.seed);
     spec.stop_when_flat = a.stop_when_flat.or(spec.stop_when_flat);
     spec.flat_window = a.window.unwrap_or(spec.flat_window);
     spec.validate()?;
@@ -321,14 +330,14 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         anyhow::ensure!(n >= 1, "invalid threads: {n} (must be at least 1)");
         tch::set_num_threads(n);
     }
-    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let device = parse_device(a.common.device.as_deref().unwrap_or(&c.stylize.device))?;
     let gpu = device.is_cuda();
 
     let (spec, style_name) = spec_from_args(&a, c, gpu)?;
     let content_path = spec.content.clone();
     let out = check_output(
-        a.output.as_deref(),
-        a.force,
+        a.common.output.as_deref(),
+        a.common.force,
         c,
         &format!("{}__{style_name}.png", stem(&content_path)),
     )?;
@@ -358,10 +367,10 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
 
     let opts = Finish {
         output: out,
-        force: a.force,
-        log_every: a.log_every.unwrap_or(c.stylize.log_every),
+        force: a.common.force,
+        log_every: a.common.log_every.unwrap_or(c.stylize.log_every),
         summary_json: a.summary_json.clone(),
-        save_every: a.save_every.unwrap_or(0),
+        save_every: a.common.save_every.unwrap_or(0),
     };
     optimise_and_save(&vgg, &spec, &content_img, &style_imgs, device, &opts)
 }

@@ -98,14 +98,7 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
             println!("worker {} on {}", worker.id(), device_name(device));
             worker.run(&stop, &mut |e| match e {
                 WorkerEvent::Recovered(ids) => println!("interrupted (worker gone): runs {ids:?}"),
-                WorkerEvent::Started(r) => println!(
-                    "run {}: started ({} × {}, {} px, {} steps)",
-                    r.id,
-                    r.input_name("content"),
-                    r.input_name("style"),
-                    r.spec.size,
-                    r.spec.steps
-                ),
+                WorkerEvent::Started(r) => println!("{}", r.started_line()),
                 WorkerEvent::Finished {
                     run,
                     status,

@@ -36,14 +36,7 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
         WorkerEvent::Recovered(ids) => println!("interrupted (worker gone): runs {ids:?}"),
         WorkerEvent::Started(r) => {
             idle_said = false;
-            println!(
-                "run {}: started ({} × {}, {} px, {} steps)",
-                r.id,
-                r.input_name("content"),
-                r.input_name("style"),
-                r.spec.size,
-                r.spec.steps
-            );
+            println!("{}", r.started_line());
         }
         WorkerEvent::Progress { run, progress } => {
             if log_every > 0 && progress.eval % log_every == 0 {

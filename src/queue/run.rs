@@ -85,20 +85,37 @@ pub struct FinalLosses {
     pub total: f64,
 }
 
+impl Input {
+    /// Short name for display: its library name, else its file stem.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+    }
+}
+
 impl Run {
+    /// One line for a run a worker starts: id, inputs, size and steps.
+    pub fn started_line(&self) -> String {
+        format!(
+            "run {}: started ({} × {}, {} px, {} steps)",
+            self.id,
+            self.input_name("content"),
+            self.input_name("style"),
+            self.spec.size,
+            self.spec.steps
+        )
+    }
+
     /// Short name of an input for display: its library name, else its file stem.
     pub fn input_name(&self, role: &str) -> String {
         self.inputs
             .iter()
             .find(|i| i.role == role)
-            .map(|i| {
-                i.name.clone().unwrap_or_else(|| {
-                    i.path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                })
-            })
+            .map(Input::display_name)
             .unwrap_or_default()
     }
 }

@@ -9,7 +9,6 @@ use ratatui::Frame;
 use crate::queue::run::format_time;
 use crate::queue::Run;
 use crate::tui::app::{App, Sort};
-use crate::tui::chart;
 use crate::tui::images::ImageKey;
 use crate::tui::theme::Theme;
 use crate::tui::ui::image;
@@ -164,18 +163,16 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
             .block(Block::bordered().title(format!(" run {} ", r.id))),
         info,
     );
-    chart::draw(
+    super::chart_and_image(
         f,
         chart_area,
-        " losses (log scale) ",
-        samples,
-        rollbacks,
-        &app.theme,
+        right,
+        " output ",
+        app,
+        r,
+        (samples, rollbacks),
+        want,
     );
-    let block = Block::bordered().title(" output ");
-    let inner = block.inner(right);
-    f.render_widget(block, right);
-    image(f, inner, &run_image(app, r), app, want);
 }
 
 fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<ImageKey>) {

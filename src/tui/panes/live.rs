@@ -8,10 +8,8 @@ use ratatui::Frame;
 
 use crate::queue::{RollbackRecord, Run, Sample, Status};
 use crate::tui::app::App;
-use crate::tui::chart;
 use crate::tui::images::ImageKey;
 use crate::tui::theme::Theme;
-use crate::tui::ui::image;
 
 /// The image to show for a run: the worker's latest iterate while it runs,
 /// its output once done, its content photo before anything exists.
@@ -124,16 +122,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         Paragraph::new(lines).block(Block::bordered().title(title)),
         stats,
     );
-    chart::draw(
+    super::chart_and_image(
         f,
         chart_area,
-        " losses (log scale) ",
-        samples,
-        rollbacks,
-        &app.theme,
+        right,
+        " Image ",
+        app,
+        r,
+        (samples, rollbacks),
+        want,
     );
-    let block = Block::bordered().title(" Image ");
-    let inner = block.inner(right);
-    f.render_widget(block, right);
-    image(f, inner, &run_image(app, r), app, want);
 }

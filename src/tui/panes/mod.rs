@@ -7,11 +7,45 @@ pub mod live;
 pub mod queue;
 pub mod watch;
 
+use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::{Cell, Row};
+use ratatui::widgets::{Block, Cell, Row};
+use ratatui::Frame;
 
-use crate::queue::{Run, Status};
+use crate::queue::{RollbackRecord, Run, Sample, Status};
+use crate::tui::app::App;
+use crate::tui::chart;
+use crate::tui::images::ImageKey;
 use crate::tui::theme::Theme;
+use crate::tui::ui::image;
+
+/// A run's loss chart in `chart_area` and its image in a block titled
+/// `image_title` filling `image_area`: the Live pane and a History detail
+/// show a run the same way.
+#[allow(clippy::too_many_arguments)]
+pub fn chart_and_image(
+    f: &mut Frame,
+    chart_area: Rect,
+    image_area: Rect,
+    image_title: &str,
+    app: &App,
+    r: &Run,
+    (samples, rollbacks): (&[Sample], &[RollbackRecord]),
+    want: &mut Vec<ImageKey>,
+) {
+    chart::draw(
+        f,
+        chart_area,
+        " losses (log scale) ",
+        samples,
+        rollbacks,
+        &app.theme,
+    );
+    let block = Block::bordered().title(image_title.to_string());
+    let inner = block.inner(image_area);
+    f.render_widget(block, image_area);
+    image(f, inner, &live::run_image(app, r), app, want);
+}
 
 /// Colour of a status word.
 pub fn status_style(s: Status, t: &Theme) -> Style {
@@ -35,14 +69,7 @@ pub fn style_names(r: &Run) -> String {
         .inputs
         .iter()
         .filter(|i| i.role == "style")
-        .map(|i| {
-            i.name.clone().unwrap_or_else(|| {
-                i.path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })
-        })
+        .map(crate::queue::Input::display_name)
         .collect();
     names.join(" + ")
 }
