@@ -3,8 +3,8 @@
 
 The single-scale run goes first with --steps; the multi-scale run then gets as
 many steps as fit in the same time, predicted from the single run's seconds per
-evaluation scaled by each scale's pixel count (steps are split evenly over the
-scales). Time is the process's CPU time (user + system, from wait4) with one
+evaluation scaled by each scale's pixel count (steps are split over the scales
+as the engine does, see cost_per_step). Time is the process's CPU time (user + system, from wait4) with one
 thread, which other load on a shared machine does not inflate as it does wall
 time; loop wall times are printed too. Losses are the best iterate's total at
 the final size (same loss terms, same weights).
@@ -17,21 +17,16 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
+
+from proc import run_measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, env):
     """Runs cmd; returns its CPU seconds (user + system)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
+    usage = run_measured(cmd, env)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -46,6 +41,22 @@ def pyramid(size, scales):
         return v[::-1]
     n = int(scales)
     return [at(k) for k in range(n - 1, -1, -1)]
+
+
+# Mirrors src/engine/pyramid.rs: the coarser scales take this share of a
+# multi-scale run's time together, the same for each.
+COARSE_SHARE = 0.1
+
+
+def cost_per_step(sizes):
+    """Average cost of a multi-scale run's step, in finest-scale evaluations
+    (pyramid::split_steps: steps inversely proportional to pixel count on the
+    coarser scales)."""
+    if len(sizes) == 1:
+        return 1.0
+    each = COARSE_SHARE / (1 - COARSE_SHARE) / (len(sizes) - 1)
+    per_fine = 1 + sum(each / (s / sizes[-1]) ** 2 for s in sizes[:-1])
+    return 1 / ((1 - COARSE_SHARE) * per_fine)
 
 
 def main():
@@ -77,9 +88,7 @@ def main():
     per_eval = (single["cpu"] - startup["cpu"]) / (single["evals"] - 1)
     budget = single["cpu"] - startup["cpu"]
     sizes = pyramid(a.size, a.scales)
-    # Seconds per step averaged over the scales, relative to the final size.
-    rel = sum((s / a.size) ** 2 for s in sizes) / len(sizes)
-    steps = max(len(sizes), int(budget / (per_eval * rel)))
+    steps = max(len(sizes), int(budget / (per_eval * cost_per_step(sizes))))
     multi, cmd2 = stylize("multi", steps, a.scales)
     print(f"size {a.size}, threads {a.threads}, {a.content} x {a.style}")
     print(f"{'run':>18} {'evals':>6} {'CPU s':>7} {'loop wall s':>12} {'final total loss':>17}")

@@ -195,13 +195,13 @@ fn build_spec(
     Ok(spec)
 }
 
-/// ` over scales 128, 181, 256 px (66, 67, 67 steps)` for a multi-scale run.
+/// ` over scales 128, 181, 256 px (33, 17, 150 steps)` for a multi-scale run.
 fn describe_scales(spec: &RunSpec) -> Result<String, Error> {
     let sizes = spec.pyramid()?;
     if sizes.len() == 1 {
         return Ok(String::new());
     }
-    let steps = crate::engine::pyramid::split_steps(spec.steps, sizes.len());
+    let steps = crate::engine::pyramid::split_steps(spec.steps, &sizes);
     let list = |v: Vec<String>| v.join(", ");
     Ok(format!(
         " over scales {} px ({} steps)",

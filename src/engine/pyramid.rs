@@ -118,12 +118,48 @@ pub fn sizes(size: u32, scales: Scales, min: u32) -> Result<Vec<u32>> {
     }
 }
 
-/// Steps per scale: `steps` split evenly, the remainder to the finest scales.
-pub fn split_steps(steps: usize, scales: usize) -> Vec<usize> {
-    let (each, rest) = (steps / scales, steps % scales);
-    (0..scales)
-        .map(|i| each + usize::from(i >= scales - rest))
-        .collect()
+/// The share of a multi-scale run's time that the coarser scales take
+/// together (their evaluations cost less by their pixel count).
+///
+/// Why this little: the finest scale starts from an upscaled coarse result
+/// whose missing fine texture the shallow style layers score high, so the
+/// coarse scales buy a better start, not a finished image; the README's
+/// multi-scale benchmark gives the figures.
+pub const COARSE_SHARE: f64 = 0.1;
+
+/// Steps per scale for `sizes` (coarsest first), `steps` in all: each coarser
+/// scale gets the same time (steps inversely proportional to its pixel count),
+/// `COARSE_SHARE` of the run's time together, the finest scale the rest. Every
+/// scale gets at least one step (`steps` must be at least `sizes.len()`).
+pub fn split_steps(steps: usize, sizes: &[u32]) -> Vec<usize> {
+    let Some((&last, coarse)) = sizes.split_last() else {
+        return Vec::new();
+    };
+    if coarse.is_empty() {
+        return vec![steps];
+    }
+    // Finest-scale evaluations that one coarse scale costs, per finest step.
+    let each = COARSE_SHARE / (1.0 - COARSE_SHARE) / coarse.len() as f64;
+    let area = |s: u32| (f64::from(s) / f64::from(last)).powi(2);
+    let per_fine: f64 = 1.0 + coarse.iter().map(|&s| each / area(s)).sum::<f64>();
+    let fine = steps as f64 / per_fine;
+    let mut v: Vec<usize> = coarse
+        .iter()
+        .map(|&s| ((fine * each / area(s)).round() as usize).max(1))
+        .collect();
+    // Leave the finest scale at least one step, taking from the coarsest first.
+    let mut spare = v.iter().sum::<usize>() + 1;
+    for n in v.iter_mut() {
+        if spare <= steps {
+            break;
+        }
+        let cut = (*n - 1).min(spare - steps);
+        *n -= cut;
+        spare -= cut;
+    }
+    let used: usize = v.iter().sum();
+    v.push(steps.saturating_sub(used));
+    v
 }
 
 #[cfg(test)]
@@ -142,8 +178,27 @@ mod tests {
         assert_eq!(sizes(64, Scales::Count(1), 16).unwrap(), [64]);
         assert!(sizes(32, Scales::Count(4), 16).is_err());
         assert!(sizes(32, Scales::Count(0), 16).is_err());
-        assert_eq!(split_steps(10, 3), [3, 3, 4]);
-        assert_eq!(split_steps(7, 2), [3, 4]);
+        // 10% of the time on the coarse scales, the same for each.
+        let v = split_steps(500, &[128, 181, 256, 362, 512]);
+        assert_eq!(v.iter().sum::<usize>(), 500);
+        let cost = |v: &[usize]| -> Vec<f64> {
+            v.iter()
+                .zip([128.0f64, 181.0, 256.0, 362.0, 512.0])
+                .map(|(&n, s)| n as f64 * (s / 512.0).powi(2))
+                .collect()
+        };
+        let c = cost(&v);
+        let total: f64 = c.iter().sum();
+        let coarse: f64 = c[..4].iter().sum();
+        assert!((coarse / total - COARSE_SHARE).abs() < 0.01, "{v:?}");
+        assert!(
+            c[..4].iter().all(|&x| (x - coarse / 4.0).abs() < 0.5),
+            "{v:?}"
+        );
+        assert_eq!(split_steps(7, &[64]), [7]);
+        // Few steps: one for each coarse scale, the rest to the finest.
+        assert_eq!(split_steps(3, &[128, 181, 256]), [1, 1, 1]);
+        assert_eq!(split_steps(12, &[45, 64]), [2, 10]);
         assert_eq!("auto".parse::<Scales>().unwrap(), Scales::Auto);
         assert_eq!("3".parse::<Scales>().unwrap(), Scales::Count(3));
         assert!("0".parse::<Scales>().is_err());

@@ -312,9 +312,7 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
         Init::Content => p.content.copy(),
         Init::Style => {
             let (_, _, h, w) = p.content.size4()?;
-            main_style(spec, p)?
-                .f_upsample_bilinear2d([h, w], false, None, None)?
-                .f_clamp(0.0, 1.0)?
+            resize(main_style(spec, p)?, h, w)?.f_clamp(0.0, 1.0)?
         }
         Init::Noise => {
             // Near the ImageNet mean colour, as neural-style's randn*0.001 in Caffe units.
@@ -453,7 +451,7 @@ pub fn stylize(
         return stylize_tiled(vgg, spec, content, styles, device, observer, tile);
     }
     let sizes = spec.pyramid()?;
-    let steps = split_steps(spec.steps, sizes.len());
+    let steps = split_steps(spec.steps, &sizes);
     let budget = spec.eval_budget();
     let mut prev: Option<Tensor> = None;
     let (mut evals, mut rollbacks) = (0, 0);
@@ -470,14 +468,9 @@ pub fn stylize(
         };
         let p = prepare(&sub, content, styles, device)?;
         let init = match prev.take() {
-            Some(x) => {
-                let (_, _, h, w) = p.content.size4()?;
-                Some(tch::no_grad(|| -> Result<Tensor> {
-                    Ok(x.f_upsample_bilinear2d([h, w], false, None, None)?
-                        .f_clamp(0.0, 1.0)?
-                        .f_contiguous()?)
-                })?)
-            }
+            Some(x) => Some(tch::no_grad(|| {
+                upscale_with_detail(&x, &initial_image(&sub, &p)?)
+            })?),
             None => None,
         };
         let offset = Offset {
@@ -501,6 +494,28 @@ pub fn stylize(
         elapsed,
         ..out
     })
+}
+
+/// The previous scale's result `coarse` upscaled to this scale, plus the detail
+/// that upscaling cannot give: what this scale's own initial image `own`
+/// (content, noise, …) has above the coarse scale's resolution.
+///
+/// Why: a bilinear upscale is blurred, which the shallow style layers (relu1_1,
+/// relu2_1) score as far from the style: the finest scale then spends its first
+/// evaluations putting back the texture a single-scale run starts with.
+fn upscale_with_detail(coarse: &Tensor, own: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = own.size4()?;
+    let (_, _, ch, cw) = coarse.size4()?;
+    let blurred = resize(&resize(own, ch, cw)?, h, w)?;
+    Ok(resize(coarse, h, w)?
+        .f_add(&own.f_sub(&blurred)?)?
+        .f_clamp(0.0, 1.0)?
+        .f_contiguous()?)
+}
+
+/// `x` (`[1, 3, H, W]`) resized bilinearly to `h`×`w`.
+fn resize(x: &Tensor, h: i64, w: i64) -> Result<Tensor> {
+    Ok(x.f_upsample_bilinear2d([h, w], false, None, None)?)
 }
 
 /// One scale: the optimisation of `spec` on `prepared`, from `init` (or the
@@ -729,4 +744,25 @@ fn stylize_tiled(
         elapsed,
         ..out
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A coarse result that is just the start image scaled down comes back as
+    /// that start image: the detail added is exactly what the downscale lost.
+    #[test]
+    fn upscaling_a_downscaled_start_gives_the_start_back() {
+        tch::manual_seed(3);
+        let own = Tensor::rand([1, 3, 40, 60], (Kind::Float, Device::Cpu));
+        let coarse = resize(&own, 20, 30).unwrap();
+        let up = upscale_with_detail(&coarse, &own).unwrap();
+        assert_eq!(up.size(), own.size());
+        let err = (&up - &own).abs().max().double_value(&[]);
+        assert!(err < 1e-5, "{err}");
+        // Plain bilinear upscaling loses that detail.
+        let plain = resize(&coarse, 40, 60).unwrap();
+        assert!((&plain - &own).abs().max().double_value(&[]) > 0.1);
+    }
 }
