@@ -1,6 +1,6 @@
 """Microbenchmark that motivated the engine's channels-last layout on the CPU:
-one VGG19 forward to relu5_1 plus the backward to the input, plain PyTorch, in the default (NCHW) layout
-against channels-last (NHWC, oneDNN's preferred layout on CPU), with ReLUs out of
+one VGG19 forward to relu5_1 plus the backward to the input, plain PyTorch, in
+the default (NCHW) layout against channels-last (NHWC, oneDNN's preferred layout on CPU), with ReLUs out of
 place or in place. Prints the median seconds of each, alternating.
 
 usage: .venv/bin/python bench/channels_last.py [SIZE] [ROUNDS]

@@ -4,9 +4,9 @@
 The single-scale run goes first with --steps; the multi-scale run then gets as
 many steps as fit in the same time, predicted from the single run's seconds per
 evaluation scaled by each scale's pixel count (steps are split over the scales
-as the engine does, see cost_per_step). Time is the process's CPU time (user + system, from wait4) with one
-thread, which other load on a shared machine does not inflate as it does wall
-time; loop wall times are printed too. Losses are the best iterate's total at
+as the engine does, see cost_per_step). Time is the process's CPU time (user +
+system, from wait4) with one thread, which other load on a shared machine does
+not inflate as it does wall time; loop wall times are printed too. Losses are the best iterate's total at
 the final size (same loss terms, same weights).
 
 usage: .venv/bin/python bench/multiscale.py [--size 512] [--steps 100] [--scales auto] [--threads N]

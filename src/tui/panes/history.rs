@@ -137,7 +137,7 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
     let [info, chart_area] =
         Layout::vertical([Constraint::Min(8), Constraint::Length(12)]).areas(left);
     let mut lines = summary(r, &app.theme);
-    let (samples, rollbacks) = app.focus_of(r.id);
+    let (_, rollbacks) = app.focus_of(r.id);
     if !rollbacks.is_empty() {
         lines.push(super::live::rollback_line(rollbacks, &app.theme));
     }
@@ -163,16 +163,7 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
             .block(Block::bordered().title(format!(" run {} ", r.id))),
         info,
     );
-    super::chart_and_image(
-        f,
-        chart_area,
-        right,
-        " output ",
-        app,
-        r,
-        (samples, rollbacks),
-        want,
-    );
+    super::chart_and_image(f, chart_area, right, " output ", app, r, want);
 }
 
 fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<ImageKey>) {

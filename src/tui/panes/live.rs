@@ -122,14 +122,5 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         Paragraph::new(lines).block(Block::bordered().title(title)),
         stats,
     );
-    super::chart_and_image(
-        f,
-        chart_area,
-        right,
-        " Image ",
-        app,
-        r,
-        (samples, rollbacks),
-        want,
-    );
+    super::chart_and_image(f, chart_area, right, " Image ", app, r, want);
 }

@@ -12,7 +12,7 @@ use ratatui::style::Style;
 use ratatui::widgets::{Block, Cell, Row};
 use ratatui::Frame;
 
-use crate::queue::{RollbackRecord, Run, Sample, Status};
+use crate::queue::{Run, Status};
 use crate::tui::app::App;
 use crate::tui::chart;
 use crate::tui::images::ImageKey;
@@ -22,7 +22,6 @@ use crate::tui::ui::image;
 /// A run's loss chart in `chart_area` and its image in a block titled
 /// `image_title` filling `image_area`: the Live pane and a History detail
 /// show a run the same way.
-#[allow(clippy::too_many_arguments)]
 pub fn chart_and_image(
     f: &mut Frame,
     chart_area: Rect,
@@ -30,9 +29,9 @@ pub fn chart_and_image(
     image_title: &str,
     app: &App,
     r: &Run,
-    (samples, rollbacks): (&[Sample], &[RollbackRecord]),
     want: &mut Vec<ImageKey>,
 ) {
+    let (samples, rollbacks) = app.focus_of(r.id);
     chart::draw(
         f,
         chart_area,
