@@ -3,8 +3,8 @@
 
 The single-scale run goes first with --steps; the multi-scale run then gets as
 many steps as fit in the same time, predicted from the single run's seconds per
-evaluation scaled by each scale's pixel count (steps are split over the scales
-as the engine does, see cost_per_step). Time is the process's CPU time (user +
+evaluation scaled by each scale's pixel count (the engine's split of steps over
+the scales comes from `stylize --dry-run`). Time is the process's CPU time (user +
 system, from wait4) with one thread, which other load on a shared machine does
 not inflate as it does wall time; loop wall times are printed too. Losses are the best iterate's total at
 the final size (same loss terms, same weights).
@@ -15,8 +15,8 @@ Figures depend on the machine; they are not test assertions.
 
 import argparse
 import json
-import math
 import os
+import subprocess
 import tempfile
 
 from proc import run_measured
@@ -30,33 +30,32 @@ def run(cmd, env):
     return usage.ru_utime + usage.ru_stime
 
 
-def pyramid(size, scales):
-    at = lambda k: round(size / math.sqrt(2) ** k)
-    if scales == "auto":
-        v = []
-        k = 0
-        while at(k) >= 128:
-            v.append(at(k))
-            k += 1
-        return v[::-1]
-    n = int(scales)
-    return [at(k) for k in range(n - 1, -1, -1)]
+def plan(atelier, env, args):
+    """The engine's own plan for a run (`stylize --dry-run`): its scales and
+    the steps each gets."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([atelier, "stylize", *args, "--dry-run", "--summary-json", f.name],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        p = json.load(open(f.name))
+    return p["scales"], p["steps"]
 
 
-# Mirrors src/engine/pyramid.rs: the coarser scales take this share of a
-# multi-scale run's time together, the same for each.
-COARSE_SHARE = 0.1
+def cost(sizes, steps):
+    """A run's cost in finest-scale evaluations: an evaluation costs in
+    proportion to its pixel count."""
+    return sum(n * (s / sizes[-1]) ** 2 for s, n in zip(sizes, steps))
 
 
-def cost_per_step(sizes):
-    """Average cost of a multi-scale run's step, in finest-scale evaluations
-    (pyramid::split_steps: steps inversely proportional to pixel count on the
-    coarser scales)."""
-    if len(sizes) == 1:
-        return 1.0
-    each = COARSE_SHARE / (1 - COARSE_SHARE) / (len(sizes) - 1)
-    per_fine = 1 + sum(each / (s / sizes[-1]) ** 2 for s in sizes[:-1])
-    return 1 / ((1 - COARSE_SHARE) * per_fine)
+def steps_within(budget, plan_of):
+    """The most steps whose plan costs at most `budget` finest-scale
+    evaluations (cost grows with steps: double, then bisect)."""
+    lo, hi = 1, 2
+    while cost(*plan_of(hi)) <= budget:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cost(*plan_of(mid)) <= budget else (lo, mid)
+    return lo
 
 
 def main():
@@ -87,8 +86,11 @@ def main():
     single, cmd1 = stylize("single", a.steps, 1)
     per_eval = (single["cpu"] - startup["cpu"]) / (single["evals"] - 1)
     budget = single["cpu"] - startup["cpu"]
-    sizes = pyramid(a.size, a.scales)
-    steps = max(len(sizes), int(budget / (per_eval * cost_per_step(sizes))))
+    base = [a.content, a.style, "--size", str(a.size), "--scales", str(a.scales), "--device", "cpu",
+            "-o", os.path.join(tmp, "plan.png")]
+    plan_of = lambda steps: plan(atelier, env, base + ["--steps", str(steps)])
+    steps = steps_within(budget / per_eval, plan_of)
+    sizes, split = plan_of(steps)
     multi, cmd2 = stylize("multi", steps, a.scales)
     print(f"size {a.size}, threads {a.threads}, {a.content} x {a.style}")
     print(f"{'run':>18} {'evals':>6} {'CPU s':>7} {'loop wall s':>12} {'final total loss':>17}")
@@ -109,6 +111,7 @@ def main():
                   f"multi-scale {hit[0]:.1f} s (wall, from process start of the run)")
         else:
             print(f"multi-scale did not reach the single-scale final loss {target:.4e} in its {multi['evals']} evaluations")
+    print(f"multi-scale steps per scale: {', '.join(map(str, split))} ({cost(sizes, split):.1f} finest-scale evaluations' time)")
     print(f"commands: {cmd1}\n          {cmd2}")
 
 

@@ -232,6 +232,7 @@ fn every_bad_input_gets_one_clear_line() {
     fails(&[&path("text.jpg"), &s], &out, "not a readable image");
     fails(&[&path("cut.png"), &s], &out, "not a readable image");
     fails(&[&path("one.png"), &s], &out, "too small");
+    fails(&[&c, &s, "--padding", "mirror"], &out, "zero or replicate");
     fails(
         &[&c, &s, "--config", &path("limit.toml")],
         &out,
@@ -493,4 +494,52 @@ fn a_run_too_large_for_memory_is_refused_with_a_size_that_fits() {
     assert!(stderr.contains("not enough memory"), "{stderr}");
     assert!(stderr.contains("fits (or pass --force"), "{stderr}");
     assert!(!out.exists());
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.png");
+    let plan = dir.path().join("plan.json");
+    let o = stylize_ok(&[
+        "chelsea",
+        "irises",
+        "--size",
+        "256",
+        "--scales",
+        "auto",
+        "--steps",
+        "60",
+        "--device",
+        "cpu",
+        "--dry-run",
+        "-o",
+        out.to_str().unwrap(),
+        "--summary-json",
+        plan.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("dry run: would stylize"), "{stdout}");
+    assert!(stdout.contains("over scales 128, 181, 256 px"), "{stdout}");
+    assert!(!out.exists(), "a dry run wrote the output");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(p["scales"], serde_json::json!([128, 181, 256]));
+    let steps: Vec<u64> = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(steps.iter().sum::<u64>(), 60);
+    // The coarser of the two coarse scales costs half as much per step.
+    assert!(steps[0] > steps[1], "{steps:?}");
+    assert_eq!(p["size"], serde_json::json!([256, 170]));
+    assert!(p["memory"]["estimated_run_bytes"].as_u64().unwrap() > 0);
+    // A plan is checked like a run: a bad one is refused.
+    fails(
+        &["chelsea", "irises", "--scales", "auto", "--dry-run"],
+        &out,
+        "smaller than the first pyramid scale",
+    );
 }

@@ -101,3 +101,34 @@ fn corrupt_or_missing_weights_are_refused() {
         .to_string();
     assert!(e.contains("checksum mismatch"), "{e}");
 }
+
+#[test]
+fn replicate_padding_sees_no_frame_around_a_flat_image() {
+    // A flat image: with replicate padding every conv sees the same
+    // neighbourhood everywhere, so each layer is constant over the image; with
+    // zero padding (mean grey in Caffe units, then zeros) the edges differ.
+    use atelier::engine::vgg::Padding;
+    let weights = Weights::load(&weights_path()).unwrap();
+    let x = Tensor::full([1, 3, 16, 24], 0.8, (Kind::Float, Device::Cpu));
+    let taps: Vec<Layer> = ["conv1_1", "relu3_1"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let spread = |padding: Padding, tap: Layer| -> f64 {
+        let vgg = Vgg19::new(&weights, Pooling::Max, Device::Cpu)
+            .unwrap()
+            .with_padding(padding);
+        let f = &tch::no_grad(|| vgg.features(&x, &taps)).unwrap()[&tap];
+        let (h, w) = (f.size()[2], f.size()[3]);
+        let centre = f.narrow(2, h / 2, 1).narrow(3, w / 2, 1);
+        // Relative to the feature's own scale.
+        (f - &centre).abs().max().double_value(&[]) / (centre.abs().max().double_value(&[]) + 1e-6)
+    };
+    for &tap in &taps {
+        let (rep, zero) = (spread(Padding::Replicate, tap), spread(Padding::Zero, tap));
+        assert!(rep < 1e-4, "{}: replicate spread {rep}", tap.name());
+        assert!(zero > 0.05, "{}: zero spread {zero}", tap.name());
+    }
+    assert_eq!("replicate".parse::<Padding>().unwrap(), Padding::Replicate);
+    assert!("mirror".parse::<Padding>().is_err());
+}

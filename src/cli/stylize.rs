@@ -116,6 +116,10 @@ pub struct StylizeArgs {
     /// max or avg.
     #[arg(long)]
     pub pooling: Option<String>,
+    /// The convolutions' edge padding: zero (as trained) or replicate (less
+    /// of a dark border).
+    #[arg(long)]
+    pub padding: Option<String>,
     /// Stop early once the best loss improves by less than this fraction over
     /// --window evaluations (e.g. 0.001). Off by default.
     #[arg(long, value_name = "REL")]
@@ -129,6 +133,10 @@ pub struct StylizeArgs {
     /// Write a JSON summary (evaluations, loop seconds, final losses) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Check the inputs and print the plan (size, scales and their steps,
+    /// memory estimate) without running; --summary-json gets the plan.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn layers(s: &Option<String>, default: &[LayerWeight]) -> Result<Vec<LayerWeight>, Error> {
@@ -187,6 +195,9 @@ fn build_spec(
     }
     if let Some(s) = &a.pooling {
         spec.pooling = s.parse()?;
+    }
+    if let Some(s) = &a.padding {
+        spec.padding = s.parse()?;
     }
     spec.seed = a.common.seed.unwrap_or(spec.seed);
     spec.stop_when_flat = a.stop_when_flat.or(spec.stop_when_flat);
@@ -347,13 +358,9 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         .iter()
         .map(|s| load_rgb(&s.path, spec.pixel_limit))
         .collect::<Result<Vec<_>, Error>>()?;
-    let weights = Weights::load(&resolve(&c.paths.weights))?;
-    let vgg = Vgg19::new(&weights, spec.pooling, device)?;
-    drop(weights);
     let (w, h) = fit_longer_side(content_img.width(), content_img.height(), spec.size);
-
-    println!(
-        "stylizing {} with {} at {w}x{h} on {}: {} {} steps{}",
+    let header = format!(
+        "{} with {} at {w}x{h} on {}: {} {} steps{}",
         content_path.display(),
         describe_styles(&spec),
         device_name(device),
@@ -364,6 +371,13 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         spec.steps,
         describe_scales(&spec)?
     );
+    if a.dry_run {
+        return dry_run(&spec, &header, &content_img, device, &out, &a);
+    }
+    let weights = Weights::load(&resolve(&c.paths.weights))?;
+    let vgg = Vgg19::new(&weights, spec.pooling, device)?.with_padding(spec.padding);
+    drop(weights);
+    println!("stylizing {header}");
 
     let opts = Finish {
         output: out,
@@ -373,6 +387,52 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         save_every: a.common.save_every.unwrap_or(0),
     };
     optimise_and_save(&vgg, &spec, &content_img, &style_imgs, device, &opts)
+}
+
+/// `--dry-run`: prints what the run would do and writes the plan to the
+/// summary file (the multi-scale benchmark reads each scale's steps from it).
+/// A run the memory guard would refuse fails here the same way.
+fn dry_run(
+    spec: &RunSpec,
+    header: &str,
+    content: &RgbImage,
+    device: tch::Device,
+    out: &Path,
+    a: &StylizeArgs,
+) -> Result<i32> {
+    let sizes = spec.pyramid()?;
+    let steps = crate::engine::pyramid::split_steps(spec.steps, &sizes);
+    let (cw, ch) = content.dimensions();
+    let e = if a.common.force {
+        memory::estimate(spec, cw, ch, device)
+    } else {
+        memory::check(spec, cw, ch, device)?
+    };
+    let (w, h) = fit_longer_side(cw, ch, spec.size);
+    let mib = memory::mib;
+    println!("dry run: would stylize {header}");
+    println!(
+        "memory: about {} for the run{}",
+        mib(e.run),
+        e.available
+            .map(|a| format!(", {} free", mib(a)))
+            .unwrap_or_default()
+    );
+    println!("output: {}", out.display());
+    if let Some(p) = &a.summary_json {
+        let plan = serde_json::json!({
+            "dry_run": true,
+            "size": [w, h],
+            "device": device_name(device),
+            "scales": sizes,
+            "steps": steps,
+            "memory": { "estimated_run_bytes": e.run, "available_bytes": e.available },
+            "output": out,
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&plan)?)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(0)
 }
 
 /// Where and how a run's result is written.

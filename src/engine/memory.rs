@@ -146,7 +146,8 @@ pub fn estimate(spec: &RunSpec, width: u32, height: u32, device: Device) -> Esti
     }
 }
 
-fn mib(b: u64) -> String {
+/// `123 MiB`.
+pub fn mib(b: u64) -> String {
     format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
 }
 

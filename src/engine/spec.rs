@@ -12,7 +12,7 @@ use super::error::{Error, Result};
 use super::image_io::DEFAULT_PIXEL_LIMIT;
 use super::mrf::StyleLoss;
 use super::pyramid::{self, Scales};
-use super::vgg::{Layer, Pooling};
+use super::vgg::{Layer, Padding, Pooling};
 
 /// A layer with its weight within its loss, written `relu4_2` or `relu4_2:0.5`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -178,6 +178,8 @@ pub struct RunSpec {
     pub line_search: bool,
     pub init: Init,
     pub pooling: Pooling,
+    /// How the network's convolutions pad their edges (`zero` as trained).
+    pub padding: Padding,
     pub seed: u64,
     /// Images with more pixels are refused before decoding.
     pub pixel_limit: u64,
@@ -229,6 +231,7 @@ impl Default for RunSpec {
             line_search: false,
             init: Init::Content,
             pooling: Pooling::Max,
+            padding: Padding::Zero,
             seed: 0,
             pixel_limit: DEFAULT_PIXEL_LIMIT,
             divergence_factor: 10.0,

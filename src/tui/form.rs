@@ -10,10 +10,10 @@ use crate::engine::color::ColorMode;
 use crate::engine::memory::run_bytes;
 use crate::engine::pyramid::Scales;
 use crate::engine::spec::{Init, OptimizerKind, RunSpec, StyleRef};
-use crate::engine::vgg::Pooling;
+use crate::engine::vgg::{Padding, Pooling};
 
 /// The run parameters of the form, in order.
-pub const PARAMS: [&str; 13] = [
+pub const PARAMS: [&str; 14] = [
     "size",
     "steps",
     "style weight",
@@ -27,6 +27,7 @@ pub const PARAMS: [&str; 13] = [
     "colours",
     "scales",
     "style scale",
+    "padding",
 ];
 
 /// One row of the form.
@@ -197,6 +198,7 @@ impl ComposeState {
                     Scales::Count(n) => n.to_string(),
                 },
                 12 => format!("{}", s.style_scale),
+                13 => format!("{:?}", s.padding).to_lowercase(),
                 _ => String::new(),
             },
         }
@@ -424,6 +426,12 @@ fn nudge_param(s: &mut RunSpec, i: usize, up: bool) {
                 Pooling::Avg => Pooling::Max,
             }
         }
+        13 => {
+            s.padding = match s.padding {
+                Padding::Zero => Padding::Replicate,
+                Padding::Replicate => Padding::Zero,
+            }
+        }
         8 => {
             s.seed = if up {
                 s.seed + 1
@@ -488,6 +496,7 @@ fn set_param(spec: &RunSpec, i: usize, t: &str) -> Result<RunSpec, String> {
         10 => s.preserve_colors = t.parse().map_err(engine)?,
         11 => s.scales = t.parse().map_err(engine)?,
         12 => s.style_scale = num()?,
+        13 => s.padding = t.parse().map_err(engine)?,
         _ => return Ok(s),
     }
     s.validate().map_err(|e| e.to_string())?;
@@ -530,6 +539,21 @@ mod tests {
                 Field::Weight(1)
             ]
         );
+    }
+
+    #[test]
+    fn padding_row_toggles_and_takes_typed_values() {
+        let mut c = form(&["irises"]);
+        let row = Field::Param(PARAMS.iter().position(|p| *p == "padding").unwrap());
+        assert_eq!(c.value(row), "zero");
+        select(&mut c, row);
+        c.nudge(1);
+        assert_eq!(c.spec.padding, Padding::Replicate);
+        c.set(row, "zero").unwrap();
+        assert_eq!(c.spec.padding, Padding::Zero);
+        let err = c.set(row, "mirror").unwrap_err();
+        assert!(err.contains("zero or replicate"), "{err}");
+        assert_eq!(c.spec.padding, Padding::Zero);
     }
 
     #[test]
