@@ -543,3 +543,32 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
         "smaller than the first pyramid scale",
     );
 }
+
+#[test]
+fn queue_add_refuses_dry_run_and_queues_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let o = atelier()
+        .args([
+            "queue",
+            "add",
+            "chelsea",
+            "irises",
+            "--size",
+            "48",
+            "--dry-run",
+        ])
+        .args(["--data-dir", data])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("stylize --dry-run"), "{stderr}");
+    let ls = atelier()
+        .args(["queue", "ls", "--data-dir", data])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&ls.stdout);
+    assert!(!listed.contains("chelsea"), "{listed}");
+}

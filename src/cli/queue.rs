@@ -15,7 +15,7 @@ use crate::queue::{Input, Status, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
-    /// Queue a run; takes the same options as `stylize` (except -o).
+    /// Queue a run; takes the same options as `stylize` (except -o, --summary-json and --dry-run).
     Add(Box<AddArgs>),
     /// The running and queued runs, in the order they will be taken.
     Ls {
@@ -113,6 +113,9 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
 fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
     if a.run.common.output.is_some() || a.run.summary_json.is_some() {
         bail!("queue add writes into the run's folder: -o and --summary-json do not apply (use `atelier runs export`)");
+    }
+    if a.run.dry_run {
+        bail!("queue add has no --dry-run: use `atelier stylize --dry-run` with the same options to see the plan");
     }
     let device = parse_device(a.run.common.device.as_deref().unwrap_or(&c.stylize.device))?;
     let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
