@@ -545,7 +545,7 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
 }
 
 #[test]
-fn queue_add_refuses_dry_run_and_queues_nothing() {
+fn queue_add_refuses_options_it_would_ignore_and_queues_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let o = atelier()
@@ -558,13 +558,16 @@ fn queue_add_refuses_dry_run_and_queues_nothing() {
             "48",
             "--dry-run",
         ])
-        .args(["--data-dir", data])
+        .args(["--threads", "2", "--data-dir", data])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("stylize --dry-run"), "{stderr}");
+    assert!(
+        stderr.contains("does not take --dry-run, --threads:"),
+        "{stderr}"
+    );
     let ls = atelier()
         .args(["queue", "ls", "--data-dir", data])
         .output()

@@ -15,7 +15,7 @@ use crate::queue::{Input, Status, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
-    /// Queue a run; takes the same options as `stylize` (except -o, --summary-json and --dry-run).
+    /// Queue a run; takes the options of `stylize` that shape the run.
     Add(Box<AddArgs>),
     /// The running and queued runs, in the order they will be taken.
     Ls {
@@ -111,11 +111,26 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
 }
 
 fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
-    if a.run.common.output.is_some() || a.run.summary_json.is_some() {
-        bail!("queue add writes into the run's folder: -o and --summary-json do not apply (use `atelier runs export`)");
-    }
-    if a.run.dry_run {
-        bail!("queue add has no --dry-run: use `atelier stylize --dry-run` with the same options to see the plan");
+    // Options of `stylize` that a queued run would otherwise silently ignore:
+    // the worker writes into the run's folder and has its own settings.
+    let r = &a.run;
+    let ignored: Vec<&str> = [
+        (r.common.output.is_some(), "-o"),
+        (r.summary_json.is_some(), "--summary-json"),
+        (r.dry_run, "--dry-run"),
+        (r.threads.is_some(), "--threads"),
+        (r.common.log_every.is_some(), "--log-every"),
+        (r.common.save_every.is_some(), "--save-every"),
+        (r.common.force, "--force"),
+    ]
+    .into_iter()
+    .filter_map(|(given, name)| given.then_some(name))
+    .collect();
+    if !ignored.is_empty() {
+        bail!(
+            "queue add does not take {}: a queued run writes into its own folder (`atelier runs export` copies it out) and the worker sets loss lines and snapshots (`worker --log-every`, `[worker] snapshot_every`); `atelier stylize --dry-run` shows a plan",
+            ignored.join(", ")
+        );
     }
     let device = parse_device(a.run.common.device.as_deref().unwrap_or(&c.stylize.device))?;
     let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
