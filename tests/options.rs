@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use atelier::engine::image_io::load_rgb;
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::engine::transfer::{self, prepare, Flow, Outcome, Progress};
-use atelier::engine::vgg::{Pooling, Vgg19};
+use atelier::engine::vgg::{Padding, Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use image::RgbImage;
 use tch::{Device, Tensor};
@@ -150,7 +150,7 @@ fn style_scale_resizes_the_style_and_changes_its_gram() {
     let relu3_1: atelier::engine::vgg::Layer = "relu3_1".parse().unwrap();
     let vgg = vgg();
     let g = |p: &transfer::Prepared| {
-        let f = tch::no_grad(|| vgg.features(&p.styles[0], &[relu3_1])).unwrap();
+        let f = tch::no_grad(|| vgg.features(&p.styles[0], &[relu3_1], Padding::Zero)).unwrap();
         atelier::engine::losses::gram(&f[&relu3_1]).unwrap()
     };
     let (g1, g15) = (g(&p1), g(&p15));
@@ -261,7 +261,9 @@ fn mrf_loss_of_an_image_with_itself_is_zero_and_positive_otherwise() {
     let vgg = vgg();
     for name in ["relu3_1", "relu4_1"] {
         let l: Layer = name.parse().unwrap();
-        let f = |t: &Tensor| tch::no_grad(|| vgg.features(t, &[l])).unwrap()[&l].shallow_clone();
+        let f = |t: &Tensor| {
+            tch::no_grad(|| vgg.features(t, &[l], Padding::Zero)).unwrap()[&l].shallow_clone()
+        };
         let (fc, fs) = (f(&p.content), f(&p.styles[0]));
         let own = mrf_loss(&fc, &mrf_target(&[fc.shallow_clone()]).unwrap())
             .unwrap()

@@ -1,7 +1,7 @@
 //! VGG19 activations against a plain PyTorch VGG19 on the same weights.
 //! Golden file: tests/golden/vgg19.json, made by scripts/golden_vgg.py.
 
-use atelier::engine::vgg::{Layer, Pooling, Vgg19};
+use atelier::engine::vgg::{Layer, Padding, Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use tch::{Device, Kind, Tensor};
 
@@ -34,7 +34,7 @@ fn activations_match_pytorch_at_every_tap() {
         let vgg = Vgg19::new(&weights, pooling, Device::Cpu).unwrap();
         let taps_json = g[key].as_object().unwrap();
         let taps: Vec<Layer> = taps_json.keys().map(|k| k.parse().unwrap()).collect();
-        let feats = tch::no_grad(|| vgg.features(&x, &taps)).unwrap();
+        let feats = tch::no_grad(|| vgg.features(&x, &taps, Padding::Zero)).unwrap();
         assert_eq!(feats.len(), taps.len());
         for (name, want) in taps_json {
             let t = &feats[&name.parse::<Layer>().unwrap()];
@@ -78,10 +78,10 @@ fn stops_at_the_deepest_tap_requested() {
     let vgg = Vgg19::new(&weights, Pooling::Max, Device::Cpu).unwrap();
     let x = pattern(32, 32);
     let taps: Vec<Layer> = vec!["relu1_1".parse().unwrap(), "pool2".parse().unwrap()];
-    let f = tch::no_grad(|| vgg.features(&x, &taps)).unwrap();
+    let f = tch::no_grad(|| vgg.features(&x, &taps, Padding::Zero)).unwrap();
     assert_eq!(f.len(), 2);
     assert_eq!(f[&taps[1]].size(), vec![1, 128, 8, 8]);
-    assert!(vgg.features(&x, &[]).unwrap().is_empty());
+    assert!(vgg.features(&x, &[], Padding::Zero).unwrap().is_empty());
 }
 
 #[test]
@@ -107,18 +107,15 @@ fn replicate_padding_sees_no_frame_around_a_flat_image() {
     // A flat image: with replicate padding every conv sees the same
     // neighbourhood everywhere, so each layer is constant over the image; with
     // zero padding (mean grey in Caffe units, then zeros) the edges differ.
-    use atelier::engine::vgg::Padding;
     let weights = Weights::load(&weights_path()).unwrap();
+    let vgg = Vgg19::new(&weights, Pooling::Max, Device::Cpu).unwrap();
     let x = Tensor::full([1, 3, 16, 24], 0.8, (Kind::Float, Device::Cpu));
     let taps: Vec<Layer> = ["conv1_1", "relu3_1"]
         .iter()
         .map(|n| n.parse().unwrap())
         .collect();
     let spread = |padding: Padding, tap: Layer| -> f64 {
-        let vgg = Vgg19::new(&weights, Pooling::Max, Device::Cpu)
-            .unwrap()
-            .with_padding(padding);
-        let f = &tch::no_grad(|| vgg.features(&x, &taps)).unwrap()[&tap];
+        let f = &tch::no_grad(|| vgg.features(&x, &taps, padding)).unwrap()[&tap];
         let (h, w) = (f.size()[2], f.size()[3]);
         let centre = f.narrow(2, h / 2, 1).narrow(3, w / 2, 1);
         // Relative to the feature's own scale.

@@ -375,7 +375,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         return dry_run(&spec, &header, &content_img, device, &out, &a);
     }
     let weights = Weights::load(&resolve(&c.paths.weights))?;
-    let vgg = Vgg19::new(&weights, spec.pooling, device)?.with_padding(spec.padding);
+    let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
     println!("stylizing {header}");
 

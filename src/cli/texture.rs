@@ -61,7 +61,7 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
         fit_longer_side(style.width(), style.height(), spec.size)
     };
     let weights = Weights::load(&resolve(&c.paths.weights))?;
-    let vgg = Vgg19::new(&weights, spec.pooling, device)?.with_padding(spec.padding);
+    let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
     let canvas = texture_canvas(w, h);
     println!(

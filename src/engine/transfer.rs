@@ -225,7 +225,7 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
             .chain(mrf_layers)
             .map(|l| l.layer)
             .collect();
-        let cf = vgg.features(&p.content, &c_layers)?;
+        let cf = vgg.features(&p.content, &c_layers, spec.padding)?;
         let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
             m.get(&l)
                 .map(|t| t.detach())
@@ -247,7 +247,7 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
             if w == 0.0 {
                 continue;
             }
-            let sf = vgg.features(img, &s_layers)?;
+            let sf = vgg.features(img, &s_layers, spec.padding)?;
             for (fs, lw) in mrf_feats.iter_mut().zip(mrf_layers) {
                 fs.push(take(&sf, lw.layer)?);
             }
@@ -548,7 +548,7 @@ fn run_scale(
             *point.borrow_mut() = Some(x.shallow_clone());
         }
         let xg = x.detach().f_requires_grad_(true)?;
-        let feats = vgg.features(&xg, &t.taps)?;
+        let feats = vgg.features(&xg, &t.taps, spec.padding)?;
         let zero = || Tensor::f_zeros([], (Kind::Float, x.device()));
         let mut content = zero()?;
         for (l, w, target) in &t.content {

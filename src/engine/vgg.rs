@@ -195,7 +195,6 @@ pub struct Vgg19 {
     /// (weight, bias) per conv layer, in order conv1_1 … conv5_4.
     convs: Vec<(Tensor, Tensor)>,
     pooling: Pooling,
-    padding: Padding,
     mean: Tensor,
     device: Device,
     /// Run in channels-last layout (on the CPU; CUDA keeps NCHW, unmeasured).
@@ -222,26 +221,10 @@ impl Vgg19 {
         Ok(Self {
             convs,
             pooling,
-            padding: Padding::Zero,
             mean,
             device,
             nhwc,
         })
-    }
-
-    /// The same network with its convolutions padding by `padding`.
-    pub fn with_padding(mut self, padding: Padding) -> Self {
-        self.set_padding(padding);
-        self
-    }
-
-    /// The padding is not in the weights: a run sets it on a shared network.
-    pub fn set_padding(&mut self, padding: Padding) {
-        self.padding = padding;
-    }
-
-    pub fn padding(&self) -> Padding {
-        self.padding
     }
 
     pub fn device(&self) -> Device {
@@ -254,8 +237,14 @@ impl Vgg19 {
     }
 
     /// Runs the network on `rgb` (`[1,3,H,W]` in [0,1]) and returns the activations
-    /// at `taps`, stopping after the deepest one.
-    pub fn features(&self, rgb: &Tensor, taps: &[Layer]) -> Result<HashMap<Layer, Tensor>> {
+    /// at `taps`, stopping after the deepest one. The padding is the run's (it is
+    /// not in the weights), so one network serves runs with either.
+    pub fn features(
+        &self,
+        rgb: &Tensor,
+        taps: &[Layer],
+        padding: Padding,
+    ) -> Result<HashMap<Layer, Tensor>> {
         let mut out = HashMap::new();
         let Some(last) = taps.iter().map(|l| l.0).max() else {
             return Ok(out);
@@ -270,7 +259,7 @@ impl Vgg19 {
                 Stage::Conv { .. } => {
                     let (w, b) = &self.convs[conv];
                     conv += 1;
-                    if self.padding == Padding::Replicate {
+                    if padding == Padding::Replicate {
                         x.f_replication_pad2d([1, 1, 1, 1])?.f_conv2d(
                             w,
                             Some(b),

@@ -261,11 +261,9 @@ impl Worker {
             }
         }
         self.ensure_vgg(spec.pooling).map_err(fail)?;
-        let Some((_, vgg)) = &mut self.vgg else {
+        let Some((_, vgg)) = &self.vgg else {
             return Err(Ended::Failed("model not loaded".into()));
         };
-        vgg.set_padding(spec.padding);
-        let vgg = &*vgg;
         let dir = self.store.run_dir(run.id);
         let mut obs = RunObserver {
             store: &mut self.store,
