@@ -46,10 +46,11 @@ def cost(sizes, steps):
     return sum(n * (s / sizes[-1]) ** 2 for s, n in zip(sizes, steps))
 
 
-def steps_within(budget, plan_of):
+def steps_within(budget, plan_of, scales):
     """The most steps whose plan costs at most `budget` finest-scale
-    evaluations (cost grows with steps: double, then bisect)."""
-    lo, hi = 1, 2
+    evaluations, at least one per scale (cost grows with steps: double, then
+    bisect)."""
+    lo, hi = scales, 2 * scales
     while cost(*plan_of(hi)) <= budget:
         lo, hi = hi, hi * 2
     while hi - lo > 1:
@@ -89,7 +90,8 @@ def main():
     base = [a.content, a.style, "--size", str(a.size), "--scales", str(a.scales), "--device", "cpu",
             "-o", os.path.join(tmp, "plan.png")]
     plan_of = lambda steps: plan(atelier, env, base + ["--steps", str(steps)])
-    steps = steps_within(budget / per_eval, plan_of)
+    # Any step count of at least one per scale plans; 64 covers any pyramid.
+    steps = steps_within(budget / per_eval, plan_of, len(plan_of(64)[0]))
     sizes, split = plan_of(steps)
     multi, cmd2 = stylize("multi", steps, a.scales)
     print(f"size {a.size}, threads {a.threads}, {a.content} x {a.style}")
