@@ -55,12 +55,7 @@ pub struct Progress {
     pub scales: usize,
 }
 
-/// Whether the run should go on after an evaluation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    Stop,
-}
+pub use super::flow::Flow;
 
 /// Watches a run; returning [`Flow::Stop`] cancels it.
 pub trait Observer {

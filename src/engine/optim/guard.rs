@@ -17,7 +17,7 @@ use tch::Tensor;
 
 use super::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Objective};
 use crate::engine::error::{Error, Result};
-use crate::engine::transfer::Flow;
+use crate::engine::flow::Flow;
 
 /// Why a guarded run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
