@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # torch-sys builds against the torch in .venv (PyTorch 2.11.0, as tch 0.24.0 expects).
 export LIBTORCH_USE_PYTORCH := 1
 
-.PHONY: run stylize test setup build lint bench golden
+.PHONY: run stylize test setup build lint bench golden dataset
 
 # Opens the TUI on the bundled library (`atelier` with no subcommand).
 run: build
@@ -37,3 +37,8 @@ bench: build
 golden: setup
 	.venv/bin/python scripts/golden_lbfgs.py tests/golden/lbfgs.json
 	.venv/bin/python scripts/golden_vgg.py weights/vgg19.safetensors tests/golden/vgg19.json
+
+# The default training set (~100 photos, datasets/README.md): apt-get downloads, so root
+# on Debian 12. Not part of setup or test: it fetches ~400 MB and CI does not need it.
+dataset:
+	scripts/fetch_dataset.sh
