@@ -88,7 +88,11 @@ def dep5_match(pattern: str, relpath: str) -> bool:
         return True
     n = pattern.count("/") + 1
     tail = "/".join(relpath.split("/")[-n:])
-    return fnmatch.fnmatchcase(tail, pattern)
+    if fnmatch.fnmatchcase(tail, pattern):
+        return True
+    # lomiri's lists '16.04/X.jpg', installed as backgrounds/X.jpg: a named file still matches
+    base = pattern.rsplit("/", 1)[-1]
+    return not any(c in base for c in "*?[") and base == relpath.rsplit("/", 1)[-1]
 
 
 def licence_of(pkgdir: str, relpath: str):
