@@ -53,6 +53,7 @@ for pkg in "${needed[@]}"; do
   fi
   say "unpacking $(basename "$deb")"
   dpkg-deb -x "$deb" "$work/root/$pkg"
+  dpkg-deb -f "$deb" Version >"$work/root/$pkg.version" # recorded by `dataset.py scan`
   if [ "$pkg" = enlightenment-data ] && ! command -v edje_decc >/dev/null; then
     say "installing libedje-bin (edje_decc opens Enlightenment's .edj backgrounds)"
     apt_update
