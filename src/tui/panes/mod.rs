@@ -12,7 +12,7 @@ use ratatui::style::Style;
 use ratatui::widgets::{Block, Cell, Row};
 use ratatui::Frame;
 
-use crate::queue::{Run, Status};
+use crate::queue::{RollbackRecord, Run, Sample, Status};
 use crate::tui::app::App;
 use crate::tui::chart;
 use crate::tui::images::ImageKey;
@@ -32,18 +32,56 @@ pub fn chart_and_image(
     want: &mut Vec<ImageKey>,
 ) {
     let (samples, rollbacks) = app.focus_of(r.id);
+    let (series, marks) = loss_chart(samples, rollbacks, &app.theme);
     chart::draw(
         f,
         chart_area,
         " losses (log scale) ",
-        samples,
-        rollbacks,
-        &app.theme,
+        "evaluation",
+        &series,
+        &marks,
     );
     let block = Block::bordered().title(image_title.to_string());
     let inner = block.inner(image_area);
     f.render_widget(block, image_area);
     image(f, inner, &live::run_image(app, r), app, want);
+}
+
+/// The loss series of a run (style, content, total), its best total and its
+/// rollbacks, as the chart draws them. A job kind with other series builds
+/// its own list.
+pub fn loss_chart(
+    samples: &[Sample],
+    rollbacks: &[RollbackRecord],
+    t: &Theme,
+) -> (Vec<chart::Series>, chart::Marks) {
+    let pick = |f: fn(&Sample) -> f64| -> Vec<(f64, f64)> {
+        samples.iter().map(|s| (s.eval as f64, f(s))).collect()
+    };
+    let series = vec![
+        chart::Series::new("style", t.chart_style, pick(|s| s.style)),
+        chart::Series::new("content", t.chart_content, pick(|s| s.content)),
+        chart::Series::new("total", t.chart_total, pick(|s| s.total)),
+    ];
+    let best = samples
+        .iter()
+        .filter(|s| s.total > 0.0)
+        .min_by(|a, b| a.total.total_cmp(&b.total))
+        .map(|s| (s.eval as f64, s.total));
+    let best = Some(chart::Series::new(
+        "best",
+        t.chart_best,
+        best.into_iter().collect(),
+    ));
+    let lines = (!rollbacks.is_empty()).then(|| {
+        let n = rollbacks.len();
+        chart::Verticals {
+            name: format!("{n} rollback{}", if n == 1 { "" } else { "s" }),
+            color: t.chart_rollback,
+            xs: rollbacks.iter().map(|r| r.eval as f64).collect(),
+        }
+    });
+    (series, chart::Marks { best, lines })
 }
 
 /// Colour of a status word.
