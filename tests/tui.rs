@@ -675,3 +675,92 @@ fn end_to_end_in_tmux() {
     wait_for("any key closes", 10);
     send(&["q"]);
 }
+
+/// Issue 14: an image evicted from the cache showed "loading" forever,
+/// because nobody asked for it again.
+#[test]
+fn an_evicted_image_is_asked_for_again() {
+    use atelier::tui::images::ImageCache;
+    let mut a = app(true);
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut want = Vec::new();
+    t.draw(|f| ui::draw(f, &a, &mut want)).unwrap();
+    let asked = a.images.request(want);
+    assert_eq!(asked.len(), 1, "the library preview: {asked:?}");
+    let shown = asked[0].clone();
+    let proto = |key: &ImageKey| {
+        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 100, 50]));
+        Picker::halfblocks()
+            .new_protocol(
+                image::DynamicImage::ImageRgb8(img),
+                Size::new(key.cols, key.rows),
+                Resize::Scale(None),
+            )
+            .unwrap()
+    };
+    // Asked once only while it is on its way.
+    assert!(a.images.request(vec![shown.clone()]).is_empty());
+    a.on_image(Loaded {
+        key: shown.clone(),
+        result: Ok(proto(&shown)),
+    });
+    let mut again = Vec::new();
+    t.draw(|f| ui::draw(f, &a, &mut again)).unwrap();
+    assert!(again.is_empty(), "shown from the cache");
+    // Other images push it out of the cache.
+    for i in 0..ImageCache::LIMIT as u16 {
+        let key = ImageKey::new(std::path::Path::new("/elsewhere.png"), 10 + i, 5);
+        let p = proto(&key);
+        a.on_image(Loaded { key, result: Ok(p) });
+    }
+    assert!(a.images.get(&shown).is_none(), "evicted");
+    let mut missed = Vec::new();
+    t.draw(|f| ui::draw(f, &a, &mut missed)).unwrap();
+    assert_eq!(missed, std::slice::from_ref(&shown));
+    assert_eq!(a.images.request(missed), [shown], "asked for again");
+}
+
+/// Issue 14: a panic in the TUI's worker thread vanished, leaving its run
+/// "running". Now the run fails with the panic's message and the UI hears it.
+#[test]
+fn a_worker_panic_fails_its_run_and_is_reported() {
+    use atelier::queue::worker::WorkerEvent;
+    use atelier::queue::Store;
+    use atelier::tui::event::Event;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.add(&spec(), &[], 0).unwrap();
+    let run = store.claim("tui:test", "cpu").unwrap().unwrap();
+    assert_eq!(run.id, id);
+    let (tx, rx) = std::sync::mpsc::channel();
+    atelier::tui::worker::supervise(dir.path(), tx, |events| {
+        events(&WorkerEvent::Started(Box::new(run)));
+        panic!("tensor exploded");
+    });
+    let stopped: Vec<String> = rx
+        .try_iter()
+        .filter_map(|e| match e {
+            Event::WorkerStopped(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(
+        stopped[0].contains("tensor exploded") && stopped[0].contains(&format!("run {id}")),
+        "{stopped:?}"
+    );
+    let after = store.get(id).unwrap();
+    assert_eq!(after.status, Status::Failed);
+    assert!(
+        after
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("tensor exploded"),
+        "{:?}",
+        after.error
+    );
+    let mut a = app(false);
+    a.on_worker_stopped(stopped[0].clone());
+    assert_eq!(a.worker_status, "worker: crashed");
+}

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
-use ratatui_image::protocol::Protocol;
 
 use super::data::{Command, Snapshot};
 use super::form::{ComposeState, Field, MarkedStyle, MemoryView};
-use super::images::{ImageKey, Loaded};
+use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
 use super::theme::Theme;
 use crate::engine::library::Library;
@@ -176,7 +175,7 @@ pub struct App {
     /// Latest progress of runs executed by this TUI's own worker.
     pub progress: HashMap<i64, Progress>,
     pub worker_status: String,
-    pub images: HashMap<ImageKey, Result<Protocol, String>>,
+    pub images: ImageCache,
     pub message: Option<(String, Instant)>,
     pub quit: bool,
     /// Commands for the store thread, drained by the loop.
@@ -213,7 +212,7 @@ impl App {
             snap: Snapshot::default(),
             progress: HashMap::new(),
             worker_status: "worker: off".into(),
-            images: HashMap::new(),
+            images: ImageCache::default(),
             message: None,
             quit: false,
             outbox: Vec::new(),
@@ -319,12 +318,19 @@ impl App {
         }
     }
 
+    /// The worker thread is gone: the status bar says so until the TUI quits.
+    pub fn on_worker_stopped(&mut self, why: String) {
+        self.worker_status = if why.starts_with("worker crashed") {
+            "worker: crashed".into()
+        } else {
+            "worker: stopped".into()
+        };
+        self.say(format!("error: {why}"));
+        self.outbox.push(Command::Refresh);
+    }
+
     pub fn on_image(&mut self, l: Loaded) {
-        // Keep the cache small: protocols hold encoded pixels.
-        if self.images.len() > 64 {
-            self.images.clear();
-        }
-        self.images.insert(l.key, l.result);
+        self.images.insert(l);
     }
 
     /// Keeps the store thread's focus on the run being looked at.
