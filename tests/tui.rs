@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::queue::{FinalLosses, Input, RollbackRecord, Run, Sample, Status};
-use atelier::tui::app::{App, LibItem, Mode};
+use atelier::tui::app::{App, Mode};
 use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
-use atelier::tui::form::Field;
 use atelier::tui::images::{ImageKey, Loaded};
 use atelier::tui::keymap::Keymap;
+use atelier::tui::panes::compose::Field;
+use atelier::tui::panes::library::LibItem;
+use atelier::tui::tab::Tab;
 use atelier::tui::ui;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -558,7 +560,7 @@ fn queue_and_history_keys_become_commands() {
     press(&mut a, "3jK");
     assert!(matches!(a.outbox.last(), Some(Command::Move(5, 1))));
     // The selection moves with the run; the snapshot here is not refreshed.
-    assert_eq!(a.queue_sel, 0);
+    assert_eq!(a.queue.sel, 0);
     press(&mut a, "j+");
     assert!(matches!(a.outbox.last(), Some(Command::Priority(5, 1))));
     press(&mut a, "x");
@@ -582,7 +584,7 @@ fn queue_and_history_keys_become_commands() {
     press(&mut a, "R");
     assert!(matches!(a.outbox.last(), Some(Command::Rerun(2))));
     press(&mut a, "e");
-    assert_eq!(a.tab, 1, "e opens the run in Compose");
+    assert_eq!(a.tab, Tab::Compose, "e opens the run in Compose");
     press(&mut a, "q");
     assert!(a.quit);
 }

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::tab::Tab;
+
 /// Everything a key can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -13,7 +15,7 @@ pub enum Action {
     Help,
     NextTab,
     PrevTab,
-    GoTab(usize),
+    GoTab(Tab),
     Up,
     Down,
     Left,
@@ -120,42 +122,42 @@ const DEFAULTS: &[Binding] = &[
     ),
     (
         Context::Global,
-        Action::GoTab(0),
+        Action::GoTab(Tab::Library),
         "tab_library",
         &["1"],
         "Library pane",
     ),
     (
         Context::Global,
-        Action::GoTab(1),
+        Action::GoTab(Tab::Compose),
         "tab_compose",
         &["2"],
         "Compose pane",
     ),
     (
         Context::Global,
-        Action::GoTab(2),
+        Action::GoTab(Tab::Queue),
         "tab_queue",
         &["3"],
         "Queue pane",
     ),
     (
         Context::Global,
-        Action::GoTab(3),
+        Action::GoTab(Tab::Live),
         "tab_live",
         &["4"],
         "Live pane",
     ),
     (
         Context::Global,
-        Action::GoTab(4),
+        Action::GoTab(Tab::History),
         "tab_history",
         &["5"],
         "History pane",
     ),
     (
         Context::Global,
-        Action::GoTab(5),
+        Action::GoTab(Tab::Watch),
         "tab_watch",
         &["6"],
         "Watch pane",

@@ -10,11 +10,11 @@ pub mod app;
 pub mod chart;
 pub mod data;
 pub mod event;
-pub mod form;
 pub mod images;
 pub mod keymap;
 pub mod panes;
 pub mod probe;
+pub mod tab;
 pub mod theme;
 pub mod ui;
 pub mod worker;
@@ -57,8 +57,8 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         .collect();
     let mut app = App::new(
         keymap,
-        app::load_library(&resolve(&config.paths.contents)),
-        app::load_library(&resolve(&config.paths.styles)),
+        panes::library::load_library(&resolve(&config.paths.contents)),
+        panes::library::load_library(&resolve(&config.paths.styles)),
         spec,
     )
     .with_presets(presets)

@@ -1,4 +1,5 @@
-//! One file per pane; each draws from the app state.
+//! One module per pane: each owns its state, turns its keys into changes of
+//! that state or [`Effect`]s for the app (`handle`), and draws (`draw`).
 
 pub mod compose;
 pub mod history;
@@ -15,9 +16,57 @@ use ratatui::Frame;
 use crate::queue::{RollbackRecord, Run, Sample, Status};
 use crate::tui::app::App;
 use crate::tui::chart;
+use crate::tui::data::Command;
 use crate::tui::images::ImageKey;
+use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::ui::image;
+
+/// What a pane asks of the app: things that reach past the pane (another
+/// pane's state, the store thread, the input line, the clipboard).
+#[derive(Debug)]
+pub enum Effect {
+    Command(Command),
+    Say(String),
+    /// Open the input line for `purpose`, starting from the text.
+    Input(InputPurpose, String),
+    ConfirmCancel(i64),
+    ConfirmDelete(i64),
+    /// Make the item Compose's content.
+    UseContent(library::LibItem),
+    /// Mark the style in Compose, or unmark it.
+    ToggleStyle(library::LibItem),
+    /// Show the running run in Live.
+    Watch(i64),
+    /// Load the run into Compose for editing.
+    EditRun(i64),
+    Copy(String),
+}
+
+/// What the input line is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputPurpose {
+    LibraryFilter,
+    HistoryFilter,
+    AddPath,
+    EditField(compose::Field),
+}
+
+/// Arrow/page/home/end movement in a list of `n`; returns whether it handled it.
+pub fn move_selection(sel: &mut usize, n: usize, action: Action) -> bool {
+    let last = n.saturating_sub(1);
+    let new = match action {
+        Action::Up => sel.saturating_sub(1),
+        Action::Down => (*sel + 1).min(last),
+        Action::PageUp => sel.saturating_sub(10),
+        Action::PageDown => (*sel + 10).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return false,
+    };
+    *sel = new;
+    true
+}
 
 /// A run's loss chart in `chart_area` and its image in a block titled
 /// `image_title` filling `image_area`: the Live pane and a History detail
