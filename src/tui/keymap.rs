@@ -542,20 +542,25 @@ impl Keymap {
             Context::Watch,
         ];
         for pane in panes {
-            let mut seen: HashMap<Key, &'static str> = HashMap::new();
+            let mut seen: HashMap<Key, (&'static str, Context)> = HashMap::new();
             for b in self
                 .bindings
                 .iter()
                 .filter(|b| b.0 == Context::Global || b.0 == pane)
             {
                 for k in &b.3 {
-                    if let Some(other) = seen.insert(*k, b.2) {
+                    if let Some((other, ctx)) = seen.insert(*k, (b.2, b.0)) {
                         if other != b.2 {
+                            let both_global = ctx == Context::Global && b.0 == Context::Global;
+                            let place = if both_global {
+                                "everywhere".to_string()
+                            } else {
+                                format!("in {}", pane.title())
+                            };
                             return Err(KeymapError(format!(
-                                "{}: key '{}' is also bound to {other} in {}",
+                                "{}: key '{}' is also bound to {other} {place}",
                                 b.2,
-                                k.label(),
-                                pane.title()
+                                k.label()
                             )));
                         }
                     }
