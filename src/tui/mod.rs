@@ -12,6 +12,7 @@ pub mod data;
 pub mod event;
 pub mod images;
 pub mod keymap;
+pub mod lib_item;
 pub mod panes;
 pub mod probe;
 pub mod tab;

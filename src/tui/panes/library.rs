@@ -9,68 +9,11 @@ use ratatui::Frame;
 use std::path::{Path, PathBuf};
 
 use super::{move_selection, Effect, InputPurpose};
-use crate::engine::library::Library;
 use crate::tui::app::App;
 use crate::tui::images::ImageKey;
 use crate::tui::keymap::Action;
+pub use crate::tui::lib_item::{load_library, LibItem};
 use crate::tui::ui::image;
-
-/// An image the library offers.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LibItem {
-    pub name: String,
-    pub title: String,
-    pub artist: String,
-    pub date: String,
-    pub licence: String,
-    pub path: PathBuf,
-}
-
-impl LibItem {
-    pub fn from_path(path: &Path) -> Self {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
-        Self {
-            title: name.clone(),
-            name,
-            artist: String::new(),
-            date: String::new(),
-            licence: String::new(),
-            path: path.to_path_buf(),
-        }
-    }
-
-    fn matches(&self, filter: &str) -> bool {
-        let f = filter.to_lowercase();
-        f.is_empty()
-            || [&self.name, &self.title, &self.artist]
-                .iter()
-                .any(|s| s.to_lowercase().contains(&f))
-    }
-}
-
-pub fn load_library(dir: &Path) -> Vec<LibItem> {
-    match Library::open(dir) {
-        Ok(lib) => lib
-            .entries()
-            .iter()
-            .map(|e| LibItem {
-                name: e.name.clone(),
-                title: e.title.clone(),
-                artist: e.artist.clone(),
-                date: e.date.clone(),
-                licence: e.licence.clone(),
-                path: lib.path_of(e),
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!("library {}: {e}", dir.display());
-            Vec::new()
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {

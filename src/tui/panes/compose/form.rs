@@ -8,7 +8,7 @@ use super::params::Param;
 use crate::engine::memory::run_bytes;
 use crate::engine::spec::{RunSpec, StyleRef};
 use crate::tui::data::{DeviceMemory, NewRun};
-use crate::tui::panes::library::LibItem;
+use crate::tui::lib_item::LibItem;
 
 /// One row of the form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
