@@ -766,3 +766,75 @@ fn a_worker_panic_fails_its_run_and_is_reported() {
     a.on_worker_stopped(stopped[0].clone());
     assert_eq!(a.worker_status, "worker: crashed");
 }
+
+/// Issue 20: with `image_protocol = "auto"` the terminal query left a reader
+/// behind that swallowed the first key, however late. In a detached tmux
+/// session the outer terminal never answers, which is exactly that case.
+#[test]
+fn the_first_key_after_start_is_not_swallowed_in_tmux() {
+    if Proc::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[tui]\nimage_protocol = \"auto\"\nstart_worker = false\n[worker]\ndevice = \"cpu\"\n",
+    )
+    .unwrap();
+    let session = format!("atelier-key-{}", std::process::id());
+    let cmd = format!(
+        "ATELIER_HOME={} XDG_CACHE_HOME={} {} --config {} --data-dir {}",
+        root().display(),
+        dir.path().join("cache").display(),
+        env!("CARGO_BIN_EXE_atelier"),
+        cfg.display(),
+        dir.path().join("data").display()
+    );
+    let tmux = |args: &[&str]| Proc::new("tmux").args(args).output().unwrap();
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(started.status.success());
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Proc::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .output();
+        }
+    }
+    let _kill = Kill(session.clone());
+    let screen = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
+    };
+    let wait_for = |text: &str, secs: u64| {
+        let start = Instant::now();
+        loop {
+            let s = screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "'{text}' never appeared; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("Photos", 30);
+    // Past the query's deadline, so an old-style reader would be waiting.
+    std::thread::sleep(Duration::from_millis(2500));
+    tmux(&["send-keys", "-t", &session, "5"]);
+    wait_for("History (0)", 10);
+    tmux(&["send-keys", "-t", &session, "q"]);
+}
