@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::queue::{FinalLosses, Input, RollbackRecord, Run, Sample, Status};
-use atelier::tui::app::{App, LibItem, Mode};
+use atelier::tui::app::{App, Mode};
 use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
-use atelier::tui::form::Field;
 use atelier::tui::images::{ImageKey, Loaded};
 use atelier::tui::keymap::Keymap;
+use atelier::tui::panes::compose::Field;
+use atelier::tui::panes::library::LibItem;
+use atelier::tui::tab::Tab;
 use atelier::tui::ui;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -558,7 +560,7 @@ fn queue_and_history_keys_become_commands() {
     press(&mut a, "3jK");
     assert!(matches!(a.outbox.last(), Some(Command::Move(5, 1))));
     // The selection moves with the run; the snapshot here is not refreshed.
-    assert_eq!(a.queue_sel, 0);
+    assert_eq!(a.queue.sel, 0);
     press(&mut a, "j+");
     assert!(matches!(a.outbox.last(), Some(Command::Priority(5, 1))));
     press(&mut a, "x");
@@ -582,7 +584,7 @@ fn queue_and_history_keys_become_commands() {
     press(&mut a, "R");
     assert!(matches!(a.outbox.last(), Some(Command::Rerun(2))));
     press(&mut a, "e");
-    assert_eq!(a.tab, 1, "e opens the run in Compose");
+    assert_eq!(a.tab, Tab::Compose, "e opens the run in Compose");
     press(&mut a, "q");
     assert!(a.quit);
 }
@@ -674,4 +676,165 @@ fn end_to_end_in_tmux() {
     send(&["?"]);
     wait_for("any key closes", 10);
     send(&["q"]);
+}
+
+/// Issue 14: an image evicted from the cache showed "loading" forever,
+/// because nobody asked for it again.
+#[test]
+fn an_evicted_image_is_asked_for_again() {
+    use atelier::tui::images::ImageCache;
+    let mut a = app(true);
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut want = Vec::new();
+    t.draw(|f| ui::draw(f, &a, &mut want)).unwrap();
+    let asked = a.images.request(want);
+    assert_eq!(asked.len(), 1, "the library preview: {asked:?}");
+    let shown = asked[0].clone();
+    let proto = |key: &ImageKey| {
+        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 100, 50]));
+        Picker::halfblocks()
+            .new_protocol(
+                image::DynamicImage::ImageRgb8(img),
+                Size::new(key.cols, key.rows),
+                Resize::Scale(None),
+            )
+            .unwrap()
+    };
+    // Asked once only while it is on its way.
+    assert!(a.images.request(vec![shown.clone()]).is_empty());
+    a.on_image(Loaded {
+        key: shown.clone(),
+        result: Ok(proto(&shown)),
+    });
+    let mut again = Vec::new();
+    t.draw(|f| ui::draw(f, &a, &mut again)).unwrap();
+    assert!(again.is_empty(), "shown from the cache");
+    // Other images push it out of the cache.
+    for i in 0..ImageCache::LIMIT as u16 {
+        let key = ImageKey::new(std::path::Path::new("/elsewhere.png"), 10 + i, 5);
+        let p = proto(&key);
+        a.on_image(Loaded { key, result: Ok(p) });
+    }
+    assert!(a.images.get(&shown).is_none(), "evicted");
+    let mut missed = Vec::new();
+    t.draw(|f| ui::draw(f, &a, &mut missed)).unwrap();
+    assert_eq!(missed, std::slice::from_ref(&shown));
+    assert_eq!(a.images.request(missed), [shown], "asked for again");
+}
+
+/// Issue 14: a panic in the TUI's worker thread vanished, leaving its run
+/// "running". Now the run fails with the panic's message and the UI hears it.
+#[test]
+fn a_worker_panic_fails_its_run_and_is_reported() {
+    use atelier::queue::worker::WorkerEvent;
+    use atelier::queue::Store;
+    use atelier::tui::event::Event;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.add(&spec(), &[], 0).unwrap();
+    let run = store.claim("tui:test", "cpu").unwrap().unwrap();
+    assert_eq!(run.id, id);
+    let (tx, rx) = std::sync::mpsc::channel();
+    atelier::tui::worker::supervise(dir.path(), tx, |events| {
+        events(&WorkerEvent::Started(Box::new(run)));
+        panic!("tensor exploded");
+    });
+    let stopped: Vec<String> = rx
+        .try_iter()
+        .filter_map(|e| match e {
+            Event::WorkerStopped(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(
+        stopped[0].contains("tensor exploded") && stopped[0].contains(&format!("run {id}")),
+        "{stopped:?}"
+    );
+    let after = store.get(id).unwrap();
+    assert_eq!(after.status, Status::Failed);
+    assert!(
+        after
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("tensor exploded"),
+        "{:?}",
+        after.error
+    );
+    let mut a = app(false);
+    a.on_worker_stopped(stopped[0].clone());
+    assert_eq!(a.worker_status, "worker: crashed");
+}
+
+/// Issue 20: with `image_protocol = "auto"` the terminal query left a reader
+/// behind that swallowed the first key, however late. In a detached tmux
+/// session the outer terminal never answers, which is exactly that case.
+#[test]
+fn the_first_key_after_start_is_not_swallowed_in_tmux() {
+    if Proc::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[tui]\nimage_protocol = \"auto\"\nstart_worker = false\n[worker]\ndevice = \"cpu\"\n",
+    )
+    .unwrap();
+    let session = format!("atelier-key-{}", std::process::id());
+    let cmd = format!(
+        "ATELIER_HOME={} XDG_CACHE_HOME={} {} --config {} --data-dir {}",
+        root().display(),
+        dir.path().join("cache").display(),
+        env!("CARGO_BIN_EXE_atelier"),
+        cfg.display(),
+        dir.path().join("data").display()
+    );
+    let tmux = |args: &[&str]| Proc::new("tmux").args(args).output().unwrap();
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(started.status.success());
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Proc::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .output();
+        }
+    }
+    let _kill = Kill(session.clone());
+    let screen = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
+    };
+    let wait_for = |text: &str, secs: u64| {
+        let start = Instant::now();
+        loop {
+            let s = screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "'{text}' never appeared; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("Photos", 30);
+    // Past the query's deadline, so an old-style reader would be waiting.
+    std::thread::sleep(Duration::from_millis(2500));
+    tmux(&["send-keys", "-t", &session, "5"]);
+    wait_for("History (0)", 10);
+    tmux(&["send-keys", "-t", &session, "q"]);
 }

@@ -18,6 +18,8 @@ pub enum Event {
     Worker(Box<WorkerEvent>),
     Image(Box<Loaded>),
     Notice(String),
+    /// The TUI's worker thread ended on an error or a panic: why.
+    WorkerStopped(String),
 }
 
 /// Reads the terminal in its own thread.

@@ -2,7 +2,7 @@
 //! a background thread; the UI only renders finished protocols. Thumbnails of
 //! large files are cached in the cache directory.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 
@@ -47,6 +47,56 @@ pub struct Loaded {
     pub result: Result<Protocol, String>,
 }
 
+/// Finished images kept for drawing; the oldest go when there are too many
+/// (protocols hold encoded pixels). An image not here is asked for again,
+/// evicted or not: the loader keeps no memory of what it has sent.
+#[derive(Default)]
+pub struct ImageCache {
+    shown: HashMap<ImageKey, Result<Protocol, String>>,
+    /// Insertion order, oldest first, for eviction.
+    order: VecDeque<ImageKey>,
+    /// Asked of the loader and not back yet: not asked twice.
+    pending: HashSet<ImageKey>,
+}
+
+impl ImageCache {
+    /// How many finished images are kept.
+    pub const LIMIT: usize = 64;
+
+    pub fn get(&self, key: &ImageKey) -> Option<&Result<Protocol, String>> {
+        self.shown.get(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.shown.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+
+    /// Of the images a frame missed, those to ask the loader for now.
+    pub fn request(&mut self, missed: Vec<ImageKey>) -> Vec<ImageKey> {
+        missed
+            .into_iter()
+            .filter(|k| !self.shown.contains_key(k) && self.pending.insert(k.clone()))
+            .collect()
+    }
+
+    pub fn insert(&mut self, l: Loaded) {
+        self.pending.remove(&l.key);
+        if self.shown.insert(l.key.clone(), l.result).is_none() {
+            self.order.push_back(l.key);
+        }
+        while self.shown.len() > Self::LIMIT {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.shown.remove(&old);
+        }
+    }
+}
+
 pub fn spawn(
     picker: Picker,
     cache: Option<PathBuf>,
@@ -56,11 +106,9 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("images".into())
         .spawn(move || {
-            let mut done: HashSet<ImageKey> = HashSet::new();
+            // No memory of what was sent: the UI's cache asks again only for
+            // what it no longer has (an evicted image must come back).
             while let Ok(key) = requests.recv() {
-                if !done.insert(key.clone()) {
-                    continue;
-                }
                 let result = render(&picker, cache.as_deref(), &key);
                 if let Err(e) = &result {
                     tracing::warn!("image {}: {e}", key.path.display());

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::tab::Tab;
+
 /// Everything a key can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -13,7 +15,7 @@ pub enum Action {
     Help,
     NextTab,
     PrevTab,
-    GoTab(usize),
+    GoTab(Tab),
     Up,
     Down,
     Left,
@@ -120,42 +122,42 @@ const DEFAULTS: &[Binding] = &[
     ),
     (
         Context::Global,
-        Action::GoTab(0),
+        Action::GoTab(Tab::Library),
         "tab_library",
         &["1"],
         "Library pane",
     ),
     (
         Context::Global,
-        Action::GoTab(1),
+        Action::GoTab(Tab::Compose),
         "tab_compose",
         &["2"],
         "Compose pane",
     ),
     (
         Context::Global,
-        Action::GoTab(2),
+        Action::GoTab(Tab::Queue),
         "tab_queue",
         &["3"],
         "Queue pane",
     ),
     (
         Context::Global,
-        Action::GoTab(3),
+        Action::GoTab(Tab::Live),
         "tab_live",
         &["4"],
         "Live pane",
     ),
     (
         Context::Global,
-        Action::GoTab(4),
+        Action::GoTab(Tab::History),
         "tab_history",
         &["5"],
         "History pane",
     ),
     (
         Context::Global,
-        Action::GoTab(5),
+        Action::GoTab(Tab::Watch),
         "tab_watch",
         &["6"],
         "Watch pane",
@@ -401,6 +403,9 @@ const DEFAULTS: &[Binding] = &[
     ),
 ];
 
+/// Actions the TUI cannot be used (or left) without: an empty binding is an error.
+const ESSENTIAL: &[&str] = &["quit", "help", "back", "next_tab", "prev_tab"];
+
 /// A key with modifiers, comparable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -512,9 +517,57 @@ impl Keymap {
                         .ok_or_else(|| KeymapError(format!("{name}: unknown key '{k}'")))?,
                 );
             }
+            if parsed.is_empty() && ESSENTIAL.contains(&name) {
+                return Err(KeymapError(format!(
+                    "{name}: no key left (quit, help, back and tab switching need at least one)"
+                )));
+            }
             bindings.push((ctx, action, name, parsed, help));
         }
-        Ok(Self { bindings })
+        let km = Self { bindings };
+        km.check_conflicts()?;
+        Ok(km)
+    }
+
+    /// A key may do one thing per pane: the pane's own bindings and the
+    /// global ones together. (A pane binding would silently shadow a global
+    /// one, e.g. `filter = ["q"]` would make Library impossible to quit.)
+    fn check_conflicts(&self) -> Result<(), KeymapError> {
+        let panes = [
+            Context::Library,
+            Context::Compose,
+            Context::Queue,
+            Context::Live,
+            Context::History,
+            Context::Watch,
+        ];
+        for pane in panes {
+            let mut seen: HashMap<Key, (&'static str, Context)> = HashMap::new();
+            for b in self
+                .bindings
+                .iter()
+                .filter(|b| b.0 == Context::Global || b.0 == pane)
+            {
+                for k in &b.3 {
+                    if let Some((other, ctx)) = seen.insert(*k, (b.2, b.0)) {
+                        if other != b.2 {
+                            let both_global = ctx == Context::Global && b.0 == Context::Global;
+                            let place = if both_global {
+                                "everywhere".to_string()
+                            } else {
+                                format!("in {}", pane.title())
+                            };
+                            return Err(KeymapError(format!(
+                                "{}: key '{}' is also bound to {other} {place}",
+                                b.2,
+                                k.label()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The action for `key` in `ctx`: pane bindings win over global ones.
@@ -597,6 +650,52 @@ mod tests {
         let mut bad = HashMap::new();
         bad.insert("quit".to_string(), vec!["hyper-x".to_string()]);
         assert!(Keymap::new(&bad).is_err());
+    }
+
+    fn keys(pairs: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(a, k)| (a.to_string(), k.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    /// Issue 20: `quit = []` or `quit = ["j"]` left a TUI that cannot be quit.
+    #[test]
+    fn essential_actions_need_a_key_and_a_key_does_one_thing_per_pane() {
+        for essential in ESSENTIAL {
+            let e = Keymap::new(&keys(&[(essential, &[])])).err().unwrap();
+            let e = e.to_string();
+            assert!(
+                e.contains(&format!("[tui.keys] {essential}: no key")),
+                "{e}"
+            );
+        }
+        // A non-essential action may be unbound.
+        assert!(Keymap::new(&keys(&[("sort", &[])])).is_ok());
+        let e = Keymap::new(&keys(&[("quit", &["j"])]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("'j'") && e.contains("down") && e.contains("quit"),
+            "{e}"
+        );
+        // A pane key over a global one is a conflict in that pane only.
+        let e = Keymap::new(&keys(&[("filter", &["q"])]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("filter") && e.contains("quit") && e.contains("Library"),
+            "{e}"
+        );
+        // The same key in two different panes is fine.
+        assert!(
+            Keymap::new(&keys(&[("sort", &["x"])])).is_ok(),
+            "x cancels only in Queue"
+        );
+        // Swapping two keys is fine when both are rebound.
+        assert!(Keymap::new(&keys(&[("up", &["j"]), ("down", &["k"])])).is_ok());
     }
 
     #[test]

@@ -10,26 +10,28 @@ pub mod app;
 pub mod chart;
 pub mod data;
 pub mod event;
-pub mod form;
 pub mod images;
 pub mod keymap;
+pub mod lib_item;
 pub mod panes;
+pub mod probe;
+pub mod tab;
 pub mod theme;
 pub mod ui;
+pub mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::config::{resolve, Config};
 use crate::engine::device::parse_device;
-use crate::queue::worker::{Worker, WorkerEvent};
 use crate::queue::Store;
 use app::App;
 use data::Command;
@@ -40,7 +42,7 @@ use keymap::Keymap;
 pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     // Fail before touching the terminal on anything the user must fix.
     let keymap = Keymap::new(&config.tui.keys)?;
-    let theme = theme::Theme::new(&config.tui.theme).context("[tui.theme]")?;
+    let theme = theme::Theme::new(&config.tui.theme)?;
     Store::open(&data_dir)?;
     let device = parse_device(&config.worker.device)?;
     let _log = init_logging(&data_dir)?;
@@ -56,8 +58,8 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         .collect();
     let mut app = App::new(
         keymap,
-        app::load_library(&resolve(&config.paths.contents)),
-        app::load_library(&resolve(&config.paths.styles)),
+        panes::library::load_library(&resolve(&config.paths.contents)),
+        panes::library::load_library(&resolve(&config.paths.styles)),
         spec,
     )
     .with_presets(presets)
@@ -65,8 +67,14 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     .with_device(crate::engine::device::device_name(device));
 
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let picker = picker(config);
+    keep_worker_panics_off_the_screen();
     let (tx, rx) = mpsc::channel::<Event>();
+    // Before the input thread: the query reads stdin itself, and hands back
+    // any key typed meanwhile.
+    let (picker, typed) = picker(config);
+    for k in typed {
+        let _ = tx.send(Event::Key(k));
+    }
     event::spawn_input(tx.clone());
     event::spawn_ticker(tx.clone(), Duration::from_millis(500));
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>();
@@ -85,27 +93,26 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let worker = if config.tui.start_worker {
         app.worker_status = "worker: starting".into();
-        Some(spawn_worker(
-            config,
-            &data_dir,
-            device,
-            stop.clone(),
-            tx.clone(),
-        ))
+        Some(
+            worker::spawn(
+                config.worker_config(device, false),
+                &data_dir,
+                stop.clone(),
+                tx.clone(),
+            )
+            .context("cannot start the worker thread")?,
+        )
     } else {
         app.worker_status = "worker: external".into();
         None
     };
 
     let result = (|| -> Result<()> {
-        let mut requested = std::collections::HashSet::new();
         while !app.quit {
             let mut want = Vec::new();
             terminal.draw(|f| ui::draw(f, &app, &mut want))?;
-            for key in want {
-                if requested.insert(key.clone()) {
-                    let _ = img_tx.send(key);
-                }
+            for key in app.images.request(want) {
+                let _ = img_tx.send(key);
             }
             for cmd in app.outbox.drain(..) {
                 let _ = cmd_tx.send(cmd);
@@ -116,9 +123,9 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
             // Block for one event, then take whatever else is waiting, so a
             // burst of news costs one frame.
             let Ok(first) = rx.recv() else { break };
-            handle(&mut app, first, &mut requested);
+            handle(&mut app, first);
             while let Ok(ev) = rx.try_recv() {
-                handle(&mut app, ev, &mut requested);
+                handle(&mut app, ev);
             }
         }
         Ok(())
@@ -133,26 +140,39 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     result
 }
 
-fn handle(app: &mut App, ev: Event, requested: &mut std::collections::HashSet<images::ImageKey>) {
+fn handle(app: &mut App, ev: Event) {
     match ev {
         Event::Key(k) => app.on_key(k),
         Event::Resize | Event::Tick => {}
         Event::Data(s) => app.on_data(*s),
         Event::Worker(w) => app.on_worker(*w),
-        Event::Image(l) => {
-            requested.remove(&l.key);
-            app.on_image(*l);
-        }
+        Event::Image(l) => app.on_image(*l),
         Event::Notice(m) => app.say(m),
+        Event::WorkerStopped(m) => app.on_worker_stopped(m),
     }
+}
+
+/// ratatui's panic hook restores the terminal and prints the panic, which
+/// would tear down the screen of a TUI that is still running when only the
+/// worker thread panicked: that panic is logged here and shown by the UI
+/// (see [`worker::supervise`]); any other panic goes to the previous hook.
+fn keep_worker_panics_off_the_screen() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some(worker::THREAD) {
+            tracing::error!("worker panicked: {info}");
+        } else {
+            previous(info);
+        }
+    }));
 }
 
 /// The image protocol: detected from the terminal, or as configured (needed
 /// over SSH and in tmux, where detection can fail).
-fn picker(config: &Config) -> Picker {
-    let mut p = match config.tui.image_protocol.as_str() {
-        "halfblocks" => Picker::halfblocks(),
-        _ => Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()),
+fn picker(config: &Config) -> (Picker, Vec<ratatui::crossterm::event::KeyEvent>) {
+    let (mut p, typed) = match config.tui.image_protocol.as_str() {
+        "halfblocks" => (Picker::halfblocks(), Vec::new()),
+        _ => probe::query(),
     };
     match config.tui.image_protocol.as_str() {
         "sixel" => p.set_protocol_type(ProtocolType::Sixel),
@@ -161,46 +181,7 @@ fn picker(config: &Config) -> Picker {
         "halfblocks" => p.set_protocol_type(ProtocolType::Halfblocks),
         _ => {}
     }
-    p
-}
-
-fn spawn_worker(
-    config: &Config,
-    data_dir: &std::path::Path,
-    device: tch::Device,
-    stop: Arc<AtomicBool>,
-    tx: mpsc::Sender<Event>,
-) -> std::thread::JoinHandle<()> {
-    let wc = config.worker_config(device, false);
-    let data_dir = data_dir.to_path_buf();
-    std::thread::Builder::new()
-        .name("worker".into())
-        .spawn(move || {
-            let store = match Store::open(&data_dir) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Event::Notice(format!("error: worker: {e}")));
-                    return;
-                }
-            };
-            let mut worker = Worker::new(store, wc);
-            let mut last_progress = Instant::now();
-            let result = worker.run(&stop, &mut |e| {
-                // Progress comes every evaluation; a few per second is enough.
-                if let WorkerEvent::Progress { .. } = e {
-                    if last_progress.elapsed() < Duration::from_millis(200) {
-                        return;
-                    }
-                    last_progress = Instant::now();
-                }
-                let _ = tx.send(Event::Worker(Box::new(e.clone())));
-            });
-            if let Err(e) = result {
-                tracing::error!("worker: {e}");
-                let _ = tx.send(Event::Notice(format!("error: worker stopped: {e}")));
-            }
-        })
-        .expect("spawning a thread only fails when the OS is out of resources")
+    (p, typed)
 }
 
 /// Logs go to `<data dir>/logs/atelier.log`, never to the screen.

@@ -1,27 +1,13 @@
-//! Colours of the UI, from the config's `[tui.theme]`. Draw code asks the
-//! theme for a role (accent, error, the chart's series…), never for a colour.
+//! Colours of the UI, from the config's `[tui.theme]` (kept there as raw
+//! strings, so the config does not depend on the TUI; parsed and checked
+//! here). Draw code asks the theme for a role (accent, error, the chart's
+//! series…), never for a colour.
 
 use std::str::FromStr;
 
 use ratatui::style::{Color, Style};
-use serde::Deserialize;
 
-/// `[tui.theme]` as written: colour names, `#rrggbb` or a 0–255 palette index.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThemeConfig {
-    pub accent: String,
-    pub text: String,
-    pub muted: String,
-    pub error: String,
-    pub ok: String,
-    pub warn: String,
-    pub chart_style: String,
-    pub chart_content: String,
-    pub chart_total: String,
-    pub chart_best: String,
-    pub chart_rollback: String,
-}
+pub use crate::config::ThemeConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {
@@ -63,7 +49,7 @@ impl Default for Theme {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{key}: '{value}' is not a colour (use a name such as cyan, light-red or dark-gray, reset for the terminal's own, #rrggbb, or a palette index 0-255)")]
+#[error("[tui.theme] {key}: '{value}' is not a colour (use a name such as cyan, light-red or dark-gray, reset for the terminal's own, #rrggbb, or a palette index 0-255)")]
 pub struct ThemeError {
     pub key: &'static str,
     pub value: String,
@@ -114,5 +100,43 @@ impl Theme {
 
     pub fn ok(&self) -> Style {
         Self::fg(self.ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A wrong colour is an error naming the key when the TUI reads the config.
+    #[test]
+    fn theme_colours_parse_and_a_wrong_name_is_a_clear_error() {
+        let c = Config::load(None, false).unwrap();
+        assert_eq!(
+            Theme::new(&c.tui.theme).unwrap(),
+            Theme::default(),
+            "the built-in [tui.theme] and Theme::default() agree"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[tui.theme]\naccent = \"light-magenta\"\nchart_total = \"#ff8800\"\nmuted = \"244\"\n",
+        )
+        .unwrap();
+        let t = Theme::new(&Config::load(Some(&p), true).unwrap().tui.theme).unwrap();
+        assert_eq!(t.accent, Color::LightMagenta);
+        assert_eq!(t.chart_total, Color::Rgb(0xff, 0x88, 0x00));
+        assert_eq!(t.muted, Color::Indexed(244));
+        std::fs::write(&p, "[tui.theme]\nerror = \"redd\"\n").unwrap();
+        let c = Config::load(Some(&p), true).unwrap();
+        let e = Theme::new(&c.tui.theme).unwrap_err().to_string();
+        assert!(
+            e.contains("[tui.theme] error: 'redd' is not a colour"),
+            "{e}"
+        );
+        std::fs::write(&p, "[tui.theme]\naccnet = \"red\"\n").unwrap();
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(e.contains("accnet"), "{e}");
     }
 }

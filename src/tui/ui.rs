@@ -11,9 +11,11 @@ use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Tabs, Wrap};
 use ratatui::Frame;
 use ratatui_image::Image;
 
-use super::app::{App, Mode, TABS};
+use super::app::{App, Mode};
 use super::images::ImageKey;
 use super::panes;
+use super::panes::InputPurpose;
+use super::tab::Tab;
 
 /// Draws the whole frame.
 pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
@@ -38,14 +40,14 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
     .areas(area);
     let [tabs_area, status_area] =
         Layout::horizontal([Constraint::Min(10), Constraint::Length(32)]).areas(top);
-    let titles: Vec<Line> = TABS
+    let titles: Vec<Line> = Tab::ALL
         .iter()
         .enumerate()
-        .map(|(i, t)| Line::from(format!("{} {t}", i + 1)))
+        .map(|(i, t)| Line::from(format!("{} {}", i + 1, t.title())))
         .collect();
     f.render_widget(
         Tabs::new(titles)
-            .select(app.tab)
+            .select(app.tab.index())
             .highlight_style(t.accent().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
         tabs_area,
     );
@@ -63,12 +65,12 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
         status_area,
     );
     match app.tab {
-        0 => panes::library::draw(f, body, app, want),
-        1 => panes::compose::draw(f, body, app),
-        2 => panes::queue::draw(f, body, app),
-        3 => panes::live::draw(f, body, app, want),
-        4 => panes::history::draw(f, body, app, want),
-        _ => panes::watch::draw(f, body, app),
+        Tab::Library => panes::library::draw(f, body, app, want),
+        Tab::Compose => panes::compose::draw(f, body, app),
+        Tab::Queue => panes::queue::draw(f, body, app),
+        Tab::Live => panes::live::draw(f, body, app, want),
+        Tab::History => panes::history::draw(f, body, app, want),
+        Tab::Watch => panes::watch::draw(f, body, app),
     }
     let mut spans = vec![
         Span::styled(" ? ", t.accent().add_modifier(Modifier::REVERSED)),
@@ -85,10 +87,9 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
     let message = match &app.mode {
         Mode::Input { purpose, buffer } => {
             let what = match purpose {
-                super::app::InputPurpose::LibraryFilter
-                | super::app::InputPurpose::HistoryFilter => "filter".to_string(),
-                super::app::InputPurpose::AddPath => "add image or folder".to_string(),
-                super::app::InputPurpose::EditField(f) => app.compose.label(*f),
+                InputPurpose::LibraryFilter | InputPurpose::HistoryFilter => "filter".to_string(),
+                InputPurpose::AddPath => "add image or folder".to_string(),
+                InputPurpose::EditField(f) => app.compose.label(*f),
             };
             Line::from(vec![
                 Span::styled(format!("{what}: "), t.accent()),

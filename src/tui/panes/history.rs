@@ -7,13 +7,141 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use crate::queue::run::format_time;
+use std::path::PathBuf;
+
+use super::{move_selection, Effect, InputPurpose};
 use crate::queue::Run;
-use crate::tui::app::{App, Sort};
+use crate::tui::app::App;
+use crate::tui::data::Command;
 use crate::tui::images::ImageKey;
+use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::ui::image;
 
 use super::live::run_image;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Newest,
+    Loss,
+    Status,
+}
+
+#[derive(Default)]
+pub struct HistoryState {
+    pub sel: usize,
+    pub sort: Option<Sort>,
+    pub filter: String,
+    /// Run shown in detail.
+    pub open: Option<i64>,
+    /// Run marked for comparison, and an open comparison.
+    pub mark: Option<i64>,
+    pub compare: Option<(i64, i64)>,
+}
+
+impl HistoryState {
+    /// History rows of `runs` after filter and sort.
+    pub fn rows<'a>(&self, runs: &'a [Run]) -> Vec<&'a Run> {
+        let f = self.filter.to_lowercase();
+        let mut rows: Vec<&Run> = runs
+            .iter()
+            .filter(|r| {
+                f.is_empty()
+                    || r.input_name("content").to_lowercase().contains(&f)
+                    || r.input_name("style").to_lowercase().contains(&f)
+                    || r.status.as_str().contains(&f)
+            })
+            .collect();
+        match self.sort {
+            None | Some(Sort::Newest) => {}
+            Some(Sort::Loss) => rows.sort_by(|a, b| {
+                let key = |r: &Run| r.losses.map_or(f64::INFINITY, |l| l.total);
+                key(a).total_cmp(&key(b))
+            }),
+            Some(Sort::Status) => rows.sort_by_key(|r| r.status.as_str()),
+        }
+        rows
+    }
+
+    /// The filter as typed so far (it applies as you type).
+    pub fn set_filter(&mut self, text: &str) {
+        self.filter = text.to_string();
+        self.sel = 0;
+    }
+
+    /// Keys → what the pane does itself, or asks of the app; `runs` is the
+    /// snapshot's history.
+    pub fn handle(&mut self, action: Action, runs: &[Run]) -> Option<Effect> {
+        let rows: Vec<(i64, Option<PathBuf>)> = self
+            .rows(runs)
+            .iter()
+            .map(|r| (r.id, r.output.clone()))
+            .collect();
+        let detail = self.open.is_some() || self.compare.is_some();
+        if action == Action::Back {
+            if detail {
+                self.open = None;
+                self.compare = None;
+            } else {
+                self.filter.clear();
+            }
+            return None;
+        }
+        if !detail && move_selection(&mut self.sel, rows.len(), action) {
+            return None;
+        }
+        if action == Action::Filter {
+            return Some(Effect::Input(
+                InputPurpose::HistoryFilter,
+                self.filter.clone(),
+            ));
+        }
+        let (id, output) = rows.get(self.sel).cloned()?;
+        match action {
+            Action::Sort => {
+                self.sort = Some(match self.sort {
+                    None | Some(Sort::Newest) => Sort::Loss,
+                    Some(Sort::Loss) => Sort::Status,
+                    Some(Sort::Status) => Sort::Newest,
+                });
+                self.sel = 0;
+                None
+            }
+            Action::Select => {
+                self.open = Some(id);
+                None
+            }
+            Action::Mark => {
+                self.mark = if self.mark == Some(id) {
+                    None
+                } else {
+                    Some(id)
+                };
+                Some(Effect::Say(match self.mark {
+                    Some(m) => format!("marked run {m}; select another and press C to compare"),
+                    None => "unmarked".into(),
+                }))
+            }
+            Action::Compare => match self.mark {
+                Some(m) if m != id => {
+                    self.compare = Some((m, id));
+                    None
+                }
+                _ => Some(Effect::Say(
+                    "mark a run with m first, then select another".into(),
+                )),
+            },
+            Action::Rerun => Some(Effect::Command(Command::Rerun(id))),
+            Action::EditRerun => Some(Effect::EditRun(id)),
+            Action::CopyPath => Some(match output {
+                Some(p) => Effect::Copy(p.display().to_string()),
+                None => Effect::Say("this run has no output".into()),
+            }),
+            Action::Delete => Some(Effect::ConfirmDelete(id)),
+            _ => None,
+        }
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     if let Some((a, b)) = app.history.compare {
@@ -22,7 +150,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     if let Some(r) = app.history.open.and_then(|id| app.run(id)) {
         return detail(f, area, app, r, want);
     }
-    let rows_src = app.history_rows();
+    let rows_src = app.history.rows(&app.snap.history);
     let [list, side] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
     let sort = match app.history.sort {

@@ -6,9 +6,143 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::tui::app::{App, Side};
+use std::path::{Path, PathBuf};
+
+use super::{move_selection, Effect, InputPurpose};
+use crate::tui::app::App;
 use crate::tui::images::ImageKey;
+use crate::tui::keymap::Action;
+pub use crate::tui::lib_item::{load_library, LibItem};
 use crate::tui::ui::image;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Contents,
+    Styles,
+}
+
+#[derive(Default)]
+pub struct LibraryState {
+    pub contents: Vec<LibItem>,
+    pub styles: Vec<LibItem>,
+    pub focus_styles: bool,
+    pub sel: [usize; 2],
+    pub filter: String,
+}
+
+impl LibraryState {
+    pub fn side(&self) -> Side {
+        if self.focus_styles {
+            Side::Styles
+        } else {
+            Side::Contents
+        }
+    }
+
+    /// The visible (filtered) items of a side.
+    pub fn visible(&self, side: Side) -> Vec<&LibItem> {
+        let items = match side {
+            Side::Contents => &self.contents,
+            Side::Styles => &self.styles,
+        };
+        items.iter().filter(|i| i.matches(&self.filter)).collect()
+    }
+
+    pub fn selected(&self) -> Option<&LibItem> {
+        let side = self.side();
+        let idx = self.sel[side as usize];
+        self.visible(side).get(idx).copied()
+    }
+}
+
+impl LibraryState {
+    /// Keys → what the pane does itself, or asks of the app.
+    pub fn handle(&mut self, action: Action) -> Option<Effect> {
+        let side = self.side();
+        let n = self.visible(side).len();
+        if move_selection(&mut self.sel[side as usize], n, action) {
+            return None;
+        }
+        match action {
+            Action::Left => self.focus_styles = false,
+            Action::Right => self.focus_styles = true,
+            Action::Back => self.filter.clear(),
+            Action::Filter => {
+                return Some(Effect::Input(
+                    InputPurpose::LibraryFilter,
+                    self.filter.clone(),
+                ))
+            }
+            Action::AddPath => return Some(Effect::Input(InputPurpose::AddPath, String::new())),
+            Action::UseAsContent if side == Side::Contents => {
+                return self.selected().cloned().map(Effect::UseContent)
+            }
+            Action::UseAsContent | Action::ToggleStyle if side == Side::Styles => {
+                return self.selected().cloned().map(Effect::ToggleStyle)
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// The filter as typed so far (it applies as you type).
+    pub fn set_filter(&mut self, text: &str) {
+        self.filter = text.to_string();
+        self.sel = [0, 0];
+    }
+
+    /// Adds an image (or every image in a folder) to the side in focus;
+    /// returns what to say.
+    pub fn add_path(&mut self, text: &str) -> String {
+        let path = PathBuf::from(shellexpand_home(text));
+        let mut found = Vec::new();
+        if path.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                let mut files: Vec<PathBuf> = entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| is_image_name(p))
+                    .collect();
+                files.sort();
+                found.extend(files.iter().map(|p| LibItem::from_path(p)));
+            }
+        } else if path.is_file() {
+            found.push(LibItem::from_path(&path));
+        } else {
+            return format!("{}: no such file or folder", path.display());
+        }
+        if found.is_empty() {
+            return format!("{}: no images (png, jpg, webp, tiff, bmp)", path.display());
+        }
+        let n = found.len();
+        let side = if self.focus_styles {
+            &mut self.styles
+        } else {
+            &mut self.contents
+        };
+        for item in found.into_iter().rev() {
+            side.insert(0, item);
+        }
+        self.sel[self.side() as usize] = 0;
+        format!("added {n} image(s)")
+    }
+}
+
+fn is_image_name(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_lowercase().as_str(),
+            "png" | "jpg" | "jpeg" | "webp" | "tif" | "tiff" | "bmp"
+        )
+    })
+}
+
+fn shellexpand_home(s: &str) -> String {
+    match (s.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => s.to_string(),
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     let [left, mid, right] = Layout::horizontal([

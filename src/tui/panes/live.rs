@@ -6,10 +6,42 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::Effect;
 use crate::queue::{RollbackRecord, Run, Sample, Status};
 use crate::tui::app::App;
 use crate::tui::images::ImageKey;
+use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
+
+/// Which run Live shows.
+#[derive(Default)]
+pub struct LiveState {
+    pub run: Option<i64>,
+}
+
+impl LiveState {
+    /// Keys switch between the `running` runs.
+    pub fn handle(&mut self, action: Action, running: &[i64]) -> Option<Effect> {
+        if running.is_empty() {
+            return None;
+        }
+        let at = self
+            .run
+            .and_then(|id| running.iter().position(|r| *r == id));
+        let next = match (action, at) {
+            (Action::NextRun | Action::Down | Action::Right, Some(i)) => {
+                running[(i + 1) % running.len()]
+            }
+            (Action::PrevRun | Action::Up | Action::Left, Some(i)) => {
+                running[(i + running.len() - 1) % running.len()]
+            }
+            (Action::NextRun | Action::PrevRun, None) => running[0],
+            _ => return None,
+        };
+        self.run = Some(next);
+        None
+    }
+}
 
 /// The image to show for a run: the worker's latest iterate while it runs,
 /// its output once done, its content photo before anything exists.
@@ -52,7 +84,7 @@ pub fn rollback_line(rollbacks: &[RollbackRecord], theme: &Theme) -> Line<'stati
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
-    let Some(r) = app.live.and_then(|id| app.run(id)) else {
+    let Some(r) = app.live.run.and_then(|id| app.run(id)) else {
         f.render_widget(
             Paragraph::new("no run to watch: queue one in Compose (2), or pick a running run in Queue (3) with Enter")
                 .wrap(Wrap { trim: true })

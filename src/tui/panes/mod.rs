@@ -1,4 +1,5 @@
-//! One file per pane; each draws from the app state.
+//! One module per pane: each owns its state, turns its keys into changes of
+//! that state or [`Effect`]s for the app (`handle`), and draws (`draw`).
 
 pub mod compose;
 pub mod history;
@@ -12,12 +13,60 @@ use ratatui::style::Style;
 use ratatui::widgets::{Block, Cell, Row};
 use ratatui::Frame;
 
-use crate::queue::{Run, Status};
+use crate::queue::{RollbackRecord, Run, Sample, Status};
 use crate::tui::app::App;
 use crate::tui::chart;
+use crate::tui::data::Command;
 use crate::tui::images::ImageKey;
+use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::ui::image;
+
+/// What a pane asks of the app: things that reach past the pane (another
+/// pane's state, the store thread, the input line, the clipboard).
+#[derive(Debug)]
+pub enum Effect {
+    Command(Command),
+    Say(String),
+    /// Open the input line for `purpose`, starting from the text.
+    Input(InputPurpose, String),
+    ConfirmCancel(i64),
+    ConfirmDelete(i64),
+    /// Make the item Compose's content.
+    UseContent(library::LibItem),
+    /// Mark the style in Compose, or unmark it.
+    ToggleStyle(library::LibItem),
+    /// Show the running run in Live.
+    Watch(i64),
+    /// Load the run into Compose for editing.
+    EditRun(i64),
+    Copy(String),
+}
+
+/// What the input line is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputPurpose {
+    LibraryFilter,
+    HistoryFilter,
+    AddPath,
+    EditField(compose::Field),
+}
+
+/// Arrow/page/home/end movement in a list of `n`; returns whether it handled it.
+pub fn move_selection(sel: &mut usize, n: usize, action: Action) -> bool {
+    let last = n.saturating_sub(1);
+    let new = match action {
+        Action::Up => sel.saturating_sub(1),
+        Action::Down => (*sel + 1).min(last),
+        Action::PageUp => sel.saturating_sub(10),
+        Action::PageDown => (*sel + 10).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return false,
+    };
+    *sel = new;
+    true
+}
 
 /// A run's loss chart in `chart_area` and its image in a block titled
 /// `image_title` filling `image_area`: the Live pane and a History detail
@@ -32,18 +81,56 @@ pub fn chart_and_image(
     want: &mut Vec<ImageKey>,
 ) {
     let (samples, rollbacks) = app.focus_of(r.id);
+    let (series, marks) = loss_chart(samples, rollbacks, &app.theme);
     chart::draw(
         f,
         chart_area,
         " losses (log scale) ",
-        samples,
-        rollbacks,
-        &app.theme,
+        "evaluation",
+        &series,
+        &marks,
     );
     let block = Block::bordered().title(image_title.to_string());
     let inner = block.inner(image_area);
     f.render_widget(block, image_area);
     image(f, inner, &live::run_image(app, r), app, want);
+}
+
+/// The loss series of a run (style, content, total), its best total and its
+/// rollbacks, as the chart draws them. A job kind with other series builds
+/// its own list.
+pub fn loss_chart(
+    samples: &[Sample],
+    rollbacks: &[RollbackRecord],
+    t: &Theme,
+) -> (Vec<chart::Series>, chart::Marks) {
+    let pick = |f: fn(&Sample) -> f64| -> Vec<(f64, f64)> {
+        samples.iter().map(|s| (s.eval as f64, f(s))).collect()
+    };
+    let series = vec![
+        chart::Series::new("style", t.chart_style, pick(|s| s.style)),
+        chart::Series::new("content", t.chart_content, pick(|s| s.content)),
+        chart::Series::new("total", t.chart_total, pick(|s| s.total)),
+    ];
+    let best = samples
+        .iter()
+        .filter(|s| s.total > 0.0)
+        .min_by(|a, b| a.total.total_cmp(&b.total))
+        .map(|s| (s.eval as f64, s.total));
+    let best = Some(chart::Series::new(
+        "best",
+        t.chart_best,
+        best.into_iter().collect(),
+    ));
+    let lines = (!rollbacks.is_empty()).then(|| {
+        let n = rollbacks.len();
+        chart::Verticals {
+            name: format!("{n} rollback{}", if n == 1 { "" } else { "s" }),
+            color: t.chart_rollback,
+            xs: rollbacks.iter().map(|r| r.eval as f64).collect(),
+        }
+    });
+    (series, chart::Marks { best, lines })
 }
 
 /// Colour of a status word.

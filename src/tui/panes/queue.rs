@@ -5,7 +5,59 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
+use super::{move_selection, Effect};
+use crate::queue::{Run, Status};
 use crate::tui::app::App;
+use crate::tui::data::Command;
+use crate::tui::keymap::Action;
+
+#[derive(Default)]
+pub struct QueueState {
+    pub sel: usize,
+}
+
+impl QueueState {
+    /// Keys → store commands; `queue` is the snapshot's queue.
+    pub fn handle(&mut self, action: Action, queue: &[Run]) -> Option<Effect> {
+        let n = queue.len();
+        if move_selection(&mut self.sel, n, action) {
+            return None;
+        }
+        let run = queue.get(self.sel)?;
+        let (id, status, priority) = (run.id, run.status, run.priority);
+        // Place among queued runs (1-based), for moves.
+        let place = queue
+            .iter()
+            .filter(|r| r.status == Status::Queued)
+            .position(|r| r.id == id)
+            .map(|p| p + 1);
+        match action {
+            Action::MoveUp | Action::MoveDown => {
+                let Some(p) = place else {
+                    return Some(Effect::Say("only queued runs can be moved".into()));
+                };
+                let up = action == Action::MoveUp;
+                let to = if up {
+                    p.saturating_sub(1).max(1)
+                } else {
+                    p + 1
+                };
+                self.sel = if up {
+                    self.sel.saturating_sub(1)
+                } else {
+                    (self.sel + 1).min(n.saturating_sub(1))
+                };
+                Some(Effect::Command(Command::Move(id, to)))
+            }
+            Action::PriorityUp => Some(Effect::Command(Command::Priority(id, priority + 1))),
+            Action::PriorityDown => Some(Effect::Command(Command::Priority(id, priority - 1))),
+            Action::Cancel => Some(Effect::ConfirmCancel(id)),
+            Action::Select if status == Status::Running => Some(Effect::Watch(id)),
+            Action::Select => Some(Effect::Say("not running yet".into())),
+            _ => None,
+        }
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let block = Block::bordered().title(format!(" Queue ({}) ", app.snap.queue.len()));
@@ -49,6 +101,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         )
         .block(block)
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(Some(app.queue_sel));
+    let mut state = TableState::default().with_selected(Some(app.queue.sel));
     f.render_stateful_widget(table, area, &mut state);
 }

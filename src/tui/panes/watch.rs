@@ -8,8 +8,36 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
+use super::{move_selection, Effect};
 use crate::queue::run::format_time;
 use crate::tui::app::App;
+use crate::tui::data::Command;
+use crate::tui::keymap::Action;
+use crate::watch::RuleState;
+
+/// The selected drop-folder rule.
+#[derive(Default)]
+pub struct WatchState {
+    pub sel: usize,
+}
+
+impl WatchState {
+    /// Keys pause and resume the selected of `rules` (the snapshot's): shown
+    /// at once, written by the store thread, confirmed by the next snapshot.
+    pub fn handle(&mut self, action: Action, rules: &mut [RuleState]) -> Option<Effect> {
+        if move_selection(&mut self.sel, rules.len(), action) || action != Action::PauseRule {
+            return None;
+        }
+        let Some(rule) = rules.get_mut(self.sel) else {
+            return Some(Effect::Say("no drop-folder rules configured".into()));
+        };
+        rule.paused = !rule.paused;
+        Some(Effect::Command(Command::PauseRule(
+            rule.name.clone(),
+            rule.paused,
+        )))
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let rules = &app.snap.watch;
@@ -61,7 +89,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(7),
         Constraint::Length(9),
     ];
-    let mut state = TableState::default().with_selected(Some(app.watch_sel.min(rules.len() - 1)));
+    let mut state = TableState::default().with_selected(Some(app.watch.sel.min(rules.len() - 1)));
     f.render_stateful_widget(
         Table::new(rows, widths)
             .header(

@@ -7,9 +7,54 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
+pub mod form;
+pub mod params;
+pub mod stylize;
+
+pub use form::{ComposeState, Field, MarkedStyle, MemoryView};
+
+use super::{Effect, InputPurpose};
 use crate::tui::app::App;
-use crate::tui::form::MemoryView;
+use crate::tui::data::Command;
+use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
+
+impl ComposeState {
+    /// Keys move the cursor, step the field, open it for typing, or queue.
+    pub fn handle(&mut self, action: Action) -> Option<Effect> {
+        let last = self.fields().len() - 1;
+        self.field = self.field.min(last);
+        match action {
+            Action::Up => self.field = self.field.saturating_sub(1),
+            Action::Down => self.field = (self.field + 1).min(last),
+            Action::Top => self.field = 0,
+            Action::Bottom => self.field = last,
+            Action::Increase | Action::Right => self.nudge(1),
+            Action::Decrease | Action::Left => self.nudge(-1),
+            Action::Select => {
+                let f = self.selected();
+                return Some(Effect::Input(InputPurpose::EditField(f), self.edit_text(f)));
+            }
+            Action::Enqueue => match self.runs() {
+                Ok(runs) => {
+                    self.error = None;
+                    return Some(Effect::Command(Command::Enqueue(runs)));
+                }
+                Err(e) => self.error = Some(e),
+            },
+            _ => {}
+        }
+        None
+    }
+
+    /// Typed text for field `f`, committed with Enter: refused text leaves
+    /// the form as it was and says why in it.
+    pub fn commit(&mut self, f: Field, text: &str) {
+        if let Err(e) = self.set(f, text) {
+            self.error = Some(format!("{}: {e}", self.label(f)));
+        }
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let [left, right] =

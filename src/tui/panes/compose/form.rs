@@ -4,31 +4,11 @@
 
 use std::path::PathBuf;
 
-use super::app::LibItem;
-use super::data::{DeviceMemory, NewRun};
-use crate::engine::color::ColorMode;
+use super::params::Param;
 use crate::engine::memory::run_bytes;
-use crate::engine::pyramid::Scales;
-use crate::engine::spec::{Init, OptimizerKind, RunSpec, StyleRef};
-use crate::engine::vgg::{Padding, Pooling};
-
-/// The run parameters of the form, in order.
-pub const PARAMS: [&str; 14] = [
-    "size",
-    "steps",
-    "style weight",
-    "content weight",
-    "tv weight",
-    "optimizer",
-    "init",
-    "pooling",
-    "seed",
-    "line search",
-    "colours",
-    "scales",
-    "style scale",
-    "padding",
-];
+use crate::engine::spec::{RunSpec, StyleRef};
+use crate::tui::data::{DeviceMemory, NewRun};
+use crate::tui::lib_item::LibItem;
 
 /// One row of the form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +19,7 @@ pub enum Field {
     Styles,
     /// The blend weight of the i-th marked style.
     Weight(usize),
-    /// `PARAMS[i]`.
+    /// Row `i` of the kind's parameter table.
     Param(usize),
 }
 
@@ -53,12 +33,18 @@ pub struct MarkedStyle {
 /// The smallest blend weight the +/- keys go down to.
 const MIN_WEIGHT: f64 = 0.1;
 
+/// The form. Its inputs (content, marked styles, preset) are shared by the
+/// kinds; the parameters are the kind's table. When the job enum arrives, a
+/// `kind` row goes first in [`ComposeState::fields`] and picks which spec and
+/// table (`stylize::params()`, a `texture` one, …) the `Param` rows show.
 pub struct ComposeState {
     pub content: Option<LibItem>,
     pub styles: Vec<MarkedStyle>,
     /// Several styles make one blended run rather than one run each.
     pub blend: bool,
     pub spec: RunSpec,
+    /// The parameter table of `spec`.
+    pub params: Vec<Param<RunSpec>>,
     /// Index into [`ComposeState::fields`].
     pub field: usize,
     /// Name and spec of each preset; the first is "none" (the defaults).
@@ -77,6 +63,7 @@ impl ComposeState {
             blend: false,
             presets: vec![("none".into(), spec.clone())],
             spec,
+            params: super::stylize::params(),
             field: 0,
             preset: 0,
             error: None,
@@ -90,7 +77,7 @@ impl ComposeState {
             v.push(Field::Styles);
             v.extend((0..self.styles.len()).map(Field::Weight));
         }
-        v.extend((0..PARAMS.len()).map(Field::Param));
+        v.extend((0..self.params.len()).map(Field::Param));
         v
     }
 
@@ -109,7 +96,7 @@ impl ComposeState {
                 Some(s) => format!("× {}", s.item.name),
                 None => "×".into(),
             },
-            Field::Param(i) => PARAMS.get(i).copied().unwrap_or_default().into(),
+            Field::Param(i) => self.params.get(i).map_or("", |p| p.name).into(),
         }
     }
 
@@ -181,26 +168,7 @@ impl ComposeState {
                     .map(|m| format!("{} ({share:.2})", m.weight))
                     .unwrap_or_default()
             }
-            Field::Param(i) => match i {
-                0 => format!("{} px", s.size),
-                1 => s.steps.to_string(),
-                2 => format!("{}", s.style_weight),
-                3 => format!("{}", s.content_weight),
-                4 => format!("{}", s.tv_weight),
-                5 => format!("{:?}", s.optimizer).to_lowercase(),
-                6 => format!("{:?}", s.init).to_lowercase(),
-                7 => format!("{:?}", s.pooling).to_lowercase(),
-                8 => s.seed.to_string(),
-                9 => if s.line_search { "on" } else { "off" }.into(),
-                10 => format!("{:?}", s.preserve_colors).to_lowercase(),
-                11 => match s.scales {
-                    Scales::Auto => "auto".into(),
-                    Scales::Count(n) => n.to_string(),
-                },
-                12 => format!("{}", s.style_scale),
-                13 => format!("{:?}", s.padding).to_lowercase(),
-                _ => String::new(),
-            },
+            Field::Param(i) => self.params.get(i).map(|p| (p.show)(s)).unwrap_or_default(),
         }
     }
 
@@ -262,7 +230,11 @@ impl ComposeState {
                     m.weight = ((w * 100.0).round() / 100.0).max(MIN_WEIGHT);
                 }
             }
-            Field::Param(i) => nudge_param(&mut self.spec, i, up),
+            Field::Param(i) => {
+                if let Some(p) = self.params.get(i) {
+                    (p.nudge)(&mut self.spec, up);
+                }
+            }
         }
     }
 
@@ -297,7 +269,15 @@ impl ComposeState {
                     m.weight = w;
                 }
             }
-            Field::Param(i) => self.spec = set_param(&self.spec, i, t)?,
+            Field::Param(i) => {
+                let Some(p) = self.params.get(i) else {
+                    return Ok(());
+                };
+                let mut spec = self.spec.clone();
+                (p.parse)(&mut spec, t)?;
+                spec.validate().map_err(|e| e.to_string())?;
+                self.spec = spec;
+            }
         }
         self.error = None;
         Ok(())
@@ -387,125 +367,12 @@ pub struct MemoryView {
     pub assumed_square: bool,
 }
 
-fn nudge_param(s: &mut RunSpec, i: usize, up: bool) {
-    let scale = |v: f64| if up { v * 2.0 } else { v / 2.0 };
-    match i {
-        0 => {
-            s.size = if up {
-                (s.size + 64).min(4096)
-            } else {
-                s.size.saturating_sub(64).max(64)
-            }
-        }
-        1 => {
-            s.steps = if up {
-                s.steps + 50
-            } else {
-                s.steps.saturating_sub(50).max(1)
-            }
-        }
-        2 => s.style_weight = scale(s.style_weight),
-        3 => s.content_weight = scale(s.content_weight),
-        4 => s.tv_weight = scale(s.tv_weight),
-        5 => {
-            s.optimizer = match s.optimizer {
-                OptimizerKind::Lbfgs => OptimizerKind::Adam,
-                OptimizerKind::Adam => OptimizerKind::Lbfgs,
-            }
-        }
-        6 => {
-            s.init = match (s.init, up) {
-                (Init::Content, true) | (Init::Style, false) => Init::Noise,
-                (Init::Noise, true) | (Init::Content, false) => Init::Style,
-                (Init::Style, true) | (Init::Noise, false) => Init::Content,
-            }
-        }
-        7 => {
-            s.pooling = match s.pooling {
-                Pooling::Max => Pooling::Avg,
-                Pooling::Avg => Pooling::Max,
-            }
-        }
-        13 => {
-            s.padding = match s.padding {
-                Padding::Zero => Padding::Replicate,
-                Padding::Replicate => Padding::Zero,
-            }
-        }
-        8 => {
-            s.seed = if up {
-                s.seed + 1
-            } else {
-                s.seed.saturating_sub(1)
-            }
-        }
-        9 => s.line_search = !s.line_search,
-        10 => {
-            s.preserve_colors = match (s.preserve_colors, up) {
-                (ColorMode::None, true) | (ColorMode::Histogram, false) => ColorMode::Luminance,
-                (ColorMode::Luminance, true) | (ColorMode::None, false) => ColorMode::Histogram,
-                (ColorMode::Histogram, true) | (ColorMode::Luminance, false) => ColorMode::None,
-            }
-        }
-        11 => {
-            s.scales = match (s.scales, up) {
-                (Scales::Count(n), true) if n < 6 => Scales::Count(n + 1),
-                (Scales::Count(n), false) if n > 1 => Scales::Count(n - 1),
-                (Scales::Count(_), _) => Scales::Auto,
-                (Scales::Auto, true) => Scales::Count(1),
-                (Scales::Auto, false) => Scales::Count(6),
-            }
-        }
-        12 => {
-            let v = s.style_scale + if up { 0.25 } else { -0.25 };
-            s.style_scale = v.clamp(0.5, 2.0);
-        }
-        _ => {}
-    }
-}
-
-/// `spec` with parameter `i` set from `t`, if it parses and the spec stays valid.
-fn set_param(spec: &RunSpec, i: usize, t: &str) -> Result<RunSpec, String> {
-    let mut s = spec.clone();
-    let num = || {
-        t.parse::<f64>()
-            .map_err(|_| format!("'{t}' is not a number"))
-    };
-    let engine = |e: crate::engine::Error| e.to_string();
-    match i {
-        0 => {
-            s.size = t
-                .trim_end_matches("px")
-                .trim()
-                .parse()
-                .map_err(|_| format!("'{t}' is not a size"))?
-        }
-        1 => {
-            s.steps = t
-                .parse()
-                .map_err(|_| format!("'{t}' is not a step count"))?
-        }
-        2 => s.style_weight = num()?,
-        3 => s.content_weight = num()?,
-        4 => s.tv_weight = num()?,
-        5 => s.optimizer = t.parse().map_err(engine)?,
-        6 => s.init = t.parse().map_err(engine)?,
-        7 => s.pooling = t.parse().map_err(engine)?,
-        8 => s.seed = t.parse().map_err(|_| format!("'{t}' is not a seed"))?,
-        9 => s.line_search = matches!(t, "on" | "yes" | "true" | "1"),
-        10 => s.preserve_colors = t.parse().map_err(engine)?,
-        11 => s.scales = t.parse().map_err(engine)?,
-        12 => s.style_scale = num()?,
-        13 => s.padding = t.parse().map_err(engine)?,
-        _ => return Ok(s),
-    }
-    s.validate().map_err(|e| e.to_string())?;
-    Ok(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::pyramid::Scales;
+    use crate::engine::spec::OptimizerKind;
+    use crate::engine::vgg::Padding;
     use std::path::Path;
 
     fn form(styles: &[&str]) -> ComposeState {
@@ -541,10 +408,31 @@ mod tests {
         );
     }
 
+    /// Each row of the table shows a value its own parser takes back
+    /// unchanged, and stepping it changes the spec (or it is a two-way
+    /// toggle that steps back): the descriptors agree with themselves.
+    #[test]
+    fn every_parameter_row_round_trips_and_steps() {
+        let mut c = form(&["irises"]);
+        let names: std::collections::HashSet<&str> = c.params.iter().map(|p| p.name).collect();
+        assert_eq!(names.len(), c.params.len(), "row names are unique");
+        for i in 0..c.params.len() {
+            let row = Field::Param(i);
+            let before = c.spec.clone();
+            let text = c.edit_text(row);
+            assert_eq!(c.set(row, &text), Ok(()), "{}: '{text}'", c.label(row));
+            assert_eq!(c.spec, before, "{} round-trips", c.label(row));
+            select(&mut c, row);
+            c.nudge(1);
+            assert_ne!(c.spec, before, "{} steps", c.label(row));
+            c.spec = before;
+        }
+    }
+
     #[test]
     fn padding_row_toggles_and_takes_typed_values() {
         let mut c = form(&["irises"]);
-        let row = Field::Param(PARAMS.iter().position(|p| *p == "padding").unwrap());
+        let row = Field::Param(c.params.iter().position(|p| p.name == "padding").unwrap());
         assert_eq!(c.value(row), "zero");
         select(&mut c, row);
         c.nudge(1);
