@@ -194,6 +194,7 @@ impl Config {
     /// Presets and watch rules are checked when the config is read, so a typo
     /// fails at once rather than when a file arrives.
     fn check(self) -> Result<Self, ConfigError> {
+        self.check_ranges()?;
         for name in self.presets.keys() {
             self.preset_spec(Some(name), false)?;
         }
@@ -225,6 +226,104 @@ impl Config {
     pub fn default_user_path() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "atelier")
             .map(|d| d.config_dir().join("config.toml"))
+    }
+}
+
+/// Longest accepted duration, in seconds: a week. Beyond it a setting is a
+/// typo, and `Duration::from_secs_f64` would panic on 1e300 or inf.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// `Err` naming `key` unless `v` is a finite number in `min..=max`.
+fn in_range(key: &str, v: f64, min: f64, max: f64, unit: &str) -> Result<(), ConfigError> {
+    if v.is_finite() && (min..=max).contains(&v) {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        path: key.into(),
+        reason: format!("{v} (use {min} to {max}{unit})"),
+    })
+}
+
+/// The config key a run-spec validation error is about (the engine names
+/// fields in words: "style weight" is `style_weight`).
+fn spec_key(field: &str) -> String {
+    match field {
+        "window" => "flat_window".into(),
+        "stop-when-flat" => "stop_when_flat".into(),
+        "layer weight" => "style_layers/content_layers/mrf_layers".into(),
+        "style blend weight" | "style blend weights" | "styles" => "styles".into(),
+        f => f.replace([' ', '-'], "_"),
+    }
+}
+
+impl Config {
+    /// Every duration and number outside the run spec, range-checked with
+    /// the key named; `[run]` is validated with each device's size and steps.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        let w = &self.watcher;
+        for (key, v) in [
+            ("watcher.quiet", w.quiet),
+            ("watcher.open_grace", w.open_grace),
+            ("watcher.reconcile_every", w.reconcile_every),
+            ("watcher.poll_interval", w.poll_interval),
+            ("watcher.debounce", w.debounce),
+            ("worker.poll_interval", self.worker.poll_interval),
+        ] {
+            in_range(key, v, 0.0, MAX_SECONDS, " seconds")?;
+        }
+        in_range(
+            "worker.stale_after",
+            self.worker.stale_after,
+            1.0,
+            MAX_SECONDS,
+            " seconds",
+        )?;
+        in_range(
+            "worker.thumb_size",
+            f64::from(self.worker.thumb_size),
+            16.0,
+            4096.0,
+            " px",
+        )?;
+        for (key, v) in [
+            ("worker.snapshot_every", self.worker.snapshot_every),
+            ("stylize.log_every", self.stylize.log_every),
+        ] {
+            in_range(
+                key,
+                v as f64,
+                0.0,
+                crate::engine::spec::MAX_STEPS as f64,
+                " evaluations",
+            )?;
+        }
+        for (table, gpu) in [("cpu", false), ("gpu", true)] {
+            let spec = self.preset_spec(None, gpu)?;
+            // Content and style come from the command line, not the config.
+            let spec = RunSpec {
+                styles: vec![crate::engine::spec::StyleRef {
+                    path: PathBuf::new(),
+                    weight: 1.0,
+                }],
+                ..spec
+            };
+            if let Err(crate::engine::Error::Invalid { field, reason }) = spec.validate() {
+                let key = match field {
+                    "size" | "steps" => format!("{table}.{field}"),
+                    f => format!("run.{}", spec_key(f)),
+                };
+                return Err(ConfigError::Invalid {
+                    path: key.into(),
+                    reason,
+                });
+            } else if let Err(e) = spec.validate() {
+                return Err(ConfigError::Invalid {
+                    path: "run".into(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -575,3 +575,52 @@ fn queue_add_refuses_options_it_would_ignore_and_queues_nothing() {
     let listed = String::from_utf8_lossy(&ls.stdout);
     assert!(!listed.contains("chelsea"), "{listed}");
 }
+
+/// Ctrl-C during `--save-every` says truthfully what was written: the
+/// snapshots kept, and no output (issue 20 item 14).
+#[test]
+fn ctrl_c_with_snapshots_says_what_it_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out: PathBuf = dir.path().join("cancelled.png");
+    let mut child = atelier()
+        .args([
+            "stylize",
+            &content(),
+            &style(),
+            "--size",
+            "32",
+            "--steps",
+            "5000",
+        ])
+        .args(["--log-every", "1", "--save-every", "1", "--device", "cpu"])
+        .args(["-o", out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("step 3:") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    for _ in lines.by_ref() {}
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(!out.exists());
+    let kept = std::fs::read_dir(dir.path().join("cancelled.snapshots"))
+        .unwrap()
+        .count();
+    assert!(kept >= 1);
+    assert!(!err.contains("nothing written"), "{err}");
+    let want = format!("{kept} snapshot");
+    assert!(err.contains(&want), "expected '{want}' in: {err}");
+}

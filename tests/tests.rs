@@ -9,6 +9,7 @@ mod lbfgs;
 mod losses;
 mod options;
 mod queue;
+mod safety;
 mod tui;
 mod util;
 mod vgg;

@@ -556,3 +556,59 @@ fn end_to_end_a_worker_runs_them_and_outputs_are_delivered_once() {
     assert_eq!(s[0]["counts"]["done"], 2);
     assert_eq!(s[0]["counts"]["delivered"], 4);
 }
+
+/// A FIFO in the inbox (issue 20 item 4): opening it would block the watcher
+/// for good. It is recorded with its reason and later files are still queued.
+#[test]
+fn a_fifo_in_the_inbox_is_recorded_and_does_not_block_the_watcher() {
+    let e = env("", 0.3);
+    let _w = watch(&e, &["--no-worker"]);
+    let fifo = e.inbox.join("f.png");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    image(&e.inbox.join("after.png"), 5);
+    wait_until(&e, "the later file queued", Duration::from_secs(30), || {
+        runs(&e)
+            .iter()
+            .any(|r| r.spec.content == e.inbox.join("after.png"))
+    });
+    let s = status_json(&e);
+    let failures = s[0]["failures"].as_array().unwrap();
+    let f = failures
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("f.png"))
+        .unwrap_or_else(|| panic!("the FIFO is not recorded: {s}"));
+    assert!(
+        f["reason"].as_str().unwrap().contains("a FIFO, not a file"),
+        "{f}"
+    );
+}
+
+/// An inbox moved away (with a file still arriving) and made again records
+/// no failure for that file: it was not deleted (issue 20 item 14).
+#[test]
+fn an_inbox_moved_away_and_recreated_records_no_ghost_failure() {
+    let e = env("", 1.5);
+    let _w = watch(&e, &["--no-worker"]);
+    image(&e.inbox.join("arriving.png"), 9);
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::rename(&e.inbox, e.dir.join("inbox.old")).unwrap();
+    std::fs::create_dir(&e.inbox).unwrap();
+    // Past the quiet time and a reconcile: the watcher has looked again.
+    std::thread::sleep(Duration::from_millis(3500));
+    image(&e.inbox.join("new.png"), 10);
+    wait_until(
+        &e,
+        "the new inbox's file queued",
+        Duration::from_secs(30),
+        || {
+            runs(&e)
+                .iter()
+                .any(|r| r.spec.content == e.inbox.join("new.png"))
+        },
+    );
+    let s = status_json(&e);
+    let failures = s[0]["failures"].as_array().unwrap();
+    assert!(failures.is_empty(), "ghost failures: {failures:?}");
+}

@@ -100,6 +100,17 @@ fn open_store(config: &Config, flag: Option<PathBuf>) -> Result<crate::queue::St
 fn show(path: &std::path::Path, width: Option<u32>) -> Result<i32> {
     let img =
         crate::engine::image_io::load_rgb(path, crate::engine::image_io::DEFAULT_PIXEL_LIMIT)?;
+    // viuer probes the terminal with escape sequences; into a pipe or a file
+    // they would be garbage, so say plainly what the image is instead.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!(
+            "{}: {}x{} (not drawn: standard output is not a terminal)",
+            path.display(),
+            img.width(),
+            img.height()
+        );
+        return Ok(0);
+    }
     let conf = viuer::Config {
         width,
         absolute_offset: false,

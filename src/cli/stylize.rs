@@ -14,10 +14,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
-use crate::engine::image_io::{fit_longer_side, from_tensor, load_rgb, save_png, unique_path};
+use crate::engine::image_io::{
+    fit_longer_side, from_tensor, load_rgb, provenance, save_png_with, software, unique_path,
+};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::memory;
 use crate::engine::optim::Rollback;
+use crate::engine::output::{os_reason, OutputPolicy};
 use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
 use crate::engine::transfer::{self, Flow, Observer, Progress};
 use crate::engine::vgg::Vgg19;
@@ -240,60 +243,50 @@ pub(super) fn stem(p: &Path) -> String {
         .unwrap_or_else(|| "image".into())
 }
 
-/// The output path, checked before the run so no time is spent on a run whose
-/// result could not be written: `output` if given (refused if it exists
-/// without `force`), else a new file `default_name` in the output folder.
+/// The output path, checked under the run's output policy before the run so
+/// no time is spent on a run whose result could not be written: `output` if
+/// given, else a new file `default_name` in the output folder.
 pub(super) fn check_output(
     output: Option<&Path>,
-    force: bool,
+    policy: &OutputPolicy,
     c: &Config,
     default_name: &str,
 ) -> Result<PathBuf, Error> {
-    match output {
-        Some(p) => {
-            if p.exists() && !force {
-                return Err(Error::OutputExists(p.to_path_buf()));
-            }
-            if p.is_dir() {
-                return Err(Error::Write {
-                    path: p.to_path_buf(),
-                    reason: "is a directory".into(),
-                });
-            }
-            let dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            check_writable(&dir, p)?;
-            Ok(p.to_path_buf())
-        }
+    let path = match output {
+        Some(p) => p.to_path_buf(),
         None => {
             let dir = resolve(&c.paths.output);
             std::fs::create_dir_all(&dir).map_err(|e| Error::Write {
                 path: dir.clone(),
-                reason: e.to_string(),
+                reason: os_reason(&e),
             })?;
-            check_writable(&dir, &dir)?;
-            Ok(unique_path(&dir.join(default_name)))
+            unique_path(&dir.join(default_name))
         }
-    }
+    };
+    policy.check(&path)?;
+    Ok(path)
 }
 
-fn check_writable(dir: &Path, target: &Path) -> Result<(), Error> {
-    if !dir.is_dir() {
-        return Err(Error::Write {
-            path: target.to_path_buf(),
-            reason: format!("folder {} does not exist", dir.display()),
-        });
+/// Checks every file the run will write besides the image, before it starts:
+/// the summary (its folder must exist), and the snapshot folder (refused if
+/// it exists, unless forced, so old snapshots are not mixed with new ones).
+pub(super) fn check_side_outputs(
+    out: &Path,
+    summary: Option<&Path>,
+    save_every: usize,
+    policy: &OutputPolicy,
+) -> Result<(), Error> {
+    if let Some(p) = summary {
+        policy.check(p)?;
+        OutputPolicy::check_distinct(&[out, p])?;
     }
-    tempfile::Builder::new()
-        .prefix(".atelier-probe-")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|e| Error::Write {
-            path: target.to_path_buf(),
-            reason: format!("folder {} is not writable ({e})", dir.display()),
-        })
+    if save_every > 0 {
+        let dir = snapshot_dir(out);
+        if dir.exists() && !policy.force() {
+            return Err(Error::OutputExists(dir));
+        }
+    }
+    Ok(())
 }
 
 /// Resolves CONTENT and STYLE (paths or library names) and builds the
@@ -346,12 +339,18 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
 
     let (spec, style_name) = spec_from_args(&a, c, gpu)?;
     let content_path = spec.content.clone();
+    let inputs: Vec<&Path> = std::iter::once(content_path.as_path())
+        .chain(spec.styles.iter().map(|s| s.path.as_path()))
+        .collect();
+    let policy = OutputPolicy::new(a.common.force, &inputs);
     let out = check_output(
         a.common.output.as_deref(),
-        a.common.force,
+        &policy,
         c,
         &format!("{}__{style_name}.png", stem(&content_path)),
     )?;
+    let save_every = a.common.save_every.unwrap_or(0);
+    check_side_outputs(&out, a.summary_json.as_deref(), save_every, &policy)?;
     let content_img = load_rgb(&content_path, spec.pixel_limit)?;
     let style_imgs = spec
         .styles
@@ -372,7 +371,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         describe_scales(&spec)?
     );
     if a.dry_run {
-        return dry_run(&spec, &header, &content_img, device, &out, &a);
+        return dry_run(&spec, &header, &content_img, device, &out, &a, &policy);
     }
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     let vgg = Vgg19::new(&weights, spec.pooling, device)?;
@@ -381,10 +380,10 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
 
     let opts = Finish {
         output: out,
-        force: a.common.force,
+        policy,
         log_every: a.common.log_every.unwrap_or(c.stylize.log_every),
         summary_json: a.summary_json.clone(),
-        save_every: a.common.save_every.unwrap_or(0),
+        save_every,
     };
     optimise_and_save(&vgg, &spec, &content_img, &style_imgs, device, &opts)
 }
@@ -399,6 +398,7 @@ fn dry_run(
     device: tch::Device,
     out: &Path,
     a: &StylizeArgs,
+    policy: &OutputPolicy,
 ) -> Result<i32> {
     let sizes = spec.pyramid()?;
     let steps = crate::engine::pyramid::split_steps(spec.steps, &sizes);
@@ -429,8 +429,7 @@ fn dry_run(
             "memory": { "estimated_run_bytes": e.run, "available_bytes": e.available },
             "output": out,
         });
-        std::fs::write(p, serde_json::to_string_pretty(&plan)?)
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        policy.write_bytes(p, serde_json::to_string_pretty(&plan)?.as_bytes())?;
     }
     Ok(0)
 }
@@ -438,7 +437,8 @@ fn dry_run(
 /// Where and how a run's result is written.
 pub(super) struct Finish {
     pub output: PathBuf,
-    pub force: bool,
+    /// Force and the run's inputs: how every file of the run is written.
+    pub policy: OutputPolicy,
     pub log_every: usize,
     pub summary_json: Option<PathBuf>,
     /// Snapshot interval in evaluations (0: none).
@@ -492,11 +492,13 @@ pub(super) fn optimise_and_save(
         cancel: &cancel,
         save_every: f.save_every,
         snapshots: snapshot_dir(out),
+        policy: &f.policy,
+        written: 0,
         trace: Vec::new(),
         started: std::time::Instant::now(),
     };
     // The memory guard: refuse before starting a run that cannot fit.
-    let estimate = if f.force {
+    let estimate = if f.policy.force() {
         memory::estimate(spec, content.width(), content.height(), device)
     } else {
         memory::check(spec, content.width(), content.height(), device)?
@@ -513,7 +515,15 @@ pub(super) fn optimise_and_save(
         Ok(o) => o,
         Err(Error::Cancelled) => {
             bar.abandon();
-            eprintln!("cancelled: nothing written");
+            // Say what is on disk: snapshots written before the stop stay.
+            match observer.written {
+                0 => eprintln!("cancelled: nothing written"),
+                n => eprintln!(
+                    "cancelled: no output written; {n} snapshot{} kept in {}",
+                    if n == 1 { "" } else { "s" },
+                    observer.snapshots.display()
+                ),
+            }
             return Ok(EXIT_CANCELLED);
         }
         Err(e) => {
@@ -549,12 +559,8 @@ pub(super) fn optimise_and_save(
         "losses": { "style": l.style, "content": l.content, "tv": l.tv, "total": l.total },
         "device": device_name(device),
     });
-    let text = [
-        ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-        ("atelier:spec", serde_json::to_string(spec)?),
-        ("atelier:result", result.to_string()),
-    ];
-    save_png(out, &img, &text, f.force)?;
+    let text = provenance(spec, &result)?;
+    save_png_with(out, &img, &text, &f.policy)?;
     if let Some(p) = &f.summary_json {
         let summary = serde_json::json!({
             "evals": outcome.evals,
@@ -583,8 +589,8 @@ pub(super) fn optimise_and_save(
                 "measured_peak_bytes": peak,
             },
         });
-        std::fs::write(p, serde_json::to_string_pretty(&summary)?)
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        f.policy
+            .write_bytes(p, serde_json::to_string_pretty(&summary)?.as_bytes())?;
     }
     println!("wrote {}", out.display());
     Ok(0)
@@ -598,6 +604,9 @@ struct CliObserver<'a> {
     cancel: &'a AtomicBool,
     save_every: usize,
     snapshots: PathBuf,
+    policy: &'a OutputPolicy,
+    /// Snapshots written so far (for an honest message on Ctrl-C).
+    written: usize,
     /// (wall seconds since the run started, total loss, scale) per evaluation, for
     /// the summary: the benchmark takes medians of the gaps, compares losses at
     /// equal steps and measures time to a loss (multi-scale included).
@@ -637,11 +646,13 @@ impl Observer for CliObserver<'_> {
     fn on_snapshot(&mut self, eval: usize, image: &tch::Tensor) -> Result<(), Error> {
         std::fs::create_dir_all(&self.snapshots).map_err(|e| Error::Write {
             path: self.snapshots.clone(),
-            reason: e.to_string(),
+            reason: os_reason(&e),
         })?;
         let path = self.snapshots.join(format!("step-{eval:06}.png"));
-        let text = [("Software", format!("atelier {}", env!("CARGO_PKG_VERSION")))];
-        save_png(&path, &from_tensor(image)?, &text, true)
+        let text = [("Software", software())];
+        save_png_with(&path, &from_tensor(image)?, &text, self.policy)?;
+        self.written += 1;
+        Ok(())
     }
 
     fn on_rollback(&mut self, r: &Rollback) {

@@ -15,8 +15,10 @@ impl Table {
         }
     }
 
+    /// Adds a row; control characters in a cell (a newline in a file name)
+    /// are escaped so each row stays one line.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.iter().map(|c| escape(c)).collect());
     }
 
     /// Prints with columns padded to their widest cell; a closed pipe is fine.
@@ -39,5 +41,32 @@ impl Table {
             out.push('\n');
         }
         let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    }
+}
+
+/// `c` with control characters written as escapes (`\n`, `\t`, `\u{1b}`).
+pub fn escape(c: &str) -> String {
+    if !c.chars().any(char::is_control) {
+        return c.to_string();
+    }
+    c.chars()
+        .map(|ch| match ch {
+            '\n' => "\\n".to_string(),
+            '\r' => "\\r".to_string(),
+            '\t' => "\\t".to_string(),
+            ch if ch.is_control() => ch.escape_unicode().to_string(),
+            ch => ch.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_in_cells_are_escaped() {
+        let mut t = super::Table::new(&["name"]);
+        t.row(vec!["a\nb\tc\u{1b}[31m".into()]);
+        assert_eq!(t.rows[0][0], "a\\nb\\tc\\u{1b}[31m");
+        assert_eq!(super::escape("plain"), "plain");
     }
 }

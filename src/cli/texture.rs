@@ -5,11 +5,14 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::stylize::{check_output, optimise_and_save, stem, CommonArgs, Finish};
+use super::stylize::{
+    check_output, check_side_outputs, optimise_and_save, stem, CommonArgs, Finish,
+};
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::image_io::{fit_longer_side, load_rgb};
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::output::OutputPolicy;
 use crate::engine::spec::{RunSpec, StyleRef};
 use crate::engine::transfer::{texture_canvas, texture_spec};
 use crate::engine::vgg::Vgg19;
@@ -48,12 +51,15 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
         ..c.run.clone()
     });
     spec.validate()?;
+    let policy = OutputPolicy::new(a.common.force, &[&path]);
     let out = check_output(
         a.common.output.as_deref(),
-        a.common.force,
+        &policy,
         c,
         &format!("texture__{name}.png"),
     )?;
+    let save_every = a.common.save_every.unwrap_or(0);
+    check_side_outputs(&out, None, save_every, &policy)?;
     let style = load_rgb(&path, spec.pixel_limit)?;
     let (w, h) = if a.square {
         (spec.size, spec.size)
@@ -72,10 +78,10 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
     );
     let finish = Finish {
         output: out,
-        force: a.common.force,
+        policy,
         log_every: a.common.log_every.unwrap_or(c.stylize.log_every),
         summary_json: None,
-        save_every: a.common.save_every.unwrap_or(0),
+        save_every,
     };
     optimise_and_save(&vgg, &spec, &canvas, &[style], device, &finish)
 }

@@ -168,8 +168,8 @@ fn status(store: &Store, c: &Config, json: bool) -> Result<i32> {
             println!(
                 "  {}  {}: {}",
                 format_time(f.time),
-                f.path.display(),
-                f.reason
+                super::table::escape(&f.path.display().to_string()),
+                super::table::escape(&f.reason)
             );
         }
     }

@@ -5,15 +5,21 @@ use std::path::PathBuf;
 /// Errors of the engine. Messages are one line, fit to show a user as they are.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    // The field is not named `source`: thiserror would then chain it, and
+    // `{:#}` would print the OS message twice.
+    #[error("{path}: {}", super::output::os_reason(error))]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{0}: no such file")]
     NotFound(PathBuf),
     #[error("{0}: is a directory, not an image")]
     IsDirectory(PathBuf),
+    #[error("{path}: {what}, not a file")]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error("{path}: {reason}")]
+    NotAllowed { path: PathBuf, reason: String },
     #[error("{0}: empty file, not an image")]
     EmptyFile(PathBuf),
     #[error("{path}: not a readable image ({reason})")]
@@ -74,7 +80,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

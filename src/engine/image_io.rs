@@ -2,41 +2,57 @@
 //! checked before decoding, resizing, conversion to and from tensors, and atomic
 //! PNG output with the run parameters in a text chunk.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
 use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use tch::{Device, Kind, Tensor};
 
 use super::error::{Error, Result};
+use super::input::{check_complete, read_regular};
+use super::output::OutputPolicy;
 
 /// Images above this many pixels are refused before decoding (decompression bombs).
 pub const DEFAULT_PIXEL_LIMIT: u64 = 64 * 1024 * 1024;
 /// Smallest side accepted for a source image.
 pub const MIN_SIDE: u32 = 16;
 
-/// Reads an image file: checks it exists, is a non-empty file and within the pixel
-/// limit (from the header, before decoding), decodes it, applies its EXIF
-/// orientation and drops any alpha channel.
+/// Reads an image file: only a regular, non-empty, complete file (see
+/// [`super::input`]) within the pixel limit (from the header, before decoding)
+/// is decoded; its EXIF orientation is applied and any alpha channel dropped.
 pub fn load_rgb(path: &Path, pixel_limit: u64) -> Result<RgbImage> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
-        _ => Error::io(path, e),
-    })?;
-    if meta.is_dir() {
-        return Err(Error::IsDirectory(path.to_path_buf()));
-    }
-    if meta.len() == 0 {
+    let bytes = match read_regular(path, max_file_bytes(pixel_limit)) {
+        Err(Error::NotAFile {
+            what: "a directory",
+            ..
+        }) => return Err(Error::IsDirectory(path.to_path_buf())),
+        r => r?,
+    };
+    decode_rgb(path, &bytes, pixel_limit)
+}
+
+/// The largest file read for an image: uncompressed 16-bit RGBA at the pixel
+/// limit, plus room for metadata and trailers.
+fn max_file_bytes(pixel_limit: u64) -> u64 {
+    pixel_limit.saturating_mul(8).saturating_add(64 << 20)
+}
+
+/// Decodes an image file's `bytes` (named `path` in errors) as [`load_rgb`]
+/// does; never panics on any input (see the proptest in tests/safety.rs).
+pub fn decode_rgb(path: &Path, bytes: &[u8], pixel_limit: u64) -> Result<RgbImage> {
+    if bytes.is_empty() {
         return Err(Error::EmptyFile(path.to_path_buf()));
     }
     let decode_err = |e: image::ImageError| Error::Decode {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let open = || -> Result<ImageReader<BufReader<File>>> {
-        ImageReader::open(path)
-            .map_err(|e| Error::io(path, e))?
+    check_complete(bytes).map_err(|reason| Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let open = || -> Result<ImageReader<Cursor<&[u8]>>> {
+        ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| Error::io(path, e))
     };
@@ -66,7 +82,12 @@ pub fn load_rgb(path: &Path, pixel_limit: u64) -> Result<RgbImage> {
             min: MIN_SIDE,
         });
     }
-    let mut decoder = open()?.into_decoder().map_err(decode_err)?;
+    let mut reader = open()?;
+    // The decoders' own allocation limit, as a second guard behind the header check.
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(pixel_limit.saturating_mul(16).saturating_add(64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(decode_err)?;
     let orientation = decoder.orientation().map_err(decode_err)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
     img.apply_orientation(orientation);
@@ -133,81 +154,70 @@ pub fn from_tensor(t: &Tensor) -> Result<RgbImage> {
         .ok_or_else(|| Error::invalid("image tensor", "buffer size mismatch"))
 }
 
-/// Writes `img` as PNG with `text` as tEXt/iTXt chunks, atomically: to a temporary
-/// file in the same folder, synced, then renamed into place. Without `overwrite`
-/// an existing file is never replaced (checked at the rename, not before).
+/// Writes `img` as PNG with `text` as iTXt chunks, atomically. Without
+/// `overwrite` an existing file is never replaced. See [`save_png_with`]
+/// for a run's outputs, which must also never replace the run's inputs.
 pub fn save_png(
     path: &Path,
     img: &RgbImage,
     text: &[(&str, String)],
     overwrite: bool,
 ) -> Result<()> {
-    let write_err = |reason: String| Error::Write {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if !overwrite && path.exists() {
-        return Err(Error::OutputExists(path.to_path_buf()));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(write_err(format!(
-            "folder {} does not exist",
-            dir.display()
-        )));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".atelier-")
-        .suffix(".png.part")
-        .tempfile_in(&dir)
-        .map_err(|e| write_err(e.to_string()))?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
-        let mut enc = png::Encoder::new(&mut w, img.width(), img.height());
+    save_png_with(path, img, text, &OutputPolicy::new::<&Path>(overwrite, &[]))
+}
+
+/// Writes `img` as PNG with `text` as iTXt chunks under `policy` (temporary
+/// file, synced, renamed into place; see [`super::output`]).
+pub fn save_png_with(
+    path: &Path,
+    img: &RgbImage,
+    text: &[(&str, String)],
+    policy: &OutputPolicy,
+) -> Result<()> {
+    policy.write(path, |w| {
+        let mut enc = png::Encoder::new(w, img.width(), img.height());
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
         for (k, v) in text {
             enc.add_itxt_chunk((*k).to_string(), v.clone())
-                .map_err(|e| write_err(e.to_string()))?;
+                .map_err(std::io::Error::other)?;
         }
-        let mut writer = enc.write_header().map_err(|e| write_err(e.to_string()))?;
-        writer
-            .write_image_data(img.as_raw())
-            .map_err(|e| write_err(e.to_string()))?;
-        writer.finish().map_err(|e| write_err(e.to_string()))?;
-        w.flush().map_err(|e| write_err(e.to_string()))?;
+        let mut writer = enc.write_header().map_err(png_io)?;
+        writer.write_image_data(img.as_raw()).map_err(png_io)?;
+        writer.finish().map_err(png_io)
+    })
+}
+
+/// The png crate wraps I/O errors; unwrap them so "no space left" stays one.
+fn png_io(e: png::EncodingError) -> std::io::Error {
+    match e {
+        png::EncodingError::IoError(e) => e,
+        e => std::io::Error::other(e),
     }
-    // tempfile creates 0600; an output is an ordinary file for the user.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| write_err(e.to_string()))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_err(e.to_string()))?;
-    if overwrite {
-        tmp.persist(path)
-            .map_err(|e| write_err(e.error.to_string()))?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::OutputExists(path.to_path_buf())
-            } else {
-                write_err(e.error.to_string())
-            }
-        })?;
-    }
-    Ok(())
+}
+
+/// The provenance chunks of every image a run writes: the software, the
+/// spec it ran and its result, read back by `atelier runs` and `show`.
+pub fn provenance(
+    spec: &impl serde::Serialize,
+    result: &serde_json::Value,
+) -> Result<Vec<(&'static str, String)>> {
+    let spec = serde_json::to_string(spec).map_err(|e| Error::invalid("spec", e.to_string()))?;
+    Ok(vec![
+        ("Software", software()),
+        ("atelier:spec", spec),
+        ("atelier:result", result.to_string()),
+    ])
+}
+
+/// The `Software` chunk's value.
+pub fn software() -> String {
+    format!("atelier {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Reads the text chunks of a PNG (e.g. the run parameters atelier stores).
 pub fn read_png_text(path: &Path) -> Result<Vec<(String, String)>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = super::input::open_regular(path)?;
     let dec = png::Decoder::new(BufReader::new(f));
     let reader = dec.read_info().map_err(|e| Error::Decode {
         path: path.to_path_buf(),

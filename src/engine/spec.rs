@@ -280,6 +280,18 @@ impl RunSpec {
         for s in &self.styles {
             check_weight("style blend weight", s.weight)?;
         }
+        if !self
+            .styles
+            .iter()
+            .map(|s| s.weight)
+            .sum::<f64>()
+            .is_finite()
+        {
+            return Err(Error::invalid(
+                "style blend weights",
+                "their sum overflows: use smaller weights (they are normalised)",
+            ));
+        }
         if self.styles.iter().all(|s| s.weight == 0.0) {
             return Err(Error::invalid(
                 "style blend weights",
@@ -349,6 +361,12 @@ impl RunSpec {
                     format!("{lr} (must be > 0)"),
                 ));
             }
+        }
+        if self.line_search && self.optimizer != OptimizerKind::Lbfgs {
+            return Err(Error::invalid(
+                "line search",
+                "is for L-BFGS only: drop --line-search or use --optimizer lbfgs",
+            ));
         }
         if self.lbfgs_history == 0 {
             return Err(Error::invalid("lbfgs history", "must be at least 1"));

@@ -62,7 +62,8 @@ impl Weights {
 
 /// Hex sha256 of a file's contents.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Only regular files: a FIFO must not block the caller (the watcher).
+    let mut f = super::input::open_regular(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

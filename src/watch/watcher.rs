@@ -48,6 +48,17 @@ struct Live {
     taken: HashMap<PathBuf, Stat>,
     next_reconcile: Instant,
     inbox_missing: bool,
+    /// The inbox folder's (device, inode) when last seen: a different one
+    /// means it was moved away (with its files) and another made in its place.
+    inbox_id: Option<(u64, u64)>,
+}
+
+fn folder_id(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 impl Live {
@@ -105,6 +116,7 @@ impl Watcher {
                     taken: HashMap::new(),
                     next_reconcile: now,
                     inbox_missing: false,
+                    inbox_id: None,
                 })
                 .collect(),
             timings: settings.into(),
@@ -392,7 +404,22 @@ impl Watcher {
 
     fn arrive(&mut self, i: usize) -> StoreResult<()> {
         let t = self.timings;
-        let (ready, gone) = self.live[i].arrivals.take_ready(t.quiet, t.open_grace);
+        let id = folder_id(&self.live[i].rule.inbox);
+        let l = &mut self.live[i];
+        if id.is_none() || l.inbox_id.is_some_and(|was| Some(was) != id) {
+            // The inbox left with its files (moved away, perhaps another made
+            // in its place): what was arriving there was not deleted, so
+            // nothing failed. Forget it, and watch the new folder afresh (a
+            // native watch follows the moved one) at the next reconcile.
+            l.arrivals = Arrivals::default();
+            // Gone: the reconcile says so once. Replaced: restart the watch.
+            l.inbox_missing |= id.is_some();
+            l.next_reconcile = Instant::now();
+            l.inbox_id = id;
+            return Ok(());
+        }
+        l.inbox_id = id;
+        let (ready, gone) = l.arrivals.take_ready(t.quiet, t.open_grace);
         let name = self.live[i].rule.name.clone();
         for (path, why) in gone {
             let reason = match why {
