@@ -150,7 +150,8 @@ pub struct TrainArgs {
     pub iterations: u64,
     #[arg(long, default_value_t = 1.0)]
     pub content_weight: f64,
-    #[arg(long, default_value_t = 30.0)]
+    /// Style weight (see the README, "Fast style", for how 0.5 was chosen).
+    #[arg(long, default_value_t = 0.5)]
     pub style_weight: f64,
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f64,
