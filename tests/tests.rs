@@ -3,6 +3,7 @@
 //! does that first.
 
 mod cli;
+mod fast;
 mod guard;
 mod image_io;
 mod lbfgs;

@@ -1,6 +1,7 @@
 //! The command-line front end: argument parsing and the subcommands, a thin
 //! layer over the engine.
 
+mod fast;
 mod library;
 mod queue;
 mod runs;
@@ -63,6 +64,13 @@ pub enum Command {
     /// Drop folders: stylize every image that arrives in the [[watch]] inboxes;
     /// `watch status` lists rules, counts and failures.
     Watch(watch::WatchArgs),
+    /// Stylize photos in one pass with a trained fast-style model.
+    Apply(Box<fast::ApplyArgs>),
+    /// Train a fast-style model for a style image (Johnson et al. 2016).
+    Train(Box<fast::TrainArgs>),
+    /// Fast-style models: ls, show, rm, import.
+    #[command(subcommand)]
+    Models(fast::ModelsCmd),
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -88,6 +96,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Worker(args) => worker::run(args, open_store(&config, cli.data_dir)?, &config),
         Command::Show { image, width } => show(&image, width),
         Command::Watch(args) => watch::run(args, &config, cli.data_dir),
+        Command::Apply(args) => fast::apply(*args, &config, cli.data_dir.as_deref()),
+        Command::Train(args) => fast::train(*args, &config, cli.data_dir.as_deref()),
+        Command::Models(cmd) => fast::models(cmd, &config, cli.data_dir.as_deref()),
     }
 }
 

@@ -45,6 +45,8 @@ pub enum Error {
     UnknownLayer(String),
     #[error("weights {path}: {reason}")]
     Weights { path: PathBuf, reason: String },
+    #[error("model {path}: {reason}")]
+    Model { path: PathBuf, reason: String },
     #[error("{0}: already exists (pass --force to overwrite)")]
     OutputExists(PathBuf),
     #[error("cannot write {path}: {reason}")]

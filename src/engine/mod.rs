@@ -4,6 +4,7 @@
 pub mod color;
 pub mod device;
 pub mod error;
+pub mod fast;
 pub mod flow;
 pub mod image_io;
 pub mod input;

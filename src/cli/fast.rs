@@ -1,0 +1,398 @@
+//! `atelier apply`, `atelier train` and `atelier models`: fast style (a
+//! trained feed-forward network) from the command line.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::config::{resolve, Config};
+use crate::engine::device::{device_name, parse_device};
+use crate::engine::fast::apply::{apply as apply_model, DEFAULT_TILE};
+use crate::engine::fast::import::import_state_dict;
+use crate::engine::fast::model_file::Model;
+use crate::engine::fast::models::{ModelKind, ModelLibrary};
+use crate::engine::fast::train::{
+    read_resume, train as train_model, TrainObserver, TrainProgress, TrainSpec,
+};
+use crate::engine::fast::transformer::{Arch, Norm};
+use crate::engine::flow::Flow;
+use crate::engine::image_io::{load_rgb, save_png, unique_path, DEFAULT_PIXEL_LIMIT};
+use crate::engine::library::{resolve_image, Library};
+use crate::engine::vgg::{Pooling, Vgg19};
+use crate::engine::weights::Weights;
+use crate::engine::Error;
+
+/// The model library: `models/` of the checkout plus `<data dir>/models`.
+pub fn library(c: &Config, data_dir: Option<&Path>) -> Result<ModelLibrary> {
+    let dir = c.data_dir(data_dir)?;
+    Ok(ModelLibrary::new(
+        resolve(Path::new("models")),
+        dir.join("models"),
+    ))
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A model name (`atelier models ls`) or a model file.
+    pub model: String,
+    /// Content photos (paths or names of bundled contents).
+    #[arg(required = true)]
+    pub contents: Vec<String>,
+    /// Output file (one content) or folder (default: the output folder).
+    #[arg(short, long, value_name = "OUT|DIR")]
+    pub output: Option<PathBuf>,
+    /// Resize each photo so its longer side is N px first (default: as it is).
+    #[arg(long, value_name = "N")]
+    pub size: Option<u32>,
+    /// Images larger than this many px a side go in overlapping tiles.
+    #[arg(long, default_value_t = DEFAULT_TILE)]
+    pub tile: u32,
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    if a.size.is_some_and(|s| s < 16) {
+        bail!("invalid size: must be at least 16");
+    }
+    let lib = library(c, data_dir)?;
+    let entry = lib.find(&a.model)?;
+    let model = Model::load(&entry.path, device)?;
+    let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
+    // Every input is read before anything is written: a bad one writes nothing.
+    let mut inputs = Vec::new();
+    for q in &a.contents {
+        let p = resolve_image(q, contents_lib.as_ref())?;
+        let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
+        inputs.push((p, img));
+    }
+    let into_dir = match &a.output {
+        Some(o) if o.is_dir() => Some(o.clone()),
+        Some(_) if inputs.len() > 1 => bail!(
+            "-o names a file but {} photos were given: pass a folder",
+            inputs.len()
+        ),
+        Some(_) => None,
+        None => Some(resolve(&c.paths.output)),
+    };
+    if let Some(d) = &into_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let input_paths: Vec<PathBuf> = inputs.iter().map(|(p, _)| canon(p)).collect();
+    for (p, img) in &inputs {
+        let out = match &into_dir {
+            Some(d) => unique_path(&d.join(format!("{}__{}.png", stem(p), entry.name))),
+            None => a.output.clone().unwrap_or_default(),
+        };
+        if input_paths.contains(&canon(&out)) {
+            bail!("{}: is an input; refusing to write over it", out.display());
+        }
+        let img = match a.size {
+            Some(s) => crate::engine::image_io::resize_longer_side(img, s),
+            None => img.clone(),
+        };
+        let t0 = Instant::now();
+        let result = apply_model(&model, &img, device, a.tile)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let provenance = serde_json::json!({
+            "method": "fast",
+            "model": entry.name,
+            "model_path": entry.path,
+            "styles": entry.styles,
+            "arch": model.info.arch,
+            "content": p,
+            "size": [img.width(), img.height()],
+            "device": device_name(device),
+            "seconds": secs,
+        });
+        let text = [
+            ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
+            ("atelier:apply", provenance.to_string()),
+        ];
+        save_png(&out, &result, &text, false)?;
+        println!(
+            "{} ({}x{}, {secs:.2} s)",
+            out.display(),
+            result.width(),
+            result.height()
+        );
+    }
+    Ok(0)
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The style image (path or bundled style name).
+    pub style: String,
+    /// Folder of training photos, searched recursively.
+    #[arg(long, default_value = "datasets/photos")]
+    pub dataset: PathBuf,
+    /// Side of the square training crops.
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Longer side of the style image (default: the crop size).
+    #[arg(long)]
+    pub style_size: Option<u32>,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub iterations: u64,
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    /// Style weight (see the README, "Fast style", for how 0.5 was chosen).
+    #[arg(long, default_value_t = 0.5)]
+    pub style_weight: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f64,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value = "instance")]
+    pub norm: String,
+    /// Channel multiplier (1 = pytorch/examples' 32/64/128).
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f64,
+    #[arg(long)]
+    pub device: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: u64,
+    /// Preview of a fixed photo every N iterations (0: none).
+    #[arg(long, default_value_t = 100)]
+    pub preview_every: u64,
+    /// The photo previews show (default: the dataset's first).
+    #[arg(long)]
+    pub preview: Option<PathBuf>,
+    /// Continue from this model's checkpoint (same settings).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print a progress line every N iterations.
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    /// Model name (saved to the user's models) or a .safetensors path.
+    #[arg(short, long, value_name = "MODEL")]
+    pub output: Option<String>,
+}
+
+struct Printer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    log_every: u64,
+    preview: PathBuf,
+}
+
+impl TrainObserver for Printer {
+    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+        if p.iteration % self.log_every.max(1) == 0 || p.iteration == p.of {
+            let l = |k: &str| p.losses.get(k).copied().unwrap_or(0.0);
+            let left = (p.of - p.iteration) as f64;
+            let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
+            println!(
+                "iter {}/{}  content {:.4e}  style {:.4e}  tv {:.3e}  total {:.4e}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
+                p.iteration, p.of, l("content"), l("style"), l("tv"), l("total"),
+                p.images_per_second, p.elapsed.as_secs_f64(), left * per_it
+            );
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn on_preview(&mut self, _iteration: u64, image: &image::RgbImage) -> Result<(), Error> {
+        save_png(&self.preview, image, &[], true)
+    }
+
+    fn on_checkpoint(&mut self, iteration: u64, path: &Path) {
+        println!("checkpoint at {iteration}: {}", path.display());
+    }
+}
+
+pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let norm: Norm = a.norm.parse()?;
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let style = resolve_image(&a.style, styles.as_ref())?;
+    let style = std::fs::canonicalize(&style).unwrap_or(style);
+    let lib = library(c, data_dir)?;
+    let name = a.output.clone().unwrap_or_else(|| stem(&style));
+    let out = if name.ends_with(".safetensors") {
+        PathBuf::from(&name)
+    } else {
+        lib.user.join(format!("{name}.safetensors"))
+    };
+    if out.exists() {
+        bail!("{}: already exists; pick another -o", out.display());
+    }
+    let work = c.data_dir(data_dir)?.join("training");
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let tag = stem(&out);
+    let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
+    let spec = TrainSpec {
+        style,
+        dataset: resolve(&a.dataset),
+        size: a.size,
+        style_size: a.style_size.unwrap_or(a.size),
+        batch: a.batch,
+        iterations: a.iterations,
+        content_weight: a.content_weight,
+        style_weight: a.style_weight,
+        tv_weight: a.tv_weight,
+        lr: a.lr,
+        arch: Arch {
+            norm,
+            width: a.width,
+        },
+        seed: a.seed,
+        checkpoint_every: a.checkpoint_every,
+        preview_every: a.preview_every,
+        preview: a.preview.clone(),
+    };
+    spec.validate()?;
+    let resume = if a.resume {
+        Some(read_resume(&checkpoint)?)
+    } else {
+        if checkpoint.exists() {
+            bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
+        }
+        None
+    };
+    let weights = Weights::load(&resolve(&c.paths.weights))?;
+    let vgg = Vgg19::new(&weights, Pooling::Max, device)?;
+    let preview = work.join(format!("{tag}.preview.png"));
+    println!(
+        "training {} on {} ({}), {} iterations of {} x {} px, width {}, {} norm; preview {}",
+        out.display(),
+        spec.dataset.display(),
+        device_name(device),
+        spec.iterations,
+        spec.batch,
+        spec.size,
+        spec.arch.width,
+        spec.arch.norm,
+        preview.display()
+    );
+    if let Some(r) = &resume {
+        println!("resuming at iteration {}", r.iteration);
+    }
+    let mut obs = Printer {
+        stop: super::stop_flag()?,
+        log_every: a.log_every,
+        preview,
+    };
+    match train_model(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
+        Ok(o) => {
+            o.model.save(&out)?;
+            let _ = std::fs::remove_file(&checkpoint);
+            println!(
+                "saved {} ({} iterations, {:.0} s, total loss {:.4e})",
+                out.display(),
+                o.iterations,
+                o.seconds,
+                o.final_losses.get("total").copied().unwrap_or(0.0)
+            );
+            Ok(0)
+        }
+        Err(Error::Cancelled) => {
+            eprintln!("stopped; continue with the same command and --resume");
+            Ok(super::EXIT_CANCELLED)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCmd {
+    /// List the bundled and your own models.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model's metadata.
+    Show { name: String },
+    /// Delete one of your own models.
+    Rm { name: String },
+    /// Import a pytorch/examples fast_neural_style state dict (.pth).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
+    let lib = library(c, data_dir)?;
+    match cmd {
+        ModelsCmd::Ls { json } => {
+            let entries = lib.entries();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                for e in &entries {
+                    let kind = if e.kind == ModelKind::Bundled {
+                        "bundled"
+                    } else {
+                        "user"
+                    };
+                    let what = match (&e.info, &e.error) {
+                        (Some(i), _) => format!(
+                            "width {} {} norm, {} iterations, styles: {}",
+                            i.arch.width,
+                            i.arch.norm,
+                            i.iterations,
+                            i.styles
+                                .iter()
+                                .map(|s| stem(&s.path))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        (None, Some(err)) => format!("unreadable: {err}"),
+                        _ => String::new(),
+                    };
+                    println!("{:<28} {kind:<8} {what}", e.name);
+                }
+                if entries.is_empty() {
+                    println!(
+                        "no models in {} or {}",
+                        lib.bundled.display(),
+                        lib.user.display()
+                    );
+                }
+            }
+        }
+        ModelsCmd::Show { name } => {
+            let e = lib.find(&name)?;
+            if let Some(err) = &e.error {
+                bail!("{err}");
+            }
+            println!("{}", serde_json::to_string_pretty(&e)?);
+        }
+        ModelsCmd::Rm { name } => {
+            let p = lib.remove(&name)?;
+            println!("removed {}", p.display());
+        }
+        ModelsCmd::Import { file, name } => {
+            let out = lib.new_user_path(&name)?;
+            let model = import_state_dict(&file, tch::Device::Cpu)?;
+            model.save(&out)?;
+            println!(
+                "imported {} as {name} (width {}): {}",
+                file.display(),
+                model.info.arch.width,
+                out.display()
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,73 @@
+//! Applying a trained network to a photo: one forward pass, or overlapping
+//! tiles blended with a linear feather when the image is larger than a tile
+//! (memory grows with the pixel count; a tile bounds it).
+
+use image::RgbImage;
+use tch::{Device, Kind, Tensor};
+
+use super::model_file::Model;
+use crate::engine::error::Result;
+use crate::engine::image_io::{from_tensor, to_tensor};
+use crate::engine::tiling;
+
+/// Longer side above which an image goes in tiles by default: at width 1 a
+/// 1024² pass keeps about 1 GiB of activations alive.
+pub const DEFAULT_TILE: u32 = 1024;
+/// Overlap of neighbouring tiles, blended linearly.
+pub const OVERLAP: i64 = 64;
+
+/// Stylizes `img` with `model` on `device`, in tiles of at most `tile` px a side.
+pub fn apply(model: &Model, img: &RgbImage, device: Device, tile: u32) -> Result<RgbImage> {
+    tch::no_grad(|| {
+        let x = to_tensor(img, device)?.f_mul_scalar(255.0)?;
+        let (_, _, h, w) = x.size4()?;
+        let tile = i64::from(tile.max(64)) / 4 * 4;
+        let y = if h <= tile && w <= tile {
+            forward_padded(model, &x)?
+        } else {
+            tiled(model, &x, tile)?
+        };
+        from_tensor(&y.f_div_scalar(255.0)?)
+    })
+}
+
+/// One pass, the input reflected up to a multiple of 4 a side (the network
+/// halves twice and doubles twice) and the output cut back.
+pub fn forward_padded(model: &Model, x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.size4()?;
+    let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
+    let xp = if ph + pw > 0 {
+        x.f_reflection_pad2d([0, pw, 0, ph])?
+    } else {
+        x.shallow_clone()
+    };
+    let y = model.net.forward_t(&xp, false)?;
+    Ok(y.f_narrow(2, 0, h)?.f_narrow(3, 0, w)?)
+}
+
+/// Tiles over the image; each output pixel is the feather-weighted mean of the
+/// tiles covering it (weights from `tiling::ramp`, never zero inside a tile).
+fn tiled(model: &Model, x: &Tensor, tile: i64) -> Result<Tensor> {
+    let (_, _, h, w) = x.size4()?;
+    let opts = (Kind::Float, x.device());
+    let acc = Tensor::f_zeros([1, 3, h, w], opts)?;
+    let wsum = Tensor::f_zeros([1, 1, h, w], opts)?;
+    let (th, tw) = (tile.min(h), tile.min(w));
+    for &y0 in &tiling::starts(h, th, OVERLAP, 0) {
+        for &x0 in &tiling::starts(w, tw, OVERLAP, 0) {
+            let part = x.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
+            let out = forward_padded(model, &part)?;
+            let wy = tiling::ramp(th, OVERLAP, y0 > 0, y0 + th < h);
+            let wx = tiling::ramp(tw, OVERLAP, x0 > 0, x0 + tw < w);
+            let m = Tensor::f_from_slice(&wy)?
+                .f_view([1, 1, th, 1])?
+                .f_mul(&Tensor::f_from_slice(&wx)?.f_view([1, 1, 1, tw])?)?
+                .f_to_device(x.device())?;
+            let a = acc.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
+            let _ = a.shallow_clone().f_add_(&out.f_mul(&m)?)?;
+            let s = wsum.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
+            let _ = s.shallow_clone().f_add_(&m)?;
+        }
+    }
+    Ok(acc.f_div(&wsum)?)
+}

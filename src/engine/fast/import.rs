@@ -1,0 +1,72 @@
+//! Importing a pytorch/examples state dict (`torch.save(model.state_dict())`,
+//! the zip-pickle format of torch ≥ 1.6, read by libtorch through tch).
+//! The 2017 published models carry stray `in*.running_mean/var` keys that
+//! pytorch/examples' own `stylize()` deletes; they are dropped here too.
+
+use std::path::Path;
+
+use tch::{Device, Kind};
+
+use super::model_file::{blank_info, copy_into, Model, IMPORT_NORM};
+use super::transformer::Arch;
+use crate::engine::error::{Error, Result};
+
+/// Whether `key` is one of the legacy instance-norm running statistics.
+pub fn is_legacy_key(key: &str) -> bool {
+    let Some((module, stat)) = key.rsplit_once('.') else {
+        return false;
+    };
+    let last = module.rsplit('.').next().unwrap_or(module);
+    matches!(stat, "running_mean" | "running_var" | "num_batches_tracked")
+        && last.starts_with("in")
+        && last[2..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Reads `path` and returns a model of the width its shapes imply.
+pub fn import_state_dict(path: &Path, device: Device) -> Result<Model> {
+    let err = |reason: String| Error::Model {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(Error::NotFound(path.to_path_buf()));
+    }
+    let tensors = tch::Tensor::loadz_multi(path).map_err(|e| {
+        err(format!(
+            "not a readable PyTorch state dict ({}); old non-zip files: re-save with torch.save in a recent torch",
+            e.to_string().lines().next().unwrap_or("")
+        ))
+    })?;
+    let mut kept = Vec::new();
+    for (k, t) in tensors {
+        if !is_legacy_key(&k) {
+            kept.push((k, t.f_to_kind(Kind::Float)?));
+        }
+    }
+    let conv1 = kept
+        .iter()
+        .find(|(k, _)| k == "conv1.conv2d.weight")
+        .ok_or_else(|| {
+            err("no tensor conv1.conv2d.weight: not a pytorch/examples TransformerNet".into())
+        })?;
+    let out = conv1.1.size().first().copied().unwrap_or(0);
+    let arch = Arch {
+        norm: IMPORT_NORM,
+        width: out as f64 / 32.0,
+    };
+    arch.validate().map_err(|_| {
+        err(format!(
+            "conv1.conv2d.weight has {out} filters, not a width this network allows"
+        ))
+    })?;
+    let mut info = blank_info(arch);
+    info.source = format!(
+        "imported from {}",
+        path.file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let model = Model::new(info, device)?;
+    copy_into(&model.vs, kept, path)?;
+    Ok(model)
+}

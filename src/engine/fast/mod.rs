@@ -1,0 +1,10 @@
+//! Fast style (Johnson et al. 2016, with Ulyanov et al.'s instance norm): a
+//! feed-forward network trained once per style, then applied in one pass.
+
+pub mod apply;
+pub mod dataset;
+pub mod import;
+pub mod model_file;
+pub mod models;
+pub mod train;
+pub mod transformer;

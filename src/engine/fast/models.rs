@@ -1,0 +1,149 @@
+//! The model library: bundled models in the repository's `models/` folder and
+//! the user's own in `<data dir>/models/`. A name is a file stem; the user's
+//! models shadow bundled ones of the same name.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::model_file::{read_info, ModelInfo};
+use crate::engine::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Bundled,
+    User,
+}
+
+/// One model file found in the library.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelEntry {
+    pub name: String,
+    pub path: PathBuf,
+    pub kind: ModelKind,
+    /// The style image paths it was trained on.
+    pub styles: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<ModelInfo>,
+    /// Why the file cannot be read, if it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub struct ModelLibrary {
+    pub bundled: PathBuf,
+    pub user: PathBuf,
+}
+
+pub const EXT: &str = "safetensors";
+
+impl ModelLibrary {
+    pub fn new(bundled: PathBuf, user: PathBuf) -> Self {
+        Self { bundled, user }
+    }
+
+    /// All models, user ones first, sorted by name within each.
+    pub fn entries(&self) -> Vec<ModelEntry> {
+        let mut v = scan(&self.user, ModelKind::User);
+        let names: Vec<String> = v.iter().map(|e| e.name.clone()).collect();
+        v.extend(
+            scan(&self.bundled, ModelKind::Bundled)
+                .into_iter()
+                .filter(|e| !names.contains(&e.name)),
+        );
+        v
+    }
+
+    /// A model by name, or by path when `query` names an existing file.
+    pub fn find(&self, query: &str) -> Result<ModelEntry> {
+        let p = Path::new(query);
+        if p.is_file() {
+            return Ok(entry(p, ModelKind::User));
+        }
+        let all = self.entries();
+        all.iter()
+            .find(|e| e.name == query)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+                Error::Library(format!(
+                    "no model '{query}' (have: {}); `atelier models ls` lists them",
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ))
+            })
+    }
+
+    /// Deletes a user model; bundled ones are refused.
+    pub fn remove(&self, name: &str) -> Result<PathBuf> {
+        let e = self.find(name)?;
+        if e.kind == ModelKind::Bundled || e.path.parent() != Some(self.user.as_path()) {
+            return Err(Error::Library(format!(
+                "'{name}' is a bundled model ({}); only your own models can be removed",
+                e.path.display()
+            )));
+        }
+        std::fs::remove_file(&e.path).map_err(|err| Error::io(&e.path, err))?;
+        Ok(e.path)
+    }
+
+    /// Where a new user model of this name goes; refuses taken or odd names.
+    pub fn new_user_path(&self, name: &str) -> Result<PathBuf> {
+        if name.is_empty()
+            || name.starts_with('.')
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(Error::invalid(
+                "name",
+                format!("'{name}' (letters, digits, - _ . only)"),
+            ));
+        }
+        if self.entries().iter().any(|e| e.name == name) {
+            return Err(Error::Library(format!(
+                "a model named '{name}' exists already"
+            )));
+        }
+        Ok(self.user.join(format!("{name}.{EXT}")))
+    }
+}
+
+fn entry(path: &Path, kind: ModelKind) -> ModelEntry {
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (info, error) = match read_info(path) {
+        Ok(i) => (Some(i), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    ModelEntry {
+        name,
+        path: path.to_path_buf(),
+        kind,
+        styles: info
+            .as_ref()
+            .map(|i| i.styles.iter().map(|s| s.path.clone()).collect())
+            .unwrap_or_default(),
+        info,
+        error,
+    }
+}
+
+fn scan(dir: &Path, kind: ModelKind) -> Vec<ModelEntry> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == EXT) && p.is_file())
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| entry(p, kind)).collect()
+}

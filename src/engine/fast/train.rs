@@ -1,0 +1,457 @@
+//! Training a TransformerNet for one style (Johnson et al. 2016, as
+//! pytorch/examples trains it): perceptual losses through our VGG19, Adam,
+//! random crops of a photo set; checkpoints that a resumed run continues from
+//! on the same trajectory.
+//!
+//! Taps: Johnson's VGG16 relu1_2, relu2_2, relu3_3, relu4_3 are the last ReLU
+//! of blocks 1–4; their VGG19 counterparts are relu1_2, relu2_2, relu3_4 and
+//! relu4_4 (style), content at relu2_2 as in pytorch/examples.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Reduction, Tensor};
+
+use super::apply::forward_padded;
+use super::dataset::Dataset;
+use super::model_file::{
+    blank_info, blob, copy_into, named_tensors, write_atomic, Model, StyleSource, ARCHITECTURE,
+    FORMAT_VERSION,
+};
+use super::transformer::Arch;
+use crate::engine::error::{Error, Result};
+use crate::engine::flow::Flow;
+use crate::engine::image_io::{
+    from_tensor, load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
+};
+use crate::engine::vgg::{Layer, Padding, Vgg19};
+use crate::engine::weights::sha256_file;
+
+/// Style taps (VGG19 counterparts of Johnson's VGG16 taps).
+pub const STYLE_TAPS: [&str; 4] = ["relu1_2", "relu2_2", "relu3_4", "relu4_4"];
+/// Content tap (pytorch/examples).
+pub const CONTENT_TAP: &str = "relu2_2";
+
+/// Everything that determines a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub style: PathBuf,
+    pub dataset: PathBuf,
+    /// Side of the square training crops.
+    pub size: u32,
+    /// Longer side the style image is resized to.
+    pub style_size: u32,
+    pub batch: usize,
+    pub iterations: u64,
+    pub content_weight: f64,
+    pub style_weight: f64,
+    pub tv_weight: f64,
+    pub lr: f64,
+    pub arch: Arch,
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    /// 0: no previews.
+    pub preview_every: u64,
+    /// The photo previews show (default: the dataset's first image).
+    #[serde(default)]
+    pub preview: Option<PathBuf>,
+}
+
+impl TrainSpec {
+    pub fn validate(&self) -> Result<()> {
+        self.arch.validate()?;
+        if self.size < 16 || self.size % 4 != 0 {
+            return Err(Error::invalid(
+                "size",
+                format!("{} (a multiple of 4, at least 16)", self.size),
+            ));
+        }
+        if self.batch == 0 || self.iterations == 0 || self.checkpoint_every == 0 {
+            return Err(Error::invalid(
+                "batch/iterations/checkpoint-every",
+                "must be at least 1",
+            ));
+        }
+        for (name, v) in [
+            ("content-weight", self.content_weight),
+            ("style-weight", self.style_weight),
+            ("tv-weight", self.tv_weight),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(name, format!("{v} (a number ≥ 0)")));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::invalid("lr", format!("{} (a number > 0)", self.lr)));
+        }
+        Ok(())
+    }
+}
+
+/// Reported after every iteration.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainProgress {
+    /// Iterations done (1-based).
+    pub iteration: u64,
+    pub of: u64,
+    /// content, style, tv and total, weighted.
+    pub losses: BTreeMap<String, f64>,
+    pub images_per_second: f64,
+    /// Training time, resumed runs included.
+    pub elapsed: Duration,
+}
+
+/// A finished run: the trained model (metadata filled in) and its record.
+pub struct TrainOutcome {
+    pub model: Model,
+    pub iterations: u64,
+    pub final_losses: BTreeMap<String, f64>,
+    pub seconds: f64,
+}
+
+/// Where a run continues from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    pub checkpoint: PathBuf,
+    pub iteration: u64,
+}
+
+/// What a training loop reports to.
+pub trait TrainObserver {
+    fn on_iteration(&mut self, p: &TrainProgress) -> Flow;
+    fn on_preview(&mut self, _iteration: u64, _image: &RgbImage) -> Result<()> {
+        Ok(())
+    }
+    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
+}
+
+/// Checkpoint metadata beside the tensors.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CheckpointInfo {
+    iteration: u64,
+    spec: TrainSpec,
+    seconds: f64,
+    losses: BTreeMap<String, f64>,
+}
+
+/// Reads where a checkpoint stands (for `--resume` and the queue).
+pub fn read_resume(path: &Path) -> Result<Resume> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (info, _) = read_checkpoint(path, &bytes)?;
+    Ok(Resume {
+        checkpoint: path.to_path_buf(),
+        iteration: info.iteration,
+    })
+}
+
+fn ck_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Model {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(String, Tensor)>)> {
+    use safetensors::tensor::SafeTensors;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        ck_err(
+            path,
+            format!("not a readable checkpoint (corrupt or truncated: {e:?})"),
+        )
+    })?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| ck_err(path, format!("unreadable header: {e:?}")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    if meta.get("format_version").map(String::as_str) != Some(&FORMAT_VERSION.to_string())
+        || meta.get("architecture").map(String::as_str) != Some(ARCHITECTURE)
+    {
+        return Err(ck_err(
+            path,
+            "not a checkpoint of this atelier (version or architecture differs)",
+        ));
+    }
+    let info: CheckpointInfo = meta
+        .get("checkpoint")
+        .ok_or_else(|| ck_err(path, "a model file, not a training checkpoint"))
+        .and_then(|j| {
+            serde_json::from_str(j).map_err(|e| ck_err(path, format!("bad metadata: {e}")))
+        })?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        out.push((
+            name,
+            Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?,
+        ));
+    }
+    Ok((info, out))
+}
+
+/// Batched Gram matrices `F Fᵀ / (C·H·W)`, `[N, C, C]`.
+pub fn gram_batch(f: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = f.size4()?;
+    let m = f.f_reshape([n, c, h * w])?;
+    Ok(m.f_bmm(&m.f_transpose(1, 2)?)?
+        .f_div_scalar((c * h * w) as f64)?)
+}
+
+/// Adam (Kingma & Ba) with its state in the open, so checkpoints hold it.
+struct Adam {
+    params: Vec<(String, Tensor)>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    lr: f64,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+impl Adam {
+    fn new(model: &Model, lr: f64) -> Result<Self> {
+        let mut params: Vec<(String, Tensor)> = model
+            .vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let m = params
+            .iter()
+            .map(|(_, p)| p.f_zeros_like())
+            .collect::<Result<Vec<_>, _>>()?;
+        let v = params
+            .iter()
+            .map(|(_, p)| p.f_zeros_like())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { params, m, v, lr })
+    }
+
+    /// One step at step number `t` (1-based), then zeroes the gradients.
+    fn step(&mut self, t: u64) -> Result<()> {
+        let bc1 = 1.0 - BETA1.powf(t as f64);
+        let bc2 = 1.0 - BETA2.powf(t as f64);
+        tch::no_grad(|| -> Result<()> {
+            for (i, (_, p)) in self.params.iter().enumerate() {
+                let g = p.f_grad()?;
+                if !g.defined() {
+                    continue;
+                }
+                let _ = self.m[i]
+                    .f_mul_scalar_(BETA1)?
+                    .f_add_(&g.f_mul_scalar(1.0 - BETA1)?)?;
+                let _ = self.v[i]
+                    .f_mul_scalar_(BETA2)?
+                    .f_add_(&g.f_square()?.f_mul_scalar(1.0 - BETA2)?)?;
+                let denom = self.v[i].f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(EPS)?;
+                let upd = self.m[i].f_div(&denom)?.f_mul_scalar(self.lr / bc1)?;
+                let _ = p.shallow_clone().f_sub_(&upd)?;
+                let _ = g.shallow_clone().f_zero_()?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Trains per `spec`, writing checkpoints to `checkpoint`; continues from
+/// `resume` when given. A stop from the observer writes a checkpoint and
+/// returns `Error::Cancelled`.
+pub fn train(
+    spec: &TrainSpec,
+    vgg: &Vgg19,
+    checkpoint: &Path,
+    resume: Option<&Resume>,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome> {
+    spec.validate()?;
+    let device = vgg.device();
+    let dataset = Dataset::scan(&spec.dataset)?;
+    let style_img = load_rgb(&spec.style, DEFAULT_PIXEL_LIMIT)?;
+    let preview_img = match &spec.preview {
+        Some(p) => load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
+        None => load_rgb(&dataset.files[0], DEFAULT_PIXEL_LIMIT)?,
+    };
+    let preview_img = resize_longer_side(&preview_img, spec.size);
+    let taps: Vec<Layer> = STYLE_TAPS
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<_>>()?;
+    let content_tap: Layer = CONTENT_TAP.parse()?;
+
+    // Style targets, once.
+    let style_t = to_tensor(&resize_longer_side(&style_img, spec.style_size), device)?;
+    let targets: Vec<Tensor> = tch::no_grad(|| -> Result<Vec<Tensor>> {
+        let f = vgg.features(&style_t, &taps, Padding::Zero)?;
+        taps.iter()
+            .map(|t| gram_batch(&f[t]))
+            .collect::<Result<Vec<_>>>()
+    })?;
+
+    let mut info = blank_info(spec.arch);
+    info.styles = vec![StyleSource {
+        path: spec.style.clone(),
+        sha256: sha256_file(&spec.style)?,
+    }];
+    info.training = serde_json::to_value(spec).ok();
+    info.dataset = Some(dataset.summary());
+    info.source = "trained by atelier".into();
+    info.device = Some(crate::engine::device::device_name(device));
+
+    tch::manual_seed(spec.seed as i64);
+    let model = Model::new(info, device)?;
+    let mut adam = Adam::new(&model, spec.lr)?;
+    let (mut start, mut prior_seconds, mut last) = (0u64, 0.0f64, BTreeMap::new());
+    if let Some(r) = resume {
+        let bytes = std::fs::read(&r.checkpoint).map_err(|e| Error::io(&r.checkpoint, e))?;
+        let (ci, tensors) = read_checkpoint(&r.checkpoint, &bytes)?;
+        let mut spec_then = ci.spec.clone();
+        spec_then.iterations = spec.iterations;
+        spec_then.checkpoint_every = spec.checkpoint_every;
+        spec_then.preview_every = spec.preview_every;
+        if spec_then != *spec {
+            return Err(ck_err(
+                &r.checkpoint,
+                "made with other training settings; start a new run or pass the same ones",
+            ));
+        }
+        let (mut model_t, mut rest) = (Vec::new(), Vec::new());
+        for (k, t) in tensors {
+            match k.strip_prefix("model.") {
+                Some(n) => model_t.push((n.to_string(), t)),
+                None => rest.push((k, t)),
+            }
+        }
+        copy_into(&model.vs, model_t, &r.checkpoint)?;
+        let rest: std::collections::HashMap<String, Tensor> = rest.into_iter().collect();
+        for (i, (name, _)) in adam.params.iter().enumerate() {
+            for (prefix, slot) in [("adam.m.", &mut adam.m[i]), ("adam.v.", &mut adam.v[i])] {
+                let t = rest.get(&format!("{prefix}{name}")).ok_or_else(|| {
+                    ck_err(&r.checkpoint, format!("Adam state of {name} missing"))
+                })?;
+                *slot = t.f_to_device(device)?;
+            }
+        }
+        start = ci.iteration;
+        prior_seconds = ci.seconds;
+        last = ci.losses;
+    }
+
+    let save_ck = |it: u64, secs: f64, losses: &BTreeMap<String, f64>, adam: &Adam| -> Result<()> {
+        let mut blobs: Vec<(String, _)> = named_tensors(&model.vs, Kind::Float)?
+            .into_iter()
+            .map(|(k, b)| (format!("model.{k}"), b))
+            .collect();
+        for (i, (name, _)) in adam.params.iter().enumerate() {
+            blobs.push((format!("adam.m.{name}"), blob(&adam.m[i], Kind::Float)?));
+            blobs.push((format!("adam.v.{name}"), blob(&adam.v[i], Kind::Float)?));
+        }
+        let ci = CheckpointInfo {
+            iteration: it,
+            spec: spec.clone(),
+            seconds: secs,
+            losses: losses.clone(),
+        };
+        let mut meta = super::model_file::metadata(&model.info)?;
+        meta.insert(
+            "checkpoint".into(),
+            serde_json::to_string(&ci).map_err(|e| Error::invalid("checkpoint", e.to_string()))?,
+        );
+        write_atomic(checkpoint, &blobs, meta, true)
+    };
+
+    let t0 = Instant::now();
+    let mut it = start;
+    while it < spec.iterations {
+        let x = dataset.batch(spec.seed, it, spec.batch, spec.size, device)?;
+        let y = model.net.forward_t(&x, true)?;
+        let fy = vgg.features(&y.f_div_scalar(255.0)?, &taps, Padding::Zero)?;
+        let fx =
+            tch::no_grad(|| vgg.features(&x.f_div_scalar(255.0)?, &[content_tap], Padding::Zero))?;
+        let content = fy[&content_tap]
+            .f_mse_loss(&fx[&content_tap], Reduction::Mean)?
+            .f_mul_scalar(spec.content_weight)?;
+        let mut style = Tensor::f_zeros([], (Kind::Float, device))?;
+        for (t, target) in taps.iter().zip(&targets) {
+            let g = gram_batch(&fy[t])?;
+            let tg = target.f_expand_as(&g)?;
+            style = style.f_add(&g.f_mse_loss(&tg, Reduction::Mean)?)?;
+        }
+        let style = style.f_mul_scalar(spec.style_weight)?;
+        let tv = if spec.tv_weight > 0.0 {
+            tv_loss(&y.f_div_scalar(255.0)?)?.f_mul_scalar(spec.tv_weight)?
+        } else {
+            Tensor::f_zeros([], (Kind::Float, device))?
+        };
+        let total = content.f_add(&style)?.f_add(&tv)?;
+        let tv_val = tv.f_double_value(&[])?;
+        let (c_val, s_val, total_val) = (
+            content.f_double_value(&[])?,
+            style.f_double_value(&[])?,
+            total.f_double_value(&[])?,
+        );
+        if !total_val.is_finite() {
+            return Err(Error::Diverged(format!(
+                "at iteration {}: loss {total_val}",
+                it + 1
+            )));
+        }
+        total.f_backward()?;
+        adam.step(it + 1)?;
+        it += 1;
+        last = BTreeMap::from([
+            ("content".to_string(), c_val),
+            ("style".to_string(), s_val),
+            ("tv".to_string(), tv_val),
+            ("total".to_string(), total_val),
+        ]);
+        let run_secs = t0.elapsed().as_secs_f64();
+        let elapsed = prior_seconds + run_secs;
+        let progress = TrainProgress {
+            iteration: it,
+            of: spec.iterations,
+            losses: last.clone(),
+            images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
+            elapsed: Duration::from_secs_f64(elapsed),
+        };
+        let flow = observer.on_iteration(&progress);
+        if spec.preview_every > 0 && it % spec.preview_every == 0 {
+            let img = tch::no_grad(|| -> Result<RgbImage> {
+                let p = to_tensor(&preview_img, device)?.f_mul_scalar(255.0)?;
+                from_tensor(&forward_padded(&model, &p)?.f_div_scalar(255.0)?)
+            })?;
+            observer.on_preview(it, &img)?;
+        }
+        if it % spec.checkpoint_every == 0 || flow == Flow::Stop {
+            save_ck(it, elapsed, &last, &adam)?;
+            observer.on_checkpoint(it, checkpoint);
+        }
+        if flow == Flow::Stop && it < spec.iterations {
+            return Err(Error::Cancelled);
+        }
+    }
+    let seconds = prior_seconds + t0.elapsed().as_secs_f64();
+    let mut model = model;
+    model.info.iterations = it;
+    model.info.final_losses = last.clone();
+    model.info.seconds = Some(seconds);
+    Ok(TrainOutcome {
+        model,
+        iterations: it,
+        final_losses: last,
+        seconds,
+    })
+}
+
+/// Total variation: mean squared difference of neighbouring pixels.
+fn tv_loss(y: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = y.size4()?;
+    let dx = y.f_narrow(3, 1, w - 1)?.f_sub(&y.f_narrow(3, 0, w - 1)?)?;
+    let dy = y.f_narrow(2, 1, h - 1)?.f_sub(&y.f_narrow(2, 0, h - 1)?)?;
+    Ok(dx
+        .f_square()?
+        .f_mean(None)?
+        .f_add(&dy.f_square()?.f_mean(None)?)?)
+}

@@ -1,0 +1,270 @@
+//! The feed-forward style network of Johnson et al. (2016) as pytorch/examples
+//! `fast_neural_style/neural_style/transformer_net.py` builds it, with the same
+//! parameter names (so its models import as they are), instance or batch
+//! normalisation (Ulyanov et al. 2016 against the original) and a width
+//! multiplier on the channel counts 32/64/128.
+//!
+//! Input and output are RGB in 0..255, `[N, 3, H, W]`; H and W multiples of 4
+//! give an output of the input's size (the applying code pads to that).
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use crate::engine::error::{Error, Result};
+
+/// The normalisation after every convolution but the last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// Instance normalisation (Ulyanov et al.), pytorch/examples' choice.
+    #[default]
+    Instance,
+    /// Batch normalisation, Johnson's original; running statistics at apply time.
+    Batch,
+}
+
+impl FromStr for Norm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "instance" => Ok(Norm::Instance),
+            "batch" => Ok(Norm::Batch),
+            _ => Err(Error::invalid(
+                "norm",
+                format!("'{s}' (use instance or batch)"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Norm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Norm::Instance => "instance",
+            Norm::Batch => "batch",
+        })
+    }
+}
+
+/// The shape of a network: its normalisation and width.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Arch {
+    pub norm: Norm,
+    /// Multiplier on the channel counts 32/64/128 (1 = pytorch/examples).
+    pub width: f64,
+}
+
+impl Default for Arch {
+    fn default() -> Self {
+        Self {
+            norm: Norm::Instance,
+            width: 1.0,
+        }
+    }
+}
+
+/// Smallest and largest width accepted (1/32 gives one channel in conv1).
+pub const MIN_WIDTH: f64 = 1.0 / 32.0;
+pub const MAX_WIDTH: f64 = 4.0;
+
+impl Arch {
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_WIDTH..=MAX_WIDTH).contains(&self.width) {
+            return Err(Error::invalid(
+                "width",
+                format!("{} (use {MIN_WIDTH} … {MAX_WIDTH})", self.width),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Channels of the three stages: 32/64/128 scaled and rounded, at least 1.
+    pub fn channels(&self) -> [i64; 3] {
+        [32.0, 64.0, 128.0].map(|c: f64| ((c * self.width).round() as i64).max(1))
+    }
+}
+
+/// Reflection padding then a convolution (`ConvLayer`/`UpsampleConvLayer`).
+struct ConvLayer {
+    conv: nn::Conv2D,
+    pad: i64,
+    stride: i64,
+    upsample: bool,
+}
+
+impl ConvLayer {
+    fn new(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, upsample: bool) -> Self {
+        let conv = nn::conv2d(
+            p / "conv2d",
+            cin,
+            cout,
+            k,
+            nn::ConvConfig {
+                stride,
+                ..Default::default()
+            },
+        );
+        Self {
+            conv,
+            pad: k / 2,
+            stride,
+            upsample,
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if self.upsample {
+            let (_, _, h, w) = x.size4()?;
+            x.f_upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0)?
+        } else {
+            x.shallow_clone()
+        };
+        let p = self.pad;
+        Ok(x.f_reflection_pad2d([p, p, p, p])?.f_conv2d(
+            &self.conv.ws,
+            self.conv.bs.as_ref(),
+            [self.stride, self.stride],
+            [0, 0],
+            [1, 1],
+            1,
+        )?)
+    }
+}
+
+/// `in*`: InstanceNorm2d(affine) or BatchNorm2d, under the same names.
+enum NormLayer {
+    Instance { weight: Tensor, bias: Tensor },
+    Batch(nn::BatchNorm),
+}
+
+impl NormLayer {
+    fn new(p: nn::Path, c: i64, norm: Norm) -> Self {
+        match norm {
+            Norm::Instance => NormLayer::Instance {
+                weight: p.ones("weight", &[c]),
+                bias: p.zeros("bias", &[c]),
+            },
+            Norm::Batch => NormLayer::Batch(nn::batch_norm2d(p, c, Default::default())),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(match self {
+            NormLayer::Instance { weight, bias } => x.f_instance_norm(
+                Some(weight),
+                Some(bias),
+                None::<&Tensor>,
+                None::<&Tensor>,
+                true,
+                0.1,
+                1e-5,
+                false,
+            )?,
+            NormLayer::Batch(bn) => x.f_batch_norm(
+                bn.ws.as_ref(),
+                bn.bs.as_ref(),
+                Some(&bn.running_mean),
+                Some(&bn.running_var),
+                train,
+                0.1,
+                1e-5,
+                false,
+            )?,
+        })
+    }
+}
+
+struct Residual {
+    conv1: ConvLayer,
+    in1: NormLayer,
+    conv2: ConvLayer,
+    in2: NormLayer,
+}
+
+impl Residual {
+    fn new(p: nn::Path, c: i64, norm: Norm) -> Self {
+        Self {
+            conv1: ConvLayer::new(&p / "conv1", c, c, 3, 1, false),
+            in1: NormLayer::new(&p / "in1", c, norm),
+            conv2: ConvLayer::new(&p / "conv2", c, c, 3, 1, false),
+            in2: NormLayer::new(&p / "in2", c, norm),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let y = self.in1.forward(&self.conv1.forward(x)?, train)?.f_relu()?;
+        let y = self.in2.forward(&self.conv2.forward(&y)?, train)?;
+        Ok(y.f_add(x)?)
+    }
+}
+
+/// TransformerNet: its variables live in the `nn::Path` it was built on.
+pub struct TransformerNet {
+    arch: Arch,
+    convs: [ConvLayer; 3],
+    norms: [NormLayer; 5],
+    res: Vec<Residual>,
+    deconvs: [ConvLayer; 3],
+}
+
+impl TransformerNet {
+    /// Builds the network under `p` (`arch` must be validated).
+    pub fn new(p: &nn::Path, arch: Arch) -> Self {
+        let [a, b, c] = arch.channels();
+        let n = arch.norm;
+        Self {
+            arch,
+            convs: [
+                ConvLayer::new(p / "conv1", 3, a, 9, 1, false),
+                ConvLayer::new(p / "conv2", a, b, 3, 2, false),
+                ConvLayer::new(p / "conv3", b, c, 3, 2, false),
+            ],
+            norms: [
+                NormLayer::new(p / "in1", a, n),
+                NormLayer::new(p / "in2", b, n),
+                NormLayer::new(p / "in3", c, n),
+                NormLayer::new(p / "in4", b, n),
+                NormLayer::new(p / "in5", a, n),
+            ],
+            res: (1..=5)
+                .map(|k| Residual::new(p / format!("res{k}"), c, n))
+                .collect(),
+            deconvs: [
+                ConvLayer::new(p / "deconv1", c, b, 3, 1, true),
+                ConvLayer::new(p / "deconv2", b, a, 3, 1, true),
+                ConvLayer::new(p / "deconv3", a, 3, 9, 1, false),
+            ],
+        }
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// RGB 0..255 in, RGB ≈ 0..255 out (not clamped). `train` only matters for
+    /// batch norm (batch statistics and running-average updates).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let [c1, c2, c3] = &self.convs;
+        let [n1, n2, n3, n4, n5] = &self.norms;
+        let [d1, d2, d3] = &self.deconvs;
+        let mut y = n1.forward(&c1.forward(x)?, train)?.f_relu()?;
+        y = n2.forward(&c2.forward(&y)?, train)?.f_relu()?;
+        y = n3.forward(&c3.forward(&y)?, train)?.f_relu()?;
+        for r in &self.res {
+            y = r.forward(&y, train)?;
+        }
+        y = n4.forward(&d1.forward(&y)?, train)?.f_relu()?;
+        y = n5.forward(&d2.forward(&y)?, train)?.f_relu()?;
+        d3.forward(&y)
+    }
+}
+
+/// Number of parameters (weights and biases, not running statistics) of `arch`.
+pub fn parameter_count(vs: &nn::VarStore) -> i64 {
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum()
+}
