@@ -8,6 +8,12 @@ use tch::{Kind, Tensor};
 
 use crate::engine::error::Result;
 
+/// Sᵀq and Yᵀq over the stored slots (slot order), for [`History::apply`].
+pub(crate) struct Projections {
+    sq: Tensor,
+    yq: Tensor,
+}
+
 pub(crate) struct History {
     /// Most pairs kept.
     limit: usize,
@@ -40,7 +46,6 @@ impl History {
         }
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -58,7 +63,9 @@ impl History {
             return Ok(());
         }
         let n = like.size()[0];
-        let cap = (self.cap + hint.max(1)).min(self.limit);
+        // At least doubling, so callers stepping one iteration at a time do not
+        // reallocate on every pair.
+        let cap = (self.cap + hint.max(self.cap).max(1)).min(self.limit);
         let (ci, li) = (cap as i64, self.len as i64);
         let grow = |old: &Option<Tensor>, rows: i64, cols: i64, kind: Kind| -> Result<Tensor> {
             let t = Tensor::f_zeros([rows, cols], (kind, like.device()))?;
@@ -88,15 +95,24 @@ impl History {
     }
 
     /// Stores the pair (s, y), dropping the oldest when full; `hint` is how many
-    /// more pairs the caller may still push (to size a first allocation).
-    pub fn push(&mut self, s: &Tensor, y: &Tensor, hint: usize) -> Result<()> {
+    /// more pairs the caller may still push (to size a first allocation). With
+    /// `q`, also returns (Sᵀq, Yᵀq) for [`History::apply`], taken in the same
+    /// pass over the buffers as the new pair's products: one read of S and one
+    /// of Y per iteration here, one of each in `apply`.
+    pub fn push(
+        &mut self,
+        s: &Tensor,
+        y: &Tensor,
+        hint: usize,
+        q: Option<&Tensor>,
+    ) -> Result<Option<Projections>> {
         if self.limit == 0 {
-            return Ok(());
+            return Ok(None);
         }
         self.reserve(s, hint)?;
         let (Some(sb), Some(yb), Some(sty), Some(yty)) = (&self.s, &self.y, &self.sty, &self.yty)
         else {
-            return Ok(());
+            return Ok(None);
         };
         let slot = if self.len < self.cap {
             self.len += 1;
@@ -107,29 +123,54 @@ impl History {
             k
         };
         let (k, l) = (slot as i64, self.len as i64);
-        tch::no_grad(|| -> std::result::Result<(), tch::TchError> {
-            sb.f_select(0, k)?.f_copy_(s)?;
-            yb.f_select(0, k)?.f_copy_(y)?;
-            let sv = sb.f_narrow(0, 0, l)?;
-            let yv = yb.f_narrow(0, 0, l)?;
-            // Column k of SᵀY is s_i·y_new, row k is s_new·y_i; YᵀY is symmetric.
-            let col = sv.f_mv(y)?;
-            let row = yv.f_mv(s)?;
-            let yy = yv.f_mv(y)?;
-            sty.f_narrow(0, 0, l)?.f_select(1, k)?.f_copy_(&col)?;
-            sty.f_select(0, k)?.f_narrow(0, 0, l)?.f_copy_(&row)?;
-            yty.f_narrow(0, 0, l)?.f_select(1, k)?.f_copy_(&yy)?;
-            yty.f_select(0, k)?.f_narrow(0, 0, l)?.f_copy_(&yy)?;
-            Ok(())
-        })?;
-        Ok(())
+        let pre = tch::no_grad(
+            || -> std::result::Result<Option<Projections>, tch::TchError> {
+                sb.f_select(0, k)?.f_copy_(s)?;
+                yb.f_select(0, k)?.f_copy_(y)?;
+                let sv = sb.f_narrow(0, 0, l)?;
+                let yv = yb.f_narrow(0, 0, l)?;
+                // Column k of SᵀY is s_i·y_new, row k is s_new·y_i; YᵀY is symmetric.
+                let mut for_s = vec![y.shallow_clone()];
+                let mut for_y = vec![s.shallow_clone(), y.shallow_clone()];
+                if let Some(q) = q {
+                    for_s.push(q.shallow_clone());
+                    for_y.push(q.shallow_clone());
+                }
+                // [l, n]·[n, j] products (gemm; a transposed gemv is slow on MKL).
+                let ps = sv.f_mm(&Tensor::f_stack(&for_s, 0)?.f_transpose(0, 1)?)?;
+                let py = yv.f_mm(&Tensor::f_stack(&for_y, 0)?.f_transpose(0, 1)?)?;
+                let yy = py.f_select(1, 1)?;
+                sty.f_narrow(0, 0, l)?
+                    .f_select(1, k)?
+                    .f_copy_(&ps.f_select(1, 0)?)?;
+                sty.f_select(0, k)?
+                    .f_narrow(0, 0, l)?
+                    .f_copy_(&py.f_select(1, 0)?)?;
+                yty.f_narrow(0, 0, l)?.f_select(1, k)?.f_copy_(&yy)?;
+                yty.f_select(0, k)?.f_narrow(0, 0, l)?.f_copy_(&yy)?;
+                Ok(match q {
+                    Some(_) => Some(Projections {
+                        sq: ps.f_select(1, 1)?,
+                        yq: py.f_select(1, 2)?,
+                    }),
+                    None => None,
+                })
+            },
+        )?;
+        Ok(pre)
     }
 
     /// `H q` for the L-BFGS inverse Hessian with H₀ = γI (`gamma`, a 0-dim
     /// tensor; `None`: the identity), the same as PyTorch's two-loop recursion:
     /// H q = γq + S c₁ + Y c₂ with p = R⁻¹Sᵀq, c₁ = R⁻ᵀ((D + γYᵀY)p − γYᵀq),
     /// c₂ = −γp, R = triu(SᵀY) and D its diagonal, pairs in chronological order.
-    pub fn apply(&self, q: &Tensor, gamma: Option<&Tensor>) -> Result<Tensor> {
+    /// `pre`: the projections [`History::push`] returned for this `q`.
+    pub fn apply(
+        &self,
+        q: &Tensor,
+        gamma: Option<&Tensor>,
+        pre: Option<Projections>,
+    ) -> Result<Tensor> {
         let (Some(sb), Some(yb), Some(sty), Some(yty), Some(g)) =
             (&self.s, &self.y, &self.sty, &self.yty, gamma)
         else {
@@ -155,8 +196,12 @@ impl History {
         };
         let sty_c = chrono(sty.f_narrow(0, 0, l)?.f_narrow(1, 0, l)?, &[0, 1])?;
         let yty_c = chrono(yty.f_narrow(0, 0, l)?.f_narrow(1, 0, l)?, &[0, 1])?;
-        let a = chrono(sv.f_mv(q)?.f_to_kind(Kind::Double)?, &[0])?;
-        let b = chrono(yv.f_mv(q)?.f_to_kind(Kind::Double)?, &[0])?;
+        let (sq, yq) = match pre {
+            Some(p) => (p.sq, p.yq),
+            None => (sv.f_mv(q)?, yv.f_mv(q)?),
+        };
+        let a = chrono(sq.f_to_kind(Kind::Double)?, &[0])?;
+        let b = chrono(yq.f_to_kind(Kind::Double)?, &[0])?;
         let gd = g.f_to_kind(Kind::Double)?;
         let r = sty_c.f_triu(0)?;
         let dd = sty_c.f_diagonal(0, 0, 1)?;
@@ -180,9 +225,14 @@ impl History {
             Ok(t.f_to_kind(q.kind())?)
         };
         let (c1, c2) = (back(c1)?, back(c2)?);
+        // Row vector × matrix: on MKL a transposed matrix-vector product
+        // (addmv with Sᵀ) is ~20× slower than this [1, m]·[m, n] product.
+        let combine = |c: &Tensor, m: &Tensor| -> Result<Tensor> {
+            Ok(c.f_unsqueeze(0)?.f_mm(m)?.f_squeeze_dim(0)?)
+        };
         Ok(q.f_mul(g)?
-            .f_addmv(&sv.f_transpose(0, 1)?, &c1)?
-            .f_addmv(&yv.f_transpose(0, 1)?, &c2)?)
+            .f_add(&combine(&c1, &sv)?)?
+            .f_add(&combine(&c2, &yv)?)?)
     }
 }
 
@@ -223,14 +273,16 @@ mod tests {
             let s = Tensor::randn([n], opts);
             let y = a.mv(&s);
             // A hint of 1 grows the buffers one row at a time up to the limit.
-            h.push(&s, &y, 1).unwrap();
+            // Odd pairs: projections from the push; even: computed in apply.
+            let q = Tensor::randn([n], opts);
+            let pre = h.push(&s, &y, 1, (k % 2 == 1).then_some(&q)).unwrap();
+            assert_eq!(pre.is_some(), k % 2 == 1);
             pairs.push((s, y));
             let kept = &pairs[pairs.len().saturating_sub(4)..];
             assert_eq!(h.len(), kept.len());
-            let q = Tensor::randn([n], opts);
             let gamma = Tensor::from(0.3 + 0.1 * k as f64);
             let want = two_loop(kept, &q, &gamma);
-            let got = h.apply(&q, Some(&gamma)).unwrap();
+            let got = h.apply(&q, Some(&gamma), pre).unwrap();
             let err = (&got - &want).abs().max().double_value(&[]);
             let scale = want.abs().max().double_value(&[]);
             assert!(
@@ -242,7 +294,7 @@ mod tests {
         h.clear();
         let q = Tensor::randn([n], opts);
         let g = Tensor::from(2.0f64);
-        let got = h.apply(&q, Some(&g)).unwrap();
+        let got = h.apply(&q, Some(&g), None).unwrap();
         assert!((got - &q * 2.0).abs().max().double_value(&[]) == 0.0);
     }
 }

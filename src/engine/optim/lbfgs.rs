@@ -107,6 +107,11 @@ impl Lbfgs {
         self.state.func_evals
     }
 
+    /// Curvature pairs held now (at most `history_size`).
+    pub fn history_len(&self) -> usize {
+        self.state.history.len()
+    }
+
     /// Total iterations so far.
     pub fn iterations(&self) -> usize {
         self.state.n_iter
@@ -156,13 +161,15 @@ impl Lbfgs {
                             Pair { y, s, ys, ys_value }
                         }
                     };
+                    let q = flat_grad.f_neg()?;
+                    let mut pre = None;
                     if p.ys_value > 1e-10 {
                         st.h_diag = Some(p.ys.f_div(&p.y.f_dot(&p.y)?)?);
                         // Pairs this call may still add, to size a first allocation.
                         let hint = c.max_iter - n_iter + 1;
-                        st.history.push(&p.s, &p.y, hint)?;
+                        pre = st.history.push(&p.s, &p.y, hint, Some(&q))?;
                     }
-                    st.history.apply(&flat_grad.f_neg()?, st.h_diag.as_ref())?
+                    st.history.apply(&q, st.h_diag.as_ref(), pre)?
                 }
                 _ => {
                     st.history.clear();
