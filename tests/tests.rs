@@ -7,6 +7,7 @@ mod guard;
 mod image_io;
 mod lbfgs;
 mod losses;
+mod oom;
 mod options;
 mod queue;
 mod tui;
