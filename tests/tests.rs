@@ -8,6 +8,7 @@ mod guard;
 mod image_io;
 mod lbfgs;
 mod losses;
+mod oom;
 mod options;
 mod queue;
 mod safety;

@@ -9,10 +9,14 @@
 //! fitted to the peak resident memory measured on a CPU (see README, "Memory").
 //! On a CPU the process's resident memory before the run (libtorch, the network)
 //! is added; on CUDA the free memory already excludes the network.
+//!
+//! Free memory on CUDA comes from the CUDA runtime libtorch loaded
+//! (`cudaMemGetInfo` for exactly `cuda:N`), else from nvidia-smi mapped
+//! through `CUDA_VISIBLE_DEVICES`; [`device_memory`] says why when neither answers.
 
 use tch::Device;
 
-use super::error::{Error, Result};
+use super::error::{Error, ErrorClass, Result};
 use super::image_io::fit_longer_side;
 use super::mrf::StyleLoss;
 use super::spec::{OptimizerKind, RunSpec};
@@ -96,28 +100,178 @@ fn kb_field(text: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
-/// Memory the run can still take on `device`: MemAvailable on a CPU; on CUDA
-/// the free memory `nvidia-smi` reports (tch has no call for it). `None` when
-/// it cannot be told.
-pub fn available_bytes(device: Device) -> Option<u64> {
-    match device {
-        Device::Cuda(i) => {
-            let out = std::process::Command::new("nvidia-smi")
-                .args([
-                    "--query-gpu=memory.free",
-                    "--format=csv,noheader,nounits",
-                    &format!("--id={i}"),
-                ])
-                .output()
-                .ok()?;
-            let mib: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-            Some(mib * 1024 * 1024)
-        }
-        _ => {
-            let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-            kb_field(&text, "MemAvailable:").map(|kb| kb * 1024)
+/// Where a free-memory figure came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeSource {
+    /// `cudaMemGetInfo` in the CUDA runtime libtorch loaded (exactly `cuda:N`).
+    CudaRuntime,
+    /// `nvidia-smi`, its physical GPU found through `CUDA_VISIBLE_DEVICES`.
+    NvidiaSmi,
+    /// MemAvailable in /proc/meminfo (CPU).
+    MemInfo,
+}
+
+/// Free (and, where known, total) memory of one device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    pub free: u64,
+    pub total: Option<u64>,
+    pub source: FreeSource,
+}
+
+/// One row of `nvidia-smi --query-gpu=index,uuid,name,memory.free,memory.total
+/// --format=csv,noheader,nounits`: a physical GPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmiGpu {
+    pub index: usize,
+    pub uuid: String,
+    pub name: String,
+    pub free: u64,
+    pub total: u64,
+}
+
+/// The query [`parse_smi`] reads.
+pub const SMI_QUERY: &str = "--query-gpu=index,uuid,name,memory.free,memory.total";
+
+/// Parses nvidia-smi's CSV (see [`SMI_QUERY`]; MiB figures); rows it cannot
+/// read (e.g. `[N/A]` memory) are skipped.
+pub fn parse_smi(csv: &str) -> Vec<SmiGpu> {
+    csv.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [index, uuid, name, free, total] = f.as_slice() else {
+                return None;
+            };
+            let mib = 1024 * 1024;
+            Some(SmiGpu {
+                index: index.parse().ok()?,
+                uuid: uuid.to_string(),
+                name: name.to_string(),
+                free: free.parse::<u64>().ok()? * mib,
+                total: total.parse::<u64>().ok()? * mib,
+            })
+        })
+        .collect()
+}
+
+/// Which nvidia-smi row each `cuda:N` is, for a `CUDA_VISIBLE_DEVICES` value
+/// (`None`: unset, every GPU in nvidia-smi's order). Follows the CUDA
+/// runtime's reading: entries are indices or (prefixes of) `GPU-` UUIDs, and
+/// the list ends at the first entry that names no GPU or repeats one. MIG
+/// instances have no nvidia-smi row of their own: an error. Indices assume
+/// `CUDA_DEVICE_ORDER=PCI_BUS_ID` (nvidia-smi's order); the CUDA runtime
+/// path, tried first, does not depend on it.
+pub fn visible_rows(cvd: Option<&str>, gpus: &[SmiGpu]) -> Result<Vec<usize>, String> {
+    let Some(cvd) = cvd else {
+        let mut rows: Vec<usize> = (0..gpus.len()).collect();
+        rows.sort_by_key(|&r| gpus[r].index);
+        return Ok(rows);
+    };
+    let mut rows = Vec::new();
+    for entry in cvd.split(',').map(str::trim) {
+        let row = if let Ok(i) = entry.parse::<usize>() {
+            gpus.iter().position(|g| g.index == i)
+        } else if entry.starts_with("MIG-") {
+            return Err(format!(
+                "CUDA_VISIBLE_DEVICES names a MIG instance ({entry}); nvidia-smi cannot tell its free memory"
+            ));
+        } else if entry.starts_with("GPU-") {
+            let matching: Vec<usize> = (0..gpus.len())
+                .filter(|&r| gpus[r].uuid.starts_with(entry))
+                .collect();
+            match matching.as_slice() {
+                [r] => Some(*r),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        match row {
+            Some(r) if !rows.contains(&r) => rows.push(r),
+            _ => break,
         }
     }
+    Ok(rows)
+}
+
+/// The nvidia-smi row of `cuda:index` and its free memory, or why not.
+pub fn smi_memory(
+    index: usize,
+    cvd: Option<&str>,
+    gpus: &[SmiGpu],
+) -> Result<DeviceMemory, String> {
+    let rows = visible_rows(cvd, gpus)?;
+    let row = rows.get(index).ok_or_else(|| {
+        format!(
+            "cuda:{index} is not among the {} GPU(s) nvidia-smi shows through CUDA_VISIBLE_DEVICES={}",
+            rows.len(),
+            cvd.unwrap_or("(unset)")
+        )
+    })?;
+    Ok(DeviceMemory {
+        free: gpus[*row].free,
+        total: Some(gpus[*row].total),
+        source: FreeSource::NvidiaSmi,
+    })
+}
+
+/// Every GPU nvidia-smi lists, or why it cannot be asked.
+pub fn query_smi() -> Result<Vec<SmiGpu>, String> {
+    let out = std::process::Command::new("nvidia-smi")
+        .args([SMI_QUERY, "--format=csv,noheader,nounits"])
+        .output()
+        .map_err(|e| format!("nvidia-smi: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or("").trim();
+        return Err(format!("nvidia-smi failed ({}): {first}", out.status));
+    }
+    Ok(parse_smi(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Free memory of `device`, or a one-line reason it cannot be read. On CUDA
+/// the CUDA runtime libtorch has loaded is asked first, then nvidia-smi
+/// through `CUDA_VISIBLE_DEVICES`.
+pub fn device_memory(device: Device) -> Result<DeviceMemory, String> {
+    match device {
+        Device::Cuda(i) => {
+            // Makes sure libtorch has loaded (and initialised) its CUDA side.
+            let _ = tch::Cuda::device_count();
+            let runtime = match super::cudart::mem_get_info(i) {
+                Ok((free, total)) => {
+                    return Ok(DeviceMemory {
+                        free,
+                        total: Some(total),
+                        source: FreeSource::CudaRuntime,
+                    })
+                }
+                Err(e) => e,
+            };
+            let cvd = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+            query_smi()
+                .and_then(|gpus| smi_memory(i, cvd.as_deref(), &gpus))
+                .map_err(|smi| format!("free memory of cuda:{i} unknown: {runtime}; {smi}"))
+        }
+        _ => {
+            let text = std::fs::read_to_string("/proc/meminfo")
+                .map_err(|e| format!("free memory unknown: /proc/meminfo: {e}"))?;
+            let free = kb_field(&text, "MemAvailable:")
+                .ok_or("free memory unknown: no MemAvailable in /proc/meminfo")?
+                * 1024;
+            let total = kb_field(&text, "MemTotal:").map(|kb| kb * 1024);
+            Ok(DeviceMemory {
+                free,
+                total,
+                source: FreeSource::MemInfo,
+            })
+        }
+    }
+}
+
+/// Memory the run can still take on `device` ([`device_memory`]); `None` when
+/// it cannot be told (the reason is in `device_memory`'s error).
+pub fn available_bytes(device: Device) -> Option<u64> {
+    device_memory(device).ok().map(|m| m.free)
 }
 
 /// The estimate of a run and what it is checked against.
@@ -192,16 +346,18 @@ pub fn check(spec: &RunSpec, width: u32, height: u32, device: Device) -> Result<
     )))
 }
 
-/// Turns libtorch's out-of-memory failure into a clear error.
+/// Turns libtorch's out-of-memory failure (CUDA caching allocator, cuDNN or
+/// cuBLAS workspace, CPU allocator) into a clear error; other errors pass.
 pub fn explain_oom(e: Error, spec: &RunSpec, device: Device) -> Error {
     match e {
-        Error::Torch(msg) if msg.to_lowercase().contains("out of memory") => Error::Memory(
-            format!(
-                "{} ran out of memory during the {} px run; lower --size (or the other runs on that device)",
+        Error::Torch(msg) if super::error::classify_message(&msg) == ErrorClass::OutOfMemory => {
+            let detail: String = msg.chars().take(160).collect();
+            Error::Memory(format!(
+                "{} ran out of memory during the {} px run; lower --size (or the other runs on that device) [{detail}]",
                 super::device::device_name(device),
                 spec.size
-            ),
-        ),
+            ))
+        }
         e => e,
     }
 }
@@ -219,5 +375,73 @@ mod tests {
         let (a, b) = (run_bytes(&s(128), 400, 300), run_bytes(&s(256), 400, 300));
         assert!(b > 3 * a && b < 5 * a, "{a} {b}");
         assert_eq!(kb_field("VmHWM:\t  1234 kB\n", "VmHWM:"), Some(1234));
+    }
+
+    const SMI: &str = "\
+0, GPU-aaaa1111-0000-0000-0000-000000000000, NVIDIA H200, 1000, 143771
+1, GPU-bbbb2222-0000-0000-0000-000000000000, NVIDIA H200, 2000, 143771
+2, GPU-cccc3333-0000-0000-0000-000000000000, NVIDIA H200, 3000, 143771
+3, GPU-dddd4444-0000-0000-0000-000000000000, NVIDIA H200, [N/A], 143771
+";
+
+    #[test]
+    fn parses_nvidia_smi_rows() {
+        let g = parse_smi(SMI);
+        assert_eq!(g.len(), 3, "the [N/A] row is skipped");
+        assert_eq!(g[1].index, 1);
+        assert_eq!(g[1].name, "NVIDIA H200");
+        assert_eq!(g[1].free, 2000 * 1024 * 1024);
+        assert_eq!(g[2].total, 143771 * 1024 * 1024);
+        assert!(parse_smi("").is_empty());
+        assert!(parse_smi("garbage\n0, x\n").is_empty());
+    }
+
+    #[test]
+    fn cuda_visible_devices_maps_cuda_n_to_the_physical_gpu() {
+        let g = parse_smi(SMI);
+        assert_eq!(visible_rows(None, &g), Ok(vec![0, 1, 2]));
+        assert_eq!(visible_rows(Some("2,0"), &g), Ok(vec![2, 0]));
+        // UUIDs, whole or by a unique prefix.
+        assert_eq!(
+            visible_rows(
+                Some("GPU-cccc3333-0000-0000-0000-000000000000,GPU-aaaa"),
+                &g
+            ),
+            Ok(vec![2, 0])
+        );
+        // The list ends at the first entry naming no GPU, or a repeat.
+        assert_eq!(visible_rows(Some("1,7,0"), &g), Ok(vec![1]));
+        assert_eq!(visible_rows(Some("1,1,0"), &g), Ok(vec![1]));
+        assert_eq!(
+            visible_rows(Some("GPU-,0"), &g),
+            Ok(vec![]),
+            "ambiguous prefix"
+        );
+        assert_eq!(visible_rows(Some(""), &g), Ok(vec![]));
+        assert_eq!(visible_rows(Some("-1"), &g), Ok(vec![]));
+        assert!(visible_rows(Some("MIG-1234"), &g)
+            .unwrap_err()
+            .contains("MIG"));
+
+        // cuda:0 under CUDA_VISIBLE_DEVICES=2 is physical GPU 2 (3000 MiB free).
+        let m = smi_memory(0, Some("2"), &g).unwrap();
+        assert_eq!(m.free, 3000 * 1024 * 1024);
+        assert_eq!(m.source, FreeSource::NvidiaSmi);
+        assert_eq!(
+            smi_memory(1, Some("GPU-bbbb,GPU-aaaa"), &g).unwrap().free,
+            1000 * 1024 * 1024
+        );
+        let e = smi_memory(1, Some("2"), &g).unwrap_err();
+        assert!(
+            e.contains("cuda:1") && e.contains("CUDA_VISIBLE_DEVICES=2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cpu_free_memory_comes_from_meminfo() {
+        let m = device_memory(Device::Cpu).unwrap();
+        assert_eq!(m.source, FreeSource::MemInfo);
+        assert!(m.free > 0 && m.free <= m.total.unwrap());
     }
 }

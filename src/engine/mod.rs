@@ -2,6 +2,7 @@
 //! loop. It knows nothing of storage, watchers or screens.
 
 pub mod color;
+pub mod cudart;
 pub mod device;
 pub mod error;
 pub mod fast;

@@ -223,8 +223,8 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
         let cf = vgg.features(&p.content, &c_layers, spec.padding)?;
         let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
             m.get(&l)
-                .map(|t| t.detach())
                 .ok_or_else(|| Error::Torch(format!("no activation at {l}")))
+                .and_then(|t| Ok(t.f_detach()?))
         };
         let mut content = Vec::new();
         if spec.content_weight > 0.0 {
@@ -304,7 +304,7 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
         return Ok(start.f_to_device(p.content.device())?.f_contiguous()?);
     }
     let x = match spec.init {
-        Init::Content => p.content.copy(),
+        Init::Content => p.content.f_detach_copy()?,
         Init::Style => {
             let (_, _, h, w) = p.content.size4()?;
             resize(main_style(spec, p)?, h, w)?.f_clamp(0.0, 1.0)?
@@ -542,7 +542,7 @@ fn run_scale(
             // The guard reports an evaluation before the optimiser moves x.
             *point.borrow_mut() = Some(x.shallow_clone());
         }
-        let xg = x.detach().f_requires_grad_(true)?;
+        let xg = x.f_detach()?.f_requires_grad_(true)?;
         let feats = vgg.features(&xg, &t.taps, spec.padding)?;
         let zero = || Tensor::f_zeros([], (Kind::Float, x.device()));
         let mut content = zero()?;

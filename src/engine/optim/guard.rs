@@ -175,7 +175,7 @@ impl Objective for Guarded<'_> {
             self.best_eval = self.evals;
             match &self.best_x {
                 Some(b) => tch::no_grad(|| b.shallow_clone().f_copy_(x))?,
-                None => self.best_x = Some(x.detach().copy()),
+                None => self.best_x = Some(x.f_detach_copy()?),
             }
         }
         self.bests.push(self.best_loss);
@@ -231,7 +231,7 @@ pub fn minimize(
     Ok(GuardOutcome {
         best: match g.best_x {
             Some(b) => b,
-            None => x.detach().copy(),
+            None => x.f_detach_copy()?,
         },
         best_loss: g.best_loss,
         best_eval: g.best_eval,

@@ -2,13 +2,18 @@
 //! two-loop recursion, first-step scaling, stopping tests and optional
 //! strong-Wolfe line search, so a run reproduces PyTorch's iterates.
 //! tch has no L-BFGS (tch-rs #368), hence this one.
-
-use std::collections::VecDeque;
+//!
+//! The history lives in [`History`]: S and Y as [m, n] ring buffers and the
+//! two-loop recursion as a few batched kernels, so an iteration launches a
+//! constant number of kernels whatever the history size. Host syncs are kept
+//! to two per iteration without a line search (the directional derivative,
+//! and one transfer for the stopping tests and the next curvature pair).
 
 use tch::{Kind, Tensor};
 
+use super::history::History;
 use super::line_search::strong_wolfe;
-use super::{abs_max, in_place, Objective};
+use super::{abs_max, host_values, in_place, Objective};
 use crate::engine::error::Result;
 
 #[derive(Clone, Debug)]
@@ -40,23 +45,50 @@ impl Default for LbfgsConfig {
 }
 
 /// State carried between calls to `step`, as PyTorch keeps it in `self.state`.
-#[derive(Default)]
 struct State {
     func_evals: usize,
     n_iter: usize,
     d: Option<Tensor>,
     t: f64,
-    old_dirs: VecDeque<Tensor>,
-    old_stps: VecDeque<Tensor>,
-    ro: VecDeque<Tensor>,
+    history: History,
     h_diag: Option<Tensor>,
     prev_flat_grad: Option<Tensor>,
     prev_loss: f64,
 }
 
+impl State {
+    fn new(history_size: usize) -> Self {
+        Self {
+            func_evals: 0,
+            n_iter: 0,
+            d: None,
+            t: 0.0,
+            history: History::new(history_size),
+            h_diag: None,
+            prev_flat_grad: None,
+            prev_loss: 0.0,
+        }
+    }
+}
+
+/// The next curvature pair, computed at the end of an iteration that evaluated
+/// the new point, with `y·s` fetched in the same host transfer as the stopping
+/// tests.
+struct Pair {
+    y: Tensor,
+    s: Tensor,
+    ys: Tensor,
+    ys_value: f64,
+}
+
 pub struct Lbfgs {
     config: LbfgsConfig,
     state: State,
+}
+
+/// |t|∞ as a 0-dim tensor on t's device (no host sync).
+fn abs_of_max(t: &Tensor) -> Result<Tensor> {
+    Ok(t.f_abs()?.f_max()?)
 }
 
 /// Flat view of a tensor, sharing its storage.
@@ -66,15 +98,18 @@ fn flat(t: &Tensor) -> Result<Tensor> {
 
 impl Lbfgs {
     pub fn new(config: LbfgsConfig) -> Self {
-        Self {
-            config,
-            state: State::default(),
-        }
+        let state = State::new(config.history_size);
+        Self { config, state }
     }
 
     /// Total objective evaluations so far.
     pub fn func_evals(&self) -> usize {
         self.state.func_evals
+    }
+
+    /// Curvature pairs held now (at most `history_size`).
+    pub fn history_len(&self) -> usize {
+        self.state.history.len()
     }
 
     /// Total iterations so far.
@@ -86,7 +121,7 @@ impl Lbfgs {
     pub fn reset(&mut self) {
         self.state = State {
             func_evals: self.state.func_evals,
-            ..State::default()
+            ..State::new(self.config.history_size)
         };
     }
 
@@ -108,6 +143,7 @@ impl Lbfgs {
 
         let st = &mut self.state;
         let mut n_iter = 0;
+        let mut pending: Option<Pair> = None;
         while n_iter < c.max_iter {
             n_iter += 1;
             st.n_iter += 1;
@@ -115,49 +151,34 @@ impl Lbfgs {
             // Descent direction.
             let d = match (&st.d, &st.prev_flat_grad) {
                 (Some(prev_d), Some(prev_g)) if st.n_iter > 1 => {
-                    let y = flat_grad.f_sub(prev_g)?;
-                    let s = prev_d.f_mul_scalar(st.t)?;
-                    let ys = y.f_dot(&s)?;
-                    if ys.f_double_value(&[])? > 1e-10 {
-                        if st.old_dirs.len() == c.history_size {
-                            st.old_dirs.pop_front();
-                            st.old_stps.pop_front();
-                            st.ro.pop_front();
+                    let p = match pending.take() {
+                        Some(p) => p,
+                        None => {
+                            let y = flat_grad.f_sub(prev_g)?;
+                            let s = prev_d.f_mul_scalar(st.t)?;
+                            let ys = y.f_dot(&s)?;
+                            let ys_value = ys.f_double_value(&[])?;
+                            Pair { y, s, ys, ys_value }
                         }
-                        st.h_diag = Some(ys.f_div(&y.f_dot(&y)?)?);
-                        st.ro.push_back(ys.f_reciprocal()?);
-                        st.old_dirs.push_back(y);
-                        st.old_stps.push_back(s);
-                    }
-                    let n = st.old_dirs.len();
-                    let mut al = Vec::with_capacity(n);
-                    let mut q = flat_grad.f_neg()?;
-                    for i in (0..n).rev() {
-                        let a = st.old_stps[i].f_dot(&q)?.f_mul(&st.ro[i])?;
-                        q = q.f_sub(&st.old_dirs[i].f_mul(&a)?)?;
-                        al.push(a);
-                    }
-                    al.reverse();
-                    let mut r = match &st.h_diag {
-                        Some(h) => q.f_mul(h)?,
-                        None => q,
                     };
-                    for (i, a) in al.iter().enumerate() {
-                        let be = st.old_dirs[i].f_dot(&r)?.f_mul(&st.ro[i])?;
-                        r = r.f_add(&st.old_stps[i].f_mul(&a.f_sub(&be)?)?)?;
+                    let q = flat_grad.f_neg()?;
+                    let mut pre = None;
+                    if p.ys_value > 1e-10 {
+                        st.h_diag = Some(p.ys.f_div(&p.y.f_dot(&p.y)?)?);
+                        // Pairs this call may still add, to size a first allocation.
+                        let hint = c.max_iter - n_iter + 1;
+                        pre = st.history.push(&p.s, &p.y, hint, Some(&q))?;
                     }
-                    r
+                    st.history.apply(&q, st.h_diag.as_ref(), pre)?
                 }
                 _ => {
-                    st.old_dirs.clear();
-                    st.old_stps.clear();
-                    st.ro.clear();
+                    st.history.clear();
                     st.h_diag = None;
                     flat_grad.f_neg()?
                 }
             };
 
-            st.prev_flat_grad = Some(flat_grad.copy());
+            st.prev_flat_grad = Some(flat_grad.f_detach_copy()?);
             let prev_loss = loss;
             st.prev_loss = loss;
 
@@ -179,15 +200,16 @@ impl Lbfgs {
                 break;
             }
 
-            let mut opt_cond = false;
+            // |g|∞ at the new point, when it was evaluated.
+            let mut grad_max: Option<Tensor> = None;
             let ls_evals;
             if c.strong_wolfe {
-                let x_init = xf.copy();
+                let x_init = xf.f_detach_copy()?;
                 let mut phi = |step: f64| -> Result<(f64, Tensor)> {
                     in_place(|| xf.shallow_clone().f_add_(&d.f_mul_scalar(step)?))?;
                     let (l, g) = f.evaluate(x)?;
                     tch::no_grad(|| xf.shallow_clone().f_copy_(&x_init))?;
-                    Ok((l, flat(&g)?.copy()))
+                    Ok((l, flat(&g)?.f_detach_copy()?))
                 };
                 let r = strong_wolfe(
                     &mut phi,
@@ -204,14 +226,14 @@ impl Lbfgs {
                 t = r.t;
                 ls_evals = r.evals;
                 in_place(|| xf.shallow_clone().f_add_(&d.f_mul_scalar(t)?))?;
-                opt_cond = abs_max(&flat_grad)? <= c.tolerance_grad;
+                grad_max = Some(abs_of_max(&flat_grad)?);
             } else {
                 in_place(|| xf.shallow_clone().f_add_(&d.f_mul_scalar(t)?))?;
                 if n_iter != c.max_iter {
                     let (l, g) = f.evaluate(x)?;
                     loss = l;
                     flat_grad = flat(&g)?;
-                    opt_cond = abs_max(&flat_grad)? <= c.tolerance_grad;
+                    grad_max = Some(abs_of_max(&flat_grad)?);
                     ls_evals = 1;
                 } else {
                     ls_evals = 0;
@@ -220,7 +242,27 @@ impl Lbfgs {
             current_evals += ls_evals;
             st.func_evals += ls_evals;
 
-            let step_max = abs_max(&d)? * t.abs();
+            // One host transfer for the stopping tests and, when the new point
+            // was evaluated, the next iteration's y·s.
+            let mut wanted = vec![abs_of_max(&d)?];
+            let mut next = None;
+            if let (Some(gm), Some(prev_g)) = (grad_max, &st.prev_flat_grad) {
+                let y = flat_grad.f_sub(prev_g)?;
+                let s = d.f_mul_scalar(t)?;
+                let ys = y.f_dot(&s)?;
+                wanted.push(gm);
+                wanted.push(ys.shallow_clone());
+                next = Some((y, s, ys));
+            }
+            let v = host_values(&wanted)?;
+            let step_max = v[0] * t.abs();
+            let opt_cond = v.len() == 3 && v[1] <= c.tolerance_grad;
+            pending = next.map(|(y, s, ys)| Pair {
+                y,
+                s,
+                ys,
+                ys_value: v[2],
+            });
             st.d = Some(d);
             st.t = t;
 

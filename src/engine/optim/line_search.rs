@@ -55,12 +55,14 @@ pub(crate) fn strong_wolfe(
     const C1: f64 = 1e-4;
     const C2: f64 = 0.9;
     let d_norm = super::abs_max(d)?;
-    let g = g.copy();
+    // The caller's gradient may be the objective's buffer, overwritten by the
+    // next evaluation; every gradient phi returns is already its own copy.
+    let g = g.f_detach_copy()?;
     let (mut f_new, mut g_new) = phi(t)?;
     let mut evals = 1;
     let mut gtd_new = g_new.f_dot(d)?.f_double_value(&[])?;
 
-    let (mut t_prev, mut f_prev, mut g_prev, mut gtd_prev) = (0.0, f, g.copy(), gtd);
+    let (mut t_prev, mut f_prev, mut g_prev, mut gtd_prev) = (0.0, f, g.shallow_clone(), gtd);
     let mut done = false;
     let mut ls_iter = 0;
     // Bracket: step lengths, losses, gradients and directional derivatives.
@@ -72,27 +74,27 @@ pub(crate) fn strong_wolfe(
         if ls_iter >= max_ls {
             bracket = vec![0.0, t];
             bracket_f = vec![f, f_new];
-            bracket_g = vec![g.copy(), g_new.copy()];
+            bracket_g = vec![g.shallow_clone(), g_new.shallow_clone()];
             break;
         }
         if f_new > f + C1 * t * gtd || (ls_iter > 1 && f_new >= f_prev) {
             bracket = vec![t_prev, t];
             bracket_f = vec![f_prev, f_new];
-            bracket_g = vec![g_prev.copy(), g_new.copy()];
+            bracket_g = vec![g_prev.shallow_clone(), g_new.shallow_clone()];
             bracket_gtd = vec![gtd_prev, gtd_new];
             break;
         }
         if gtd_new.abs() <= -C2 * gtd {
             bracket = vec![t];
             bracket_f = vec![f_new];
-            bracket_g = vec![g_new.copy()];
+            bracket_g = vec![g_new.shallow_clone()];
             done = true;
             break;
         }
         if gtd_new >= 0.0 {
             bracket = vec![t_prev, t];
             bracket_f = vec![f_prev, f_new];
-            bracket_g = vec![g_prev.copy(), g_new.copy()];
+            bracket_g = vec![g_prev.shallow_clone(), g_new.shallow_clone()];
             bracket_gtd = vec![gtd_prev, gtd_new];
             break;
         }
@@ -111,7 +113,7 @@ pub(crate) fn strong_wolfe(
         );
         t_prev = tmp;
         f_prev = f_new;
-        g_prev = g_new.copy();
+        g_prev = g_new.shallow_clone();
         gtd_prev = gtd_new;
         (f_new, g_new) = phi(t)?;
         evals += 1;
@@ -166,7 +168,7 @@ pub(crate) fn strong_wolfe(
         if f_new > f + C1 * t * gtd || f_new >= bracket_f[low] {
             bracket[high] = t;
             bracket_f[high] = f_new;
-            bracket_g[high] = g_new.copy();
+            bracket_g[high] = g_new.shallow_clone();
             bracket_gtd[high] = gtd_new;
             (low, high) = order(&bracket_f);
         } else {
@@ -175,18 +177,18 @@ pub(crate) fn strong_wolfe(
             } else if gtd_new * (bracket[high] - bracket[low]) >= 0.0 {
                 bracket[high] = bracket[low];
                 bracket_f[high] = bracket_f[low];
-                bracket_g[high] = bracket_g[low].copy();
+                bracket_g[high] = bracket_g[low].shallow_clone();
                 bracket_gtd[high] = bracket_gtd[low];
             }
             bracket[low] = t;
             bracket_f[low] = f_new;
-            bracket_g[low] = g_new.copy();
+            bracket_g[low] = g_new.shallow_clone();
             bracket_gtd[low] = gtd_new;
         }
     }
     Ok(LineSearchResult {
         loss: bracket_f[low],
-        grad: bracket_g[low].copy(),
+        grad: bracket_g[low].shallow_clone(),
         t: bracket[low],
         evals,
     })

@@ -4,6 +4,7 @@
 
 mod adam;
 pub mod guard;
+mod history;
 mod lbfgs;
 mod line_search;
 
@@ -32,6 +33,14 @@ impl<F: FnMut(&Tensor) -> Result<(f64, Tensor)>> Objective for F {
 /// Largest absolute entry of a tensor, as f64.
 pub(crate) fn abs_max(t: &Tensor) -> Result<f64> {
     Ok(t.f_abs()?.f_max()?.f_double_value(&[])?)
+}
+
+/// Several 0-dim tensors fetched to the host in one transfer (one sync).
+pub(crate) fn host_values(ts: &[Tensor]) -> Result<Vec<f64>> {
+    let all = Tensor::f_stack(ts, 0)?
+        .f_to_kind(tch::Kind::Double)?
+        .f_to_device(tch::Device::Cpu)?;
+    Ok(Vec::<f64>::try_from(&all)?)
 }
 
 /// Runs an in-place update outside autograd, dropping the returned handle.
