@@ -12,6 +12,7 @@ pub mod memory;
 pub mod mrf;
 pub mod optim;
 pub mod pyramid;
+pub mod sink;
 pub mod spec;
 pub mod tiling;
 pub mod transfer;

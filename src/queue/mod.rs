@@ -14,5 +14,5 @@ pub mod worker;
 pub use error::{StoreError, StoreResult};
 pub use ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem, WatchedRun};
 pub use rollbacks::RollbackRecord;
-pub use run::{FinalLosses, Input, Run, Sample, Status};
-pub use store::{Filter, OnInterrupted, Store, WorkerInfo};
+pub use run::{FinalLosses, Input, Point, Run, Sample, Status, StoredJob, UnknownJob};
+pub use store::{Checkpoint, Filter, OnInterrupted, Store, WorkerInfo};

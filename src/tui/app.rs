@@ -300,7 +300,13 @@ impl App {
                 self.outbox.push(Command::Refresh);
             }
             WorkerEvent::Progress { run, progress } => {
-                self.progress.insert(run, progress);
+                if let Some(p) = progress.gatys() {
+                    self.progress.insert(run, p.clone());
+                }
+            }
+            WorkerEvent::Lost { run, reason } => {
+                self.progress.remove(&run);
+                self.say(format!("run {run}: {reason}"));
             }
             WorkerEvent::Finished {
                 run,
@@ -368,7 +374,7 @@ impl App {
         match self.history.sort {
             None | Some(Sort::Newest) => {}
             Some(Sort::Loss) => rows.sort_by(|a, b| {
-                let key = |r: &Run| r.losses.map_or(f64::INFINITY, |l| l.total);
+                let key = |r: &Run| r.losses().map_or(f64::INFINITY, |l| l.total);
                 key(a).total_cmp(&key(b))
             }),
             Some(Sort::Status) => rows.sort_by_key(|r| r.status.as_str()),
@@ -763,7 +769,7 @@ impl App {
                         name: r.input_name(role),
                         ..LibItem::from_path(p)
                     };
-                    self.set_content(item("content", &r.spec.content));
+                    self.set_content(item("content", &r.params().content));
                     let names: Vec<String> = r
                         .inputs
                         .iter()
@@ -772,7 +778,7 @@ impl App {
                         .collect();
                     let c = &mut self.compose;
                     c.styles = r
-                        .spec
+                        .params()
                         .styles
                         .iter()
                         .enumerate()
@@ -788,7 +794,7 @@ impl App {
                         })
                         .collect();
                     c.blend = c.styles.len() > 1;
-                    c.spec = r.spec.clone();
+                    c.spec = r.params().clone();
                     c.match_preset();
                     c.error = None;
                     self.tab = 1;

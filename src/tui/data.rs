@@ -226,7 +226,13 @@ fn execute(store: &mut Store, cmd: Command) -> Option<String> {
             .map_err(|e| e.to_string()),
         Command::Rerun(id) => store
             .get(id)
-            .and_then(|r| store.add(&r.spec, &r.inputs, r.priority))
+            .and_then(|r| match r.job() {
+                Some(job) => store.add_job(job, &r.inputs, r.priority),
+                None => Err(crate::queue::StoreError::Spec(format!(
+                    "run {id} is of kind '{}', which this atelier cannot run",
+                    r.kind()
+                ))),
+            })
             .map(|n| format!("queued run {n} (a re-run of {id})"))
             .map_err(|e| e.to_string()),
     };
