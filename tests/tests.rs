@@ -5,6 +5,7 @@
 mod cli;
 mod guard;
 mod image_io;
+mod jobs;
 mod lbfgs;
 mod losses;
 mod options;

@@ -105,6 +105,9 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
                     detail,
                 } => println!("run {run}: {status} ({detail})"),
                 WorkerEvent::Lost { run, reason } => println!("run {run}: {reason}"),
+                WorkerEvent::Resumed { run, step } => {
+                    println!("run {run}: resumed at step {step}")
+                }
                 WorkerEvent::Progress { .. } | WorkerEvent::Idle => {}
             })?;
             Ok(())

@@ -49,6 +49,7 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
             }
         }
         WorkerEvent::Lost { run, reason } => println!("run {run}: {reason}"),
+        WorkerEvent::Resumed { run, step } => println!("run {run}: resumed at step {step}"),
         WorkerEvent::Finished {
             run,
             status,

@@ -169,3 +169,27 @@ impl Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_through_their_store_columns() {
+        let base = RunSpec::default();
+        let style = crate::engine::spec::StyleRef {
+            path: "/s.png".into(),
+            weight: 1.0,
+        };
+        for job in [
+            Job::Stylize(base.clone()),
+            Job::Texture(texture::Spec::new(&base, style, true)),
+        ] {
+            let back = Job::from_parts(job.kind(), &job.spec_json().unwrap()).unwrap();
+            assert_eq!(back, job);
+        }
+        let e = Job::from_parts("fast-style", "{}").unwrap_err();
+        assert!(e.contains("unknown to this build"), "{e}");
+        assert!(Job::from_parts("texture", "{\"gatys\": 3}").is_err());
+    }
+}

@@ -264,8 +264,7 @@ impl Store {
             .query_row(
                 &format!(
                     "UPDATE runs SET status = 'running', worker = ?1, device = ?2, started = ?3,
-                        heartbeat = ?3, attempts = attempts + 1, error = NULL, finished = NULL,
-                        cancel_requested = 0
+                        heartbeat = ?3, attempts = attempts + 1, error = NULL, finished = NULL
                  WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ({kinds})
                              ORDER BY priority DESC, position, id LIMIT 1)
                    AND status = 'queued'
@@ -825,7 +824,7 @@ pub(super) fn job_columns(job: &Job, inputs: &[Input]) -> StoreResult<(String, S
 }
 
 /// A transfer's four loss series side by side, per step.
-fn pivot_losses(points: &[Point]) -> Vec<Sample> {
+pub(super) fn pivot_losses(points: &[Point]) -> Vec<Sample> {
     let mut out: Vec<Sample> = Vec::new();
     let mut seen = [false; 4];
     let mut cur: Option<Sample> = None;

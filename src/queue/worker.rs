@@ -51,6 +51,11 @@ pub enum WorkerEvent {
         run: i64,
         progress: Progress,
     },
+    /// The run takes up from its resume point, `step` steps done.
+    Resumed {
+        run: i64,
+        step: i64,
+    },
     /// A status change the store refused: the run is no longer this
     /// worker's (it went stale and another worker took it).
     Lost {
@@ -353,6 +358,12 @@ impl Worker {
                     }
                 }
             }
+        }
+        if start.is_some() {
+            events(&WorkerEvent::Resumed {
+                run: run.id,
+                step: offset,
+            });
         }
         let vgg = self.models.vgg(&self.config, spec.pooling).map_err(fail)?;
         let files = self.store.files(run.id);

@@ -304,6 +304,7 @@ impl App {
                     self.progress.insert(run, p.clone());
                 }
             }
+            WorkerEvent::Resumed { .. } => {}
             WorkerEvent::Lost { run, reason } => {
                 self.progress.remove(&run);
                 self.say(format!("run {run}: {reason}"));

@@ -14,7 +14,7 @@ use crate::engine::image_io::load_rgb;
 use crate::engine::memory;
 use crate::engine::spec::RunSpec;
 use crate::engine::weights::sha256_file;
-use crate::queue::{Filter, Input, RollbackRecord, Run, Sample, Store, WorkerInfo};
+use crate::queue::{Filter, Input, LossCache, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
 use super::event::Event;
@@ -104,6 +104,7 @@ pub fn spawn(
                 }
             };
             let mut focus: Option<i64> = None;
+            let mut losses = LossCache::default();
             let mut content_size = None;
             let mut memory = None;
             let mut memory_at: Option<Instant> = None;
@@ -127,7 +128,7 @@ pub fn spawn(
                     memory = Some(device_memory(device));
                     memory_at = Some(Instant::now());
                 }
-                let snap = snapshot(&store, focus, &rules);
+                let snap = snapshot(&store, focus, &mut losses, &rules);
                 match snap {
                     Ok(mut s) => {
                         s.memory = memory;
@@ -149,6 +150,7 @@ pub fn spawn(
 fn snapshot(
     store: &Store,
     focus: Option<i64>,
+    losses: &mut LossCache,
     rules: &[RuleConfig],
 ) -> crate::queue::StoreResult<Snapshot> {
     Ok(Snapshot {
@@ -161,7 +163,9 @@ fn snapshot(
         focus: match focus {
             Some(run) => Some(Focus {
                 run,
-                samples: store.samples(run)?,
+                samples: losses
+                    .refresh(store, run, store.get(run).map_or(0, |r| r.attempts))?
+                    .to_vec(),
                 rollbacks: store.rollbacks(run)?,
             }),
             None => None,
