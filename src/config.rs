@@ -379,6 +379,45 @@ mod tests {
     }
 
     #[test]
+    fn presets_name_the_kinds_they_are_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[presets.tex]\nkinds = [\"texture\"]\nsize = 48\n[presets.any]\nsize = 40\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(c.kind_spec("texture", Some("tex"), false).unwrap().size, 48);
+        let e = c
+            .kind_spec("stylize", Some("tex"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not for stylize"), "{e}");
+        for kind in ["stylize", "texture"] {
+            assert_eq!(c.kind_spec(kind, Some("any"), false).unwrap().size, 40);
+        }
+        assert!(c.kind_spec("fast-style", None, false).is_err());
+        // A kind the build does not know, a rule on a preset for another kind.
+        for (bad, want) in [
+            ("[presets.x]\nkinds = [\"oil\"]\n", "oil"),
+            ("[presets.x]\nkinds = \"texture\"\n", "kinds"),
+            (
+                "[presets.x]\nkinds = [\"texture\"]\n[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\npreset = \"x\"\n",
+                "not for stylize",
+            ),
+            (
+                "[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\nkind = \"texture\"\n",
+                "texture",
+            ),
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            let e = Config::load(Some(&p), true).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn presets_and_watch_rules_parse_and_are_checked() {
         let c = Config::load(None, false).unwrap();
         assert!(c.watch.is_empty());

@@ -242,7 +242,14 @@ fn a_stylize_and_a_texture_run_from_the_cli_are_run_by_one_worker() {
     assert_eq!((img.width(), img.height()), (40, 40));
     let shown = json_output(atelier(d).args(["runs", "show", &t.to_string(), "--json"]));
     assert_eq!(shown["run"]["kind"], "texture");
-    assert_eq!(shown["samples"].as_array().unwrap().len(), 3);
+    // L-BFGS may evaluate more than once a step, and a rolled-back
+    // evaluation has no sample.
+    let samples = shown["samples"].as_array().unwrap().len() as i64;
+    let evals = shown["run"]["outcome"]["evals"].as_i64().unwrap();
+    assert!(
+        samples > 0 && samples <= evals,
+        "{samples} samples, {evals} evals"
+    );
 }
 
 /// Kills a worker once `id` has a resume point; a second worker must take
@@ -290,7 +297,7 @@ fn a_killed_stylize_run_resumes_from_its_snapshot() {
             "--size",
             "32",
             "--steps",
-            "400",
+            "100",
             "--device",
             "cpu",
         ],
@@ -310,7 +317,7 @@ fn a_killed_texture_run_resumes_from_its_snapshot() {
             "--size",
             "32",
             "--steps",
-            "400",
+            "100",
         ],
     );
     killed_then_resumed(dir.path(), id);
