@@ -183,12 +183,68 @@ impl Config {
             Ok(toml::Value::Table(t)) => t,
             _ => return Err(err("cannot represent the run spec".into())),
         };
-        merge(&mut table, preset.clone());
+        let mut preset = preset.clone();
+        // Which job kinds the preset is for: see `kind_spec`.
+        preset.remove(PRESET_KINDS);
+        merge(&mut table, preset);
         let spec: RunSpec = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
         spec.validate().map_err(|e| err(e.to_string()))?;
         Ok(spec)
+    }
+
+    /// The parameters of a job of `kind` from preset `name` (`None`: `[run]`
+    /// with the device's size and steps). A preset may name the kinds it is
+    /// for (`kinds = ["texture"]`; default: every kind that takes run
+    /// parameters); using it for another kind is an error.
+    pub fn kind_spec(
+        &self,
+        kind: &str,
+        name: Option<&str>,
+        gpu: bool,
+    ) -> Result<RunSpec, ConfigError> {
+        use crate::jobs::{stylize, texture};
+        if ![stylize::KIND, texture::KIND].contains(&kind) {
+            return Err(ConfigError::Invalid {
+                path: "run".into(),
+                reason: format!("jobs of kind '{kind}' take no [run] parameters"),
+            });
+        }
+        if let Some(name) = name {
+            let kinds = self.preset_kinds(name)?;
+            if !kinds.is_empty() && !kinds.iter().any(|k| k == kind) {
+                return Err(ConfigError::Invalid {
+                    path: format!("presets.{name}").into(),
+                    reason: format!("is for {}, not for {kind}", kinds.join(", ")),
+                });
+            }
+        }
+        self.preset_spec(name, gpu)
+    }
+
+    /// The `kinds` a preset names (empty: any).
+    fn preset_kinds(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        let err = |reason: String| ConfigError::Invalid {
+            path: format!("presets.{name}.{PRESET_KINDS}").into(),
+            reason,
+        };
+        let Some(v) = self.presets.get(name).and_then(|t| t.get(PRESET_KINDS)) else {
+            return Ok(Vec::new());
+        };
+        let kinds: Vec<String> = v
+            .clone()
+            .try_into()
+            .map_err(|_| err("expected a list of job kinds, e.g. [\"texture\"]".into()))?;
+        for k in &kinds {
+            if !crate::jobs::Job::KINDS.contains(&k.as_str()) {
+                return Err(err(format!(
+                    "unknown job kind '{k}' (kinds: {})",
+                    crate::jobs::Job::KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(kinds)
     }
 
     /// Presets and watch rules are checked when the config is read, so a typo
@@ -197,6 +253,7 @@ impl Config {
         self.check_ranges()?;
         for name in self.presets.keys() {
             self.preset_spec(Some(name), false)?;
+            self.preset_kinds(name)?;
         }
         let mut names = std::collections::HashSet::new();
         for (i, w) in self.watch.iter().enumerate() {
@@ -209,6 +266,8 @@ impl Config {
                     return Err(err(format!("preset '{p}' is not defined in [presets]")));
                 }
             }
+            self.kind_spec(w.kind.as_str(), w.preset.as_deref(), false)
+                .map_err(|e| err(e.to_string()))?;
             if w.styles.is_empty() {
                 return Err(err("styles is empty: give at least one".into()));
             }
@@ -327,6 +386,9 @@ impl Config {
     }
 }
 
+/// The key of a preset that names the job kinds it is for.
+const PRESET_KINDS: &str = "kinds";
+
 /// Overlays `over` onto `base`, table by table.
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
@@ -427,6 +489,45 @@ mod tests {
         std::fs::write(&p, "[run]\nstyle_wieght = 1\n").unwrap();
         let e = Config::load(Some(&p), true).unwrap_err().to_string();
         assert!(e.contains("style_wieght"), "{e}");
+    }
+
+    #[test]
+    fn presets_name_the_kinds_they_are_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[presets.tex]\nkinds = [\"texture\"]\nsize = 48\n[presets.any]\nsize = 40\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(c.kind_spec("texture", Some("tex"), false).unwrap().size, 48);
+        let e = c
+            .kind_spec("stylize", Some("tex"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not for stylize"), "{e}");
+        for kind in ["stylize", "texture"] {
+            assert_eq!(c.kind_spec(kind, Some("any"), false).unwrap().size, 40);
+        }
+        assert!(c.kind_spec("fast-style", None, false).is_err());
+        // A kind the build does not know, a rule on a preset for another kind.
+        for (bad, want) in [
+            ("[presets.x]\nkinds = [\"oil\"]\n", "oil"),
+            ("[presets.x]\nkinds = \"texture\"\n", "kinds"),
+            (
+                "[presets.x]\nkinds = [\"texture\"]\n[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\npreset = \"x\"\n",
+                "not for stylize",
+            ),
+            (
+                "[[watch]]\ninbox = \"/in\"\noutput = \"/o\"\nstyles = [\"a\"]\nkind = \"texture\"\n",
+                "texture",
+            ),
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            let e = Config::load(Some(&p), true).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod jobs;
 pub mod queue;
 pub mod tui;
 pub mod watch;

@@ -283,7 +283,7 @@ fn a_worker_records_the_rollbacks_of_a_diverging_run() {
     let rollbacks = store.rollbacks(id).unwrap();
     assert!(rollbacks.len() >= 2, "{rollbacks:?}");
     let samples = store.samples(id).unwrap();
-    let evals = r.evals.unwrap();
+    let evals = r.evals().unwrap();
     for rb in &rollbacks {
         assert!(
             rb.to_eval < rb.eval && rb.eval <= evals,

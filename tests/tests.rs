@@ -6,6 +6,7 @@ mod cli;
 mod fast;
 mod guard;
 mod image_io;
+mod jobs;
 mod lbfgs;
 mod losses;
 mod oom;

@@ -9,7 +9,9 @@ use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
 use atelier::engine::spec::{RunSpec, StyleRef};
-use atelier::queue::{FinalLosses, Input, RollbackRecord, Run, Sample, Status};
+use atelier::jobs::stylize::Outcome as StylizeOutcome;
+use atelier::jobs::{Job, Outcome};
+use atelier::queue::{FinalLosses, Input, RollbackRecord, Run, Sample, Status, StoredJob};
 use atelier::tui::app::{App, Mode};
 use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
 use atelier::tui::images::{ImageKey, Loaded};
@@ -71,7 +73,7 @@ fn run(id: i64, status: Status, content: &str, style: &str, loss: Option<f64>) -
         created: 1_795_000_000.0 + id as f64 * 60.0,
         status,
         priority: 0,
-        spec: spec(),
+        job: StoredJob::Known(Job::Stylize(spec())),
         inputs: vec![input("content", content), input("style", style)],
         output: (status == Status::Done).then(|| format!("/data/runs/{id}/output.png").into()),
         device: Some("cpu".into()),
@@ -79,20 +81,25 @@ fn run(id: i64, status: Status, content: &str, style: &str, loss: Option<f64>) -
         started: None,
         finished: None,
         heartbeat: None,
-        evals: loss.map(|_| 200),
-        best_eval: loss.map(|_| 197),
-        stop: loss.map(|_| "steps done".into()),
-        losses: loss.map(|total| FinalLosses {
-            style: total / 3.0,
-            content: total / 2.0,
-            tv: total / 6.0,
-            total,
+        outcome: loss.map(|total| {
+            Outcome::Stylize(StylizeOutcome {
+                evals: 200,
+                best_eval: 197,
+                stop: "steps done".into(),
+                rollbacks: 0,
+                losses: FinalLosses {
+                    style: total / 3.0,
+                    content: total / 2.0,
+                    tv: total / 6.0,
+                    total,
+                },
+            })
         }),
         error: (status == Status::Failed).then(|| "content.png: not a readable image".into()),
         cancel_requested: false,
         attempts: 1,
         resume_from: None,
-        resume_eval: None,
+        resume_step: None,
     }
 }
 

@@ -215,7 +215,9 @@ fn a_hundred_images_at_once_are_queued_once_each() {
         let p = e.inbox.join(format!("img{i:03}.png"));
         assert!(shas.contains(&sha(&p)), "{} missing", p.display());
     }
-    assert!(all.iter().all(|r| r.spec.size == 32 && r.spec.steps == 1));
+    assert!(all
+        .iter()
+        .all(|r| r.params().size == 32 && r.params().steps == 1));
 }
 
 #[test]
@@ -246,7 +248,7 @@ fn a_slow_chunked_write_is_queued_once_when_complete() {
     let all = runs(&e);
     assert_eq!(all.len(), 1);
     assert_eq!(content_sha(&all[0]), sha(&src));
-    assert_eq!(all[0].spec.content, dest);
+    assert_eq!(all[0].params().content, dest);
 }
 
 #[test]
@@ -272,7 +274,7 @@ fn a_temp_name_renamed_into_place_is_queued_once_under_its_final_name() {
         drop(f);
         std::thread::sleep(Duration::from_millis(400));
         assert!(
-            runs(&e).iter().all(|r| !r.spec.content.ends_with(tmp)),
+            runs(&e).iter().all(|r| !r.params().content.ends_with(tmp)),
             "a temporary name was taken"
         );
         std::fs::rename(&t, e.inbox.join(fin)).unwrap();
@@ -285,7 +287,7 @@ fn a_temp_name_renamed_into_place_is_queued_once_under_its_final_name() {
     let all = runs(&e);
     assert_eq!(all.len(), 3);
     for (path, s) in finals {
-        let r: Vec<&Run> = all.iter().filter(|r| r.spec.content == path).collect();
+        let r: Vec<&Run> = all.iter().filter(|r| r.params().content == path).collect();
         assert_eq!(r.len(), 1, "{}", path.display());
         assert_eq!(content_sha(r[0]), s);
     }
@@ -374,7 +376,9 @@ fn bad_inputs_are_reported_with_their_reason_and_the_rest_continue() {
         assert!(got.contains("permission denied"), "{got}");
     }
     let all = runs(&e);
-    assert!(all.iter().any(|r| r.spec.content == inbox.join("good.png")));
+    assert!(all
+        .iter()
+        .any(|r| r.params().content == inbox.join("good.png")));
     assert_eq!(all.len(), if unreadable_is_testable { 1 } else { 2 });
     // The text output says the same, one line per failure.
     let out = atelier(&e).args(["watch", "status"]).output().unwrap();
@@ -484,7 +488,7 @@ fn the_poll_backend_finds_files_as_the_native_one_does() {
     settle();
     let all = runs(&e);
     assert_eq!(all.len(), 4);
-    let names: HashSet<PathBuf> = all.iter().map(|r| r.spec.content.clone()).collect();
+    let names: HashSet<PathBuf> = all.iter().map(|r| r.params().content.clone()).collect();
     for p in ["a.png", "sub/b.png", "c.png", "d.png"] {
         assert!(names.contains(&e.inbox.join(p)), "{p}");
     }
@@ -571,7 +575,7 @@ fn a_fifo_in_the_inbox_is_recorded_and_does_not_block_the_watcher() {
     wait_until(&e, "the later file queued", Duration::from_secs(30), || {
         runs(&e)
             .iter()
-            .any(|r| r.spec.content == e.inbox.join("after.png"))
+            .any(|r| r.params().content == e.inbox.join("after.png"))
     });
     let s = status_json(&e);
     let failures = s[0]["failures"].as_array().unwrap();
@@ -605,7 +609,7 @@ fn an_inbox_moved_away_and_recreated_records_no_ghost_failure() {
         || {
             runs(&e)
                 .iter()
-                .any(|r| r.spec.content == e.inbox.join("new.png"))
+                .any(|r| r.params().content == e.inbox.join("new.png"))
         },
     );
     let s = status_json(&e);

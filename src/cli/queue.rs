@@ -1,21 +1,21 @@
 //! `atelier queue …`: add runs, list the queue, cancel and reorder.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
-use super::stylize::{spec_from_args, StylizeArgs};
+use super::stylize::{spec_from_args, stem, StylizeArgs};
 use super::table::Table;
-use crate::config::Config;
+use crate::config::{resolve, Config};
 use crate::engine::device::parse_device;
-use crate::engine::image_io::load_rgb;
-use crate::engine::weights::sha256_file;
-use crate::queue::{Input, Status, Store};
+use crate::engine::library::{resolve_image, Library};
+use crate::engine::spec::StyleRef;
+use crate::jobs::{stylize, texture, Job};
+use crate::queue::{Status, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
-    /// Queue a run; takes the options of `stylize` that shape the run.
+    /// Queue a run: `queue add [stylize] CONTENT STYLE …` (the options of
+    /// `stylize` that shape the run) or `queue add texture STYLE …`.
     Add(Box<AddArgs>),
     /// The running and queued runs, in the order they will be taken.
     Ls {
@@ -34,10 +34,28 @@ pub enum QueueCmd {
     Priority { id: i64, priority: i64 },
 }
 
+/// `queue add`: a kind's subcommand, or without one a stylize run.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct AddArgs {
+    #[command(subcommand)]
+    pub kind: Option<AddKind>,
     #[command(flatten)]
-    pub run: StylizeArgs,
+    pub stylize: StylizeAdd,
+}
+
+/// The job kinds `queue add` takes.
+#[derive(Subcommand, Debug)]
+pub enum AddKind {
+    /// A style transfer (the default kind).
+    Stylize(Box<StylizeAdd>),
+    /// A texture synthesised from a style image alone.
+    Texture(TextureAdd),
+}
+
+/// Where a queued run goes and what is printed, for every kind.
+#[derive(Args, Debug)]
+pub struct Placement {
     /// Higher priorities run first.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub priority: i64,
@@ -46,9 +64,47 @@ pub struct AddArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct StylizeAdd {
+    #[command(flatten)]
+    pub run: StylizeArgs,
+    #[command(flatten)]
+    pub place: Placement,
+}
+
+#[derive(Args, Debug)]
+pub struct TextureAdd {
+    /// Style image: a path or a bundled painting's name.
+    pub style: String,
+    /// Longer side of the texture in px (default: the device's size).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Optimiser iterations (default: the device's steps).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Seed of the starting noise.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A square SIZE×SIZE texture instead of the style's aspect.
+    #[arg(long)]
+    pub square: bool,
+    /// A `[presets.NAME]` table for the other parameters.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// auto, cpu, cuda or cuda:N: which device's default size and steps.
+    #[arg(long)]
+    pub device: Option<String>,
+    #[command(flatten)]
+    pub place: Placement,
+}
+
 pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
     match cmd {
-        QueueCmd::Add(a) => add(*a, store, c),
+        QueueCmd::Add(a) => match a.kind {
+            None => add(a.stylize, store, c),
+            Some(AddKind::Stylize(s)) => add(*s, store, c),
+            Some(AddKind::Texture(t)) => add_texture(t, store, c),
+        },
         QueueCmd::Ls { json } => {
             store.recover(c.worker.stale_after)?;
             let runs = store.queue()?;
@@ -57,7 +113,7 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
                 return Ok(0);
             }
             let mut t = Table::new(&[
-                "#", "ID", "STATUS", "PRIO", "CONTENT", "STYLE", "SIZE", "STEPS", "WORKER",
+                "#", "ID", "STATUS", "PRIO", "KIND", "CONTENT", "STYLE", "SIZE", "STEPS", "WORKER",
             ]);
             let mut place = 0;
             for r in &runs {
@@ -72,10 +128,11 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
                     r.id.to_string(),
                     r.status.to_string(),
                     r.priority.to_string(),
+                    r.kind().to_string(),
                     r.input_name("content"),
                     r.input_name("style"),
-                    r.spec.size.to_string(),
-                    r.spec.steps.to_string(),
+                    r.spec().map(|s| s.size.to_string()).unwrap_or_default(),
+                    r.spec().map(|s| s.steps.to_string()).unwrap_or_default(),
                     r.worker.clone().unwrap_or_default(),
                 ]);
             }
@@ -110,7 +167,7 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
     }
 }
 
-fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
+fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
     // Options of `stylize` that a queued run would otherwise silently ignore:
     // the worker writes into the run's folder and has its own settings.
     let r = &a.run;
@@ -134,30 +191,43 @@ fn add(a: AddArgs, store: &mut Store, c: &Config) -> Result<i32> {
     }
     let device = parse_device(a.run.common.device.as_deref().unwrap_or(&c.stylize.device))?;
     let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
-    let pixel_limit = spec.pixel_limit;
-    // Check the inputs now, so a bad file fails here rather than in the worker,
-    // and store absolute paths: the worker may run from another folder.
+    // Check the inputs now, so a bad file fails here rather than in the
+    // worker; their paths are stored absolute.
     let style_names: Vec<String> = style_name.split('+').map(str::to_string).collect();
-    let mut inputs = Vec::new();
-    let content_name = super::runs::file_stem(&spec.content);
-    let mut targets: Vec<(&str, Option<String>, &mut PathBuf)> =
-        vec![("content", Some(content_name), &mut spec.content)];
-    for (i, s) in spec.styles.iter_mut().enumerate() {
-        targets.push(("style", style_names.get(i).cloned(), &mut s.path));
+    let content_name = stem(&spec.content);
+    let inputs = stylize::inputs(&mut spec, Some(content_name), &style_names)?;
+    let id = store.add_job(&Job::Stylize(spec), &inputs, a.place.priority)?;
+    report(store, id, a.place.json)
+}
+
+fn add_texture(a: TextureAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let base = c.kind_spec(texture::KIND, a.preset.as_deref(), device.is_cuda())?;
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let path = resolve_image(&a.style, styles.as_ref())?;
+    let name = styles
+        .as_ref()
+        .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == path))
+        .map(|e| e.name.clone())
+        .unwrap_or_else(|| stem(&path));
+    let mut spec = texture::Spec::new(&base, StyleRef { path, weight: 1.0 }, a.square);
+    if let Some(n) = a.size {
+        spec.gatys.size = n;
     }
-    for (role, name, path) in targets {
-        load_rgb(path, pixel_limit)?;
-        let abs = std::fs::canonicalize(&*path)?;
-        inputs.push(Input {
-            role: role.into(),
-            name,
-            sha256: sha256_file(&abs)?,
-            path: abs.clone(),
-        });
-        *path = abs;
+    if let Some(n) = a.steps {
+        spec.gatys.steps = n;
     }
-    let id = store.add(&spec, &inputs, a.priority)?;
-    if a.json {
+    if let Some(n) = a.seed {
+        spec.gatys.seed = n;
+    }
+    spec.validate()?;
+    let inputs = spec.inputs(Some(name))?;
+    let id = store.add_job(&Job::Texture(spec), &inputs, a.place.priority)?;
+    report(store, id, a.place.json)
+}
+
+fn report(store: &Store, id: i64, json: bool) -> Result<i32> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&store.get(id)?)?);
     } else {
         println!("queued run {id}");

@@ -55,12 +55,6 @@ fn parse_status(s: &str) -> Result<Status, String> {
     s.parse()
 }
 
-pub fn file_stem(p: &Path) -> String {
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
     match cmd {
         RunsCmd::Ls {
@@ -80,21 +74,25 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                 return Ok(0);
             }
             let mut t = Table::new(&[
-                "ID", "STATUS", "CREATED", "CONTENT", "STYLE", "SIZE", "STEPS", "EVALS", "TOTAL",
-                "OUTPUT",
+                "ID", "STATUS", "KIND", "CREATED", "CONTENT", "STYLE", "SIZE", "STEPS", "EVALS",
+                "RESULT", "OUTPUT",
             ]);
             for r in &runs {
+                let summary = r.summary(None);
                 t.row(vec![
                     r.id.to_string(),
                     r.status.to_string(),
+                    r.kind().to_string(),
                     format_time(r.created),
                     r.input_name("content"),
                     r.input_name("style"),
-                    r.spec.size.to_string(),
-                    r.spec.steps.to_string(),
-                    r.evals.map(|e| e.to_string()).unwrap_or_default(),
-                    r.losses
-                        .map(|l| format!("{:.4e}", l.total))
+                    r.spec().map(|s| s.size.to_string()).unwrap_or_default(),
+                    r.spec().map(|s| s.steps.to_string()).unwrap_or_default(),
+                    r.evals().map(|e| e.to_string()).unwrap_or_default(),
+                    r.outcome
+                        .as_ref()
+                        .and(summary.headline)
+                        .map(|h| format!("{} {:.4e}", h.label, h.value))
                         .unwrap_or_default(),
                     r.output
                         .as_ref()
@@ -120,8 +118,16 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
         }
         RunsCmd::Rerun { id, set, priority } => {
             let r = store.get(id)?;
-            let spec = apply_sets(&r.spec, &set)?;
-            let new = store.add(&spec, &r.inputs, priority)?;
+            let mut job = r
+                .job()
+                .cloned()
+                .with_context(|| format!("run {id} is of a kind this atelier cannot run"))?;
+            if let Some(spec) = job.gatys_mut() {
+                *spec = apply_sets(spec, &set)?;
+            } else if !set.is_empty() {
+                bail!("--set: run {id} ({}) has no run parameters", r.kind());
+            }
+            let new = store.add_job(&job, &r.inputs, priority)?;
             println!("queued run {new} (a re-run of {id})");
             Ok(0)
         }
@@ -154,7 +160,10 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
 }
 
 fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
-    println!("run {}  {}", r.id, r.status);
+    println!("run {}  {}  {}", r.id, r.kind(), r.status);
+    if let crate::queue::StoredJob::Unknown(u) = &r.job {
+        println!("  unreadable {}", u.unreadable);
+    }
     println!("  created   {}", format_time(r.created));
     if let (Some(s), Some(f)) = (r.started, r.finished) {
         println!(
@@ -175,15 +184,11 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
     if let Some(o) = &r.output {
         println!("  output    {}", o.display());
     }
-    if let Some(l) = r.losses {
+    if let Some(o) = r.outcome.as_ref().and_then(|o| o.gatys()) {
+        let l = o.losses;
         println!(
             "  losses    style {:.4e} content {:.4e} tv {:.4e} total {:.4e} (best at step {}, {})",
-            l.style,
-            l.content,
-            l.tv,
-            l.total,
-            r.best_eval.unwrap_or(0),
-            r.stop.as_deref().unwrap_or("")
+            l.style, l.content, l.tv, l.total, o.best_eval, o.stop
         );
     }
     if let Some(e) = &r.error {
@@ -198,7 +203,13 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
         );
     }
     println!("  attempts  {}", r.attempts);
-    if let Ok(spec) = serde_json::to_string_pretty(&r.spec) {
+    let spec = match &r.job {
+        crate::queue::StoredJob::Known(j) => {
+            serde_json::to_value(j).ok().map(|v| v["spec"].clone())
+        }
+        crate::queue::StoredJob::Unknown(u) => Some(u.spec.clone()),
+    };
+    if let Some(Ok(spec)) = spec.map(|s| serde_json::to_string_pretty(&s)) {
         println!("  spec      {}", spec.replace('\n', "\n            "));
     }
 }

@@ -19,10 +19,9 @@ use crate::engine::image_io::{
 };
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::memory;
-use crate::engine::optim::Rollback;
 use crate::engine::output::{os_reason, OutputPolicy};
 use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
-use crate::engine::transfer::{self, Flow, Observer, Progress};
+use crate::engine::transfer::{self, Event, Flow, Progress, Sink};
 use crate::engine::vgg::Vgg19;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
@@ -614,7 +613,40 @@ struct CliObserver<'a> {
     started: std::time::Instant,
 }
 
-impl Observer for CliObserver<'_> {
+impl Sink<Event> for CliObserver<'_> {
+    fn progress(&mut self, e: &Event) -> Result<Flow, Error> {
+        match e {
+            Event::Eval(p) => Ok(self.on_eval(p)),
+            Event::Rollback(r) => {
+                self.bar.suspend(|| {
+                    println!(
+                        "rollback {} at step {}: {}; back to the best iterate (step {}), {}",
+                        r.count, r.eval, r.reason, r.to_eval, r.remedy
+                    )
+                });
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    fn preview_every(&self) -> usize {
+        self.save_every
+    }
+
+    fn preview(&mut self, eval: usize, image: &tch::Tensor) -> Result<Flow, Error> {
+        std::fs::create_dir_all(&self.snapshots).map_err(|e| Error::Write {
+            path: self.snapshots.clone(),
+            reason: os_reason(&e),
+        })?;
+        let path = self.snapshots.join(format!("step-{eval:06}.png"));
+        let text = [("Software", software())];
+        save_png_with(&path, &from_tensor(image)?, &text, self.policy)?;
+        self.written += 1;
+        Ok(Flow::Continue)
+    }
+}
+
+impl CliObserver<'_> {
     fn on_eval(&mut self, p: &Progress) -> Flow {
         self.trace.push((
             self.started.elapsed().as_secs_f64(),
@@ -637,30 +669,5 @@ impl Observer for CliObserver<'_> {
         } else {
             Flow::Continue
         }
-    }
-
-    fn snapshot_every(&self) -> usize {
-        self.save_every
-    }
-
-    fn on_snapshot(&mut self, eval: usize, image: &tch::Tensor) -> Result<(), Error> {
-        std::fs::create_dir_all(&self.snapshots).map_err(|e| Error::Write {
-            path: self.snapshots.clone(),
-            reason: os_reason(&e),
-        })?;
-        let path = self.snapshots.join(format!("step-{eval:06}.png"));
-        let text = [("Software", software())];
-        save_png_with(&path, &from_tensor(image)?, &text, self.policy)?;
-        self.written += 1;
-        Ok(())
-    }
-
-    fn on_rollback(&mut self, r: &Rollback) {
-        self.bar.suspend(|| {
-            println!(
-                "rollback {} at step {}: {}; back to the best iterate (step {}), {}",
-                r.count, r.eval, r.reason, r.to_eval, r.remedy
-            )
-        });
     }
 }

@@ -76,7 +76,7 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
     let styles = resolve(&c.paths.styles);
     let mut rules = Vec::new();
     for r in &configs {
-        let spec = c.preset_spec(r.preset.as_deref(), device.is_cuda())?;
+        let spec = c.kind_spec(r.kind.as_str(), r.preset.as_deref(), device.is_cuda())?;
         match Rule::resolve(r, spec, &styles) {
             Ok(rule) => rules.push(rule),
             // A switched-off rule must not stop the others.
@@ -104,6 +104,10 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
                     status,
                     detail,
                 } => println!("run {run}: {status} ({detail})"),
+                WorkerEvent::Lost { run, reason } => println!("run {run}: {reason}"),
+                WorkerEvent::Resumed { run, step } => {
+                    println!("run {run}: resumed at step {step}")
+                }
                 WorkerEvent::Progress { .. } | WorkerEvent::Idle => {}
             })?;
             Ok(())

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::engine::device::{device_name, parse_device};
+use crate::jobs::Summary;
 use crate::queue::worker::{Worker, WorkerEvent};
 use crate::queue::Store;
 
@@ -39,13 +40,16 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
             println!("{}", r.started_line());
         }
         WorkerEvent::Progress { run, progress } => {
-            if log_every > 0 && progress.eval % log_every == 0 {
-                println!(
-                    "run {run}: step {}: total {:.4e}",
-                    progress.eval, progress.losses.total
-                );
+            let s = Summary::from(progress);
+            if log_every > 0 && s.done % log_every as u64 == 0 {
+                match s.headline {
+                    Some(h) => println!("run {run}: step {}: {} {:.4e}", s.done, h.label, h.value),
+                    None => println!("run {run}: step {}", s.done),
+                }
             }
         }
+        WorkerEvent::Lost { run, reason } => println!("run {run}: {reason}"),
+        WorkerEvent::Resumed { run, step } => println!("run {run}: resumed at step {step}"),
         WorkerEvent::Finished {
             run,
             status,

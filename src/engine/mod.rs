@@ -16,6 +16,7 @@ pub mod mrf;
 pub mod optim;
 pub mod output;
 pub mod pyramid;
+pub mod sink;
 pub mod spec;
 pub mod tiling;
 pub mod transfer;

@@ -2,8 +2,9 @@
 //! on Gram matrices, total variation, minimised over the image pixels with
 //! L-BFGS or Adam, the image kept in [0, 1].
 //!
-//! Progress goes to an [`Observer`] after every evaluation; the observer can stop
-//! the run (the loop then returns [`Error::Cancelled`] and nothing is written).
+//! Progress goes to a [`Sink`] after every evaluation; the sink can stop the
+//! run (the loop then returns [`Error::Cancelled`] and nothing is written) or
+//! end it with an error.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ pub struct Losses {
     pub total: f64,
 }
 
-/// What the observer is told after each evaluation.
+/// What the sink is told after each evaluation.
 #[derive(Clone, Debug)]
 pub struct Progress {
     /// Evaluations done so far (1-based).
@@ -56,28 +57,27 @@ pub struct Progress {
 }
 
 pub use super::flow::Flow;
+pub use super::sink::Sink;
 
-/// Watches a run; returning [`Flow::Stop`] cancels it.
-pub trait Observer {
-    fn on_eval(&mut self, progress: &Progress) -> Flow;
-    /// A divergence was caught and the run rolled back to its best iterate
-    /// (evaluations counted over the whole run, as in [`Progress`]).
-    fn on_rollback(&mut self, _rollback: &Rollback) {}
-    /// Every how many evaluations [`Observer::on_snapshot`] is called (0: never).
-    fn snapshot_every(&self) -> usize {
-        0
-    }
-    /// The current iterate after evaluation `eval`, as the output would be
-    /// (`[1, 3, H, W]` in [0, 1] on the CPU, colours restored). An error ends
-    /// the run with that error. Where it goes is the observer's business.
-    fn on_snapshot(&mut self, _eval: usize, _image: &Tensor) -> Result<()> {
-        Ok(())
-    }
+/// What a transfer reports to its [`Sink`]: each evaluation, and each
+/// divergence caught and rolled back to the best iterate (evaluations counted
+/// over the whole run, as in [`Progress`]).
+#[derive(Clone, Debug)]
+pub enum Event {
+    Eval(Progress),
+    Rollback(Rollback),
 }
 
-impl<F: FnMut(&Progress) -> Flow> Observer for F {
-    fn on_eval(&mut self, progress: &Progress) -> Flow {
-        self(progress)
+/// The sink of a transfer (or a texture synthesis, which is one).
+pub type TransferSink<'a> = dyn Sink<Event> + 'a;
+
+/// A closure over each evaluation is a sink that ignores the rest.
+impl<F: FnMut(&Progress) -> Flow> Sink<Event> for F {
+    fn progress(&mut self, e: &Event) -> Result<Flow> {
+        Ok(match e {
+            Event::Eval(p) => self(p),
+            Event::Rollback(_) => Flow::Continue,
+        })
     }
 }
 
@@ -323,17 +323,19 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
     Ok(x.f_contiguous()?)
 }
 
-/// Bridges the guard's per-evaluation status to the user's observer, adding
-/// the loss terms and timing.
+/// Bridges the guard's per-evaluation status to the user's sink, adding the
+/// loss terms and timing.
 struct Bridge<'a> {
-    observer: &'a mut dyn Observer,
+    sink: &'a mut dyn Sink<Event>,
     current: &'a Cell<Losses>,
     /// The point last evaluated (kept only when snapshots are wanted).
     point: &'a RefCell<Option<Tensor>>,
     finish: &'a dyn Fn(&Tensor) -> Result<Tensor>,
     snapshot_every: usize,
-    /// A snapshot that failed; the run stops and returns it.
+    /// An error of the sink (or of a snapshot); the run stops and returns it.
     failed: Option<Error>,
+    /// The sink asked to stop where the guard could not (at a rollback).
+    stop_next: bool,
     best: Losses,
     offset: Offset,
     start: Instant,
@@ -351,12 +353,16 @@ impl Watch for Bridge<'_> {
                 Some(x) => tch::no_grad(|| (self.finish)(x)),
                 None => Err(Error::Torch("no iterate to snapshot".into())),
             };
-            if let Err(e) = snap.and_then(|img| self.observer.on_snapshot(eval, &img)) {
-                self.failed = Some(e);
-                return Flow::Stop;
+            match snap.and_then(|img| self.sink.preview(eval, &img)) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return Flow::Stop,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return Flow::Stop;
+                }
             }
         }
-        self.observer.on_eval(&Progress {
+        let p = Progress {
             eval,
             budget: self.offset.budget,
             losses,
@@ -366,17 +372,38 @@ impl Watch for Bridge<'_> {
             elapsed: self.start.elapsed(),
             scale: self.offset.scale,
             scales: self.offset.scales,
-        })
+        };
+        self.send(&Event::Eval(p))
     }
 
     fn on_rollback(&mut self, r: &Rollback) {
-        // The guard counts within this scale; the observer counts over the run,
-        // as it does for evaluations.
-        self.observer.on_rollback(&Rollback {
+        // The guard counts within this scale; the sink counts over the run, as
+        // it does for evaluations. The guard's rollback cannot stop the run:
+        // a stop asked here takes effect at the next evaluation.
+        let e = Event::Rollback(Rollback {
             eval: self.offset.evals + r.eval,
             to_eval: self.offset.evals + r.to_eval,
             ..r.clone()
         });
+        if self.send(&e) == Flow::Stop {
+            self.stop_next = true;
+        }
+    }
+}
+
+impl Bridge<'_> {
+    /// Passes an event to the sink; a stop asked earlier or an error stops.
+    fn send(&mut self, e: &Event) -> Flow {
+        if self.stop_next {
+            return Flow::Stop;
+        }
+        match self.sink.progress(e) {
+            Ok(flow) => flow,
+            Err(err) => {
+                self.failed = Some(err);
+                Flow::Stop
+            }
+        }
     }
 }
 
@@ -397,16 +424,16 @@ pub fn run(
     vgg: &Vgg19,
     spec: &RunSpec,
     prepared: &Prepared,
-    observer: &mut dyn Observer,
+    sink: &mut TransferSink<'_>,
 ) -> Result<Outcome> {
     spec.validate()?;
     let budget = spec.eval_budget();
-    Ok(run_scale(
+    let out = run_scale(
         vgg,
         spec,
         prepared,
         None,
-        observer,
+        sink,
         Offset {
             evals: 0,
             budget,
@@ -414,7 +441,9 @@ pub fn run(
             scales: 1,
         },
     )?
-    .0)
+    .0;
+    sink.finish()?;
+    Ok(out)
 }
 
 /// Where a scale's evaluations sit in the whole multi-scale run.
@@ -439,12 +468,26 @@ pub fn stylize(
     content: &RgbImage,
     styles: &[RgbImage],
     device: Device,
-    observer: &mut dyn Observer,
+    sink: &mut TransferSink<'_>,
 ) -> Result<Outcome> {
     spec.validate()?;
-    if let Some(tile) = spec.tile {
-        return stylize_tiled(vgg, spec, content, styles, device, observer, tile);
-    }
+    let out = match spec.tile {
+        Some(tile) => stylize_tiled(vgg, spec, content, styles, device, sink, tile)?,
+        None => stylize_scales(vgg, spec, content, styles, device, sink)?,
+    };
+    sink.finish()?;
+    Ok(out)
+}
+
+/// [`stylize`] without tiles: one scale or coarse to fine.
+fn stylize_scales(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    content: &RgbImage,
+    styles: &[RgbImage],
+    device: Device,
+    sink: &mut TransferSink<'_>,
+) -> Result<Outcome> {
     let sizes = spec.pyramid()?;
     let steps = split_steps(spec.steps, &sizes);
     let budget = spec.eval_budget();
@@ -474,7 +517,7 @@ pub fn stylize(
             scale,
             scales: sizes.len(),
         };
-        let (out, raw) = run_scale(vgg, &sub, &p, init, observer, offset)?;
+        let (out, raw) = run_scale(vgg, &sub, &p, init, sink, offset)?;
         evals += out.evals;
         rollbacks += out.rollbacks;
         elapsed += out.elapsed;
@@ -521,7 +564,7 @@ fn run_scale(
     spec: &RunSpec,
     prepared: &Prepared,
     init: Option<Tensor>,
-    observer: &mut dyn Observer,
+    sink: &mut TransferSink<'_>,
     offset: Offset,
 ) -> Result<(Outcome, Tensor)> {
     tch::manual_seed(spec.seed as i64);
@@ -534,7 +577,7 @@ fn run_scale(
     let current = Cell::new(Losses::default());
     let tv_scale = spec.tv_weight * 255.0; // TV is measured in Caffe units (0..255).
 
-    let snapshot_every = observer.snapshot_every();
+    let snapshot_every = sink.preview_every();
     let point = RefCell::new(None);
     let mut objective = |x: &Tensor| -> Result<(f64, Tensor)> {
         super::optim::in_place(|| x.shallow_clone().f_clamp_(0.0, 1.0))?;
@@ -623,12 +666,13 @@ fn run_scale(
     };
     let finish = |x: &Tensor| finish_image(spec, prepared, x);
     let mut bridge = Bridge {
-        observer,
+        sink,
         current: &current,
         point: &point,
         finish: &finish,
         snapshot_every,
         failed: None,
+        stop_next: false,
         best: Losses::default(),
         offset,
         start,
@@ -663,7 +707,7 @@ fn stylize_tiled(
     content: &RgbImage,
     styles: &[RgbImage],
     device: Device,
-    observer: &mut dyn Observer,
+    sink: &mut TransferSink<'_>,
     tile: u32,
 ) -> Result<Outcome> {
     let whole = prepare(spec, content, styles, device)?;
@@ -712,7 +756,7 @@ fn stylize_tiled(
                     &sub,
                     &p,
                     Some(init),
-                    observer,
+                    sink,
                     Offset {
                         evals,
                         budget,

@@ -24,6 +24,17 @@ pub enum StoreError {
         status: String,
         what: String,
     },
+    /// A status change by a worker that no longer holds the run (it went
+    /// stale and another worker re-claimed it, or it was cancelled).
+    #[error(
+        "run {id} is no longer {worker}'s (it is {status}, worker {owner}): its result is dropped"
+    )]
+    NotOwner {
+        id: i64,
+        worker: String,
+        status: String,
+        owner: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

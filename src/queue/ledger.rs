@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::error::{StoreError, StoreResult};
 use super::run::{now, Input, Status};
-use super::store::{insert_run, Store};
-use crate::engine::spec::RunSpec;
+use super::store::{insert_run, job_columns, Store};
+use crate::jobs::Job;
 
 /// State of an item (one piece of content seen by one rule).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -54,7 +54,7 @@ pub struct WatchItem {
 /// One run queued for an item, with the folder its result goes to.
 #[derive(Clone, Debug)]
 pub struct WatchedRun {
-    pub spec: RunSpec,
+    pub job: Job,
     pub inputs: Vec<Input>,
     pub style: String,
     pub output_dir: PathBuf,
@@ -144,12 +144,8 @@ impl Store {
     ) -> StoreResult<Option<Vec<i64>>> {
         let mut prepared = Vec::new();
         for r in runs {
-            r.spec.validate()?;
-            let spec =
-                serde_json::to_string(&r.spec).map_err(|e| StoreError::Spec(e.to_string()))?;
-            let inputs =
-                serde_json::to_string(&r.inputs).map_err(|e| StoreError::Spec(e.to_string()))?;
-            prepared.push((spec, inputs));
+            r.job.validate()?;
+            prepared.push(job_columns(&r.job, &r.inputs)?);
         }
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let item: Option<i64> = tx
@@ -167,7 +163,8 @@ impl Store {
         };
         let mut ids = Vec::new();
         for (r, (spec, inputs)) in runs.iter().zip(&prepared) {
-            let id = insert_run(&tx, spec, inputs, priority).map_err(|e| self.err(e))?;
+            let id =
+                insert_run(&tx, r.job.kind(), spec, inputs, priority).map_err(|e| self.err(e))?;
             tx.execute(
                 "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
                  VALUES (?1, ?2, ?3, ?4, 'pending')",

@@ -1,4 +1,5 @@
-//! A run as the store keeps it: its spec, inputs, status and results.
+//! A run as the store keeps it: its job (kind and spec), inputs, status and
+//! results.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -6,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::spec::RunSpec;
+use crate::jobs::{Job, Outcome, Progress, Summary};
 
 /// Life cycle: queued → running → done | failed | cancelled | interrupted.
 /// An interrupted run (its worker died) can be queued again.
@@ -65,49 +67,60 @@ impl FromStr for Status {
     }
 }
 
-/// An input file with the sha256 of its contents when the run was queued.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Input {
-    pub role: String,
-    /// The library name the user gave (e.g. `wheat-field-with-cypresses`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub path: PathBuf,
-    pub sha256: String,
+pub use crate::jobs::stylize::FinalLosses;
+pub use crate::jobs::Input;
+
+/// A run's job as stored: one this build can run, or one it cannot read (a
+/// kind from a newer atelier, a damaged spec), which is still listed.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // one per run row; boxing buys nothing here
+pub enum StoredJob {
+    Known(Job),
+    Unknown(UnknownJob),
 }
 
-/// Final losses of a finished run (those of the image written).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct FinalLosses {
-    pub style: f64,
-    pub content: f64,
-    pub tv: f64,
-    pub total: f64,
+/// A stored job this build cannot parse: kept as it is, with the reason.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnknownJob {
+    pub kind: String,
+    pub spec: serde_json::Value,
+    pub unreadable: String,
 }
 
-impl Input {
-    /// Short name for display: its library name, else its file stem.
-    pub fn display_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| {
-            self.path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
+impl StoredJob {
+    pub fn kind(&self) -> &str {
+        match self {
+            StoredJob::Known(j) => j.kind(),
+            StoredJob::Unknown(u) => &u.kind,
+        }
     }
 }
 
 impl Run {
-    /// One line for a run a worker starts: id, inputs, size and steps.
+    /// One line for a run a worker starts: id, kind, inputs and shape.
     pub fn started_line(&self) -> String {
-        format!(
-            "run {}: started ({} × {}, {} px, {} steps)",
-            self.id,
-            self.input_name("content"),
-            self.input_name("style"),
-            self.spec.size,
-            self.spec.steps
-        )
+        format!("run {}: started ({})", self.id, self.describe())
+    }
+
+    /// What the run does, in a few words: `chelsea × irises, 64 px, 12 steps`,
+    /// `texture of irises, 64 px, 12 steps`.
+    pub fn describe(&self) -> String {
+        match &self.job {
+            StoredJob::Known(j @ Job::Stylize(_)) => format!(
+                "{} × {}, {}",
+                self.input_name("content"),
+                self.input_name("style"),
+                j.shape()
+            ),
+            StoredJob::Known(j) => format!(
+                "{} of {}, {}",
+                j.kind(),
+                self.input_name("style"),
+                j.shape()
+            ),
+            StoredJob::Unknown(u) => format!("{} (not readable by this build)", u.kind),
+        }
     }
 
     /// Short name of an input for display: its library name, else its file stem.
@@ -117,6 +130,64 @@ impl Run {
             .find(|i| i.role == role)
             .map(Input::display_name)
             .unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> &str {
+        self.job.kind()
+    }
+
+    /// The job, when this build can read it.
+    pub fn job(&self) -> Option<&Job> {
+        match &self.job {
+            StoredJob::Known(j) => Some(j),
+            StoredJob::Unknown(_) => None,
+        }
+    }
+
+    /// The optimisation parameters of a Gatys kind (stylize, texture).
+    pub fn spec(&self) -> Option<&RunSpec> {
+        self.job().and_then(Job::gatys)
+    }
+
+    /// The optimisation parameters for display: [`Run::spec`], or the
+    /// defaults for a run without any (an unknown kind), so a list can show
+    /// every row.
+    pub fn params(&self) -> &RunSpec {
+        static DEFAULT: std::sync::LazyLock<RunSpec> = std::sync::LazyLock::new(RunSpec::default);
+        self.spec().unwrap_or(&DEFAULT)
+    }
+
+    /// Final losses of a finished Gatys-kind run.
+    pub fn losses(&self) -> Option<FinalLosses> {
+        self.outcome
+            .as_ref()
+            .and_then(|o| o.gatys())
+            .map(|o| o.losses)
+    }
+
+    /// Evaluations of a finished Gatys-kind run.
+    pub fn evals(&self) -> Option<i64> {
+        self.outcome
+            .as_ref()
+            .and_then(|o| o.gatys())
+            .map(|o| o.evals)
+    }
+
+    /// The generic view of the run, with its latest progress if running.
+    pub fn summary(&self, progress: Option<&Progress>) -> Summary {
+        let title = self.describe();
+        match (progress, self.job()) {
+            (Some(p), _) => Summary::from(p).with_title(title),
+            (None, Some(j)) => {
+                let done = self.evals().unwrap_or(0).max(0) as usize;
+                let s = Summary::counted(j.kind(), done, j.budget(), 0.0).with_title(title);
+                match self.outcome.as_ref().map(Outcome::headline) {
+                    Some(h) => s.with_headline(h),
+                    None => s,
+                }
+            }
+            (None, None) => Summary::counted("unknown", 0, 0, 0.0).with_title(title),
+        }
     }
 }
 
@@ -128,7 +199,9 @@ pub struct Run {
     pub created: f64,
     pub status: Status,
     pub priority: i64,
-    pub spec: RunSpec,
+    /// Serialised as `kind` and `spec` beside the other fields.
+    #[serde(flatten)]
+    pub job: StoredJob,
     pub inputs: Vec<Input>,
     pub output: Option<PathBuf>,
     pub device: Option<String>,
@@ -136,20 +209,19 @@ pub struct Run {
     pub started: Option<f64>,
     pub finished: Option<f64>,
     pub heartbeat: Option<f64>,
-    pub evals: Option<i64>,
-    pub best_eval: Option<i64>,
-    pub stop: Option<String>,
-    pub losses: Option<FinalLosses>,
+    /// The kind's outcome of a finished run.
+    pub outcome: Option<Outcome>,
     pub error: Option<String>,
     pub cancel_requested: bool,
     pub attempts: i64,
-    /// A snapshot to resume from when the run is taken up again.
+    /// A snapshot or checkpoint to resume from when the run is taken up again.
     pub resume_from: Option<PathBuf>,
-    /// Evaluations already done before `resume_from` was written.
-    pub resume_eval: Option<i64>,
+    /// Steps already done before `resume_from` was written.
+    pub resume_step: Option<i64>,
 }
 
-/// One loss sample of a run.
+/// One evaluation's losses of a Gatys-kind run: its series side by side
+/// (what the Live chart and `runs export` read).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub eval: i64,
@@ -158,6 +230,16 @@ pub struct Sample {
     pub tv: f64,
     pub total: f64,
     /// Seconds since the run (this attempt) started.
+    pub seconds: f64,
+}
+
+/// One value of one series of a run at one step, as the store keeps them: a
+/// kind records whatever series it has.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub step: i64,
+    pub series: String,
+    pub value: f64,
     pub seconds: f64,
 }
 

@@ -103,6 +103,48 @@ pub const MIGRATIONS: &[&str] = &[
         rule TEXT PRIMARY KEY,
         since REAL NOT NULL
     );",
+    // 4 -> 5: job kinds (src/jobs). Every run so far was a transfer: `kind`
+    // defaults to stylize. The outcome is the kind's JSON (a transfer's four
+    // loss columns, evaluations, best evaluation and stop reason move into
+    // it); samples are (run, step, series, value, seconds) so a kind records
+    // any series; a run's checkpoints are listed.
+    "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'stylize';
+    ALTER TABLE runs ADD COLUMN outcome TEXT;
+    UPDATE runs SET outcome = json_object(
+            'evals', evals, 'best_eval', coalesce(best_eval, 0), 'stop', coalesce(stop, ''),
+            'rollbacks', 0,
+            'losses', json_object('style', loss_style, 'content', loss_content,
+                                  'tv', loss_tv, 'total', loss_total))
+        WHERE evals IS NOT NULL AND loss_total IS NOT NULL;
+    ALTER TABLE runs DROP COLUMN evals;
+    ALTER TABLE runs DROP COLUMN best_eval;
+    ALTER TABLE runs DROP COLUMN stop;
+    ALTER TABLE runs DROP COLUMN loss_style;
+    ALTER TABLE runs DROP COLUMN loss_content;
+    ALTER TABLE runs DROP COLUMN loss_tv;
+    ALTER TABLE runs DROP COLUMN loss_total;
+    ALTER TABLE runs RENAME COLUMN resume_eval TO resume_step;
+    CREATE TABLE samples (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        series TEXT NOT NULL,
+        value REAL NOT NULL,
+        seconds REAL NOT NULL,
+        PRIMARY KEY (run_id, step, series)
+    ) WITHOUT ROWID;
+    INSERT INTO samples (run_id, step, series, value, seconds)
+        SELECT run_id, eval, 'style', style, seconds FROM losses
+        UNION ALL SELECT run_id, eval, 'content', content, seconds FROM losses
+        UNION ALL SELECT run_id, eval, 'tv', tv, seconds FROM losses
+        UNION ALL SELECT run_id, eval, 'total', total, seconds FROM losses;
+    DROP TABLE losses;
+    CREATE TABLE checkpoints (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+    ) WITHOUT ROWID;",
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

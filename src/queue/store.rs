@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, ToSql, TransactionBehavior};
 
 use super::error::{StoreError, StoreResult};
-use super::run::{now, FinalLosses, Input, Run, Sample, Status};
+use super::run::{now, Input, Point, Run, Sample, Status, StoredJob, UnknownJob};
 use super::schema::{APPLICATION_ID, LATEST, MIGRATIONS};
 use crate::engine::spec::RunSpec;
+use crate::jobs::{stylize, Job, Outcome, RunFiles};
 
 const DB_FILE: &str = "atelier.db";
 /// How long a writer waits for another before giving up.
@@ -42,9 +43,17 @@ pub struct Store {
     data_dir: PathBuf,
 }
 
-const RUN_COLUMNS: &str = "id, created, status, priority, spec, inputs, output, device, worker,
-    started, finished, heartbeat, evals, best_eval, stop, loss_style, loss_content, loss_tv,
-    loss_total, error, cancel_requested, attempts, resume_from, resume_eval";
+const RUN_COLUMNS: &str = "id, created, status, priority, kind, spec, inputs, output, device,
+    worker, started, finished, heartbeat, outcome, error, cancel_requested, attempts, resume_from,
+    resume_step";
+
+/// A checkpoint a run wrote (or its latest snapshot, for image-state kinds).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Checkpoint {
+    pub step: i64,
+    pub path: PathBuf,
+    pub created: f64,
+}
 
 impl Store {
     /// Opens (creating if needed) the store in `data_dir`. A file that is not an
@@ -83,7 +92,12 @@ impl Store {
 
     /// The folder holding a run's files (output, snapshots, thumbnail).
     pub fn run_dir(&self, id: i64) -> PathBuf {
-        self.data_dir.join("runs").join(id.to_string())
+        self.files(id).dir
+    }
+
+    /// The names of a run's files.
+    pub fn files(&self, id: i64) -> RunFiles {
+        RunFiles::new(&self.data_dir, id)
     }
 
     pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -162,13 +176,17 @@ impl Store {
         Ok(())
     }
 
-    /// Queues a validated spec; returns the new run's id.
+    /// Queues a validated stylize spec; returns the new run's id.
     pub fn add(&self, spec: &RunSpec, inputs: &[Input], priority: i64) -> StoreResult<i64> {
-        spec.validate()?;
-        let spec_json = serde_json::to_string(spec).map_err(|e| StoreError::Spec(e.to_string()))?;
-        let inputs_json =
-            serde_json::to_string(inputs).map_err(|e| StoreError::Spec(e.to_string()))?;
-        insert_run(&self.conn, &spec_json, &inputs_json, priority).map_err(|e| self.err(e))
+        self.add_job(&Job::Stylize(spec.clone()), inputs, priority)
+    }
+
+    /// Queues a validated job of any kind; returns the new run's id.
+    pub fn add_job(&self, job: &Job, inputs: &[Input], priority: i64) -> StoreResult<i64> {
+        job.validate()?;
+        let (spec_json, inputs_json) = job_columns(job, inputs)?;
+        insert_run(&self.conn, job.kind(), &spec_json, &inputs_json, priority)
+            .map_err(|e| self.err(e))
     }
 
     pub fn get(&self, id: i64) -> StoreResult<Run> {
@@ -180,11 +198,7 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))?
-            .ok_or(StoreError::NoSuchRun(id))?
-            .map_err(|reason| StoreError::Database {
-                path: self.path.clone(),
-                reason: format!("run {id}: {reason}"),
-            })
+            .ok_or(StoreError::NoSuchRun(id))
     }
 
     /// Runs matching `filter`, newest first.
@@ -196,12 +210,7 @@ impl Store {
         let rows = stmt.query_map([], row_to_run).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            let run = r
-                .map_err(|e| self.err(e))?
-                .map_err(|reason| StoreError::Database {
-                    path: self.path.clone(),
-                    reason,
-                })?;
+            let run = r.map_err(|e| self.err(e))?;
             if !filter.statuses.is_empty() && !filter.statuses.contains(&run.status) {
                 continue;
             }
@@ -234,30 +243,33 @@ impl Store {
         let rows = stmt.query_map([], row_to_run).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            out.push(
-                r.map_err(|e| self.err(e))?
-                    .map_err(|reason| StoreError::Database {
-                        path: self.path.clone(),
-                        reason,
-                    })?,
-            );
+            out.push(r.map_err(|e| self.err(e))?);
         }
         Ok(out)
     }
 
     /// Takes the next queued run for `worker`, atomically: one UPDATE picks and
-    /// marks it, so two workers can never take the same run.
+    /// marks it, so two workers can never take the same run. Only runs of a
+    /// kind this build knows are taken (a newer atelier's wait for it).
     pub fn claim(&self, worker: &str, device: &str) -> StoreResult<Option<Run>> {
         let t = now();
+        // The kinds are this build's constants, not user text.
+        let kinds = Job::KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let id: Option<i64> = self
             .conn
             .query_row(
-                "UPDATE runs SET status = 'running', worker = ?1, device = ?2, started = ?3,
+                &format!(
+                    "UPDATE runs SET status = 'running', worker = ?1, device = ?2, started = ?3,
                         heartbeat = ?3, attempts = attempts + 1, error = NULL, finished = NULL
-                 WHERE id = (SELECT id FROM runs WHERE status = 'queued'
+                 WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ({kinds})
                              ORDER BY priority DESC, position, id LIMIT 1)
                    AND status = 'queued'
-                 RETURNING id",
+                 RETURNING id"
+                ),
                 params![worker, device, t],
                 |r| r.get(0),
             )
@@ -284,10 +296,10 @@ impl Store {
         Ok(())
     }
 
-    /// Appends loss samples in one transaction (samples of a resumed attempt
-    /// replace those with the same evaluation number).
-    pub fn add_samples(&mut self, run: i64, samples: &[Sample]) -> StoreResult<()> {
-        if samples.is_empty() {
+    /// Appends samples of any series in one transaction (samples of a
+    /// resumed attempt replace those with the same step and series).
+    pub fn add_points(&mut self, run: i64, points: &[Point]) -> StoreResult<()> {
+        if points.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
@@ -298,35 +310,81 @@ impl Store {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO losses (run_id, eval, style, content, tv, total, seconds)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO samples (run_id, step, series, value, seconds)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(|e| db_err(&path, e))?;
-            for s in samples {
-                stmt.execute(params![
-                    run, s.eval, s.style, s.content, s.tv, s.total, s.seconds
-                ])
-                .map_err(|e| db_err(&path, e))?;
+            for p in points {
+                stmt.execute(params![run, p.step, p.series, p.value, p.seconds])
+                    .map_err(|e| db_err(&path, e))?;
             }
         }
         tx.commit().map_err(|e| db_err(&path, e))
     }
 
-    /// Loss samples of a run, in evaluation order.
-    pub fn samples(&self, run: i64) -> StoreResult<Vec<Sample>> {
+    /// Appends a transfer's loss samples (its four series).
+    pub fn add_samples(&mut self, run: i64, samples: &[Sample]) -> StoreResult<()> {
+        let points: Vec<Point> = samples
+            .iter()
+            .flat_map(|s| {
+                let l = crate::engine::transfer::Losses {
+                    style: s.style,
+                    content: s.content,
+                    tv: s.tv,
+                    total: s.total,
+                };
+                stylize::series_values(&l).map(|(series, value)| Point {
+                    step: s.eval,
+                    series: series.into(),
+                    value,
+                    seconds: s.seconds,
+                })
+            })
+            .collect();
+        self.add_points(run, &points)
+    }
+
+    /// Samples of every series of a run after step `after_step`, in step
+    /// order: a view that polls asks only for what is new.
+    pub fn samples_since(&self, run: i64, after_step: i64) -> StoreResult<Vec<Point>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT eval, style, content, tv, total, seconds FROM losses WHERE run_id = ?1 ORDER BY eval")
+            .prepare_cached(
+                "SELECT step, series, value, seconds FROM samples
+                 WHERE run_id = ?1 AND step > ?2 ORDER BY step, series",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![run, after_step], |r| {
+                Ok(Point {
+                    step: r.get("step")?,
+                    series: r.get("series")?,
+                    value: r.get("value")?,
+                    seconds: r.get("seconds")?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// A transfer's loss samples (its four series side by side), in
+    /// evaluation order; steps missing a series are left out.
+    pub fn samples(&self, run: i64) -> StoreResult<Vec<Sample>> {
+        Ok(pivot_losses(&self.samples_since(run, i64::MIN)?))
+    }
+
+    /// A run's checkpoints, oldest first.
+    pub fn checkpoints(&self, run: i64) -> StoreResult<Vec<Checkpoint>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT step, path, created FROM checkpoints WHERE run_id = ?1 ORDER BY step")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([run], |r| {
-                Ok(Sample {
-                    eval: r.get(0)?,
-                    style: r.get(1)?,
-                    content: r.get(2)?,
-                    tv: r.get(3)?,
-                    total: r.get(4)?,
-                    seconds: r.get(5)?,
+                Ok(Checkpoint {
+                    step: r.get("step")?,
+                    path: PathBuf::from(r.get::<_, String>("path")?),
+                    created: r.get("created")?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -345,113 +403,182 @@ impl Store {
             .map(|v: Option<bool>| v.unwrap_or(true))
     }
 
-    /// Marks a running run done with its results.
+    /// A transaction holding the write lock from its start, so what it reads
+    /// stays true until it commits.
+    fn immediate(&self) -> StoreResult<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs `sql` (whose `?1` is the run, `?2` the worker) when the run is
+    /// still running on `worker`, then `also` in the same transaction; else
+    /// says whose or what the run is now. A worker whose run went stale and
+    /// was re-claimed can so never finish it a second time.
+    fn transition(
+        &self,
+        id: i64,
+        worker: &str,
+        sql: &str,
+        extra: &[&dyn ToSql],
+        also: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> StoreResult<()> {
+        let tx = self.immediate()?;
+        let mut args: Vec<&dyn ToSql> = vec![&id, &worker];
+        args.extend_from_slice(extra);
+        let sql = format!("{sql} WHERE id = ?1 AND status = 'running' AND worker = ?2");
+        let n = tx.execute(&sql, args.as_slice()).map_err(|e| self.err(e))?;
+        if n == 0 {
+            let now: Option<(String, Option<String>)> = tx
+                .query_row("SELECT status, worker FROM runs WHERE id = ?1", [id], |r| {
+                    Ok((r.get("status")?, r.get("worker")?))
+                })
+                .optional()
+                .map_err(|e| self.err(e))?;
+            return Err(match now {
+                None => StoreError::NoSuchRun(id),
+                Some((status, owner)) => StoreError::NotOwner {
+                    id,
+                    worker: worker.to_string(),
+                    status,
+                    owner: owner.unwrap_or_else(|| "none".into()),
+                },
+            });
+        }
+        also(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Marks a run running on `worker` done with its output and the kind's outcome.
     pub fn finish_done(
         &self,
         id: i64,
+        worker: &str,
         output: &Path,
-        evals: i64,
-        best_eval: i64,
-        stop: &str,
-        losses: FinalLosses,
+        outcome: &Outcome,
     ) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = 'done', finished = ?2, output = ?3, evals = ?4,
-                        best_eval = ?5, stop = ?6, loss_style = ?7, loss_content = ?8,
-                        loss_tv = ?9, loss_total = ?10, error = NULL, resume_from = NULL,
-                        resume_eval = NULL
-                 WHERE id = ?1",
-                params![
-                    id,
-                    now(),
-                    output.to_string_lossy(),
-                    evals,
-                    best_eval,
-                    stop,
-                    losses.style,
-                    losses.content,
-                    losses.tv,
-                    losses.total
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        let json = serde_json::to_string(outcome).map_err(|e| StoreError::Spec(e.to_string()))?;
+        let output = output.to_string_lossy();
+        let t = now();
+        self.transition(
+            id,
+            worker,
+            "UPDATE runs SET status = 'done', finished = ?3, output = ?4, outcome = ?5,
+                    error = NULL, resume_from = NULL, resume_step = NULL",
+            &[&t, &output, &json],
+            |_| Ok(()),
+        )
     }
 
-    pub fn finish_failed(&self, id: i64, error: &str) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = 'failed', finished = ?2, error = ?3 WHERE id = ?1",
-                params![id, now(), error],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    pub fn finish_failed(&self, id: i64, worker: &str, error: &str) -> StoreResult<()> {
+        let t = now();
+        self.transition(
+            id,
+            worker,
+            "UPDATE runs SET status = 'failed', finished = ?3, error = ?4",
+            &[&t, &error],
+            |_| Ok(()),
+        )
     }
 
-    pub fn finish_cancelled(&self, id: i64) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = 'cancelled', finished = ?2 WHERE id = ?1",
-                params![id, now()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    pub fn finish_cancelled(&self, id: i64, worker: &str) -> StoreResult<()> {
+        let t = now();
+        self.transition(
+            id,
+            worker,
+            "UPDATE runs SET status = 'cancelled', finished = ?3",
+            &[&t],
+            |_| Ok(()),
+        )
     }
 
-    /// Puts a run back at the head of the queue (its worker is stopping), to be
-    /// resumed from `resume` (snapshot, evaluations done) when given.
-    pub fn requeue(&self, id: i64, resume: Option<(&Path, i64)>) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = 'queued', worker = NULL, heartbeat = NULL,
-                        position = (SELECT coalesce(min(position), 0) - 1 FROM runs),
-                        resume_from = coalesce(?2, resume_from), resume_eval = coalesce(?3, resume_eval)
-                 WHERE id = ?1 AND status = 'running'",
-                params![id, resume.map(|r| r.0.to_string_lossy().into_owned()), resume.map(|r| r.1)],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    /// Puts a run of `worker` back at the head of the queue (the worker is
+    /// stopping); it resumes from its last resume point.
+    pub fn requeue(&self, id: i64, worker: &str) -> StoreResult<()> {
+        self.transition(
+            id,
+            worker,
+            "UPDATE runs SET status = 'queued', worker = NULL, heartbeat = NULL,
+                    position = (SELECT coalesce(min(position), 0) - 1 FROM runs)",
+            &[],
+            |_| Ok(()),
+        )
     }
 
-    /// Records a snapshot the run can resume from.
-    pub fn set_resume_point(&self, id: i64, snapshot: &Path, eval: i64) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET resume_from = ?2, resume_eval = ?3 WHERE id = ?1",
-                params![id, snapshot.to_string_lossy(), eval],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    /// Records a snapshot or checkpoint the run of `worker` can resume from,
+    /// after `step` steps. A checkpoint at the same path (the one snapshot an
+    /// image-state kind overwrites) replaces the earlier rows for it.
+    pub fn set_resume_point(
+        &self,
+        id: i64,
+        worker: &str,
+        path: &Path,
+        step: i64,
+    ) -> StoreResult<()> {
+        let p = path.to_string_lossy().into_owned();
+        self.transition(
+            id,
+            worker,
+            "UPDATE runs SET resume_from = ?3, resume_step = ?4",
+            &[&p, &step],
+            |tx| {
+                tx.execute(
+                    "DELETE FROM checkpoints WHERE run_id = ?1 AND path = ?2",
+                    params![id, p],
+                )?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO checkpoints (run_id, step, path, created)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, step, p, now()],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     /// Cancels a run: a queued or interrupted one at once; a running one is
     /// flagged, and its worker stops it within one evaluation. Returns the
-    /// status after the call.
+    /// status after the call. Reading the status and changing it are one
+    /// transaction, so a run that starts or ends meanwhile is not mistaken.
     pub fn cancel(&self, id: i64) -> StoreResult<Status> {
-        let run = self.get(id)?;
-        match run.status {
+        let tx = self.immediate()?;
+        let status: Option<String> = tx
+            .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| {
+                r.get("status")
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let status: Status =
+            status
+                .ok_or(StoreError::NoSuchRun(id))?
+                .parse()
+                .map_err(|reason| StoreError::Database {
+                    path: self.path.clone(),
+                    reason,
+                })?;
+        let after = match status {
             Status::Queued | Status::Interrupted => {
-                self.conn
-                    .execute(
-                        "UPDATE runs SET status = 'cancelled', finished = ?2 WHERE id = ?1 AND status IN ('queued', 'interrupted')",
-                        params![id, now()],
-                    )
-                    .map_err(|e| self.err(e))?;
-                Ok(self.get(id)?.status)
+                tx.execute(
+                    "UPDATE runs SET status = 'cancelled', finished = ?2 WHERE id = ?1",
+                    params![id, now()],
+                )
+                .map_err(|e| self.err(e))?;
+                Status::Cancelled
             }
             Status::Running => {
-                self.conn
-                    .execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [id])
+                tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [id])
                     .map_err(|e| self.err(e))?;
-                Ok(Status::Running)
+                Status::Running
             }
-            s => Err(StoreError::WrongStatus {
-                id,
-                status: s.to_string(),
-                what: "only queued, interrupted or running runs can be cancelled".into(),
-            }),
-        }
+            s => {
+                return Err(StoreError::WrongStatus {
+                    id,
+                    status: s.to_string(),
+                    what: "only queued, interrupted or running runs can be cancelled".into(),
+                })
+            }
+        };
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(after)
     }
 
     /// Moves a queued run to 1-based place `to` in the queue. It takes the
@@ -642,12 +769,17 @@ impl Store {
         let sql = match policy {
             OnInterrupted::Resume => "UPDATE runs SET status = 'queued', worker = NULL WHERE status = 'interrupted'",
             OnInterrupted::Restart => {
-                "UPDATE runs SET status = 'queued', worker = NULL, resume_from = NULL, resume_eval = NULL
+                "DELETE FROM checkpoints WHERE run_id IN (SELECT id FROM runs WHERE status = 'interrupted');
+                 UPDATE runs SET status = 'queued', worker = NULL, resume_from = NULL, resume_step = NULL
                  WHERE status = 'interrupted'"
             }
             OnInterrupted::Leave => return Ok(0),
         };
-        self.conn.execute(sql, []).map_err(|e| self.err(e))
+        let tx = self.immediate()?;
+        tx.execute_batch(sql).map_err(|e| self.err(e))?;
+        let n = tx.changes() as usize;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n)
     }
 }
 
@@ -668,17 +800,66 @@ pub enum OnInterrupted {
 /// drop-folder ledger, which does it inside its own transaction.
 pub(super) fn insert_run(
     conn: &Connection,
+    kind: &str,
     spec_json: &str,
     inputs_json: &str,
     priority: i64,
 ) -> rusqlite::Result<i64> {
     conn.query_row(
-        "INSERT INTO runs (created, status, priority, position, spec, inputs)
-         VALUES (?1, 'queued', ?2, (SELECT coalesce(max(position), 0) + 1 FROM runs), ?3, ?4)
+        "INSERT INTO runs (created, status, priority, position, kind, spec, inputs)
+         VALUES (?1, 'queued', ?2, (SELECT coalesce(max(position), 0) + 1 FROM runs), ?3, ?4, ?5)
          RETURNING id",
-        params![now(), priority, spec_json, inputs_json],
+        params![now(), priority, kind, spec_json, inputs_json],
         |r| r.get(0),
     )
+}
+
+/// The `spec` and `inputs` columns of a job.
+pub(super) fn job_columns(job: &Job, inputs: &[Input]) -> StoreResult<(String, String)> {
+    let spec = job
+        .spec_json()
+        .map_err(|e| StoreError::Spec(e.to_string()))?;
+    let inputs = serde_json::to_string(inputs).map_err(|e| StoreError::Spec(e.to_string()))?;
+    Ok((spec, inputs))
+}
+
+/// A transfer's four loss series side by side, per step.
+pub(super) fn pivot_losses(points: &[Point]) -> Vec<Sample> {
+    let mut out: Vec<Sample> = Vec::new();
+    let mut seen = [false; 4];
+    let mut cur: Option<Sample> = None;
+    let flush = |cur: &mut Option<Sample>, seen: &mut [bool; 4], out: &mut Vec<Sample>| {
+        if let Some(s) = cur.take() {
+            if seen.iter().all(|b| *b) {
+                out.push(s);
+            }
+        }
+        *seen = [false; 4];
+    };
+    for p in points {
+        if cur.is_some_and(|c| c.eval != p.step) {
+            flush(&mut cur, &mut seen, &mut out);
+        }
+        let s = cur.get_or_insert(Sample {
+            eval: p.step,
+            style: 0.0,
+            content: 0.0,
+            tv: 0.0,
+            total: 0.0,
+            seconds: p.seconds,
+        });
+        let slot = match p.series.as_str() {
+            "style" => (&mut s.style, 0),
+            "content" => (&mut s.content, 1),
+            "tv" => (&mut s.tv, 2),
+            "total" => (&mut s.total, 3),
+            _ => continue,
+        };
+        *slot.0 = p.value;
+        seen[slot.1] = true;
+    }
+    flush(&mut cur, &mut seen, &mut out);
+    out
 }
 
 pub(super) fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -695,57 +876,53 @@ pub(super) fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn row_to_run(r: &Row<'_>) -> rusqlite::Result<Result<Run, String>> {
-    let id: i64 = r.get(0)?;
-    let status: String = r.get(2)?;
-    let spec: String = r.get(4)?;
-    let inputs: String = r.get(5)?;
-    let losses = match (
-        r.get::<_, Option<f64>>(15)?,
-        r.get(16)?,
-        r.get(17)?,
-        r.get(18)?,
-    ) {
-        (Some(style), Some(content), Some(tv), Some(total)) => Some(FinalLosses {
-            style,
-            content,
-            tv,
-            total,
+/// A row of `runs`, read by column name. A spec or inputs this build cannot
+/// read make an unknown-kind run (listed, never run), not an error.
+fn row_to_run(r: &Row<'_>) -> rusqlite::Result<Run> {
+    let kind: String = r.get("kind")?;
+    let spec: String = r.get("spec")?;
+    let inputs: String = r.get("inputs")?;
+    let status: String = r.get("status")?;
+    let status = status.parse().map_err(|reason: String| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, reason.into())
+    })?;
+    let inputs_parsed: Result<Vec<Input>, String> =
+        serde_json::from_str(&inputs).map_err(|e| format!("stored inputs: {e}"));
+    let parsed = Job::from_parts(&kind, &spec)
+        .and_then(|job| inputs_parsed.as_ref().map(|_| job).map_err(String::clone));
+    let job = match parsed {
+        Ok(job) => StoredJob::Known(job),
+        Err(reason) => StoredJob::Unknown(UnknownJob {
+            kind: kind.clone(),
+            spec: serde_json::from_str(&spec).unwrap_or(serde_json::Value::String(spec)),
+            unreadable: reason,
         }),
-        _ => None,
     };
-    let build = || -> Result<Run, String> {
-        Ok(Run {
-            id,
-            created: r.get(1).map_err(|e| e.to_string())?,
-            status: status.parse()?,
-            priority: r.get(3).map_err(|e| e.to_string())?,
-            spec: serde_json::from_str(&spec).map_err(|e| format!("stored spec: {e}"))?,
-            inputs: serde_json::from_str(&inputs).map_err(|e| format!("stored inputs: {e}"))?,
-            output: r
-                .get::<_, Option<String>>(6)
-                .map_err(|e| e.to_string())?
-                .map(PathBuf::from),
-            device: r.get(7).map_err(|e| e.to_string())?,
-            worker: r.get(8).map_err(|e| e.to_string())?,
-            started: r.get(9).map_err(|e| e.to_string())?,
-            finished: r.get(10).map_err(|e| e.to_string())?,
-            heartbeat: r.get(11).map_err(|e| e.to_string())?,
-            evals: r.get(12).map_err(|e| e.to_string())?,
-            best_eval: r.get(13).map_err(|e| e.to_string())?,
-            stop: r.get(14).map_err(|e| e.to_string())?,
-            losses,
-            error: r.get(19).map_err(|e| e.to_string())?,
-            cancel_requested: r.get(20).map_err(|e| e.to_string())?,
-            attempts: r.get(21).map_err(|e| e.to_string())?,
-            resume_from: r
-                .get::<_, Option<String>>(22)
-                .map_err(|e| e.to_string())?
-                .map(PathBuf::from),
-            resume_eval: r.get(23).map_err(|e| e.to_string())?,
-        })
-    };
-    Ok(build())
+    let outcome = r
+        .get::<_, Option<String>>("outcome")?
+        .and_then(|o| Outcome::from_json(&kind, &o));
+    Ok(Run {
+        id: r.get("id")?,
+        created: r.get("created")?,
+        status,
+        priority: r.get("priority")?,
+        job,
+        inputs: inputs_parsed.unwrap_or_default(),
+        output: r.get::<_, Option<String>>("output")?.map(PathBuf::from),
+        device: r.get("device")?,
+        worker: r.get("worker")?,
+        started: r.get("started")?,
+        finished: r.get("finished")?,
+        heartbeat: r.get("heartbeat")?,
+        outcome,
+        error: r.get("error")?,
+        cancel_requested: r.get("cancel_requested")?,
+        attempts: r.get("attempts")?,
+        resume_from: r
+            .get::<_, Option<String>>("resume_from")?
+            .map(PathBuf::from),
+        resume_step: r.get("resume_step")?,
+    })
 }
 
 pub(crate) fn hostname() -> String {
@@ -773,7 +950,7 @@ fn remove_partial_files(dir: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".atelier-") && name.ends_with(".part") {
+        if RunFiles::is_partial(&name) {
             let _ = std::fs::remove_file(e.path());
         }
     }

@@ -7,21 +7,23 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use image::RgbImage;
 use tch::Device;
 
 use super::error::{StoreError, StoreResult};
 use super::rollbacks::RollbackRecord;
-use super::run::{FinalLosses, Run, Sample, Status};
+use super::run::{Point, Run, Status};
 use super::store::{hostname, OnInterrupted, Store};
 use crate::engine::color::ColorMode;
 use crate::engine::device::device_name;
 use crate::engine::image_io::{from_tensor, load_rgb, resize_longer_side, save_png, to_tensor};
-use crate::engine::optim::Rollback;
 use crate::engine::pyramid::Scales;
-use crate::engine::transfer::{self, prepare, Flow, Observer, Outcome, Progress};
+use crate::engine::spec::RunSpec;
+use crate::engine::transfer::{self, prepare, texture_canvas, Event, Flow, Sink};
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -49,6 +51,17 @@ pub enum WorkerEvent {
         run: i64,
         progress: Progress,
     },
+    /// The run takes up from its resume point, `step` steps done.
+    Resumed {
+        run: i64,
+        step: i64,
+    },
+    /// A status change the store refused: the run is no longer this
+    /// worker's (it went stale and another worker took it).
+    Lost {
+        run: i64,
+        reason: String,
+    },
     Finished {
         run: i64,
         status: Status,
@@ -70,8 +83,49 @@ pub struct Worker {
     store: Store,
     id: String,
     config: WorkerConfig,
+    models: ModelCache,
+}
+
+/// What the worker keeps loaded between runs, keyed by what each entry
+/// holds: the VGG weights, and networks built from them (a kind that trains
+/// or applies its own network adds its key and model here).
+#[derive(Default)]
+struct ModelCache {
     weights: Option<Weights>,
-    vgg: Option<(Pooling, Vgg19)>,
+    /// The last network built; a run with another key replaces it (one
+    /// network at a time keeps the device's memory for the run).
+    model: Option<(ModelKey, Model)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ModelKey {
+    Vgg(Pooling),
+}
+
+enum Model {
+    Vgg(Vgg19),
+}
+
+impl ModelCache {
+    /// The VGG with `pooling`, loading the weights once.
+    fn vgg(&mut self, config: &WorkerConfig, pooling: Pooling) -> Result<&Vgg19, Error> {
+        let key = ModelKey::Vgg(pooling);
+        if self.model.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.model = None;
+            if self.weights.is_none() {
+                self.weights = Some(Weights::load(&config.weights)?);
+            }
+            let w = self
+                .weights
+                .as_ref()
+                .ok_or_else(|| Error::Torch("weights not loaded".into()))?;
+            self.model = Some((key, Model::Vgg(Vgg19::new(w, pooling, config.device)?)));
+        }
+        match &self.model {
+            Some((_, Model::Vgg(v))) => Ok(v),
+            None => Err(Error::Torch("model not loaded".into())),
+        }
+    }
 }
 
 impl Worker {
@@ -81,8 +135,7 @@ impl Worker {
             store,
             id,
             config,
-            weights: None,
-            vgg: None,
+            models: ModelCache::default(),
         }
     }
 
@@ -125,7 +178,18 @@ impl Worker {
                 Some(run) => {
                     taken += 1;
                     events(&WorkerEvent::Started(Box::new(run.clone())));
-                    self.execute(run, stop, events)?;
+                    match self.execute(run.clone(), stop, events) {
+                        Err(StoreError::NotOwner { .. }) | Err(StoreError::NoSuchRun(_)) => {
+                            // Another worker holds the run now (or it was
+                            // deleted): this worker's result is not recorded.
+                            events(&WorkerEvent::Lost {
+                                run: run.id,
+                                reason: "taken over by another worker; this result is dropped"
+                                    .into(),
+                            });
+                        }
+                        r => r?,
+                    }
                     self.store.worker_idle(&self.id)?;
                 }
                 None if self.config.exit_when_idle => break,
@@ -147,23 +211,10 @@ impl Worker {
     ) -> StoreResult<()> {
         let id = run.id;
         let started = Instant::now();
-        let ended = match self.stylize(&run, stop, events) {
-            Ok(outcome) => match self.write_outputs(&run, &outcome) {
+        let ended = match self.perform(&run, stop, events) {
+            Ok((image, outcome)) => match self.write_outputs(&run, &image, &outcome) {
                 Ok(path) => {
-                    let l = outcome.best;
-                    self.store.finish_done(
-                        id,
-                        &path,
-                        outcome.evals as i64,
-                        outcome.best_eval as i64,
-                        &outcome.stop.to_string(),
-                        FinalLosses {
-                            style: l.style,
-                            content: l.content,
-                            tv: l.tv,
-                            total: l.total,
-                        },
-                    )?;
+                    self.store.finish_done(id, &self.id, &path, &outcome)?;
                     events(&WorkerEvent::Finished {
                         run: id,
                         status: Status::Done,
@@ -181,18 +232,18 @@ impl Worker {
         };
         let (status, detail) = match ended {
             Ended::Cancelled => {
-                self.store.finish_cancelled(id)?;
+                self.store.finish_cancelled(id, &self.id)?;
                 (Status::Cancelled, "cancelled".to_string())
             }
             Ended::Stopped => {
-                self.store.requeue(id, None)?;
+                self.store.requeue(id, &self.id)?;
                 (
                     Status::Queued,
                     "worker stopping: back in the queue".to_string(),
                 )
             }
             Ended::Failed(reason) => {
-                self.store.finish_failed(id, &reason)?;
+                self.store.finish_failed(id, &self.id, &reason)?;
                 (Status::Failed, reason)
             }
         };
@@ -204,127 +255,193 @@ impl Worker {
         Ok(())
     }
 
-    /// Loads the weights once and the network for `pooling` when it changes.
-    fn ensure_vgg(&mut self, pooling: Pooling) -> Result<(), Error> {
-        if self.weights.is_none() {
-            self.weights = Some(Weights::load(&self.config.weights)?);
-        }
-        if self.vgg.as_ref().is_none_or(|(p, _)| *p != pooling) {
-            self.vgg = None;
-            let w = self
-                .weights
-                .as_ref()
-                .ok_or_else(|| Error::Torch("weights not loaded".into()))?;
-            self.vgg = Some((pooling, Vgg19::new(w, pooling, self.config.device)?));
-        }
-        Ok(())
-    }
-
-    fn stylize(
+    /// Runs the job of `run`: one arm per kind, each returning its image and
+    /// the kind's outcome.
+    fn perform(
         &mut self,
         run: &Run,
         stop: &AtomicBool,
         events: &mut dyn FnMut(&WorkerEvent),
-    ) -> Result<Outcome, Ended> {
-        let mut spec = run.spec.clone();
+    ) -> Result<(tch::Tensor, Outcome), Ended> {
         let fail = |e: Error| Ended::Failed(e.to_string());
-        let content = load_rgb(&spec.content, spec.pixel_limit).map_err(fail)?;
-        let styles = spec
-            .styles
-            .iter()
-            .map(|s| load_rgb(&s.path, spec.pixel_limit))
-            .collect::<Result<Vec<_>, Error>>()
-            .map_err(fail)?;
+        let job = run.job().ok_or_else(|| {
+            Ended::Failed(format!(
+                "this atelier cannot run a job of kind '{}'",
+                run.kind()
+            ))
+        })?;
+        let resume = match (&run.resume_from, run.resume_step) {
+            (Some(from), Some(step)) => Some(stylize::Resume {
+                from: from.clone(),
+                step,
+            }),
+            _ => None,
+        };
+        match job {
+            Job::Stylize(spec) => {
+                let content = load_rgb(&spec.content, spec.pixel_limit).map_err(fail)?;
+                let styles = load_styles(spec).map_err(fail)?;
+                let o = self.gatys(
+                    run,
+                    spec,
+                    &content,
+                    &styles,
+                    resume,
+                    stop,
+                    events,
+                    Progress::Stylize,
+                )?;
+                Ok((
+                    o.image.shallow_clone(),
+                    Outcome::Stylize(stylize::Outcome::from(&o)),
+                ))
+            }
+            Job::Texture(t) => {
+                let styles = load_styles(&t.gatys).map_err(fail)?;
+                let first = styles
+                    .first()
+                    .ok_or_else(|| Ended::Failed("a texture needs a style".into()))?;
+                let (w, h) = t.canvas(first.width(), first.height());
+                let canvas = texture_canvas(w, h);
+                let o = self.gatys(
+                    run,
+                    &t.gatys,
+                    &canvas,
+                    &styles,
+                    resume,
+                    stop,
+                    events,
+                    Progress::Texture,
+                )?;
+                let outcome: texture::Outcome = stylize::Outcome::from(&o);
+                Ok((o.image.shallow_clone(), Outcome::Stylize(outcome)))
+            }
+        }
+    }
+
+    /// A Gatys optimisation (stylize, texture) of `spec` on `content`,
+    /// resumed from the last snapshot when it can take one as its start:
+    /// single-scale, untiled, and optimising the colour image itself.
+    /// Otherwise the run starts again from the beginning.
+    #[allow(clippy::too_many_arguments)]
+    fn gatys(
+        &mut self,
+        run: &Run,
+        spec: &RunSpec,
+        content: &RgbImage,
+        styles: &[RgbImage],
+        resume: Option<stylize::Resume>,
+        stop: &AtomicBool,
+        events: &mut dyn FnMut(&WorkerEvent),
+        wrap: fn(transfer::Progress) -> Progress,
+    ) -> Result<transfer::Outcome, Ended> {
+        let fail = |e: Error| Ended::Failed(e.to_string());
+        let mut spec = spec.clone();
         let device = self.config.device;
-        // Resume from the last snapshot when the run can take one as its start:
-        // single-scale and optimising the colour image itself. Otherwise the
-        // run starts again from the beginning.
         let mut start = None;
         let mut offset = 0;
         let resumable = matches!(spec.scales, Scales::Count(1))
             && spec.preserve_colors != ColorMode::Luminance
             && spec.tile.is_none();
-        if let (true, Some(snap), Some(done)) = (resumable, &run.resume_from, run.resume_eval) {
-            if let Ok(img) = load_rgb(snap, spec.pixel_limit) {
-                if (done as usize) < spec.steps {
-                    let prepared = prepare(&spec, &content, &styles, device).map_err(fail)?;
+        if let (true, Some(r)) = (resumable, resume) {
+            if let Ok(img) = load_rgb(&r.from, spec.pixel_limit) {
+                if (r.step as usize) < spec.steps && r.step > 0 {
+                    let prepared = prepare(&spec, content, styles, device).map_err(fail)?;
                     let (_, _, h, w) = prepared.content.size4().map_err(|e| fail(e.into()))?;
                     let img = resize_longer_side(&img, h.max(w) as u32);
                     if let Ok(t) = to_tensor(&img, device) {
                         if t.size() == prepared.content.size() {
                             start = Some((prepared, t));
-                            spec.steps -= done as usize;
-                            offset = done;
+                            spec.steps -= r.step as usize;
+                            offset = r.step;
                         }
                     }
                 }
             }
         }
-        self.ensure_vgg(spec.pooling).map_err(fail)?;
-        let Some((_, vgg)) = &self.vgg else {
-            return Err(Ended::Failed("model not loaded".into()));
-        };
-        let dir = self.store.run_dir(run.id);
-        let mut obs = RunObserver {
+        if start.is_some() {
+            events(&WorkerEvent::Resumed {
+                run: run.id,
+                step: offset,
+            });
+        }
+        let vgg = self.models.vgg(&self.config, spec.pooling).map_err(fail)?;
+        let files = self.store.files(run.id);
+        let mut sink = RunSink {
             store: &mut self.store,
             run: run.id,
             worker: &self.id,
             stop,
             events,
+            wrap,
             offset,
             pending: Vec::new(),
             pending_rollbacks: Vec::new(),
             last_flush: Instant::now(),
             ended: None,
-            dir,
+            dir: files.dir.clone(),
+            current: files.current(),
             snapshot_every: self.config.snapshot_every,
             last_snapshot: None,
         };
         let result = match start {
             Some((mut prepared, t)) => {
                 prepared.start = Some(t);
-                transfer::run(vgg, &spec, &prepared, &mut obs)
+                transfer::run(vgg, &spec, &prepared, &mut sink)
             }
-            None => transfer::stylize(vgg, &spec, &content, &styles, device, &mut obs),
+            None => transfer::stylize(vgg, &spec, content, styles, device, &mut sink),
         };
-        obs.flush();
+        sink.flush();
         match result {
             Ok(o) => Ok(o),
-            Err(Error::Cancelled) => Err(obs.ended.take().unwrap_or(Ended::Cancelled)),
-            Err(e) => Err(fail(e)),
+            Err(Error::Cancelled) => Err(sink.ended.take().unwrap_or(Ended::Cancelled)),
+            Err(e) => Err(sink.ended.take().unwrap_or_else(|| fail(e))),
         }
     }
 
-    /// Writes output.png (with the spec and results in text chunks) and
+    /// Writes output.png (with the job and its outcome in text chunks) and
     /// thumb.png into the run's folder, atomically.
-    fn write_outputs(&self, run: &Run, outcome: &Outcome) -> Result<PathBuf, StoreError> {
-        let dir = self.store.run_dir(run.id);
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let img = from_tensor(&outcome.image)?;
-        let l = outcome.best;
-        let result = serde_json::json!({
-            "run": run.id,
-            "stop": outcome.stop,
-            "evals": outcome.evals,
-            "best_eval": outcome.best_eval,
-            "rollbacks": outcome.rollbacks,
-            "losses": { "style": l.style, "content": l.content, "tv": l.tv, "total": l.total },
-            "device": device_name(self.config.device),
-        });
+    fn write_outputs(
+        &self,
+        run: &Run,
+        image: &tch::Tensor,
+        outcome: &Outcome,
+    ) -> Result<PathBuf, StoreError> {
+        let files = self.store.files(run.id);
+        std::fs::create_dir_all(&files.dir).map_err(|e| StoreError::io(&files.dir, e))?;
+        let img = from_tensor(image)?;
+        let mut result =
+            serde_json::to_value(outcome).map_err(|e| StoreError::Spec(e.to_string()))?;
+        if let Some(obj) = result.as_object_mut() {
+            obj.insert("run".into(), run.id.into());
+            obj.insert("kind".into(), run.kind().into());
+            obj.insert("device".into(), device_name(self.config.device).into());
+        }
+        let spec = match run.job() {
+            Some(Job::Stylize(s)) => serde_json::to_string(s),
+            Some(Job::Texture(t)) => serde_json::to_string(&t.gatys),
+            None => Ok(String::new()),
+        }
+        .map_err(|e| StoreError::Spec(e.to_string()))?;
         let text = [
             ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-            (
-                "atelier:spec",
-                serde_json::to_string(&run.spec).map_err(|e| StoreError::Spec(e.to_string()))?,
-            ),
+            ("atelier:spec", spec),
             ("atelier:result", result.to_string()),
         ];
-        let out = dir.join("output.png");
+        let out = files.output();
         save_png(&out, &img, &text, true)?;
         let thumb = resize_longer_side(&img, self.config.thumb_size);
-        save_png(&dir.join("thumb.png"), &thumb, &[], true)?;
+        save_png(&files.thumb(), &thumb, &[], true)?;
         Ok(out)
     }
+}
+
+/// The decoded style images of a Gatys spec, in order.
+fn load_styles(spec: &RunSpec) -> Result<Vec<RgbImage>, Error> {
+    spec.styles
+        .iter()
+        .map(|s| load_rgb(&s.path, spec.pixel_limit))
+        .collect()
 }
 
 fn sleep_unless(stop: &AtomicBool, total: Duration) {
@@ -336,31 +453,33 @@ fn sleep_unless(stop: &AtomicBool, total: Duration) {
 
 /// Records samples (in batches), heartbeats, and checks for cancellation and
 /// worker stop at every evaluation.
-struct RunObserver<'a> {
+struct RunSink<'a> {
     store: &'a mut Store,
     run: i64,
     worker: &'a str,
     stop: &'a AtomicBool,
     events: &'a mut dyn FnMut(&WorkerEvent),
+    /// The kind's progress variant.
+    wrap: fn(transfer::Progress) -> Progress,
     /// Evaluations done before this attempt (when resuming).
     offset: i64,
-    pending: Vec<Sample>,
+    pending: Vec<Point>,
     /// Rollbacks not yet written (they go with the next batch of samples).
     pending_rollbacks: Vec<RollbackRecord>,
     last_flush: Instant,
     ended: Option<Ended>,
-    /// The run's folder: `current.png` is the latest iterate, for the TUI and
-    /// for resuming.
+    /// The run's folder and its latest iterate, for the TUI and for resuming.
     dir: PathBuf,
+    current: PathBuf,
     snapshot_every: usize,
     last_snapshot: Option<Instant>,
 }
 
-impl RunObserver<'_> {
+impl RunSink<'_> {
     fn flush(&mut self) {
         // A failed write is retried with the next batch; losing the heartbeat
         // briefly is harmless.
-        if self.store.add_samples(self.run, &self.pending).is_ok() {
+        if self.store.add_points(self.run, &self.pending).is_ok() {
             self.pending.clear();
         }
         if self
@@ -373,27 +492,26 @@ impl RunObserver<'_> {
         let _ = self.store.heartbeat(self.run, self.worker);
         self.last_flush = Instant::now();
     }
-}
 
-impl Observer for RunObserver<'_> {
-    fn on_eval(&mut self, p: &Progress) -> Flow {
-        let l = p.losses;
-        self.pending.push(Sample {
-            eval: self.offset + p.eval as i64,
-            style: l.style,
-            content: l.content,
-            tv: l.tv,
-            total: l.total,
-            seconds: p.elapsed.as_secs_f64(),
-        });
-        if self.last_flush.elapsed() > Duration::from_millis(500) || self.pending.len() >= 200 {
+    fn on_eval(&mut self, p: &transfer::Progress) -> Flow {
+        let step = self.offset + p.eval as i64;
+        let seconds = p.elapsed.as_secs_f64();
+        for (series, value) in stylize::series_values(&p.losses) {
+            self.pending.push(Point {
+                step,
+                series: series.into(),
+                value,
+                seconds,
+            });
+        }
+        if self.last_flush.elapsed() > Duration::from_millis(500) || self.pending.len() >= 800 {
             self.flush();
         }
         let mut shifted = p.clone();
         shifted.eval += self.offset as usize;
         (self.events)(&WorkerEvent::Progress {
             run: self.run,
-            progress: shifted,
+            progress: (self.wrap)(shifted),
         });
         if self.stop.load(Ordering::SeqCst) {
             self.ended = Some(Ended::Stopped);
@@ -405,29 +523,37 @@ impl Observer for RunObserver<'_> {
         }
         Flow::Continue
     }
+}
 
-    fn on_rollback(&mut self, r: &Rollback) {
-        self.pending_rollbacks.push(RollbackRecord {
-            eval: self.offset + r.eval as i64,
-            to_eval: self.offset + r.to_eval as i64,
-            loss: Some(r.loss),
-            reason: r.reason.clone(),
-            remedy: r.remedy.clone(),
-        });
+impl Sink<Event> for RunSink<'_> {
+    fn progress(&mut self, e: &Event) -> Result<Flow, Error> {
+        match e {
+            Event::Eval(p) => Ok(self.on_eval(p)),
+            Event::Rollback(r) => {
+                self.pending_rollbacks.push(RollbackRecord {
+                    eval: self.offset + r.eval as i64,
+                    to_eval: self.offset + r.to_eval as i64,
+                    loss: Some(r.loss),
+                    reason: r.reason.clone(),
+                    remedy: r.remedy.clone(),
+                });
+                Ok(Flow::Continue)
+            }
+        }
     }
 
-    fn snapshot_every(&self) -> usize {
+    fn preview_every(&self) -> usize {
         self.snapshot_every
     }
 
     /// Writes `current.png` (atomically, at most about once a second) and
     /// records it as the run's resume point.
-    fn on_snapshot(&mut self, eval: usize, image: &tch::Tensor) -> Result<(), Error> {
+    fn preview(&mut self, eval: usize, image: &tch::Tensor) -> Result<Flow, Error> {
         if self
             .last_snapshot
             .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
         {
-            return Ok(());
+            return Ok(Flow::Continue);
         }
         self.last_snapshot = Some(Instant::now());
         let img = from_tensor(image)?;
@@ -435,10 +561,23 @@ impl Observer for RunObserver<'_> {
             path: self.dir.clone(),
             reason: e.to_string(),
         })?;
-        let path = self.dir.join("current.png");
-        save_png(&path, &img, &[], true)?;
+        save_png(&self.current, &img, &[], true)?;
         let done = self.offset + eval as i64;
-        let _ = self.store.set_resume_point(self.run, &path, done);
+        match self
+            .store
+            .set_resume_point(self.run, self.worker, &self.current, done)
+        {
+            // The run is another worker's now: stop working on it.
+            Err(StoreError::NotOwner { .. }) => {
+                self.ended = Some(Ended::Stopped);
+                Ok(Flow::Stop)
+            }
+            _ => Ok(Flow::Continue),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.flush();
         Ok(())
     }
 }

@@ -173,7 +173,14 @@ impl App {
                 self.outbox.push(Command::Refresh);
             }
             WorkerEvent::Progress { run, progress } => {
-                self.progress.insert(run, progress);
+                if let Some(p) = progress.gatys() {
+                    self.progress.insert(run, p.clone());
+                }
+            }
+            WorkerEvent::Resumed { .. } => {}
+            WorkerEvent::Lost { run, reason } => {
+                self.progress.remove(&run);
+                self.say(format!("run {run}: {reason}"));
             }
             WorkerEvent::Finished {
                 run,
@@ -425,7 +432,7 @@ impl App {
             name: r.input_name(role),
             ..LibItem::from_path(p)
         };
-        self.set_content(item("content", &r.spec.content));
+        self.set_content(item("content", &r.params().content));
         let names: Vec<String> = r
             .inputs
             .iter()
@@ -434,7 +441,7 @@ impl App {
             .collect();
         let c = &mut self.compose;
         c.styles = r
-            .spec
+            .params()
             .styles
             .iter()
             .enumerate()
@@ -450,7 +457,7 @@ impl App {
             })
             .collect();
         c.blend = c.styles.len() > 1;
-        c.spec = r.spec.clone();
+        c.spec = r.params().clone();
         c.match_preset();
         c.error = None;
         self.tab = Tab::Compose;

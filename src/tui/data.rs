@@ -14,7 +14,7 @@ use crate::engine::image_io::load_rgb;
 use crate::engine::memory;
 use crate::engine::spec::RunSpec;
 use crate::engine::weights::sha256_file;
-use crate::queue::{Filter, Input, RollbackRecord, Run, Sample, Store, WorkerInfo};
+use crate::queue::{Filter, Input, LossCache, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
 use super::event::Event;
@@ -104,6 +104,7 @@ pub fn spawn(
                 }
             };
             let mut focus: Option<i64> = None;
+            let mut losses = LossCache::default();
             let mut content_size = None;
             let mut memory = None;
             let mut memory_at: Option<Instant> = None;
@@ -127,7 +128,7 @@ pub fn spawn(
                     memory = Some(device_memory(device));
                     memory_at = Some(Instant::now());
                 }
-                let snap = snapshot(&store, focus, &rules);
+                let snap = snapshot(&store, focus, &mut losses, &rules);
                 match snap {
                     Ok(mut s) => {
                         s.memory = memory;
@@ -149,6 +150,7 @@ pub fn spawn(
 fn snapshot(
     store: &Store,
     focus: Option<i64>,
+    losses: &mut LossCache,
     rules: &[RuleConfig],
 ) -> crate::queue::StoreResult<Snapshot> {
     Ok(Snapshot {
@@ -161,7 +163,9 @@ fn snapshot(
         focus: match focus {
             Some(run) => Some(Focus {
                 run,
-                samples: store.samples(run)?,
+                samples: losses
+                    .refresh(store, run, store.get(run).map_or(0, |r| r.attempts))?
+                    .to_vec(),
                 rollbacks: store.rollbacks(run)?,
             }),
             None => None,
@@ -226,7 +230,13 @@ fn execute(store: &mut Store, cmd: Command) -> Option<String> {
             .map_err(|e| e.to_string()),
         Command::Rerun(id) => store
             .get(id)
-            .and_then(|r| store.add(&r.spec, &r.inputs, r.priority))
+            .and_then(|r| match r.job() {
+                Some(job) => store.add_job(job, &r.inputs, r.priority),
+                None => Err(crate::queue::StoreError::Spec(format!(
+                    "run {id} is of kind '{}', which this atelier cannot run",
+                    r.kind()
+                ))),
+            })
             .map(|n| format!("queued run {n} (a re-run of {id})"))
             .map_err(|e| e.to_string()),
     };

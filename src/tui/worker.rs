@@ -48,12 +48,15 @@ pub fn supervise<F>(data_dir: &Path, tx: Sender<Event>, body: F)
 where
     F: FnOnce(&mut dyn FnMut(&WorkerEvent)) -> Result<(), String>,
 {
-    let mut current: Option<i64> = None;
+    // The run the worker has started, and the worker id it was claimed under.
+    let mut current: Option<(i64, String)> = None;
     let mut last_progress: Option<Instant> = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
         body(&mut |e: &WorkerEvent| {
             match e {
-                WorkerEvent::Started(r) => current = Some(r.id),
+                WorkerEvent::Started(r) => {
+                    current = Some((r.id, r.worker.clone().unwrap_or_default()))
+                }
                 WorkerEvent::Finished { .. } => current = None,
                 // Progress comes every evaluation; a few per second is enough.
                 WorkerEvent::Progress { .. } => {
@@ -73,8 +76,8 @@ where
         Err(payload) => {
             let msg = panic_message(payload.as_ref());
             let mut text = format!("worker crashed: {msg}");
-            if let Some(id) = current {
-                match fail_run(data_dir, id, &msg) {
+            if let Some((id, worker)) = current {
+                match fail_run(data_dir, id, &worker, &msg) {
                     Ok(()) => text.push_str(&format!(" (run {id} marked failed)")),
                     Err(e) => text.push_str(&format!(" (run {id} not marked failed: {e})")),
                 }
@@ -86,10 +89,10 @@ where
     let _ = tx.send(Event::WorkerStopped(stopped));
 }
 
-fn fail_run(data_dir: &Path, id: i64, msg: &str) -> Result<(), String> {
+fn fail_run(data_dir: &Path, id: i64, worker: &str, msg: &str) -> Result<(), String> {
     let store = Store::open(&PathBuf::from(data_dir)).map_err(|e| e.to_string())?;
     store
-        .finish_failed(id, &format!("the worker panicked: {msg}"))
+        .finish_failed(id, worker, &format!("the worker panicked: {msg}"))
         .map_err(|e| e.to_string())
 }
 

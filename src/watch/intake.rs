@@ -100,31 +100,16 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
     let runs: Vec<WatchedRun> = rule
         .styles
         .iter()
-        .map(|s| WatchedRun {
-            spec: crate::engine::spec::RunSpec {
-                content: content.clone(),
-                styles: vec![crate::engine::spec::StyleRef {
-                    path: s.path.clone(),
-                    weight: 1.0,
-                }],
-                ..rule.spec.clone()
-            },
-            inputs: vec![
-                Input {
-                    role: "content".into(),
-                    name: Some(stem.clone()),
-                    path: content.clone(),
-                    sha256: sha.clone(),
-                },
-                Input {
-                    role: "style".into(),
-                    name: Some(s.name.clone()),
-                    path: s.path.clone(),
-                    sha256: s.sha256.clone(),
-                },
-            ],
-            style: s.name.clone(),
-            output_dir: rule.output.clone(),
+        .map(|s| {
+            let arrival =
+                Input::hashed("content", Some(stem.clone()), content.clone(), sha.clone());
+            let (job, inputs) = rule.job(arrival, s);
+            WatchedRun {
+                job,
+                inputs,
+                style: s.name.clone(),
+                output_dir: rule.output.clone(),
+            }
         })
         .collect();
     match store.queue_watched(&rule.name, &sha, &content, &runs, rule.priority)? {

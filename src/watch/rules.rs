@@ -36,6 +36,24 @@ pub enum After {
     Move,
 }
 
+/// The job kind a rule queues for each arrival. Only kinds that take an
+/// image as their input can be fed by a drop folder; a later kind that
+/// applies a trained network adds its variant (and `model = "…"`) here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    #[default]
+    Stylize,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Stylize => crate::jobs::stylize::KIND,
+        }
+    }
+}
+
 /// One `[[watch]]` table as written in the config.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +62,9 @@ pub struct RuleConfig {
     /// rule makes it see every file as new.
     #[serde(default)]
     pub name: Option<String>,
+    /// The job kind queued for each arrival (default: stylize).
+    #[serde(default)]
+    pub kind: RuleKind,
     pub inbox: PathBuf,
     /// Library names or image paths; each gives its own output.
     pub styles: Vec<String>,
@@ -151,6 +172,7 @@ pub struct Rule {
     pub output: PathBuf,
     /// `<inbox>/processed`, where `after = "move"` puts inputs; never watched.
     pub processed: PathBuf,
+    pub kind: RuleKind,
     pub styles: Vec<StyleRef>,
     /// The preset's spec; content and style are filled per run.
     pub spec: RunSpec,
@@ -217,6 +239,7 @@ impl Rule {
         }
         Ok(Rule {
             processed: inbox.join("processed"),
+            kind: c.kind,
             name,
             inbox,
             output,
@@ -229,6 +252,23 @@ impl Rule {
             priority: c.priority,
             enabled: c.enabled,
         })
+    }
+
+    /// The job queued for `content` with `style`, built by the rule's kind.
+    pub fn job(
+        &self,
+        content: crate::jobs::Input,
+        style: &StyleRef,
+    ) -> (crate::jobs::Job, Vec<crate::jobs::Input>) {
+        let style = crate::jobs::Input::hashed(
+            "style",
+            Some(style.name.clone()),
+            style.path.clone(),
+            style.sha256.clone(),
+        );
+        match self.kind {
+            RuleKind::Stylize => crate::jobs::stylize::job(&self.spec, content, style),
+        }
     }
 
     /// Folders inside the inbox that are never taken as input: where processed

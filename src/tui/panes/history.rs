@@ -55,7 +55,7 @@ impl HistoryState {
         match self.sort {
             None | Some(Sort::Newest) => {}
             Some(Sort::Loss) => rows.sort_by(|a, b| {
-                let key = |r: &Run| r.losses.map_or(f64::INFINITY, |l| l.total);
+                let key = |r: &Run| r.losses().map_or(f64::INFINITY, |l| l.total);
                 key(a).total_cmp(&key(b))
             }),
             Some(Sort::Status) => rows.sort_by_key(|r| r.status.as_str()),
@@ -237,20 +237,28 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
         Line::from(
             format!(
                 "{} px · {} steps · {:?} · init {:?}",
-                r.spec.size, r.spec.steps, r.spec.optimizer, r.spec.init
+                r.params().size,
+                r.params().steps,
+                r.params().optimizer,
+                r.params().init
             )
             .to_lowercase(),
         ),
         Line::from(format!(
             "weights: style {} content {} tv {}",
-            r.spec.style_weight, r.spec.content_weight, r.spec.tv_weight
+            r.params().style_weight,
+            r.params().content_weight,
+            r.params().tv_weight
         )),
     ];
-    if let Some(l) = r.losses {
+    if let Some(l) = r.losses() {
         v.push(Line::from(format!(
             "loss {:.4e} (best at step {})",
             l.total,
-            r.best_eval.unwrap_or(0)
+            r.outcome
+                .as_ref()
+                .and_then(|o| o.gatys())
+                .map_or(0, |o| o.best_eval)
         )));
     }
     if let Some(e) = &r.error {
@@ -270,8 +278,11 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
         lines.push(super::live::rollback_line(rollbacks, &app.theme));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(format!("content {}", r.spec.content.display())));
-    for s in &r.spec.styles {
+    lines.push(Line::from(format!(
+        "content {}",
+        r.params().content.display()
+    )));
+    for s in &r.params().styles {
         lines.push(Line::from(format!(
             "style   {} ×{}",
             s.path.display(),

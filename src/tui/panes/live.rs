@@ -51,7 +51,7 @@ pub fn run_image(app: &App, r: &Run) -> std::path::PathBuf {
     match (&r.output, current.exists()) {
         (Some(out), _) if r.status == Status::Done => out.clone(),
         (_, true) => current,
-        _ => r.spec.content.clone(),
+        _ => r.params().content.clone(),
     }
 }
 
@@ -106,7 +106,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         .map(|p| p.eval as i64)
         .or(last.map(|s| s.eval))
         .unwrap_or(0);
-    let budget = r.spec.eval_budget() as i64;
+    let budget = r.params().eval_budget() as i64;
     let rate = rate(samples);
     let eta = match (rate, r.status) {
         (Some(v), Status::Running) if v > 0.0 => {

@@ -167,10 +167,10 @@ pub fn run_cells(r: &Run, t: &Theme) -> Vec<Cell<'static>> {
         Cell::from(r.status.to_string()).style(status_style(r.status, t)),
         Cell::from(r.input_name("content")),
         Cell::from(style_names(r)),
-        Cell::from(format!("{}", r.spec.size)),
-        Cell::from(format!("{}", r.spec.steps)),
+        Cell::from(format!("{}", r.params().size)),
+        Cell::from(format!("{}", r.params().steps)),
         Cell::from(
-            r.losses
+            r.losses()
                 .map(|l| format!("{:.3e}", l.total))
                 .unwrap_or_default(),
         ),

@@ -1,0 +1,195 @@
+//! Job kinds: what a run does. A [`Job`] is serialisable and tagged by its
+//! `kind`; each kind keeps its spec, progress, outcome and resume types side
+//! by side in its own module (as yazi's scheduler keeps each task's types
+//! together). Generic code (the queue, the status bar, CLI progress, `runs ls`)
+//! sees only a [`Summary`]; a kind's own views use its full types.
+//!
+//! Sits between the engine (which it drives) and the queue (which stores
+//! jobs): it imports the engine, never the queue or a front end.
+
+pub mod files;
+pub mod input;
+pub mod stylize;
+pub mod summary;
+pub mod texture;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::spec::RunSpec;
+use crate::engine::Error;
+
+pub use files::RunFiles;
+pub use input::Input;
+pub use summary::{Headline, Summary};
+
+/// A job of any kind: `{"kind": "stylize", "spec": {…}}`. The store keeps the
+/// two halves in the `kind` and `spec` columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "spec", rename_all = "lowercase")]
+pub enum Job {
+    /// Gatys et al. style transfer of a content image.
+    Stylize(stylize::Spec),
+    /// Texture synthesis from a style image alone.
+    Texture(texture::Spec),
+}
+
+impl Job {
+    /// Every kind this build knows.
+    pub const KINDS: [&'static str; 2] = [stylize::KIND, texture::KIND];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Stylize(_) => stylize::KIND,
+            Job::Texture(_) => texture::KIND,
+        }
+    }
+
+    /// Rebuilds a job from the store's `kind` and `spec` columns.
+    pub fn from_parts(kind: &str, spec: &str) -> Result<Job, String> {
+        let spec: serde_json::Value =
+            serde_json::from_str(spec).map_err(|e| format!("stored spec: {e}"))?;
+        if !Self::KINDS.contains(&kind) {
+            return Err(format!(
+                "kind '{kind}' is unknown to this build (it knows {})",
+                Self::KINDS.join(", ")
+            ));
+        }
+        serde_json::from_value(serde_json::json!({ "kind": kind, "spec": spec }))
+            .map_err(|e| format!("stored {kind} spec: {e}"))
+    }
+
+    /// The spec alone, as the store's `spec` column holds it.
+    pub fn spec_json(&self) -> Result<String, serde_json::Error> {
+        match self {
+            Job::Stylize(s) => serde_json::to_string(s),
+            Job::Texture(s) => serde_json::to_string(s),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        match self {
+            Job::Stylize(s) => s.validate(),
+            Job::Texture(s) => s.validate(),
+        }
+    }
+
+    /// The optimisation parameters of the kinds that are a Gatys optimisation
+    /// (stylize, texture); `None` for kinds that are not.
+    pub fn gatys(&self) -> Option<&RunSpec> {
+        match self {
+            Job::Stylize(s) => Some(s),
+            Job::Texture(s) => Some(&s.gatys),
+        }
+    }
+
+    pub fn gatys_mut(&mut self) -> Option<&mut RunSpec> {
+        match self {
+            Job::Stylize(s) => Some(s),
+            Job::Texture(s) => Some(&mut s.gatys),
+        }
+    }
+
+    /// Steps the job takes at most (evaluations, batches), for progress.
+    pub fn budget(&self) -> usize {
+        match self {
+            Job::Stylize(s) => s.eval_budget(),
+            Job::Texture(s) => s.gatys.eval_budget(),
+        }
+    }
+
+    /// One line on what the job is, beside its inputs' names (`64 px, 100 steps`).
+    pub fn shape(&self) -> String {
+        match self {
+            Job::Stylize(s) => format!("{} px, {} steps", s.size, s.steps),
+            Job::Texture(s) => format!("{} px, {} steps", s.gatys.size, s.gatys.steps),
+        }
+    }
+}
+
+/// Progress of a running job, one variant per kind.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    Stylize(stylize::Progress),
+    Texture(texture::Progress),
+}
+
+impl Progress {
+    /// The optimisation progress of the Gatys kinds.
+    pub fn gatys(&self) -> Option<&crate::engine::transfer::Progress> {
+        match self {
+            Progress::Stylize(p) | Progress::Texture(p) => Some(p),
+        }
+    }
+}
+
+impl From<&Progress> for Summary {
+    fn from(p: &Progress) -> Summary {
+        match p {
+            Progress::Stylize(p) => stylize::summary(p),
+            Progress::Texture(p) => Summary {
+                kind: texture::KIND,
+                ..stylize::summary(p)
+            },
+        }
+    }
+}
+
+/// What a finished job produced besides its files, one variant per kind; the
+/// store keeps it as JSON in `runs.outcome`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Stylize(stylize::Outcome),
+}
+
+impl Outcome {
+    /// Reads a stored outcome of a run of `kind`; `None` when this build
+    /// cannot (the run is listed without it).
+    pub fn from_json(kind: &str, json: &str) -> Option<Outcome> {
+        match kind {
+            stylize::KIND | texture::KIND => serde_json::from_str(json).ok().map(Outcome::Stylize),
+            _ => None,
+        }
+    }
+
+    /// The Gatys kinds' outcome (final losses, evaluations, best step).
+    pub fn gatys(&self) -> Option<&stylize::Outcome> {
+        match self {
+            Outcome::Stylize(o) => Some(o),
+        }
+    }
+
+    /// The figure a list shows for the run.
+    pub fn headline(&self) -> Headline {
+        match self {
+            Outcome::Stylize(o) => Headline {
+                label: "total",
+                value: o.losses.total,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_through_their_store_columns() {
+        let base = RunSpec::default();
+        let style = crate::engine::spec::StyleRef {
+            path: "/s.png".into(),
+            weight: 1.0,
+        };
+        for job in [
+            Job::Stylize(base.clone()),
+            Job::Texture(texture::Spec::new(&base, style, true)),
+        ] {
+            let back = Job::from_parts(job.kind(), &job.spec_json().unwrap()).unwrap();
+            assert_eq!(back, job);
+        }
+        let e = Job::from_parts("fast-style", "{}").unwrap_err();
+        assert!(e.contains("unknown to this build"), "{e}");
+        assert!(Job::from_parts("texture", "{\"gatys\": 3}").is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! The `stylize` kind: Gatys et al. style transfer of a content image with
+//! one or more style images (the engine's [`crate::engine::transfer`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::input::Input;
+use super::summary::{Headline, Summary};
+use crate::engine::spec::{RunSpec, StyleRef};
+use crate::engine::transfer;
+use crate::engine::Error;
+
+pub const KIND: &str = "stylize";
+
+/// The run's parameters and input paths (`RunSpec`, as before job kinds).
+pub type Spec = RunSpec;
+
+/// Reported after every evaluation.
+pub type Progress = transfer::Progress;
+
+/// Final figures of a finished transfer (those of the image written).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub evals: i64,
+    pub best_eval: i64,
+    /// Why the optimisation stopped (`steps`, `plateau`, …).
+    pub stop: String,
+    #[serde(default)]
+    pub rollbacks: i64,
+    pub losses: FinalLosses,
+}
+
+/// Final losses of a finished run (those of the image written).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FinalLosses {
+    pub style: f64,
+    pub content: f64,
+    pub tv: f64,
+    pub total: f64,
+}
+
+impl From<&transfer::Outcome> for Outcome {
+    fn from(o: &transfer::Outcome) -> Self {
+        Outcome {
+            evals: o.evals as i64,
+            best_eval: o.best_eval as i64,
+            stop: o.stop.to_string(),
+            rollbacks: o.rollbacks as i64,
+            losses: FinalLosses {
+                style: o.best.style,
+                content: o.best.content,
+                tv: o.best.tv,
+                total: o.best.total,
+            },
+        }
+    }
+}
+
+/// Where a stopped run takes up again: its last snapshot (the iterate is the
+/// whole state of the optimisation) and the evaluations done before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resume {
+    pub from: PathBuf,
+    pub step: i64,
+}
+
+/// The loss series a transfer records, in the order of [`series_values`].
+pub const SERIES: [&str; 4] = ["style", "content", "tv", "total"];
+
+/// One evaluation's losses as (series, value) pairs, for the store.
+pub fn series_values(l: &transfer::Losses) -> [(&'static str, f64); 4] {
+    [
+        ("style", l.style),
+        ("content", l.content),
+        ("tv", l.tv),
+        ("total", l.total),
+    ]
+}
+
+/// The generic view of a transfer's progress.
+pub fn summary(p: &Progress) -> Summary {
+    let secs = p.elapsed.as_secs_f64();
+    Summary::counted(KIND, p.eval, p.budget, secs).with_headline(Headline {
+        label: "total",
+        value: p.losses.total,
+    })
+}
+
+/// The job a drop folder (or any front end) queues for `content` with one
+/// `style`, on the parameters `base` of a preset; with its inputs.
+pub fn job(base: &RunSpec, content: Input, style: Input) -> (super::Job, Vec<Input>) {
+    let spec = RunSpec {
+        content: content.path.clone(),
+        styles: vec![StyleRef {
+            path: style.path.clone(),
+            weight: 1.0,
+        }],
+        ..base.clone()
+    };
+    (super::Job::Stylize(spec), vec![content, style])
+}
+
+/// The checked inputs of `spec` (content, then its styles, named by `names`),
+/// with absolute paths written back into the spec: the worker may run from
+/// another folder.
+pub fn inputs(
+    spec: &mut RunSpec,
+    content_name: Option<String>,
+    style_names: &[String],
+) -> Result<Vec<Input>, Error> {
+    let limit = spec.pixel_limit;
+    let mut out = vec![Input::checked(
+        "content",
+        content_name,
+        &spec.content,
+        limit,
+    )?];
+    spec.content = out[0].path.clone();
+    for (i, s) in spec.styles.iter_mut().enumerate() {
+        let input = Input::checked("style", style_names.get(i).cloned(), &s.path, limit)?;
+        s.path = input.path.clone();
+        out.push(input);
+    }
+    Ok(out)
+}
+
+/// A file stem for display (`chelsea` for `…/chelsea.png`).
+pub fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
