@@ -459,3 +459,43 @@ fn a_tiny_fast_analogy_writes_every_output_beside_a_prime() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(d.join("a-2.b.png").exists());
 }
+
+#[test]
+fn ctrl_c_during_the_reconstruction_stops_cleanly_and_writes_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cancelled.png");
+    let mut child = atelier()
+        .args([
+            "analogy", "chelsea", "coffee", "--size", "64", "--device", "cpu",
+        ])
+        .args(["-o", out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("reconstruction") {
+            break;
+        }
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    for line in lines {
+        seen.push(line.unwrap());
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(seen.iter().any(|l| l.contains("cancelled")), "{seen:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left: {left:?}");
+}
