@@ -2,6 +2,7 @@
 //! They need `make setup` to have run (weights and bundled library); `make test`
 //! does that first.
 
+mod analogy;
 mod cli;
 mod fast;
 mod guard;

@@ -1,6 +1,7 @@
 //! The command-line front end: argument parsing and the subcommands, a thin
 //! layer over the engine.
 
+mod analogy;
 mod fast;
 mod library;
 mod queue;
@@ -42,6 +43,9 @@ pub enum Command {
     Stylize(Box<stylize::StylizeArgs>),
     /// Synthesise a texture from a style image alone (Gatys et al. 2015).
     Texture(Box<texture::TextureArgs>),
+    /// Deep Image Analogy (Liao et al. 2017): A′ with A's structure and B′'s
+    /// appearance, B the other way round, and the fields between them.
+    Analogy(Box<analogy::AnalogyArgs>),
     /// List the bundled style paintings.
     Styles(library::ListArgs),
     /// List the bundled content photos.
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match command {
         Command::Stylize(args) => stylize::run(*args, &config),
         Command::Texture(args) => texture::run(*args, &config),
+        Command::Analogy(args) => analogy::run(*args, &config),
         Command::Styles(args) => library::list(&config.paths.styles, args),
         Command::Contents(args) => library::list(&config.paths.contents, args),
         Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),

@@ -1,6 +1,7 @@
 //! The engine: image io, VGG19 features, losses, optimizers and the transfer
 //! loop. It knows nothing of storage, watchers or screens.
 
+pub mod analogy;
 pub mod color;
 pub mod cudart;
 pub mod device;

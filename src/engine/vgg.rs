@@ -253,40 +253,90 @@ impl Vgg19 {
         if self.nhwc {
             x = channels_last(&x)?;
         }
-        let mut conv = 0;
         for (pos, stage) in Stage::all().into_iter().enumerate().take(last + 1) {
-            x = match stage {
-                Stage::Conv { .. } => {
-                    let (w, b) = &self.convs[conv];
-                    conv += 1;
-                    if padding == Padding::Replicate {
-                        x.f_replication_pad2d([1, 1, 1, 1])?.f_conv2d(
-                            w,
-                            Some(b),
-                            [1, 1],
-                            [0, 0],
-                            [1, 1],
-                            1,
-                        )?
-                    } else {
-                        x.f_conv2d(w, Some(b), [1, 1], [1, 1], [1, 1], 1)?
-                    }
-                }
-                // In place unless the conv output is itself a tap: nothing else
-                // needs it (a conv's backward uses its input), so this saves a
-                // feature-map allocation per layer.
-                Stage::Relu { .. } if !taps.iter().any(|t| t.0 + 1 == pos) => x.f_relu_()?,
-                Stage::Relu { .. } => x.f_relu()?,
-                Stage::Pool { .. } => match self.pooling {
-                    Pooling::Max => x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)?,
-                    Pooling::Avg => x.f_avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None)?,
-                },
-            };
+            // In place unless the conv output is itself a tap: nothing else
+            // needs it (a conv's backward uses its input), so this saves a
+            // feature-map allocation per layer.
+            let in_place = !taps.iter().any(|t| t.0 + 1 == pos);
+            x = self.stage(x, pos, stage, padding, in_place)?;
             if taps.iter().any(|t| t.0 == pos) {
                 out.insert(Layer(pos), x.shallow_clone());
             }
         }
         Ok(out)
+    }
+
+    /// Runs the stages after `from` up to and including `to` on `x`, the
+    /// activation at `from` (`None`: the preprocessed Caffe input, as
+    /// [`Vgg19::preprocess`] makes it). Deep Image Analogy optimises such a
+    /// sub-network's input to reconstruct the layer above.
+    pub fn forward_stages(
+        &self,
+        x: &Tensor,
+        from: Option<Layer>,
+        to: Layer,
+        padding: Padding,
+    ) -> Result<Tensor> {
+        let first = from.map_or(0, |l| l.0 + 1);
+        if first > to.0 {
+            return Err(Error::invalid(
+                "layers",
+                format!(
+                    "{to} is not after {}",
+                    from.map_or("the input".to_string(), |l| l.name())
+                ),
+            ));
+        }
+        let mut x = if self.nhwc {
+            channels_last(x)?
+        } else {
+            x.shallow_clone()
+        };
+        for (pos, stage) in Stage::all().into_iter().enumerate() {
+            if (first..=to.0).contains(&pos) {
+                // Never in place: the input may be a leaf the caller optimises.
+                x = self.stage(x, pos, stage, padding, false)?;
+            }
+        }
+        Ok(x)
+    }
+
+    /// One stage at position `pos` of the network.
+    fn stage(
+        &self,
+        mut x: Tensor,
+        pos: usize,
+        stage: Stage,
+        padding: Padding,
+        in_place: bool,
+    ) -> Result<Tensor> {
+        Ok(match stage {
+            Stage::Conv { .. } => {
+                let conv = Stage::all()[..pos]
+                    .iter()
+                    .filter(|s| matches!(s, Stage::Conv { .. }))
+                    .count();
+                let (w, b) = &self.convs[conv];
+                if padding == Padding::Replicate {
+                    x.f_replication_pad2d([1, 1, 1, 1])?.f_conv2d(
+                        w,
+                        Some(b),
+                        [1, 1],
+                        [0, 0],
+                        [1, 1],
+                        1,
+                    )?
+                } else {
+                    x.f_conv2d(w, Some(b), [1, 1], [1, 1], [1, 1], 1)?
+                }
+            }
+            Stage::Relu { .. } if in_place => x.f_relu_()?,
+            Stage::Relu { .. } => x.f_relu()?,
+            Stage::Pool { .. } => match self.pooling {
+                Pooling::Max => x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)?,
+                Pooling::Avg => x.f_avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None)?,
+            },
+        })
     }
 }
 

@@ -1,0 +1,239 @@
+//! `atelier analogy A B'`: Deep Image Analogy from the command line, with
+//! progress per layer on stderr, Ctrl-C and atomic outputs.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::stylize::{check_output, stem};
+use super::{stop_flag, EXIT_CANCELLED};
+use crate::config::{resolve, Config};
+use crate::engine::analogy::{self, AnalogyProgress, AnalogySpec, Phase};
+use crate::engine::device::{device_name, parse_device};
+use crate::engine::flow::Flow;
+use crate::engine::image_io::{load_rgb, save_png};
+use crate::engine::library::{resolve_image, Library};
+use crate::engine::output::OutputPolicy;
+use crate::engine::vgg::{Pooling, Vgg19};
+use crate::engine::weights::Weights;
+use crate::engine::Error;
+
+#[derive(Args, Debug)]
+pub struct AnalogyArgs {
+    /// A: the image whose structure A′ keeps (a path, or a bundled photo's or
+    /// painting's name).
+    pub a: String,
+    /// B′: the image whose appearance A′ takes (a path or a bundled name).
+    pub b_prime: String,
+    /// Output PNG for A′ (default: a new name in the output folder); B, the
+    /// fields (.flo) and their pictures are written beside it. Never overwrites.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Longer side of both working images in px (default 224 on CPU, 448 on GPU).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// How much of its own structure each side keeps: 1 (least) to 3 (most; default 2).
+    #[arg(long, value_name = "1|2|3")]
+    pub weight_level: Option<u8>,
+    /// L-BFGS iterations of each reconstruction (default 100).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<usize>,
+    /// Skip the reconstruction optimisation: warp the next layer's features
+    /// directly (several times faster on a CPU, less faithful matches).
+    #[arg(long)]
+    pub fast: bool,
+    /// Seed of PatchMatch's random search.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// CPU threads for libtorch (default: libtorch's choice).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Also write a contact sheet (A, B′, A′, B, A→B′ field) to this PNG.
+    #[arg(long, value_name = "FILE")]
+    pub sheet: Option<PathBuf>,
+    /// Write the timings (PatchMatch, reconstruction, rest) and outputs as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+}
+
+/// `query` as a path or a name in the first library that has it.
+fn resolve_either(
+    query: &str,
+    first: Option<&Library>,
+    second: Option<&Library>,
+) -> Result<PathBuf, Error> {
+    match resolve_image(query, first) {
+        Ok(p) => Ok(p),
+        Err(e) => match second.map(|l| resolve_image(query, Some(l))) {
+            Some(Ok(p)) => Ok(p),
+            _ => Err(e),
+        },
+    }
+}
+
+fn name_of(path: &Path, libs: [Option<&Library>; 2]) -> String {
+    libs.iter()
+        .flatten()
+        .find_map(|l| {
+            l.entries()
+                .iter()
+                .find(|e| l.path_of(e) == path)
+                .map(|e| e.name.clone())
+        })
+        .unwrap_or_else(|| stem(path))
+}
+
+/// The validated spec from the arguments (paths resolved, defaults filled).
+fn build_spec(a: &AnalogyArgs, c: &Config, gpu: bool) -> Result<(AnalogySpec, String), Error> {
+    let contents = Library::open(&resolve(&c.paths.contents)).ok();
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let pa = resolve_either(&a.a, contents.as_ref(), styles.as_ref())?;
+    let pb = resolve_either(&a.b_prime, styles.as_ref(), contents.as_ref())?;
+    let name = format!(
+        "{}__{}.png",
+        name_of(&pa, [contents.as_ref(), styles.as_ref()]),
+        name_of(&pb, [styles.as_ref(), contents.as_ref()])
+    );
+    let d = AnalogySpec::default();
+    let spec = AnalogySpec {
+        a: pa,
+        b_prime: pb,
+        size: a.size.unwrap_or(if gpu { 448 } else { d.size }),
+        weight_level: a.weight_level.unwrap_or(d.weight_level),
+        iterations: a.iterations.unwrap_or(d.iterations),
+        fast: a.fast,
+        seed: a.seed.unwrap_or(c.run.seed),
+        pixel_limit: c.run.pixel_limit,
+        ..d
+    };
+    spec.validate()?;
+    Ok((spec, name))
+}
+
+pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
+    if let Some(n) = a.threads {
+        anyhow::ensure!(n >= 1, "invalid threads: {n} (must be at least 1)");
+        tch::set_num_threads(n);
+    }
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let (spec, name) = build_spec(&a, c, device.is_cuda())?;
+    // Never over A or B′, never over an existing file.
+    let policy = OutputPolicy::new(false, &[spec.a.as_path(), spec.b_prime.as_path()]);
+    let out = check_output(a.output.as_deref(), &policy, c, &name)?;
+    if let Some(s) = &a.sheet {
+        if s.exists() {
+            return Err(Error::OutputExists(s.clone()).into());
+        }
+    }
+    let img_a = load_rgb(&spec.a, spec.pixel_limit)?;
+    let img_bp = load_rgb(&spec.b_prime, spec.pixel_limit)?;
+    let (wa, wb) = analogy::working_images(&spec, &img_a, &img_bp)?;
+    let weights = Weights::load(&resolve(&c.paths.weights))?;
+    // Max pooling, as the network was trained and the official code runs it.
+    let vgg = Vgg19::new(&weights, Pooling::Max, device)?;
+    drop(weights);
+    eprintln!(
+        "analogy of {} ({}x{}) and {} ({}x{}) on {}{}",
+        spec.a.display(),
+        wa.width(),
+        wa.height(),
+        spec.b_prime.display(),
+        wb.width(),
+        wb.height(),
+        device_name(device),
+        if spec.fast {
+            ", fast (no reconstruction)".to_string()
+        } else {
+            format!(", {} L-BFGS iterations per reconstruction", spec.iterations)
+        }
+    );
+
+    let stop = stop_flag()?;
+    let mut last: Option<(usize, Phase)> = None;
+    let started = std::time::Instant::now();
+    let mut observer = |p: &AnalogyProgress| {
+        if last != Some((p.level, p.phase)) {
+            last = Some((p.level, p.phase));
+            eprintln!(
+                "[{:6.1} s] {} ({}/5): {}",
+                started.elapsed().as_secs_f64(),
+                p.layer,
+                p.level,
+                p.phase
+            );
+        }
+        if stop.load(Ordering::SeqCst) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    };
+    let result = match analogy::run(&vgg, &spec, &img_a, &img_bp, &mut observer) {
+        Ok(r) => r,
+        Err(Error::Cancelled) => {
+            eprintln!("cancelled: nothing written");
+            return Ok(EXIT_CANCELLED);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let t = result.timings;
+    eprintln!(
+        "done in {:.1} s: PatchMatch {:.1} s, reconstruction {:.1} s, rest {:.1} s",
+        t.total,
+        t.patchmatch,
+        t.reconstruction,
+        t.rest()
+    );
+    let outcome = analogy::write(&result, &spec, &out)?;
+    println!("wrote {} (A')", outcome.a_prime.display());
+    println!("wrote {} (B)", outcome.b.display());
+    println!(
+        "wrote {} and {} (A->B' field and its picture)",
+        outcome.flow_ab.display(),
+        outcome.flow_ab_picture.display()
+    );
+    println!(
+        "wrote {} and {} (B'->A field and its picture)",
+        outcome.flow_ba.display(),
+        outcome.flow_ba_picture.display()
+    );
+    if let Some(s) = &a.sheet {
+        let flow = result.nnf_ab.to_picture();
+        let sheet = analogy::contact_sheet(
+            &[
+                &result.a,
+                &result.b_prime,
+                &result.a_prime,
+                &result.b,
+                &flow,
+            ],
+            result.a.height().max(result.b_prime.height()),
+        );
+        let text = [("Software", format!("atelier {}", env!("CARGO_PKG_VERSION")))];
+        save_png(s, &sheet, &text, false)?;
+        println!("wrote {} (contact sheet)", s.display());
+    }
+    if let Some(p) = &a.summary_json {
+        let summary = serde_json::json!({
+            "spec": spec,
+            "device": device_name(device),
+            "size_a": [result.a.width(), result.a.height()],
+            "size_b_prime": [result.b_prime.width(), result.b_prime.height()],
+            "seconds": {
+                "patchmatch": t.patchmatch,
+                "reconstruction": t.reconstruction,
+                "rest": t.rest(),
+                "total": t.total,
+            },
+            "outcome": outcome,
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(0)
+}
