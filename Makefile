@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # torch-sys builds against the torch in .venv (PyTorch 2.11.0, as tch 0.24.0 expects).
 export LIBTORCH_USE_PYTORCH := 1
 
-.PHONY: run stylize test setup build lint bench golden dataset
+.PHONY: run stylize test setup build lint bench bench-fast golden dataset
 
 # Opens the TUI on the bundled library (`atelier` with no subcommand).
 run: build
@@ -32,6 +32,12 @@ lint: setup
 # Seconds per evaluation, ours against plain PyTorch, same weights, sizes, threads.
 bench: build
 	.venv/bin/python bench/run.py $(BENCH_ARGS)
+
+# Fast style (issue 15): apply s/image and training images/s, ours against the same
+# network in PyTorch, and against a Gatys run of the same size.
+bench-fast: build
+	cargo build --release --example fast_time
+	.venv/bin/python bench/fast.py $(BENCH_ARGS)
 
 # Regenerate the golden files the tests compare against (from the venv's torch).
 golden: setup
