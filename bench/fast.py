@@ -152,7 +152,7 @@ def main():
     if not a.no_gatys:
         head += f" {'Gatys s/eval':>13} {'Gatys x' + str(a.gatys_evals):>11} {'speed-up':>9}"
     print(head, flush=True)
-    for size in [int(s) for s in a.sizes.split(",")]:
+    for size in [int(s) for s in a.sizes.split(",") if s]:  # --sizes "": training only
         content = os.path.join(tmp, f"content_{size}.png")
         style = os.path.join(tmp, f"style_{size}.png")
         square(Image, a.content, size, content)
