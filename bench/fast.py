@@ -29,15 +29,17 @@ time about what a user waits. The "proc CPU" columns are whole-process CPU secon
 Model: --model, else the first models/*.safetensors, else a width-0.5 model trained
 for 5 iterations into the temp dir first (speed does not depend on quality).
 
-usage: .venv/bin/python bench/fast.py [--sizes 256,512,1024] [--rounds 3] [--passes 5]
+usage: .venv/bin/python bench/fast.py [--sizes 256,512,1024 ("": training only)] [--rounds 3] [--passes 5]
        [--threads N] [--model FILE] [--gatys-steps 3] [--gatys-evals 200] [--no-gatys]
        [--train-size 128] [--train-batch 2] [--train-iterations 4] [--train-width W] [--no-train]
 """
 
 import argparse
+import atexit
 import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,6 +116,7 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"{path} missing: run `{what}` (make bench-fast does)")
     tmp = tempfile.mkdtemp(prefix="atelier-fastbench-")
+    atexit.register(shutil.rmtree, tmp, True)
     env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "no-config"), ATELIER_HOME=ROOT)
     config = os.path.join(tmp, "bench.toml")
     with open(config, "w") as f:
@@ -146,13 +149,16 @@ def main():
           f" (width {width:g}, {meta.get('norm', '?')} norm); {a.rounds} interleaved rounds, {a.passes} timed passes"
           f" each; load average at start {os.getloadavg()[0]:.1f}", flush=True)
 
-    print("\napply: seconds per image (forward pass), medians; ratio = ours / PyTorch")
+    sizes = [int(s) for s in a.sizes.split(",") if s]  # --sizes "": training only
+    if sizes:
+        print("\napply: seconds per image (forward pass), medians; ratio = ours / PyTorch")
     head = (f"{'size':>9} {'ours wall':>10} {'ours CPU':>9} {'torch wall':>11} {'torch CPU':>10} {'ratio wall':>11}"
             f" {'ratio CPU':>10} {'proc CPU ours':>14} {'torch':>6}")
     if not a.no_gatys:
         head += f" {'Gatys s/eval':>13} {'Gatys x' + str(a.gatys_evals):>11} {'speed-up':>9}"
-    print(head, flush=True)
-    for size in [int(s) for s in a.sizes.split(",") if s]:  # --sizes "": training only
+    if sizes:
+        print(head, flush=True)
+    for size in sizes:
         content = os.path.join(tmp, f"content_{size}.png")
         style = os.path.join(tmp, f"style_{size}.png")
         square(Image, a.content, size, content)
