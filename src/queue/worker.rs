@@ -316,6 +316,10 @@ impl Worker {
                 let outcome: texture::Outcome = stylize::Outcome::from(&o);
                 Ok((o.image.shallow_clone(), Outcome::Stylize(outcome)))
             }
+            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) => Err(Ended::Failed(format!(
+                "this worker does not run '{}' jobs yet",
+                run.kind()
+            ))),
         }
     }
 
@@ -420,6 +424,7 @@ impl Worker {
         let spec = match run.job() {
             Some(Job::Stylize(s)) => serde_json::to_string(s),
             Some(Job::Texture(t)) => serde_json::to_string(&t.gatys),
+            Some(j) => j.spec_json(),
             None => Ok(String::new()),
         }
         .map_err(|e| StoreError::Spec(e.to_string()))?;
