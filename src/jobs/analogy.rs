@@ -35,6 +35,18 @@ pub struct Outcome {
     pub identity_share: f64,
 }
 
+/// The files an analogy job writes into its run folder (A′ first, then B,
+/// the A→B′ field and its picture, the B′→A field and its picture), besides
+/// `output.png` (A′ again, what every kind's lists show).
+pub const FILES: [&str; 6] = [
+    "a-prime.png",
+    "a-prime.b.png",
+    "a-prime.flo",
+    "a-prime.flow.png",
+    "a-prime.b.flo",
+    "a-prime.b.flow.png",
+];
+
 /// Phases of the whole run: two per layer.
 pub fn phases() -> usize {
     LAYERS.len() * 2

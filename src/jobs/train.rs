@@ -26,6 +26,13 @@ pub struct Spec {
     /// The name the trained model gets in the user's library (never replacing one).
     pub name: String,
     pub train: TrainSpec,
+    /// Every how many iterations the losses and images/s are recorded.
+    #[serde(default = "one")]
+    pub sample_every: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Reported after every iteration.
