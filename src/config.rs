@@ -268,9 +268,7 @@ impl Config {
             }
             self.kind_spec(w.kind.as_str(), w.preset.as_deref(), false)
                 .map_err(|e| err(e.to_string()))?;
-            if w.styles.is_empty() {
-                return Err(err("styles is empty: give at least one".into()));
-            }
+            w.check_target().map_err(err)?;
             if !names.insert(w.name()) {
                 return Err(err(format!(
                     "two rules are named '{}': give each a distinct name",

@@ -8,6 +8,7 @@ mod fast;
 mod guard;
 mod image_io;
 mod jobs;
+mod kinds;
 mod lbfgs;
 mod losses;
 mod oom;

@@ -74,10 +74,11 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
     }
     let device = parse_device(a.device.as_deref().unwrap_or(&c.worker.device))?;
     let styles = resolve(&c.paths.styles);
+    let models = super::fast::library(c, data_dir.as_deref())?;
     let mut rules = Vec::new();
     for r in &configs {
         let spec = c.kind_spec(r.kind.as_str(), r.preset.as_deref(), device.is_cuda())?;
-        match Rule::resolve(r, spec, &styles) {
+        match Rule::resolve(r, spec, &styles, &models) {
             Ok(rule) => rules.push(rule),
             // A switched-off rule must not stop the others.
             Err(e) if !r.enabled => eprintln!("warning: {e} (rule disabled, skipped)"),

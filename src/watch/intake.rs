@@ -97,19 +97,15 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into());
+    let arrival = Input::hashed("content", Some(stem.clone()), content.clone(), sha.clone());
     let runs: Vec<WatchedRun> = rule
-        .styles
-        .iter()
-        .map(|s| {
-            let arrival =
-                Input::hashed("content", Some(stem.clone()), content.clone(), sha.clone());
-            let (job, inputs) = rule.job(arrival, s);
-            WatchedRun {
-                job,
-                inputs,
-                style: s.name.clone(),
-                output_dir: rule.output.clone(),
-            }
+        .jobs(arrival)
+        .into_iter()
+        .map(|(label, job, inputs)| WatchedRun {
+            job,
+            inputs,
+            style: label,
+            output_dir: rule.output.clone(),
         })
         .collect();
     match store.queue_watched(&rule.name, &sha, &content, &runs, rule.priority)? {

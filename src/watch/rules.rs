@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::WatchError;
+use crate::engine::fast::model_file::read_info;
+use crate::engine::fast::models::ModelLibrary;
 use crate::engine::image_io::load_rgb;
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::spec::RunSpec;
@@ -36,9 +38,10 @@ pub enum After {
     Move,
 }
 
-/// The job kind a rule queues for each arrival. Only kinds that take an
-/// image as their input can be fed by a drop folder; a later kind that
-/// applies a trained network adds its variant (and `model = "…"`) here.
+/// The job kind a rule queues for each arrival with its `styles`. Only kinds
+/// that take an image as their input can be fed by a drop folder; a rule with
+/// `model = "…"` instead queues one `apply` run (see [`Rule::jobs`]): that
+/// kind takes no `[run]` parameters, so it is a field, not a variant here.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleKind {
@@ -67,7 +70,12 @@ pub struct RuleConfig {
     pub kind: RuleKind,
     pub inbox: PathBuf,
     /// Library names or image paths; each gives its own output.
+    #[serde(default)]
     pub styles: Vec<String>,
+    /// Instead of `styles`: a fast-style model (`atelier models ls`) that
+    /// stylizes each arrival in one pass (an `apply` job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// A `[presets.NAME]` table; default: `[run]` with the device's size and steps.
     #[serde(default)]
     pub preset: Option<String>,
@@ -95,6 +103,20 @@ impl RuleConfig {
         self.name
             .clone()
             .unwrap_or_else(|| self.inbox.display().to_string())
+    }
+
+    /// What a rule turns arrivals into must be said once: `styles` (a
+    /// stylize run per style) or `model` (one apply run).
+    pub fn check_target(&self) -> Result<(), String> {
+        match (&self.model, self.styles.is_empty()) {
+            (Some(_), false) => Err(
+                "model and styles are exclusive: a rule applies a model or stylizes with styles"
+                    .into(),
+            ),
+            (Some(m), true) if m.trim().is_empty() => Err("model is empty".into()),
+            (None, true) => Err("styles is empty: give at least one (or a model)".into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -163,6 +185,15 @@ pub struct StyleRef {
     pub sha256: String,
 }
 
+/// The fast-style model of a `model =` rule, found and checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelRef {
+    /// Used in output names (`<stem>__<name>.png`).
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
 /// A rule ready to run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
@@ -174,6 +205,8 @@ pub struct Rule {
     pub processed: PathBuf,
     pub kind: RuleKind,
     pub styles: Vec<StyleRef>,
+    /// A `model =` rule's model (then `styles` is empty).
+    pub model: Option<ModelRef>,
     /// The preset's spec; content and style are filled per run.
     pub spec: RunSpec,
     pub preset: Option<String>,
@@ -188,16 +221,35 @@ impl Rule {
     /// Resolves `c` (whose paths are already absolute) with `spec` from its
     /// preset: the inbox must exist, the output folder is created, every style
     /// must load.
-    pub fn resolve(c: &RuleConfig, spec: RunSpec, styles: &Path) -> Result<Rule, WatchError> {
+    pub fn resolve(
+        c: &RuleConfig,
+        spec: RunSpec,
+        styles: &Path,
+        models: &ModelLibrary,
+    ) -> Result<Rule, WatchError> {
         let name = c.name();
         let bad = |reason: String| WatchError::Rule {
             rule: name.clone(),
             reason,
         };
         spec.validate().map_err(|e| bad(e.to_string()))?;
-        if c.styles.is_empty() {
-            return Err(bad("styles is empty: give at least one".into()));
-        }
+        c.check_target().map_err(bad)?;
+        let model = match &c.model {
+            Some(m) => {
+                let e = models
+                    .find(m)
+                    .map_err(|e| bad(format!("model '{m}': {e}")))?;
+                read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
+                let path = std::fs::canonicalize(&e.path)
+                    .map_err(|err| bad(format!("model '{m}': {err}")))?;
+                Some(ModelRef {
+                    name: e.name.clone(),
+                    sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
+                    path,
+                })
+            }
+            None => None,
+        };
         let inbox = std::fs::canonicalize(&c.inbox)
             .map_err(|e| bad(format!("inbox {}: {e}", c.inbox.display())))?;
         if !inbox.is_dir() {
@@ -244,6 +296,7 @@ impl Rule {
             inbox,
             output,
             styles: refs,
+            model,
             spec,
             preset: c.preset.clone(),
             recursive: c.recursive,
@@ -252,6 +305,42 @@ impl Rule {
             priority: c.priority,
             enabled: c.enabled,
         })
+    }
+
+    /// The runs queued for one arrival, each with the label its delivered
+    /// output is named by (`<stem>__<label>.png`): one apply run for a
+    /// `model =` rule, else one run of the rule's kind per style.
+    pub fn jobs(
+        &self,
+        content: crate::jobs::Input,
+    ) -> Vec<(String, crate::jobs::Job, Vec<crate::jobs::Input>)> {
+        if let Some(m) = &self.model {
+            let model = crate::jobs::Input::hashed(
+                "model",
+                Some(m.name.clone()),
+                m.path.clone(),
+                m.sha256.clone(),
+            );
+            let spec = crate::jobs::apply::Spec {
+                model: m.path.clone(),
+                model_name: Some(m.name.clone()),
+                contents: vec![content.path.clone()],
+                size: None,
+                pixel_limit: self.spec.pixel_limit,
+            };
+            return vec![(
+                m.name.clone(),
+                crate::jobs::Job::Apply(spec),
+                vec![model, content],
+            )];
+        }
+        self.styles
+            .iter()
+            .map(|s| {
+                let (job, inputs) = self.job(content.clone(), s);
+                (s.name.clone(), job, inputs)
+            })
+            .collect()
     }
 
     /// The job queued for `content` with `style`, built by the rule's kind.

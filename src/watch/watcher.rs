@@ -88,7 +88,10 @@ impl Watcher {
                     name: r.name.clone(),
                     inbox: r.inbox.clone(),
                     output: r.output.clone(),
-                    styles: r.styles.iter().map(|s| s.name.clone()).collect(),
+                    styles: match &r.model {
+                        Some(m) => vec![format!("model {}", m.name)],
+                        None => r.styles.iter().map(|s| s.name.clone()).collect(),
+                    },
                     preset: r.preset.clone(),
                     enabled: r.enabled,
                     paused: paused.contains(&r.name),
@@ -553,7 +556,10 @@ pub fn rule_states(store: &Store, rules: &[RuleConfig]) -> StoreResult<Vec<RuleS
                 name,
                 inbox: c.inbox.clone(),
                 output: c.output.clone(),
-                styles: c.styles.clone(),
+                styles: match &c.model {
+                    Some(m) => vec![format!("model {m}")],
+                    None => c.styles.clone(),
+                },
                 preset: c.preset.clone(),
                 enabled: c.enabled,
                 backend: match c.backend {
