@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
-use super::panes::compose::{ComposeState, MarkedStyle, MemoryView};
+use super::panes::compose::{ComposeState, Kind, MarkedStyle, MemoryView};
 use super::panes::history::HistoryState;
 use super::panes::library::{LibItem, LibraryState};
 use super::panes::live::LiveState;
@@ -24,6 +24,7 @@ use super::tab::Tab;
 use super::theme::Theme;
 use crate::engine::spec::RunSpec;
 use crate::engine::transfer::Progress;
+use crate::jobs::Job;
 use crate::queue::worker::WorkerEvent;
 use crate::queue::{Run, Status};
 
@@ -432,7 +433,10 @@ impl App {
             name: r.input_name(role),
             ..LibItem::from_path(p)
         };
-        self.set_content(item("content", &r.params().content));
+        // A texture has no content: the one Compose has stays.
+        if !matches!(r.job(), Some(Job::Texture(_))) {
+            self.set_content(item("content", &r.params().content));
+        }
         let names: Vec<String> = r
             .inputs
             .iter()
@@ -458,6 +462,10 @@ impl App {
             .collect();
         c.blend = c.styles.len() > 1;
         c.spec = r.params().clone();
+        (c.kind, c.square) = match r.job() {
+            Some(Job::Texture(t)) => (Kind::Texture, t.square),
+            _ => (Kind::Stylize, false),
+        };
         c.match_preset();
         c.error = None;
         self.tab = Tab::Compose;
