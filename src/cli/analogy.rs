@@ -62,7 +62,7 @@ pub struct AnalogyArgs {
 }
 
 /// `query` as a path or a name in the first library that has it.
-fn resolve_either(
+pub(super) fn resolve_either(
     query: &str,
     first: Option<&Library>,
     second: Option<&Library>,
@@ -76,7 +76,7 @@ fn resolve_either(
     }
 }
 
-fn name_of(path: &Path, libs: [Option<&Library>; 2]) -> String {
+pub(super) fn name_of(path: &Path, libs: [Option<&Library>; 2]) -> String {
     libs.iter()
         .flatten()
         .find_map(|l| {

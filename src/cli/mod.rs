@@ -5,6 +5,7 @@ mod analogy;
 mod fast;
 mod library;
 mod queue;
+mod queue_kinds;
 mod runs;
 mod stylize;
 mod table;

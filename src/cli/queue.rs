@@ -51,6 +51,12 @@ pub enum AddKind {
     Stylize(Box<StylizeAdd>),
     /// A texture synthesised from a style image alone.
     Texture(TextureAdd),
+    /// Training a fast-style model for a style (saved to your models).
+    Train(Box<super::queue_kinds::TrainAdd>),
+    /// A fast-style model applied to one or many photos.
+    Apply(super::queue_kinds::ApplyAdd),
+    /// A Deep Image Analogy of A (structure) and B′ (appearance).
+    Analogy(super::queue_kinds::AnalogyAdd),
 }
 
 /// Where a queued run goes and what is printed, for every kind.
@@ -104,6 +110,9 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
             None => add(a.stylize, store, c),
             Some(AddKind::Stylize(s)) => add(*s, store, c),
             Some(AddKind::Texture(t)) => add_texture(t, store, c),
+            Some(AddKind::Train(t)) => super::queue_kinds::add_train(*t, store, c),
+            Some(AddKind::Apply(t)) => super::queue_kinds::add_apply(t, store, c),
+            Some(AddKind::Analogy(t)) => super::queue_kinds::add_analogy(t, store, c),
         },
         QueueCmd::Ls { json } => {
             store.recover(c.worker.stale_after)?;
@@ -226,7 +235,7 @@ fn add_texture(a: TextureAdd, store: &mut Store, c: &Config) -> Result<i32> {
     report(store, id, a.place.json)
 }
 
-fn report(store: &Store, id: i64, json: bool) -> Result<i32> {
+pub(super) fn report(store: &Store, id: i64, json: bool) -> Result<i32> {
     if json {
         println!("{}", serde_json::to_string_pretty(&store.get(id)?)?);
     } else {

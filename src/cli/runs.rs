@@ -9,6 +9,7 @@ use clap::Subcommand;
 use super::table::Table;
 use crate::config::Config;
 use crate::engine::spec::RunSpec;
+use crate::jobs::Outcome;
 use crate::queue::run::format_time;
 use crate::queue::{Filter, Run, Status, Store};
 
@@ -84,10 +85,16 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                     r.status.to_string(),
                     r.kind().to_string(),
                     format_time(r.created),
-                    r.input_name("content"),
-                    r.input_name("style"),
-                    r.spec().map(|s| s.size.to_string()).unwrap_or_default(),
-                    r.spec().map(|s| s.steps.to_string()).unwrap_or_default(),
+                    first_input(r, &["content", "a"]),
+                    first_input(r, &["style", "b_prime", "model"]),
+                    r.spec()
+                        .map(|s| s.size.to_string())
+                        .or_else(|| r.job().map(|j| j.shape()))
+                        .unwrap_or_default(),
+                    r.spec()
+                        .map(|s| s.steps.to_string())
+                        .or_else(|| r.job().map(|j| j.budget().to_string()))
+                        .unwrap_or_default(),
                     r.evals().map(|e| e.to_string()).unwrap_or_default(),
                     r.outcome
                         .as_ref()
@@ -159,6 +166,16 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
     }
 }
 
+/// The display name of the first input of one of `roles` (kinds name their
+/// inputs differently: an analogy's A is its content column).
+fn first_input(r: &Run, roles: &[&str]) -> String {
+    roles
+        .iter()
+        .map(|role| r.input_name(role))
+        .find(|n| !n.is_empty())
+        .unwrap_or_default()
+}
+
 fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
     println!("run {}  {}  {}", r.id, r.kind(), r.status);
     if let crate::queue::StoredJob::Unknown(u) = &r.job {
@@ -190,6 +207,27 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
             "  losses    style {:.4e} content {:.4e} tv {:.4e} total {:.4e} (best at step {}, {})",
             l.style, l.content, l.tv, l.total, o.best_eval, o.stop
         );
+    }
+    match &r.outcome {
+        Some(Outcome::Train(o)) => println!(
+            "  model     {} ({}), {} iterations, {:.0} s, total loss {:.4e}",
+            o.model,
+            o.path.display(),
+            o.iterations,
+            o.seconds,
+            o.losses.get("total").copied().unwrap_or(f64::NAN)
+        ),
+        Some(Outcome::Apply(o)) => {
+            println!("  model     {}, {:.2} s", o.model, o.seconds);
+            for p in &o.outputs {
+                println!("  output    {}", p.display());
+            }
+        }
+        Some(Outcome::Analogy(o)) => println!(
+            "  analogy   B {}, flow {} (picture {}), {:.1} s",
+            o.b, o.flow, o.flow_picture, o.timings.total
+        ),
+        _ => {}
     }
     if let Some(e) = &r.error {
         println!("  error     {e}");

@@ -32,6 +32,7 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
     let mut worker = Worker::new(store, c.worker_config(device, a.exit_when_idle));
     println!("worker {} on {}", worker.id(), device_name(device));
     let mut idle_said = false;
+    let mut last_printed = None::<(i64, u64)>;
     let log_every = a.log_every;
     let taken = worker.run(&stop, &mut |e| match e {
         WorkerEvent::Recovered(ids) => println!("interrupted (worker gone): runs {ids:?}"),
@@ -41,7 +42,11 @@ pub fn run(a: WorkerArgs, store: Store, c: &Config) -> Result<i32> {
         }
         WorkerEvent::Progress { run, progress } => {
             let s = Summary::from(progress);
-            if log_every > 0 && s.done % log_every as u64 == 0 {
+            // Kinds that report many times per step (an analogy's phases)
+            // print a step once.
+            let fresh = last_printed != Some((*run, s.done));
+            if fresh && log_every > 0 && s.done % log_every as u64 == 0 {
+                last_printed = Some((*run, s.done));
                 match s.headline {
                     Some(h) => println!("run {run}: step {}: {} {:.4e}", s.done, h.label, h.value),
                     None => println!("run {run}: step {}", s.done),

@@ -37,6 +37,12 @@ impl RunFiles {
         self.dir.join(format!("checkpoint-{step:08}.safetensors"))
     }
 
+    /// The one checkpoint of a training run, replaced (atomically) at each
+    /// checkpoint interval.
+    pub fn training_checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint.safetensors")
+    }
+
     /// Whether `name` is a half-written temporary file (see the engine's
     /// atomic writes), which recovery removes.
     pub fn is_partial(name: &str) -> bool {

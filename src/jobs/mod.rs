@@ -7,11 +7,14 @@
 //! Sits between the engine (which it drives) and the queue (which stores
 //! jobs): it imports the engine, never the queue or a front end.
 
+pub mod analogy;
+pub mod apply;
 pub mod files;
 pub mod input;
 pub mod stylize;
 pub mod summary;
 pub mod texture;
+pub mod train;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,16 +34,31 @@ pub enum Job {
     Stylize(stylize::Spec),
     /// Texture synthesis from a style image alone.
     Texture(texture::Spec),
+    /// Training a fast-style network for one style.
+    Train(train::Spec),
+    /// A trained fast-style network applied to photos.
+    Apply(apply::Spec),
+    /// Deep Image Analogy of a photo and a painting.
+    Analogy(analogy::Spec),
 }
 
 impl Job {
     /// Every kind this build knows.
-    pub const KINDS: [&'static str; 2] = [stylize::KIND, texture::KIND];
+    pub const KINDS: [&'static str; 5] = [
+        stylize::KIND,
+        texture::KIND,
+        train::KIND,
+        apply::KIND,
+        analogy::KIND,
+    ];
 
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Stylize(_) => stylize::KIND,
             Job::Texture(_) => texture::KIND,
+            Job::Train(_) => train::KIND,
+            Job::Apply(_) => apply::KIND,
+            Job::Analogy(_) => analogy::KIND,
         }
     }
 
@@ -63,6 +81,9 @@ impl Job {
         match self {
             Job::Stylize(s) => serde_json::to_string(s),
             Job::Texture(s) => serde_json::to_string(s),
+            Job::Train(s) => serde_json::to_string(s),
+            Job::Apply(s) => serde_json::to_string(s),
+            Job::Analogy(s) => serde_json::to_string(s),
         }
     }
 
@@ -70,6 +91,9 @@ impl Job {
         match self {
             Job::Stylize(s) => s.validate(),
             Job::Texture(s) => s.validate(),
+            Job::Train(s) => s.validate(),
+            Job::Apply(s) => s.validate(),
+            Job::Analogy(s) => s.validate(),
         }
     }
 
@@ -79,6 +103,7 @@ impl Job {
         match self {
             Job::Stylize(s) => Some(s),
             Job::Texture(s) => Some(&s.gatys),
+            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) => None,
         }
     }
 
@@ -86,6 +111,7 @@ impl Job {
         match self {
             Job::Stylize(s) => Some(s),
             Job::Texture(s) => Some(&mut s.gatys),
+            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) => None,
         }
     }
 
@@ -94,6 +120,9 @@ impl Job {
         match self {
             Job::Stylize(s) => s.eval_budget(),
             Job::Texture(s) => s.gatys.eval_budget(),
+            Job::Train(s) => s.train.iterations as usize,
+            Job::Apply(s) => s.contents.len(),
+            Job::Analogy(_) => analogy::phases(),
         }
     }
 
@@ -102,6 +131,25 @@ impl Job {
         match self {
             Job::Stylize(s) => format!("{} px, {} steps", s.size, s.steps),
             Job::Texture(s) => format!("{} px, {} steps", s.gatys.size, s.gatys.steps),
+            Job::Train(s) => format!(
+                "{} px, {} iterations → {}",
+                s.train.size, s.train.iterations, s.name
+            ),
+            Job::Apply(s) => {
+                let n = s.contents.len();
+                let size = s.size.map(|p| format!(", {p} px")).unwrap_or_default();
+                format!(
+                    "{} · {n} photo{}{size}",
+                    s.model_display(),
+                    if n == 1 { "" } else { "s" }
+                )
+            }
+            Job::Analogy(s) => format!(
+                "{} px, level {}{}",
+                s.size,
+                s.weight_level,
+                if s.fast { ", fast" } else { "" }
+            ),
         }
     }
 }
@@ -111,6 +159,9 @@ impl Job {
 pub enum Progress {
     Stylize(stylize::Progress),
     Texture(texture::Progress),
+    Train(train::Progress),
+    Apply(apply::Progress),
+    Analogy(analogy::Progress),
 }
 
 impl Progress {
@@ -118,6 +169,7 @@ impl Progress {
     pub fn gatys(&self) -> Option<&crate::engine::transfer::Progress> {
         match self {
             Progress::Stylize(p) | Progress::Texture(p) => Some(p),
+            Progress::Train(_) | Progress::Apply(_) | Progress::Analogy(_) => None,
         }
     }
 }
@@ -130,6 +182,9 @@ impl From<&Progress> for Summary {
                 kind: texture::KIND,
                 ..stylize::summary(p)
             },
+            Progress::Train(p) => train::summary(p),
+            Progress::Apply(p) => apply::summary(p),
+            Progress::Analogy(p) => analogy::summary(p),
         }
     }
 }
@@ -140,6 +195,9 @@ impl From<&Progress> for Summary {
 #[serde(untagged)]
 pub enum Outcome {
     Stylize(stylize::Outcome),
+    Train(train::Outcome),
+    Apply(apply::Outcome),
+    Analogy(analogy::Outcome),
 }
 
 impl Outcome {
@@ -148,6 +206,9 @@ impl Outcome {
     pub fn from_json(kind: &str, json: &str) -> Option<Outcome> {
         match kind {
             stylize::KIND | texture::KIND => serde_json::from_str(json).ok().map(Outcome::Stylize),
+            train::KIND => serde_json::from_str(json).ok().map(Outcome::Train),
+            apply::KIND => serde_json::from_str(json).ok().map(Outcome::Apply),
+            analogy::KIND => serde_json::from_str(json).ok().map(Outcome::Analogy),
             _ => None,
         }
     }
@@ -156,6 +217,7 @@ impl Outcome {
     pub fn gatys(&self) -> Option<&stylize::Outcome> {
         match self {
             Outcome::Stylize(o) => Some(o),
+            _ => None,
         }
     }
 
@@ -165,6 +227,18 @@ impl Outcome {
             Outcome::Stylize(o) => Headline {
                 label: "total",
                 value: o.losses.total,
+            },
+            Outcome::Train(o) => Headline {
+                label: "total",
+                value: o.losses.get("total").copied().unwrap_or(f64::NAN),
+            },
+            Outcome::Apply(o) => Headline {
+                label: "photos",
+                value: o.outputs.len() as f64,
+            },
+            Outcome::Analogy(o) => Headline {
+                label: "seconds",
+                value: o.timings.total,
             },
         }
     }
@@ -184,6 +258,19 @@ mod tests {
         for job in [
             Job::Stylize(base.clone()),
             Job::Texture(texture::Spec::new(&base, style, true)),
+            Job::Apply(apply::Spec {
+                model: "/m.safetensors".into(),
+                model_name: Some("m".into()),
+                contents: vec!["/a.png".into(), "/b.png".into()],
+                size: Some(64),
+                pixel_limit: 1 << 20,
+            }),
+            Job::Analogy(analogy::Spec {
+                a: "/a.png".into(),
+                b_prime: "/b.png".into(),
+                fast: true,
+                ..Default::default()
+            }),
         ] {
             let back = Job::from_parts(job.kind(), &job.spec_json().unwrap()).unwrap();
             assert_eq!(back, job);

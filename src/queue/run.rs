@@ -113,6 +113,15 @@ impl Run {
                 self.input_name("style"),
                 j.shape()
             ),
+            StoredJob::Known(j @ Job::Analogy(_)) => format!(
+                "analogy of {} and {}, {}",
+                self.input_name("a"),
+                self.input_name("b_prime"),
+                j.shape()
+            ),
+            StoredJob::Known(j @ Job::Apply(_)) => {
+                format!("apply to {}, {}", self.input_name("content"), j.shape())
+            }
             StoredJob::Known(j) => format!(
                 "{} of {}, {}",
                 j.kind(),

@@ -25,6 +25,8 @@ use crate::engine::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
+mod kinds;
+
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub device: Device,
@@ -100,10 +102,16 @@ struct ModelCache {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum ModelKey {
     Vgg(Pooling),
+    /// A fast-style network, by its file and the file's sha256.
+    Fast {
+        path: PathBuf,
+        sha256: String,
+    },
 }
 
 enum Model {
     Vgg(Vgg19),
+    Fast(Box<crate::engine::fast::model_file::Model>),
 }
 
 impl ModelCache {
@@ -123,7 +131,7 @@ impl ModelCache {
         }
         match &self.model {
             Some((_, Model::Vgg(v))) => Ok(v),
-            None => Err(Error::Torch("model not loaded".into())),
+            _ => Err(Error::Torch("model not loaded".into())),
         }
     }
 }
@@ -316,6 +324,9 @@ impl Worker {
                 let outcome: texture::Outcome = stylize::Outcome::from(&o);
                 Ok((o.image.shallow_clone(), Outcome::Stylize(outcome)))
             }
+            Job::Train(spec) => self.perform_train(run, spec, stop, events),
+            Job::Apply(spec) => self.perform_apply(run, spec, stop, events),
+            Job::Analogy(spec) => self.perform_analogy(run, spec, stop, events),
         }
     }
 
@@ -420,6 +431,7 @@ impl Worker {
         let spec = match run.job() {
             Some(Job::Stylize(s)) => serde_json::to_string(s),
             Some(Job::Texture(t)) => serde_json::to_string(&t.gatys),
+            Some(j) => j.spec_json(),
             None => Ok(String::new()),
         }
         .map_err(|e| StoreError::Spec(e.to_string()))?;

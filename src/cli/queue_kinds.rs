@@ -1,0 +1,201 @@
+//! `queue add train|apply|analogy`: the fast-style and analogy kinds, queued.
+//! Every input is checked here, so a bad one fails at once, not in the worker.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+
+use super::analogy::{name_of, resolve_either};
+use super::queue::Placement;
+use crate::config::{resolve, Config};
+use crate::engine::analogy::AnalogySpec;
+use crate::engine::fast::models::ModelLibrary;
+use crate::engine::fast::train::TrainSpec;
+use crate::engine::fast::transformer::{Arch, Norm};
+use crate::engine::library::{resolve_image, Library};
+use crate::jobs::{analogy, apply, train, Job};
+use crate::queue::Store;
+
+/// The model library a worker on this data directory sees.
+pub fn model_library(store: &Store) -> ModelLibrary {
+    ModelLibrary::new(
+        resolve(Path::new("models")),
+        store.data_dir().join("models"),
+    )
+}
+
+#[derive(Args, Debug)]
+pub struct TrainAdd {
+    /// The style image (path or bundled style name).
+    pub style: String,
+    /// The trained model's name in your models (default: the style's name);
+    /// a name already taken is refused.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Folder of training photos, searched recursively.
+    #[arg(long, default_value = "datasets/photos")]
+    pub dataset: PathBuf,
+    /// Side of the square training crops.
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Longer side of the style image (default: the crop size).
+    #[arg(long)]
+    pub style_size: Option<u32>,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub iterations: u64,
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    #[arg(long, default_value_t = 0.5)]
+    pub style_weight: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f64,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value = "instance")]
+    pub norm: String,
+    /// Channel multiplier (1 = pytorch/examples' 32/64/128).
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A checkpoint (what a stopped or killed run resumes from) every N iterations.
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: u64,
+    /// The Live view's preview of a fixed photo every N iterations (0: none).
+    #[arg(long, default_value_t = 100)]
+    pub preview_every: u64,
+    /// The photo previews show (default: the dataset's first).
+    #[arg(long)]
+    pub preview: Option<PathBuf>,
+    /// Record the losses and images/s every N iterations.
+    #[arg(long, default_value_t = 1)]
+    pub sample_every: u64,
+    #[command(flatten)]
+    pub place: Placement,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyAdd {
+    /// A model name (`atelier models ls`) or a model file.
+    pub model: String,
+    /// Content photos (paths or names of bundled contents).
+    #[arg(required = true)]
+    pub contents: Vec<String>,
+    /// Resize each photo so its longer side is N px first (default: as it is).
+    #[arg(long, value_name = "N")]
+    pub size: Option<u32>,
+    #[command(flatten)]
+    pub place: Placement,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalogyAdd {
+    /// A: the image whose structure A′ keeps (a path or a bundled name).
+    pub a: String,
+    /// B′: the image whose appearance A′ takes (a path or a bundled name).
+    pub b_prime: String,
+    /// Longer side of both working images in px (default 224).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// How much of its own structure each side keeps: 1 to 3 (default 2).
+    #[arg(long, value_name = "1|2|3")]
+    pub weight_level: Option<u8>,
+    /// L-BFGS iterations of each reconstruction (default 100).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<usize>,
+    /// Skip the reconstruction optimisation (much faster on a CPU).
+    #[arg(long)]
+    pub fast: bool,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub place: Placement,
+}
+
+pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let path = resolve_image(&a.style, styles.as_ref())?;
+    let style_name = name_of(&path, [styles.as_ref(), None]);
+    let name = a.name.clone().unwrap_or_else(|| style_name.clone());
+    // Refused now rather than after hours of training.
+    model_library(store).new_user_path(&name)?;
+    let norm: Norm = a.norm.parse()?;
+    let mut spec = train::Spec {
+        name,
+        sample_every: a.sample_every.max(1),
+        train: TrainSpec {
+            style: path,
+            dataset: resolve(&a.dataset),
+            size: a.size,
+            style_size: a.style_size.unwrap_or(a.size),
+            batch: a.batch,
+            iterations: a.iterations,
+            content_weight: a.content_weight,
+            style_weight: a.style_weight,
+            tv_weight: a.tv_weight,
+            lr: a.lr,
+            arch: Arch {
+                norm,
+                width: a.width,
+            },
+            seed: a.seed,
+            checkpoint_every: a.checkpoint_every,
+            preview_every: a.preview_every,
+            preview: a.preview.clone(),
+        },
+    };
+    spec.validate()?;
+    let inputs = spec.inputs(Some(style_name))?;
+    let id = store.add_job(&Job::Train(spec), &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}
+
+pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let entry = model_library(store).find(&a.model)?;
+    let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
+    let mut contents = Vec::new();
+    for q in &a.contents {
+        contents.push(resolve_image(q, contents_lib.as_ref())?);
+    }
+    let mut spec = apply::Spec {
+        model: entry.path.clone(),
+        model_name: Some(entry.name.clone()),
+        contents,
+        size: a.size,
+        pixel_limit: c.run.pixel_limit,
+    };
+    spec.validate()?;
+    let inputs = spec.inputs()?;
+    let id = store.add_job(&Job::Apply(spec), &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}
+
+pub fn add_analogy(a: AnalogyAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let contents = Library::open(&resolve(&c.paths.contents)).ok();
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let pa = resolve_either(&a.a, contents.as_ref(), styles.as_ref())?;
+    let pb = resolve_either(&a.b_prime, styles.as_ref(), contents.as_ref())?;
+    let names = [
+        Some(name_of(&pa, [contents.as_ref(), styles.as_ref()])),
+        Some(name_of(&pb, [styles.as_ref(), contents.as_ref()])),
+    ];
+    let d = AnalogySpec::default();
+    let mut spec = AnalogySpec {
+        a: pa,
+        b_prime: pb,
+        size: a.size.unwrap_or(d.size),
+        weight_level: a.weight_level.unwrap_or(d.weight_level),
+        iterations: a.iterations.unwrap_or(d.iterations),
+        fast: a.fast,
+        seed: a.seed.unwrap_or(c.run.seed),
+        pixel_limit: c.run.pixel_limit,
+        ..d
+    };
+    spec.validate()?;
+    let inputs = analogy::inputs(&mut spec, names)?;
+    let id = store.add_job(&Job::Analogy(spec), &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}

@@ -1,0 +1,103 @@
+//! The `analogy` kind: Deep Image Analogy of a photo A and a painting B′
+//! ([`crate::engine::analogy`]), giving A′ and B and the flow between them.
+
+use serde::{Deserialize, Serialize};
+
+use super::input::Input;
+use super::summary::Summary;
+use crate::engine::analogy::{
+    AnalogyObserver, AnalogyProgress, AnalogySpec, Phase, Timings, LAYERS,
+};
+use crate::engine::flow::Flow;
+use crate::engine::sink::Sink;
+use crate::engine::Error;
+
+pub const KIND: &str = "analogy";
+
+pub type Spec = AnalogySpec;
+/// Per layer and phase.
+pub type Progress = AnalogyProgress;
+
+/// An analogy has no intermediate state worth keeping: a stopped one starts
+/// again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resume;
+
+/// What an analogy leaves in its run folder besides A′ (`output.png`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// File names in the run folder.
+    pub b: String,
+    pub flow: String,
+    pub flow_picture: String,
+    pub timings: Timings,
+    /// Share of A's positions whose match is themselves (1.0 on identical inputs).
+    pub identity_share: f64,
+}
+
+/// The files an analogy job writes into its run folder (A′ first, then B,
+/// the A→B′ field and its picture, the B′→A field and its picture), besides
+/// `output.png` (A′ again, what every kind's lists show).
+pub const FILES: [&str; 6] = [
+    "a-prime.png",
+    "a-prime.b.png",
+    "a-prime.flo",
+    "a-prime.flow.png",
+    "a-prime.b.flo",
+    "a-prime.b.flow.png",
+];
+
+/// Phases of the whole run: two per layer.
+pub fn phases() -> usize {
+    LAYERS.len() * 2
+}
+
+/// Phases done before (and including the start of) `p`'s.
+pub fn phase_index(p: &Progress) -> usize {
+    let phase = match p.phase {
+        Phase::PatchMatch => 0,
+        Phase::Reconstruction => 1,
+    };
+    (p.level.saturating_sub(1)) * 2 + phase
+}
+
+pub fn summary(p: &Progress) -> Summary {
+    let mut s = Summary::counted(KIND, phase_index(p), phases(), 0.0);
+    s.title = format!("{} {} {}/{}", p.layer, p.phase, p.iteration, p.of);
+    s
+}
+
+/// The checked inputs A and B′, with absolute paths written back.
+pub fn inputs(spec: &mut Spec, names: [Option<String>; 2]) -> Result<Vec<Input>, Error> {
+    let [na, nb] = names;
+    let a = Input::checked("a", na, &spec.a, spec.pixel_limit)?;
+    let b = Input::checked("b_prime", nb, &spec.b_prime, spec.pixel_limit)?;
+    spec.a = a.path.clone();
+    spec.b_prime = b.path.clone();
+    Ok(vec![a, b])
+}
+
+/// Adapts a [`Sink`] to the analogy's observer: a sink error stops the run and
+/// is kept for the caller.
+pub struct SinkObserver<'a, S: Sink<Progress>> {
+    pub sink: &'a mut S,
+    pub error: Option<Error>,
+}
+
+impl<'a, S: Sink<Progress>> SinkObserver<'a, S> {
+    pub fn new(sink: &'a mut S) -> Self {
+        Self { sink, error: None }
+    }
+}
+
+impl<S: Sink<Progress>> AnalogyObserver for SinkObserver<'_, S> {
+    fn on_progress(&mut self, p: &AnalogyProgress) -> Flow {
+        match self.sink.progress(p) {
+            Ok(f) => f,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                Flow::Stop
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The `train` kind: training a fast-style network for one style
+//! ([`crate::engine::fast::train`]); the result is a model in the user's
+//! models library under the spec's name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::input::Input;
+use super::summary::{Headline, Summary};
+use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::train::{TrainObserver, TrainProgress, TrainSpec};
+use crate::engine::flow::Flow;
+use crate::engine::image_io::{to_tensor, DEFAULT_PIXEL_LIMIT};
+use crate::engine::sink::Sink;
+use crate::engine::Error;
+
+pub const KIND: &str = "train";
+
+/// A training job: the model's name in the library and the training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The name the trained model gets in the user's library (never replacing one).
+    pub name: String,
+    pub train: TrainSpec,
+    /// Every how many iterations the losses and images/s are recorded.
+    #[serde(default = "one")]
+    pub sample_every: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Reported after every iteration.
+pub type Progress = TrainProgress;
+
+/// Where a stopped training run takes up again: its last checkpoint.
+pub type Resume = crate::engine::fast::train::Resume;
+
+/// The loss series a training run records (besides `images_per_second`).
+pub const SERIES: [&str; 4] = ["content", "style", "tv", "total"];
+/// The throughput series.
+pub const RATE_SERIES: &str = "images_per_second";
+
+/// A finished training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The model's name and where it was saved.
+    pub model: String,
+    pub path: PathBuf,
+    pub iterations: u64,
+    pub losses: BTreeMap<String, f64>,
+    pub seconds: f64,
+}
+
+impl Spec {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid("name", "empty (the trained model's name)"));
+        }
+        self.train.validate()
+    }
+
+    /// The checked inputs (the style image; the dataset must hold images),
+    /// with absolute paths written back into the spec.
+    pub fn inputs(&mut self, style_name: Option<String>) -> Result<Vec<Input>, Error> {
+        let style = Input::checked("style", style_name, &self.train.style, DEFAULT_PIXEL_LIMIT)?;
+        self.train.style = style.path.clone();
+        Dataset::scan(&self.train.dataset)?;
+        self.train.dataset = std::fs::canonicalize(&self.train.dataset)
+            .map_err(|e| Error::io(&self.train.dataset, e))?;
+        let mut out = vec![style];
+        if let Some(p) = &self.train.preview {
+            let i = Input::checked("preview", None, p, DEFAULT_PIXEL_LIMIT)?;
+            self.train.preview = Some(i.path.clone());
+            out.push(i);
+        }
+        Ok(out)
+    }
+}
+
+/// One iteration's figures as (series, value) pairs, for the store.
+pub fn series_values(p: &Progress) -> Vec<(&'static str, f64)> {
+    let mut v: Vec<(&'static str, f64)> = SERIES
+        .iter()
+        .filter_map(|s| p.losses.get(*s).map(|x| (*s, *x)))
+        .collect();
+    v.push((RATE_SERIES, p.images_per_second));
+    v
+}
+
+/// The generic view of a training run's progress.
+pub fn summary(p: &Progress) -> Summary {
+    let mut s = Summary::counted(
+        KIND,
+        p.iteration as usize,
+        p.of as usize,
+        p.elapsed.as_secs_f64(),
+    );
+    // The loop's own rate counts this attempt only, which is what an ETA needs.
+    if p.images_per_second.is_finite() && p.images_per_second > 0.0 {
+        s.rate = Some(p.images_per_second);
+    }
+    match p.losses.get("total") {
+        Some(&value) => s.with_headline(Headline {
+            label: "total",
+            value,
+        }),
+        None => s,
+    }
+}
+
+/// Adapts the training loop's observer to the one [`Sink`] every kind
+/// reports to: the sink's errors stop the loop and are handed back by
+/// [`SinkObserver::into_error`].
+pub struct SinkObserver<'a, S: Sink<Progress>> {
+    pub sink: &'a mut S,
+    error: Option<Error>,
+}
+
+impl<'a, S: Sink<Progress>> SinkObserver<'a, S> {
+    pub fn new(sink: &'a mut S) -> Self {
+        Self { sink, error: None }
+    }
+
+    /// The first error the sink returned, if any.
+    pub fn into_error(self) -> Option<Error> {
+        self.error
+    }
+}
+
+impl<S: Sink<Progress>> TrainObserver for SinkObserver<'_, S> {
+    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+        match self.sink.progress(p) {
+            Ok(f) => f,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                Flow::Stop
+            }
+        }
+    }
+
+    fn on_preview(&mut self, iteration: u64, image: &RgbImage) -> Result<(), Error> {
+        let t = to_tensor(image, tch::Device::Cpu)?;
+        self.sink.preview(iteration as usize, &t).map(|_| ())
+    }
+
+    fn on_checkpoint(&mut self, iteration: u64, path: &Path) {
+        if let Err(e) = self.sink.checkpoint(iteration as usize, path) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
