@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tch::Device;
 
 use crate::engine::memory;
-use crate::jobs::{stylize, Job};
+use crate::jobs::{analogy, stylize, Job};
 use crate::queue::{Filter, LossCache, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
@@ -262,6 +262,10 @@ fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
                 stylize::inputs(spec, content_name, &style_names)
             }
             Job::Texture(spec) => spec.inputs(style_names.first().cloned()),
+            Job::Analogy(spec) => {
+                analogy::inputs(spec, [content_name, style_names.first().cloned()])
+            }
+            other => return Err(format!("Compose does not queue {} jobs yet", other.kind())),
         }
         .map_err(|e| e.to_string())?;
         ids.push(store.add_job(&job, &inputs, 0).map_err(|e| e.to_string())?);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::kind::Kind;
 use super::params::Param;
+use crate::engine::analogy::AnalogySpec;
 use crate::engine::memory::run_bytes;
 use crate::engine::spec::{RunSpec, StyleRef};
 use crate::jobs::{texture, Job};
@@ -50,6 +51,8 @@ pub struct ComposeState {
     pub spec: RunSpec,
     /// A texture's canvas is `size`×`size` rather than the style's aspect.
     pub square: bool,
+    /// An analogy's parameters (its A and B′ come from the inputs).
+    pub analogy: AnalogySpec,
     /// Index into [`ComposeState::fields`].
     pub field: usize,
     /// Name and spec of each preset; the first is "none" (the defaults).
@@ -65,6 +68,7 @@ impl ComposeState {
         Self {
             kind: Kind::Stylize,
             square: false,
+            analogy: AnalogySpec::default(),
             content: None,
             styles: Vec::new(),
             blend: false,
@@ -84,7 +88,10 @@ impl ComposeState {
     /// The rows of the form: the style rows only while several are marked
     /// (and the blend row only for a kind that blends).
     pub fn fields(&self) -> Vec<Field> {
-        let mut v = vec![Field::Kind, Field::Preset];
+        let mut v = vec![Field::Kind];
+        if self.kind.gatys() {
+            v.push(Field::Preset);
+        }
         if self.styles.len() > 1 && self.kind.blends() {
             v.push(Field::Styles);
             v.extend((0..self.styles.len()).map(Field::Weight));
@@ -294,11 +301,17 @@ impl ComposeState {
                     return Ok(());
                 };
                 // Parsed into the form, validated whole, undone if refused.
-                let (spec, square) = (self.spec.clone(), self.square);
-                let checked =
-                    p(self, t).and_then(|()| self.spec.validate().map_err(|e| e.to_string()));
+                let (spec, square, analogy) =
+                    (self.spec.clone(), self.square, self.analogy.clone());
+                let checked = p(self, t).and_then(|()| {
+                    match self.kind {
+                        Kind::Analogy => self.analogy.validate(),
+                        Kind::Stylize | Kind::Texture => self.spec.validate(),
+                    }
+                    .map_err(|e| e.to_string())
+                });
                 if let Err(e) = checked {
-                    (self.spec, self.square) = (spec, square);
+                    (self.spec, self.square, self.analogy) = (spec, square, analogy);
                     return Err(e);
                 }
             }
@@ -313,7 +326,35 @@ impl ComposeState {
         match self.kind {
             Kind::Stylize => self.stylize_runs(),
             Kind::Texture => self.texture_runs(),
+            Kind::Analogy => self.analogy_runs(),
         }
+    }
+
+    /// One analogy: A = the content, B′ = the first marked painting.
+    fn analogy_runs(&self) -> Result<Vec<NewRun>, String> {
+        let Some(content) = &self.content else {
+            return Err("pick the photo A first (Library: Enter on a photo)".into());
+        };
+        let Some(b) = self.styles.first() else {
+            return Err("mark the painting B′ (Library: Space on a painting)".into());
+        };
+        if self.styles.len() > 1 {
+            return Err(format!(
+                "an analogy takes one painting B′, not {} (unmark the others)",
+                self.styles.len()
+            ));
+        }
+        let spec = AnalogySpec {
+            a: content.path.clone(),
+            b_prime: b.item.path.clone(),
+            ..self.analogy.clone()
+        };
+        spec.validate().map_err(|e| e.to_string())?;
+        Ok(vec![NewRun {
+            job: Job::Analogy(spec),
+            content_name: Some(content.name.clone()),
+            style_names: vec![b.item.name.clone()],
+        }])
     }
 
     fn stylize_runs(&self) -> Result<Vec<NewRun>, String> {
@@ -471,6 +512,7 @@ mod tests {
     fn every_parameter_row_of_every_kind_round_trips_and_steps() {
         let mut c = form(&["irises"]);
         assert_eq!(c.fields()[0], Field::Kind);
+        let state = |c: &ComposeState| (c.spec.clone(), c.square, c.analogy.clone());
         for kind in Kind::known() {
             c.kind = kind;
             let params = c.params();
@@ -478,19 +520,14 @@ mod tests {
             assert_eq!(names.len(), params.len(), "{kind:?}: row names are unique");
             for i in 0..params.len() {
                 let row = Field::Param(i);
-                let before = (c.spec.clone(), c.square);
+                let before = state(&c);
                 let text = c.edit_text(row);
                 assert_eq!(c.set(row, &text), Ok(()), "{}: '{text}'", c.label(row));
-                assert_eq!(
-                    (c.spec.clone(), c.square),
-                    before,
-                    "{} round-trips",
-                    c.label(row)
-                );
+                assert_eq!(state(&c), before, "{} round-trips", c.label(row));
                 select(&mut c, row);
                 c.nudge(1);
-                assert_ne!((c.spec.clone(), c.square), before, "{} steps", c.label(row));
-                (c.spec, c.square) = before;
+                assert_ne!(state(&c), before, "{} steps", c.label(row));
+                (c.spec, c.square, c.analogy) = before;
             }
         }
     }
@@ -509,6 +546,35 @@ mod tests {
         let e = c.set(Field::Kind, "fresco").unwrap_err();
         assert!(e.contains("stylize"), "{e}");
         assert_eq!(c.kind, Kind::Texture, "a refused kind changes nothing");
+    }
+
+    #[test]
+    fn analogy_takes_the_content_as_a_and_the_one_painting_as_b_prime() {
+        let mut c = form(&["irises", "harvesters"]);
+        c.set(Field::Kind, "analogy").unwrap();
+        assert!(c.runs().unwrap_err().contains("one painting"));
+        c.styles.pop();
+        let size = Field::Param(0);
+        assert!(
+            c.set(size, "8").is_err(),
+            "below the analogy's smallest size"
+        );
+        c.set(size, "64").unwrap();
+        let runs = c.runs().unwrap();
+        match &runs[..] {
+            [NewRun {
+                job: Job::Analogy(a),
+                ..
+            }] => {
+                assert_eq!(a.a, Path::new("/l/chelsea.png"));
+                assert_eq!(a.b_prime, Path::new("/l/irises.png"));
+                assert_eq!(a.size, 64);
+            }
+            other => panic!("expected one analogy, got {other:?}"),
+        }
+        assert_eq!(runs[0].style_names, ["irises"]);
+        c.content = None;
+        assert!(c.runs().unwrap_err().contains("photo A"));
     }
 
     #[test]

@@ -3,23 +3,26 @@
 
 use super::form::ComposeState;
 use super::params::Param;
-use crate::jobs::{stylize, texture, Job};
+use crate::jobs::{analogy, stylize, texture, Job};
 
 /// A job kind Compose can queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Stylize,
     Texture,
+    /// A = the content photo, B′ = the (first) marked painting.
+    Analogy,
 }
 
 impl Kind {
     /// Every kind the picker offers, in its order.
-    const ALL: [Kind; 2] = [Kind::Stylize, Kind::Texture];
+    const ALL: [Kind; 3] = [Kind::Stylize, Kind::Texture, Kind::Analogy];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Stylize => stylize::KIND,
             Kind::Texture => texture::KIND,
+            Kind::Analogy => analogy::KIND,
         }
     }
 
@@ -54,14 +57,24 @@ impl Kind {
         match self {
             Kind::Stylize => super::stylize::params(),
             Kind::Texture => super::texture::params(),
+            Kind::Analogy => super::analogy::params(),
         }
     }
 
     /// Whether the kind takes the content photo.
     pub fn takes_content(self) -> bool {
         match self {
-            Kind::Stylize => true,
+            Kind::Stylize | Kind::Analogy => true,
             Kind::Texture => false,
+        }
+    }
+
+    /// Whether the kind is a Gatys optimisation: it takes the presets and
+    /// the memory estimate (both are of a `RunSpec`).
+    pub fn gatys(self) -> bool {
+        match self {
+            Kind::Stylize | Kind::Texture => true,
+            Kind::Analogy => false,
         }
     }
 
@@ -69,7 +82,7 @@ impl Kind {
     pub fn blends(self) -> bool {
         match self {
             Kind::Stylize => true,
-            Kind::Texture => false,
+            Kind::Texture | Kind::Analogy => false,
         }
     }
 }

@@ -7,6 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
+pub mod analogy;
 pub mod form;
 pub mod kind;
 pub mod params;
@@ -99,7 +100,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::from(""));
     lines.push(queues_line(c, t));
     lines.push(Line::from(""));
-    lines.extend(memory_lines(&app.memory_estimate(), &app.device, t));
+    if c.kind.gatys() {
+        lines.extend(memory_lines(&app.memory_estimate(), &app.device, t));
+    }
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -146,6 +149,20 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
         Kind::Texture => {
             Line::from(format!("r queues {n} texture{plural} (one per style)")).fg(t.accent)
         }
+        Kind::Analogy if n > 1 => Line::from(format!(
+            "an analogy takes one painting B′: unmark {} of the {n}",
+            n - 1
+        ))
+        .style(t.error()),
+        Kind::Analogy if c.content.is_none() || n == 0 => {
+            Line::from("r queues an analogy: A = the content, B′ = a painting").style(t.muted())
+        }
+        Kind::Analogy => Line::from(format!(
+            "r queues 1 analogy: A = {}, B′ = {}",
+            c.content.as_ref().map_or("", |i| i.name.as_str()),
+            c.styles[0].item.name
+        ))
+        .fg(t.accent),
     }
 }
 
