@@ -16,7 +16,7 @@ use atelier::tui::app::{App, Mode};
 use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
 use atelier::tui::images::{ImageKey, Loaded};
 use atelier::tui::keymap::Keymap;
-use atelier::tui::panes::compose::Field;
+use atelier::tui::panes::compose::{Field, Kind};
 use atelier::tui::panes::library::LibItem;
 use atelier::tui::tab::Tab;
 use atelier::tui::ui;
@@ -265,8 +265,41 @@ fn snapshot_full_library() {
 #[test]
 fn snapshot_compose_form() {
     let mut a = app(true);
-    press(&mut a, "\nl 2jj+");
+    press(&mut a, "\nl 2jjj+");
     insta::assert_snapshot!(render(&mut a, 100, 24).backend());
+}
+
+/// Compose with each kind the build knows picked in the first row: each
+/// shows its own parameter table and says what `r` would queue.
+#[test]
+fn snapshot_compose_with_each_kind() {
+    for kind in Kind::known() {
+        let mut a = app(true);
+        press(&mut a, "\nl j 2");
+        a.compose.set(Field::Kind, kind.name()).unwrap();
+        let screen = render(&mut a, 100, 26);
+        insta::assert_snapshot!(format!("compose_kind_{}", kind.name()), screen.backend());
+    }
+}
+
+#[test]
+fn compose_texture_kind_queues_textures_of_the_marked_styles() {
+    let mut a = app(true);
+    // Two styles and no content: a texture needs none.
+    press(&mut a, "l j 2l");
+    assert_eq!(a.compose.kind, Kind::Texture, "→ on the kind row");
+    press(&mut a, "r");
+    match a.outbox.last() {
+        Some(Command::Enqueue(items)) => {
+            assert_eq!(items.len(), 2, "one texture per style");
+            for it in items {
+                assert!(matches!(it.job, Job::Texture(_)), "{:?}", it.job);
+                assert_eq!(it.content_name, None);
+            }
+            assert_eq!(items[1].style_names, ["wheat-field-with-cypresses"]);
+        }
+        other => panic!("expected an enqueue, got {other:?}"),
+    }
 }
 
 #[test]
@@ -310,7 +343,7 @@ fn snapshot_watch_pane_with_a_rule() {
 #[test]
 fn snapshot_compose_blend_with_memory_estimate() {
     let mut a = with_runs(app(true));
-    press(&mut a, "1j\nl j 2jl");
+    press(&mut a, "1j\nl j 2jjl");
     a.compose.styles[0].weight = 0.7;
     a.compose.styles[1].weight = 0.3;
     let mut snap = a.snap.clone();
@@ -389,9 +422,9 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
     assert!(a.outbox.is_empty(), "nothing to queue without inputs");
     assert!(a.compose.error.as_deref().unwrap().contains("content"));
     press(&mut a, "1\nl j 2");
-    // Preset, styles (each | blend), a weight per style, then the parameters.
-    assert_eq!(a.compose.selected(), Field::Preset);
-    press(&mut a, "jjjj");
+    // Kind, preset, styles (each | blend), a weight per style, then the parameters.
+    assert_eq!(a.compose.selected(), Field::Kind);
+    press(&mut a, "jjjjj");
     assert_eq!(a.compose.selected(), Field::Param(0));
     press(&mut a, "\n");
     // Typing a size: clear the prefilled value first.
@@ -425,9 +458,8 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
     match a.outbox.last() {
         Some(Command::Enqueue(items)) => {
             assert_eq!(items.len(), 2);
-            assert!(items
-                .iter()
-                .all(|r| r.spec.size == 96 && r.content_name == "astronaut"));
+            assert!(items.iter().all(|r| r.job.gatys().unwrap().size == 96
+                && r.content_name.as_deref() == Some("astronaut")));
             assert_eq!(items[1].style_names, ["wheat-field-with-cypresses"]);
         }
         other => panic!("expected an enqueue, got {other:?}"),
@@ -438,7 +470,7 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
 fn compose_blends_the_marked_styles_with_their_weights() {
     let mut a = app(true);
     press(&mut a, "1\nl j 2");
-    press(&mut a, "jl");
+    press(&mut a, "jjl");
     assert!(a.compose.blend, "→ on the styles row switches to blend");
     press(&mut a, "j\n");
     for _ in 0..5 {
@@ -465,7 +497,14 @@ fn compose_blends_the_marked_styles_with_their_weights() {
     match a.outbox.last() {
         Some(Command::Enqueue(items)) => {
             assert_eq!(items.len(), 1, "one blended run");
-            let w: Vec<f64> = items[0].spec.styles.iter().map(|s| s.weight).collect();
+            let w: Vec<f64> = items[0]
+                .job
+                .gatys()
+                .unwrap()
+                .styles
+                .iter()
+                .map(|s| s.weight)
+                .collect();
             assert_eq!(w, [7.0, 3.0]);
             assert_eq!(
                 items[0].style_names,
@@ -475,7 +514,7 @@ fn compose_blends_the_marked_styles_with_their_weights() {
         other => panic!("expected an enqueue, got {other:?}"),
     }
     // Back to one run per style.
-    press(&mut a, "gjh");
+    press(&mut a, "gjjh");
     assert!(!a.compose.blend);
 }
 
@@ -488,7 +527,7 @@ fn compose_presets_fill_the_form() {
         ..spec()
     };
     let mut a = app(true).with_presets(vec![("tiny".into(), tiny)]);
-    press(&mut a, "2l");
+    press(&mut a, "2jl");
     assert_eq!(
         (
             a.compose.spec.size,
@@ -529,7 +568,7 @@ fn compose_memory_estimate_follows_the_size_and_flags_what_does_not_fit() {
     a.on_data(snap);
     let before = a.memory_estimate();
     assert!(!before.assumed_square && !before.too_big, "{before:?}");
-    press(&mut a, "j");
+    press(&mut a, "jj");
     for _ in 0..16 {
         press(&mut a, "+");
     }
@@ -670,9 +709,9 @@ fn end_to_end_in_tmux() {
     // Library: first photo as content, first painting marked.
     send(&["Enter", "l", "Space", "2"]);
     wait_for("Parameters", 10);
-    // Past the preset row: size 48, steps 5.
+    // Past the kind and preset rows: size 48, steps 5.
     send(&[
-        "j", "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "4", "8", "Enter", "j", "Enter",
+        "j", "j", "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "4", "8", "Enter", "j", "Enter",
         "BSpace", "BSpace", "BSpace", "BSpace", "5", "Enter", "r",
     ]);
     wait_for("queued run 1", 20);

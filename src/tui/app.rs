@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
-use super::panes::compose::{ComposeState, MarkedStyle, MemoryView};
+use super::panes::compose::{ComposeState, Kind, MarkedStyle, MemoryView};
 use super::panes::history::HistoryState;
 use super::panes::library::{LibItem, LibraryState};
 use super::panes::live::LiveState;
@@ -24,6 +24,7 @@ use super::tab::Tab;
 use super::theme::Theme;
 use crate::engine::spec::RunSpec;
 use crate::engine::transfer::Progress;
+use crate::jobs::Job;
 use crate::queue::worker::WorkerEvent;
 use crate::queue::{Run, Status};
 
@@ -428,38 +429,71 @@ impl App {
         let Some(r) = self.run(id).cloned() else {
             return;
         };
+        let Some(job) = r.job() else {
+            self.say(format!("run {id} is of a kind this build cannot edit"));
+            return;
+        };
         let item = |role: &str, p: &Path| LibItem {
             name: r.input_name(role),
             ..LibItem::from_path(p)
         };
-        self.set_content(item("content", &r.params().content));
-        let names: Vec<String> = r
-            .inputs
-            .iter()
-            .filter(|i| i.role == "style")
-            .filter_map(|i| i.name.clone())
-            .collect();
-        let c = &mut self.compose;
-        c.styles = r
-            .params()
-            .styles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let lib = LibItem::from_path(&s.path);
-                MarkedStyle {
-                    item: LibItem {
-                        name: names.get(i).cloned().unwrap_or(lib.name.clone()),
-                        ..lib
-                    },
-                    weight: s.weight,
+        // The kind decides which inputs and table the run fills in.
+        match job {
+            Job::Stylize(_) | Job::Texture(_) => {
+                // A texture has no content: the one Compose has stays.
+                if !matches!(job, Job::Texture(_)) {
+                    self.set_content(item("content", &r.params().content));
                 }
-            })
-            .collect();
-        c.blend = c.styles.len() > 1;
-        c.spec = r.params().clone();
-        c.match_preset();
-        c.error = None;
+                let names: Vec<String> = r
+                    .inputs
+                    .iter()
+                    .filter(|i| i.role == "style")
+                    .filter_map(|i| i.name.clone())
+                    .collect();
+                let c = &mut self.compose;
+                c.styles = r
+                    .params()
+                    .styles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let lib = LibItem::from_path(&s.path);
+                        MarkedStyle {
+                            item: LibItem {
+                                name: names.get(i).cloned().unwrap_or(lib.name.clone()),
+                                ..lib
+                            },
+                            weight: s.weight,
+                        }
+                    })
+                    .collect();
+                c.blend = c.styles.len() > 1;
+                c.spec = r.params().clone();
+                (c.kind, c.square) = match job {
+                    Job::Texture(t) => (Kind::Texture, t.square),
+                    _ => (Kind::Stylize, false),
+                };
+                c.match_preset();
+            }
+            Job::Analogy(a) => {
+                self.set_content(item("a", &a.a));
+                let c = &mut self.compose;
+                c.styles = vec![MarkedStyle {
+                    item: item("b_prime", &a.b_prime),
+                    weight: 1.0,
+                }];
+                c.analogy = a.clone();
+                c.kind = Kind::Analogy;
+            }
+            other => {
+                self.say(format!(
+                    "run {id}: Compose does not edit {} jobs yet",
+                    other.kind()
+                ));
+                return;
+            }
+        }
+        self.compose.error = None;
         self.tab = Tab::Compose;
         self.say(format!(
             "run {id} loaded into Compose: edit, then r to queue"

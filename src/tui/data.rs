@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 
 use tch::Device;
 
-use crate::engine::image_io::load_rgb;
 use crate::engine::memory;
-use crate::engine::spec::RunSpec;
-use crate::engine::weights::sha256_file;
-use crate::queue::{Filter, Input, LossCache, RollbackRecord, Run, Sample, Store, WorkerInfo};
+use crate::jobs::{analogy, stylize, Job};
+use crate::queue::{Filter, LossCache, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
 use super::event::Event;
@@ -55,12 +53,13 @@ pub struct DeviceMemory {
     pub available: Option<u64>,
 }
 
-/// A run to queue, with the names its inputs are shown by.
+/// A job to queue, with the names its inputs are shown by.
 #[derive(Clone, Debug)]
 pub struct NewRun {
-    pub spec: RunSpec,
-    pub content_name: String,
-    /// One per `spec.styles`, in order.
+    pub job: Job,
+    /// The content's name, for the kinds that take one.
+    pub content_name: Option<String>,
+    /// One per style of the job, in order.
     pub style_names: Vec<String>,
 }
 
@@ -249,32 +248,27 @@ fn execute(store: &mut Store, cmd: Command) -> Option<String> {
 fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
     let mut ids = Vec::new();
     for NewRun {
-        spec,
+        mut job,
         content_name,
         style_names,
     } in items
     {
-        if style_names.len() != spec.styles.len() {
-            return Err("a style without a name (this is a bug)".into());
+        // The kind's own checks (decoded, hashed, absolute paths), as the CLI.
+        let inputs = match &mut job {
+            Job::Stylize(spec) => {
+                if style_names.len() != spec.styles.len() {
+                    return Err("a style without a name (this is a bug)".into());
+                }
+                stylize::inputs(spec, content_name, &style_names)
+            }
+            Job::Texture(spec) => spec.inputs(style_names.first().cloned()),
+            Job::Analogy(spec) => {
+                analogy::inputs(spec, [content_name, style_names.first().cloned()])
+            }
+            other => return Err(format!("Compose does not queue {} jobs yet", other.kind())),
         }
-        let mut inputs = Vec::new();
-        let mut files = vec![("content", &content_name, &spec.content)];
-        files.extend(
-            spec.styles
-                .iter()
-                .zip(&style_names)
-                .map(|(s, name)| ("style", name, &s.path)),
-        );
-        for (role, name, path) in files {
-            load_rgb(path, spec.pixel_limit).map_err(|e| e.to_string())?;
-            inputs.push(Input {
-                role: role.into(),
-                name: Some(name.clone()),
-                path: path.clone(),
-                sha256: sha256_file(path).map_err(|e| e.to_string())?,
-            });
-        }
-        ids.push(store.add(&spec, &inputs, 0).map_err(|e| e.to_string())?);
+        .map_err(|e| e.to_string())?;
+        ids.push(store.add_job(&job, &inputs, 0).map_err(|e| e.to_string())?);
     }
     Ok(match ids.as_slice() {
         [one] => format!("queued run {one}"),

@@ -4,15 +4,20 @@
 
 use std::path::PathBuf;
 
+use super::kind::Kind;
 use super::params::Param;
+use crate::engine::analogy::AnalogySpec;
 use crate::engine::memory::run_bytes;
 use crate::engine::spec::{RunSpec, StyleRef};
+use crate::jobs::{texture, Job};
 use crate::tui::data::{DeviceMemory, NewRun};
 use crate::tui::lib_item::LibItem;
 
 /// One row of the form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
+    /// Which kind of job `r` queues (stylize, texture, …).
+    Kind,
     /// `[presets.*]` of the config (or none: `[run]` and the device's defaults).
     Preset,
     /// With several styles: one run per style, or one run blending them.
@@ -34,17 +39,20 @@ pub struct MarkedStyle {
 const MIN_WEIGHT: f64 = 0.1;
 
 /// The form. Its inputs (content, marked styles, preset) are shared by the
-/// kinds; the parameters are the kind's table. When the job enum arrives, a
-/// `kind` row goes first in [`ComposeState::fields`] and picks which spec and
-/// table (`stylize::params()`, a `texture` one, …) the `Param` rows show.
+/// kinds; the `kind` row goes first and picks the table the `Param` rows show
+/// ([`Kind::params`]); each table reads and writes its own part of the form.
 pub struct ComposeState {
+    pub kind: Kind,
     pub content: Option<LibItem>,
     pub styles: Vec<MarkedStyle>,
     /// Several styles make one blended run rather than one run each.
     pub blend: bool,
+    /// The Gatys parameters (stylize, texture).
     pub spec: RunSpec,
-    /// The parameter table of `spec`.
-    pub params: Vec<Param<RunSpec>>,
+    /// A texture's canvas is `size`×`size` rather than the style's aspect.
+    pub square: bool,
+    /// An analogy's parameters (its A and B′ come from the inputs).
+    pub analogy: AnalogySpec,
     /// Index into [`ComposeState::fields`].
     pub field: usize,
     /// Name and spec of each preset; the first is "none" (the defaults).
@@ -58,26 +66,37 @@ pub struct ComposeState {
 impl ComposeState {
     pub fn new(spec: RunSpec) -> Self {
         Self {
+            kind: Kind::Stylize,
+            square: false,
+            analogy: AnalogySpec::default(),
             content: None,
             styles: Vec::new(),
             blend: false,
             presets: vec![("none".into(), spec.clone())],
             spec,
-            params: super::stylize::params(),
             field: 0,
             preset: 0,
             error: None,
         }
     }
 
-    /// The rows of the form: the style rows only while several are marked.
+    /// The parameter table of the chosen kind.
+    pub fn params(&self) -> Vec<Param<ComposeState>> {
+        self.kind.params()
+    }
+
+    /// The rows of the form: the style rows only while several are marked
+    /// (and the blend row only for a kind that blends).
     pub fn fields(&self) -> Vec<Field> {
-        let mut v = vec![Field::Preset];
-        if self.styles.len() > 1 {
+        let mut v = vec![Field::Kind];
+        if self.kind.gatys() {
+            v.push(Field::Preset);
+        }
+        if self.styles.len() > 1 && self.kind.blends() {
             v.push(Field::Styles);
             v.extend((0..self.styles.len()).map(Field::Weight));
         }
-        v.extend((0..self.params.len()).map(Field::Param));
+        v.extend((0..self.params().len()).map(Field::Param));
         v
     }
 
@@ -90,13 +109,14 @@ impl ComposeState {
 
     pub fn label(&self, f: Field) -> String {
         match f {
+            Field::Kind => "kind".into(),
             Field::Preset => "preset".into(),
             Field::Styles => "styles".into(),
             Field::Weight(i) => match self.styles.get(i) {
                 Some(s) => format!("× {}", s.item.name),
                 None => "×".into(),
             },
-            Field::Param(i) => self.params.get(i).map_or("", |p| p.name).into(),
+            Field::Param(i) => self.params().get(i).map_or("", |p| p.name).into(),
         }
     }
 
@@ -137,12 +157,12 @@ impl ComposeState {
 
     /// Whether enqueueing makes one blended run.
     pub fn blends(&self) -> bool {
-        self.blend && self.styles.len() > 1
+        self.kind.blends() && self.blend && self.styles.len() > 1
     }
 
     pub fn value(&self, f: Field) -> String {
-        let s = &self.spec;
         match f {
+            Field::Kind => self.kind.name().into(),
             Field::Preset => {
                 let name = self
                     .presets
@@ -168,13 +188,18 @@ impl ComposeState {
                     .map(|m| format!("{} ({share:.2})", m.weight))
                     .unwrap_or_default()
             }
-            Field::Param(i) => self.params.get(i).map(|p| (p.show)(s)).unwrap_or_default(),
+            Field::Param(i) => self
+                .params()
+                .get(i)
+                .map(|p| (p.show)(self))
+                .unwrap_or_default(),
         }
     }
 
     /// What Enter puts in the input line to edit a field.
     pub fn edit_text(&self, f: Field) -> String {
         match f {
+            Field::Kind => self.kind.name().into(),
             Field::Preset => self
                 .presets
                 .get(self.preset)
@@ -214,6 +239,7 @@ impl ComposeState {
         self.error = None;
         let up = dir > 0;
         match self.selected() {
+            Field::Kind => self.kind = self.kind.step(up),
             Field::Preset => {
                 let n = self.presets.len();
                 self.use_preset(if up {
@@ -231,8 +257,8 @@ impl ComposeState {
                 }
             }
             Field::Param(i) => {
-                if let Some(p) = self.params.get(i) {
-                    (p.nudge)(&mut self.spec, up);
+                if let Some(p) = self.params().get(i) {
+                    (p.nudge)(self, up);
                 }
             }
         }
@@ -242,6 +268,7 @@ impl ComposeState {
     pub fn set(&mut self, f: Field, text: &str) -> Result<(), String> {
         let t = text.trim();
         match f {
+            Field::Kind => self.kind = Kind::from_name(t)?,
             Field::Preset => {
                 let i = self
                     .presets
@@ -270,21 +297,67 @@ impl ComposeState {
                 }
             }
             Field::Param(i) => {
-                let Some(p) = self.params.get(i) else {
+                let Some(p) = self.params().get(i).map(|p| p.parse) else {
                     return Ok(());
                 };
-                let mut spec = self.spec.clone();
-                (p.parse)(&mut spec, t)?;
-                spec.validate().map_err(|e| e.to_string())?;
-                self.spec = spec;
+                // Parsed into the form, validated whole, undone if refused.
+                let (spec, square, analogy) =
+                    (self.spec.clone(), self.square, self.analogy.clone());
+                let checked = p(self, t).and_then(|()| {
+                    match self.kind {
+                        Kind::Analogy => self.analogy.validate(),
+                        Kind::Stylize | Kind::Texture => self.spec.validate(),
+                    }
+                    .map_err(|e| e.to_string())
+                });
+                if let Err(e) = checked {
+                    (self.spec, self.square, self.analogy) = (spec, square, analogy);
+                    return Err(e);
+                }
             }
         }
         self.error = None;
         Ok(())
     }
 
-    /// The runs enqueueing makes: one per marked style, or one blending them.
+    /// The runs enqueueing makes, by kind: stylize, one per marked style or
+    /// one blending them; texture, one per marked style.
     pub fn runs(&self) -> Result<Vec<NewRun>, String> {
+        match self.kind {
+            Kind::Stylize => self.stylize_runs(),
+            Kind::Texture => self.texture_runs(),
+            Kind::Analogy => self.analogy_runs(),
+        }
+    }
+
+    /// One analogy: A = the content, B′ = the first marked painting.
+    fn analogy_runs(&self) -> Result<Vec<NewRun>, String> {
+        let Some(content) = &self.content else {
+            return Err("pick the photo A first (Library: Enter on a photo)".into());
+        };
+        let Some(b) = self.styles.first() else {
+            return Err("mark the painting B′ (Library: Space on a painting)".into());
+        };
+        if self.styles.len() > 1 {
+            return Err(format!(
+                "an analogy takes one painting B′, not {} (unmark the others)",
+                self.styles.len()
+            ));
+        }
+        let spec = AnalogySpec {
+            a: content.path.clone(),
+            b_prime: b.item.path.clone(),
+            ..self.analogy.clone()
+        };
+        spec.validate().map_err(|e| e.to_string())?;
+        Ok(vec![NewRun {
+            job: Job::Analogy(spec),
+            content_name: Some(content.name.clone()),
+            style_names: vec![b.item.name.clone()],
+        }])
+    }
+
+    fn stylize_runs(&self) -> Result<Vec<NewRun>, String> {
         let Some(content) = &self.content else {
             return Err("pick a content photo first (Library: Enter on a photo)".into());
         };
@@ -305,8 +378,8 @@ impl ComposeState {
             };
             spec.validate().map_err(|e| e.to_string())?;
             Ok(NewRun {
-                spec,
-                content_name: content.name.clone(),
+                job: Job::Stylize(spec),
+                content_name: Some(content.name.clone()),
                 style_names: styles.iter().map(|m| m.item.name.clone()).collect(),
             })
         };
@@ -316,6 +389,28 @@ impl ComposeState {
         } else {
             self.styles.iter().map(|m| make(&[m])).collect()
         }
+    }
+
+    fn texture_runs(&self) -> Result<Vec<NewRun>, String> {
+        if self.styles.is_empty() {
+            return Err("mark at least one style (Library: Space on a painting)".into());
+        }
+        self.styles
+            .iter()
+            .map(|m| {
+                let style = StyleRef {
+                    path: m.item.path.clone(),
+                    weight: 1.0,
+                };
+                let spec = texture::Spec::new(&self.spec, style, self.square);
+                spec.validate().map_err(|e| e.to_string())?;
+                Ok(NewRun {
+                    job: Job::Texture(spec),
+                    content_name: None,
+                    style_names: vec![m.item.name.clone()],
+                })
+            })
+            .collect()
     }
 
     /// The peak-memory estimate of one run of the form (the engine's formula;
@@ -398,8 +493,9 @@ mod tests {
         assert!(!c.fields().contains(&Field::Styles));
         let c = form(&["irises", "harvesters"]);
         assert_eq!(
-            &c.fields()[..4],
+            &c.fields()[..5],
             [
+                Field::Kind,
                 Field::Preset,
                 Field::Styles,
                 Field::Weight(0),
@@ -408,31 +504,117 @@ mod tests {
         );
     }
 
-    /// Each row of the table shows a value its own parser takes back
-    /// unchanged, and stepping it changes the spec (or it is a two-way
-    /// toggle that steps back): the descriptors agree with themselves.
+    /// For every kind the build knows: each row of its table shows a value
+    /// its own parser takes back unchanged, and stepping it changes the form
+    /// (or it is a two-way toggle that steps back): the descriptors agree
+    /// with themselves.
     #[test]
-    fn every_parameter_row_round_trips_and_steps() {
+    fn every_parameter_row_of_every_kind_round_trips_and_steps() {
         let mut c = form(&["irises"]);
-        let names: std::collections::HashSet<&str> = c.params.iter().map(|p| p.name).collect();
-        assert_eq!(names.len(), c.params.len(), "row names are unique");
-        for i in 0..c.params.len() {
-            let row = Field::Param(i);
-            let before = c.spec.clone();
-            let text = c.edit_text(row);
-            assert_eq!(c.set(row, &text), Ok(()), "{}: '{text}'", c.label(row));
-            assert_eq!(c.spec, before, "{} round-trips", c.label(row));
-            select(&mut c, row);
-            c.nudge(1);
-            assert_ne!(c.spec, before, "{} steps", c.label(row));
-            c.spec = before;
+        assert_eq!(c.fields()[0], Field::Kind);
+        let state = |c: &ComposeState| (c.spec.clone(), c.square, c.analogy.clone());
+        for kind in Kind::known() {
+            c.kind = kind;
+            let params = c.params();
+            let names: std::collections::HashSet<&str> = params.iter().map(|p| p.name).collect();
+            assert_eq!(names.len(), params.len(), "{kind:?}: row names are unique");
+            for i in 0..params.len() {
+                let row = Field::Param(i);
+                let before = state(&c);
+                let text = c.edit_text(row);
+                assert_eq!(c.set(row, &text), Ok(()), "{}: '{text}'", c.label(row));
+                assert_eq!(state(&c), before, "{} round-trips", c.label(row));
+                select(&mut c, row);
+                c.nudge(1);
+                assert_ne!(state(&c), before, "{} steps", c.label(row));
+                (c.spec, c.square, c.analogy) = before;
+            }
         }
+    }
+
+    #[test]
+    fn the_kind_row_cycles_the_known_kinds_and_refuses_others() {
+        let mut c = form(&["irises"]);
+        select(&mut c, Field::Kind);
+        let known = Kind::known();
+        for k in known.iter().skip(1).chain(&known[..1]) {
+            c.nudge(1);
+            assert_eq!(c.kind, *k);
+        }
+        assert!(c.set(Field::Kind, "texture").is_ok());
+        assert_eq!(c.kind, Kind::Texture);
+        let e = c.set(Field::Kind, "fresco").unwrap_err();
+        assert!(e.contains("stylize"), "{e}");
+        assert_eq!(c.kind, Kind::Texture, "a refused kind changes nothing");
+    }
+
+    #[test]
+    fn analogy_takes_the_content_as_a_and_the_one_painting_as_b_prime() {
+        let mut c = form(&["irises", "harvesters"]);
+        c.set(Field::Kind, "analogy").unwrap();
+        assert!(c.runs().unwrap_err().contains("one painting"));
+        c.styles.pop();
+        let size = Field::Param(0);
+        assert!(
+            c.set(size, "8").is_err(),
+            "below the analogy's smallest size"
+        );
+        c.set(size, "64").unwrap();
+        let runs = c.runs().unwrap();
+        match &runs[..] {
+            [NewRun {
+                job: Job::Analogy(a),
+                ..
+            }] => {
+                assert_eq!(a.a, Path::new("/l/chelsea.png"));
+                assert_eq!(a.b_prime, Path::new("/l/irises.png"));
+                assert_eq!(a.size, 64);
+            }
+            other => panic!("expected one analogy, got {other:?}"),
+        }
+        assert_eq!(runs[0].style_names, ["irises"]);
+        c.content = None;
+        assert!(c.runs().unwrap_err().contains("photo A"));
+    }
+
+    #[test]
+    fn texture_queues_one_texture_per_style_without_a_content() {
+        let mut c = form(&["irises", "harvesters"]);
+        c.content = None;
+        c.blend = true;
+        c.set(Field::Kind, "texture").unwrap();
+        assert!(
+            !c.fields()
+                .iter()
+                .any(|f| matches!(f, Field::Styles | Field::Weight(_))),
+            "a texture does not blend"
+        );
+        let labels: Vec<String> = c.fields().iter().map(|f| c.label(*f)).collect();
+        assert!(labels.iter().any(|l| l == "square"));
+        assert!(!labels.iter().any(|l| l == "content weight"));
+        let square = Field::Param(c.params().iter().position(|p| p.name == "square").unwrap());
+        c.set(square, "on").unwrap();
+        let runs = c.runs().unwrap();
+        assert_eq!(runs.len(), 2);
+        match &runs[1].job {
+            Job::Texture(t) => {
+                assert!(t.square);
+                assert_eq!(t.gatys.styles.len(), 1);
+                assert_eq!(t.gatys.content_weight, 0.0);
+                assert_eq!(t.gatys.size, 256);
+            }
+            other => panic!("expected a texture, got {other:?}"),
+        }
+        assert_eq!(runs[1].style_names, ["harvesters"]);
+        assert_eq!(runs[1].content_name, None);
+        c.styles.clear();
+        assert!(c.runs().unwrap_err().contains("style"));
     }
 
     #[test]
     fn padding_row_toggles_and_takes_typed_values() {
         let mut c = form(&["irises"]);
-        let row = Field::Param(c.params.iter().position(|p| p.name == "padding").unwrap());
+        let row = Field::Param(c.params().iter().position(|p| p.name == "padding").unwrap());
         assert_eq!(c.value(row), "zero");
         select(&mut c, row);
         c.nudge(1);
@@ -470,14 +652,23 @@ mod tests {
         c.set(Field::Weight(0), "3").unwrap();
         let each = c.runs().unwrap();
         assert_eq!(each.len(), 2);
-        assert!(each.iter().all(|r| r.spec.styles.len() == 1));
+        assert!(each
+            .iter()
+            .all(|r| r.job.gatys().unwrap().styles.len() == 1));
         assert_eq!(each[1].style_names, ["harvesters"]);
         select(&mut c, Field::Styles);
         c.nudge(1);
         assert!(c.blend);
         let blend = c.runs().unwrap();
         assert_eq!(blend.len(), 1);
-        let weights: Vec<f64> = blend[0].spec.styles.iter().map(|s| s.weight).collect();
+        let weights: Vec<f64> = blend[0]
+            .job
+            .gatys()
+            .unwrap()
+            .styles
+            .iter()
+            .map(|s| s.weight)
+            .collect();
         assert_eq!(weights, [3.0, 1.0]);
         assert_eq!(blend[0].style_names, ["irises", "harvesters"]);
         assert_eq!(c.set(Field::Styles, "each"), Ok(()));
@@ -498,7 +689,8 @@ mod tests {
             ..c.spec.clone()
         };
         c.presets.push(("tiny".into(), tiny));
-        assert_eq!(c.selected(), Field::Preset);
+        assert_eq!(c.selected(), Field::Kind, "the kind is the first row");
+        select(&mut c, Field::Preset);
         c.nudge(1);
         assert_eq!(
             (c.spec.size, c.spec.steps, c.spec.style_weight),

@@ -7,11 +7,15 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
+pub mod analogy;
 pub mod form;
+pub mod kind;
 pub mod params;
 pub mod stylize;
+pub mod texture;
 
 pub use form::{ComposeState, Field, MarkedStyle, MemoryView};
+pub use kind::Kind;
 
 use super::{Effect, InputPurpose};
 use crate::tui::app::App;
@@ -61,12 +65,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     let c = &app.compose;
     let t = &app.theme;
-    let mut lines = vec![Line::from("Content").bold()];
-    lines.push(match &c.content {
-        Some(i) => Line::from(format!("  {}", i.name)).fg(t.accent),
-        None => Line::from("  none: in Library, Enter on a photo").style(t.muted()),
-    });
-    lines.push(Line::from(""));
+    let mut lines = Vec::new();
+    if c.kind.takes_content() {
+        lines.push(Line::from("Content").bold());
+        lines.push(match &c.content {
+            Some(i) => Line::from(format!("  {}", i.name)).fg(t.accent),
+            None => Line::from("  none: in Library, Enter on a photo").style(t.muted()),
+        });
+        lines.push(Line::from(""));
+    }
     let n = c.styles.len();
     lines.push(
         Line::from(if c.blends() {
@@ -91,19 +98,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         );
     }
     lines.push(Line::from(""));
-    lines.push(if c.content.is_none() || n == 0 {
-        Line::from("r queues the runs once both are chosen").style(t.muted())
-    } else if c.blends() {
-        Line::from(format!("r queues 1 run blending {n} styles")).fg(t.accent)
-    } else {
-        Line::from(format!(
-            "r queues {n} run{} (content × each style)",
-            if n == 1 { "" } else { "s" }
-        ))
-        .fg(t.accent)
-    });
+    lines.push(queues_line(c, t));
     lines.push(Line::from(""));
-    lines.extend(memory_lines(&app.memory_estimate(), &app.device, t));
+    if c.kind.gatys() {
+        lines.extend(memory_lines(&app.memory_estimate(), &app.device, t));
+    }
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -128,6 +127,43 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut state =
         TableState::default().with_selected(Some(c.field.min(fields.len().saturating_sub(1))));
     f.render_stateful_widget(table, right, &mut state);
+}
+
+/// What `r` would queue, for the chosen kind.
+fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
+    let n = c.styles.len();
+    let plural = if n == 1 { "" } else { "s" };
+    match c.kind {
+        Kind::Stylize if c.content.is_none() || n == 0 => {
+            Line::from("r queues the runs once both are chosen").style(t.muted())
+        }
+        Kind::Stylize if c.blends() => {
+            Line::from(format!("r queues 1 run blending {n} styles")).fg(t.accent)
+        }
+        Kind::Stylize => {
+            Line::from(format!("r queues {n} run{plural} (content × each style)")).fg(t.accent)
+        }
+        Kind::Texture if n == 0 => {
+            Line::from("r queues a texture per marked style").style(t.muted())
+        }
+        Kind::Texture => {
+            Line::from(format!("r queues {n} texture{plural} (one per style)")).fg(t.accent)
+        }
+        Kind::Analogy if n > 1 => Line::from(format!(
+            "an analogy takes one painting B′: unmark {} of the {n}",
+            n - 1
+        ))
+        .style(t.error()),
+        Kind::Analogy if c.content.is_none() || n == 0 => {
+            Line::from("r queues an analogy: A = the content, B′ = a painting").style(t.muted())
+        }
+        Kind::Analogy => Line::from(format!(
+            "r queues 1 analogy: A = {}, B′ = {}",
+            c.content.as_ref().map_or("", |i| i.name.as_str()),
+            c.styles[0].item.name
+        ))
+        .fg(t.accent),
+    }
 }
 
 /// The memory estimate: what one run needs, and whether it fits.

@@ -1,9 +1,10 @@
-//! The parameter table of a stylize run (Gatys: `RunSpec`).
+//! The parameter table of a stylize run (Gatys: the form's `spec`, a `RunSpec`).
 
+use super::form::ComposeState;
 use super::params::{number, scale, Param};
 use crate::engine::color::ColorMode;
 use crate::engine::pyramid::Scales;
-use crate::engine::spec::{Init, OptimizerKind, RunSpec};
+use crate::engine::spec::{Init, OptimizerKind};
 use crate::engine::vgg::{Padding, Pooling};
 
 fn engine(e: crate::engine::Error) -> String {
@@ -15,20 +16,20 @@ fn lower(v: impl std::fmt::Debug) -> String {
 }
 
 /// The rows of the form, in order.
-pub fn params() -> Vec<Param<RunSpec>> {
+pub fn params() -> Vec<Param<ComposeState>> {
     vec![
         Param {
             name: "size",
-            show: |s| format!("{} px", s.size),
+            show: |s| format!("{} px", s.spec.size),
             nudge: |s, up| {
-                s.size = if up {
-                    (s.size + 64).min(4096)
+                s.spec.size = if up {
+                    (s.spec.size + 64).min(4096)
                 } else {
-                    s.size.saturating_sub(64).max(64)
+                    s.spec.size.saturating_sub(64).max(64)
                 }
             },
             parse: |s, t| {
-                s.size = t
+                s.spec.size = t
                     .trim_end_matches("px")
                     .trim()
                     .parse()
@@ -38,16 +39,16 @@ pub fn params() -> Vec<Param<RunSpec>> {
         },
         Param {
             name: "steps",
-            show: |s| s.steps.to_string(),
+            show: |s| s.spec.steps.to_string(),
             nudge: |s, up| {
-                s.steps = if up {
-                    s.steps + 50
+                s.spec.steps = if up {
+                    s.spec.steps + 50
                 } else {
-                    s.steps.saturating_sub(50).max(1)
+                    s.spec.steps.saturating_sub(50).max(1)
                 }
             },
             parse: |s, t| {
-                s.steps = t
+                s.spec.steps = t
                     .parse()
                     .map_err(|_| format!("'{t}' is not a step count"))?;
                 Ok(())
@@ -55,121 +56,121 @@ pub fn params() -> Vec<Param<RunSpec>> {
         },
         Param {
             name: "style weight",
-            show: |s| format!("{}", s.style_weight),
-            nudge: |s, up| s.style_weight = scale(s.style_weight, up),
+            show: |s| format!("{}", s.spec.style_weight),
+            nudge: |s, up| s.spec.style_weight = scale(s.spec.style_weight, up),
             parse: |s, t| {
-                s.style_weight = number(t)?;
+                s.spec.style_weight = number(t)?;
                 Ok(())
             },
         },
         Param {
             name: "content weight",
-            show: |s| format!("{}", s.content_weight),
-            nudge: |s, up| s.content_weight = scale(s.content_weight, up),
+            show: |s| format!("{}", s.spec.content_weight),
+            nudge: |s, up| s.spec.content_weight = scale(s.spec.content_weight, up),
             parse: |s, t| {
-                s.content_weight = number(t)?;
+                s.spec.content_weight = number(t)?;
                 Ok(())
             },
         },
         Param {
             name: "tv weight",
-            show: |s| format!("{}", s.tv_weight),
-            nudge: |s, up| s.tv_weight = scale(s.tv_weight, up),
+            show: |s| format!("{}", s.spec.tv_weight),
+            nudge: |s, up| s.spec.tv_weight = scale(s.spec.tv_weight, up),
             parse: |s, t| {
-                s.tv_weight = number(t)?;
+                s.spec.tv_weight = number(t)?;
                 Ok(())
             },
         },
         Param {
             name: "optimizer",
-            show: |s| lower(s.optimizer),
+            show: |s| lower(s.spec.optimizer),
             nudge: |s, _| {
-                s.optimizer = match s.optimizer {
+                s.spec.optimizer = match s.spec.optimizer {
                     OptimizerKind::Lbfgs => OptimizerKind::Adam,
                     OptimizerKind::Adam => OptimizerKind::Lbfgs,
                 }
             },
             parse: |s, t| {
-                s.optimizer = t.parse().map_err(engine)?;
+                s.spec.optimizer = t.parse().map_err(engine)?;
                 Ok(())
             },
         },
         Param {
             name: "init",
-            show: |s| lower(s.init),
+            show: |s| lower(s.spec.init),
             nudge: |s, up| {
-                s.init = match (s.init, up) {
+                s.spec.init = match (s.spec.init, up) {
                     (Init::Content, true) | (Init::Style, false) => Init::Noise,
                     (Init::Noise, true) | (Init::Content, false) => Init::Style,
                     (Init::Style, true) | (Init::Noise, false) => Init::Content,
                 }
             },
             parse: |s, t| {
-                s.init = t.parse().map_err(engine)?;
+                s.spec.init = t.parse().map_err(engine)?;
                 Ok(())
             },
         },
         Param {
             name: "pooling",
-            show: |s| lower(s.pooling),
+            show: |s| lower(s.spec.pooling),
             nudge: |s, _| {
-                s.pooling = match s.pooling {
+                s.spec.pooling = match s.spec.pooling {
                     Pooling::Max => Pooling::Avg,
                     Pooling::Avg => Pooling::Max,
                 }
             },
             parse: |s, t| {
-                s.pooling = t.parse().map_err(engine)?;
+                s.spec.pooling = t.parse().map_err(engine)?;
                 Ok(())
             },
         },
         Param {
             name: "seed",
-            show: |s| s.seed.to_string(),
+            show: |s| s.spec.seed.to_string(),
             nudge: |s, up| {
-                s.seed = if up {
-                    s.seed + 1
+                s.spec.seed = if up {
+                    s.spec.seed + 1
                 } else {
-                    s.seed.saturating_sub(1)
+                    s.spec.seed.saturating_sub(1)
                 }
             },
             parse: |s, t| {
-                s.seed = t.parse().map_err(|_| format!("'{t}' is not a seed"))?;
+                s.spec.seed = t.parse().map_err(|_| format!("'{t}' is not a seed"))?;
                 Ok(())
             },
         },
         Param {
             name: "line search",
-            show: |s| if s.line_search { "on" } else { "off" }.into(),
-            nudge: |s, _| s.line_search = !s.line_search,
+            show: |s| if s.spec.line_search { "on" } else { "off" }.into(),
+            nudge: |s, _| s.spec.line_search = !s.spec.line_search,
             parse: |s, t| {
-                s.line_search = matches!(t, "on" | "yes" | "true" | "1");
+                s.spec.line_search = matches!(t, "on" | "yes" | "true" | "1");
                 Ok(())
             },
         },
         Param {
             name: "colours",
-            show: |s| lower(s.preserve_colors),
+            show: |s| lower(s.spec.preserve_colors),
             nudge: |s, up| {
-                s.preserve_colors = match (s.preserve_colors, up) {
+                s.spec.preserve_colors = match (s.spec.preserve_colors, up) {
                     (ColorMode::None, true) | (ColorMode::Histogram, false) => ColorMode::Luminance,
                     (ColorMode::Luminance, true) | (ColorMode::None, false) => ColorMode::Histogram,
                     (ColorMode::Histogram, true) | (ColorMode::Luminance, false) => ColorMode::None,
                 }
             },
             parse: |s, t| {
-                s.preserve_colors = t.parse().map_err(engine)?;
+                s.spec.preserve_colors = t.parse().map_err(engine)?;
                 Ok(())
             },
         },
         Param {
             name: "scales",
-            show: |s| match s.scales {
+            show: |s| match s.spec.scales {
                 Scales::Auto => "auto".into(),
                 Scales::Count(n) => n.to_string(),
             },
             nudge: |s, up| {
-                s.scales = match (s.scales, up) {
+                s.spec.scales = match (s.spec.scales, up) {
                     (Scales::Count(n), true) if n < 6 => Scales::Count(n + 1),
                     (Scales::Count(n), false) if n > 1 => Scales::Count(n - 1),
                     (Scales::Count(_), _) => Scales::Auto,
@@ -178,33 +179,33 @@ pub fn params() -> Vec<Param<RunSpec>> {
                 }
             },
             parse: |s, t| {
-                s.scales = t.parse().map_err(engine)?;
+                s.spec.scales = t.parse().map_err(engine)?;
                 Ok(())
             },
         },
         Param {
             name: "style scale",
-            show: |s| format!("{}", s.style_scale),
+            show: |s| format!("{}", s.spec.style_scale),
             nudge: |s, up| {
-                let v = s.style_scale + if up { 0.25 } else { -0.25 };
-                s.style_scale = v.clamp(0.5, 2.0);
+                let v = s.spec.style_scale + if up { 0.25 } else { -0.25 };
+                s.spec.style_scale = v.clamp(0.5, 2.0);
             },
             parse: |s, t| {
-                s.style_scale = number(t)?;
+                s.spec.style_scale = number(t)?;
                 Ok(())
             },
         },
         Param {
             name: "padding",
-            show: |s| lower(s.padding),
+            show: |s| lower(s.spec.padding),
             nudge: |s, _| {
-                s.padding = match s.padding {
+                s.spec.padding = match s.spec.padding {
                     Padding::Zero => Padding::Replicate,
                     Padding::Replicate => Padding::Zero,
                 }
             },
             parse: |s, t| {
-                s.padding = t.parse().map_err(engine)?;
+                s.spec.padding = t.parse().map_err(engine)?;
                 Ok(())
             },
         },
