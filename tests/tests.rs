@@ -13,6 +13,7 @@ mod losses;
 mod oom;
 mod options;
 mod queue;
+mod reliab;
 mod safety;
 mod tui;
 mod util;

@@ -718,7 +718,8 @@ impl Store {
     }
 
     /// Marks running runs whose worker is gone as interrupted: on this host, its
-    /// process no longer exists; anywhere, no heartbeat for `stale_after` seconds.
+    /// process no longer exists (a live one is never gone); on another host,
+    /// no heartbeat for `stale_after` seconds.
     /// Removes their half-written temporary files and returns their ids.
     pub fn recover(&self, stale_after: f64) -> StoreResult<Vec<i64>> {
         let host = hostname();
@@ -735,14 +736,19 @@ impl Store {
         };
         let mut dead = Vec::new();
         for (id, worker, heartbeat) in running {
-            let stale = heartbeat.is_none_or(|h| t - h > stale_after);
-            let gone = worker
+            // On this host the process table is the truth: a live PID is
+            // never gone (an evaluation may outlast any heartbeat timeout),
+            // a dead one is gone at once. Elsewhere only heartbeats tell.
+            let local_pid = worker
                 .as_deref()
                 .and_then(|w| w.rsplit_once(':'))
                 .filter(|(h, _)| *h == host)
-                .and_then(|(_, pid)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !process_alive(pid));
-            if stale || gone {
+                .and_then(|(_, pid)| pid.parse::<u32>().ok());
+            let gone = match local_pid {
+                Some(pid) => !process_alive(pid),
+                None => heartbeat.is_none_or(|h| t - h > stale_after),
+            };
+            if gone {
                 let n = self
                     .conn
                     .execute(

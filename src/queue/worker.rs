@@ -25,6 +25,14 @@ use crate::engine::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
+/// How often a running run's heartbeat is written, whatever the length of
+/// one evaluation (a thread of its own beats while the engine works).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The shortest `stale_after` accepted: several heartbeat intervals, so that
+/// one slow database write never makes a live worker look gone.
+pub const MIN_STALE_AFTER: f64 = 6.0 * HEARTBEAT_INTERVAL.as_secs() as f64;
+
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub device: Device,
@@ -211,7 +219,10 @@ impl Worker {
     ) -> StoreResult<()> {
         let id = run.id;
         let started = Instant::now();
-        let ended = match self.perform(&run, stop, events) {
+        let beating = Heartbeat::start(self.store.data_dir(), id, &self.id);
+        let performed = self.perform(&run, stop, events);
+        drop(beating);
+        let ended = match performed {
             Ok((image, outcome)) => match self.write_outputs(&run, &image, &outcome) {
                 Ok(path) => {
                     self.store.finish_done(id, &self.id, &path, &outcome)?;
@@ -433,6 +444,47 @@ impl Worker {
         let thumb = resize_longer_side(&img, self.config.thumb_size);
         save_png(&files.thumb(), &thumb, &[], true)?;
         Ok(out)
+    }
+}
+
+/// Beats for a run every [`HEARTBEAT_INTERVAL`] on its own connection, so
+/// that a long evaluation never looks like a dead worker; stops when dropped.
+struct Heartbeat {
+    done: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(data_dir: &std::path::Path, run: i64, worker: &str) -> Self {
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let (dir, worker) = (data_dir.to_path_buf(), worker.to_string());
+        let thread = std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || {
+                // Without its own store the evaluations' flushes still beat.
+                let Ok(store) = Store::open(&dir) else {
+                    return;
+                };
+                loop {
+                    sleep_unless(&flag, HEARTBEAT_INTERVAL);
+                    if flag.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let _ = store.heartbeat(run, &worker);
+                }
+            })
+            .ok();
+        Self { done, thread }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
