@@ -38,11 +38,6 @@ fn load_config(text: &str) -> Result<Config, String> {
     Config::load(Some(&p), true).map_err(|e| e.to_string())
 }
 
-#[allow(dead_code)]
-fn open(d: &Path) -> Store {
-    Store::open(d).unwrap()
-}
-
 // ---- item 6: a live worker on this host is never declared gone ----
 
 #[test]
@@ -78,4 +73,130 @@ fn stale_after_must_exceed_several_heartbeat_intervals() {
     }
     let c = load_config(&format!("[worker]\nstale_after = {min}\n")).unwrap();
     assert_eq!(c.worker.stale_after, min);
+}
+
+// ---- item 8: a resumed run keeps its history ----
+
+fn atelier(data: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
+    c.arg("--data-dir")
+        .arg(data)
+        .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+        .env("ATELIER_HOME", root());
+    c
+}
+
+fn worker(data: &Path) -> std::process::Child {
+    atelier(data)
+        .args(["worker", "--exit-when-idle", "--device", "cpu"])
+        .args(["--log-every", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn queue_add(data: &Path, args: &[&str]) -> i64 {
+    let o = atelier(data)
+        .args(["queue", "add"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.trim()
+        .strip_prefix("queued run ")
+        .unwrap_or_else(|| panic!("{out}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_killed_and_resumed_run_reports_the_whole_run() {
+    use atelier::jobs::Outcome;
+    use atelier::queue::history::RunHistory;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = root().join("contents/chelsea.png");
+    let s = root().join("styles/436535.jpg");
+    // 400 steps at 32 px: long enough for snapshots (at most one a second).
+    let id = queue_add(
+        d,
+        &[
+            c.to_str().unwrap(),
+            s.to_str().unwrap(),
+            "--size",
+            "32",
+            "--steps",
+            "400",
+            "--device",
+            "cpu",
+        ],
+    );
+    let store = Store::open(d).unwrap();
+    let run_dir = store.run_dir(id);
+    let mut w = worker(d);
+    wait_until(
+        "a resume point and its history",
+        Duration::from_secs(120),
+        || {
+            store
+                .get(id)
+                .map(|r| r.resume_step.is_some())
+                .unwrap_or(false)
+                && RunHistory::load(&run_dir).best.is_some()
+        },
+    );
+    w.kill().unwrap(); // SIGKILL
+    w.wait().unwrap();
+    assert_eq!(store.recover(120.0).unwrap(), vec![id]);
+    let before = RunHistory::load(&run_dir);
+    let best_before = before.best.unwrap();
+    let step = store.get(id).unwrap().resume_step.unwrap();
+    let o = worker(d).wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains(&format!("run {id}: resumed at step {step}")),
+        "{out}"
+    );
+    let r = store.get(id).unwrap();
+    assert_eq!(r.status, Status::Done, "{:?}", r.error);
+    let Some(Outcome::Stylize(outcome)) = r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    let points = store.samples_since(id, 0).unwrap();
+    let last_step = points.iter().map(|p| p.step).max().unwrap();
+    // Counts over the whole run, not the last attempt's.
+    assert!(
+        outcome.evals >= last_step,
+        "{} evals, last step {last_step}",
+        outcome.evals
+    );
+    assert!(outcome.best_eval <= outcome.evals);
+    // The best image of the whole run: never worse than an earlier best.
+    assert!(
+        outcome.losses.total <= best_before.losses.total,
+        "{} > {}",
+        outcome.losses.total,
+        best_before.losses.total
+    );
+    // Time goes on from the earlier attempts' time (downtime excluded): the
+    // first evaluation after the resume point is later than that.
+    let after: Vec<f64> = points
+        .iter()
+        .filter(|p| p.step == step + 1)
+        .map(|p| p.seconds)
+        .collect();
+    assert!(!after.is_empty());
+    for t in after {
+        assert!(t >= before.seconds, "{t} s < {} s", before.seconds);
+    }
 }
