@@ -200,3 +200,33 @@ fn a_killed_and_resumed_run_reports_the_whole_run() {
         assert!(t >= before.seconds, "{t} s < {} s", before.seconds);
     }
 }
+
+// ---- item 9: an emptied database next to old run folders ----
+
+#[test]
+fn an_emptied_database_never_reuses_an_old_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Old runs 1..3 whose database is gone (emptied, replaced, deleted).
+    for id in 1..=3 {
+        let f = d.join("runs").join(id.to_string());
+        std::fs::create_dir_all(&f).unwrap();
+        std::fs::write(f.join("output.png"), format!("old run {id}")).unwrap();
+    }
+    std::fs::create_dir_all(d.join("runs/notes")).unwrap();
+    let store = Store::open(d).unwrap();
+    let s = spec();
+    let a = store.add(&s, &[], 0).unwrap();
+    let b = store.add(&s, &[], 0).unwrap();
+    assert_eq!((a, b), (4, 5));
+    assert!(!store.run_dir(a).exists());
+    // A worker runs it into its own folder; the old ones are untouched.
+    let o = worker(d).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(store.get(a).unwrap().status, Status::Done);
+    assert!(store.run_dir(a).join("output.png").exists());
+    for id in 1..=3 {
+        let old = std::fs::read_to_string(d.join(format!("runs/{id}/output.png"))).unwrap();
+        assert_eq!(old, format!("old run {id}"));
+    }
+}
