@@ -230,3 +230,68 @@ fn an_emptied_database_never_reuses_an_old_run_folder() {
         assert_eq!(old, format!("old run {id}"));
     }
 }
+
+// ---- item 10: what really ran is recorded ----
+
+#[test]
+fn a_rerun_records_its_new_inputs_and_a_changed_input_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let content = d.join("c.png");
+    std::fs::copy(root().join("contents/chelsea.png"), &content).unwrap();
+    let s = root().join("styles/436535.jpg");
+    let args = |c: &Path| {
+        vec![
+            c.to_str().unwrap().to_string(),
+            s.to_str().unwrap().to_string(),
+            "--size".into(),
+            "32".into(),
+            "--steps".into(),
+            "2".into(),
+        ]
+    };
+    let a: Vec<String> = args(&content);
+    let id = queue_add(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    // A missing file is refused at once, nothing queued.
+    let o = atelier(d)
+        .args(["runs", "rerun", &id.to_string(), "--set"])
+        .arg(format!("content={}", d.join("missing.png").display()))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.png"));
+    let store = Store::open(d).unwrap();
+    assert_eq!(store.list(&Default::default()).unwrap().len(), 1);
+    // Another photo: recorded with its own path and sha256.
+    let other = root().join("contents/chelsea.png");
+    let o = atelier(d)
+        .args(["runs", "rerun", &id.to_string(), "--set"])
+        .arg(format!("content={}", other.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs = store.list(&Default::default()).unwrap();
+    let rerun = runs.iter().find(|r| r.id != id).unwrap();
+    let c = rerun.inputs.iter().find(|i| i.role == "content").unwrap();
+    assert_eq!(c.path, std::fs::canonicalize(&other).unwrap());
+    assert_eq!(
+        c.sha256,
+        atelier::engine::weights::sha256_file(&other).unwrap()
+    );
+    // The first run's content changes after `queue add`: that run fails
+    // saying so; the re-run (its file unchanged) is done.
+    std::fs::copy(root().join("styles/436535.jpg"), &content).unwrap();
+    let o = worker(d).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = store.get(id).unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("changed since the run was queued"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(store.get(rerun.id).unwrap().status, Status::Done);
+}

@@ -282,6 +282,7 @@ impl Worker {
                 run.kind()
             ))
         })?;
+        changed_inputs(run).map_err(Ended::Failed)?;
         let resume = match (&run.resume_from, run.resume_step) {
             (Some(from), Some(step)) => Some(stylize::Resume {
                 from: from.clone(),
@@ -528,6 +529,29 @@ fn whole_run(
         }
     }
     Ok(o)
+}
+
+/// Refuses a run whose input files changed since it was queued: the history
+/// must say what really ran, and the recorded sha256 is what was asked for
+/// (`runs rerun` records the files as they are now).
+fn changed_inputs(run: &Run) -> Result<(), String> {
+    // Only a recorded hash can be compared (older rows and tests may hold a
+    // placeholder).
+    let recorded = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    for i in run.inputs.iter().filter(|i| recorded(&i.sha256)) {
+        let now = crate::engine::weights::sha256_file(&i.path).map_err(|e| e.to_string())?;
+        if now != i.sha256 {
+            return Err(format!(
+                "the {} {} changed since the run was queued (sha256 {}… then, {}… now); \
+                 re-run it to record the new file",
+                i.role,
+                i.path.display(),
+                &i.sha256[..12.min(i.sha256.len())],
+                &now[..12.min(now.len())]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The decoded style images of a Gatys spec, in order.
