@@ -331,7 +331,7 @@ impl Config {
         in_range(
             "worker.stale_after",
             self.worker.stale_after,
-            1.0,
+            crate::queue::worker::MIN_STALE_AFTER,
             MAX_SECONDS,
             " seconds",
         )?;

@@ -14,6 +14,7 @@ mod losses;
 mod oom;
 mod options;
 mod queue;
+mod reliab;
 mod safety;
 mod tui;
 mod util;

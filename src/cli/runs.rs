@@ -129,12 +129,14 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                 .job()
                 .cloned()
                 .with_context(|| format!("run {id} is of a kind this atelier cannot run"))?;
+            let mut inputs = r.inputs.clone();
             if let Some(spec) = job.gatys_mut() {
                 *spec = apply_sets(spec, &set)?;
+                inputs = rerun_inputs(spec, &r.inputs)?;
             } else if !set.is_empty() {
                 bail!("--set: run {id} ({}) has no run parameters", r.kind());
             }
-            let new = store.add_job(&job, &r.inputs, priority)?;
+            let new = store.add_job(&job, &inputs, priority)?;
             println!("queued run {new} (a re-run of {id})");
             Ok(0)
         }
@@ -250,6 +252,42 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
     if let Some(Ok(spec)) = spec.map(|s| serde_json::to_string_pretty(&s)) {
         println!("  spec      {}", spec.replace('\n', "\n            "));
     }
+}
+
+/// The inputs of a re-run, checked and hashed again now: the files the spec
+/// names (a `--set content=…` is recorded under its own name and sha256, a
+/// missing file refused at once); an unchanged path keeps its library name.
+fn rerun_inputs(
+    spec: &mut RunSpec,
+    old: &[crate::queue::Input],
+) -> Result<Vec<crate::queue::Input>> {
+    let name = |role: &str, nth: usize, path: &Path| {
+        old.iter()
+            .filter(|i| i.role == role)
+            .nth(nth)
+            .filter(|i| std::fs::canonicalize(path).ok().as_deref() == Some(i.path.as_path()))
+            .and_then(|i| i.name.clone())
+    };
+    let mut out = Vec::new();
+    if old.iter().any(|i| i.role == "content") {
+        let i = crate::queue::Input::checked(
+            "content",
+            name("content", 0, &spec.content),
+            &spec.content,
+            spec.pixel_limit,
+        )
+        .with_context(|| format!("--set: content {}", spec.content.display()))?;
+        spec.content = i.path.clone();
+        out.push(i);
+    }
+    let limit = spec.pixel_limit;
+    for (n, s) in spec.styles.iter_mut().enumerate() {
+        let i = crate::queue::Input::checked("style", name("style", n, &s.path), &s.path, limit)
+            .with_context(|| format!("--set: style {}", s.path.display()))?;
+        s.path = i.path.clone();
+        out.push(i);
+    }
+    Ok(out)
 }
 
 /// Applies `key=value` edits to a spec, through its JSON form, so every field

@@ -147,6 +147,7 @@ impl Store {
             r.job.validate()?;
             prepared.push(job_columns(&r.job, &r.inputs)?);
         }
+        let runs_dir = self.data_dir().join("runs");
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let item: Option<i64> = tx
             .query_row(
@@ -163,8 +164,8 @@ impl Store {
         };
         let mut ids = Vec::new();
         for (r, (spec, inputs)) in runs.iter().zip(&prepared) {
-            let id =
-                insert_run(&tx, r.job.kind(), spec, inputs, priority).map_err(|e| self.err(e))?;
+            let id = insert_run(&tx, &runs_dir, r.job.kind(), spec, inputs, priority)
+                .map_err(|e| self.err(e))?;
             tx.execute(
                 "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
                  VALUES (?1, ?2, ?3, ?4, 'pending')",

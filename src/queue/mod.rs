@@ -3,6 +3,7 @@
 //! engine; the engine never imports this.
 
 pub mod error;
+pub mod history;
 pub mod ledger;
 mod paused_rules;
 pub mod rollbacks;

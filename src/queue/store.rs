@@ -185,8 +185,15 @@ impl Store {
     pub fn add_job(&self, job: &Job, inputs: &[Input], priority: i64) -> StoreResult<i64> {
         job.validate()?;
         let (spec_json, inputs_json) = job_columns(job, inputs)?;
-        insert_run(&self.conn, job.kind(), &spec_json, &inputs_json, priority)
-            .map_err(|e| self.err(e))
+        insert_run(
+            &self.conn,
+            &self.data_dir.join("runs"),
+            job.kind(),
+            &spec_json,
+            &inputs_json,
+            priority,
+        )
+        .map_err(|e| self.err(e))
     }
 
     pub fn get(&self, id: i64) -> StoreResult<Run> {
@@ -718,7 +725,8 @@ impl Store {
     }
 
     /// Marks running runs whose worker is gone as interrupted: on this host, its
-    /// process no longer exists; anywhere, no heartbeat for `stale_after` seconds.
+    /// process no longer exists (a live one is never gone); on another host,
+    /// no heartbeat for `stale_after` seconds.
     /// Removes their half-written temporary files and returns their ids.
     pub fn recover(&self, stale_after: f64) -> StoreResult<Vec<i64>> {
         let host = hostname();
@@ -735,14 +743,19 @@ impl Store {
         };
         let mut dead = Vec::new();
         for (id, worker, heartbeat) in running {
-            let stale = heartbeat.is_none_or(|h| t - h > stale_after);
-            let gone = worker
+            // On this host the process table is the truth: a live PID is
+            // never gone (an evaluation may outlast any heartbeat timeout),
+            // a dead one is gone at once. Elsewhere only heartbeats tell.
+            let local_pid = worker
                 .as_deref()
                 .and_then(|w| w.rsplit_once(':'))
                 .filter(|(h, _)| *h == host)
-                .and_then(|(_, pid)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !process_alive(pid));
-            if stale || gone {
+                .and_then(|(_, pid)| pid.parse::<u32>().ok());
+            let gone = match local_pid {
+                Some(pid) => !process_alive(pid),
+                None => heartbeat.is_none_or(|h| t - h > stale_after),
+            };
+            if gone {
                 let n = self
                     .conn
                     .execute(
@@ -797,21 +810,46 @@ pub enum OnInterrupted {
 }
 
 /// Inserts a queued run at the end of the queue; shared by `add` and the
-/// drop-folder ledger, which does it inside its own transaction.
+/// drop-folder ledger, which does it inside its own transaction. Its id is
+/// above every folder in `runs_dir` too: a database emptied or replaced next
+/// to old run folders must never make a new run write into an old one's.
 pub(super) fn insert_run(
     conn: &Connection,
+    runs_dir: &Path,
     kind: &str,
     spec_json: &str,
     inputs_json: &str,
     priority: i64,
 ) -> rusqlite::Result<i64> {
     conn.query_row(
-        "INSERT INTO runs (created, status, priority, position, kind, spec, inputs)
-         VALUES (?1, 'queued', ?2, (SELECT coalesce(max(position), 0) + 1 FROM runs), ?3, ?4, ?5)
+        "INSERT INTO runs (id, created, status, priority, position, kind, spec, inputs)
+         VALUES (max(?6, (SELECT coalesce(max(id), 0) + 1 FROM runs)), ?1, 'queued', ?2,
+                 (SELECT coalesce(max(position), 0) + 1 FROM runs), ?3, ?4, ?5)
          RETURNING id",
-        params![now(), priority, kind, spec_json, inputs_json],
+        params![
+            now(),
+            priority,
+            kind,
+            spec_json,
+            inputs_json,
+            highest_run_folder(runs_dir) + 1
+        ],
         |r| r.get(0),
     )
+}
+
+/// The highest numeric folder name in `runs_dir` (0 when none).
+fn highest_run_folder(runs_dir: &Path) -> i64 {
+    std::fs::read_dir(runs_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok())
+                .filter(|id| *id > 0)
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
 }
 
 /// The `spec` and `inputs` columns of a job.

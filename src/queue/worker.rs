@@ -11,6 +11,7 @@ use image::RgbImage;
 use tch::Device;
 
 use super::error::{StoreError, StoreResult};
+use super::history::{Best, RunHistory};
 use super::rollbacks::RollbackRecord;
 use super::run::{Point, Run, Status};
 use super::store::{hostname, OnInterrupted, Store};
@@ -26,6 +27,14 @@ use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
 mod kinds;
+
+/// How often a running run's heartbeat is written, whatever the length of
+/// one evaluation (a thread of its own beats while the engine works).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The shortest `stale_after` accepted: several heartbeat intervals, so that
+/// one slow database write never makes a live worker look gone.
+pub const MIN_STALE_AFTER: f64 = 6.0 * HEARTBEAT_INTERVAL.as_secs() as f64;
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -219,7 +228,10 @@ impl Worker {
     ) -> StoreResult<()> {
         let id = run.id;
         let started = Instant::now();
-        let ended = match self.perform(&run, stop, events) {
+        let beating = Heartbeat::start(self.store.data_dir(), id, &self.id);
+        let performed = self.perform(&run, stop, events);
+        drop(beating);
+        let ended = match performed {
             Ok((image, outcome)) => match self.write_outputs(&run, &image, &outcome) {
                 Ok(path) => {
                     self.store.finish_done(id, &self.id, &path, &outcome)?;
@@ -278,6 +290,7 @@ impl Worker {
                 run.kind()
             ))
         })?;
+        changed_inputs(run).map_err(Ended::Failed)?;
         let resume = match (&run.resume_from, run.resume_step) {
             (Some(from), Some(step)) => Some(stylize::Resume {
                 from: from.clone(),
@@ -378,6 +391,13 @@ impl Worker {
         }
         let vgg = self.models.vgg(&self.config, spec.pooling).map_err(fail)?;
         let files = self.store.files(run.id);
+        // What the earlier attempts did, when this one takes up from them.
+        let history = if start.is_some() {
+            RunHistory::load(&files.dir)
+        } else {
+            RunHistory::clear(&files.dir);
+            RunHistory::default()
+        };
         let mut sink = RunSink {
             store: &mut self.store,
             run: run.id,
@@ -394,6 +414,9 @@ impl Worker {
             current: files.current(),
             snapshot_every: self.config.snapshot_every,
             last_snapshot: None,
+            history: history.clone(),
+            best: history.best,
+            snapshot_eval: None,
         };
         let result = match start {
             Some((mut prepared, t)) => {
@@ -404,7 +427,7 @@ impl Worker {
         };
         sink.flush();
         match result {
-            Ok(o) => Ok(o),
+            Ok(o) => whole_run(o, offset, &history, &files.dir).map_err(fail),
             Err(Error::Cancelled) => Err(sink.ended.take().unwrap_or(Ended::Cancelled)),
             Err(e) => Err(sink.ended.take().unwrap_or_else(|| fail(e))),
         }
@@ -448,6 +471,101 @@ impl Worker {
     }
 }
 
+/// Beats for a run every [`HEARTBEAT_INTERVAL`] on its own connection, so
+/// that a long evaluation never looks like a dead worker; stops when dropped.
+struct Heartbeat {
+    done: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(data_dir: &std::path::Path, run: i64, worker: &str) -> Self {
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let (dir, worker) = (data_dir.to_path_buf(), worker.to_string());
+        let thread = std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || {
+                // Without its own store the evaluations' flushes still beat.
+                let Ok(store) = Store::open(&dir) else {
+                    return;
+                };
+                loop {
+                    sleep_unless(&flag, HEARTBEAT_INTERVAL);
+                    if flag.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let _ = store.heartbeat(run, &worker);
+                }
+            })
+            .ok();
+        Self { done, thread }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The outcome of the last attempt as that of the whole run: counts and
+/// time over every attempt, and the best image of all of them (an earlier
+/// attempt's best snapshot when the last attempt never got below it).
+fn whole_run(
+    mut o: transfer::Outcome,
+    offset: i64,
+    before: &RunHistory,
+    dir: &std::path::Path,
+) -> Result<transfer::Outcome, Error> {
+    o.evals += offset as usize;
+    o.best_eval += offset as usize;
+    o.rollbacks += before.rollbacks as usize;
+    o.elapsed += Duration::from_secs_f64(before.seconds.max(0.0));
+    if let Some(b) = before.best.filter(|b| b.losses.total < o.best.total) {
+        if let Ok(img) = load_rgb(&RunHistory::best_image(dir), u64::MAX) {
+            let (_, _, h, w) = o.image.size4()?;
+            if (i64::from(img.height()), i64::from(img.width())) == (h, w) {
+                o.image = to_tensor(&img, Device::Cpu)?;
+                o.best = transfer::Losses {
+                    style: b.losses.style,
+                    content: b.losses.content,
+                    tv: b.losses.tv,
+                    total: b.losses.total,
+                };
+                o.best_eval = b.eval as usize;
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Refuses a run whose input files changed since it was queued: the history
+/// must say what really ran, and the recorded sha256 is what was asked for
+/// (`runs rerun` records the files as they are now).
+fn changed_inputs(run: &Run) -> Result<(), String> {
+    // Only a recorded hash can be compared (older rows and tests may hold a
+    // placeholder).
+    let recorded = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    for i in run.inputs.iter().filter(|i| recorded(&i.sha256)) {
+        let now = crate::engine::weights::sha256_file(&i.path).map_err(|e| e.to_string())?;
+        if now != i.sha256 {
+            return Err(format!(
+                "the {} {} changed since the run was queued (sha256 {}… then, {}… now); \
+                 re-run it to record the new file",
+                i.role,
+                i.path.display(),
+                &i.sha256[..12.min(i.sha256.len())],
+                &now[..12.min(now.len())]
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The decoded style images of a Gatys spec, in order.
 fn load_styles(spec: &RunSpec) -> Result<Vec<RgbImage>, Error> {
     spec.styles
@@ -485,9 +603,48 @@ struct RunSink<'a> {
     current: PathBuf,
     snapshot_every: usize,
     last_snapshot: Option<Instant>,
+    /// The earlier attempts' history (when resuming).
+    history: RunHistory,
+    /// The best snapshot of the whole run so far (its image is `best.png`).
+    best: Option<Best>,
+    /// The evaluation (of this attempt) of the last snapshot, whose losses
+    /// come with that evaluation's progress, just after the snapshot.
+    snapshot_eval: Option<usize>,
 }
 
 impl RunSink<'_> {
+    /// The snapshot just written has the losses of `p`: keep it as the best
+    /// image when it is, and record the run's history for a resume.
+    fn record_snapshot(&mut self, step: i64, seconds: f64, p: &transfer::Progress) {
+        if self.best.is_none_or(|b| p.losses.total < b.losses.total) {
+            let best = RunHistory::best_image(&self.dir);
+            let copied = std::fs::read(&self.current).ok().is_some_and(|bytes| {
+                crate::engine::output::OutputPolicy::new::<&std::path::Path>(true, &[])
+                    .write_bytes(&best, &bytes)
+                    .is_ok()
+            });
+            if copied {
+                let l = &p.losses;
+                self.best = Some(Best {
+                    eval: step,
+                    losses: stylize::FinalLosses {
+                        style: l.style,
+                        content: l.content,
+                        tv: l.tv,
+                        total: l.total,
+                    },
+                });
+            }
+        }
+        let saved = RunHistory {
+            seconds,
+            rollbacks: self.history.rollbacks + p.rollbacks as i64,
+            best: self.best,
+        };
+        // A failed write only loses history a resume would have used.
+        let _ = saved.save(&self.dir);
+    }
+
     fn flush(&mut self) {
         // A failed write is retried with the next batch; losing the heartbeat
         // briefly is harmless.
@@ -507,7 +664,14 @@ impl RunSink<'_> {
 
     fn on_eval(&mut self, p: &transfer::Progress) -> Flow {
         let step = self.offset + p.eval as i64;
-        let seconds = p.elapsed.as_secs_f64();
+        // Time over the whole run: the earlier attempts' optimisation time,
+        // not the downtime between them.
+        let before = self.history.seconds;
+        let seconds = before + p.elapsed.as_secs_f64();
+        if self.snapshot_eval == Some(p.eval) {
+            self.snapshot_eval = None;
+            self.record_snapshot(step, seconds, p);
+        }
         for (series, value) in stylize::series_values(&p.losses) {
             self.pending.push(Point {
                 step,
@@ -574,6 +738,7 @@ impl Sink<Event> for RunSink<'_> {
             reason: e.to_string(),
         })?;
         save_png(&self.current, &img, &[], true)?;
+        self.snapshot_eval = Some(eval);
         let done = self.offset + eval as i64;
         match self
             .store
