@@ -47,6 +47,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this is a full disk (the file system's or SQLite's), so
+    /// that a failed run says so first.
+    pub fn is_disk_full(&self) -> bool {
+        let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        match self {
+            StoreError::Io { source, .. } => source.raw_os_error() == Some(libc::ENOSPC),
+            // The writers keep only the OS's message of the error.
+            StoreError::Engine(crate::engine::Error::Write { reason, .. }) => {
+                *reason == crate::engine::output::os_reason(&enospc)
+            }
+            // SQLITE_FULL's message; db_err keeps only the text.
+            StoreError::Database { reason, .. } => reason.contains("database or disk is full"),
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io {
             path: path.into(),
