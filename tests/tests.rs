@@ -4,6 +4,7 @@
 
 mod analogy;
 mod cli;
+mod disk;
 mod fast;
 mod guard;
 mod image_io;

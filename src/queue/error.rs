@@ -47,6 +47,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this is a full disk (the file system's or SQLite's), so
+    /// that a failed run says so first.
+    pub fn is_disk_full(&self) -> bool {
+        let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        match self {
+            StoreError::Io { source, .. } => source.raw_os_error() == Some(libc::ENOSPC),
+            // The writers keep only the OS's message of the error.
+            StoreError::Engine(crate::engine::Error::Write { reason, .. }) => {
+                *reason == crate::engine::output::os_reason(&enospc)
+            }
+            // SQLITE_FULL's message; db_err keeps only the text.
+            StoreError::Database { reason, .. } => reason.contains("database or disk is full"),
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io {
             path: path.into(),
@@ -56,3 +72,37 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use crate::engine::spec::RunSpec;
+    use crate::queue::Store;
+
+    /// A real SQLITE_FULL (the database held at its size by
+    /// `max_page_count`) and a real ENOSPC are a full disk; others are not.
+    #[test]
+    fn sqlite_full_and_enospc_are_a_full_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let pages: i64 = store
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        let _: i64 = store
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let full = (0..1000)
+            .find_map(|_| store.add(&RunSpec::default(), &[], 0).err())
+            .expect("the database never filled up");
+        assert!(full.is_disk_full(), "{full}");
+        let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        assert!(StoreError::io("x", enospc).is_disk_full());
+        assert!(!StoreError::NoSuchRun(1).is_disk_full());
+        let eio = std::io::Error::from_raw_os_error(libc::EIO);
+        assert!(!StoreError::io("x", eio).is_disk_full());
+    }
+}

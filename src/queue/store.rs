@@ -41,6 +41,9 @@ pub struct Store {
     pub(super) conn: Connection,
     pub(super) path: PathBuf,
     data_dir: PathBuf,
+    /// Opened read-only (the file or its folder is not writable by this
+    /// user): readable, no journal mode change, no migration.
+    read_only: bool,
 }
 
 const RUN_COLUMNS: &str = "id, created, status, priority, kind, spec, inputs, output, device,
@@ -66,17 +69,23 @@ impl Store {
         // every POSIX lock this process holds on it, and the next process to
         // close its connection would take itself for the last one and delete
         // the WAL that this process's other stores still write to.
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        let read_only = path.exists() && !(writable(&path) && writable(data_dir));
+        let conn = if read_only {
+            open_read_only(&path)
+        } else {
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        }
         .map_err(|e| db_err(&path, e))?;
         let mut store = Store {
             conn,
             path,
             data_dir: data_dir.to_path_buf(),
+            read_only,
         };
         store.init()?;
         Ok(store)
@@ -139,6 +148,20 @@ impl Store {
                 found: version,
                 known: LATEST,
             });
+        }
+        if self.read_only {
+            if version < LATEST {
+                return Err(StoreError::Database {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "read-only, and its schema {version} needs an upgrade to {LATEST}: open it once with write access"
+                    ),
+                });
+            }
+            return self
+                .conn
+                .execute_batch("PRAGMA foreign_keys = ON;")
+                .map_err(|e| self.err(e));
         }
         // Only now, knowing the file is ours, change its journal mode.
         let mode: String = self
@@ -898,6 +921,47 @@ pub(super) fn pivot_losses(points: &[Point]) -> Vec<Sample> {
     }
     flush(&mut cur, &mut seen, &mut out);
     out
+}
+
+/// Whether this user may write `path` (the euid's view, as SQLite's open).
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Opens a database this user may not write without creating anything
+/// beside it: a read-only connection on a WAL database would otherwise
+/// create `-shm` and `-wal` (with the database's read-only mode, owned by
+/// this user) and leave them for the owner to trip on. With no `-wal`
+/// there is nothing but the file to read, so it is opened `immutable`
+/// (no locks, no `-shm`); with one (a writer is at work), read-only
+/// through the files that writer made.
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro");
+    if !Path::new(&wal).exists() {
+        uri.push_str("&immutable=1");
+    }
+    Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 pub(super) fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {

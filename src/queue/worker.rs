@@ -17,7 +17,10 @@ use super::run::{Point, Run, Status};
 use super::store::{hostname, OnInterrupted, Store};
 use crate::engine::color::ColorMode;
 use crate::engine::device::device_name;
-use crate::engine::image_io::{from_tensor, load_rgb, resize_longer_side, save_png, to_tensor};
+use crate::engine::image_io::{
+    from_tensor, load_rgb, resize_longer_side, save_png, save_png_with, to_tensor,
+};
+use crate::engine::output::{Fault, OutputPolicy};
 use crate::engine::pyramid::Scales;
 use crate::engine::spec::RunSpec;
 use crate::engine::transfer::{self, prepare, texture_canvas, Event, Flow, Sink};
@@ -95,6 +98,9 @@ pub struct Worker {
     id: String,
     config: WorkerConfig,
     models: ModelCache,
+    /// Injected failures of output.png and thumb.png writes: the test seam
+    /// for a full disk (see [`Worker::with_write_faults`]).
+    faults: [Option<Fault>; 2],
 }
 
 /// What the worker keeps loaded between runs, keyed by what each entry
@@ -153,6 +159,24 @@ impl Worker {
             id,
             config,
             models: ModelCache::default(),
+            faults: [None, None],
+        }
+    }
+
+    /// The same worker with its writes of output.png (`output`) and
+    /// thumb.png (`thumb`) failing as the faults say (tests only: a full
+    /// disk without root or tmpfs).
+    pub fn with_write_faults(mut self, output: Option<Fault>, thumb: Option<Fault>) -> Self {
+        self.faults = [output, thumb];
+        self
+    }
+
+    /// How a run's file is written: replacing its own earlier attempt.
+    fn policy(&self, fault: Option<Fault>) -> OutputPolicy {
+        let policy = OutputPolicy::new::<&std::path::Path>(true, &[]);
+        match fault {
+            Some(f) => policy.with_fault(f),
+            None => policy,
         }
     }
 
@@ -234,7 +258,15 @@ impl Worker {
         let ended = match performed {
             Ok((image, outcome)) => match self.write_outputs(&run, &image, &outcome) {
                 Ok(path) => {
-                    self.store.finish_done(id, &self.id, &path, &outcome)?;
+                    match self.store.finish_done(id, &self.id, &path, &outcome) {
+                        Ok(()) => {}
+                        Err(e @ (StoreError::NotOwner { .. } | StoreError::NoSuchRun(_))) => {
+                            return Err(e)
+                        }
+                        // The database could not take the result (a full
+                        // disk): the run fails, with no output it does not list.
+                        Err(e) => return self.fail_unwritten(&run, &e, events),
+                    }
                     events(&WorkerEvent::Finished {
                         run: id,
                         status: Status::Done,
@@ -246,7 +278,7 @@ impl Worker {
                     });
                     return Ok(());
                 }
-                Err(e) => Ended::Failed(e.to_string()),
+                Err(e) => return self.fail_unwritten(&run, &e, events),
             },
             Err(e) => e,
         };
@@ -271,6 +303,33 @@ impl Worker {
             run: id,
             status,
             detail,
+        });
+        Ok(())
+    }
+
+    /// Fails `run` whose result could not be written, with the reason
+    /// ("disk full: …" when it was that), removing what of it was written:
+    /// output.png without its thumbnail or its row is a partial result.
+    fn fail_unwritten(
+        &self,
+        run: &Run,
+        e: &StoreError,
+        events: &mut dyn FnMut(&WorkerEvent),
+    ) -> StoreResult<()> {
+        let files = self.store.files(run.id);
+        for f in [files.output(), files.thumb()] {
+            let _ = std::fs::remove_file(f);
+        }
+        let reason = if e.is_disk_full() {
+            format!("disk full: {e}")
+        } else {
+            e.to_string()
+        };
+        self.store.finish_failed(run.id, &self.id, &reason)?;
+        events(&WorkerEvent::Finished {
+            run: run.id,
+            status: Status::Failed,
+            detail: reason,
         });
         Ok(())
     }
@@ -464,9 +523,9 @@ impl Worker {
             ("atelier:result", result.to_string()),
         ];
         let out = files.output();
-        save_png(&out, &img, &text, true)?;
+        save_png_with(&out, &img, &text, &self.policy(self.faults[0]))?;
         let thumb = resize_longer_side(&img, self.config.thumb_size);
-        save_png(&files.thumb(), &thumb, &[], true)?;
+        save_png_with(&files.thumb(), &thumb, &[], &self.policy(self.faults[1]))?;
         Ok(out)
     }
 }
