@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::jobs::stylize::Outcome as StylizeOutcome;
 use atelier::jobs::{Job, Outcome};
-use atelier::queue::{FinalLosses, Input, RollbackRecord, Run, Sample, Status, StoredJob};
+use atelier::queue::{FinalLosses, Input, Point, RollbackRecord, Run, Sample, Status, StoredJob};
 use atelier::tui::app::{App, Mode};
 use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
 use atelier::tui::images::{ImageKey, Loaded};
@@ -194,6 +194,7 @@ fn with_runs(mut a: App) -> App {
         focus: Some(Focus {
             run: 4,
             samples: samples(120),
+            points: Vec::new(),
             rollbacks: Vec::new(),
         }),
         data_dir: "/data".into(),
@@ -883,4 +884,75 @@ fn the_first_key_after_start_is_not_swallowed_in_tmux() {
     tmux(&["send-keys", "-t", &session, "5"]);
     wait_for("History (0)", 10);
     tmux(&["send-keys", "-t", &session, "q"]);
+}
+
+/// A training run (run 9, 300 of 1000 iterations) with every series it
+/// records, as the store hands them to the TUI.
+fn train_run() -> (Run, Vec<Point>) {
+    let mut r = run(9, Status::Running, "coffee", "irises", None);
+    r.job = StoredJob::Known(Job::Train(atelier::jobs::train::Spec {
+        name: "irises-fast".into(),
+        train: atelier::engine::fast::train::TrainSpec {
+            style: "/library/irises.png".into(),
+            dataset: "/data/coco".into(),
+            size: 256,
+            style_size: 256,
+            batch: 4,
+            iterations: 1000,
+            content_weight: 1e5,
+            style_weight: 1e10,
+            tv_weight: 0.0,
+            lr: 1e-3,
+            arch: Default::default(),
+            seed: 1,
+            checkpoint_every: 100,
+            preview_every: 50,
+            preview: None,
+        },
+        sample_every: 10,
+    }));
+    r.inputs.retain(|i| i.role == "style");
+    let mut points = Vec::new();
+    for step in (10..=300).step_by(10) {
+        let t = 1e6 / (step as f64).sqrt();
+        for (series, value) in [
+            ("content", t * 0.6),
+            ("style", t * 0.4),
+            ("total", t),
+            ("images_per_second", 7.5),
+        ] {
+            points.push(Point {
+                step,
+                series: series.into(),
+                value,
+                seconds: step as f64 * 0.5,
+            });
+        }
+    }
+    (r, points)
+}
+
+#[test]
+fn snapshot_live_train_run() {
+    let mut a = app(true);
+    let (r, points) = train_run();
+    a.on_data(Snapshot {
+        queue: vec![r.clone()],
+        history: vec![r],
+        focus: Some(Focus {
+            run: 9,
+            points,
+            ..Focus::default()
+        }),
+        data_dir: "/data".into(),
+        ..Snapshot::default()
+    });
+    press(&mut a, "4");
+    let t = render(&mut a, 110, 30);
+    let screen = format!("{:?}", t.backend());
+    // The kind's own header and series, not the stylize step/eval figures.
+    assert!(screen.contains("iteration 300/1000"), "{screen}");
+    assert!(screen.contains("7.50 images/s"), "{screen}");
+    assert!(!screen.contains("eval/s"), "{screen}");
+    insta::assert_snapshot!(t.backend());
 }

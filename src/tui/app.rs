@@ -23,8 +23,8 @@ use super::panes::{Effect, InputPurpose};
 use super::tab::Tab;
 use super::theme::Theme;
 use crate::engine::spec::RunSpec;
-use crate::engine::transfer::Progress;
 use crate::jobs::Job;
+use crate::jobs::Progress;
 use crate::queue::worker::WorkerEvent;
 use crate::queue::{Run, Status};
 
@@ -132,6 +132,14 @@ impl App {
         }
     }
 
+    /// Every recorded series of run `id`, if it is the one in focus.
+    pub fn points_of(&self, id: i64) -> &[crate::queue::Point] {
+        match &self.snap.focus {
+            Some(f) if f.run == id => &f.points,
+            _ => &[],
+        }
+    }
+
     /// Compose's memory estimate from the latest snapshot.
     pub fn memory_estimate(&self) -> MemoryView {
         self.compose
@@ -174,9 +182,7 @@ impl App {
                 self.outbox.push(Command::Refresh);
             }
             WorkerEvent::Progress { run, progress } => {
-                if let Some(p) = progress.gatys() {
-                    self.progress.insert(run, p.clone());
-                }
+                self.progress.insert(run, progress.clone());
             }
             WorkerEvent::Resumed { .. } => {}
             WorkerEvent::Lost { run, reason } => {

@@ -12,7 +12,7 @@ use tch::Device;
 
 use crate::engine::memory;
 use crate::jobs::{analogy, stylize, Job};
-use crate::queue::{Filter, LossCache, RollbackRecord, Run, Sample, Store, WorkerInfo};
+use crate::queue::{Filter, LossCache, Point, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
 use super::event::Event;
@@ -40,7 +40,35 @@ pub struct Snapshot {
 pub struct Focus {
     pub run: i64,
     pub samples: Vec<Sample>,
+    /// Every series the run records, by name (a kind's view picks its own).
+    pub points: Vec<Point>,
     pub rollbacks: Vec<RollbackRecord>,
+}
+
+/// Every series of the focused run, read incrementally like [`LossCache`]:
+/// only steps not yet seen, all again when the run was taken up again.
+#[derive(Debug, Default)]
+struct PointCache {
+    key: Option<(i64, i64)>,
+    points: Vec<Point>,
+}
+
+impl PointCache {
+    fn refresh(
+        &mut self,
+        store: &Store,
+        run: i64,
+        attempts: i64,
+    ) -> crate::queue::StoreResult<&[Point]> {
+        if self.key != Some((run, attempts)) {
+            self.key = Some((run, attempts));
+            self.points = store.samples_since(run, i64::MIN)?;
+        } else {
+            let after = self.points.last().map_or(i64::MIN, |p| p.step);
+            self.points.extend(store.samples_since(run, after)?);
+        }
+        Ok(&self.points)
+    }
 }
 
 /// Memory on the worker's device, refreshed every few seconds.
@@ -104,6 +132,7 @@ pub fn spawn(
             };
             let mut focus: Option<i64> = None;
             let mut losses = LossCache::default();
+            let mut points = PointCache::default();
             let mut content_size = None;
             let mut memory = None;
             let mut memory_at: Option<Instant> = None;
@@ -127,7 +156,7 @@ pub fn spawn(
                     memory = Some(device_memory(device));
                     memory_at = Some(Instant::now());
                 }
-                let snap = snapshot(&store, focus, &mut losses, &rules);
+                let snap = snapshot(&store, focus, (&mut losses, &mut points), &rules);
                 match snap {
                     Ok(mut s) => {
                         s.memory = memory;
@@ -149,7 +178,7 @@ pub fn spawn(
 fn snapshot(
     store: &Store,
     focus: Option<i64>,
-    losses: &mut LossCache,
+    (losses, points): (&mut LossCache, &mut PointCache),
     rules: &[RuleConfig],
 ) -> crate::queue::StoreResult<Snapshot> {
     Ok(Snapshot {
@@ -160,12 +189,14 @@ fn snapshot(
         })?,
         workers: store.workers()?,
         focus: match focus {
-            Some(run) => Some(Focus {
-                run,
-                samples: losses
-                    .refresh(store, run, store.get(run).map_or(0, |r| r.attempts))?
-                    .to_vec(),
-                rollbacks: store.rollbacks(run)?,
+            Some(run) => Some({
+                let attempts = store.get(run).map_or(0, |r| r.attempts);
+                Focus {
+                    run,
+                    samples: losses.refresh(store, run, attempts)?.to_vec(),
+                    points: points.refresh(store, run, attempts)?.to_vec(),
+                    rollbacks: store.rollbacks(run)?,
+                }
             }),
             None => None,
         },

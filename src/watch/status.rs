@@ -160,8 +160,6 @@ struct Shared {
     rules: Vec<RuleState>,
     /// (unix seconds, event), oldest first.
     events: VecDeque<(f64, WatchEvent)>,
-    /// Requested switches not yet applied by the watcher.
-    toggles: Vec<(String, bool)>,
 }
 
 /// A cheap, clonable view of a running watcher, safe to read from another thread.
@@ -182,21 +180,6 @@ impl WatchHandle {
     /// The most recent events (up to 200), oldest first, with unix times.
     pub fn recent_events(&self) -> Vec<(f64, WatchEvent)> {
         self.lock().events.iter().cloned().collect()
-    }
-
-    /// Switches a rule on or off; the watcher applies it within one tick.
-    /// Returns false for an unknown rule.
-    pub fn set_enabled(&self, rule: &str, enabled: bool) -> bool {
-        let mut s = self.lock();
-        if !s.rules.iter().any(|r| r.name == rule) {
-            return false;
-        }
-        s.toggles.push((rule.to_string(), enabled));
-        true
-    }
-
-    pub(super) fn take_toggles(&self) -> Vec<(String, bool)> {
-        std::mem::take(&mut self.lock().toggles)
     }
 
     pub(super) fn set_rules(&self, rules: Vec<RuleState>) {

@@ -154,12 +154,6 @@ impl Watcher {
         let mut next_counts = Instant::now();
         while !stop.load(Ordering::SeqCst) {
             self.drain(&rx);
-            for (name, on) in self.handle.take_toggles() {
-                if let Some(i) = self.live.iter().position(|l| l.rule.name == name) {
-                    let paused = self.live[i].paused;
-                    self.switch(i, on, paused, &tx);
-                }
-            }
             let now = Instant::now();
             for i in 0..self.live.len() {
                 if !self.live[i].active() {
@@ -244,23 +238,13 @@ impl Watcher {
         }
     }
 
-    /// Applies a rule's on/off switch and pause, starting or stopping its
-    /// source when whether it watches changes.
-    fn switch(
-        &mut self,
-        i: usize,
-        enabled: bool,
-        paused: bool,
-        tx: &Sender<(usize, DebounceEventResult)>,
-    ) {
+    /// Applies a pause set from the database, stopping or restarting the
+    /// rule's source when whether it watches changes.
+    fn set_paused(&mut self, i: usize, paused: bool, tx: &Sender<(usize, DebounceEventResult)>) {
         let was = self.live[i].active();
         let name = self.live[i].rule.name.clone();
-        self.live[i].enabled = enabled;
         self.live[i].paused = paused;
-        self.handle.update(&name, |r| {
-            r.enabled = enabled;
-            r.paused = paused;
-        });
+        self.handle.update(&name, |r| r.paused = paused);
         if was == self.live[i].active() {
             return;
         }
@@ -275,11 +259,7 @@ impl Watcher {
             r.backend = None;
             r.arriving = 0;
         });
-        self.out.push(if paused {
-            WatchEvent::Paused { rule: name }
-        } else {
-            WatchEvent::Stopped { rule: name }
-        });
+        self.out.push(WatchEvent::Paused { rule: name });
     }
 
     /// Follows pauses set in the database by a front end. A resumed rule
@@ -293,8 +273,7 @@ impl Watcher {
         for i in 0..self.live.len() {
             let p = paused.contains(&self.live[i].rule.name);
             if p != self.live[i].paused {
-                let enabled = self.live[i].enabled;
-                self.switch(i, enabled, p, tx);
+                self.set_paused(i, p, tx);
             }
         }
     }

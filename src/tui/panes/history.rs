@@ -272,23 +272,13 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     let [info, chart_area] =
         Layout::vertical([Constraint::Min(8), Constraint::Length(12)]).areas(left);
-    let mut lines = summary(r, &app.theme);
-    let (_, rollbacks) = app.focus_of(r.id);
-    if !rollbacks.is_empty() {
-        lines.push(super::live::rollback_line(rollbacks, &app.theme));
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(format!(
-        "content {}",
-        r.params().content.display()
-    )));
-    for s in &r.params().styles {
-        lines.push(Line::from(format!(
-            "style   {} ×{}",
-            s.path.display(),
-            s.weight
-        )));
-    }
+    let view = super::views::view(app, r);
+    let mut lines = if r.spec().is_some() {
+        // The Gatys kinds show their parameters and inputs as before.
+        gatys_detail(r, app)
+    } else {
+        view.lines.clone()
+    };
     if let Some(o) = &r.output {
         lines.push(Line::from(format!("output  {}", o.display())));
     }
@@ -302,7 +292,7 @@ fn detail(f: &mut Frame, area: Rect, app: &App, r: &Run, want: &mut Vec<ImageKey
             .block(Block::bordered().title(format!(" run {} ", r.id))),
         info,
     );
-    super::chart_and_image(f, chart_area, right, " output ", app, r, want);
+    super::chart_and_image(f, (chart_area, right), " output ", app, r, &view, want);
 }
 
 fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<ImageKey>) {
@@ -327,4 +317,26 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
             meta,
         );
     }
+}
+
+/// A stylize or texture run's summary, rollbacks and inputs.
+fn gatys_detail(r: &Run, app: &App) -> Vec<Line<'static>> {
+    let mut lines = summary(r, &app.theme);
+    let (_, rollbacks) = app.focus_of(r.id);
+    if !rollbacks.is_empty() {
+        lines.push(super::live::rollback_line(rollbacks, &app.theme));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(format!(
+        "content {}",
+        r.params().content.display()
+    )));
+    for s in &r.params().styles {
+        lines.push(Line::from(format!(
+            "style   {} ×{}",
+            s.path.display(),
+            s.weight
+        )));
+    }
+    lines
 }

@@ -1,7 +1,7 @@
 //! Live: the loss curves, rate, ETA and the image of a running run.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Style, Stylize};
+use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
@@ -94,50 +94,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         );
         return;
     };
-    let (samples, rollbacks) = app.focus_of(r.id);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
     let [stats, chart_area] =
         Layout::vertical([Constraint::Length(6), Constraint::Min(6)]).areas(left);
-    let last = samples.last();
-    let eval = app
-        .progress
-        .get(&r.id)
-        .map(|p| p.eval as i64)
-        .or(last.map(|s| s.eval))
-        .unwrap_or(0);
-    let budget = r.params().eval_budget() as i64;
-    let rate = rate(samples);
-    let eta = match (rate, r.status) {
-        (Some(v), Status::Running) if v > 0.0 => {
-            format!("{:.0} s", (budget - eval).max(0) as f64 / v)
-        }
-        _ => "-".into(),
-    };
-    let best = samples.iter().min_by(|a, b| a.total.total_cmp(&b.total));
-    let lines = vec![
-        Line::from(format!(
-            "run {} · {} · {} × {}",
-            r.id,
-            r.status,
-            r.input_name("content"),
-            super::style_names(r)
-        ))
-        .bold(),
-        Line::from(format!(
-            "step {eval}/{budget} · {} eval/s · ETA {eta} · {}",
-            rate.map_or("-".into(), |v| format!("{v:.2}")),
-            r.device.clone().unwrap_or_else(|| "-".into())
-        )),
-        Line::from(match (last, best) {
-            (Some(l), Some(b)) => format!(
-                "total {:.4e} · best {:.4e} at step {}",
-                l.total, b.total, b.eval
-            ),
-            _ => "waiting for the first evaluation".into(),
-        }),
-        rollback_line(rollbacks, &app.theme),
-    ];
+    let view = super::views::view(app, r);
     let running: Vec<i64> = app
         .snap
         .queue
@@ -151,8 +112,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         " Live ".into()
     };
     f.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(title)),
+        Paragraph::new(view.lines.clone()).block(Block::bordered().title(title)),
         stats,
     );
-    super::chart_and_image(f, chart_area, right, " Image ", app, r, want);
+    super::chart_and_image(f, (chart_area, right), " Image ", app, r, &view, want);
 }

@@ -6,6 +6,7 @@ pub mod history;
 pub mod library;
 pub mod live;
 pub mod queue;
+pub mod views;
 pub mod watch;
 
 use ratatui::layout::Rect;
@@ -68,27 +69,25 @@ pub fn move_selection(sel: &mut usize, n: usize, action: Action) -> bool {
     true
 }
 
-/// A run's loss chart in `chart_area` and its image in a block titled
-/// `image_title` filling `image_area`: the Live pane and a History detail
-/// show a run the same way.
+/// A run's chart (its kind's [`views::KindView`]) in `chart_area` and its
+/// image in a block titled `image_title` filling `image_area`: the Live pane
+/// and a History detail show a run the same way.
 pub fn chart_and_image(
     f: &mut Frame,
-    chart_area: Rect,
-    image_area: Rect,
+    (chart_area, image_area): (Rect, Rect),
     image_title: &str,
     app: &App,
     r: &Run,
+    view: &views::KindView,
     want: &mut Vec<ImageKey>,
 ) {
-    let (samples, rollbacks) = app.focus_of(r.id);
-    let (series, marks) = loss_chart(samples, rollbacks, &app.theme);
     chart::draw(
         f,
         chart_area,
         " losses (log scale) ",
-        "evaluation",
-        &series,
-        &marks,
+        view.x_title,
+        &view.series,
+        &view.marks,
     );
     let block = Block::bordered().title(image_title.to_string());
     let inner = block.inner(image_area);
