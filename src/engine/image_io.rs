@@ -203,11 +203,17 @@ pub fn provenance(
     result: &serde_json::Value,
 ) -> Result<Vec<(&'static str, String)>> {
     let spec = serde_json::to_string(spec).map_err(|e| Error::invalid("spec", e.to_string()))?;
-    Ok(vec![
+    Ok(provenance_chunks(spec, result))
+}
+
+/// The provenance chunks for a spec already serialised (the worker stores
+/// each kind's spec as its own JSON).
+pub fn provenance_chunks(spec: String, result: &serde_json::Value) -> Vec<(&'static str, String)> {
+    vec![
         ("Software", software()),
         ("atelier:spec", spec),
         ("atelier:result", result.to_string()),
-    ])
+    ]
 }
 
 /// The `Software` chunk's value.

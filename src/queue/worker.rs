@@ -18,7 +18,8 @@ use super::store::{hostname, OnInterrupted, Store};
 use crate::engine::color::ColorMode;
 use crate::engine::device::device_name;
 use crate::engine::image_io::{
-    from_tensor, load_rgb, resize_longer_side, save_png, save_png_with, to_tensor,
+    from_tensor, load_rgb, provenance_chunks, resize_longer_side, save_png, save_png_with,
+    to_tensor,
 };
 use crate::engine::output::{Fault, OutputPolicy};
 use crate::engine::pyramid::Scales;
@@ -517,11 +518,7 @@ impl Worker {
             None => Ok(String::new()),
         }
         .map_err(|e| StoreError::Spec(e.to_string()))?;
-        let text = [
-            ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-            ("atelier:spec", spec),
-            ("atelier:result", result.to_string()),
-        ];
+        let text = provenance_chunks(spec, &result);
         let out = files.output();
         save_png_with(&out, &img, &text, &self.policy(self.faults[0]))?;
         let thumb = resize_longer_side(&img, self.config.thumb_size);
