@@ -131,10 +131,9 @@ fn stem(p: &Path) -> String {
         .unwrap_or_else(|| "image".into())
 }
 
+/// The training settings `atelier train` and `atelier queue add train` share.
 #[derive(Args, Debug)]
-pub struct TrainArgs {
-    /// The style image (path or bundled style name).
-    pub style: String,
+pub struct TrainOptions {
     /// Folder of training photos, searched recursively.
     #[arg(long, default_value = "datasets/photos")]
     pub dataset: PathBuf,
@@ -162,10 +161,9 @@ pub struct TrainArgs {
     /// Channel multiplier (1 = pytorch/examples' 32/64/128).
     #[arg(long, default_value_t = 1.0)]
     pub width: f64,
-    #[arg(long)]
-    pub device: Option<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// A checkpoint (what a stopped or killed run resumes from) every N iterations.
     #[arg(long, default_value_t = 100)]
     pub checkpoint_every: u64,
     /// Preview of a fixed photo every N iterations (0: none).
@@ -174,6 +172,43 @@ pub struct TrainArgs {
     /// The photo previews show (default: the dataset's first).
     #[arg(long)]
     pub preview: Option<PathBuf>,
+}
+
+impl TrainOptions {
+    /// The training spec for `style` (checked by the caller).
+    pub fn spec(&self, style: PathBuf) -> Result<TrainSpec> {
+        let norm: Norm = self.norm.parse()?;
+        Ok(TrainSpec {
+            style,
+            dataset: resolve(&self.dataset),
+            size: self.size,
+            style_size: self.style_size.unwrap_or(self.size),
+            batch: self.batch,
+            iterations: self.iterations,
+            content_weight: self.content_weight,
+            style_weight: self.style_weight,
+            tv_weight: self.tv_weight,
+            lr: self.lr,
+            arch: Arch {
+                norm,
+                width: self.width,
+            },
+            seed: self.seed,
+            checkpoint_every: self.checkpoint_every,
+            preview_every: self.preview_every,
+            preview: self.preview.clone(),
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The style image (path or bundled style name).
+    pub style: String,
+    #[command(flatten)]
+    pub options: TrainOptions,
+    #[arg(long)]
+    pub device: Option<String>,
     /// Continue from this model's checkpoint (same settings).
     #[arg(long)]
     pub resume: bool,
@@ -221,7 +256,6 @@ impl TrainObserver for Printer {
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let norm: Norm = a.norm.parse()?;
     let styles = Library::open(&resolve(&c.paths.styles)).ok();
     let style = resolve_image(&a.style, styles.as_ref())?;
     let style = std::fs::canonicalize(&style).unwrap_or(style);
@@ -239,26 +273,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let tag = stem(&out);
     let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
-    let spec = TrainSpec {
-        style,
-        dataset: resolve(&a.dataset),
-        size: a.size,
-        style_size: a.style_size.unwrap_or(a.size),
-        batch: a.batch,
-        iterations: a.iterations,
-        content_weight: a.content_weight,
-        style_weight: a.style_weight,
-        tv_weight: a.tv_weight,
-        lr: a.lr,
-        arch: Arch {
-            norm,
-            width: a.width,
-        },
-        seed: a.seed,
-        checkpoint_every: a.checkpoint_every,
-        preview_every: a.preview_every,
-        preview: a.preview.clone(),
-    };
+    let spec = a.options.spec(style)?;
     spec.validate()?;
     let resume = if a.resume {
         Some(read_resume(&checkpoint)?)

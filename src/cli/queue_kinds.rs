@@ -1,7 +1,7 @@
 //! `queue add train|apply|analogy`: the fast-style and analogy kinds, queued.
 //! Every input is checked here, so a bad one fails at once, not in the worker.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
@@ -11,8 +11,6 @@ use super::queue::Placement;
 use crate::config::{resolve, Config};
 use crate::engine::analogy::AnalogySpec;
 use crate::engine::fast::models::ModelLibrary;
-use crate::engine::fast::train::TrainSpec;
-use crate::engine::fast::transformer::{Arch, Norm};
 use crate::engine::library::{resolve_image, Library};
 use crate::jobs::{analogy, apply, train, Job};
 use crate::queue::Store;
@@ -33,43 +31,8 @@ pub struct TrainAdd {
     /// a name already taken is refused.
     #[arg(long)]
     pub name: Option<String>,
-    /// Folder of training photos, searched recursively.
-    #[arg(long, default_value = "datasets/photos")]
-    pub dataset: PathBuf,
-    /// Side of the square training crops.
-    #[arg(long, default_value_t = 256)]
-    pub size: u32,
-    /// Longer side of the style image (default: the crop size).
-    #[arg(long)]
-    pub style_size: Option<u32>,
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 2000)]
-    pub iterations: u64,
-    #[arg(long, default_value_t = 1.0)]
-    pub content_weight: f64,
-    #[arg(long, default_value_t = 0.5)]
-    pub style_weight: f64,
-    #[arg(long, default_value_t = 0.0)]
-    pub tv_weight: f64,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    #[arg(long, default_value = "instance")]
-    pub norm: String,
-    /// Channel multiplier (1 = pytorch/examples' 32/64/128).
-    #[arg(long, default_value_t = 1.0)]
-    pub width: f64,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// A checkpoint (what a stopped or killed run resumes from) every N iterations.
-    #[arg(long, default_value_t = 100)]
-    pub checkpoint_every: u64,
-    /// The Live view's preview of a fixed photo every N iterations (0: none).
-    #[arg(long, default_value_t = 100)]
-    pub preview_every: u64,
-    /// The photo previews show (default: the dataset's first).
-    #[arg(long)]
-    pub preview: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: super::fast::TrainOptions,
     /// Record the losses and images/s every N iterations.
     #[arg(long, default_value_t = 1)]
     pub sample_every: u64,
@@ -122,30 +85,10 @@ pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
     let name = a.name.clone().unwrap_or_else(|| style_name.clone());
     // Refused now rather than after hours of training.
     model_library(store).new_user_path(&name)?;
-    let norm: Norm = a.norm.parse()?;
     let mut spec = train::Spec {
         name,
         sample_every: a.sample_every.max(1),
-        train: TrainSpec {
-            style: path,
-            dataset: resolve(&a.dataset),
-            size: a.size,
-            style_size: a.style_size.unwrap_or(a.size),
-            batch: a.batch,
-            iterations: a.iterations,
-            content_weight: a.content_weight,
-            style_weight: a.style_weight,
-            tv_weight: a.tv_weight,
-            lr: a.lr,
-            arch: Arch {
-                norm,
-                width: a.width,
-            },
-            seed: a.seed,
-            checkpoint_every: a.checkpoint_every,
-            preview_every: a.preview_every,
-            preview: a.preview.clone(),
-        },
+        train: a.options.spec(path)?,
     };
     spec.validate()?;
     let inputs = spec.inputs(Some(style_name))?;
