@@ -17,7 +17,7 @@ use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
 use atelier::tui::images::{ImageKey, Loaded};
 use atelier::tui::keymap::Keymap;
 use atelier::tui::panes::compose::{Field, Kind};
-use atelier::tui::panes::library::LibItem;
+use atelier::tui::panes::library::{LibItem, ModelItem};
 use atelier::tui::tab::Tab;
 use atelier::tui::ui;
 use ratatui::backend::TestBackend;
@@ -955,4 +955,144 @@ fn snapshot_live_train_run() {
     assert!(screen.contains("7.50 images/s"), "{screen}");
     assert!(!screen.contains("eval/s"), "{screen}");
     insta::assert_snapshot!(t.backend());
+}
+
+fn model_item(name: &str, style: &str) -> ModelItem {
+    ModelItem {
+        name: name.into(),
+        path: format!("/models/{name}.safetensors").into(),
+        origin: "bundled",
+        styles: vec![format!("/library/{style}.png").into()],
+        about: vec![
+            "instance norm, width 0.5 · trained by atelier".into(),
+            "2400 iterations of 2 × 128 px on cpu, 20 min".into(),
+        ],
+        error: None,
+    }
+}
+
+/// The Models column: → twice from the photos, the highlighted model's
+/// painting and training in the preview.
+#[test]
+fn snapshot_library_models() {
+    let mut a = app(true);
+    a.lib.set_models(vec![
+        model_item("wheat-field-with-cypresses", "wheat-field-with-cypresses"),
+        model_item("irises", "irises"),
+    ]);
+    press(&mut a, "llj");
+    let t = render(&mut a, 120, 24);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("Models (2)"), "{screen}");
+    assert!(screen.contains("irises (bundled)"), "{screen}");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn compose_apply_queues_the_photo_through_the_model_chosen_in_the_library() {
+    let mut a = app(true);
+    a.lib.set_models(vec![model_item("irises", "irises")]);
+    press(&mut a, "j\n2");
+    a.compose.set(Field::Kind, "apply").unwrap();
+    press(&mut a, "r");
+    assert!(
+        !matches!(a.outbox.last(), Some(Command::Enqueue(_))),
+        "no model chosen yet: nothing queued"
+    );
+    let why = a.compose.error.clone().unwrap_or_default();
+    assert!(why.contains("pick a model"), "{why}");
+    press(&mut a, "1ll\n");
+    assert_eq!(a.compose.kind, Kind::Apply, "Enter on a model picks apply");
+    press(&mut a, "2r");
+    match a.outbox.last() {
+        Some(Command::Enqueue(items)) => {
+            assert_eq!(items.len(), 1);
+            match &items[0].job {
+                Job::Apply(s) => {
+                    assert_eq!(s.model, PathBuf::from("/models/irises.safetensors"));
+                    assert_eq!(s.model_name.as_deref(), Some("irises"));
+                    assert_eq!(s.contents, [PathBuf::from("/library/chelsea.png")]);
+                }
+                other => panic!("not an apply job: {other:?}"),
+            }
+            assert_eq!(items[0].content_name.as_deref(), Some("chelsea"));
+        }
+        other => panic!("nothing queued: {other:?}"),
+    }
+}
+
+#[test]
+fn compose_train_queues_a_training_run_per_marked_painting() {
+    let mut a = app(true);
+    press(&mut a, "l j 2");
+    a.compose.set(Field::Kind, "train").unwrap();
+    let t = render(&mut a, 100, 26);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("iterations"), "{screen}");
+    assert!(screen.contains("r queues 2 training runs"), "{screen}");
+    press(&mut a, "r");
+    match a.outbox.last() {
+        Some(Command::Enqueue(items)) => {
+            assert_eq!(items.len(), 2, "one per marked painting");
+            match &items[1].job {
+                Job::Train(s) => {
+                    assert_eq!(s.name, "wheat-field-with-cypresses");
+                    assert_eq!(
+                        s.train.style,
+                        PathBuf::from("/library/wheat-field-with-cypresses.png")
+                    );
+                    assert!(s.train.dataset.is_absolute(), "{:?}", s.train.dataset);
+                }
+                other => panic!("not a train job: {other:?}"),
+            }
+        }
+        other => panic!("nothing queued: {other:?}"),
+    }
+}
+
+/// A model a training run saved shows in the Library once the run is done,
+/// with its painting found among the paintings.
+#[test]
+fn a_model_trained_from_the_tui_appears_in_the_library() {
+    use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
+    use atelier::engine::fast::models::ModelLibrary;
+    use atelier::engine::fast::transformer::Arch;
+    let tmp = tempfile::tempdir().unwrap();
+    let (bundled, user, styles) = (
+        tmp.path().join("bundled"),
+        tmp.path().join("user"),
+        tmp.path().join("styles"),
+    );
+    for d in [&bundled, &user, &styles] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let mut a = app(true).with_models(ModelLibrary::new(bundled, user.clone()), styles.clone());
+    assert!(a.lib.models.is_empty());
+    // The painting moved since training: found by name in the paintings folder.
+    std::fs::write(styles.join("irises.png"), b"png").unwrap();
+    let mut info = blank_info(Arch {
+        width: 0.25,
+        ..Arch::default()
+    });
+    info.styles = vec![StyleSource {
+        path: "/gone/irises.png".into(),
+        sha256: String::new(),
+    }];
+    info.source = "trained by atelier".into();
+    Model::new(info, tch::Device::Cpu)
+        .unwrap()
+        .save(&user.join("irises-fast.safetensors"))
+        .unwrap();
+    let (mut r, _) = train_run();
+    r.status = Status::Done;
+    a.on_data(Snapshot {
+        history: vec![r],
+        data_dir: "/data".into(),
+        ..Snapshot::default()
+    });
+    let names: Vec<&str> = a.lib.models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["irises-fast"]);
+    assert_eq!(a.lib.models[0].origin, "yours");
+    assert_eq!(a.lib.models[0].styles, [styles.join("irises.png")]);
+    assert!(a.lib.models[0].error.is_none());
 }

@@ -5,7 +5,7 @@
 //! Nothing here draws, blocks or touches the database.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -15,13 +15,14 @@ use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
 use super::panes::compose::{ComposeState, Kind, MarkedStyle, MemoryView};
 use super::panes::history::HistoryState;
-use super::panes::library::{LibItem, LibraryState};
+use super::panes::library::{load_models, LibItem, LibraryState};
 use super::panes::live::LiveState;
 use super::panes::queue::QueueState;
 use super::panes::watch::WatchState;
 use super::panes::{Effect, InputPurpose};
 use super::tab::Tab;
 use super::theme::Theme;
+use crate::engine::fast::models::ModelLibrary;
 use crate::engine::spec::RunSpec;
 use crate::jobs::Job;
 use crate::jobs::Progress;
@@ -66,6 +67,11 @@ pub struct App {
     pub clipboard: Option<String>,
     /// The run whose samples the store thread keeps fresh.
     focus: Option<i64>,
+    /// Where the Library's models come from, and the paintings folder their
+    /// style images are looked up in.
+    models: Option<(ModelLibrary, PathBuf)>,
+    /// The newest finished training run the models were loaded after.
+    models_after: Option<i64>,
 }
 
 impl App {
@@ -100,6 +106,34 @@ impl App {
             outbox: Vec::new(),
             clipboard: None,
             focus: None,
+            models: None,
+            models_after: None,
+        }
+    }
+
+    /// The model library the Library's Models column shows (loaded now, and
+    /// again whenever a training run has finished).
+    pub fn with_models(mut self, lib: ModelLibrary, styles_dir: PathBuf) -> Self {
+        self.lib.set_models(load_models(&lib, &styles_dir));
+        self.models = Some((lib, styles_dir));
+        self
+    }
+
+    /// Reloads the models once a training run newer than the last seen is done.
+    fn refresh_models(&mut self) {
+        let newest = self
+            .snap
+            .history
+            .iter()
+            .filter(|r| r.status == Status::Done && r.job.kind() == crate::jobs::train::KIND)
+            .map(|r| r.id)
+            .max();
+        if newest.is_some() && newest != self.models_after {
+            self.models_after = newest;
+            if let Some((lib, dir)) = &self.models {
+                let models = load_models(lib, dir);
+                self.lib.set_models(models);
+            }
         }
     }
 
@@ -165,6 +199,7 @@ impl App {
         }
         self.queue.sel = self.queue.sel.min(self.snap.queue.len().saturating_sub(1));
         self.watch.sel = self.watch.sel.min(self.snap.watch.len().saturating_sub(1));
+        self.refresh_models();
         self.refocus();
     }
 
@@ -409,6 +444,11 @@ impl App {
                 } else {
                     self.say(format!("unmarked {name}"));
                 }
+            }
+            Effect::UseModel(m) => {
+                self.say(format!("model: {} (Compose: kind apply)", m.name));
+                self.compose.model = Some(m);
+                self.compose.kind = Kind::Apply;
             }
             Effect::Watch(id) => {
                 self.live.run = Some(id);

@@ -231,7 +231,7 @@ const DEFAULTS: &[Binding] = &[
         Action::UseAsContent,
         "use_as_content",
         &["enter", "c"],
-        "use the photo as content / mark the painting",
+        "use the photo / mark the painting / pick the model",
     ),
     (
         Context::Library,

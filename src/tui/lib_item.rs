@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::fast::model_file::ModelInfo;
+use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::library::Library;
 
 /// An image the library offers.
@@ -60,4 +62,82 @@ pub fn load_library(dir: &Path) -> Vec<LibItem> {
             Vec::new()
         }
     }
+}
+
+/// A trained model the Library offers (bundled or the user's own).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelItem {
+    pub name: String,
+    pub path: PathBuf,
+    /// "bundled" or "yours".
+    pub origin: &'static str,
+    /// The style images it was trained on, found on this machine where they
+    /// were moved (a bundled model records the path it was trained with).
+    pub styles: Vec<PathBuf>,
+    /// One line each: what it is and how it was trained.
+    pub about: Vec<String>,
+    /// Why the file cannot be used, if it cannot.
+    pub error: Option<String>,
+}
+
+impl ModelItem {
+    pub fn matches(&self, filter: &str) -> bool {
+        let f = filter.to_lowercase();
+        f.is_empty() || self.name.to_lowercase().contains(&f)
+    }
+}
+
+/// The models of the library, user ones first.
+pub fn load_models(lib: &ModelLibrary, styles_dir: &Path) -> Vec<ModelItem> {
+    lib.entries()
+        .into_iter()
+        .map(|e| ModelItem {
+            about: e.info.as_ref().map(about).unwrap_or_default(),
+            origin: match e.kind {
+                ModelKind::Bundled => "bundled",
+                ModelKind::User => "yours",
+            },
+            styles: e.styles.iter().map(|p| locate(p, styles_dir)).collect(),
+            name: e.name,
+            path: e.path,
+            error: e.error,
+        })
+        .collect()
+}
+
+/// `p`, or the file of that name in `styles_dir` when `p` is gone.
+fn locate(p: &Path, styles_dir: &Path) -> PathBuf {
+    if p.exists() {
+        return p.to_path_buf();
+    }
+    match p.file_name().map(|n| styles_dir.join(n)) {
+        Some(q) if q.exists() => q,
+        _ => p.to_path_buf(),
+    }
+}
+
+fn about(i: &ModelInfo) -> Vec<String> {
+    let mut v = vec![format!(
+        "{} norm, width {} · {}",
+        i.arch.norm, i.arch.width, i.source
+    )];
+    if i.iterations > 0 {
+        let t = i.training.as_ref();
+        let num = |k: &str| t.and_then(|t| t.get(k)).and_then(|x| x.as_f64());
+        let mut line = format!("{} iterations", i.iterations);
+        if let (Some(b), Some(s)) = (num("batch"), num("size")) {
+            line.push_str(&format!(" of {b} × {s} px"));
+        }
+        if let Some(d) = &i.device {
+            line.push_str(&format!(" on {d}"));
+        }
+        if let Some(s) = i.seconds {
+            line.push_str(&format!(", {:.0} min", s / 60.0));
+        }
+        v.push(line);
+    }
+    if let Some(d) = &i.dataset {
+        v.push(format!("{} training photos", d.images));
+    }
+    v
 }

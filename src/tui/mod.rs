@@ -32,6 +32,7 @@ use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::config::{resolve, Config};
 use crate::engine::device::parse_device;
+use crate::engine::fast::models::ModelLibrary;
 use crate::queue::Store;
 use app::App;
 use data::Command;
@@ -64,7 +65,14 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     )
     .with_presets(presets)
     .with_theme(theme)
-    .with_device(crate::engine::device::device_name(device));
+    .with_device(crate::engine::device::device_name(device))
+    .with_models(
+        ModelLibrary::new(
+            resolve(std::path::Path::new("models")),
+            data_dir.join("models"),
+        ),
+        resolve(&config.paths.styles),
+    );
 
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     keep_worker_panics_off_the_screen();

@@ -60,6 +60,30 @@ pub struct TrainSpec {
     pub preview: Option<PathBuf>,
 }
 
+impl Default for TrainSpec {
+    /// `atelier train`'s defaults, with no style yet and the dataset as the
+    /// relative path `datasets/photos` (front ends resolve it).
+    fn default() -> Self {
+        Self {
+            style: PathBuf::new(),
+            dataset: PathBuf::from("datasets/photos"),
+            size: 256,
+            style_size: 256,
+            batch: 4,
+            iterations: 2000,
+            content_weight: 1.0,
+            style_weight: 0.5,
+            tv_weight: 0.0,
+            lr: 1e-3,
+            arch: Arch::default(),
+            seed: 1,
+            checkpoint_every: 100,
+            preview_every: 100,
+            preview: None,
+        }
+    }
+}
+
 impl TrainSpec {
     pub fn validate(&self) -> Result<()> {
         self.arch.validate()?;

@@ -37,6 +37,8 @@ pub enum Effect {
     UseContent(library::LibItem),
     /// Mark the style in Compose, or unmark it.
     ToggleStyle(library::LibItem),
+    /// Make the model Compose's model (and its kind "apply").
+    UseModel(library::ModelItem),
     /// Show the running run in Live.
     Watch(i64),
     /// Load the run into Compose for editing.

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use super::kind::Kind;
 use super::params::Param;
 use crate::engine::analogy::AnalogySpec;
+use crate::engine::fast::train::TrainSpec;
 use crate::engine::memory::run_bytes;
 use crate::engine::spec::{RunSpec, StyleRef};
-use crate::jobs::{texture, Job};
+use crate::jobs::{apply, texture, train, Job};
 use crate::tui::data::{DeviceMemory, NewRun};
-use crate::tui::lib_item::LibItem;
+use crate::tui::lib_item::{LibItem, ModelItem};
 
 /// One row of the form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,12 @@ pub struct ComposeState {
     pub square: bool,
     /// An analogy's parameters (its A and B′ come from the inputs).
     pub analogy: AnalogySpec,
+    /// The model `apply` uses (Library: Enter on a model).
+    pub model: Option<ModelItem>,
+    /// Longer side of an applied output; `None`: the photo's own.
+    pub apply_size: Option<u32>,
+    /// Training settings; the style of each run is a marked painting.
+    pub train: TrainSpec,
     /// Index into [`ComposeState::fields`].
     pub field: usize,
     /// Name and spec of each preset; the first is "none" (the defaults).
@@ -69,6 +76,9 @@ impl ComposeState {
             kind: Kind::Stylize,
             square: false,
             analogy: AnalogySpec::default(),
+            model: None,
+            apply_size: None,
+            train: TrainSpec::default(),
             content: None,
             styles: Vec::new(),
             blend: false,
@@ -301,17 +311,30 @@ impl ComposeState {
                     return Ok(());
                 };
                 // Parsed into the form, validated whole, undone if refused.
-                let (spec, square, analogy) =
-                    (self.spec.clone(), self.square, self.analogy.clone());
+                let (spec, square, analogy, train, apply_size) = (
+                    self.spec.clone(),
+                    self.square,
+                    self.analogy.clone(),
+                    self.train.clone(),
+                    self.apply_size,
+                );
                 let checked = p(self, t).and_then(|()| {
                     match self.kind {
                         Kind::Analogy => self.analogy.validate(),
+                        Kind::Apply => Ok(()),
+                        Kind::Train => self.train.validate(),
                         Kind::Stylize | Kind::Texture => self.spec.validate(),
                     }
                     .map_err(|e| e.to_string())
                 });
                 if let Err(e) = checked {
-                    (self.spec, self.square, self.analogy) = (spec, square, analogy);
+                    (
+                        self.spec,
+                        self.square,
+                        self.analogy,
+                        self.train,
+                        self.apply_size,
+                    ) = (spec, square, analogy, train, apply_size);
                     return Err(e);
                 }
             }
@@ -327,7 +350,64 @@ impl ComposeState {
             Kind::Stylize => self.stylize_runs(),
             Kind::Texture => self.texture_runs(),
             Kind::Analogy => self.analogy_runs(),
+            Kind::Apply => self.apply_runs(),
+            Kind::Train => self.train_runs(),
         }
+    }
+
+    /// One apply run: the content through the chosen model.
+    fn apply_runs(&self) -> Result<Vec<NewRun>, String> {
+        let Some(content) = &self.content else {
+            return Err("pick a photo first (Library: Enter on a photo)".into());
+        };
+        let Some(model) = &self.model else {
+            return Err("pick a model first (Library: → to Models, Enter on one)".into());
+        };
+        if let Some(e) = &model.error {
+            return Err(format!("model {}: {e}", model.name));
+        }
+        let spec = apply::Spec {
+            model: model.path.clone(),
+            model_name: Some(model.name.clone()),
+            contents: vec![content.path.clone()],
+            size: self.apply_size,
+            pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
+        };
+        spec.validate().map_err(|e| e.to_string())?;
+        Ok(vec![NewRun {
+            job: Job::Apply(spec),
+            content_name: Some(content.name.clone()),
+            style_names: Vec::new(),
+        }])
+    }
+
+    /// A training run per marked painting; each model is named for its
+    /// painting (the worker refuses a name that is taken, so a second model
+    /// of one painting gets a numbered name here).
+    fn train_runs(&self) -> Result<Vec<NewRun>, String> {
+        if self.styles.is_empty() {
+            return Err("mark the painting(s) to train on (Library: Space on a painting)".into());
+        }
+        self.styles
+            .iter()
+            .map(|m| {
+                let spec = train::Spec {
+                    name: m.item.name.clone(),
+                    train: TrainSpec {
+                        style: m.item.path.clone(),
+                        dataset: crate::config::resolve(&self.train.dataset),
+                        ..self.train.clone()
+                    },
+                    sample_every: 1,
+                };
+                spec.validate().map_err(|e| e.to_string())?;
+                Ok(NewRun {
+                    job: Job::Train(spec),
+                    content_name: None,
+                    style_names: vec![m.item.name.clone()],
+                })
+            })
+            .collect()
     }
 
     /// One analogy: A = the content, B′ = the first marked painting.

@@ -3,7 +3,7 @@
 
 use super::form::ComposeState;
 use super::params::Param;
-use crate::jobs::{analogy, stylize, texture, Job};
+use crate::jobs::{analogy, apply, stylize, texture, train, Job};
 
 /// A job kind Compose can queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,17 +12,29 @@ pub enum Kind {
     Texture,
     /// A = the content photo, B′ = the (first) marked painting.
     Analogy,
+    /// The content photo through the model chosen in the Library.
+    Apply,
+    /// A fast-style model per marked painting, on the training set.
+    Train,
 }
 
 impl Kind {
     /// Every kind the picker offers, in its order.
-    const ALL: [Kind; 3] = [Kind::Stylize, Kind::Texture, Kind::Analogy];
+    const ALL: [Kind; 5] = [
+        Kind::Stylize,
+        Kind::Texture,
+        Kind::Analogy,
+        Kind::Apply,
+        Kind::Train,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Stylize => stylize::KIND,
             Kind::Texture => texture::KIND,
             Kind::Analogy => analogy::KIND,
+            Kind::Apply => apply::KIND,
+            Kind::Train => train::KIND,
         }
     }
 
@@ -58,14 +70,16 @@ impl Kind {
             Kind::Stylize => super::stylize::params(),
             Kind::Texture => super::texture::params(),
             Kind::Analogy => super::analogy::params(),
+            Kind::Apply => super::apply::params(),
+            Kind::Train => super::train::params(),
         }
     }
 
     /// Whether the kind takes the content photo.
     pub fn takes_content(self) -> bool {
         match self {
-            Kind::Stylize | Kind::Analogy => true,
-            Kind::Texture => false,
+            Kind::Stylize | Kind::Analogy | Kind::Apply => true,
+            Kind::Texture | Kind::Train => false,
         }
     }
 
@@ -74,7 +88,7 @@ impl Kind {
     pub fn gatys(self) -> bool {
         match self {
             Kind::Stylize | Kind::Texture => true,
-            Kind::Analogy => false,
+            Kind::Analogy | Kind::Apply | Kind::Train => false,
         }
     }
 
@@ -82,7 +96,12 @@ impl Kind {
     pub fn blends(self) -> bool {
         match self {
             Kind::Stylize => true,
-            Kind::Texture | Kind::Analogy => false,
+            Kind::Texture | Kind::Analogy | Kind::Apply | Kind::Train => false,
         }
+    }
+
+    /// Whether the kind takes marked paintings at all.
+    pub fn takes_styles(self) -> bool {
+        !matches!(self, Kind::Apply)
     }
 }

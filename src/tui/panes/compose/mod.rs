@@ -8,11 +8,13 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 pub mod analogy;
+pub mod apply;
 pub mod form;
 pub mod kind;
 pub mod params;
 pub mod stylize;
 pub mod texture;
+pub mod train;
 
 pub use form::{ComposeState, Field, MarkedStyle, MemoryView};
 pub use kind::Kind;
@@ -74,30 +76,40 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         });
         lines.push(Line::from(""));
     }
-    let n = c.styles.len();
-    lines.push(
-        Line::from(if c.blends() {
-            format!("Styles ({n}) · blend {}", c.shares_label())
-        } else {
-            format!("Styles ({n})")
-        })
-        .bold(),
-    );
-    if c.styles.is_empty() {
-        lines.push(Line::from("  none: in Library, Space on paintings").style(t.muted()));
+    if c.kind == Kind::Apply {
+        lines.push(Line::from("Model").bold());
+        lines.push(match &c.model {
+            Some(m) => Line::from(format!("  {} ({})", m.name, m.origin)).fg(t.accent),
+            None => Line::from("  none: in Library, Enter on a model").style(t.muted()),
+        });
+        lines.push(Line::from(""));
     }
-    let shares = c.shares();
-    for (s, share) in c.styles.iter().zip(shares) {
+    let n = c.styles.len();
+    if c.kind.takes_styles() {
         lines.push(
             Line::from(if c.blends() {
-                format!("  {share:.2}  {}", s.item.name)
+                format!("Styles ({n}) · blend {}", c.shares_label())
             } else {
-                format!("  {}", s.item.name)
+                format!("Styles ({n})")
             })
-            .fg(t.accent),
+            .bold(),
         );
+        if c.styles.is_empty() {
+            lines.push(Line::from("  none: in Library, Space on paintings").style(t.muted()));
+        }
+        let shares = c.shares();
+        for (s, share) in c.styles.iter().zip(shares) {
+            lines.push(
+                Line::from(if c.blends() {
+                    format!("  {share:.2}  {}", s.item.name)
+                } else {
+                    format!("  {}", s.item.name)
+                })
+                .fg(t.accent),
+            );
+        }
+        lines.push(Line::from(""));
     }
-    lines.push(Line::from(""));
     lines.push(queues_line(c, t));
     lines.push(Line::from(""));
     if c.kind.gatys() {
@@ -161,6 +173,21 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
             "r queues 1 analogy: A = {}, B′ = {}",
             c.content.as_ref().map_or("", |i| i.name.as_str()),
             c.styles[0].item.name
+        ))
+        .fg(t.accent),
+        Kind::Apply => match (&c.content, &c.model) {
+            (Some(p), Some(m)) => {
+                Line::from(format!("r queues 1 run: {} through {}", p.name, m.name)).fg(t.accent)
+            }
+            _ => {
+                Line::from("r queues the run once a photo and a model are chosen").style(t.muted())
+            }
+        },
+        Kind::Train if n == 0 => {
+            Line::from("r queues a training run per marked painting").style(t.muted())
+        }
+        Kind::Train => Line::from(format!(
+            "r queues {n} training run{plural}; the models appear in Library"
         ))
         .fg(t.accent),
     }
