@@ -17,6 +17,7 @@ mod options;
 mod queue;
 mod reliab;
 mod safety;
+mod score;
 mod tui;
 mod util;
 mod vgg;

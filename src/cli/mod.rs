@@ -7,6 +7,7 @@ mod library;
 mod queue;
 mod queue_kinds;
 mod runs;
+mod score;
 mod stylize;
 mod table;
 mod texture;
@@ -76,6 +77,9 @@ pub enum Command {
     /// Fast-style models: ls, show, rm, import.
     #[command(subcommand)]
     Models(fast::ModelsCmd),
+    /// The stylize loss of any image for a content and style (to compare
+    /// methods by one measure).
+    Score(Box<score::ScoreArgs>),
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Stylize(args) => stylize::run(*args, &config),
         Command::Texture(args) => texture::run(*args, &config),
         Command::Analogy(args) => analogy::run(*args, &config),
+        Command::Score(args) => score::run(*args, &config),
         Command::Styles(args) => library::list(&config.paths.styles, args),
         Command::Contents(args) => library::list(&config.paths.contents, args),
         Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
