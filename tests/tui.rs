@@ -1066,7 +1066,8 @@ fn a_model_trained_from_the_tui_appears_in_the_library() {
     for d in [&bundled, &user, &styles] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let mut a = app(true).with_models(ModelLibrary::new(bundled, user.clone()), styles.clone());
+    let mut a = app(true)
+        .with_models(ModelLibrary::new(bundled, user.clone()).with_styles_dir(styles.clone()));
     assert!(a.lib.models.is_empty());
     // The painting moved since training: found by name in the paintings folder.
     std::fs::write(styles.join("irises.png"), b"png").unwrap();

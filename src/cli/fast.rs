@@ -28,10 +28,10 @@ use crate::engine::Error;
 /// The model library: `models/` of the checkout plus `<data dir>/models`.
 pub fn library(c: &Config, data_dir: Option<&Path>) -> Result<ModelLibrary> {
     let dir = c.data_dir(data_dir)?;
-    Ok(ModelLibrary::new(
-        resolve(Path::new("models")),
-        dir.join("models"),
-    ))
+    Ok(
+        ModelLibrary::new(resolve(Path::new("models")), dir.join("models"))
+            .with_styles_dir(resolve(&c.paths.styles)),
+    )
 }
 
 #[derive(Args, Debug)]
@@ -138,36 +138,36 @@ pub struct TrainOptions {
     #[arg(long, default_value = "datasets/photos")]
     pub dataset: PathBuf,
     /// Side of the square training crops.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainSpec::default().size)]
     pub size: u32,
     /// Longer side of the style image (default: the crop size).
     #[arg(long)]
     pub style_size: Option<u32>,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainSpec::default().batch)]
     pub batch: usize,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = TrainSpec::default().iterations)]
     pub iterations: u64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TrainSpec::default().content_weight)]
     pub content_weight: f64,
-    /// Style weight (see the README, "Fast style", for how 0.5 was chosen).
-    #[arg(long, default_value_t = 0.5)]
+    /// Style weight (see the README, "Fast style", for how 0.1 was chosen).
+    #[arg(long, default_value_t = TrainSpec::default().style_weight)]
     pub style_weight: f64,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = TrainSpec::default().tv_weight)]
     pub tv_weight: f64,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainSpec::default().lr)]
     pub lr: f64,
     #[arg(long, default_value = "instance")]
     pub norm: String,
     /// Channel multiplier (1 = pytorch/examples' 32/64/128).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TrainSpec::default().arch.width)]
     pub width: f64,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainSpec::default().seed)]
     pub seed: u64,
     /// A checkpoint (what a stopped or killed run resumes from) every N iterations.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainSpec::default().checkpoint_every)]
     pub checkpoint_every: u64,
     /// Preview of a fixed photo every N iterations (0: none).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainSpec::default().preview_every)]
     pub preview_every: u64,
     /// The photo previews show (default: the dataset's first).
     #[arg(long)]

@@ -5,7 +5,7 @@
 //! Nothing here draws, blocks or touches the database.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -67,9 +67,8 @@ pub struct App {
     pub clipboard: Option<String>,
     /// The run whose samples the store thread keeps fresh.
     focus: Option<i64>,
-    /// Where the Library's models come from, and the paintings folder their
-    /// style images are looked up in.
-    models: Option<(ModelLibrary, PathBuf)>,
+    /// Where the Library's models come from.
+    models: Option<ModelLibrary>,
     /// The newest finished training run the models were loaded after.
     models_after: Option<i64>,
 }
@@ -113,9 +112,9 @@ impl App {
 
     /// The model library the Library's Models column shows (loaded now, and
     /// again whenever a training run has finished).
-    pub fn with_models(mut self, lib: ModelLibrary, styles_dir: PathBuf) -> Self {
-        self.lib.set_models(load_models(&lib, &styles_dir));
-        self.models = Some((lib, styles_dir));
+    pub fn with_models(mut self, lib: ModelLibrary) -> Self {
+        self.lib.set_models(load_models(&lib));
+        self.models = Some(lib);
         self
     }
 
@@ -130,8 +129,8 @@ impl App {
             .max();
         if newest.is_some() && newest != self.models_after {
             self.models_after = newest;
-            if let Some((lib, dir)) = &self.models {
-                let models = load_models(lib, dir);
+            if let Some(lib) = &self.models {
+                let models = load_models(lib);
                 self.lib.set_models(models);
             }
         }

@@ -88,7 +88,7 @@ impl ModelItem {
 }
 
 /// The models of the library, user ones first.
-pub fn load_models(lib: &ModelLibrary, styles_dir: &Path) -> Vec<ModelItem> {
+pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
     lib.entries()
         .into_iter()
         .map(|e| ModelItem {
@@ -97,23 +97,12 @@ pub fn load_models(lib: &ModelLibrary, styles_dir: &Path) -> Vec<ModelItem> {
                 ModelKind::Bundled => "bundled",
                 ModelKind::User => "yours",
             },
-            styles: e.styles.iter().map(|p| locate(p, styles_dir)).collect(),
+            styles: e.styles,
             name: e.name,
             path: e.path,
             error: e.error,
         })
         .collect()
-}
-
-/// `p`, or the file of that name in `styles_dir` when `p` is gone.
-fn locate(p: &Path, styles_dir: &Path) -> PathBuf {
-    if p.exists() {
-        return p.to_path_buf();
-    }
-    match p.file_name().map(|n| styles_dir.join(n)) {
-        Some(q) if q.exists() => q,
-        _ => p.to_path_buf(),
-    }
 }
 
 fn about(i: &ModelInfo) -> Vec<String> {

@@ -70,8 +70,8 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         ModelLibrary::new(
             resolve(std::path::Path::new("models")),
             data_dir.join("models"),
-        ),
-        resolve(&config.paths.styles),
+        )
+        .with_styles_dir(resolve(&config.paths.styles)),
     );
 
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;

@@ -34,21 +34,50 @@ pub struct ModelEntry {
 pub struct ModelLibrary {
     pub bundled: PathBuf,
     pub user: PathBuf,
+    /// Where a style image a model names is looked for by file name when it
+    /// is not at the recorded path (a bundled model records the path of the
+    /// checkout it was trained in).
+    pub styles: Option<PathBuf>,
 }
 
 pub const EXT: &str = "safetensors";
 
 impl ModelLibrary {
     pub fn new(bundled: PathBuf, user: PathBuf) -> Self {
-        Self { bundled, user }
+        Self {
+            bundled,
+            user,
+            styles: None,
+        }
+    }
+
+    /// Looks for moved style images in `dir` (the paintings folder).
+    pub fn with_styles_dir(mut self, dir: PathBuf) -> Self {
+        self.styles = Some(dir);
+        self
+    }
+
+    fn entry(&self, path: &Path, kind: ModelKind) -> ModelEntry {
+        let mut e = entry(path, kind);
+        if let Some(dir) = &self.styles {
+            e.styles = e.styles.iter().map(|p| locate(p, dir)).collect();
+        }
+        e
+    }
+
+    fn scan(&self, dir: &Path, kind: ModelKind) -> Vec<ModelEntry> {
+        scan_paths(dir)
+            .iter()
+            .map(|p| self.entry(p, kind))
+            .collect()
     }
 
     /// All models, user ones first, sorted by name within each.
     pub fn entries(&self) -> Vec<ModelEntry> {
-        let mut v = scan(&self.user, ModelKind::User);
+        let mut v = self.scan(&self.user, ModelKind::User);
         let names: Vec<String> = v.iter().map(|e| e.name.clone()).collect();
         v.extend(
-            scan(&self.bundled, ModelKind::Bundled)
+            self.scan(&self.bundled, ModelKind::Bundled)
                 .into_iter()
                 .filter(|e| !names.contains(&e.name)),
         );
@@ -59,7 +88,7 @@ impl ModelLibrary {
     pub fn find(&self, query: &str) -> Result<ModelEntry> {
         let p = Path::new(query);
         if p.is_file() {
-            return Ok(entry(p, ModelKind::User));
+            return Ok(self.entry(p, ModelKind::User));
         }
         let all = self.entries();
         all.iter()
@@ -135,7 +164,19 @@ fn entry(path: &Path, kind: ModelKind) -> ModelEntry {
     }
 }
 
-fn scan(dir: &Path, kind: ModelKind) -> Vec<ModelEntry> {
+/// `p`, or the file of that name in `dir` when `p` is gone.
+fn locate(p: &Path, dir: &Path) -> PathBuf {
+    if p.exists() {
+        return p.to_path_buf();
+    }
+    match p.file_name().map(|n| dir.join(n)) {
+        Some(q) if q.exists() => q,
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The model files of `dir`, sorted.
+fn scan_paths(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -145,5 +186,5 @@ fn scan(dir: &Path, kind: ModelKind) -> Vec<ModelEntry> {
         .filter(|p| p.extension().is_some_and(|x| x == EXT) && p.is_file())
         .collect();
     paths.sort();
-    paths.iter().map(|p| entry(p, kind)).collect()
+    paths
 }
