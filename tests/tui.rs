@@ -1097,3 +1097,18 @@ fn a_model_trained_from_the_tui_appears_in_the_library() {
     assert_eq!(a.lib.models[0].styles, [styles.join("irises.png")]);
     assert!(a.lib.models[0].error.is_none());
 }
+
+#[test]
+fn ctrl_u_clears_the_input_line_and_other_control_chords_are_not_text() {
+    let mut a = app(true);
+    press(&mut a, "2j\n");
+    assert!(matches!(a.mode, Mode::Input { .. }));
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    a.on_key(ctrl('a'));
+    a.on_key(ctrl('u'));
+    press(&mut a, "48");
+    match &a.mode {
+        Mode::Input { buffer, .. } => assert_eq!(buffer, "48"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
@@ -315,6 +315,15 @@ impl App {
                     KeyCode::Backspace => {
                         buffer.pop();
                         self.live_input(&purpose, &buffer);
+                        self.mode = Mode::Input { purpose, buffer };
+                    }
+                    // Ctrl-U clears the line (as in a shell); other control
+                    // chords are not text.
+                    KeyCode::Char(c) if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        if c == 'u' {
+                            buffer.clear();
+                            self.live_input(&purpose, &buffer);
+                        }
                         self.mode = Mode::Input { purpose, buffer };
                     }
                     KeyCode::Char(c) => {

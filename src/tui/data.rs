@@ -4,12 +4,13 @@
 //! waits on SQLite. It also reads what the memory estimate needs from disk and
 //! the device (the content's dimensions, free memory), for the same reason.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use tch::Device;
 
+use crate::engine::fast::models::ModelLibrary;
 use crate::engine::memory;
 use crate::jobs::{analogy, stylize, Job};
 use crate::queue::{Filter, LossCache, Point, RollbackRecord, Run, Sample, Store, WorkerInfo};
@@ -276,6 +277,21 @@ fn execute(store: &mut Store, cmd: Command) -> Option<String> {
     })
 }
 
+/// `name`, or `name-2`, `name-3`… when a model (bundled or the user's) has it:
+/// Compose names a training run for its painting, which a bundled model may
+/// already be named for.
+fn free_model_name(data_dir: &Path, name: &str) -> String {
+    let lib = ModelLibrary::new(
+        crate::config::resolve(Path::new("models")),
+        data_dir.join("models"),
+    );
+    let taken: Vec<String> = lib.entries().into_iter().map(|e| e.name).collect();
+    std::iter::once(name.to_string())
+        .chain((2..).map(|n| format!("{name}-{n}")))
+        .find(|n| !taken.contains(n))
+        .unwrap_or_else(|| name.to_string())
+}
+
 fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
     let mut ids = Vec::new();
     for NewRun {
@@ -296,7 +312,11 @@ fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
             Job::Analogy(spec) => {
                 analogy::inputs(spec, [content_name, style_names.first().cloned()])
             }
-            other => return Err(format!("Compose does not queue {} jobs yet", other.kind())),
+            Job::Apply(spec) => spec.inputs(),
+            Job::Train(spec) => {
+                spec.name = free_model_name(store.data_dir(), &spec.name);
+                spec.inputs(style_names.first().cloned())
+            }
         }
         .map_err(|e| e.to_string())?;
         ids.push(store.add_job(&job, &inputs, 0).map_err(|e| e.to_string())?);
@@ -311,4 +331,49 @@ fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
                 .join(", ")
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fast::train::TrainSpec;
+
+    /// A training run Compose names for a painting a model is already named
+    /// for gets the next free name when it is queued.
+    #[test]
+    fn a_compose_training_run_is_queued_under_a_free_model_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let photos = tmp.path().join("photos");
+        std::fs::create_dir_all(data.join("models")).unwrap();
+        std::fs::create_dir_all(&photos).unwrap();
+        let img =
+            image::RgbImage::from_fn(40, 40, |x, y| image::Rgb([x as u8 * 6, y as u8 * 6, 90]));
+        img.save(photos.join("a.png")).unwrap();
+        let style = tmp.path().join("irises.png");
+        img.save(&style).unwrap();
+        // A model of the user's already has the painting's name.
+        std::fs::write(data.join("models/irises.safetensors"), b"x").unwrap();
+        let mut store = Store::open(&data).unwrap();
+        let train = NewRun {
+            job: Job::Train(crate::jobs::train::Spec {
+                name: "irises".into(),
+                train: TrainSpec {
+                    style: style.clone(),
+                    dataset: photos.clone(),
+                    ..TrainSpec::default()
+                },
+                sample_every: 1,
+            }),
+            content_name: None,
+            style_names: vec!["irises".into()],
+        };
+        let msg = enqueue(&mut store, vec![train]).unwrap();
+        assert!(msg.starts_with("queued run"), "{msg}");
+        let runs = store.list(&Filter::default()).unwrap();
+        match runs.iter().find_map(|r| r.job()) {
+            Some(Job::Train(s)) => assert_eq!(s.name, "irises-2"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -359,9 +359,10 @@ fn draw_model(f: &mut Frame, area: Rect, app: &App, m: &ModelItem, want: &mut Ve
             lines.push(Line::from("Enter: apply it in Compose").style(app.theme.muted()));
         }
     }
+    // Room for each line wrapped once.
     let [img, meta] = Layout::vertical([
         Constraint::Min(3),
-        Constraint::Length(lines.len() as u16 + 1),
+        Constraint::Length(2 * lines.len() as u16),
     ])
     .areas(area);
     match m.styles.first() {
