@@ -9,7 +9,7 @@ pub mod queue;
 pub mod views;
 pub mod watch;
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::widgets::{Block, Cell, Row};
 use ratatui::Frame;
@@ -91,10 +91,20 @@ pub fn chart_and_image(
         &view.series,
         &view.marks,
     );
-    let block = Block::bordered().title(image_title.to_string());
-    let inner = block.inner(image_area);
-    f.render_widget(block, image_area);
-    image(f, inner, &live::run_image(app, r), app, want);
+    // The output, then any images the kind adds (an analogy's B and field),
+    // stacked.
+    let images: Vec<(&str, std::path::PathBuf)> =
+        std::iter::once((image_title, live::run_image(app, r)))
+            .chain(view.extra_images.iter().map(|(t, p)| (*t, p.clone())))
+            .collect();
+    let n = images.len() as u32;
+    let areas = Layout::vertical((0..n).map(|_| Constraint::Ratio(1, n))).split(image_area);
+    for ((title, path), area) in images.iter().zip(areas.iter()) {
+        let block = Block::bordered().title(title.to_string());
+        let inner = block.inner(*area);
+        f.render_widget(block, *area);
+        image(f, inner, path, app, want);
+    }
 }
 
 /// The loss series of a run (style, content, total), its best total and its

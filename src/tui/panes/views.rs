@@ -21,6 +21,9 @@ pub struct KindView {
     pub marks: chart::Marks,
     /// The chart's x axis.
     pub x_title: &'static str,
+    /// Images a kind shows beside its output, titled (an analogy's B and
+    /// its field picture).
+    pub extra_images: Vec<(&'static str, std::path::PathBuf)>,
 }
 
 /// The view of run `r` for its kind.
@@ -83,6 +86,7 @@ fn gatys(app: &App, r: &Run) -> KindView {
         series,
         marks,
         x_title: "evaluation",
+        extra_images: Vec::new(),
     }
 }
 
@@ -136,6 +140,7 @@ fn train(app: &App, r: &Run, spec: &jobs::train::Spec) -> KindView {
         series: series_of(points, &[jobs::train::RATE_SERIES], &app.theme),
         marks: chart::Marks::default(),
         x_title: "iteration",
+        extra_images: Vec::new(),
     }
 }
 
@@ -176,6 +181,7 @@ fn analogy(app: &App, r: &Run) -> KindView {
             p.layer, p.level, p.phase, p.iteration, p.of
         )));
     }
+    let mut extra = Vec::new();
     if let Some(Outcome::Analogy(o)) = &r.outcome {
         lines.push(Line::from(format!(
             "PatchMatch {:.1} s · reconstruction {:.1} s · total {:.1} s · identity {:.0}%",
@@ -184,8 +190,15 @@ fn analogy(app: &App, r: &Run) -> KindView {
             o.timings.total,
             o.identity_share * 100.0
         )));
+        let dir = app.snap.data_dir.join("runs").join(r.id.to_string());
+        extra = vec![
+            (" B ", dir.join(&o.b)),
+            (" A→B′ field ", dir.join(&o.flow_picture)),
+        ];
     }
-    other(app, r, lines)
+    let mut v = other(app, r, lines);
+    v.extra_images = extra;
+    v
 }
 
 /// A kind without its own figures: what the run is, then `lines`, and a
@@ -201,6 +214,7 @@ fn other(app: &App, r: &Run, lines: Vec<Line<'static>>) -> KindView {
         series: series_of(app.points_of(r.id), &[], &app.theme),
         marks: chart::Marks::default(),
         x_title: "step",
+        extra_images: Vec::new(),
     }
 }
 
