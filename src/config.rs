@@ -406,8 +406,18 @@ impl Config {
         device: tch::Device,
         exit_when_idle: bool,
     ) -> crate::queue::worker::WorkerConfig {
+        use crate::queue::worker::{RunDefaults, SizeSteps};
+        let of = |d: DeviceDefaults| SizeSteps {
+            size: d.size,
+            steps: d.steps,
+        };
         crate::queue::worker::WorkerConfig {
             device,
+            auto_device: false,
+            defaults: RunDefaults {
+                cpu: of(self.cpu),
+                gpu: of(self.gpu),
+            },
             weights: resolve(&self.paths.weights),
             poll: std::time::Duration::from_secs_f64(self.worker.poll_interval.max(0.05)),
             exit_when_idle,
@@ -416,6 +426,20 @@ impl Config {
             thumb_size: self.worker.thumb_size,
             snapshot_every: self.worker.snapshot_every,
         }
+    }
+
+    /// [`Config::worker_config`] for a device as the user names it: with
+    /// `auto` the worker chooses when it starts, avoiding the GPUs that live
+    /// workers on this host hold.
+    pub fn worker_config_for(
+        &self,
+        device: &str,
+        exit_when_idle: bool,
+    ) -> Result<crate::queue::worker::WorkerConfig, crate::engine::Error> {
+        let parsed = crate::engine::device::parse_device(device)?;
+        let mut w = self.worker_config(parsed, exit_when_idle);
+        w.auto_device = device.trim() == "auto";
+        Ok(w)
     }
 
     /// The data directory: `--data-dir`, else `paths.data_dir`, else the user's

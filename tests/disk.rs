@@ -32,6 +32,8 @@ fn spec() -> RunSpec {
 fn config() -> WorkerConfig {
     WorkerConfig {
         device: tch::Device::Cpu,
+        auto_device: false,
+        defaults: Default::default(),
         weights: weights_path(),
         poll: Duration::from_millis(50),
         exit_when_idle: true,

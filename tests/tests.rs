@@ -6,6 +6,7 @@ mod analogy;
 mod cli;
 mod disk;
 mod fast;
+mod gpuworker;
 mod guard;
 mod image_io;
 mod jobs;

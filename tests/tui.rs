@@ -98,6 +98,9 @@ fn run(id: i64, status: Status, content: &str, style: &str, loss: Option<f64>) -
         error: (status == Status::Failed).then(|| "content.png: not a readable image".into()),
         cancel_requested: false,
         attempts: 1,
+        crashes: 0,
+        device_kind: None,
+        device_defaults: Default::default(),
         resume_from: None,
         resume_step: None,
     }

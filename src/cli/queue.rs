@@ -6,10 +6,11 @@ use clap::{Args, Subcommand};
 use super::stylize::{spec_from_args, stem, StylizeArgs};
 use super::table::Table;
 use crate::config::{resolve, Config};
-use crate::engine::device::parse_device;
+use crate::engine::device::{parse_device, DeviceKind};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::spec::StyleRef;
 use crate::jobs::{stylize, texture, Job};
+use crate::queue::run::DeviceDefaults;
 use crate::queue::{Status, Store};
 
 #[derive(Subcommand, Debug)]
@@ -97,7 +98,8 @@ pub struct TextureAdd {
     /// A `[presets.NAME]` table for the other parameters.
     #[arg(long)]
     pub preset: Option<String>,
-    /// auto, cpu, cuda or cuda:N: which device's default size and steps.
+    /// cpu or cuda: only a worker on that kind of device takes the run
+    /// (auto, the default: any worker).
     #[arg(long)]
     pub device: Option<String>,
     #[command(flatten)]
@@ -198,20 +200,49 @@ fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
             ignored.join(", ")
         );
     }
-    let device = parse_device(a.run.common.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let (mut spec, style_name) = spec_from_args(&a.run, c, device.is_cuda())?;
+    let (kind, gpu) = device_request(a.run.common.device.as_deref(), c)?;
+    let (mut spec, style_name) = spec_from_args(&a.run, c, gpu)?;
     // Check the inputs now, so a bad file fails here rather than in the
     // worker; their paths are stored absolute.
     let style_names: Vec<String> = style_name.split('+').map(str::to_string).collect();
     let content_name = stem(&spec.content);
     let inputs = stylize::inputs(&mut spec, Some(content_name), &style_names)?;
-    let id = store.add_job(&Job::Stylize(spec), &inputs, a.place.priority)?;
+    // What was not given is the worker's device's to choose.
+    let defaults = DeviceDefaults {
+        size: a.run.common.size.is_none(),
+        steps: a.run.common.steps.is_none(),
+    };
+    let job = Job::Stylize(spec);
+    let id = store.add_job_on(&job, &inputs, a.place.priority, kind, defaults)?;
     report(store, id, a.place.json)
 }
 
+/// The kind of device a queued run asks for (`--device`; none when not
+/// given or `auto`), and whether its spec starts from the GPU's defaults.
+/// A GPU need not be here: the run waits for a worker on one.
+fn device_request(asked: Option<&str>, c: &Config) -> Result<(Option<DeviceKind>, bool)> {
+    let kind = asked.map(DeviceKind::of_name).transpose()?.flatten();
+    let gpu = match kind {
+        Some(k) => k == DeviceKind::Cuda,
+        None => parse_device(asked.unwrap_or(&c.stylize.device))?.is_cuda(),
+    };
+    Ok((kind, gpu))
+}
+
 fn add_texture(a: TextureAdd, store: &mut Store, c: &Config) -> Result<i32> {
-    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let base = c.kind_spec(texture::KIND, a.preset.as_deref(), device.is_cuda())?;
+    let (kind, gpu) = device_request(a.device.as_deref(), c)?;
+    let base = c.kind_spec(texture::KIND, a.preset.as_deref(), gpu)?;
+    // A preset's size or steps are given values too.
+    let preset_sets = |key: &str| {
+        a.preset
+            .as_ref()
+            .and_then(|p| c.presets.get(p))
+            .is_some_and(|t| t.contains_key(key))
+    };
+    let defaults = DeviceDefaults {
+        size: a.size.is_none() && !preset_sets("size"),
+        steps: a.steps.is_none() && !preset_sets("steps"),
+    };
     let styles = Library::open(&resolve(&c.paths.styles)).ok();
     let path = resolve_image(&a.style, styles.as_ref())?;
     let name = styles
@@ -231,7 +262,13 @@ fn add_texture(a: TextureAdd, store: &mut Store, c: &Config) -> Result<i32> {
     }
     spec.validate()?;
     let inputs = spec.inputs(Some(name))?;
-    let id = store.add_job(&Job::Texture(spec), &inputs, a.place.priority)?;
+    let id = store.add_job_on(
+        &Job::Texture(spec),
+        &inputs,
+        a.place.priority,
+        kind,
+        defaults,
+    )?;
     report(store, id, a.place.json)
 }
 

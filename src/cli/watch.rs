@@ -72,7 +72,8 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
             r.enabled = true;
         }
     }
-    let device = parse_device(a.device.as_deref().unwrap_or(&c.worker.device))?;
+    let device_arg = a.device.as_deref().unwrap_or(&c.worker.device);
+    let device = parse_device(device_arg)?;
     let styles = resolve(&c.paths.styles);
     let models = super::fast::library(c, data_dir.as_deref())?;
     let mut rules = Vec::new();
@@ -91,11 +92,13 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
     let worker = if a.no_worker {
         None
     } else {
-        let config = c.worker_config(device, false);
+        let config = c.worker_config_for(device_arg, false)?;
         let store = Store::open(&dir)?;
         let stop = stop.clone();
         Some(std::thread::spawn(move || -> Result<()> {
             let mut worker = Worker::new(store, config);
+            // With `auto`, the device is chosen as the worker registers.
+            let device = worker.register()?;
             println!("worker {} on {}", worker.id(), device_name(device));
             worker.run(&stop, &mut |e| match e {
                 WorkerEvent::Recovered(ids) => println!("interrupted (worker gone): runs {ids:?}"),

@@ -24,13 +24,13 @@ pub fn parse_device(s: &str) -> Result<Device> {
                         Error::Device(format!("'{s}' unknown: use auto, cpu, cuda or cuda:N"))
                     })?,
             };
-            let count = tch::Cuda::device_count();
+            let count = cuda_count();
             if count == 0 {
                 return Err(Error::Device(format!(
                     "'{s}' requested but no CUDA device is available (use --device cpu)"
                 )));
             }
-            if index as i64 >= count {
+            if index >= count {
                 return Err(Error::Device(format!(
                     "'{s}' requested but only {count} CUDA device(s) exist"
                 )));
@@ -60,11 +60,52 @@ pub struct Gpu {
     pub total: Option<u64>,
 }
 
+/// The environment variable that fakes the GPU list, for tests on a machine
+/// without one: `0:80000,1:80000` is two GPUs with 80000 MiB free each.
+/// Only the device choice reads it (`list_gpus`, the device count that
+/// `parse_device` checks); a run on a faked GPU fails in libtorch.
+pub const FAKE_GPUS: &str = "ATELIER_FAKE_GPUS";
+
+/// Parses a [`FAKE_GPUS`] value: `index:free_mib` entries, comma-separated;
+/// `None` when an entry is not of that form.
+pub fn parse_fake_gpus(s: &str) -> Option<Vec<Gpu>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (i, free) = e.split_once(':')?;
+            let free = free.trim().parse::<u64>().ok()? << 20;
+            Some(Gpu {
+                device: Device::Cuda(i.trim().parse().ok()?),
+                name: Some("fake GPU".into()),
+                free: Some(free),
+                total: Some(free),
+            })
+        })
+        .collect()
+}
+
+fn fake_gpus() -> Option<Vec<Gpu>> {
+    parse_fake_gpus(&std::env::var(FAKE_GPUS).ok()?)
+}
+
+/// How many CUDA devices libtorch sees ([`FAKE_GPUS`] when set).
+pub fn cuda_count() -> usize {
+    match fake_gpus() {
+        Some(g) => g.len(),
+        None => usize::try_from(tch::Cuda::device_count()).unwrap_or(0),
+    }
+}
+
 /// Every CUDA device libtorch sees (`cuda:0` …), with free memory from
 /// nvidia-smi mapped through `CUDA_VISIBLE_DEVICES` (it opens no CUDA context
 /// on the GPUs; the CUDA runtime would open one on each). Without nvidia-smi,
 /// the free memory is unknown (`None`). Empty on a machine without CUDA.
+/// [`FAKE_GPUS`], when set, is the list instead.
 pub fn list_gpus() -> Vec<Gpu> {
+    if let Some(fake) = fake_gpus() {
+        return fake;
+    }
     let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
     let smi = memory::query_smi().unwrap_or_default();
     let cvd = std::env::var("CUDA_VISIBLE_DEVICES").ok();
@@ -107,10 +148,68 @@ pub fn choose_auto(gpus: &[Gpu], taken: &[Device]) -> Device {
 
 /// [`choose_auto`] on this machine's GPUs ([`list_gpus`]).
 pub fn resolve_auto(taken: &[Device]) -> Device {
-    if tch::Cuda::device_count() == 0 {
+    if cuda_count() == 0 {
         return Device::Cpu;
     }
     choose_auto(&list_gpus(), taken)
+}
+
+/// The kind of device a queued run asks for (`queue add --device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+}
+
+impl DeviceKind {
+    /// The kind a device name asks for, without checking that such a device
+    /// exists here (a run may be queued for a GPU box's workers): `auto`
+    /// asks for none (`None`), `cpu` for the CPU, `cuda`, `gpu` and `cuda:N`
+    /// for a GPU.
+    pub fn of_name(s: &str) -> Result<Option<DeviceKind>> {
+        let s = s.trim();
+        match s {
+            "auto" | "any" => Ok(None),
+            "cpu" => Ok(Some(DeviceKind::Cpu)),
+            "cuda" | "gpu" => Ok(Some(DeviceKind::Cuda)),
+            _ if s
+                .strip_prefix("cuda:")
+                .is_some_and(|n| n.parse::<usize>().is_ok()) =>
+            {
+                Ok(Some(DeviceKind::Cuda))
+            }
+            _ => Err(Error::Device(format!(
+                "'{s}' unknown: use auto, cpu, cuda or cuda:N"
+            ))),
+        }
+    }
+
+    /// The kind of `device`.
+    pub fn of(device: Device) -> DeviceKind {
+        if device.is_cuda() {
+            DeviceKind::Cuda
+        } else {
+            DeviceKind::Cpu
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
+}
+
+/// A device name as the store records it (`cpu`, `cuda:1`), back as a device.
+pub fn device_of_name(s: &str) -> Option<Device> {
+    match s {
+        "cpu" => Some(Device::Cpu),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(Device::Cuda),
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +261,27 @@ mod tests {
         assert_eq!(taken, vec![Device::Cuda(0), Device::Cuda(1)]);
         // A third worker finds no free GPU.
         assert_eq!(choose_auto(&gpus, &taken), Device::Cpu);
+    }
+
+    #[test]
+    fn fake_gpus_and_device_kinds_parse() {
+        let g = parse_fake_gpus("0:80000, 1:40000").unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[1].device, Device::Cuda(1));
+        assert_eq!(g[1].free, Some(40_000 << 20));
+        assert_eq!(choose_auto(&g, &[]), Device::Cuda(0));
+        assert!(parse_fake_gpus("0").is_none());
+        assert!(parse_fake_gpus("x:1").is_none());
+        assert_eq!(DeviceKind::of_name("auto").unwrap(), None);
+        assert_eq!(DeviceKind::of_name("cpu").unwrap(), Some(DeviceKind::Cpu));
+        assert_eq!(
+            DeviceKind::of_name("cuda:3").unwrap(),
+            Some(DeviceKind::Cuda)
+        );
+        assert!(DeviceKind::of_name("tpu").is_err());
+        assert_eq!(device_of_name("cuda:2"), Some(Device::Cuda(2)));
+        assert_eq!(device_of_name("cpu"), Some(Device::Cpu));
+        assert_eq!(device_of_name("mps"), None);
     }
 
     #[test]

@@ -287,6 +287,14 @@ pub struct Estimate {
 }
 
 pub fn estimate(spec: &RunSpec, width: u32, height: u32, device: Device) -> Estimate {
+    Estimate {
+        available: available_bytes(device),
+        ..estimate_run(spec, width, height, device)
+    }
+}
+
+/// [`estimate`] without asking for the free memory.
+fn estimate_run(spec: &RunSpec, width: u32, height: u32, device: Device) -> Estimate {
     let run = run_bytes(spec, width, height);
     let base = if device.is_cuda() {
         0
@@ -296,7 +304,7 @@ pub fn estimate(spec: &RunSpec, width: u32, height: u32, device: Device) -> Esti
     Estimate {
         run,
         peak: base + run,
-        available: available_bytes(device),
+        available: None,
     }
 }
 
@@ -308,7 +316,26 @@ pub fn mib(b: u64) -> String {
 /// Refuses a run whose estimate exceeds the free memory, naming the largest
 /// size that fits. Passes when the free memory cannot be told.
 pub fn check(spec: &RunSpec, width: u32, height: u32, device: Device) -> Result<Estimate> {
-    let e = estimate(spec, width, height, device);
+    check_against(spec, width, height, device, available_bytes(device)).map_err(|e| match e {
+        Error::Memory(m) => Error::Memory(format!("{m} (or pass --force to try anyway)")),
+        e => e,
+    })
+}
+
+/// [`check`] against `available` free bytes (`None`: unknown, the run
+/// passes), without the CLI's `--force` hint: the worker's check, whose
+/// free figure a test can set.
+pub fn check_against(
+    spec: &RunSpec,
+    width: u32,
+    height: u32,
+    device: Device,
+    available: Option<u64>,
+) -> Result<Estimate> {
+    let e = Estimate {
+        available,
+        ..estimate_run(spec, width, height, device)
+    };
     let Some(avail) = e.available else {
         return Ok(e);
     };
@@ -338,7 +365,7 @@ pub fn check(spec: &RunSpec, width: u32, height: u32, device: Device) -> Result<
         "no size fits".to_string()
     };
     Err(Error::Memory(format!(
-        "a {} px run needs about {} but only {} is free on {}; {hint} (or pass --force to try anyway)",
+        "a {} px run needs about {} but only {} is free on {}; {hint}",
         spec.size,
         mib(e.run),
         mib(avail),
@@ -436,6 +463,37 @@ mod tests {
             e.contains("cuda:1") && e.contains("CUDA_VISIBLE_DEVICES=2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_check_refuses_what_does_not_fit_and_names_a_size_that_does() {
+        let spec = RunSpec {
+            size: 256,
+            ..RunSpec::default()
+        };
+        let need = run_bytes(&spec, 400, 300);
+        let e = check_against(&spec, 400, 300, Device::Cpu, Some(need / 2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("not enough memory: a 256 px run needs about") && e.contains("fits"),
+            "{e}"
+        );
+        let fits: u32 = e
+            .split("--size ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        let smaller = RunSpec {
+            size: fits,
+            ..spec.clone()
+        };
+        assert!(fits < 256 && run_bytes(&smaller, 400, 300) <= need / 2);
+        let tiny = check_against(&spec, 400, 300, Device::Cpu, Some(1)).unwrap_err();
+        assert!(tiny.to_string().ends_with("no size fits"), "{tiny}");
+        assert!(check_against(&spec, 400, 300, Device::Cpu, Some(need)).is_ok());
+        assert!(check_against(&spec, 400, 300, Device::Cpu, None).is_ok());
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub enum StoreError {
     Spec(String),
     #[error(transparent)]
     Engine(#[from] crate::engine::Error),
+    /// The worker's device failed (a sticky CUDA error): its run went back
+    /// to the queue and the worker stops, instead of failing every run.
+    #[error("device {device} is unusable: {reason}; the run was put back")]
+    DeviceUnusable { device: String, reason: String },
 }
 
 impl StoreError {

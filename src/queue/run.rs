@@ -227,6 +227,43 @@ pub struct Run {
     pub resume_from: Option<PathBuf>,
     /// Steps already done before `resume_from` was written.
     pub resume_step: Option<i64>,
+    /// How many times the run's worker died while running it.
+    pub crashes: i64,
+    /// The kind of device the run asks for (`cpu`, `cuda`; `None`: any).
+    pub device_kind: Option<String>,
+    /// The spec fields the worker fills with its device's defaults.
+    pub device_defaults: DeviceDefaults,
+}
+
+/// Which of a Gatys run's parameters come from the worker's device
+/// (`queue add` was not given them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceDefaults {
+    pub size: bool,
+    pub steps: bool,
+}
+
+impl DeviceDefaults {
+    /// The column's text: `size,steps`, `size`, `steps`; `None` when neither.
+    pub fn to_column(self) -> Option<String> {
+        let names: Vec<&str> = [(self.size, "size"), (self.steps, "steps")]
+            .into_iter()
+            .filter_map(|(on, n)| on.then_some(n))
+            .collect();
+        (!names.is_empty()).then(|| names.join(","))
+    }
+
+    pub fn from_column(s: Option<&str>) -> Self {
+        let has = |n: &str| s.is_some_and(|s| s.split(',').any(|x| x.trim() == n));
+        DeviceDefaults {
+            size: has("size"),
+            steps: has("steps"),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.size || self.steps
+    }
 }
 
 /// One evaluation's losses of a Gatys-kind run: its series side by side

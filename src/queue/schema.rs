@@ -145,6 +145,16 @@ pub const MIGRATIONS: &[&str] = &[
         created REAL NOT NULL,
         PRIMARY KEY (run_id, step)
     ) WITHOUT ROWID;",
+    // 5 -> 6: the GPU box (issue 19). `crashes`: how many times the run's
+    // worker died while running it (at MAX_CRASHES the run fails instead of
+    // going back to the queue). `device_kind`: the kind of device the run
+    // asks for (NULL: any). `device_defaults`: the spec fields `queue add`
+    // was not given ("size,steps"), which the worker fills with its own
+    // device's defaults when it claims the run; NULL for runs queued
+    // before (their values are explicit).
+    "ALTER TABLE runs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN device_kind TEXT CHECK (device_kind IN ('cpu', 'cuda'));
+    ALTER TABLE runs ADD COLUMN device_defaults TEXT;",
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

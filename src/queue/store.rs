@@ -7,12 +7,20 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, ToSql, TransactionBehavior};
 
 use super::error::{StoreError, StoreResult};
-use super::run::{now, Input, Point, Run, Sample, Status, StoredJob, UnknownJob};
+use super::run::{
+    format_time, now, DeviceDefaults, Input, Point, Run, Sample, Status, StoredJob, UnknownJob,
+};
 use super::schema::{APPLICATION_ID, LATEST, MIGRATIONS};
+use crate::engine::device::DeviceKind;
 use crate::engine::spec::RunSpec;
 use crate::jobs::{stylize, Job, Outcome, RunFiles};
 
 const DB_FILE: &str = "atelier.db";
+
+/// A run whose worker died this many times while running it is failed (it
+/// most likely kills its worker: an out-of-memory kill, a crash in a
+/// library) instead of going back to the queue once more.
+pub const MAX_CRASHES: i64 = 3;
 /// How long a writer waits for another before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -48,7 +56,7 @@ pub struct Store {
 
 const RUN_COLUMNS: &str = "id, created, status, priority, kind, spec, inputs, output, device,
     worker, started, finished, heartbeat, outcome, error, cancel_requested, attempts, resume_from,
-    resume_step";
+    resume_step, crashes, device_kind, device_defaults";
 
 /// A checkpoint a run wrote (or its latest snapshot, for image-state kinds).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -206,17 +214,55 @@ impl Store {
 
     /// Queues a validated job of any kind; returns the new run's id.
     pub fn add_job(&self, job: &Job, inputs: &[Input], priority: i64) -> StoreResult<i64> {
+        self.add_job_on(job, inputs, priority, None, DeviceDefaults::default())
+    }
+
+    /// [`Store::add_job`] for a kind of device (`None`: any), with the spec
+    /// fields `defaults` names left to the worker's device.
+    pub fn add_job_on(
+        &self,
+        job: &Job,
+        inputs: &[Input],
+        priority: i64,
+        kind: Option<DeviceKind>,
+        defaults: DeviceDefaults,
+    ) -> StoreResult<i64> {
         job.validate()?;
         let (spec_json, inputs_json) = job_columns(job, inputs)?;
-        insert_run(
-            &self.conn,
+        // One transaction: no worker may claim the run before it says what
+        // device it asks for.
+        let tx = self.immediate()?;
+        let id = insert_run(
+            &tx,
             &self.data_dir.join("runs"),
             job.kind(),
             &spec_json,
             &inputs_json,
             priority,
         )
-        .map_err(|e| self.err(e))
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE runs SET device_kind = ?2, device_defaults = ?3 WHERE id = ?1",
+            params![id, kind.map(DeviceKind::as_str), defaults.to_column()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// Replaces the job of a run `worker` holds (its device's defaults
+    /// filled in at claim time), so the run's record says what ran.
+    pub fn set_job(&self, id: i64, worker: &str, job: &Job) -> StoreResult<()> {
+        let spec = job
+            .spec_json()
+            .map_err(|e| StoreError::Spec(e.to_string()))?;
+        self.transition(
+            id,
+            worker,
+            "UPDATE runs SET spec = ?3",
+            &[&spec],
+            |_| Ok(()),
+        )
     }
 
     pub fn get(&self, id: i64) -> StoreResult<Run> {
@@ -280,9 +326,15 @@ impl Store {
 
     /// Takes the next queued run for `worker`, atomically: one UPDATE picks and
     /// marks it, so two workers can never take the same run. Only runs of a
-    /// kind this build knows are taken (a newer atelier's wait for it).
+    /// kind this build knows are taken (a newer atelier's wait for it), and
+    /// only runs that ask for no device kind or for `device`'s.
     pub fn claim(&self, worker: &str, device: &str) -> StoreResult<Option<Run>> {
         let t = now();
+        let device_kind = if device.starts_with("cuda") {
+            DeviceKind::Cuda
+        } else {
+            DeviceKind::Cpu
+        };
         // The kinds are this build's constants, not user text.
         let kinds = Job::KINDS
             .iter()
@@ -296,11 +348,12 @@ impl Store {
                     "UPDATE runs SET status = 'running', worker = ?1, device = ?2, started = ?3,
                         heartbeat = ?3, attempts = attempts + 1, error = NULL, finished = NULL
                  WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ({kinds})
+                               AND (device_kind IS NULL OR device_kind = ?4)
                              ORDER BY priority DESC, position, id LIMIT 1)
                    AND status = 'queued'
                  RETURNING id"
                 ),
-                params![worker, device, t],
+                params![worker, device, t, device_kind.as_str()],
                 |r| r.get(0),
             )
             .optional()
@@ -709,6 +762,45 @@ impl Store {
         Ok(())
     }
 
+    /// Registers worker `id` on the device `choose` picks given the devices
+    /// of the live workers on this host (a process that exists; one
+    /// transaction, so two workers starting at once never pick the same
+    /// device). Returns the device's name.
+    pub fn register_worker_choosing(
+        &self,
+        id: &str,
+        choose: impl FnOnce(&[String]) -> String,
+    ) -> StoreResult<String> {
+        let host = hostname();
+        let tx = self.immediate()?;
+        let rows: Vec<(String, i64, String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, pid, host, device FROM workers")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
+        };
+        // Another host's GPUs are not this host's: only local workers count.
+        let taken: Vec<String> = rows
+            .into_iter()
+            .filter(|(w, pid, h, _)| {
+                w != id && *h == host && u32::try_from(*pid).is_ok_and(process_alive)
+            })
+            .map(|(_, _, _, device)| device)
+            .collect();
+        let device = choose(&taken);
+        tx.execute(
+            "INSERT OR REPLACE INTO workers (id, pid, host, device, started, heartbeat, current_run)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL)",
+            params![id, std::process::id(), host, device, now()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(device)
+    }
+
     pub fn worker_idle(&self, id: &str) -> StoreResult<()> {
         self.conn
             .execute(
@@ -749,23 +841,25 @@ impl Store {
 
     /// Marks running runs whose worker is gone as interrupted: on this host, its
     /// process no longer exists (a live one is never gone); on another host,
-    /// no heartbeat for `stale_after` seconds.
+    /// no heartbeat for `stale_after` seconds. Each counts as a crash of the
+    /// run; at [`MAX_CRASHES`] the run is failed with that reason instead.
     /// Removes their half-written temporary files and returns their ids.
     pub fn recover(&self, stale_after: f64) -> StoreResult<Vec<i64>> {
         let host = hostname();
         let t = now();
-        let running: Vec<(i64, Option<String>, Option<f64>)> = {
+        type Row = (i64, Option<String>, Option<f64>, i64);
+        let running: Vec<Row> = {
             let mut stmt = self
                 .conn
-                .prepare("SELECT id, worker, heartbeat FROM runs WHERE status = 'running'")
+                .prepare("SELECT id, worker, heartbeat, crashes FROM runs WHERE status = 'running'")
                 .map_err(|e| self.err(e))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .map_err(|e| self.err(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
         };
         let mut dead = Vec::new();
-        for (id, worker, heartbeat) in running {
+        for (id, worker, heartbeat, crashes) in running {
             // On this host the process table is the truth: a live PID is
             // never gone (an evaluation may outlast any heartbeat timeout),
             // a dead one is gone at once. Elsewhere only heartbeats tell.
@@ -779,12 +873,24 @@ impl Store {
                 None => heartbeat.is_none_or(|h| t - h > stale_after),
             };
             if gone {
+                let crashes = crashes + 1;
+                let (status, error) = if crashes >= MAX_CRASHES {
+                    // Its last sign of life is the nearest to the crash.
+                    let last = format_time(heartbeat.unwrap_or(t));
+                    (
+                        "failed",
+                        format!("crashed its worker {crashes} times; last at {last} UTC"),
+                    )
+                } else {
+                    ("interrupted", "its worker stopped responding".to_string())
+                };
                 let n = self
                     .conn
                     .execute(
-                        "UPDATE runs SET status = 'interrupted', error = 'its worker stopped responding'
+                        "UPDATE runs SET status = ?3, error = ?4, crashes = ?5,
+                                finished = CASE WHEN ?3 = 'failed' THEN ?6 ELSE finished END
                          WHERE id = ?1 AND status = 'running' AND worker IS ?2",
-                        params![id, worker],
+                        params![id, worker, status, error, crashes, t],
                     )
                     .map_err(|e| self.err(e))?;
                 if n == 1 {
@@ -1024,6 +1130,11 @@ fn row_to_run(r: &Row<'_>) -> rusqlite::Result<Run> {
             .get::<_, Option<String>>("resume_from")?
             .map(PathBuf::from),
         resume_step: r.get("resume_step")?,
+        crashes: r.get("crashes")?,
+        device_kind: r.get("device_kind")?,
+        device_defaults: DeviceDefaults::from_column(
+            r.get::<_, Option<String>>("device_defaults")?.as_deref(),
+        ),
     })
 }
 

@@ -13,14 +13,16 @@ use tch::Device;
 use super::error::{StoreError, StoreResult};
 use super::history::{Best, RunHistory};
 use super::rollbacks::RollbackRecord;
-use super::run::{Point, Run, Status};
+use super::run::{Point, Run, Status, StoredJob};
 use super::store::{hostname, OnInterrupted, Store};
 use crate::engine::color::ColorMode;
-use crate::engine::device::device_name;
+use crate::engine::device::{choose_auto, device_name, device_of_name, list_gpus};
+use crate::engine::error::ErrorClass;
 use crate::engine::image_io::{
     from_tensor, load_rgb, provenance_chunks, resize_longer_side, save_png, save_png_with,
     to_tensor,
 };
+use crate::engine::memory;
 use crate::engine::output::{Fault, OutputPolicy};
 use crate::engine::pyramid::Scales;
 use crate::engine::spec::RunSpec;
@@ -43,6 +45,12 @@ pub const MIN_STALE_AFTER: f64 = 6.0 * HEARTBEAT_INTERVAL.as_secs() as f64;
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub device: Device,
+    /// `--device auto`: when it starts, the worker takes the freest GPU that
+    /// no live worker on this host holds (the CPU when none is left), and
+    /// `device` is replaced by it.
+    pub auto_device: bool,
+    /// Size and steps of runs queued without them, per kind of device.
+    pub defaults: RunDefaults,
     pub weights: PathBuf,
     /// How often to look for work when the queue is empty.
     pub poll: Duration,
@@ -55,6 +63,47 @@ pub struct WorkerConfig {
     /// Every how many evaluations the current iterate is saved (for the live
     /// view and for resuming); 0: never.
     pub snapshot_every: usize,
+}
+
+/// A Gatys run's size (longer side, px) and steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeSteps {
+    pub size: u32,
+    pub steps: usize,
+}
+
+/// The size and steps a worker gives runs queued without them: its
+/// device's (`[cpu]` and `[gpu]` in the config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunDefaults {
+    pub cpu: SizeSteps,
+    pub gpu: SizeSteps,
+}
+
+impl Default for RunDefaults {
+    /// The built-in config's `[cpu]` and `[gpu]`.
+    fn default() -> Self {
+        RunDefaults {
+            cpu: SizeSteps {
+                size: 256,
+                steps: 200,
+            },
+            gpu: SizeSteps {
+                size: 512,
+                steps: 1000,
+            },
+        }
+    }
+}
+
+impl RunDefaults {
+    pub fn on(&self, device: Device) -> SizeSteps {
+        if device.is_cuda() {
+            self.gpu
+        } else {
+            self.cpu
+        }
+    }
 }
 
 /// What the worker reports as it goes.
@@ -92,6 +141,18 @@ enum Ended {
     /// The worker is stopping: back to the queue.
     Stopped,
     Failed(String),
+    /// The device failed (not out of memory): back to the queue, and the
+    /// worker stops.
+    DeviceFault(String),
+}
+
+/// A run's failure as the worker takes it: a device fault (a sticky CUDA
+/// error) is the device's, not the run's.
+fn failed(e: Error) -> Ended {
+    match e.class() {
+        ErrorClass::DeviceFault => Ended::DeviceFault(e.to_string()),
+        _ => Ended::Failed(e.to_string()),
+    }
 }
 
 pub struct Worker {
@@ -102,6 +163,12 @@ pub struct Worker {
     /// Injected failures of output.png and thumb.png writes: the test seam
     /// for a full disk (see [`Worker::with_write_faults`]).
     faults: [Option<Fault>; 2],
+    /// The free memory the memory check sees instead of the device's (tests).
+    free_memory: Option<u64>,
+    /// An engine error every Gatys run fails with at its first evaluation
+    /// (tests: a device fault without a GPU).
+    engine_fault: Option<String>,
+    registered: bool,
 }
 
 /// What the worker keeps loaded between runs, keyed by what each entry
@@ -161,7 +228,51 @@ impl Worker {
             config,
             models: ModelCache::default(),
             faults: [None, None],
+            free_memory: None,
+            engine_fault: None,
+            registered: false,
         }
+    }
+
+    /// The same worker with its memory check seeing `bytes` free on its
+    /// device (tests only: a small GPU on any machine).
+    pub fn with_free_memory(mut self, bytes: u64) -> Self {
+        self.free_memory = Some(bytes);
+        self
+    }
+
+    /// The same worker with the engine failing every Gatys run with
+    /// `message` (as libtorch words it) at the run's first evaluation (tests
+    /// only: a CUDA error without a GPU).
+    pub fn with_engine_fault(mut self, message: &str) -> Self {
+        self.engine_fault = Some(message.to_string());
+        self
+    }
+
+    /// The worker's device: with `auto_device`, the one [`Worker::register`]
+    /// chose.
+    pub fn device(&self) -> Device {
+        self.config.device
+    }
+
+    /// Registers the worker in the store (done by [`Worker::run`] if not
+    /// before); with `auto_device`, first chooses its device among the GPUs
+    /// that live workers on this host have not taken.
+    pub fn register(&mut self) -> StoreResult<Device> {
+        if self.config.auto_device {
+            let gpus = list_gpus();
+            let name = self.store.register_worker_choosing(&self.id, |taken| {
+                let taken: Vec<Device> = taken.iter().filter_map(|d| device_of_name(d)).collect();
+                device_name(choose_auto(&gpus, &taken))
+            })?;
+            self.config.device = device_of_name(&name).unwrap_or(Device::Cpu);
+            self.config.auto_device = false;
+        } else {
+            let device = device_name(self.config.device);
+            self.store.register_worker(&self.id, &device)?;
+        }
+        self.registered = true;
+        Ok(self.config.device)
     }
 
     /// The same worker with its writes of output.png (`output`) and
@@ -192,9 +303,12 @@ impl Worker {
         stop: &AtomicBool,
         events: &mut dyn FnMut(&WorkerEvent),
     ) -> StoreResult<usize> {
+        if !self.registered {
+            self.register()?;
+        }
         let device = device_name(self.config.device);
-        self.store.register_worker(&self.id, &device)?;
         let result = self.serve(stop, events, &device);
+        self.registered = false;
         let _ = self.store.unregister_worker(&self.id);
         result
     }
@@ -210,17 +324,34 @@ impl Worker {
         while !stop.load(Ordering::SeqCst) {
             if last_recover.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 let dead = self.store.recover(self.config.stale_after)?;
-                if !dead.is_empty() {
-                    events(&WorkerEvent::Recovered(dead));
+                let mut interrupted = Vec::new();
+                for id in dead {
+                    match self.store.get(id) {
+                        // It crashed its worker too often: failed for good.
+                        Ok(r) if r.status == Status::Failed => events(&WorkerEvent::Finished {
+                            run: id,
+                            status: Status::Failed,
+                            detail: r.error.unwrap_or_default(),
+                        }),
+                        _ => interrupted.push(id),
+                    }
+                }
+                if !interrupted.is_empty() {
+                    events(&WorkerEvent::Recovered(interrupted));
                 }
                 self.store.requeue_interrupted(self.config.on_interrupted)?;
                 last_recover = Some(Instant::now());
             }
             match self.store.claim(&self.id, device)? {
-                Some(run) => {
+                Some(claimed) => {
                     taken += 1;
+                    let (run, refused) = self.fill_defaults(claimed);
                     events(&WorkerEvent::Started(Box::new(run.clone())));
-                    match self.execute(run.clone(), stop, events) {
+                    let executed = match refused {
+                        Some(reason) => self.refuse(&run, reason, events),
+                        None => self.execute(run.clone(), stop, events),
+                    };
+                    match executed {
                         Err(StoreError::NotOwner { .. }) | Err(StoreError::NoSuchRun(_)) => {
                             // Another worker holds the run now (or it was
                             // deleted): this worker's result is not recorded.
@@ -243,6 +374,59 @@ impl Worker {
             }
         }
         Ok(taken)
+    }
+
+    /// The claimed run with the size and steps `queue add` left to the
+    /// device filled with this worker's device's, recorded in the store; and
+    /// why it cannot run, when so.
+    fn fill_defaults(&self, mut run: Run) -> (Run, Option<String>) {
+        let wanted = run.device_defaults;
+        let d = self.config.defaults.on(self.config.device);
+        let StoredJob::Known(job) = &mut run.job else {
+            return (run, None);
+        };
+        let spec = match job {
+            Job::Stylize(s) => s,
+            Job::Texture(t) => &mut t.gatys,
+            _ => return (run, None),
+        };
+        if !wanted.any() || (spec.size, spec.steps) == (d.size, d.steps) {
+            return (run, None);
+        }
+        if wanted.size {
+            spec.size = d.size;
+        }
+        if wanted.steps {
+            spec.steps = d.steps;
+        }
+        let refused = match job.validate() {
+            Err(e) => Some(format!(
+                "with {}'s defaults: {e}",
+                device_name(self.config.device)
+            )),
+            Ok(()) => self
+                .store
+                .set_job(run.id, &self.id, job)
+                .err()
+                .map(|e| format!("cannot record the device's defaults: {e}")),
+        };
+        (run, refused)
+    }
+
+    /// Fails `run` without starting it.
+    fn refuse(
+        &self,
+        run: &Run,
+        reason: String,
+        events: &mut dyn FnMut(&WorkerEvent),
+    ) -> StoreResult<()> {
+        self.store.finish_failed(run.id, &self.id, &reason)?;
+        events(&WorkerEvent::Finished {
+            run: run.id,
+            status: Status::Failed,
+            detail: reason,
+        });
+        Ok(())
     }
 
     fn execute(
@@ -299,6 +483,20 @@ impl Worker {
                 self.store.finish_failed(id, &self.id, &reason)?;
                 (Status::Failed, reason)
             }
+            Ended::DeviceFault(reason) => {
+                // Not the run's fault, nor a crash: it goes back to the head
+                // of the queue for a worker on a sound device.
+                self.store.requeue(id, &self.id)?;
+                events(&WorkerEvent::Finished {
+                    run: id,
+                    status: Status::Queued,
+                    detail: format!("device fault: back in the queue ({reason})"),
+                });
+                return Err(StoreError::DeviceUnusable {
+                    device: device_name(self.config.device),
+                    reason,
+                });
+            }
         };
         events(&WorkerEvent::Finished {
             run: id,
@@ -343,7 +541,7 @@ impl Worker {
         stop: &AtomicBool,
         events: &mut dyn FnMut(&WorkerEvent),
     ) -> Result<(tch::Tensor, Outcome), Ended> {
-        let fail = |e: Error| Ended::Failed(e.to_string());
+        let fail = failed;
         let job = run.job().ok_or_else(|| {
             Ended::Failed(format!(
                 "this atelier cannot run a job of kind '{}'",
@@ -419,9 +617,17 @@ impl Worker {
         events: &mut dyn FnMut(&WorkerEvent),
         wrap: fn(transfer::Progress) -> Progress,
     ) -> Result<transfer::Outcome, Ended> {
-        let fail = |e: Error| Ended::Failed(e.to_string());
+        let fail = failed;
         let mut spec = spec.clone();
         let device = self.config.device;
+        // The memory guard, as `atelier stylize` has it: refuse before
+        // starting a run that cannot fit (the worker takes the next one).
+        let available = match self.free_memory {
+            Some(b) => Some(b),
+            None => memory::available_bytes(device),
+        };
+        memory::check_against(&spec, content.width(), content.height(), device, available)
+            .map_err(fail)?;
         let mut start = None;
         let mut offset = 0;
         let resumable = matches!(spec.scales, Scales::Count(1))
@@ -477,6 +683,7 @@ impl Worker {
             history: history.clone(),
             best: history.best,
             snapshot_eval: None,
+            fault: self.engine_fault.clone(),
         };
         let result = match start {
             Some((mut prepared, t)) => {
@@ -489,7 +696,10 @@ impl Worker {
         match result {
             Ok(o) => whole_run(o, offset, &history, &files.dir).map_err(fail),
             Err(Error::Cancelled) => Err(sink.ended.take().unwrap_or(Ended::Cancelled)),
-            Err(e) => Err(sink.ended.take().unwrap_or_else(|| fail(e))),
+            Err(e) => Err(sink
+                .ended
+                .take()
+                .unwrap_or_else(|| fail(memory::explain_oom(e, &spec, device)))),
         }
     }
 
@@ -666,6 +876,8 @@ struct RunSink<'a> {
     /// The evaluation (of this attempt) of the last snapshot, whose losses
     /// come with that evaluation's progress, just after the snapshot.
     snapshot_eval: Option<usize>,
+    /// The test seam's engine error ([`Worker::with_engine_fault`]).
+    fault: Option<String>,
 }
 
 impl RunSink<'_> {
@@ -760,7 +972,10 @@ impl RunSink<'_> {
 impl Sink<Event> for RunSink<'_> {
     fn progress(&mut self, e: &Event) -> Result<Flow, Error> {
         match e {
-            Event::Eval(p) => Ok(self.on_eval(p)),
+            Event::Eval(p) => match self.fault.take() {
+                Some(message) => Err(Error::Torch(message)),
+                None => Ok(self.on_eval(p)),
+            },
             Event::Rollback(r) => {
                 self.pending_rollbacks.push(RollbackRecord {
                     eval: self.offset + r.eval as i64,

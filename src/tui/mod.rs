@@ -103,7 +103,7 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         app.worker_status = "worker: starting".into();
         Some(
             worker::spawn(
-                config.worker_config(device, false),
+                config.worker_config_for(&config.worker.device, false)?,
                 &data_dir,
                 stop.clone(),
                 tx.clone(),

@@ -32,6 +32,13 @@ pub fn spawn(
             supervise(&data_dir, tx.clone(), move |events| {
                 let store = Store::open(&dir).map_err(|e| e.to_string())?;
                 let mut worker = Worker::new(store, config);
+                // With `auto`, the device is chosen as the worker registers.
+                let device = worker.register().map_err(|e| e.to_string())?;
+                tracing::info!(
+                    "worker {} on {}",
+                    worker.id(),
+                    crate::engine::device::device_name(device)
+                );
                 worker
                     .run(&stop, events)
                     .map(|_| ())

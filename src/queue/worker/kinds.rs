@@ -145,12 +145,12 @@ fn ended(sink_ended: Option<Ended>, e: Error) -> Ended {
     match (sink_ended, e) {
         (Some(x), _) => x,
         (None, Error::Cancelled) => Ended::Cancelled,
-        (None, e) => Ended::Failed(e.to_string()),
+        (None, e) => super::failed(e),
     }
 }
 
 fn fail(e: Error) -> Ended {
-    Ended::Failed(e.to_string())
+    super::failed(e)
 }
 
 impl Worker {
