@@ -1115,3 +1115,47 @@ fn ctrl_u_clears_the_input_line_and_other_control_chords_are_not_text() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A done analogy shows its B and its field picture beside A′, from its run
+/// folder.
+#[test]
+fn a_done_analogy_shows_b_and_the_field_beside_a_prime() {
+    use atelier::engine::analogy::{AnalogySpec, Timings};
+    let mut a = app(true);
+    let mut r = run(7, Status::Done, "astronaut", "irises", None);
+    r.job = StoredJob::Known(Job::Analogy(AnalogySpec {
+        a: "/library/astronaut.png".into(),
+        b_prime: "/library/irises.png".into(),
+        ..AnalogySpec::default()
+    }));
+    r.outcome = Some(Outcome::Analogy(atelier::jobs::analogy::Outcome {
+        b: "a-prime.b.png".into(),
+        flow: "a-prime.flo".into(),
+        flow_picture: "a-prime.flow.png".into(),
+        timings: Timings {
+            patchmatch: 1.0,
+            reconstruction: 2.0,
+            total: 3.5,
+        },
+        identity_share: 0.1,
+    }));
+    a.on_data(Snapshot {
+        history: vec![r.clone()],
+        data_dir: "/data".into(),
+        ..Snapshot::default()
+    });
+    let v = atelier::tui::panes::views::view(&a, &r);
+    let paths: Vec<PathBuf> = v.extra_images.iter().map(|(_, p)| p.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            PathBuf::from("/data/runs/7/a-prime.b.png"),
+            PathBuf::from("/data/runs/7/a-prime.flow.png")
+        ]
+    );
+    press(&mut a, "5\n");
+    let t = render(&mut a, 120, 34);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains(" B "), "{screen}");
+    assert!(screen.contains("A→B′ field"), "{screen}");
+}
