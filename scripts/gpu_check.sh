@@ -128,6 +128,10 @@ chk "no worker panicked" '! grep -q panicked "$T"/w*.log'
 say "INFO bench/run.py --device cuda (s/eval, ours vs PyTorch):"
 PYTHONUNBUFFERED=1 timeout 300 "$PY" "$H/bench/run.py" --device cuda --sizes "${CHECK_SIZES:-512,1024,2048}" \
   --steps 20 --repeat 1 --content "$H/contents/chelsea.png" --style "$(ls "$H"/styles/*.jpg | head -n 1)" >"$T/bench.txt" 2>&1; R=$?; sed 's/^/    /' "$T/bench.txt" | tee -a "$SUM"; chk "bench/run.py on CUDA" '[ $R = 0 ]'
+say "INFO the same at 1024 px with cuDNN's autotuner off (ATELIER_CUDNN_BENCHMARK=0; on is the default):"
+ATELIER_CUDNN_BENCHMARK=0 PYTHONUNBUFFERED=1 timeout 120 "$PY" "$H/bench/run.py" --device cuda --sizes 1024 \
+  --steps 20 --repeat 1 --content "$H/contents/chelsea.png" --style "$(ls "$H"/styles/*.jpg | head -n 1)" >"$T/bench_nocudnnbench.txt" 2>&1
+sed 's/^/    /' "$T/bench_nocudnnbench.txt" | tee -a "$SUM"
 say "INFO L-BFGS history benchmark on CUDA (ms/iteration, old per-pair two-loop vs batched):"
 timeout 120 "$LB" --device cuda --sizes 512,1024,2048 --history 10,100 --iters 20 --rounds 2 --threads 0 \
   --json "$T/lbfgs_cuda.json" >"$T/lbfgs.txt" 2>&1; R=$?

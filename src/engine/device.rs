@@ -35,9 +35,23 @@ pub fn parse_device(s: &str) -> Result<Device> {
                     "'{s}' requested but only {count} CUDA device(s) exist"
                 )));
             }
+            configure_cuda();
             Ok(Device::Cuda(index))
         }
     }
+}
+
+/// Whether cuDNN's autotuner is on: our runs convolve the same shapes
+/// thousands of times, the case it is for. `ATELIER_CUDNN_BENCHMARK=0` turns it
+/// off (`scripts/gpu_check.sh` measures both).
+pub fn cudnn_benchmark_wanted() -> bool {
+    std::env::var("ATELIER_CUDNN_BENCHMARK").map_or(true, |v| v.trim() != "0")
+}
+
+/// Process-wide CUDA settings, once, when a CUDA device is first chosen.
+fn configure_cuda() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| tch::Cuda::cudnn_set_benchmark(cudnn_benchmark_wanted()));
 }
 
 /// Human-readable device name, e.g. `cpu` or `cuda:0`.
