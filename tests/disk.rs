@@ -7,14 +7,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use atelier::engine::output::Fault;
 use atelier::engine::spec::{RunSpec, StyleRef};
-use atelier::queue::worker::{Worker, WorkerConfig};
-use atelier::queue::{OnInterrupted, Status, Store};
+use atelier::queue::worker::Worker;
+use atelier::queue::{Status, Store};
 
-use crate::util::{root, weights_path};
+use crate::util::{root, worker_config as config};
 
 fn spec() -> RunSpec {
     RunSpec {
@@ -26,21 +25,6 @@ fn spec() -> RunSpec {
         size: 32,
         steps: 2,
         ..RunSpec::default()
-    }
-}
-
-fn config() -> WorkerConfig {
-    WorkerConfig {
-        device: tch::Device::Cpu,
-        auto_device: false,
-        defaults: Default::default(),
-        weights: weights_path(),
-        poll: Duration::from_millis(50),
-        exit_when_idle: true,
-        stale_after: 60.0,
-        on_interrupted: OnInterrupted::Resume,
-        thumb_size: 16,
-        snapshot_every: 0,
     }
 }
 

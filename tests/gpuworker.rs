@@ -11,43 +11,14 @@ use std::time::{Duration, Instant};
 
 use atelier::engine::device::{DeviceKind, FAKE_GPUS};
 use atelier::engine::memory::{check_against, run_bytes};
-use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::jobs::{Input, Job};
 use atelier::queue::run::DeviceDefaults;
 use atelier::queue::store::MAX_CRASHES;
-use atelier::queue::worker::{RunDefaults, SizeSteps, Worker, WorkerConfig};
-use atelier::queue::{OnInterrupted, Status, Store, StoreError};
+use atelier::queue::worker::{SizeSteps, Worker};
+use atelier::queue::{Status, Store, StoreError};
 use tch::Device;
 
-use crate::util::{root, weights_path};
-
-fn spec(size: u32, steps: usize) -> RunSpec {
-    RunSpec {
-        content: root().join("contents/chelsea.png"),
-        styles: vec![StyleRef {
-            path: root().join("styles/436535.jpg"),
-            weight: 1.0,
-        }],
-        size,
-        steps,
-        ..RunSpec::default()
-    }
-}
-
-fn config() -> WorkerConfig {
-    WorkerConfig {
-        device: Device::Cpu,
-        auto_device: false,
-        defaults: RunDefaults::default(),
-        weights: weights_path(),
-        poll: Duration::from_millis(50),
-        exit_when_idle: true,
-        stale_after: 60.0,
-        on_interrupted: OnInterrupted::Resume,
-        thumb_size: 16,
-        snapshot_every: 0,
-    }
-}
+use crate::util::{chelsea_spec as spec, root, worker_config as config};
 
 fn atelier(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));

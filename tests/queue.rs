@@ -6,23 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atelier::engine::spec::{RunSpec, StyleRef};
+use atelier::engine::spec::RunSpec;
 use atelier::queue::{Filter, Input, Status, Store, StoreError};
 
-use crate::util::{json_output, root};
-
-fn spec(size: u32, steps: usize) -> RunSpec {
-    RunSpec {
-        content: root().join("contents/chelsea.png"),
-        styles: vec![StyleRef {
-            path: root().join("styles/436535.jpg"),
-            weight: 1.0,
-        }],
-        size,
-        steps,
-        ..RunSpec::default()
-    }
-}
+use crate::util::{chelsea_spec as spec, json_output, root};
 
 fn inputs(s: &RunSpec) -> Vec<Input> {
     vec![

@@ -51,3 +51,35 @@ pub fn json_output(cmd: &mut std::process::Command) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// chelsea × the wheat field at `size` px and `steps` steps, the defaults
+/// otherwise: the run the queue and worker tests queue.
+pub fn chelsea_spec(size: u32, steps: usize) -> atelier::engine::spec::RunSpec {
+    atelier::engine::spec::RunSpec {
+        content: root().join("contents/chelsea.png"),
+        styles: vec![atelier::engine::spec::StyleRef {
+            path: root().join("styles/436535.jpg"),
+            weight: 1.0,
+        }],
+        size,
+        steps,
+        ..Default::default()
+    }
+}
+
+/// A CPU worker that polls fast, exits when the queue is empty and resumes
+/// interrupted runs: what the in-process worker tests run.
+pub fn worker_config() -> atelier::queue::worker::WorkerConfig {
+    atelier::queue::worker::WorkerConfig {
+        device: tch::Device::Cpu,
+        auto_device: false,
+        defaults: Default::default(),
+        weights: weights_path(),
+        poll: std::time::Duration::from_millis(50),
+        exit_when_idle: true,
+        stale_after: 60.0,
+        on_interrupted: atelier::queue::OnInterrupted::Resume,
+        thumb_size: 16,
+        snapshot_every: 0,
+    }
+}
