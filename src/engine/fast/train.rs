@@ -291,10 +291,10 @@ pub fn train(
     })?;
 
     let mut info = blank_info(spec.arch);
-    info.styles = vec![StyleSource {
-        path: spec.style.clone(),
-        sha256: sha256_file(&spec.style)?,
-    }];
+    info.styles = vec![StyleSource::new(
+        spec.style.clone(),
+        sha256_file(&spec.style)?,
+    )];
     info.training = serde_json::to_value(spec).ok();
     info.dataset = Some(dataset.summary());
     info.source = "trained by atelier".into();
