@@ -908,6 +908,9 @@ fn train_run() -> (Run, Vec<Point>) {
             checkpoint_every: 100,
             preview_every: 50,
             preview: None,
+            more_styles: Vec::new(),
+            extend: None,
+            style_names: Vec::new(),
         },
         sample_every: 10,
     }));

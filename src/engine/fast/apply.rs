@@ -32,15 +32,6 @@ pub fn apply_mix(
     device: Device,
     tile: u32,
 ) -> Result<RgbImage> {
-    let first;
-    let mix = match mix {
-        Some(m) => Some(m),
-        None if model.info.arch.norm.is_conditional() => {
-            first = StyleMix::single(&model.info.styles, 0)?;
-            Some(&first)
-        }
-        None => None,
-    };
     tch::no_grad(|| {
         let x = to_tensor(img, device)?.f_mul_scalar(255.0)?;
         let (_, _, h, w) = x.size4()?;
@@ -60,7 +51,8 @@ pub fn forward_padded(model: &Model, x: &Tensor) -> Result<Tensor> {
     forward_padded_mix(model, x, None)
 }
 
-/// As [`forward_padded`], with the style weights of a multi-style model.
+/// As [`forward_padded`], with the style weights of a multi-style model (its
+/// first style when `None`).
 pub fn forward_padded_mix(model: &Model, x: &Tensor, mix: Option<&StyleMix>) -> Result<Tensor> {
     let (_, _, h, w) = x.size4()?;
     let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
@@ -70,10 +62,9 @@ pub fn forward_padded_mix(model: &Model, x: &Tensor, mix: Option<&StyleMix>) -> 
         x.shallow_clone()
     };
     let weights = match mix {
-        Some(m) if model.info.arch.norm.is_conditional() => {
-            Some(m.tensor(x.size()[0], x.device())?)
-        }
-        _ => None,
+        _ if !model.info.arch.norm.is_conditional() => None,
+        Some(m) => Some(m.tensor(x.size()[0], x.device())?),
+        None => Some(StyleMix::single(&model.info.styles, 0)?.tensor(x.size()[0], x.device())?),
     };
     let y = model.net.forward_mix(&xp, weights.as_ref(), false)?;
     Ok(y.f_narrow(2, 0, h)?.f_narrow(3, 0, w)?)
