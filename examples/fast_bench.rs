@@ -104,6 +104,9 @@ fn main() {
                         checkpoint_every: 1000,
                         preview_every: 0,
                         preview: None,
+                        more_styles: Vec::new(),
+                        extend: None,
+                        style_names: Vec::new(),
                     };
                     // The first iteration warms up; images/s is over all three.
                     let mut obs = Last(0.0);

@@ -112,6 +112,9 @@ fn main() -> anyhow::Result<()> {
                 checkpoint_every: iterations + 1,
                 preview_every: 0,
                 preview: None,
+                more_styles: Vec::new(),
+                extend: None,
+                style_names: Vec::new(),
             };
             let ck = tempfile::tempdir()?;
             let mut marks = Marks(Vec::new());

@@ -195,6 +195,9 @@ fn spec(dataset: &Path, iterations: u64) -> TrainSpec {
         checkpoint_every: 4,
         preview_every: 0,
         preview: None,
+        more_styles: Vec::new(),
+        extend: None,
+        style_names: Vec::new(),
     }
 }
 

@@ -911,6 +911,9 @@ fn train_run() -> (Run, Vec<Point>) {
             checkpoint_every: 100,
             preview_every: 50,
             preview: None,
+            more_styles: Vec::new(),
+            extend: None,
+            style_names: Vec::new(),
         },
         sample_every: 10,
     }));
@@ -966,6 +969,8 @@ fn model_item(name: &str, style: &str) -> ModelItem {
         path: format!("/models/{name}.safetensors").into(),
         origin: "bundled",
         styles: vec![format!("/library/{style}.png").into()],
+        style_sources: Vec::new(),
+        multi: false,
         about: vec![
             "instance norm, width 0.5 · trained by atelier".into(),
             "2400 iterations of 2 × 128 px on cpu, 20 min".into(),
@@ -1079,6 +1084,7 @@ fn a_model_trained_from_the_tui_appears_in_the_library() {
         ..Arch::default()
     });
     info.styles = vec![StyleSource {
+        name: "irises".into(),
         path: "/gone/irises.png".into(),
         sha256: String::new(),
     }];
@@ -1158,4 +1164,58 @@ fn a_done_analogy_shows_b_and_the_field_beside_a_prime() {
     let screen = format!("{:?}", t.backend());
     assert!(screen.contains(" B "), "{screen}");
     assert!(screen.contains("A→B′ field"), "{screen}");
+}
+
+/// A multi-style model in Compose: a run per style by default, or the one
+/// choice typed (a style or a mix, weights normalised); a name the model does
+/// not have is refused in the form.
+#[test]
+fn compose_applies_a_multi_style_model_per_style_or_as_a_typed_mix() {
+    use atelier::engine::fast::model_file::StyleSource;
+    let mut a = app(true);
+    let mut m = model_item("masters", "irises");
+    m.multi = true;
+    m.style_sources = ["irises", "wheat", "harvesters"]
+        .iter()
+        .map(|n| StyleSource {
+            name: n.to_string(),
+            path: format!("/library/{n}.png").into(),
+            sha256: String::new(),
+        })
+        .collect();
+    a.lib.set_models(vec![m]);
+    press(&mut a, "j\nll\n2r");
+    let mixes = |a: &App| -> Vec<Vec<f64>> {
+        match a.outbox.last() {
+            Some(Command::Enqueue(items)) => items
+                .iter()
+                .map(|it| match &it.job {
+                    Job::Apply(s) => s.mix.as_ref().expect("a mix").weights.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+            other => panic!("nothing queued: {other:?}"),
+        }
+    };
+    assert_eq!(
+        mixes(&a),
+        [
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 1.0, 0.0],
+            vec![0.0, 0.0, 1.0]
+        ]
+    );
+    let row = Field::Param(1);
+    assert_eq!(a.compose.label(row), "model styles");
+    a.compose.commit(row, "irises:3,harvesters:1");
+    assert_eq!(a.compose.error, None);
+    press(&mut a, "r");
+    assert_eq!(mixes(&a), [vec![0.75, 0.0, 0.25]]);
+    a.compose.commit(row, "cezanne");
+    let why = a.compose.error.clone().unwrap_or_default();
+    assert!(why.contains("cezanne"), "{why}");
+    assert_eq!(
+        a.compose.apply_mix, "irises:3,harvesters:1",
+        "a refused edit changes nothing"
+    );
 }

@@ -10,9 +10,10 @@ use clap::{Args, Subcommand};
 
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
-use crate::engine::fast::apply::{apply as apply_model, DEFAULT_TILE};
+use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
 use crate::engine::fast::import::import_state_dict;
-use crate::engine::fast::model_file::Model;
+use crate::engine::fast::mix::StyleMix;
+use crate::engine::fast::model_file::{read_info, Model, ModelInfo};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::fast::train::{
     read_resume, train as train_model, TrainObserver, TrainProgress, TrainSpec,
@@ -52,6 +53,40 @@ pub struct ApplyArgs {
     pub tile: u32,
     #[arg(long)]
     pub device: Option<String>,
+    /// A multi-style model's style by name or 0-based index, with an optional
+    /// weight; repeat to mix (weights normalised as stylize's --style).
+    #[arg(long = "style", value_name = "NAME|INDEX[:W]")]
+    pub styles: Vec<String>,
+}
+
+/// The style mix `--style` entries choose in model `name`: required for a
+/// multi-style model, refused for a single-style one.
+pub fn choose_mix(name: &str, info: &ModelInfo, styles: &[String]) -> Result<Option<StyleMix>> {
+    if !info.arch.norm.is_conditional() {
+        if !styles.is_empty() {
+            bail!(
+                "invalid style: '{name}' is a single-style model; --style picks among a multi-style model's styles"
+            );
+        }
+        return Ok(None);
+    }
+    if styles.is_empty() {
+        bail!(
+            "'{name}' is a multi-style model: choose with --style NAME|INDEX[:W] among {}",
+            style_list(info)
+        );
+    }
+    Ok(Some(StyleMix::parse(styles, &info.styles)?))
+}
+
+/// `0:name, 1:name, …`
+fn style_list(info: &ModelInfo) -> String {
+    info.styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{i}:{}", s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
@@ -62,6 +97,11 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let lib = library(c, data_dir)?;
     let entry = lib.find(&a.model)?;
     let model = Model::load(&entry.path, device)?;
+    let mix = choose_mix(&entry.name, &model.info, &a.styles)?;
+    let label = match &mix {
+        Some(m) => format!("{}-{}", entry.name, m.label),
+        None => entry.name.clone(),
+    };
     let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
     // Every input is read before anything is written: a bad one writes nothing.
     let mut inputs = Vec::new();
@@ -86,7 +126,7 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let input_paths: Vec<PathBuf> = inputs.iter().map(|(p, _)| canon(p)).collect();
     for (p, img) in &inputs {
         let out = match &into_dir {
-            Some(d) => unique_path(&d.join(format!("{}__{}.png", stem(p), entry.name))),
+            Some(d) => unique_path(&d.join(format!("{}__{label}.png", stem(p)))),
             None => a.output.clone().unwrap_or_default(),
         };
         if input_paths.contains(&canon(&out)) {
@@ -97,13 +137,14 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
             None => img.clone(),
         };
         let t0 = Instant::now();
-        let result = apply_model(&model, &img, device, a.tile)?;
+        let result = apply_mix(&model, &img, mix.as_ref(), device, a.tile)?;
         let secs = t0.elapsed().as_secs_f64();
         let provenance = serde_json::json!({
             "method": "fast",
             "model": entry.name,
             "model_path": entry.path,
             "styles": entry.styles,
+            "mix": mix,
             "arch": model.info.arch,
             "content": p,
             "size": [img.width(), img.height()],
@@ -174,11 +215,118 @@ pub struct TrainOptions {
     pub preview: Option<PathBuf>,
 }
 
+/// The style(s) of a training run: one STYLE (a single-style network), or
+/// `--style` flags (a multi-style CIN network), or `--extend MODEL` with the
+/// `--style` flags to add to it.
+#[derive(Args, Debug)]
+pub struct TrainStyles {
+    /// The style image (path or bundled style name) of a single-style network.
+    #[arg(required_unless_present = "styles")]
+    pub style: Option<String>,
+    /// A style of a multi-style (conditional instance norm) network; repeat
+    /// for each style (instead of STYLE).
+    #[arg(long = "style", value_name = "STYLE", conflicts_with = "style")]
+    pub styles: Vec<String>,
+    /// Add the --style styles to this multi-style model (a model name or
+    /// file), training only their γ, β; the result is a new model.
+    #[arg(long, value_name = "MODEL", requires = "styles")]
+    pub extend: Option<String>,
+}
+
+/// What [`TrainStyles`] resolved to.
+pub struct ChosenStyles {
+    pub paths: Vec<PathBuf>,
+    /// The style names (bundled names, else stems).
+    pub names: Vec<String>,
+    pub multi: bool,
+    /// The model extended: its path and what it says of itself.
+    pub extend: Option<(PathBuf, ModelInfo)>,
+    /// The default name of the trained model.
+    pub default_name: String,
+}
+
+impl TrainStyles {
+    pub fn resolve(&self, c: &Config, models: &ModelLibrary) -> Result<ChosenStyles> {
+        let lib = Library::open(&resolve(&c.paths.styles)).ok();
+        let queries: Vec<&String> = match &self.style {
+            Some(s) => vec![s],
+            None => self.styles.iter().collect(),
+        };
+        let (mut paths, mut names) = (Vec::new(), Vec::new());
+        for q in queries {
+            let p = resolve_image(q, lib.as_ref())?;
+            let p = std::fs::canonicalize(&p).unwrap_or(p);
+            names.push(
+                lib.as_ref()
+                    .and_then(|l| {
+                        l.entries()
+                            .iter()
+                            .find(|e| std::fs::canonicalize(l.path_of(e)).is_ok_and(|x| x == p))
+                            .map(|e| e.name.clone())
+                    })
+                    .unwrap_or_else(|| stem(&p)),
+            );
+            paths.push(p);
+        }
+        let extend = match &self.extend {
+            Some(m) => {
+                let e = models.find(m)?;
+                let info = read_info(&e.path)?;
+                if !info.arch.norm.is_conditional() {
+                    bail!(
+                        "invalid extend: '{}' is a single-style model; --extend adds styles to a multi-style (CIN) model",
+                        e.name
+                    );
+                }
+                let path = std::fs::canonicalize(&e.path).unwrap_or(e.path.clone());
+                Some((path, info))
+            }
+            None => None,
+        };
+        let default_name = match (&extend, names.len()) {
+            (Some((p, _)), _) => format!("{}-{}", stem(p), names.join("-")),
+            (None, 1) => names[0].clone(),
+            (None, n) => format!("{}-and-{}-more", names[0], n - 1),
+        };
+        Ok(ChosenStyles {
+            paths,
+            names,
+            multi: self.style.is_none(),
+            extend,
+            default_name,
+        })
+    }
+}
+
 impl TrainOptions {
+    /// The training spec for the chosen styles (checked by the caller).
+    pub fn spec_for(&self, chosen: &ChosenStyles) -> Result<TrainSpec> {
+        let mut spec = self.spec(chosen.paths[0].clone())?;
+        spec.more_styles = chosen.paths[1..].to_vec();
+        spec.style_names = chosen.names.clone();
+        if chosen.multi {
+            if spec.arch.norm != Norm::Instance {
+                bail!("invalid norm: a multi-style network uses conditional instance norm; drop --norm");
+            }
+            let old = chosen.extend.as_ref().map_or(0, |(_, i)| i.styles.len());
+            spec.arch.norm = Norm::Conditional {
+                styles: old + chosen.paths.len(),
+            };
+        }
+        if let Some((p, info)) = &chosen.extend {
+            spec.arch.width = info.arch.width;
+            spec.extend = Some(p.clone());
+        }
+        Ok(spec)
+    }
+
     /// The training spec for `style` (checked by the caller).
     pub fn spec(&self, style: PathBuf) -> Result<TrainSpec> {
         let norm: Norm = self.norm.parse()?;
         Ok(TrainSpec {
+            more_styles: Vec::new(),
+            extend: None,
+            style_names: Vec::new(),
             style,
             dataset: resolve(&self.dataset),
             size: self.size,
@@ -203,8 +351,8 @@ impl TrainOptions {
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// The style image (path or bundled style name).
-    pub style: String,
+    #[command(flatten)]
+    pub styles: TrainStyles,
     #[command(flatten)]
     pub options: TrainOptions,
     #[arg(long)]
@@ -256,11 +404,12 @@ impl TrainObserver for Printer {
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let style = resolve_image(&a.style, styles.as_ref())?;
-    let style = std::fs::canonicalize(&style).unwrap_or(style);
     let lib = library(c, data_dir)?;
-    let name = a.output.clone().unwrap_or_else(|| stem(&style));
+    let chosen = a.styles.resolve(c, &lib)?;
+    let name = a
+        .output
+        .clone()
+        .unwrap_or_else(|| chosen.default_name.clone());
     let out = if name.ends_with(".safetensors") {
         PathBuf::from(&name)
     } else {
@@ -273,7 +422,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let tag = stem(&out);
     let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
-    let spec = a.options.spec(style)?;
+    let spec = a.options.spec_for(&chosen)?;
     spec.validate()?;
     let resume = if a.resume {
         Some(read_resume(&checkpoint)?)
@@ -298,6 +447,20 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         spec.arch.norm,
         preview.display()
     );
+    if chosen.multi {
+        println!(
+            "styles: {}{}",
+            chosen.names.join(", "),
+            match &chosen.extend {
+                Some((p, i)) => format!(
+                    " (added to the {} of {}, which stay as they are)",
+                    i.styles.len(),
+                    p.display()
+                ),
+                None => String::new(),
+            }
+        );
+    }
     if let Some(r) = &resume {
         println!("resuming at iteration {}", r.iteration);
     }
@@ -361,6 +524,13 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
                         "user"
                     };
                     let what = match (&e.info, &e.error) {
+                        (Some(i), _) if i.arch.norm.is_conditional() => format!(
+                            "cin, width {}, {} iterations, {} styles: {}",
+                            i.arch.width,
+                            i.iterations,
+                            i.styles.len(),
+                            style_list(i)
+                        ),
                         (Some(i), _) => format!(
                             "width {} {} norm, {} iterations, styles: {}",
                             i.arch.width,

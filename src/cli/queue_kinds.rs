@@ -25,8 +25,8 @@ pub fn model_library(store: &Store) -> ModelLibrary {
 
 #[derive(Args, Debug)]
 pub struct TrainAdd {
-    /// The style image (path or bundled style name).
-    pub style: String,
+    #[command(flatten)]
+    pub styles: super::fast::TrainStyles,
     /// The trained model's name in your models (default: the style's name);
     /// a name already taken is refused.
     #[arg(long)]
@@ -50,6 +50,10 @@ pub struct ApplyAdd {
     /// Resize each photo so its longer side is N px first (default: as it is).
     #[arg(long, value_name = "N")]
     pub size: Option<u32>,
+    /// A multi-style model's style by name or index, with an optional weight;
+    /// repeat to mix (as `atelier apply --style`).
+    #[arg(long = "style", value_name = "NAME|INDEX[:W]")]
+    pub styles: Vec<String>,
     #[command(flatten)]
     pub place: Placement,
 }
@@ -79,25 +83,30 @@ pub struct AnalogyAdd {
 }
 
 pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
-    let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let path = resolve_image(&a.style, styles.as_ref())?;
-    let style_name = name_of(&path, [styles.as_ref(), None]);
-    let name = a.name.clone().unwrap_or_else(|| style_name.clone());
+    let models = model_library(store);
+    let chosen = a.styles.resolve(c, &models)?;
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| chosen.default_name.clone());
     // Refused now rather than after hours of training.
-    model_library(store).new_user_path(&name)?;
+    models.new_user_path(&name)?;
     let mut spec = train::Spec {
         name,
         sample_every: a.sample_every.max(1),
-        train: a.options.spec(path)?,
+        train: a.options.spec_for(&chosen)?,
     };
     spec.validate()?;
-    let inputs = spec.inputs(Some(style_name))?;
+    let names: Vec<Option<String>> = chosen.names.iter().cloned().map(Some).collect();
+    let inputs = spec.inputs_named(&names)?;
     let id = store.add_job(&Job::Train(spec), &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
 }
 
 pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
     let entry = model_library(store).find(&a.model)?;
+    let info = crate::engine::fast::model_file::read_info(&entry.path)?;
+    let mix = super::fast::choose_mix(&entry.name, &info, &a.styles)?;
     let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
     let mut contents = Vec::new();
     for q in &a.contents {
@@ -109,6 +118,7 @@ pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
         contents,
         size: a.size,
         pixel_limit: c.run.pixel_limit,
+        mix,
     };
     spec.validate()?;
     let inputs = spec.inputs()?;

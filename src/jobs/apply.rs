@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::Summary;
+use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::read_info;
 use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
 use crate::engine::Error;
@@ -28,6 +29,10 @@ pub struct Spec {
     pub size: Option<u32>,
     #[serde(default = "default_pixel_limit")]
     pub pixel_limit: u64,
+    /// A multi-style model's styles and weights (required for one, absent
+    /// for a single-style model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<StyleMix>,
 }
 
 fn default_pixel_limit() -> u64 {
@@ -77,10 +82,52 @@ impl Spec {
             .unwrap_or_else(|| super::stylize::stem(&self.model))
     }
 
-    /// The checked inputs (the model file must be a readable model, each
-    /// content must decode), with absolute paths written back.
+    /// The model's name with the style mix, as outputs are named
+    /// (`model` or `model-style`).
+    pub fn label(&self) -> String {
+        match &self.mix {
+            Some(m) => format!("{}-{}", self.model_display(), m.label),
+            None => self.model_display(),
+        }
+    }
+
+    /// The checked inputs (the model file must be a readable model whose
+    /// styles fit the mix, each content must decode), with absolute paths
+    /// written back.
     pub fn inputs(&mut self) -> Result<Vec<Input>, Error> {
-        read_info(&self.model)?;
+        let info = read_info(&self.model)?;
+        match (&self.mix, info.arch.norm.is_conditional()) {
+            (None, true) => {
+                return Err(Error::invalid(
+                    "style",
+                    format!(
+                        "{} is a multi-style model: choose its style(s)",
+                        self.model_display()
+                    ),
+                ))
+            }
+            (Some(_), false) => {
+                return Err(Error::invalid(
+                    "style",
+                    format!(
+                        "{} is a single-style model: it has no styles to choose",
+                        self.model_display()
+                    ),
+                ))
+            }
+            (Some(m), true) if m.weights.len() != info.styles.len() => {
+                return Err(Error::invalid(
+                    "style",
+                    format!(
+                        "weights for {} styles; {} has {}",
+                        m.weights.len(),
+                        self.model_display(),
+                        info.styles.len()
+                    ),
+                ))
+            }
+            _ => {}
+        }
         let abs = std::fs::canonicalize(&self.model).map_err(|e| Error::io(&self.model, e))?;
         let sha = crate::engine::weights::sha256_file(&abs)?;
         self.model = abs.clone();
@@ -93,14 +140,14 @@ impl Spec {
         Ok(out)
     }
 
-    /// The file name of the output for content `i` (`<stem>__<model>.png`).
+    /// The file name of the output for content `i` (`<stem>__<label>.png`).
     pub fn output_name(&self, i: usize) -> String {
         let stem = self
             .contents
             .get(i)
             .map(|c| super::stylize::stem(c))
             .unwrap_or_default();
-        format!("{i:03}-{stem}__{}.png", self.model_display())
+        format!("{i:03}-{stem}__{}.png", self.label())
     }
 }
 

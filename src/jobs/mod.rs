@@ -264,6 +264,10 @@ mod tests {
                 contents: vec!["/a.png".into(), "/b.png".into()],
                 size: Some(64),
                 pixel_limit: 1 << 20,
+                mix: Some(crate::engine::fast::mix::StyleMix {
+                    weights: vec![0.25, 0.75],
+                    label: "a-0.25+b-0.75".into(),
+                }),
             }),
             Job::Analogy(analogy::Spec {
                 a: "/a.png".into(),

@@ -1,4 +1,5 @@
-//! The `train` kind: training a fast-style network for one style
+//! The `train` kind: training a fast-style network for one style, or a
+//! multi-style (CIN) network for several, or extending one with new styles
 //! ([`crate::engine::fast::train`]); the result is a model in the user's
 //! models library under the spec's name.
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::input::Input;
 use super::summary::{Headline, Summary};
 use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::model_file::read_info;
 use crate::engine::fast::train::{TrainObserver, TrainProgress, TrainSpec};
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{to_tensor, DEFAULT_PIXEL_LIMIT};
@@ -65,15 +67,50 @@ impl Spec {
         self.train.validate()
     }
 
-    /// The checked inputs (the style image; the dataset must hold images),
-    /// with absolute paths written back into the spec.
+    /// The checked inputs (the style images, the model extended; the
+    /// dataset must hold images), with absolute paths written back into the
+    /// spec. `style_name` names the first style.
     pub fn inputs(&mut self, style_name: Option<String>) -> Result<Vec<Input>, Error> {
-        let style = Input::checked("style", style_name, &self.train.style, DEFAULT_PIXEL_LIMIT)?;
+        self.inputs_named(&[style_name])
+    }
+
+    /// As [`Spec::inputs`], with a name for each style (in order; missing
+    /// ones are `None`).
+    pub fn inputs_named(&mut self, names: &[Option<String>]) -> Result<Vec<Input>, Error> {
+        let name = |i: usize| names.get(i).cloned().flatten();
+        let style = Input::checked("style", name(0), &self.train.style, DEFAULT_PIXEL_LIMIT)?;
         self.train.style = style.path.clone();
+        let mut more = Vec::new();
+        for (i, p) in self.train.more_styles.iter_mut().enumerate() {
+            let s = Input::checked("style", name(i + 1), p, DEFAULT_PIXEL_LIMIT)?;
+            *p = s.path.clone();
+            more.push(s);
+        }
+        let base = match &self.train.extend {
+            Some(m) => {
+                let info = read_info(m)?;
+                if !info.arch.norm.is_conditional() {
+                    return Err(Error::invalid(
+                        "extend",
+                        format!(
+                            "{} is a single-style model; only a multi-style (CIN) model is extended",
+                            m.display()
+                        ),
+                    ));
+                }
+                let abs = std::fs::canonicalize(m).map_err(|e| Error::io(m, e))?;
+                let sha = crate::engine::weights::sha256_file(&abs)?;
+                self.train.extend = Some(abs.clone());
+                Some(Input::hashed("model", None, abs, sha))
+            }
+            None => None,
+        };
         Dataset::scan(&self.train.dataset)?;
         self.train.dataset = std::fs::canonicalize(&self.train.dataset)
             .map_err(|e| Error::io(&self.train.dataset, e))?;
         let mut out = vec![style];
+        out.extend(more);
+        out.extend(base);
         if let Some(p) = &self.train.preview {
             let i = Input::checked("preview", None, p, DEFAULT_PIXEL_LIMIT)?;
             self.train.preview = Some(i.path.clone());

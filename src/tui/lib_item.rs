@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::fast::model_file::ModelInfo;
+use crate::engine::fast::model_file::{ModelInfo, StyleSource, CIN_ARCHITECTURE};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::library::Library;
 
@@ -74,6 +74,11 @@ pub struct ModelItem {
     /// The style images it was trained on, found on this machine where they
     /// were moved (a bundled model records the path it was trained with).
     pub styles: Vec<PathBuf>,
+    /// Its styles by name, in the model's order: one for a single-style
+    /// model, several for a multi-style (CIN) one.
+    pub style_sources: Vec<StyleSource>,
+    /// Whether Compose must say which of its styles (or which mix) to apply.
+    pub multi: bool,
     /// One line each: what it is and how it was trained.
     pub about: Vec<String>,
     /// Why the file cannot be used, if it cannot.
@@ -93,6 +98,12 @@ pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
         .into_iter()
         .map(|e| ModelItem {
             about: e.info.as_ref().map(about).unwrap_or_default(),
+            style_sources: e
+                .info
+                .as_ref()
+                .map(|i| i.styles.clone())
+                .unwrap_or_default(),
+            multi: e.architecture == Some(CIN_ARCHITECTURE),
             origin: match e.kind {
                 ModelKind::Bundled => "bundled",
                 ModelKind::User => "yours",

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::WatchError;
-use crate::engine::fast::model_file::read_info;
+use crate::engine::fast::mix::StyleMix;
+use crate::engine::fast::model_file::{read_info, ModelInfo};
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::image_io::load_rgb;
 use crate::engine::library::{resolve_image, Library};
@@ -69,11 +70,14 @@ pub struct RuleConfig {
     #[serde(default)]
     pub kind: RuleKind,
     pub inbox: PathBuf,
-    /// Library names or image paths; each gives its own output.
+    /// Library names or image paths; each gives its own output. With a
+    /// multi-style `model`: its styles (`NAME|INDEX`), an output per style,
+    /// or, when any carries a weight (`NAME:W`), one output of their mix.
     #[serde(default)]
     pub styles: Vec<String>,
     /// Instead of `styles`: a fast-style model (`atelier models ls`) that
-    /// stylizes each arrival in one pass (an `apply` job).
+    /// stylizes each arrival in one pass (an `apply` job); a multi-style
+    /// model takes its styles from `styles`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// A `[presets.NAME]` table; default: `[run]` with the device's size and steps.
@@ -106,14 +110,11 @@ impl RuleConfig {
     }
 
     /// What a rule turns arrivals into must be said once: `styles` (a
-    /// stylize run per style) or `model` (one apply run).
+    /// stylize run per style) or `model` (apply runs; `styles` then names a
+    /// multi-style model's styles, checked against the model when resolved).
     pub fn check_target(&self) -> Result<(), String> {
         match (&self.model, self.styles.is_empty()) {
-            (Some(_), false) => Err(
-                "model and styles are exclusive: a rule applies a model or stylizes with styles"
-                    .into(),
-            ),
-            (Some(m), true) if m.trim().is_empty() => Err("model is empty".into()),
+            (Some(m), _) if m.trim().is_empty() => Err("model is empty".into()),
             (None, true) => Err("styles is empty: give at least one (or a model)".into()),
             _ => Ok(()),
         }
@@ -192,6 +193,37 @@ pub struct ModelRef {
     pub name: String,
     pub path: PathBuf,
     pub sha256: String,
+    /// A multi-style model's outputs: one mix each (empty for one style).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mixes: Vec<StyleMix>,
+}
+
+/// The outputs a `model =` rule gives each arrival: none to choose for a
+/// single-style model; for a multi-style one, one per entry of `styles`, or
+/// one mix when any entry has a weight.
+fn model_mixes(model: &str, info: &ModelInfo, styles: &[String]) -> Result<Vec<StyleMix>, String> {
+    match (info.arch.norm.is_conditional(), styles.is_empty()) {
+        (false, true) => Ok(Vec::new()),
+        (false, false) => Err(format!(
+            "model '{model}' has one style: model and styles are exclusive for it (styles name a multi-style model's styles)"
+        )),
+        (true, true) => Err(format!(
+            "model '{model}' is multi-style: name its styles in styles = [...] ({})",
+            info.styles
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("{i}:{}", s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (true, false) if StyleMix::has_weights(styles) => {
+            Ok(vec![StyleMix::parse(styles, &info.styles).map_err(|e| e.to_string())?])
+        }
+        (true, false) => styles
+            .iter()
+            .map(|s| StyleMix::parse(std::slice::from_ref(s), &info.styles).map_err(|e| e.to_string()))
+            .collect(),
+    }
 }
 
 /// A rule ready to run.
@@ -239,13 +271,14 @@ impl Rule {
                 let e = models
                     .find(m)
                     .map_err(|e| bad(format!("model '{m}': {e}")))?;
-                read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
+                let info = read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
                 let path = std::fs::canonicalize(&e.path)
                     .map_err(|err| bad(format!("model '{m}': {err}")))?;
                 Some(ModelRef {
                     name: e.name.clone(),
                     sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
                     path,
+                    mixes: model_mixes(m, &info, &c.styles).map_err(bad)?,
                 })
             }
             None => None,
@@ -266,7 +299,9 @@ impl Rule {
         }
         let library = Library::open(styles).ok();
         let mut refs = Vec::new();
-        for s in &c.styles {
+        // A model rule's `styles` are the model's, resolved above.
+        let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
+        for s in image_styles {
             let path = resolve_image(s, library.as_ref()).map_err(|e| bad(e.to_string()))?;
             load_rgb(&path, spec.pixel_limit).map_err(|e| bad(format!("style '{s}': {e}")))?;
             let path =
@@ -321,18 +356,29 @@ impl Rule {
                 m.path.clone(),
                 m.sha256.clone(),
             );
-            let spec = crate::jobs::apply::Spec {
-                model: m.path.clone(),
-                model_name: Some(m.name.clone()),
-                contents: vec![content.path.clone()],
-                size: None,
-                pixel_limit: self.spec.pixel_limit,
+            let mixes: Vec<Option<StyleMix>> = if m.mixes.is_empty() {
+                vec![None]
+            } else {
+                m.mixes.iter().cloned().map(Some).collect()
             };
-            return vec![(
-                m.name.clone(),
-                crate::jobs::Job::Apply(spec),
-                vec![model, content],
-            )];
+            return mixes
+                .into_iter()
+                .map(|mix| {
+                    let spec = crate::jobs::apply::Spec {
+                        model: m.path.clone(),
+                        model_name: Some(m.name.clone()),
+                        contents: vec![content.path.clone()],
+                        size: None,
+                        pixel_limit: self.spec.pixel_limit,
+                        mix,
+                    };
+                    (
+                        spec.label(),
+                        crate::jobs::Job::Apply(spec),
+                        vec![model.clone(), content.clone()],
+                    )
+                })
+                .collect();
         }
         self.styles
             .iter()

@@ -89,6 +89,11 @@ impl Watcher {
                     inbox: r.inbox.clone(),
                     output: r.output.clone(),
                     styles: match &r.model {
+                        Some(m) if !m.mixes.is_empty() => m
+                            .mixes
+                            .iter()
+                            .map(|x| format!("model {} {}", m.name, x.label))
+                            .collect(),
                         Some(m) => vec![format!("model {}", m.name)],
                         None => r.styles.iter().map(|s| s.name.clone()).collect(),
                     },

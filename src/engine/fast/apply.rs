@@ -5,6 +5,7 @@
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
+use super::mix::StyleMix;
 use super::model_file::Model;
 use crate::engine::error::Result;
 use crate::engine::image_io::{from_tensor, to_tensor};
@@ -16,16 +17,29 @@ pub const DEFAULT_TILE: u32 = 1024;
 /// Overlap of neighbouring tiles, blended linearly.
 pub const OVERLAP: i64 = 64;
 
-/// Stylizes `img` with `model` on `device`, in tiles of at most `tile` px a side.
+/// Stylizes `img` with `model` on `device`, in tiles of at most `tile` px a
+/// side; a multi-style model in its first style (see [`apply_mix`]).
 pub fn apply(model: &Model, img: &RgbImage, device: Device, tile: u32) -> Result<RgbImage> {
+    apply_mix(model, img, None, device, tile)
+}
+
+/// As [`apply`], a multi-style model in the styles of `mix` (its first style
+/// when `None`; single-style models ignore it).
+pub fn apply_mix(
+    model: &Model,
+    img: &RgbImage,
+    mix: Option<&StyleMix>,
+    device: Device,
+    tile: u32,
+) -> Result<RgbImage> {
     tch::no_grad(|| {
         let x = to_tensor(img, device)?.f_mul_scalar(255.0)?;
         let (_, _, h, w) = x.size4()?;
         let tile = i64::from(tile.max(64)) / 4 * 4;
         let y = if h <= tile && w <= tile {
-            forward_padded(model, &x)?
+            forward_padded_mix(model, &x, mix)?
         } else {
-            tiled(model, &x, tile)?
+            tiled(model, &x, mix, tile)?
         };
         from_tensor(&y.f_div_scalar(255.0)?)
     })
@@ -34,6 +48,12 @@ pub fn apply(model: &Model, img: &RgbImage, device: Device, tile: u32) -> Result
 /// One pass, the input reflected up to a multiple of 4 a side (the network
 /// halves twice and doubles twice) and the output cut back.
 pub fn forward_padded(model: &Model, x: &Tensor) -> Result<Tensor> {
+    forward_padded_mix(model, x, None)
+}
+
+/// As [`forward_padded`], with the style weights of a multi-style model (its
+/// first style when `None`).
+pub fn forward_padded_mix(model: &Model, x: &Tensor, mix: Option<&StyleMix>) -> Result<Tensor> {
     let (_, _, h, w) = x.size4()?;
     let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
     let xp = if ph + pw > 0 {
@@ -41,13 +61,18 @@ pub fn forward_padded(model: &Model, x: &Tensor) -> Result<Tensor> {
     } else {
         x.shallow_clone()
     };
-    let y = model.net.forward_t(&xp, false)?;
+    let weights = match mix {
+        _ if !model.info.arch.norm.is_conditional() => None,
+        Some(m) => Some(m.tensor(x.size()[0], x.device())?),
+        None => Some(StyleMix::single(&model.info.styles, 0)?.tensor(x.size()[0], x.device())?),
+    };
+    let y = model.net.forward_mix(&xp, weights.as_ref(), false)?;
     Ok(y.f_narrow(2, 0, h)?.f_narrow(3, 0, w)?)
 }
 
 /// Tiles over the image; each output pixel is the feather-weighted mean of the
 /// tiles covering it (weights from `tiling::ramp`, never zero inside a tile).
-fn tiled(model: &Model, x: &Tensor, tile: i64) -> Result<Tensor> {
+fn tiled(model: &Model, x: &Tensor, mix: Option<&StyleMix>, tile: i64) -> Result<Tensor> {
     let (_, _, h, w) = x.size4()?;
     let opts = (Kind::Float, x.device());
     let acc = Tensor::f_zeros([1, 3, h, w], opts)?;
@@ -56,7 +81,7 @@ fn tiled(model: &Model, x: &Tensor, tile: i64) -> Result<Tensor> {
     for &y0 in &tiling::starts(h, th, OVERLAP, 0) {
         for &x0 in &tiling::starts(w, tw, OVERLAP, 0) {
             let part = x.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
-            let out = forward_padded(model, &part)?;
+            let out = forward_padded_mix(model, &part, mix)?;
             let wy = tiling::ramp(th, OVERLAP, y0 > 0, y0 + th < h);
             let wx = tiling::ramp(tw, OVERLAP, x0 > 0, x0 + tw < w);
             let m = Tensor::f_from_slice(&wy)?

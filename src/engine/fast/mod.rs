@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod dataset;
 pub mod import;
+pub mod mix;
 pub mod model_file;
 pub mod models;
 pub mod train;

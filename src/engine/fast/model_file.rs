@@ -3,6 +3,9 @@
 //!
 //! Metadata keys: `format_version`, `architecture`, `norm`, `width` (checked
 //! before any tensor is read) and `atelier`, the JSON of [`ModelInfo`].
+//! `architecture` is [`ARCHITECTURE`] for a single-style network and
+//! [`CIN_ARCHITECTURE`] for a conditional (multi-style) one, whose `styles`
+//! lists its styles in the order of the rows of its γ, β tables.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -18,14 +21,46 @@ use crate::engine::error::{Error, Result};
 
 /// Version of the model file layout; a file with another one is refused.
 pub const FORMAT_VERSION: u32 = 1;
-/// The one architecture these files hold.
+/// The single-style network's architecture.
 pub const ARCHITECTURE: &str = "johnson-transformer-net";
+/// The same network with conditional instance norm (many styles).
+pub const CIN_ARCHITECTURE: &str = "cin";
+
+/// The `architecture` metadata value for `arch`.
+pub fn architecture_of(arch: &Arch) -> &'static str {
+    if arch.norm.is_conditional() {
+        CIN_ARCHITECTURE
+    } else {
+        ARCHITECTURE
+    }
+}
 
 /// A style image a model was trained on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StyleSource {
+    /// What `--style NAME` calls it (the image's stem unless given); files
+    /// from before names were recorded get the stem when read.
+    #[serde(default)]
+    pub name: String,
     pub path: PathBuf,
     pub sha256: String,
+}
+
+impl StyleSource {
+    /// A style named after its file stem.
+    pub fn new(path: PathBuf, sha256: String) -> Self {
+        Self {
+            name: stem_of(&path),
+            path,
+            sha256,
+        }
+    }
+}
+
+fn stem_of(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "style".into())
 }
 
 /// What was found under a training set's folder.
@@ -110,7 +145,10 @@ pub fn metadata(info: &ModelInfo) -> Result<HashMap<String, String>> {
         serde_json::to_string(info).map_err(|e| Error::invalid("model metadata", e.to_string()))?;
     Ok(HashMap::from([
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ("architecture".to_string(), ARCHITECTURE.to_string()),
+        (
+            "architecture".to_string(),
+            architecture_of(&info.arch).to_string(),
+        ),
         ("norm".to_string(), info.arch.norm.to_string()),
         ("width".to_string(), info.arch.width.to_string()),
         ("atelier".to_string(), json),
@@ -147,18 +185,39 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(ModelInfo, Vec<(String
         ));
     }
     let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
-    if arch != ARCHITECTURE {
+    if arch != ARCHITECTURE && arch != CIN_ARCHITECTURE {
         return Err(model_err(
             path,
-            format!("architecture '{arch}', expected '{ARCHITECTURE}'"),
+            format!("architecture '{arch}', expected '{ARCHITECTURE}' or '{CIN_ARCHITECTURE}'"),
         ));
     }
-    let info: ModelInfo = meta
+    let mut info: ModelInfo = meta
         .get("atelier")
         .ok_or_else(|| model_err(path, "metadata 'atelier' missing"))
         .and_then(|j| {
             serde_json::from_str(j).map_err(|e| model_err(path, format!("bad metadata: {e}")))
         })?;
+    if architecture_of(&info.arch) != arch {
+        return Err(model_err(
+            path,
+            format!("architecture '{arch}' but {} norm", info.arch.norm),
+        ));
+    }
+    if info.arch.norm.is_conditional() && info.styles.len() != info.arch.norm.styles() {
+        return Err(model_err(
+            path,
+            format!(
+                "{} styles listed for a network of {}",
+                info.styles.len(),
+                info.arch.norm.styles()
+            ),
+        ));
+    }
+    for s in &mut info.styles {
+        if s.name.is_empty() {
+            s.name = stem_of(&s.path);
+        }
+    }
     let mut tensors = Vec::new();
     for (name, view) in st.tensors() {
         let kind = match view.dtype() {

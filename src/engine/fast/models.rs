@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::model_file::{read_info, ModelInfo};
+use super::model_file::{architecture_of, read_info, ModelInfo};
 use crate::engine::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -22,8 +22,14 @@ pub struct ModelEntry {
     pub name: String,
     pub path: PathBuf,
     pub kind: ModelKind,
-    /// The style image paths it was trained on.
+    /// The style image paths it was trained on (a multi-style model's in
+    /// the order of its styles).
     pub styles: Vec<PathBuf>,
+    /// The names `--style` picks them by (index i is style i).
+    pub style_names: Vec<String>,
+    /// `johnson-transformer-net` (one style) or `cin` (many).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<ModelInfo>,
     /// Why the file cannot be read, if it cannot.
@@ -159,6 +165,11 @@ fn entry(path: &Path, kind: ModelKind) -> ModelEntry {
             .as_ref()
             .map(|i| i.styles.iter().map(|s| s.path.clone()).collect())
             .unwrap_or_default(),
+        style_names: info
+            .as_ref()
+            .map(|i| i.styles.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default(),
+        architecture: info.as_ref().map(|i| architecture_of(&i.arch)),
         info,
         error,
     }

@@ -3,6 +3,13 @@
 //! random crops of a photo set; checkpoints that a resumed run continues from
 //! on the same trajectory.
 //!
+//! A conditional (multi-style) network trains on `style` and `more_styles`,
+//! one style drawn per batch from (seed, iteration), so a resumed run draws
+//! the same ones. With `extend` it starts from that CIN model, appends rows
+//! for the new styles to every γ, β table and trains those rows only: the
+//! other parameters are frozen and the old rows' gradients zeroed, so the
+//! model's old styles come out bit-identical.
+//!
 //! Taps: Johnson's VGG16 relu1_2, relu2_2, relu3_3, relu4_3 are the last ReLU
 //! of blocks 1–4; their VGG19 counterparts are relu1_2, relu2_2, relu3_4 and
 //! relu4_4 (style), content at relu2_2 as in pytorch/examples.
@@ -15,13 +22,15 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
-use super::apply::forward_padded;
-use super::dataset::Dataset;
+use super::apply::forward_padded_mix;
+use super::dataset::{Dataset, Rng};
+use super::mix::StyleMix;
+use super::model_file::parse as parse_model;
 use super::model_file::{
-    blank_info, blob, copy_into, named_tensors, write_atomic, Model, StyleSource, ARCHITECTURE,
-    FORMAT_VERSION,
+    architecture_of, blank_info, blob, copy_into, named_tensors, write_atomic, Model, ModelInfo,
+    StyleSource, FORMAT_VERSION,
 };
-use super::transformer::Arch;
+use super::transformer::{Arch, Norm};
 use crate::engine::error::{Error, Result};
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{
@@ -58,6 +67,17 @@ pub struct TrainSpec {
     /// The photo previews show (default: the dataset's first image).
     #[serde(default)]
     pub preview: Option<PathBuf>,
+    /// Further styles of a multi-style (CIN) network, after `style`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_styles: Vec<PathBuf>,
+    /// A CIN model file to extend with `style` (and `more_styles`): its
+    /// styles are kept, only the new styles' γ, β train.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend: Option<PathBuf>,
+    /// Names of the new styles in the model (`--style NAME` at apply time),
+    /// in order; a missing one is the image's stem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub style_names: Vec<String>,
 }
 
 impl Default for TrainSpec {
@@ -82,13 +102,52 @@ impl Default for TrainSpec {
             checkpoint_every: 100,
             preview_every: 100,
             preview: None,
+            more_styles: Vec::new(),
+            extend: None,
+            style_names: Vec::new(),
         }
     }
 }
 
 impl TrainSpec {
+    /// The styles this run trains (the new ones when extending).
+    pub fn new_styles(&self) -> Vec<PathBuf> {
+        std::iter::once(self.style.clone())
+            .chain(self.more_styles.iter().cloned())
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.arch.validate()?;
+        let n = self.new_styles().len();
+        match self.arch.norm {
+            Norm::Conditional { styles } if self.extend.is_none() && styles != n => {
+                return Err(Error::invalid(
+                    "styles",
+                    format!("a network of {styles} styles trained on {n}"),
+                ));
+            }
+            Norm::Conditional { styles } if self.extend.is_some() && styles <= n => {
+                return Err(Error::invalid(
+                    "extend",
+                    format!("a network of {styles} styles cannot keep any old ones and add {n}"),
+                ));
+            }
+            Norm::Conditional { .. } => {}
+            _ if n > 1 => {
+                return Err(Error::invalid(
+                    "styles",
+                    "several styles need a multi-style (conditional instance norm) network",
+                ));
+            }
+            _ if self.extend.is_some() => {
+                return Err(Error::invalid(
+                    "extend",
+                    "only a multi-style (conditional instance norm) network is extended",
+                ));
+            }
+            _ => {}
+        }
         if self.size < 16 || self.size % 4 != 0 {
             return Err(Error::invalid(
                 "size",
@@ -191,8 +250,14 @@ fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(St
     let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| ck_err(path, format!("unreadable header: {e:?}")))?;
     let meta = header.metadata().clone().unwrap_or_default();
+    let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
     if meta.get("format_version").map(String::as_str) != Some(&FORMAT_VERSION.to_string())
-        || meta.get("architecture").map(String::as_str) != Some(ARCHITECTURE)
+        || !(arch == architecture_of(&Arch::default())
+            || arch
+                == architecture_of(&Arch {
+                    norm: Norm::Conditional { styles: 1 },
+                    width: 1.0,
+                }))
     {
         return Err(ck_err(
             path,
@@ -295,7 +360,11 @@ pub fn train(
     spec.validate()?;
     let device = vgg.device();
     let dataset = Dataset::scan(&spec.dataset)?;
-    let style_img = load_rgb(&spec.style, DEFAULT_PIXEL_LIMIT)?;
+    let new_styles = spec.new_styles();
+    let style_imgs = new_styles
+        .iter()
+        .map(|p| load_rgb(p, DEFAULT_PIXEL_LIMIT))
+        .collect::<Result<Vec<_>>>()?;
     let preview_img = match &spec.preview {
         Some(p) => load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
         None => load_rgb(&dataset.files[0], DEFAULT_PIXEL_LIMIT)?,
@@ -307,20 +376,44 @@ pub fn train(
         .collect::<Result<_>>()?;
     let content_tap: Layer = CONTENT_TAP.parse()?;
 
-    // Style targets, once.
-    let style_t = to_tensor(&resize_longer_side(&style_img, spec.style_size), device)?;
-    let targets: Vec<Tensor> = tch::no_grad(|| -> Result<Vec<Tensor>> {
-        let f = vgg.features(&style_t, &taps, Padding::Zero)?;
-        taps.iter()
-            .map(|t| gram_batch(&f[t]))
-            .collect::<Result<Vec<_>>>()
-    })?;
+    // Style targets, once per style.
+    let mut targets: Vec<Vec<Tensor>> = Vec::new();
+    for img in &style_imgs {
+        let style_t = to_tensor(&resize_longer_side(img, spec.style_size), device)?;
+        targets.push(tch::no_grad(|| -> Result<Vec<Tensor>> {
+            let f = vgg.features(&style_t, &taps, Padding::Zero)?;
+            taps.iter()
+                .map(|t| gram_batch(&f[t]))
+                .collect::<Result<Vec<_>>>()
+        })?);
+    }
+    let base = match &spec.extend {
+        Some(p) => Some(read_base(p, spec)?),
+        None => None,
+    };
+    // The row of the first new style in the γ, β tables.
+    let first_new = base.as_ref().map_or(0, |(i, _)| i.styles.len());
 
     let mut info = blank_info(spec.arch);
-    info.styles = vec![StyleSource {
-        path: spec.style.clone(),
-        sha256: sha256_file(&spec.style)?,
-    }];
+    if let Some((b, _)) = &base {
+        info.styles = b.styles.clone();
+    }
+    for (i, p) in new_styles.iter().enumerate() {
+        let mut s = StyleSource::new(p.clone(), sha256_file(p)?);
+        if let Some(n) = spec.style_names.get(i).filter(|n| !n.is_empty()) {
+            s.name = n.clone();
+        }
+        if info.styles.iter().any(|o| o.name == s.name) {
+            return Err(Error::invalid(
+                "styles",
+                format!(
+                    "two styles named '{}': a model's style names are unique",
+                    s.name
+                ),
+            ));
+        }
+        info.styles.push(s);
+    }
     info.training = serde_json::to_value(spec).ok();
     info.dataset = Some(dataset.summary());
     info.source = "trained by atelier".into();
@@ -328,6 +421,16 @@ pub fn train(
 
     tch::manual_seed(spec.seed as i64);
     let model = Model::new(info, device)?;
+    let tables = if let Some((_, tensors)) = base {
+        start_from_base(
+            &model,
+            tensors,
+            first_new,
+            spec.extend.as_deref().unwrap_or(Path::new("")),
+        )?
+    } else {
+        Vec::new()
+    };
     let mut adam = Adam::new(&model, spec.lr)?;
     let (mut start, mut prior_seconds, mut last) = (0u64, 0.0f64, BTreeMap::new());
     if let Some(r) = resume {
@@ -392,7 +495,16 @@ pub fn train(
     let mut it = start;
     while it < spec.iterations {
         let x = dataset.batch(spec.seed, it, spec.batch, spec.size, device)?;
-        let y = model.net.forward_t(&x, true)?;
+        let k = draw_style(spec.seed, it, new_styles.len());
+        let mix = match spec.arch.norm {
+            Norm::Conditional { .. } => Some(
+                StyleMix::single(&model.info.styles, first_new + k)?
+                    .tensor(spec.batch as i64, device)?,
+            ),
+            _ => None,
+        };
+        let y = model.net.forward_mix(&x, mix.as_ref(), true)?;
+        let targets = &targets[k];
         let fy = vgg.features(&y.f_div_scalar(255.0)?, &taps, Padding::Zero)?;
         let fx =
             tch::no_grad(|| vgg.features(&x.f_div_scalar(255.0)?, &[content_tap], Padding::Zero))?;
@@ -400,7 +512,7 @@ pub fn train(
             .f_mse_loss(&fx[&content_tap], Reduction::Mean)?
             .f_mul_scalar(spec.content_weight)?;
         let mut style = Tensor::f_zeros([], (Kind::Float, device))?;
-        for (t, target) in taps.iter().zip(&targets) {
+        for (t, target) in taps.iter().zip(targets) {
             let g = gram_batch(&fy[t])?;
             let tg = target.f_expand_as(&g)?;
             style = style.f_add(&g.f_mse_loss(&tg, Reduction::Mean)?)?;
@@ -425,6 +537,17 @@ pub fn train(
             )));
         }
         total.f_backward()?;
+        // Extending: the old styles' rows stay as they are (their gradient is
+        // zero for a one-hot batch already; this makes it so by construction).
+        tch::no_grad(|| -> Result<()> {
+            for t in &tables {
+                let g = t.f_grad()?;
+                if g.defined() {
+                    let _ = g.f_narrow(0, 0, first_new as i64)?.f_zero_()?;
+                }
+            }
+            Ok(())
+        })?;
         adam.step(it + 1)?;
         it += 1;
         last = BTreeMap::from([
@@ -446,7 +569,13 @@ pub fn train(
         if spec.preview_every > 0 && it % spec.preview_every == 0 {
             let img = tch::no_grad(|| -> Result<RgbImage> {
                 let p = to_tensor(&preview_img, device)?.f_mul_scalar(255.0)?;
-                from_tensor(&forward_padded(&model, &p)?.f_div_scalar(255.0)?)
+                let mix = match spec.arch.norm {
+                    Norm::Conditional { .. } => {
+                        Some(StyleMix::single(&model.info.styles, first_new)?)
+                    }
+                    _ => None,
+                };
+                from_tensor(&forward_padded_mix(&model, &p, mix.as_ref())?.f_div_scalar(255.0)?)
             })?;
             observer.on_preview(it, &img)?;
         }
@@ -469,6 +598,81 @@ pub fn train(
         final_losses: last,
         seconds,
     })
+}
+
+/// The new style (0-based among the run's new styles) of iteration `it`.
+fn draw_style(seed: u64, it: u64, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let mut rng = Rng::new(seed.rotate_left(17) ^ it.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0xC1);
+    rng.below(n as u64) as usize
+}
+
+/// The model to extend: it must be a CIN model of the spec's width whose
+/// styles plus the new ones make the spec's network.
+fn read_base(path: &Path, spec: &TrainSpec) -> Result<(ModelInfo, Vec<(String, Tensor)>)> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
+        _ => Error::io(path, e),
+    })?;
+    let (info, tensors) = parse_model(path, &bytes)?;
+    let err = |reason: String| Error::Model {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !info.arch.norm.is_conditional() {
+        return Err(err(
+            "a single-style network: --extend adds styles to a multi-style (CIN) model".into(),
+        ));
+    }
+    let want = info.styles.len() + spec.new_styles().len();
+    if spec.arch.width != info.arch.width || spec.arch.norm.styles() != want {
+        return Err(err(format!(
+            "width {} with {} styles; the run expects width {} and {} styles in all",
+            info.arch.width,
+            info.styles.len(),
+            spec.arch.width,
+            spec.arch.norm.styles()
+        )));
+    }
+    Ok((info, tensors))
+}
+
+/// Copies the base model into `model` (its γ, β tables grown by the new
+/// rows, which start at the mean of the old ones), freezes every other
+/// parameter and returns the tables, which alone train.
+fn start_from_base(
+    model: &Model,
+    tensors: Vec<(String, Tensor)>,
+    old: usize,
+    path: &Path,
+) -> Result<Vec<Tensor>> {
+    let vars = model.vs.variables();
+    let mut grown = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let target = vars.get(&name).map(|v| v.size());
+        match target {
+            Some(size) if size.len() == 2 && t.size().len() == 2 && size[0] > t.size()[0] => {
+                let extra = size[0] - t.size()[0];
+                let rows = t
+                    .f_mean_dim(Some(&[0i64][..]), true, Kind::Float)?
+                    .f_expand([extra, size[1]], false)?;
+                grown.push((name, Tensor::f_cat(&[t, rows], 0)?));
+            }
+            _ => grown.push((name, t)),
+        }
+    }
+    copy_into(&model.vs, grown, path)?;
+    let mut tables = Vec::new();
+    for (_, v) in vars {
+        if v.size().len() == 2 && v.size()[0] > old as i64 {
+            tables.push(v);
+        } else {
+            let _ = v.set_requires_grad(false);
+        }
+    }
+    Ok(tables)
 }
 
 /// Total variation: mean squared difference of neighbouring pixels.

@@ -6,6 +6,16 @@
 //!
 //! Input and output are RGB in 0..255, `[N, 3, H, W]`; H and W multiples of 4
 //! give an output of the input's size (the applying code pads to that).
+//!
+//! `Norm::Conditional` is the conditional instance norm of Dumoulin, Shlens &
+//! Kudlur (2017) as magenta's `image_stylization` builds it: every norm's
+//! scale and shift (γ = `in*.weight`, β = `in*.bias`) is a table of shape
+//! `[styles, C]`, initialised to 1 and 0; a style mix uses `Σ wᵢγᵢ`, `Σ wᵢβᵢ`;
+//! and, as in magenta, a norm follows the last convolution too (`in6`, three
+//! channels) with a sigmoid (scaled to 0..255) as the output. Kept from
+//! pytorch/examples: the layer names, reflection padding, nearest upsampling,
+//! the convolution biases (redundant before a norm, kept so the layers are
+//! shared), 0..255 input.
 
 use std::str::FromStr;
 
@@ -14,7 +24,8 @@ use tch::{nn, Tensor};
 
 use crate::engine::error::{Error, Result};
 
-/// The normalisation after every convolution but the last.
+/// The normalisation after every convolution but the last (after the last
+/// too for `Conditional`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
@@ -23,6 +34,22 @@ pub enum Norm {
     Instance,
     /// Batch normalisation, Johnson's original; running statistics at apply time.
     Batch,
+    /// Conditional instance norm (Dumoulin et al. 2017): γ, β per style.
+    Conditional { styles: usize },
+}
+
+impl Norm {
+    /// The number of styles the network holds (1 for a single-style network).
+    pub fn styles(&self) -> usize {
+        match self {
+            Norm::Conditional { styles } => *styles,
+            _ => 1,
+        }
+    }
+
+    pub fn is_conditional(&self) -> bool {
+        matches!(self, Norm::Conditional { .. })
+    }
 }
 
 impl FromStr for Norm {
@@ -44,6 +71,7 @@ impl std::fmt::Display for Norm {
         f.write_str(match self {
             Norm::Instance => "instance",
             Norm::Batch => "batch",
+            Norm::Conditional { .. } => "conditional",
         })
     }
 }
@@ -68,9 +96,20 @@ impl Default for Arch {
 /// Smallest and largest width accepted (1/32 gives one channel in conv1).
 pub const MIN_WIDTH: f64 = 1.0 / 32.0;
 pub const MAX_WIDTH: f64 = 4.0;
+/// Most styles one conditional network holds (a bound on its tables, not a
+/// limit of the method).
+pub const MAX_STYLES: usize = 256;
 
 impl Arch {
     pub fn validate(&self) -> Result<()> {
+        if let Norm::Conditional { styles } = self.norm {
+            if !(1..=MAX_STYLES).contains(&styles) {
+                return Err(Error::invalid(
+                    "styles",
+                    format!("{styles} (a conditional network holds 1 … {MAX_STYLES})"),
+                ));
+            }
+        }
         if !(MIN_WIDTH..=MAX_WIDTH).contains(&self.width) {
             return Err(Error::invalid(
                 "width",
@@ -133,10 +172,12 @@ impl ConvLayer {
     }
 }
 
-/// `in*`: InstanceNorm2d(affine) or BatchNorm2d, under the same names.
+/// `in*`: InstanceNorm2d(affine) or BatchNorm2d, under the same names, or a
+/// conditional instance norm whose `weight` (γ) and `bias` (β) are `[styles, C]`.
 enum NormLayer {
     Instance { weight: Tensor, bias: Tensor },
     Batch(nn::BatchNorm),
+    Conditional { weight: Tensor, bias: Tensor },
 }
 
 impl NormLayer {
@@ -147,11 +188,37 @@ impl NormLayer {
                 bias: p.zeros("bias", &[c]),
             },
             Norm::Batch => NormLayer::Batch(nn::batch_norm2d(p, c, Default::default())),
+            Norm::Conditional { styles } => NormLayer::Conditional {
+                weight: p.ones("weight", &[styles as i64, c]),
+                bias: p.zeros("bias", &[styles as i64, c]),
+            },
         }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    /// `mix`: per-image style weights `[N, styles]` (conditional norm only).
+    fn forward(&self, x: &Tensor, mix: Option<&Tensor>, train: bool) -> Result<Tensor> {
         Ok(match self {
+            NormLayer::Conditional { weight, bias } => {
+                let mix = mix.ok_or_else(|| {
+                    Error::invalid("styles", "a multi-style network needs style weights")
+                })?;
+                let (n, c) = (x.size()[0], weight.size()[1]);
+                // [N, S] × [S, C]: one style's row for a one-hot, Σ wᵢγᵢ for a mix.
+                let g = mix.f_matmul(weight)?.f_view([n, c, 1, 1])?;
+                let b = mix.f_matmul(bias)?.f_view([n, c, 1, 1])?;
+                x.f_instance_norm(
+                    None::<&Tensor>,
+                    None::<&Tensor>,
+                    None::<&Tensor>,
+                    None::<&Tensor>,
+                    true,
+                    0.1,
+                    1e-5,
+                    false,
+                )?
+                .f_mul(&g)?
+                .f_add(&b)?
+            }
             NormLayer::Instance { weight, bias } => x.f_instance_norm(
                 Some(weight),
                 Some(bias),
@@ -193,9 +260,12 @@ impl Residual {
         }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let y = self.in1.forward(&self.conv1.forward(x)?, train)?.f_relu()?;
-        let y = self.in2.forward(&self.conv2.forward(&y)?, train)?;
+    fn forward(&self, x: &Tensor, mix: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        let y = self
+            .in1
+            .forward(&self.conv1.forward(x)?, mix, train)?
+            .f_relu()?;
+        let y = self.in2.forward(&self.conv2.forward(&y)?, mix, train)?;
         Ok(y.f_add(x)?)
     }
 }
@@ -207,6 +277,8 @@ pub struct TransformerNet {
     norms: [NormLayer; 5],
     res: Vec<Residual>,
     deconvs: [ConvLayer; 3],
+    /// `in6`, after the last convolution: conditional networks only (magenta).
+    out_norm: Option<NormLayer>,
 }
 
 impl TransformerNet {
@@ -236,6 +308,7 @@ impl TransformerNet {
                 ConvLayer::new(p / "deconv2", b, a, 3, 1, true),
                 ConvLayer::new(p / "deconv3", a, 3, 9, 1, false),
             ],
+            out_norm: n.is_conditional().then(|| NormLayer::new(p / "in6", 3, n)),
         }
     }
 
@@ -244,20 +317,47 @@ impl TransformerNet {
     }
 
     /// RGB 0..255 in, RGB ≈ 0..255 out (not clamped). `train` only matters for
-    /// batch norm (batch statistics and running-average updates).
+    /// batch norm (batch statistics and running-average updates). A
+    /// conditional network needs [`TransformerNet::forward_mix`].
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_mix(x, None, train)
+    }
+
+    /// As `forward_t`, with per-image style weights `mix` `[N, styles]` for a
+    /// conditional network (a one-hot row per image for one style; ignored by
+    /// the other norms). Its output is `255·sigmoid(·)`, in 0..255.
+    pub fn forward_mix(&self, x: &Tensor, mix: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        if let (Norm::Conditional { styles }, Some(m)) = (self.arch.norm, mix) {
+            if m.size() != [x.size()[0], styles as i64] {
+                return Err(Error::invalid(
+                    "styles",
+                    format!(
+                        "weights of shape {:?} for {} images and {styles} styles",
+                        m.size(),
+                        x.size()[0]
+                    ),
+                ));
+            }
+        }
         let [c1, c2, c3] = &self.convs;
         let [n1, n2, n3, n4, n5] = &self.norms;
         let [d1, d2, d3] = &self.deconvs;
-        let mut y = n1.forward(&c1.forward(x)?, train)?.f_relu()?;
-        y = n2.forward(&c2.forward(&y)?, train)?.f_relu()?;
-        y = n3.forward(&c3.forward(&y)?, train)?.f_relu()?;
+        let mut y = n1.forward(&c1.forward(x)?, mix, train)?.f_relu()?;
+        y = n2.forward(&c2.forward(&y)?, mix, train)?.f_relu()?;
+        y = n3.forward(&c3.forward(&y)?, mix, train)?.f_relu()?;
         for r in &self.res {
-            y = r.forward(&y, train)?;
+            y = r.forward(&y, mix, train)?;
         }
-        y = n4.forward(&d1.forward(&y)?, train)?.f_relu()?;
-        y = n5.forward(&d2.forward(&y)?, train)?.f_relu()?;
-        d3.forward(&y)
+        y = n4.forward(&d1.forward(&y)?, mix, train)?.f_relu()?;
+        y = n5.forward(&d2.forward(&y)?, mix, train)?.f_relu()?;
+        let y = d3.forward(&y)?;
+        match &self.out_norm {
+            Some(n6) => Ok(n6
+                .forward(&y, mix, train)?
+                .f_sigmoid()?
+                .f_mul_scalar(255.0)?),
+            None => Ok(y),
+        }
     }
 }
 

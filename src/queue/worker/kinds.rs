@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{Ended, Model, ModelKey, Worker, WorkerConfig, WorkerEvent};
 use crate::engine::analogy;
-use crate::engine::fast::apply::{apply as apply_model, DEFAULT_TILE};
+use crate::engine::fast::apply::{apply as apply_model, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::Model as FastModel;
 use crate::engine::fast::models::{ModelLibrary, EXT};
@@ -326,10 +326,10 @@ impl Worker {
                     Some(s) => resize_longer_side(&img, s),
                     None => img,
                 };
-                let y = apply_model(&model.1, &img, device, DEFAULT_TILE)?;
+                let y = apply_mix(&model.1, &img, spec.mix.as_ref(), device, DEFAULT_TILE)?;
                 let text = [
                     ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-                    ("atelier:model", spec.model_display()),
+                    ("atelier:model", spec.label()),
                     ("atelier:content", content.display().to_string()),
                 ];
                 save_png(&out, &y, &text, false)?;

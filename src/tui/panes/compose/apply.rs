@@ -1,6 +1,7 @@
 //! The parameter table of applying a trained model: the model comes from the
-//! Library (Enter on a model), the photo is the content; the one row is the
-//! output size.
+//! Library (Enter on a model), the photo is the content; the rows are the
+//! output size and, for a multi-style model, which of its styles: each (a run
+//! per style), one, or a mix typed as `name:w,name:w` (weights normalised).
 
 use super::form::ComposeState;
 use super::params::Param;
@@ -10,7 +11,50 @@ const STEP: u32 = 128;
 
 /// The rows of the form, in order.
 pub fn params() -> Vec<Param<ComposeState>> {
-    vec![Param {
+    vec![size(), styles()]
+}
+
+fn styles() -> Param<ComposeState> {
+    Param {
+        name: "model styles",
+        show: |s| match &s.model {
+            Some(m) if m.multi => match s.apply_mix.as_str() {
+                "" => format!("each ({} runs)", m.style_sources.len()),
+                t => t.to_string(),
+            },
+            Some(_) => "its one style".into(),
+            None => "-".into(),
+        },
+        // Steps each → the first style → … → the last → each.
+        nudge: |s, up| {
+            let Some(m) = s.model.as_ref().filter(|m| m.multi) else {
+                return;
+            };
+            let names: Vec<&str> = m.style_sources.iter().map(|x| x.name.as_str()).collect();
+            let n = names.len() as i64;
+            let at = names
+                .iter()
+                .position(|x| *x == s.apply_mix)
+                .map_or(-1, |i| i as i64);
+            let next = if up { at + 1 } else { at - 1 };
+            s.apply_mix = match next {
+                i if i < 0 && !up => names.last().map_or("", |x| x).to_string(),
+                i if i >= n || i < 0 => String::new(),
+                i => names[i as usize].to_string(),
+            };
+        },
+        parse: |s, t| {
+            s.apply_mix = match t.trim() {
+                "each" | "all" => String::new(),
+                t => t.to_string(),
+            };
+            Ok(())
+        },
+    }
+}
+
+fn size() -> Param<ComposeState> {
+    Param {
         name: "size",
         show: |s| match s.apply_size {
             Some(n) => format!("{n} px"),
@@ -36,5 +80,5 @@ pub fn params() -> Vec<Param<ComposeState>> {
             };
             Ok(())
         },
-    }]
+    }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::kind::Kind;
 use super::params::Param;
 use crate::engine::analogy::AnalogySpec;
+use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::train::TrainSpec;
 use crate::engine::memory::run_bytes;
 use crate::engine::spec::{RunSpec, StyleRef};
@@ -58,6 +59,9 @@ pub struct ComposeState {
     pub model: Option<ModelItem>,
     /// Longer side of an applied output; `None`: the photo's own.
     pub apply_size: Option<u32>,
+    /// Which styles of a multi-style model: empty for a run per style, else
+    /// `name[:w],…` (one style, or a mix).
+    pub apply_mix: String,
     /// Training settings; the style of each run is a marked painting.
     pub train: TrainSpec,
     /// Index into [`ComposeState::fields`].
@@ -78,6 +82,7 @@ impl ComposeState {
             analogy: AnalogySpec::default(),
             model: None,
             apply_size: None,
+            apply_mix: String::new(),
             train: TrainSpec::default(),
             content: None,
             styles: Vec::new(),
@@ -311,17 +316,18 @@ impl ComposeState {
                     return Ok(());
                 };
                 // Parsed into the form, validated whole, undone if refused.
-                let (spec, square, analogy, train, apply_size) = (
+                let (spec, square, analogy, train, apply_size, apply_mix) = (
                     self.spec.clone(),
                     self.square,
                     self.analogy.clone(),
                     self.train.clone(),
                     self.apply_size,
+                    self.apply_mix.clone(),
                 );
                 let checked = p(self, t).and_then(|()| {
                     match self.kind {
                         Kind::Analogy => self.analogy.validate(),
-                        Kind::Apply => Ok(()),
+                        Kind::Apply => return self.apply_mixes().map(|_| ()),
                         Kind::Train => self.train.validate(),
                         Kind::Stylize | Kind::Texture => self.spec.validate(),
                     }
@@ -334,7 +340,8 @@ impl ComposeState {
                         self.analogy,
                         self.train,
                         self.apply_size,
-                    ) = (spec, square, analogy, train, apply_size);
+                        self.apply_mix,
+                    ) = (spec, square, analogy, train, apply_size, apply_mix);
                     return Err(e);
                 }
             }
@@ -366,19 +373,47 @@ impl ComposeState {
         if let Some(e) = &model.error {
             return Err(format!("model {}: {e}", model.name));
         }
-        let spec = apply::Spec {
-            model: model.path.clone(),
-            model_name: Some(model.name.clone()),
-            contents: vec![content.path.clone()],
-            size: self.apply_size,
-            pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
+        self.apply_mixes()?
+            .into_iter()
+            .map(|mix| {
+                let spec = apply::Spec {
+                    model: model.path.clone(),
+                    model_name: Some(model.name.clone()),
+                    contents: vec![content.path.clone()],
+                    size: self.apply_size,
+                    pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
+                    mix,
+                };
+                spec.validate().map_err(|e| e.to_string())?;
+                Ok(NewRun {
+                    job: Job::Apply(spec),
+                    content_name: Some(content.name.clone()),
+                    style_names: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// The style choices an apply makes runs of: none for a single-style
+    /// model (or none chosen yet); for a multi-style one, each style or the
+    /// one choice typed (`name[:w],…`).
+    fn apply_mixes(&self) -> Result<Vec<Option<StyleMix>>, String> {
+        let Some(model) = self.model.as_ref().filter(|m| m.multi) else {
+            return Ok(vec![None]);
         };
-        spec.validate().map_err(|e| e.to_string())?;
-        Ok(vec![NewRun {
-            job: Job::Apply(spec),
-            content_name: Some(content.name.clone()),
-            style_names: Vec::new(),
-        }])
+        if self.apply_mix.trim().is_empty() {
+            return (0..model.style_sources.len())
+                .map(|i| StyleMix::single(&model.style_sources, i).map(Some))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string());
+        }
+        let entries: Vec<String> = self
+            .apply_mix
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .collect();
+        let mix = StyleMix::parse(&entries, &model.style_sources).map_err(|e| e.to_string())?;
+        Ok(vec![Some(mix)])
     }
 
     /// A training run per marked painting; each model is named for its
