@@ -52,6 +52,9 @@ pub struct ApplyArgs {
     pub tile: u32,
     #[arg(long)]
     pub device: Option<String>,
+    /// Options of the arbitrary-style models (adain, wct).
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbApplyArgs,
 }
 
 pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
@@ -61,6 +64,10 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     }
     let lib = library(c, data_dir)?;
     let entry = lib.find(&a.model)?;
+    if entry.arbitrary.is_some() {
+        return super::arbitrary::apply(&a, &entry, c, device);
+    }
+    a.arbitrary.refuse_for_fast(&entry.name)?;
     let model = Model::load(&entry.path, device)?;
     let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
     // Every input is read before anything is written: a bad one writes nothing.
@@ -149,13 +156,15 @@ pub struct TrainOptions {
     pub iterations: u64,
     #[arg(long, default_value_t = 1.0)]
     pub content_weight: f64,
-    /// Style weight (see the README, "Fast style", for how 0.5 was chosen).
-    #[arg(long, default_value_t = 0.5)]
-    pub style_weight: f64,
+    /// Style weight [default: 0.5 for fast style (see the README, "Fast style",
+    /// for how it was chosen), 10 for adain, 1 (feature loss) for wct].
+    #[arg(long)]
+    pub style_weight: Option<f64>,
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f64,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
+    /// Learning rate [default: 1e-3 for fast style, 1e-4 for adain and wct].
+    #[arg(long)]
+    pub lr: Option<f64>,
     #[arg(long, default_value = "instance")]
     pub norm: String,
     /// Channel multiplier (1 = pytorch/examples' 32/64/128).
@@ -186,9 +195,9 @@ impl TrainOptions {
             batch: self.batch,
             iterations: self.iterations,
             content_weight: self.content_weight,
-            style_weight: self.style_weight,
+            style_weight: self.style_weight.unwrap_or(0.5),
             tv_weight: self.tv_weight,
-            lr: self.lr,
+            lr: self.lr.unwrap_or(1e-3),
             arch: Arch {
                 norm,
                 width: self.width,
@@ -203,8 +212,9 @@ impl TrainOptions {
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// The style image (path or bundled style name).
-    pub style: String,
+    /// The style image (path or bundled style name); not for --arch adain|wct.
+    #[arg(required_unless_present = "arch")]
+    pub style: Option<String>,
     #[command(flatten)]
     pub options: TrainOptions,
     #[arg(long)]
@@ -218,6 +228,9 @@ pub struct TrainArgs {
     /// Model name (saved to the user's models) or a .safetensors path.
     #[arg(short, long, value_name = "MODEL")]
     pub output: Option<String>,
+    /// Arbitrary-style decoders (--arch adain|wct) instead of a fast-style network.
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbTrainArgs,
 }
 
 struct Printer {
@@ -255,9 +268,15 @@ impl TrainObserver for Printer {
 }
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
+    if a.arbitrary.arch.is_some() {
+        return super::arbitrary::train(a, c, data_dir);
+    }
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
     let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let style = resolve_image(&a.style, styles.as_ref())?;
+    let Some(style) = a.style.as_deref() else {
+        bail!("a style image is needed (or --arch adain|wct)");
+    };
+    let style = resolve_image(style, styles.as_ref())?;
     let style = std::fs::canonicalize(&style).unwrap_or(style);
     let lib = library(c, data_dir)?;
     let name = a.output.clone().unwrap_or_else(|| stem(&style));
@@ -338,11 +357,19 @@ pub enum ModelsCmd {
     Show { name: String },
     /// Delete one of your own models.
     Rm { name: String },
-    /// Import a pytorch/examples fast_neural_style state dict (.pth).
+    /// Import a pytorch/examples fast_neural_style state dict (.pth), or with
+    /// --arch adain naoto0804/pytorch-AdaIN's decoder.pth and --encoder vgg_normalised.pth.
     Import {
         file: PathBuf,
+        /// Model name [default for --arch adain: adain].
         #[arg(long)]
-        name: String,
+        name: Option<String>,
+        /// adain: a pytorch-AdaIN decoder (needs --encoder).
+        #[arg(long)]
+        arch: Option<String>,
+        /// The encoder of --arch adain (vgg_normalised.pth).
+        #[arg(long)]
+        encoder: Option<PathBuf>,
     },
 }
 
@@ -361,6 +388,7 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
                         "user"
                     };
                     let what = match (&e.info, &e.error) {
+                        _ if e.arbitrary.is_some() => super::arbitrary::describe(e),
                         (Some(i), _) => format!(
                             "width {} {} norm, {} iterations, styles: {}",
                             i.arch.width,
@@ -397,7 +425,18 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
             let p = lib.remove(&name)?;
             println!("removed {}", p.display());
         }
-        ModelsCmd::Import { file, name } => {
+        ModelsCmd::Import {
+            file,
+            name,
+            arch: Some(arch),
+            encoder,
+        } => {
+            return super::arbitrary::import(&lib, &file, name, &arch, encoder.as_deref());
+        }
+        ModelsCmd::Import { file, name, .. } => {
+            let Some(name) = name else {
+                bail!("--name is needed to import a fast-style model");
+            };
             let out = lib.new_user_path(&name)?;
             let model = import_state_dict(&file, tch::Device::Cpu)?;
             model.save(&out)?;
