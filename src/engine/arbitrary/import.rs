@@ -25,7 +25,7 @@ fn load_pth(path: &Path) -> Result<HashMap<String, Tensor>> {
     let t = Tensor::loadz_multi(path).map_err(|e| Error::Model {
         path: path.to_path_buf(),
         reason: format!(
-            "not a readable PyTorch state dict ({})",
+            "not a readable PyTorch state dict ({}); the 2018 files are in torch's legacy format: re-save them as a plain dict with a recent torch: python -c \"import torch; torch.save(dict(torch.load('F')), 'F2')\"",
             e.to_string().lines().next().unwrap_or("")
         ),
     })?;
@@ -115,6 +115,7 @@ pub fn import_adain(decoder: &Path, encoder: &Path, device: Device) -> Result<Ar
         padding: EdgePadding::Reflect,
         width,
         decoders: BTreeMap::from([(ADAIN_LEVEL, ops)]),
+        input_scale: BTreeMap::new(),
         styles: Vec::new(),
         records: vec![TrainRecord {
             level: ADAIN_LEVEL,

@@ -99,6 +99,9 @@ pub struct ArbInfo {
     pub width: f64,
     /// The decoders by level: their layers.
     pub decoders: BTreeMap<usize, Vec<Op>>,
+    /// What each decoder's input is multiplied by (absent: 1).
+    #[serde(default)]
+    pub input_scale: BTreeMap<usize, f64>,
     /// Style images of the training (AdaIN), none for reconstruction decoders.
     #[serde(default)]
     pub styles: Vec<StyleSource>,
@@ -157,9 +160,10 @@ impl ArbModel {
         let vs = nn::VarStore::new(device);
         let mut decoders = BTreeMap::new();
         for (&level, ops) in &info.decoders {
+            let scale = info.input_scale.get(&level).copied().unwrap_or(1.0);
             decoders.insert(
                 level,
-                Decoder::new(&(vs.root() / format!("decoder{level}")), ops.clone()),
+                Decoder::new(&(vs.root() / format!("decoder{level}")), ops.clone(), scale),
             );
         }
         Ok(Self {
@@ -171,16 +175,21 @@ impl ArbModel {
     }
 
     /// Adds a fresh decoder at `level` (WCT training of a new level).
-    pub fn add_decoder(&mut self, level: usize, ops: Vec<Op>) -> Result<()> {
+    pub fn add_decoder(&mut self, level: usize, ops: Vec<Op>, input_scale: f64) -> Result<()> {
         if self.decoders.contains_key(&level) {
             return Err(Error::invalid(
                 "level",
                 format!("{level}: this model has that decoder already"),
             ));
         }
-        let d = Decoder::new(&(self.vs.root() / format!("decoder{level}")), ops.clone());
+        let d = Decoder::new(
+            &(self.vs.root() / format!("decoder{level}")),
+            ops.clone(),
+            input_scale,
+        );
         self.decoders.insert(level, d);
         self.info.decoders.insert(level, ops);
+        self.info.input_scale.insert(level, input_scale);
         Ok(())
     }
 

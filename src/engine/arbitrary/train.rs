@@ -25,7 +25,7 @@ use tch::{Device, Kind, Reduction, Tensor};
 
 use super::adain::{adain, mean_std};
 use super::apply::forward;
-use super::decoder::mirror;
+use super::decoder::{mirror, VGG19_INPUT_SCALE};
 use super::encoder::{EdgePadding, LEVELS};
 use super::model_file::{metadata, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord};
 use crate::engine::error::{Error, Result};
@@ -182,6 +182,7 @@ pub fn prepare(
                 padding: spec.padding,
                 width: spec.width,
                 decoders: BTreeMap::new(),
+                input_scale: BTreeMap::new(),
                 styles: Vec::new(),
                 records: Vec::new(),
             };
@@ -190,7 +191,7 @@ pub fn prepare(
     };
     let ops = mirror(&model.encoder.conv_channels(), spec.level, spec.width)?;
     tch::manual_seed(spec.seed as i64);
-    model.add_decoder(spec.level, ops)?;
+    model.add_decoder(spec.level, ops, VGG19_INPUT_SCALE[spec.level - 1])?;
     Ok(model)
 }
 
