@@ -3,6 +3,7 @@
 //! does that first.
 
 mod analogy;
+mod arbitrary;
 mod cin;
 mod cli;
 mod disk;

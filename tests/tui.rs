@@ -971,6 +971,7 @@ fn model_item(name: &str, style: &str) -> ModelItem {
         styles: vec![format!("/library/{style}.png").into()],
         style_sources: Vec::new(),
         multi: false,
+        arbitrary: None,
         about: vec![
             "instance norm, width 0.5 · trained by atelier".into(),
             "2400 iterations of 2 × 128 px on cpu, 20 min".into(),

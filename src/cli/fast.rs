@@ -53,10 +53,14 @@ pub struct ApplyArgs {
     pub tile: u32,
     #[arg(long)]
     pub device: Option<String>,
-    /// A multi-style model's style by name or 0-based index, with an optional
-    /// weight; repeat to mix (weights normalised as stylize's --style).
-    #[arg(long = "style", value_name = "NAME|INDEX[:W]")]
+    /// A multi-style model's style by name or 0-based index, or (adain, wct)
+    /// a painting by path or bundled name; `:W` its weight; repeat to mix
+    /// (weights normalised as stylize's --style).
+    #[arg(long = "style", value_name = "STYLE|INDEX[:W]")]
     pub styles: Vec<String>,
+    /// Options of the arbitrary-style models (adain, wct).
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbApplyArgs,
 }
 
 /// The style mix `--style` entries choose in model `name`: required for a
@@ -96,6 +100,10 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     }
     let lib = library(c, data_dir)?;
     let entry = lib.find(&a.model)?;
+    if entry.arbitrary.is_some() {
+        return super::arbitrary::apply(&a, &entry, c, device);
+    }
+    a.arbitrary.refuse_for_fast(&entry.name)?;
     let model = Model::load(&entry.path, device)?;
     let mix = choose_mix(&entry.name, &model.info, &a.styles)?;
     let label = match &mix {
@@ -190,13 +198,15 @@ pub struct TrainOptions {
     pub iterations: u64,
     #[arg(long, default_value_t = TrainSpec::default().content_weight)]
     pub content_weight: f64,
-    /// Style weight (see the README, "Fast style", for how 0.1 was chosen).
-    #[arg(long, default_value_t = TrainSpec::default().style_weight)]
-    pub style_weight: f64,
+    /// Style weight [default: 0.1 for fast style (see the README, "Fast style",
+    /// for how it was chosen), 10 for adain, 1 (feature loss) for wct].
+    #[arg(long)]
+    pub style_weight: Option<f64>,
     #[arg(long, default_value_t = TrainSpec::default().tv_weight)]
     pub tv_weight: f64,
-    #[arg(long, default_value_t = TrainSpec::default().lr)]
-    pub lr: f64,
+    /// Learning rate [default: 1e-3 for fast style, 1e-4 for adain and wct].
+    #[arg(long)]
+    pub lr: Option<f64>,
     #[arg(long, default_value = "instance")]
     pub norm: String,
     /// Channel multiplier (1 = pytorch/examples' 32/64/128).
@@ -221,7 +231,7 @@ pub struct TrainOptions {
 #[derive(Args, Debug)]
 pub struct TrainStyles {
     /// The style image (path or bundled style name) of a single-style network.
-    #[arg(required_unless_present = "styles")]
+    #[arg(required_unless_present_any = ["styles", "arch"])]
     pub style: Option<String>,
     /// A style of a multi-style (conditional instance norm) network; repeat
     /// for each style (instead of STYLE).
@@ -334,9 +344,11 @@ impl TrainOptions {
             batch: self.batch,
             iterations: self.iterations,
             content_weight: self.content_weight,
-            style_weight: self.style_weight,
+            style_weight: self
+                .style_weight
+                .unwrap_or(TrainSpec::default().style_weight),
             tv_weight: self.tv_weight,
-            lr: self.lr,
+            lr: self.lr.unwrap_or(TrainSpec::default().lr),
             arch: Arch {
                 norm,
                 width: self.width,
@@ -366,6 +378,9 @@ pub struct TrainArgs {
     /// Model name (saved to the user's models) or a .safetensors path.
     #[arg(short, long, value_name = "MODEL")]
     pub output: Option<String>,
+    /// Arbitrary-style decoders (--arch adain|wct) instead of a fast-style network.
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbTrainArgs,
 }
 
 struct Printer {
@@ -403,6 +418,9 @@ impl TrainObserver for Printer {
 }
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
+    if a.arbitrary.arch.is_some() {
+        return super::arbitrary::train(a, c, data_dir);
+    }
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
     let lib = library(c, data_dir)?;
     let chosen = a.styles.resolve(c, &lib)?;
@@ -501,11 +519,19 @@ pub enum ModelsCmd {
     Show { name: String },
     /// Delete one of your own models.
     Rm { name: String },
-    /// Import a pytorch/examples fast_neural_style state dict (.pth).
+    /// Import a pytorch/examples fast_neural_style state dict (.pth), or with
+    /// --arch adain naoto0804/pytorch-AdaIN's decoder.pth and --encoder vgg_normalised.pth.
     Import {
         file: PathBuf,
+        /// Model name [default for --arch adain: adain].
         #[arg(long)]
-        name: String,
+        name: Option<String>,
+        /// adain: a pytorch-AdaIN decoder (needs --encoder).
+        #[arg(long)]
+        arch: Option<String>,
+        /// The encoder of --arch adain (vgg_normalised.pth).
+        #[arg(long)]
+        encoder: Option<PathBuf>,
     },
 }
 
@@ -524,6 +550,7 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
                         "user"
                     };
                     let what = match (&e.info, &e.error) {
+                        _ if e.arbitrary.is_some() => super::arbitrary::describe(e),
                         (Some(i), _) if i.arch.norm.is_conditional() => format!(
                             "cin, width {}, {} iterations, {} styles: {}",
                             i.arch.width,
@@ -567,7 +594,18 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
             let p = lib.remove(&name)?;
             println!("removed {}", p.display());
         }
-        ModelsCmd::Import { file, name } => {
+        ModelsCmd::Import {
+            file,
+            name,
+            arch: Some(arch),
+            encoder,
+        } => {
+            return super::arbitrary::import(&lib, &file, name, &arch, encoder.as_deref());
+        }
+        ModelsCmd::Import { file, name, .. } => {
+            let Some(name) = name else {
+                bail!("--name is needed to import a fast-style model");
+            };
             let out = lib.new_user_path(&name)?;
             let model = import_state_dict(&file, tch::Device::Cpu)?;
             model.save(&out)?;

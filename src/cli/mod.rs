@@ -2,6 +2,7 @@
 //! layer over the engine.
 
 mod analogy;
+mod arbitrary;
 mod fast;
 mod library;
 mod queue;

@@ -2,6 +2,7 @@
 //! loop. It knows nothing of storage, watchers or screens.
 
 pub mod analogy;
+pub mod arbitrary;
 pub mod color;
 pub mod cudart;
 pub mod device;

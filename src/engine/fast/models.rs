@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::model_file::{architecture_of, read_info, ModelInfo};
+use crate::engine::arbitrary::model_file::ArbInfo;
 use crate::engine::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -35,6 +36,9 @@ pub struct ModelEntry {
     /// Why the file cannot be read, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// An arbitrary-style model (adain, wct): what it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arbitrary: Option<ArbInfo>,
 }
 
 pub struct ModelLibrary {
@@ -157,6 +161,22 @@ fn entry(path: &Path, kind: ModelKind) -> ModelEntry {
         Ok(i) => (Some(i), None),
         Err(e) => (None, Some(e.to_string())),
     };
+    // Not a fast-style network: perhaps an adain or wct model.
+    if info.is_none() {
+        if let Ok(a) = crate::engine::arbitrary::model_file::read_info(path) {
+            return ModelEntry {
+                name,
+                path: path.to_path_buf(),
+                kind,
+                styles: a.styles.iter().map(|s| s.path.clone()).collect(),
+                style_names: Vec::new(),
+                architecture: None,
+                info: None,
+                error: None,
+                arbitrary: Some(a),
+            };
+        }
+    }
     ModelEntry {
         name,
         path: path.to_path_buf(),
@@ -172,6 +192,7 @@ fn entry(path: &Path, kind: ModelKind) -> ModelEntry {
         architecture: info.as_ref().map(|i| architecture_of(&i.arch)),
         info,
         error,
+        arbitrary: None,
     }
 }
 

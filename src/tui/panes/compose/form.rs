@@ -373,6 +373,12 @@ impl ComposeState {
         if let Some(e) = &model.error {
             return Err(format!("model {}: {e}", model.name));
         }
+        if let Some(m) = &model.arbitrary {
+            return Err(format!(
+                "{} is a {m} model: apply it with `atelier apply {} PHOTO --style PAINTING` (not queued from here yet)",
+                model.name, model.name
+            ));
+        }
         self.apply_mixes()?
             .into_iter()
             .map(|mix| {

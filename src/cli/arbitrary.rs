@@ -1,0 +1,445 @@
+//! `atelier apply adain|wct`, `atelier train --arch adain|wct` and
+//! `atelier models import --arch adain`: arbitrary style from the command
+//! line (the engine's `arbitrary` module).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use image::RgbImage;
+
+use super::fast::{library, ApplyArgs, TrainArgs};
+use crate::config::{resolve, Config};
+use crate::engine::arbitrary::apply::{stylize, ArbApply, WCT_ALPHA};
+use crate::engine::arbitrary::encoder::EdgePadding;
+use crate::engine::arbitrary::import::import_adain;
+use crate::engine::arbitrary::model_file::{ArbModel, Method};
+use crate::engine::arbitrary::train::{
+    checkpoint_iteration, prepare, train as train_decoder, ArbTrainSpec,
+};
+use crate::engine::color::ColorMode;
+use crate::engine::device::{device_name, parse_device};
+use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::models::{ModelEntry, ModelLibrary};
+use crate::engine::fast::train::{TrainObserver, TrainProgress};
+use crate::engine::flow::Flow;
+use crate::engine::image_io::{
+    load_rgb, resize_longer_side, save_png, unique_path, DEFAULT_PIXEL_LIMIT,
+};
+use crate::engine::library::{resolve_image, Library};
+use crate::engine::weights::Weights;
+use crate::engine::Error;
+
+/// `atelier apply` options of the adain and wct models.
+#[derive(Args, Debug, Default)]
+pub struct ArbApplyArgs {
+    /// adain/wct: style strength in [0, 1] [default: 1 for adain, 0.6 for wct].
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// wct: use levels relu{N}_1 … relu1_1, coarse to fine [default: all the model has].
+    #[arg(long, value_name = "N")]
+    pub levels: Option<usize>,
+    /// adain/wct: keep the content's colours: histogram (the styles recoloured
+    /// first; the default when no MODE is given) or luminance.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "histogram")]
+    pub preserve_colors: Option<String>,
+}
+
+impl ArbApplyArgs {
+    /// A fast-style model takes none of these.
+    pub fn refuse_for_fast(&self, model: &str) -> Result<()> {
+        if self.alpha.is_some() || self.levels.is_some() || self.preserve_colors.is_some() {
+            bail!("'{model}' is a fast-style model (its styles trained in): --alpha, --levels and --preserve-colors are for adain and wct models");
+        }
+        Ok(())
+    }
+}
+
+/// `STYLE[:W]`: the weight after the last colon when it is a number.
+fn style_and_weight(s: &str) -> Result<(String, f64)> {
+    if let Some((name, w)) = s.rsplit_once(':') {
+        if let Ok(w) = w.parse::<f64>() {
+            if !(w.is_finite() && w >= 0.0) {
+                bail!("invalid style weight in '{s}': a number ≥ 0");
+            }
+            return Ok((name.to_string(), w));
+        }
+    }
+    Ok((s.to_string(), 1.0))
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}
+
+/// Applies an adain or wct model (`entry`) per `a`.
+pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device) -> Result<i32> {
+    let o = &a.arbitrary;
+    let Some(info) = &entry.arbitrary else {
+        bail!("'{}' is not an adain or wct model", entry.name);
+    };
+    // `--style` is shared with multi-style models: here it names paintings.
+    if a.styles.is_empty() {
+        bail!(
+            "--style STYLE is needed: '{}' is a {} model, it stylizes with any painting you name",
+            entry.name,
+            info.method
+        );
+    }
+    let opts = ArbApply {
+        alpha: o.alpha.unwrap_or(match info.method {
+            Method::Adain => 1.0,
+            Method::Wct => WCT_ALPHA,
+        }),
+        levels: o.levels,
+        color: match &o.preserve_colors {
+            Some(m) => m.parse()?,
+            None => ColorMode::None,
+        },
+    };
+    // Every input is read and every option checked before anything is written.
+    let model = ArbModel::load(&entry.path, &resolve(&c.paths.weights), device)?;
+    opts.check(&model)?;
+    let styles_lib = Library::open(&resolve(&c.paths.styles)).ok();
+    let mut styles: Vec<(PathBuf, RgbImage, f64)> = Vec::new();
+    for s in &a.styles {
+        let (q, w) = style_and_weight(s)?;
+        let p = resolve_image(&q, styles_lib.as_ref())?;
+        let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
+        styles.push((p, img, w));
+    }
+    if styles.iter().all(|s| s.2 == 0.0) {
+        bail!("invalid style weight: all are 0");
+    }
+    let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
+    let mut inputs = Vec::new();
+    for q in &a.contents {
+        let p = resolve_image(q, contents_lib.as_ref())?;
+        let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
+        inputs.push((p, img));
+    }
+    let into_dir = match &a.output {
+        Some(o) if o.is_dir() => Some(o.clone()),
+        Some(_) if inputs.len() > 1 => bail!(
+            "-o names a file but {} photos were given: pass a folder",
+            inputs.len()
+        ),
+        Some(_) => None,
+        None => Some(resolve(&c.paths.output)),
+    };
+    if let Some(d) = &into_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let input_paths: Vec<PathBuf> = inputs
+        .iter()
+        .map(|(p, _)| canon(p))
+        .chain(styles.iter().map(|(p, _, _)| canon(p)))
+        .collect();
+    let first_style = stem(&styles[0].0);
+    for (p, img) in &inputs {
+        let out = match &into_dir {
+            Some(d) => {
+                unique_path(&d.join(format!("{}__{}__{first_style}.png", stem(p), entry.name)))
+            }
+            None => a.output.clone().unwrap_or_default(),
+        };
+        if input_paths.contains(&canon(&out)) {
+            bail!("{}: is an input; refusing to write over it", out.display());
+        }
+        let img = match a.size {
+            Some(s) => resize_longer_side(img, s),
+            None => img.clone(),
+        };
+        // Styles at the content's scale, so strokes keep their size relative to it.
+        let longer = img.width().max(img.height());
+        let st: Vec<(RgbImage, f64)> = styles
+            .iter()
+            .map(|(_, s, w)| (resize_longer_side(s, longer), *w))
+            .collect();
+        let t0 = Instant::now();
+        let result = stylize(&model, &img, &st, &opts, device)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let provenance = serde_json::json!({
+            "method": info.method,
+            "model": entry.name,
+            "model_path": entry.path,
+            "styles": styles.iter().map(|(p, _, w)| serde_json::json!({"path": p, "weight": w})).collect::<Vec<_>>(),
+            "alpha": opts.alpha,
+            "levels": opts.levels,
+            "preserve_colors": opts.color,
+            "content": p,
+            "size": [img.width(), img.height()],
+            "device": device_name(device),
+            "seconds": secs,
+        });
+        let text = [
+            ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
+            ("atelier:apply", provenance.to_string()),
+        ];
+        save_png(&out, &result, &text, false)?;
+        println!(
+            "{} ({}x{}, {secs:.2} s)",
+            out.display(),
+            result.width(),
+            result.height()
+        );
+    }
+    Ok(0)
+}
+
+/// `atelier train` options of the adain and wct decoders.
+#[derive(Args, Debug, Default)]
+pub struct ArbTrainArgs {
+    /// Train an arbitrary-style decoder: adain (one, with a style loss) or wct
+    /// (a reconstruction decoder for --level N).
+    #[arg(long, value_name = "adain|wct")]
+    pub arch: Option<String>,
+    /// wct: the decoder's level, 1 … 5 (relu1_1 … relu5_1).
+    #[arg(long, value_name = "N")]
+    pub level: Option<usize>,
+    /// adain: a folder of style images [default: the bundled paintings; or
+    /// name them with --style, repeated].
+    #[arg(long, value_name = "DIR", conflicts_with = "styles")]
+    pub style_dir: Option<PathBuf>,
+    /// adain/wct: learning-rate decay, lr / (1 + D · iteration).
+    #[arg(long, default_value_t = 5e-5, value_name = "D")]
+    pub lr_decay: f64,
+    /// adain/wct: the encoder's padding, reflect (the papers') or zero.
+    #[arg(long, default_value = "reflect")]
+    pub padding: String,
+}
+
+struct Printer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    log_every: u64,
+    preview: PathBuf,
+}
+
+impl TrainObserver for Printer {
+    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+        if p.iteration % self.log_every.max(1) == 0 || p.iteration == p.of {
+            let losses: Vec<String> = p
+                .losses
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4e}"))
+                .collect();
+            let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
+            println!(
+                "iter {}/{}  {}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
+                p.iteration,
+                p.of,
+                losses.join("  "),
+                p.images_per_second,
+                p.elapsed.as_secs_f64(),
+                (p.of - p.iteration) as f64 * per_it
+            );
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn on_preview(&mut self, _iteration: u64, image: &RgbImage) -> Result<(), Error> {
+        save_png(&self.preview, image, &[], true)
+    }
+
+    fn on_checkpoint(&mut self, iteration: u64, path: &Path) {
+        println!("checkpoint at {iteration}: {}", path.display());
+    }
+}
+
+/// `atelier train --arch adain|wct …`.
+pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
+    let o = &a.arbitrary;
+    let method: Method = o.arch.as_deref().unwrap_or("").parse()?;
+    let level = match (method, o.level) {
+        (Method::Adain, None | Some(4)) => 4,
+        (Method::Adain, Some(l)) => {
+            bail!("invalid level: {l} (an adain decoder starts at relu4_1: 4)")
+        }
+        (Method::Wct, Some(l)) => l,
+        (Method::Wct, None) => bail!("--level N is needed for wct (1 … 5: one decoder per level)"),
+    };
+    let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let mut styles = Vec::new();
+    if method == Method::Adain {
+        let lib = Library::open(&resolve(&c.paths.styles)).ok();
+        // `--style` is shared with multi-style training: here it names the
+        // paintings the decoder learns from.
+        for q in a.styles.style.iter().chain(&a.styles.styles) {
+            let p = resolve_image(q, lib.as_ref())?;
+            styles.push(std::fs::canonicalize(&p).unwrap_or(p));
+        }
+        if styles.is_empty() {
+            let dir = o
+                .style_dir
+                .clone()
+                .unwrap_or_else(|| resolve(&c.paths.styles));
+            styles = Dataset::scan(&dir)?.files;
+        }
+    } else if a.styles.style.is_some() || !a.styles.styles.is_empty() || o.style_dir.is_some() {
+        bail!("wct decoders are trained for reconstruction only: they take no style");
+    }
+    let t = &a.options;
+    let spec = ArbTrainSpec {
+        method,
+        level,
+        dataset: resolve(&t.dataset),
+        styles,
+        size: t.size,
+        batch: t.batch,
+        iterations: t.iterations,
+        content_weight: t.content_weight,
+        style_weight: t.style_weight.unwrap_or(match method {
+            Method::Adain => 10.0,
+            Method::Wct => 1.0,
+        }),
+        lr: t.lr.unwrap_or(1e-4),
+        lr_decay: o.lr_decay,
+        width: t.width,
+        padding: o.padding.parse::<EdgePadding>()?,
+        seed: t.seed,
+        checkpoint_every: t.checkpoint_every,
+        preview_every: t.preview_every,
+        preview: t.preview.clone(),
+    };
+    spec.validate()?;
+    let lib = library(c, data_dir)?;
+    let name = a
+        .output
+        .clone()
+        .unwrap_or_else(|| method.architecture().to_string());
+    let out = if name.ends_with(".safetensors") {
+        PathBuf::from(&name)
+    } else {
+        lib.user.join(format!("{name}.safetensors"))
+    };
+    let weights = Weights::load(&resolve(&c.paths.weights))?;
+    // A wct model gains levels one run at a time; anything else is never replaced.
+    let base = if out.exists() {
+        if method == Method::Adain {
+            bail!("{}: already exists; pick another -o", out.display());
+        }
+        let m = ArbModel::load(&out, &resolve(&c.paths.weights), device)?;
+        if m.info.decoders.contains_key(&level) {
+            bail!(
+                "{}: has a level-{level} decoder already; pick another -o (or `atelier models rm`)",
+                out.display()
+            );
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let replace = base.is_some();
+    let work = c.data_dir(data_dir)?.join("training");
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let tag = format!("{}.{method}{level}", stem(&out));
+    let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
+    if a.resume {
+        checkpoint_iteration(&checkpoint)?;
+    } else if checkpoint.exists() {
+        bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
+    }
+    let model = prepare(&spec, base, &weights, device)?;
+    let preview = work.join(format!("{tag}.preview.png"));
+    println!(
+        "training the {method} level-{level} decoder of {} on {} ({}), {} iterations of {} x {} px, width {}, {} style images; preview {}",
+        out.display(),
+        spec.dataset.display(),
+        device_name(device),
+        spec.iterations,
+        spec.batch,
+        spec.size,
+        spec.width,
+        spec.styles.len(),
+        preview.display()
+    );
+    if a.resume {
+        println!(
+            "resuming at iteration {}",
+            checkpoint_iteration(&checkpoint)?
+        );
+    }
+    let mut obs = Printer {
+        stop: super::stop_flag()?,
+        log_every: a.log_every,
+        preview,
+    };
+    match train_decoder(&spec, model, &checkpoint, a.resume, &mut obs) {
+        Ok(o) => {
+            o.model.save(&out, replace)?;
+            let _ = std::fs::remove_file(&checkpoint);
+            println!(
+                "saved {} (levels {:?}; {} iterations, {:.0} s, total loss {:.4e})",
+                out.display(),
+                o.model.info.levels(),
+                o.iterations,
+                o.seconds,
+                o.final_losses.get("total").copied().unwrap_or(0.0)
+            );
+            Ok(0)
+        }
+        Err(Error::Cancelled) => {
+            eprintln!("stopped; continue with the same command and --resume");
+            Ok(super::EXIT_CANCELLED)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `atelier models import --arch adain DECODER --encoder ENCODER [--name N]`.
+pub fn import(
+    lib: &ModelLibrary,
+    file: &Path,
+    name: Option<String>,
+    arch: &str,
+    encoder: Option<&Path>,
+) -> Result<i32> {
+    match arch.parse::<Method>()? {
+        Method::Adain => {}
+        Method::Wct => bail!("--arch wct: there is no published WCT decoder format to import; train them with `atelier train --arch wct --level N`"),
+    }
+    let Some(encoder) = encoder else {
+        bail!("--encoder vgg_normalised.pth is needed: pytorch-AdaIN's decoder works only with its own encoder");
+    };
+    let name = name.unwrap_or_else(|| "adain-published".to_string());
+    let out = lib.new_user_path(&name)?;
+    let model = import_adain(file, encoder, tch::Device::Cpu)?;
+    model.save(&out, false)?;
+    println!(
+        "imported {} with encoder {} as {name} (adain, width {}): {}",
+        file.display(),
+        encoder.display(),
+        model.info.width,
+        out.display()
+    );
+    Ok(0)
+}
+
+/// One line for `models ls`.
+pub fn describe(e: &ModelEntry) -> String {
+    let Some(i) = &e.arbitrary else {
+        return String::new();
+    };
+    format!(
+        "{} decoders at levels {:?}, width {}, encoder {:?}, {} iterations{}",
+        i.method,
+        i.levels(),
+        i.width,
+        i.encoder,
+        i.iterations(),
+        if i.styles.is_empty() {
+            String::new()
+        } else {
+            format!(", trained on {} paintings", i.styles.len())
+        }
+    )
+}

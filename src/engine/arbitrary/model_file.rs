@@ -1,0 +1,365 @@
+//! Model files of the arbitrary-style methods: safetensors (fp16 tensors,
+//! loaded to f32) with the metadata keys of fast-style files —
+//! `format_version`, `architecture` (`adain` or `wct`), `atelier` (the JSON of
+//! [`ArbInfo`]). The decoders are `decoder{L}.{key}.{weight,bias}`; an
+//! imported encoder travels in the file as `encoder.{key}.…` (naoto0804's
+//! keys), ours is the VGG19 of `weights/`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use safetensors::tensor::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+use super::decoder::{Decoder, Op};
+use super::encoder::{EdgePadding, Encoder, SEQUENTIAL_KEYS, TAP_AFTER};
+use crate::engine::error::{Error, Result};
+use crate::engine::fast::model_file::{
+    blob, copy_into, write_atomic, DatasetSummary, StyleSource, FORMAT_VERSION,
+};
+use crate::engine::weights::Weights;
+
+/// Which feature transform a model's decoders were made for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// One decoder from relu4_1, trained with a style loss.
+    Adain,
+    /// Reconstruction decoders, one per level.
+    Wct,
+}
+
+impl Method {
+    /// The `architecture` metadata value.
+    pub fn architecture(self) -> &'static str {
+        match self {
+            Self::Adain => "adain",
+            Self::Wct => "wct",
+        }
+    }
+}
+
+impl FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "adain" => Ok(Self::Adain),
+            "wct" => Ok(Self::Wct),
+            _ => Err(Error::invalid("arch", format!("'{s}' (use adain or wct)"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.architecture())
+    }
+}
+
+/// Where the encoder's weights are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderSource {
+    /// atelier's VGG19 (`weights/vgg19.safetensors`).
+    Vgg19,
+    /// In the model file (an imported `vgg_normalised`).
+    Embedded,
+}
+
+/// How one decoder was made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainRecord {
+    pub level: usize,
+    /// The training settings (JSON), absent for imports.
+    #[serde(default)]
+    pub training: Option<serde_json::Value>,
+    #[serde(default)]
+    pub iterations: u64,
+    #[serde(default)]
+    pub final_losses: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub dataset: Option<DatasetSummary>,
+    /// "trained by atelier", "imported from …".
+    pub source: String,
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub seconds: Option<f64>,
+}
+
+/// Everything an arbitrary-style model file says about itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArbInfo {
+    pub method: Method,
+    pub encoder: EncoderSource,
+    pub padding: EdgePadding,
+    /// Decoder width multiplier (1: naoto0804's channels).
+    pub width: f64,
+    /// The decoders by level: their layers.
+    pub decoders: BTreeMap<usize, Vec<Op>>,
+    /// What each decoder's input is multiplied by (absent: 1).
+    #[serde(default)]
+    pub input_scale: BTreeMap<usize, f64>,
+    /// Style images of the training (AdaIN), none for reconstruction decoders.
+    #[serde(default)]
+    pub styles: Vec<StyleSource>,
+    #[serde(default)]
+    pub records: Vec<TrainRecord>,
+}
+
+impl ArbInfo {
+    pub fn levels(&self) -> Vec<usize> {
+        self.decoders.keys().copied().collect()
+    }
+
+    /// Iterations of all decoders' training together.
+    pub fn iterations(&self) -> u64 {
+        self.records.iter().map(|r| r.iterations).sum()
+    }
+}
+
+/// An encoder, decoders and what they are.
+pub struct ArbModel {
+    pub vs: nn::VarStore,
+    pub encoder: Encoder,
+    pub decoders: BTreeMap<usize, Decoder>,
+    pub info: ArbInfo,
+}
+
+fn model_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Model {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// The deepest level the encoder must reach for `info`'s decoders.
+fn encoder_depth(info: &ArbInfo) -> usize {
+    match info.method {
+        Method::Adain => 4,
+        Method::Wct => info.decoders.keys().copied().max().unwrap_or(1),
+    }
+}
+
+impl ArbModel {
+    /// Fresh decoders per `info` over our VGG19 encoder.
+    pub fn new(info: ArbInfo, weights: &Weights, device: Device) -> Result<Self> {
+        let depth = match info.method {
+            // WCT models may gain levels later: encode as deep as there is.
+            Method::Wct => super::encoder::LEVELS,
+            Method::Adain => encoder_depth(&info),
+        };
+        let encoder = Encoder::from_vgg(weights, depth, info.padding, device)?;
+        Self::with_encoder(info, encoder, device)
+    }
+
+    /// Fresh decoders per `info` over `encoder`.
+    pub fn with_encoder(info: ArbInfo, encoder: Encoder, device: Device) -> Result<Self> {
+        let vs = nn::VarStore::new(device);
+        let mut decoders = BTreeMap::new();
+        for (&level, ops) in &info.decoders {
+            let scale = info.input_scale.get(&level).copied().unwrap_or(1.0);
+            decoders.insert(
+                level,
+                Decoder::new(&(vs.root() / format!("decoder{level}")), ops.clone(), scale),
+            );
+        }
+        Ok(Self {
+            vs,
+            encoder,
+            decoders,
+            info,
+        })
+    }
+
+    /// Adds a fresh decoder at `level` (WCT training of a new level).
+    pub fn add_decoder(&mut self, level: usize, ops: Vec<Op>, input_scale: f64) -> Result<()> {
+        if self.decoders.contains_key(&level) {
+            return Err(Error::invalid(
+                "level",
+                format!("{level}: this model has that decoder already"),
+            ));
+        }
+        let d = Decoder::new(
+            &(self.vs.root() / format!("decoder{level}")),
+            ops.clone(),
+            input_scale,
+        );
+        self.decoders.insert(level, d);
+        self.info.decoders.insert(level, ops);
+        self.info.input_scale.insert(level, input_scale);
+        Ok(())
+    }
+
+    /// Loads a model file; our VGG19 is read from `vgg_weights` only if the
+    /// file does not carry its encoder.
+    pub fn load(path: &Path, vgg_weights: &Path, device: Device) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
+            _ => Error::io(path, e),
+        })?;
+        let (info, tensors) = parse(path, &bytes)?;
+        let (mut enc_t, mut dec_t) = (HashMap::new(), Vec::new());
+        for (k, t) in tensors {
+            match k.strip_prefix("encoder.") {
+                Some(rest) => {
+                    enc_t.insert(rest.to_string(), t);
+                }
+                None => dec_t.push((k, t)),
+            }
+        }
+        let encoder = match info.encoder {
+            EncoderSource::Vgg19 => {
+                if !enc_t.is_empty() {
+                    return Err(model_err(
+                        path,
+                        "encoder tensors in a file that says it uses VGG19",
+                    ));
+                }
+                let depth = match info.method {
+                    Method::Wct => super::encoder::LEVELS,
+                    Method::Adain => 4,
+                };
+                Encoder::from_vgg(&Weights::load(vgg_weights)?, depth, info.padding, device)?
+            }
+            EncoderSource::Embedded => {
+                encoder_from_keys(&mut enc_t, encoder_depth(&info), info.padding, device)
+                    .map_err(|e| model_err(path, e.to_string()))?
+            }
+        };
+        let model = Self::with_encoder(info, encoder, device)?;
+        copy_into(&model.vs, dec_t, path)?;
+        Ok(model)
+    }
+
+    /// Writes the model atomically, fp16; `replace` allows replacing `path`
+    /// (a WCT model gaining a level), otherwise an existing file is refused.
+    pub fn save(&self, path: &Path, replace: bool) -> Result<()> {
+        let mut tensors = Vec::new();
+        for (k, t) in self.vs.variables() {
+            tensors.push((k, blob(&t, Kind::Half)?));
+        }
+        if self.info.encoder == EncoderSource::Embedded {
+            let (pre, convs) = self.encoder.tensors();
+            let keys = std::iter::once(0).chain(SEQUENTIAL_KEYS.iter().copied());
+            for ((w, b), key) in std::iter::once(pre).chain(convs.iter()).zip(keys) {
+                // The encoder stays f32: its first layers see 0..255-scaled input.
+                tensors.push((format!("encoder.{key}.weight"), blob(w, Kind::Float)?));
+                tensors.push((format!("encoder.{key}.bias"), blob(b, Kind::Float)?));
+            }
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        write_atomic(path, &tensors, metadata(&self.info)?, replace)
+    }
+}
+
+/// Builds an encoder to relu{depth}_1 from tensors under naoto0804's keys
+/// (`0` the 1×1 conv, then [`SEQUENTIAL_KEYS`]), taking them out of `t`.
+pub fn encoder_from_keys(
+    t: &mut HashMap<String, Tensor>,
+    depth: usize,
+    padding: EdgePadding,
+    device: Device,
+) -> Result<Encoder> {
+    let mut take = |key: usize| -> Result<(Tensor, Tensor)> {
+        let get = |t: &mut HashMap<String, Tensor>, s: &str| {
+            t.remove(&format!("{key}.{s}")).ok_or_else(|| {
+                Error::invalid(
+                    "encoder",
+                    format!("no tensor {key}.{s}: not naoto0804's vgg_normalised layout"),
+                )
+            })
+        };
+        Ok((get(t, "weight")?, get(t, "bias")?))
+    };
+    let pre = take(0)?;
+    let mut convs = Vec::new();
+    for &k in &SEQUENTIAL_KEYS[..=TAP_AFTER[depth - 1]] {
+        convs.push(take(k)?);
+    }
+    Encoder::from_tensors(pre, convs, padding, device)
+}
+
+/// The metadata map of a model file.
+pub fn metadata(info: &ArbInfo) -> Result<HashMap<String, String>> {
+    let json =
+        serde_json::to_string(info).map_err(|e| Error::invalid("model metadata", e.to_string()))?;
+    Ok(HashMap::from([
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        (
+            "architecture".to_string(),
+            info.method.architecture().to_string(),
+        ),
+        ("atelier".to_string(), json),
+    ]))
+}
+
+/// Whether the file's `architecture` is one of ours (without reading tensors).
+pub fn read_info(path: &Path) -> Result<ArbInfo> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| model_err(path, format!("unreadable header: {e:?}")))?;
+    info_from(path, &header.metadata().clone().unwrap_or_default())
+}
+
+fn info_from(path: &Path, meta: &HashMap<String, String>) -> Result<ArbInfo> {
+    let version = meta.get("format_version").map(String::as_str).unwrap_or("");
+    if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
+        return Err(model_err(
+            path,
+            format!("format version '{version}' is not one this atelier reads ({FORMAT_VERSION})"),
+        ));
+    }
+    let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
+    let method: Method = arch.parse().map_err(|_| {
+        model_err(
+            path,
+            format!("architecture '{arch}', not an adain or wct model"),
+        )
+    })?;
+    let info: ArbInfo = meta
+        .get("atelier")
+        .ok_or_else(|| model_err(path, "metadata 'atelier' missing"))
+        .and_then(|j| {
+            serde_json::from_str(j).map_err(|e| model_err(path, format!("bad metadata: {e}")))
+        })?;
+    if info.method != method {
+        return Err(model_err(path, "architecture and metadata disagree"));
+    }
+    if info.decoders.is_empty() {
+        return Err(model_err(path, "no decoders"));
+    }
+    Ok(info)
+}
+
+/// Checks the header; the info and the tensors as f32 on the CPU.
+fn parse(path: &Path, bytes: &[u8]) -> Result<(ArbInfo, Vec<(String, Tensor)>)> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        model_err(
+            path,
+            format!("not a readable model file (corrupt or truncated: {e:?})"),
+        )
+    })?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| model_err(path, format!("unreadable header: {e:?}")))?;
+    let info = info_from(path, &header.metadata().clone().unwrap_or_default())?;
+    let mut tensors = Vec::new();
+    for (name, view) in st.tensors() {
+        let kind = match view.dtype() {
+            Dtype::F16 => Kind::Half,
+            Dtype::F32 => Kind::Float,
+            d => return Err(model_err(path, format!("tensor {name}: dtype {d:?}"))),
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let t = Tensor::f_from_data_size(view.data(), &shape, kind)?.f_to_kind(Kind::Float)?;
+        tensors.push((name, t));
+    }
+    Ok((info, tensors))
+}
+
+/// A default name's file in a folder: `<dir>/<name>.safetensors`.
+pub fn file_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.safetensors"))
+}

@@ -1,0 +1,555 @@
+//! Training the decoders.
+//!
+//! AdaIN (naoto0804's `train.py`): content photos and style paintings in
+//! random crops, `t = AdaIN(f(c), f(s))` at relu4_1, loss
+//! `w_c·MSE(f(g(t)), t) + w_s·Σ_{relu1_1..4_1} MSE(μ) + MSE(σ)`, Adam with
+//! `lr / (1 + decay·iteration)`.
+//!
+//! WCT (eridgd/WCT-TF's `train.py`): a decoder per level trained to invert
+//! the encoder: `w_p·MSE(g(f(x)), x) + w_f·MSE(f(g(f(x))), f(x)) / mean(f(x)²)`.
+//! The feature term is divided by the features' mean square because our
+//! Caffe VGG19's activations are in the hundreds, not about 1 as in the
+//! normalised VGG the reference trains on; so both terms are of order 1.
+//!
+//! Checkpoints hold the decoder being trained and Adam's state; a resumed
+//! run draws the same batches (the dataset's generator is seeded by
+//! seed and iteration) and continues on the same trajectory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use super::adain::{adain, mean_std};
+use super::apply::forward;
+use super::decoder::{mirror, VGG19_INPUT_SCALE};
+use super::encoder::{EdgePadding, LEVELS};
+use super::model_file::{metadata, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord};
+use crate::engine::error::{Error, Result};
+use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::model_file::{blob, write_atomic, StyleSource};
+use crate::engine::fast::train::{TrainObserver, TrainProgress};
+use crate::engine::flow::Flow;
+use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
+use crate::engine::weights::{sha256_file, Weights};
+
+/// Everything that determines a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArbTrainSpec {
+    pub method: Method,
+    /// The decoder's level (4 for AdaIN).
+    pub level: usize,
+    pub dataset: PathBuf,
+    /// Style images (AdaIN); none for WCT.
+    pub styles: Vec<PathBuf>,
+    /// Side of the square crops.
+    pub size: u32,
+    pub batch: usize,
+    pub iterations: u64,
+    /// AdaIN: content loss; WCT: pixel loss.
+    pub content_weight: f64,
+    /// AdaIN: style loss; WCT: feature loss.
+    pub style_weight: f64,
+    pub lr: f64,
+    /// `lr / (1 + lr_decay · iteration)` (naoto0804: 5e-5).
+    pub lr_decay: f64,
+    /// Decoder width multiplier.
+    pub width: f64,
+    pub padding: EdgePadding,
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    /// 0: no previews.
+    pub preview_every: u64,
+    /// The photo previews show (default: the dataset's first image).
+    #[serde(default)]
+    pub preview: Option<PathBuf>,
+}
+
+impl ArbTrainSpec {
+    pub fn validate(&self) -> Result<()> {
+        let want = match self.method {
+            Method::Adain => 4..=4,
+            Method::Wct => 1..=LEVELS,
+        };
+        if !want.contains(&self.level) {
+            return Err(Error::invalid(
+                "level",
+                format!("{} ({} decoders: {want:?})", self.level, self.method),
+            ));
+        }
+        if self.method == Method::Adain && self.styles.is_empty() {
+            return Err(Error::invalid(
+                "styles",
+                "AdaIN training needs style images",
+            ));
+        }
+        if self.size < 16 || self.size % 16 != 0 {
+            return Err(Error::invalid(
+                "size",
+                format!("{} (a multiple of 16, at least 16)", self.size),
+            ));
+        }
+        if self.batch == 0 || self.iterations == 0 || self.checkpoint_every == 0 {
+            return Err(Error::invalid(
+                "batch/iterations/checkpoint-every",
+                "must be at least 1",
+            ));
+        }
+        for (name, v) in [
+            ("content-weight", self.content_weight),
+            ("style-weight", self.style_weight),
+            ("lr-decay", self.lr_decay),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(name, format!("{v} (a number ≥ 0)")));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::invalid("lr", format!("{} (a number > 0)", self.lr)));
+        }
+        if !(self.width.is_finite() && self.width > 0.0 && self.width <= 4.0) {
+            return Err(Error::invalid(
+                "width",
+                format!("{} (in (0, 4])", self.width),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A finished run.
+pub struct ArbOutcome {
+    pub model: ArbModel,
+    pub iterations: u64,
+    pub final_losses: BTreeMap<String, f64>,
+    pub seconds: f64,
+}
+
+/// Checkpoint metadata beside the tensors.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CheckpointInfo {
+    iteration: u64,
+    spec: ArbTrainSpec,
+    seconds: f64,
+    losses: BTreeMap<String, f64>,
+}
+
+fn ck_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Model {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// The model a run trains: `base` (a WCT model gaining a level) or a new one
+/// over our VGG19, with a fresh decoder at `spec.level` drawn from the seed.
+pub fn prepare(
+    spec: &ArbTrainSpec,
+    base: Option<ArbModel>,
+    weights: &Weights,
+    device: Device,
+) -> Result<ArbModel> {
+    spec.validate()?;
+    let mut model = match base {
+        Some(m) => {
+            if m.info.method != spec.method || m.info.encoder != EncoderSource::Vgg19 {
+                return Err(Error::invalid(
+                    "model",
+                    format!(
+                        "a {} model over {:?} cannot take a {} decoder trained here",
+                        m.info.method, m.info.encoder, spec.method
+                    ),
+                ));
+            }
+            if m.info.padding != spec.padding || m.info.width != spec.width {
+                return Err(Error::invalid(
+                    "model",
+                    format!(
+                        "its decoders are width {} with {} padding; train with the same",
+                        m.info.width, m.info.padding
+                    ),
+                ));
+            }
+            m
+        }
+        None => {
+            let info = ArbInfo {
+                method: spec.method,
+                encoder: EncoderSource::Vgg19,
+                padding: spec.padding,
+                width: spec.width,
+                decoders: BTreeMap::new(),
+                input_scale: BTreeMap::new(),
+                styles: Vec::new(),
+                records: Vec::new(),
+            };
+            ArbModel::new(info, weights, device)?
+        }
+    };
+    let ops = mirror(&model.encoder.conv_channels(), spec.level, spec.width)?;
+    tch::manual_seed(spec.seed as i64);
+    model.add_decoder(spec.level, ops, VGG19_INPUT_SCALE[spec.level - 1])?;
+    Ok(model)
+}
+
+/// Adam with its state in the open (checkpoints hold it) and a settable lr.
+struct Adam {
+    params: Vec<(String, Tensor)>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+impl Adam {
+    fn new(params: Vec<(String, Tensor)>) -> Result<Self> {
+        let m = params
+            .iter()
+            .map(|(_, p)| p.f_zeros_like())
+            .collect::<Result<Vec<_>, _>>()?;
+        let v = params
+            .iter()
+            .map(|(_, p)| p.f_zeros_like())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { params, m, v })
+    }
+
+    /// One step number `t` (1-based) at `lr`, then zeroes the gradients.
+    fn step(&mut self, t: u64, lr: f64) -> Result<()> {
+        let bc1 = 1.0 - BETA1.powf(t as f64);
+        let bc2 = 1.0 - BETA2.powf(t as f64);
+        tch::no_grad(|| -> Result<()> {
+            for (i, (_, p)) in self.params.iter().enumerate() {
+                let g = p.f_grad()?;
+                if !g.defined() {
+                    continue;
+                }
+                let _ = self.m[i]
+                    .f_mul_scalar_(BETA1)?
+                    .f_add_(&g.f_mul_scalar(1.0 - BETA1)?)?;
+                let _ = self.v[i]
+                    .f_mul_scalar_(BETA2)?
+                    .f_add_(&g.f_square()?.f_mul_scalar(1.0 - BETA2)?)?;
+                let denom = self.v[i].f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(EPS)?;
+                let upd = self.m[i].f_div(&denom)?.f_mul_scalar(lr / bc1)?;
+                let _ = p.shallow_clone().f_sub_(&upd)?;
+                let _ = g.shallow_clone().f_zero_()?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Reads a checkpoint's iteration (for `--resume`).
+pub fn checkpoint_iteration(path: &Path) -> Result<u64> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(read_checkpoint(path, &bytes)?.0.iteration)
+}
+
+fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(String, Tensor)>)> {
+    use safetensors::tensor::SafeTensors;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| {
+        ck_err(
+            path,
+            format!("not a readable checkpoint (corrupt or truncated: {e:?})"),
+        )
+    })?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| ck_err(path, format!("unreadable header: {e:?}")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let info: CheckpointInfo = meta
+        .get("arbitrary_checkpoint")
+        .ok_or_else(|| ck_err(path, "not an adain/wct training checkpoint"))
+        .and_then(|j| {
+            serde_json::from_str(j).map_err(|e| ck_err(path, format!("bad metadata: {e}")))
+        })?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        out.push((
+            name,
+            Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?,
+        ));
+    }
+    Ok((info, out))
+}
+
+/// MSE of channel means and of stds, summed.
+fn mean_std_loss(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (am, asd) = mean_std(a)?;
+    let (bm, bsd) = mean_std(b)?;
+    Ok(am
+        .f_mse_loss(&bm, Reduction::Mean)?
+        .f_add(&asd.f_mse_loss(&bsd, Reduction::Mean)?)?)
+}
+
+/// Trains the decoder at `spec.level` of `model` (from [`prepare`]), writing
+/// checkpoints to `checkpoint`, continuing from it when `resume`. A stop
+/// from the observer writes a checkpoint and returns `Error::Cancelled`.
+pub fn train(
+    spec: &ArbTrainSpec,
+    mut model: ArbModel,
+    checkpoint: &Path,
+    resume: bool,
+    observer: &mut dyn TrainObserver,
+) -> Result<ArbOutcome> {
+    spec.validate()?;
+    let device = model.vs.device();
+    let dataset = Dataset::scan(&spec.dataset)?;
+    let styles = if spec.method == Method::Adain {
+        for s in &spec.styles {
+            load_rgb(s, DEFAULT_PIXEL_LIMIT)?;
+        }
+        Some(Dataset {
+            root: spec.styles[0]
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            files: spec.styles.clone(),
+            skipped: 0,
+        })
+    } else {
+        None
+    };
+    let preview_img = match &spec.preview {
+        Some(p) => load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
+        None => load_rgb(&dataset.files[0], DEFAULT_PIXEL_LIMIT)?,
+    };
+    let preview_img = resize_longer_side(&preview_img, spec.size);
+    let preview_style = match spec.styles.first() {
+        Some(p) => Some(resize_longer_side(
+            &load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
+            spec.size,
+        )),
+        None => None,
+    };
+    let level = spec.level;
+    let prefix = format!("decoder{level}.");
+    let mut params: Vec<(String, Tensor)> = model
+        .vs
+        .variables()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut adam = Adam::new(params)?;
+    let (mut start, mut prior_seconds, mut last) = (0u64, 0.0f64, BTreeMap::new());
+    if resume {
+        let bytes = std::fs::read(checkpoint).map_err(|e| Error::io(checkpoint, e))?;
+        let (ci, tensors) = read_checkpoint(checkpoint, &bytes)?;
+        let mut then = ci.spec.clone();
+        then.iterations = spec.iterations;
+        then.checkpoint_every = spec.checkpoint_every;
+        then.preview_every = spec.preview_every;
+        if then != *spec {
+            return Err(ck_err(
+                checkpoint,
+                "made with other training settings; start a new run or pass the same ones",
+            ));
+        }
+        let rest: HashMap<String, Tensor> = tensors.into_iter().collect();
+        // Only the decoder being trained is in the checkpoint.
+        tch::no_grad(|| -> Result<()> {
+            for (name, p) in &adam.params {
+                let t = rest
+                    .get(&format!("model.{name}"))
+                    .filter(|t| t.size() == p.size())
+                    .ok_or_else(|| {
+                        ck_err(checkpoint, format!("tensor {name} missing or misshapen"))
+                    })?;
+                p.shallow_clone().f_copy_(t)?;
+            }
+            Ok(())
+        })?;
+        for (i, (name, _)) in adam.params.iter().enumerate() {
+            for (p, slot) in [("adam.m.", &mut adam.m[i]), ("adam.v.", &mut adam.v[i])] {
+                let t = rest
+                    .get(&format!("{p}{name}"))
+                    .ok_or_else(|| ck_err(checkpoint, format!("Adam state of {name} missing")))?;
+                *slot = t.f_to_device(device)?;
+            }
+        }
+        start = ci.iteration;
+        prior_seconds = ci.seconds;
+        last = ci.losses;
+    }
+
+    let save_ck = |it: u64, secs: f64, losses: &BTreeMap<String, f64>, adam: &Adam| -> Result<()> {
+        let mut blobs = Vec::new();
+        for (i, (name, p)) in adam.params.iter().enumerate() {
+            blobs.push((format!("model.{name}"), blob(p, Kind::Float)?));
+            blobs.push((format!("adam.m.{name}"), blob(&adam.m[i], Kind::Float)?));
+            blobs.push((format!("adam.v.{name}"), blob(&adam.v[i], Kind::Float)?));
+        }
+        blobs.sort_by(|a, b| a.0.cmp(&b.0));
+        let ci = CheckpointInfo {
+            iteration: it,
+            spec: spec.clone(),
+            seconds: secs,
+            losses: losses.clone(),
+        };
+        let mut meta = metadata(&model.info)?;
+        meta.insert(
+            "arbitrary_checkpoint".into(),
+            serde_json::to_string(&ci).map_err(|e| Error::invalid("checkpoint", e.to_string()))?,
+        );
+        write_atomic(checkpoint, &blobs, meta, true)
+    };
+
+    let dec = model
+        .decoders
+        .get(&level)
+        .ok_or_else(|| Error::invalid("level", format!("no level-{level} decoder")))?;
+    let t0 = Instant::now();
+    let mut it = start;
+    while it < spec.iterations {
+        let x = dataset
+            .batch(spec.seed, it, spec.batch, spec.size, device)?
+            .f_div_scalar(255.0)?;
+        let (named, total) = match &styles {
+            Some(sd) => {
+                let s = sd
+                    .batch(
+                        spec.seed.wrapping_add(0x5EED),
+                        it,
+                        spec.batch,
+                        spec.size,
+                        device,
+                    )?
+                    .f_div_scalar(255.0)?;
+                let (t, fs) = tch::no_grad(|| -> Result<(Tensor, Vec<Tensor>)> {
+                    let fc = model.encoder.encode_level(&x, 4)?;
+                    let fs = model.encoder.encode(&s, 4)?;
+                    Ok((adain(&fc, &fs[3])?, fs))
+                })?;
+                let g = dec.forward(&t)?;
+                let fg = model.encoder.encode(&g, 4)?;
+                let content = fg[3]
+                    .f_mse_loss(&t, Reduction::Mean)?
+                    .f_mul_scalar(spec.content_weight)?;
+                let mut style = Tensor::f_zeros([], (Kind::Float, device))?;
+                for (a, b) in fg.iter().zip(&fs) {
+                    style = style.f_add(&mean_std_loss(a, b)?)?;
+                }
+                let style = style.f_mul_scalar(spec.style_weight)?;
+                let total = content.f_add(&style)?;
+                (vec![("content", content), ("style", style)], total)
+            }
+            None => {
+                let f = tch::no_grad(|| model.encoder.encode_level(&x, level))?;
+                let scale = f
+                    .f_square()?
+                    .f_mean(Kind::Float)?
+                    .f_double_value(&[])?
+                    .max(1e-12);
+                let g = dec.forward(&f)?;
+                let pixel = g
+                    .f_mse_loss(&x, Reduction::Mean)?
+                    .f_mul_scalar(spec.content_weight)?;
+                let feature = model
+                    .encoder
+                    .encode_level(&g, level)?
+                    .f_mse_loss(&f, Reduction::Mean)?
+                    .f_mul_scalar(spec.style_weight / scale)?;
+                let total = pixel.f_add(&feature)?;
+                (vec![("pixel", pixel), ("feature", feature)], total)
+            }
+        };
+        let total_val = total.f_double_value(&[])?;
+        if !total_val.is_finite() {
+            return Err(Error::Diverged(format!(
+                "at iteration {}: loss {total_val}",
+                it + 1
+            )));
+        }
+        total.f_backward()?;
+        let lr = spec.lr / (1.0 + spec.lr_decay * it as f64);
+        adam.step(it + 1, lr)?;
+        it += 1;
+        last = BTreeMap::new();
+        for (k, v) in &named {
+            last.insert(k.to_string(), v.f_double_value(&[])?);
+        }
+        last.insert("total".to_string(), total_val);
+        let run_secs = t0.elapsed().as_secs_f64();
+        let elapsed = prior_seconds + run_secs;
+        let progress = TrainProgress {
+            iteration: it,
+            of: spec.iterations,
+            losses: last.clone(),
+            images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
+            elapsed: Duration::from_secs_f64(elapsed),
+        };
+        let flow = observer.on_iteration(&progress);
+        if spec.preview_every > 0 && it % spec.preview_every == 0 {
+            let img = preview(&model, level, &preview_img, preview_style.as_ref(), device)?;
+            observer.on_preview(it, &img)?;
+        }
+        if it % spec.checkpoint_every == 0 || flow == Flow::Stop {
+            save_ck(it, elapsed, &last, &adam)?;
+            observer.on_checkpoint(it, checkpoint);
+        }
+        if flow == Flow::Stop && it < spec.iterations {
+            return Err(Error::Cancelled);
+        }
+    }
+    let seconds = prior_seconds + t0.elapsed().as_secs_f64();
+    let mut sources = Vec::new();
+    for s in &spec.styles {
+        sources.push(StyleSource {
+            name: s
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: s.clone(),
+            sha256: sha256_file(s)?,
+        });
+    }
+    if spec.method == Method::Adain {
+        model.info.styles = sources;
+    }
+    model.info.records.retain(|r| r.level != level);
+    model.info.records.push(TrainRecord {
+        level,
+        training: serde_json::to_value(spec).ok(),
+        iterations: it,
+        final_losses: last.clone(),
+        dataset: Some(dataset.summary()),
+        source: "trained by atelier".into(),
+        device: Some(crate::engine::device::device_name(device)),
+        seconds: Some(seconds),
+    });
+    model.info.records.sort_by_key(|r| r.level);
+    Ok(ArbOutcome {
+        model,
+        iterations: it,
+        final_losses: last,
+        seconds,
+    })
+}
+
+/// The preview photo through the model: stylized with the first style
+/// (AdaIN) or reconstructed (WCT).
+fn preview(
+    model: &ArbModel,
+    level: usize,
+    photo: &RgbImage,
+    style: Option<&RgbImage>,
+    device: Device,
+) -> Result<RgbImage> {
+    tch::no_grad(|| {
+        let c = to_tensor(photo, device)?;
+        let styles = match style {
+            Some(s) => vec![(to_tensor(s, device)?, 1.0)],
+            None => vec![(c.shallow_clone(), 1.0)],
+        };
+        let alpha = if style.is_some() { 1.0 } else { 0.0 };
+        let out = forward(model, &c, &styles, alpha, &[level])?;
+        crate::engine::image_io::from_tensor(&out)
+    })
+}
