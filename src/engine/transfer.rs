@@ -195,16 +195,59 @@ pub fn texture_spec(spec: RunSpec) -> RunSpec {
 }
 
 /// Targets computed once per run: content feature maps and style Gram matrices.
-struct Targets {
-    content: Vec<(Layer, f64, Tensor)>,
+/// What the style images ask of every evaluation: blended Grams and MRF
+/// patches. A tiled run computes them once for all its tiles.
+struct StyleTargets {
     style: Vec<(Layer, f64, Tensor)>,
     mrf: Vec<(Layer, f64, MrfTarget)>,
+}
+
+struct Targets<'a> {
+    content: Vec<(Layer, f64, Tensor)>,
+    styles: &'a StyleTargets,
     taps: Vec<Layer>,
 }
 
-fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
+fn take(m: &HashMap<Layer, Tensor>, l: Layer) -> Result<Tensor> {
+    m.get(&l)
+        .ok_or_else(|| Error::Torch(format!("no activation at {l}")))
+        .and_then(|t| Ok(t.f_detach()?))
+}
+
+/// The content targets of `p` beside `styles`, and the layers to tap.
+fn targets<'a>(
+    vgg: &Vgg19,
+    spec: &RunSpec,
+    p: &Prepared,
+    styles: &'a StyleTargets,
+) -> Result<Targets<'a>> {
     tch::no_grad(|| {
         let c_layers: Vec<Layer> = spec.content_layers.iter().map(|l| l.layer).collect();
+        let cf = vgg.features(&p.content, &c_layers, spec.padding)?;
+        let mut content = Vec::new();
+        if spec.content_weight > 0.0 {
+            for lw in &spec.content_layers {
+                content.push((lw.layer, lw.weight, take(&cf, lw.layer)?));
+            }
+        }
+        let mut taps: Vec<Layer> = content
+            .iter()
+            .chain(&styles.style)
+            .map(|(l, _, _)| *l)
+            .chain(styles.mrf.iter().map(|(l, _, _)| *l))
+            .collect();
+        taps.sort();
+        taps.dedup();
+        Ok(Targets {
+            content,
+            styles,
+            taps,
+        })
+    })
+}
+
+fn style_targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<StyleTargets> {
+    tch::no_grad(|| {
         let gram_layers: &[LayerWeight] = if spec.style_loss.gram() {
             &spec.style_layers
         } else {
@@ -220,18 +263,6 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
             .chain(mrf_layers)
             .map(|l| l.layer)
             .collect();
-        let cf = vgg.features(&p.content, &c_layers, spec.padding)?;
-        let take = |m: &HashMap<Layer, Tensor>, l: Layer| {
-            m.get(&l)
-                .ok_or_else(|| Error::Torch(format!("no activation at {l}")))
-                .and_then(|t| Ok(t.f_detach()?))
-        };
-        let mut content = Vec::new();
-        if spec.content_weight > 0.0 {
-            for lw in &spec.content_layers {
-                content.push((lw.layer, lw.weight, take(&cf, lw.layer)?));
-            }
-        }
         // The target Gram of each layer is the blend of the styles' Grams with
         // the normalised weights (Gatys et al. 2016, section 3.3 / neural-style).
         // MRF patches of all the weighted styles are pooled (the blend weights
@@ -263,20 +294,7 @@ fn targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<Targets> {
         for (fs, lw) in mrf_feats.iter().zip(mrf_layers) {
             mrf.push((lw.layer, lw.weight, mrf_target(fs)?));
         }
-        let mut taps: Vec<Layer> = content
-            .iter()
-            .chain(&style)
-            .map(|(l, _, _)| *l)
-            .chain(mrf.iter().map(|(l, _, _)| *l))
-            .collect();
-        taps.sort();
-        taps.dedup();
-        Ok(Targets {
-            content,
-            style,
-            mrf,
-            taps,
-        })
+        Ok(StyleTargets { style, mrf })
     })
 }
 
@@ -433,6 +451,7 @@ pub fn run(
         spec,
         prepared,
         None,
+        None,
         sink,
         Offset {
             evals: 0,
@@ -517,7 +536,7 @@ fn stylize_scales(
             scale,
             scales: sizes.len(),
         };
-        let (out, raw) = run_scale(vgg, &sub, &p, init, sink, offset)?;
+        let (out, raw) = run_scale(vgg, &sub, &p, None, init, sink, offset)?;
         evals += out.evals;
         rollbacks += out.rollbacks;
         elapsed += out.elapsed;
@@ -559,16 +578,27 @@ fn resize(x: &Tensor, h: i64, w: i64) -> Result<Tensor> {
 /// One scale: the optimisation of `spec` on `prepared`, from `init` (or the
 /// spec's init). Returns the outcome and the raw best iterate (on the device,
 /// before colours are restored) for the next scale to start from.
+/// One optimisation at one size; `styles` are the style targets when the
+/// caller has them already (a tiled run), else they are computed here.
 fn run_scale(
     vgg: &Vgg19,
     spec: &RunSpec,
     prepared: &Prepared,
+    styles: Option<&StyleTargets>,
     init: Option<Tensor>,
     sink: &mut TransferSink<'_>,
     offset: Offset,
 ) -> Result<(Outcome, Tensor)> {
     tch::manual_seed(spec.seed as i64);
-    let t = targets(vgg, spec, prepared)?;
+    let own;
+    let styles = match styles {
+        Some(s) => s,
+        None => {
+            own = style_targets(vgg, spec, prepared)?;
+            &own
+        }
+    };
+    let t = targets(vgg, spec, prepared, styles)?;
     let x = match init {
         Some(x) => x,
         None => initial_image(spec, prepared)?,
@@ -596,13 +626,13 @@ fn run_scale(
         // gradient (see `gram_term`).
         let mut style = zero()?;
         let mut gram_grads = zero()?;
-        for (l, w, target) in &t.style {
+        for (l, w, target) in &t.styles.style {
             let (value, surrogate) = gram_term(&feats[l], target, *w * spec.style_weight)?;
             style = style.f_add(&value)?;
             gram_grads = gram_grads.f_add(&surrogate)?;
         }
         let mut mrf = zero()?;
-        for (l, w, target) in &t.mrf {
+        for (l, w, target) in &t.styles.mrf {
             mrf = mrf.f_add(&mrf_loss(&feats[l], target)?.f_mul_scalar(*w)?)?;
         }
         let content = content.f_mul_scalar(spec.content_weight)?;
@@ -733,6 +763,8 @@ fn stylize_tiled(
     };
     let budget = sub.eval_budget() * tiles;
     let x = initial_image(spec, &whole)?;
+    // The style targets are the whole style image's (see `tiling`): once.
+    let styles_t = style_targets(vgg, &sub, &whole)?;
     let (mut evals, mut rollbacks) = (0, 0);
     let mut elapsed = Duration::ZERO;
     let mut last = None;
@@ -755,6 +787,7 @@ fn stylize_tiled(
                     vgg,
                     &sub,
                     &p,
+                    Some(&styles_t),
                     Some(init),
                     sink,
                     Offset {
