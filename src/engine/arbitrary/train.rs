@@ -86,30 +86,16 @@ impl ArbTrainSpec {
                 "AdaIN training needs style images",
             ));
         }
-        if self.size < 16 || self.size % 16 != 0 {
-            return Err(Error::invalid(
-                "size",
-                format!("{} (a multiple of 16, at least 16)", self.size),
-            ));
-        }
-        if self.batch == 0 || self.iterations == 0 || self.checkpoint_every == 0 {
-            return Err(Error::invalid(
-                "batch/iterations/checkpoint-every",
-                "must be at least 1",
-            ));
-        }
-        for (name, v) in [
-            ("content-weight", self.content_weight),
-            ("style-weight", self.style_weight),
-            ("lr-decay", self.lr_decay),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(name, format!("{v} (a number ≥ 0)")));
-            }
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::invalid("lr", format!("{} (a number > 0)", self.lr)));
-        }
+        crate::engine::fast::train::check_loop(
+            (self.size, 16),
+            [self.batch as u64, self.iterations, self.checkpoint_every],
+            &[
+                ("content-weight", self.content_weight),
+                ("style-weight", self.style_weight),
+                ("lr-decay", self.lr_decay),
+            ],
+            self.lr,
+        )?;
         if !(self.width.is_finite() && self.width > 0.0 && self.width <= 4.0) {
             return Err(Error::invalid(
                 "width",

@@ -80,6 +80,38 @@ pub struct TrainSpec {
     pub style_names: Vec<String>,
 }
 
+/// The checks every training loop's settings share: the crop `size` a
+/// multiple of `multiple` (at least 16); batch, iterations and checkpoint
+/// interval at least 1; each named weight a number ≥ 0; the learning rate > 0.
+pub(crate) fn check_loop(
+    (size, multiple): (u32, u32),
+    counts: [u64; 3],
+    weights: &[(&'static str, f64)],
+    lr: f64,
+) -> Result<()> {
+    if size < 16 || size % multiple != 0 {
+        return Err(Error::invalid(
+            "size",
+            format!("{size} (a multiple of {multiple}, at least 16)"),
+        ));
+    }
+    if counts.contains(&0) {
+        return Err(Error::invalid(
+            "batch/iterations/checkpoint-every",
+            "must be at least 1",
+        ));
+    }
+    for &(name, v) in weights {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::invalid(name, format!("{v} (a number ≥ 0)")));
+        }
+    }
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(Error::invalid("lr", format!("{lr} (a number > 0)")));
+    }
+    Ok(())
+}
+
 impl Default for TrainSpec {
     /// `atelier train`'s defaults, with no style yet and the dataset as the
     /// relative path `datasets/photos` (front ends resolve it).
@@ -148,31 +180,16 @@ impl TrainSpec {
             }
             _ => {}
         }
-        if self.size < 16 || self.size % 4 != 0 {
-            return Err(Error::invalid(
-                "size",
-                format!("{} (a multiple of 4, at least 16)", self.size),
-            ));
-        }
-        if self.batch == 0 || self.iterations == 0 || self.checkpoint_every == 0 {
-            return Err(Error::invalid(
-                "batch/iterations/checkpoint-every",
-                "must be at least 1",
-            ));
-        }
-        for (name, v) in [
-            ("content-weight", self.content_weight),
-            ("style-weight", self.style_weight),
-            ("tv-weight", self.tv_weight),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(name, format!("{v} (a number ≥ 0)")));
-            }
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::invalid("lr", format!("{} (a number > 0)", self.lr)));
-        }
-        Ok(())
+        check_loop(
+            (self.size, 4),
+            [self.batch as u64, self.iterations, self.checkpoint_every],
+            &[
+                ("content-weight", self.content_weight),
+                ("style-weight", self.style_weight),
+                ("tv-weight", self.tv_weight),
+            ],
+            self.lr,
+        )
     }
 }
 

@@ -45,7 +45,9 @@ fn styles() -> Param<ComposeState> {
         },
         parse: |s, t| {
             s.apply_mix = match t.trim() {
-                "each" | "all" => String::new(),
+                t if t.starts_with("each") || t == "all" || t == "its one style" || t == "-" => {
+                    String::new()
+                }
                 t => t.to_string(),
             };
             Ok(())
@@ -72,7 +74,7 @@ fn size() -> Param<ComposeState> {
         parse: |s, t| {
             let t = t.trim().trim_end_matches("px").trim();
             s.apply_size = match t {
-                "" | "own" | "none" | "0" => None,
+                "" | "own" | "the photo's own" | "none" | "0" => None,
                 _ => Some(
                     t.parse()
                         .map_err(|_| format!("'{t}' is not a size (or 'own')"))?,

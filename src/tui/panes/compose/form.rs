@@ -633,7 +633,35 @@ mod tests {
     fn every_parameter_row_of_every_kind_round_trips_and_steps() {
         let mut c = form(&["irises"]);
         assert_eq!(c.fields()[0], Field::Kind);
-        let state = |c: &ComposeState| (c.spec.clone(), c.square, c.analogy.clone());
+        // A multi-style model, so that apply's style row has choices to step.
+        c.model = Some(ModelItem {
+            name: "masters".into(),
+            path: "/m.safetensors".into(),
+            origin: "yours",
+            styles: Vec::new(),
+            style_sources: ["a", "b"]
+                .iter()
+                .map(|n| crate::engine::fast::model_file::StyleSource {
+                    name: n.to_string(),
+                    path: format!("/{n}.png").into(),
+                    sha256: String::new(),
+                })
+                .collect(),
+            multi: true,
+            arbitrary: None,
+            about: Vec::new(),
+            error: None,
+        });
+        let state = |c: &ComposeState| {
+            (
+                c.spec.clone(),
+                c.square,
+                c.analogy.clone(),
+                c.train.clone(),
+                c.apply_size,
+                c.apply_mix.clone(),
+            )
+        };
         for kind in Kind::known() {
             c.kind = kind;
             let params = c.params();
@@ -648,7 +676,14 @@ mod tests {
                 select(&mut c, row);
                 c.nudge(1);
                 assert_ne!(state(&c), before, "{} steps", c.label(row));
-                (c.spec, c.square, c.analogy) = before;
+                (
+                    c.spec,
+                    c.square,
+                    c.analogy,
+                    c.train,
+                    c.apply_size,
+                    c.apply_mix,
+                ) = before;
             }
         }
     }
