@@ -1206,6 +1206,8 @@ fn compose_applies_a_multi_style_model_per_style_or_as_a_typed_mix() {
             vec![0.0, 0.0, 1.0]
         ]
     );
+    let screen = format!("{:?}", render(&mut a, 110, 26).backend());
+    assert!(screen.contains("r queues 3 runs"), "{screen}");
     let row = Field::Param(1);
     assert_eq!(a.compose.label(row), "model styles");
     a.compose.commit(row, "irises:3,harvesters:1");

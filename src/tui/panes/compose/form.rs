@@ -403,7 +403,7 @@ impl ComposeState {
     /// The style choices an apply makes runs of: none for a single-style
     /// model (or none chosen yet); for a multi-style one, each style or the
     /// one choice typed (`name[:w],…`).
-    fn apply_mixes(&self) -> Result<Vec<Option<StyleMix>>, String> {
+    pub fn apply_mixes(&self) -> Result<Vec<Option<StyleMix>>, String> {
         let Some(model) = self.model.as_ref().filter(|m| m.multi) else {
             return Ok(vec![None]);
         };

@@ -175,8 +175,16 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
             c.styles[0].item.name
         ))
         .fg(t.accent),
-        Kind::Apply => match (&c.content, &c.model) {
-            (Some(p), Some(m)) => {
+        Kind::Apply => match (&c.content, &c.model, c.apply_mixes()) {
+            (_, _, Err(e)) => Line::from(e).style(t.error()),
+            (Some(p), Some(m), Ok(mixes)) if mixes.len() > 1 => Line::from(format!(
+                "r queues {} runs: {} through {}, one per style",
+                mixes.len(),
+                p.name,
+                m.name
+            ))
+            .fg(t.accent),
+            (Some(p), Some(m), Ok(_)) => {
                 Line::from(format!("r queues 1 run: {} through {}", p.name, m.name)).fg(t.accent)
             }
             _ => {
