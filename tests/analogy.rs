@@ -481,7 +481,9 @@ fn ctrl_c_during_the_reconstruction_stops_cleanly_and_writes_nothing() {
     for line in lines.by_ref() {
         let line = line.unwrap();
         seen.push(line.clone());
-        if line.contains("reconstruction") {
+        // A progress line (`[  1.2 s] relu4_1 (2/5): reconstruction`), not
+        // the header, which names the reconstruction too.
+        if line.starts_with('[') && line.contains("reconstruction") {
             break;
         }
     }

@@ -137,6 +137,8 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
     // Max pooling, as the network was trained and the official code runs it.
     let vgg = Vgg19::new(&weights, Pooling::Max, device)?;
     drop(weights);
+    // Before the first line: a Ctrl-C from then on stops the run cleanly.
+    let stop = stop_flag()?;
     eprintln!(
         "analogy of {} ({}x{}) and {} ({}x{}) on {}{}",
         spec.a.display(),
@@ -153,7 +155,6 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
         }
     );
 
-    let stop = stop_flag()?;
     let mut last: Option<(usize, Phase)> = None;
     let started = std::time::Instant::now();
     let mut observer = |p: &AnalogyProgress| {
