@@ -616,4 +616,141 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         written,
         "nothing more written"
     );
+    queued_applies_run_on_a_worker(&data, &content, &style1, &style2);
+}
+
+/// The same models through the queue: `queue add apply` checks everything
+/// when queued (nothing is queued on an error); a worker writes the outputs.
+fn queued_applies_run_on_a_worker(data: &Path, content: &Path, s1: &Path, s2: &Path) {
+    let add = |model: &str| {
+        let mut c = atelier_cmd(data);
+        c.args(["queue", "add", "apply", model])
+            .arg(content)
+            .args(["--size", "40"]);
+        c
+    };
+    run_err(&mut add("tiny-adain"), "--style PAINTING is needed");
+    run_err(
+        add("tiny-adain")
+            .arg("--style")
+            .arg(s1)
+            .args(["--levels", "2"]),
+        "--levels is for wct",
+    );
+    run_err(
+        add("tiny-wct")
+            .arg("--style")
+            .arg(s1)
+            .args(["--alpha", "1.5"]),
+        "invalid alpha",
+    );
+    run_err(
+        add("tiny-fast")
+            .arg("--style")
+            .arg(s1)
+            .args(["--alpha", "0.5"]),
+        "is a fast-style model",
+    );
+    let store = || atelier::queue::Store::open(data).unwrap();
+    let filter = atelier::queue::Filter::default();
+    assert!(store().list(&filter).unwrap().is_empty(), "nothing queued");
+    let mix = format!("{}:3", s2.display());
+    run_ok(add("tiny-adain").arg("--style").arg(s1).args([
+        "--style",
+        &mix,
+        "--preserve-colors",
+        "luminance",
+    ]));
+    run_ok(
+        add("tiny-wct")
+            .arg("--style")
+            .arg(s1)
+            .args(["--alpha", "0.4", "--levels", "1"]),
+    );
+    run_ok(atelier_cmd(data).args(["worker", "--exit-when-idle", "--device", "cpu"]));
+    let mut runs = store().list(&filter).unwrap();
+    runs.sort_by_key(|r| r.id);
+    assert_eq!(runs.len(), 2);
+    for (r, label) in runs
+        .iter()
+        .zip(["tiny-adain-36029-0.25+36131-0.75", "tiny-wct-36029"])
+    {
+        assert_eq!(r.status, atelier::queue::Status::Done, "{:?}", r.error);
+        let Some(atelier::jobs::Outcome::Apply(o)) = &r.outcome else {
+            panic!("{:?}", r.outcome)
+        };
+        let [out] = o.outputs.as_slice() else {
+            panic!("{:?}", o.outputs)
+        };
+        let name = out.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(&format!("__{label}.png")), "{name}");
+        let img = image::open(out).unwrap();
+        assert_eq!(img.width().max(img.height()), 40);
+        // The paintings are inputs of the run, hashed when queued.
+        let roles: Vec<&str> = r.inputs.iter().map(|i| i.role.as_str()).collect();
+        assert_eq!(
+            roles.iter().filter(|&&x| x == "style").count(),
+            if label.contains('+') { 2 } else { 1 },
+            "{roles:?}"
+        );
+    }
+}
+
+#[test]
+fn a_watch_rule_with_an_arbitrary_model_gives_an_output_per_painting_or_one_mix() {
+    use atelier::watch::{Rule, RuleConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    import_golden()
+        .save(&models.join("ada.safetensors"), false)
+        .unwrap();
+    let lib = atelier::engine::fast::models::ModelLibrary::new(models.clone(), models.clone());
+    let rule = |extra: &str| {
+        let text = format!(
+            "inbox = {:?}\noutput = {:?}\n{extra}\n",
+            dir.path().join("inbox").display().to_string(),
+            dir.path().join("out").display().to_string()
+        );
+        let c: RuleConfig = toml::from_str(&text).unwrap();
+        Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
+    };
+    let content = atelier::jobs::Input::hashed("content", None, "/in/p.png".into(), "x".into());
+    let painting = |job: &atelier::jobs::Job| match job {
+        atelier::jobs::Job::Apply(s) => s.arbitrary.clone().unwrap(),
+        j => panic!("{j:?}"),
+    };
+    let jobs = rule("model = \"ada\"\nstyles = [\"36029\", \"styles/36131.jpg\"]")
+        .unwrap()
+        .jobs(content.clone());
+    let labels: Vec<&str> = jobs.iter().map(|j| j.0.as_str()).collect();
+    assert_eq!(labels, ["ada-36029", "ada-36131"]);
+    for (_, job, inputs) in &jobs {
+        let a = painting(job);
+        assert_eq!((a.styles.len(), a.alpha), (1, 1.0));
+        assert!(inputs
+            .iter()
+            .any(|i| i.role == "style" && i.path == a.styles[0].path));
+    }
+    let jobs = rule("model = \"ada\"\nstyles = [\"36029:1\", \"36131:3\"]")
+        .unwrap()
+        .jobs(content);
+    assert_eq!(jobs.len(), 1, "weights given: one mix");
+    let w: Vec<f64> = painting(&jobs[0].1)
+        .styles
+        .iter()
+        .map(|s| s.weight)
+        .collect();
+    assert_eq!(w, [1.0, 3.0]);
+    for (extra, want) in [
+        ("model = \"ada\"", "name the paintings"),
+        (
+            "model = \"ada\"\nstyles = [\"no-such-painting\"]",
+            "no-such-painting",
+        ),
+    ] {
+        let e = rule(extra).err().unwrap().to_string();
+        assert!(e.contains(want), "{extra}: {e}");
+    }
 }

@@ -12,7 +12,7 @@ use image::RgbImage;
 
 use super::fast::{library, ApplyArgs, TrainArgs};
 use crate::config::{resolve, Config};
-use crate::engine::arbitrary::apply::{stylize, ArbApply, WCT_ALPHA};
+use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
 use crate::engine::arbitrary::encoder::EdgePadding;
 use crate::engine::arbitrary::import::import_adain;
 use crate::engine::arbitrary::model_file::{ArbModel, Method};
@@ -57,19 +57,6 @@ impl ArbApplyArgs {
     }
 }
 
-/// `STYLE[:W]`: the weight after the last colon when it is a number.
-fn style_and_weight(s: &str) -> Result<(String, f64)> {
-    if let Some((name, w)) = s.rsplit_once(':') {
-        if let Ok(w) = w.parse::<f64>() {
-            if !(w.is_finite() && w >= 0.0) {
-                bail!("invalid style weight in '{s}': a number ≥ 0");
-            }
-            return Ok((name.to_string(), w));
-        }
-    }
-    Ok((s.to_string(), 1.0))
-}
-
 fn stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -91,10 +78,7 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
         );
     }
     let opts = ArbApply {
-        alpha: o.alpha.unwrap_or(match info.method {
-            Method::Adain => 1.0,
-            Method::Wct => WCT_ALPHA,
-        }),
+        alpha: o.alpha.unwrap_or(default_alpha(info.method)),
         levels: o.levels,
         color: match &o.preserve_colors {
             Some(m) => m.parse()?,
@@ -103,11 +87,11 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
     };
     // Every input is read and every option checked before anything is written.
     let model = ArbModel::load(&entry.path, &resolve(&c.paths.weights), device)?;
-    opts.check(&model)?;
+    opts.check(&model.info)?;
     let styles_lib = Library::open(&resolve(&c.paths.styles)).ok();
     let mut styles: Vec<(PathBuf, RgbImage, f64)> = Vec::new();
     for s in &a.styles {
-        let (q, w) = style_and_weight(s)?;
+        let (q, w) = crate::jobs::apply::style_and_weight(s)?;
         let p = resolve_image(&q, styles_lib.as_ref())?;
         let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
         styles.push((p, img, w));
@@ -155,12 +139,8 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
             Some(s) => resize_longer_side(img, s),
             None => img.clone(),
         };
-        // Styles at the content's scale, so strokes keep their size relative to it.
-        let longer = img.width().max(img.height());
-        let st: Vec<(RgbImage, f64)> = styles
-            .iter()
-            .map(|(_, s, w)| (resize_longer_side(s, longer), *w))
-            .collect();
+        let st: Vec<(RgbImage, f64)> = styles.iter().map(|(_, s, w)| (s.clone(), *w)).collect();
+        let st = styles_at_scale(&img, &st);
         let t0 = Instant::now();
         let result = stylize(&model, &img, &st, &opts, device)?;
         let secs = t0.elapsed().as_secs_f64();

@@ -3,15 +3,17 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::analogy::{name_of, resolve_either};
 use super::queue::Placement;
 use crate::config::{resolve, Config};
 use crate::engine::analogy::AnalogySpec;
+use crate::engine::arbitrary::model_file::Method;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::spec::StyleRef;
 use crate::jobs::{analogy, apply, train, Job};
 use crate::queue::Store;
 
@@ -50,10 +52,13 @@ pub struct ApplyAdd {
     /// Resize each photo so its longer side is N px first (default: as it is).
     #[arg(long, value_name = "N")]
     pub size: Option<u32>,
-    /// A multi-style model's style by name or index, with an optional weight;
-    /// repeat to mix (as `atelier apply --style`).
-    #[arg(long = "style", value_name = "NAME|INDEX[:W]")]
+    /// A multi-style model's style by name or index, or an adain/wct model's
+    /// painting (a path or a library name), with an optional weight; repeat
+    /// to mix (as `atelier apply --style`).
+    #[arg(long = "style", value_name = "STYLE[:W]")]
     pub styles: Vec<String>,
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbApplyArgs,
     #[command(flatten)]
     pub place: Placement,
 }
@@ -105,8 +110,17 @@ pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
 
 pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
     let entry = model_library(store).find(&a.model)?;
-    let info = crate::engine::fast::model_file::read_info(&entry.path)?;
-    let mix = super::fast::choose_mix(&entry.name, &info, &a.styles)?;
+    let (mix, arbitrary) = match &entry.arbitrary {
+        Some(info) => (None, Some(arb_settings(&a, info.method, c)?)),
+        None => {
+            a.arbitrary.refuse_for_fast(&entry.name)?;
+            let info = crate::engine::fast::model_file::read_info(&entry.path)?;
+            (
+                super::fast::choose_mix(&entry.name, &info, &a.styles)?,
+                None,
+            )
+        }
+    };
     let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
     let mut contents = Vec::new();
     for q in &a.contents {
@@ -119,11 +133,37 @@ pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
         size: a.size,
         pixel_limit: c.run.pixel_limit,
         mix,
+        arbitrary,
     };
     spec.validate()?;
     let inputs = spec.inputs()?;
     let id = store.add_job(&Job::Apply(spec), &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
+}
+
+/// An adain/wct apply's paintings (`--style` paths or library names with
+/// weights) and options; checked against the model when the spec's inputs are.
+fn arb_settings(a: &ApplyAdd, method: Method, c: &Config) -> Result<apply::ArbSettings> {
+    if a.styles.is_empty() {
+        bail!("--style PAINTING is needed: '{}' is a {method} model, it stylizes with any painting you name", a.model);
+    }
+    let lib = Library::open(&resolve(&c.paths.styles)).ok();
+    let mut styles = Vec::new();
+    for s in &a.styles {
+        let (q, weight) = apply::style_and_weight(s)?;
+        styles.push(StyleRef {
+            path: resolve_image(&q, lib.as_ref())?,
+            weight,
+        });
+    }
+    let o = &a.arbitrary;
+    let mut set = apply::ArbSettings::new(method, styles);
+    set.alpha = o.alpha.unwrap_or(set.alpha);
+    set.levels = o.levels;
+    if let Some(m) = &o.preserve_colors {
+        set.color = m.parse()?;
+    }
+    Ok(set)
 }
 
 pub fn add_analogy(a: AnalogyAdd, store: &mut Store, c: &Config) -> Result<i32> {

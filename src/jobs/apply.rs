@@ -1,5 +1,7 @@
-//! The `apply` kind: a trained fast-style model applied to one or many
-//! photos in one pass each ([`crate::engine::fast::apply`]).
+//! The `apply` kind: a trained model applied to one or many photos in one
+//! pass each: a fast-style model ([`crate::engine::fast::apply`]) or an
+//! arbitrary-style one, adain or wct, with the paintings it is given
+//! ([`crate::engine::arbitrary::apply`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,9 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::Summary;
+use crate::engine::arbitrary::apply::{default_alpha, ArbApply};
+use crate::engine::arbitrary::model_file::{read_info as read_arb_info, Method};
+use crate::engine::color::ColorMode;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::read_info;
 use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::spec::StyleRef;
 use crate::engine::Error;
 
 pub const KIND: &str = "apply";
@@ -33,6 +39,83 @@ pub struct Spec {
     /// for a single-style model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mix: Option<StyleMix>,
+    /// An adain or wct model's paintings and options (required for one,
+    /// absent for a fast-style model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arbitrary: Option<ArbSettings>,
+}
+
+/// What an arbitrary-style model is applied with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArbSettings {
+    /// The paintings with their weights (normalised when applied).
+    pub styles: Vec<StyleRef>,
+    /// Style strength in [0, 1].
+    pub alpha: f64,
+    /// WCT: levels relu{N}_1 … relu1_1 (`None`: all the model has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<usize>,
+    #[serde(default)]
+    pub color: ColorMode,
+}
+
+impl ArbSettings {
+    /// `styles` with the method's default alpha, all levels, no colour keeping.
+    pub fn new(method: Method, styles: Vec<StyleRef>) -> Self {
+        Self {
+            styles,
+            alpha: default_alpha(method),
+            levels: None,
+            color: ColorMode::None,
+        }
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> ArbApply {
+        ArbApply {
+            alpha: self.alpha,
+            levels: self.levels,
+            color: self.color,
+        }
+    }
+
+    /// For output names: `style` alone, or `a-0.25+b-0.75` for a mix.
+    pub fn label(&self) -> String {
+        if let [one] = self.styles.as_slice() {
+            return super::stylize::stem(&one.path);
+        }
+        let total: f64 = self.styles.iter().map(|s| s.weight).sum();
+        self.styles
+            .iter()
+            .map(|s| {
+                let w = if total > 0.0 { s.weight / total } else { 0.0 };
+                format!(
+                    "{}-{}",
+                    super::stylize::stem(&s.path),
+                    (w * 100.0).round() / 100.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+}
+
+/// `STYLE[:W]`: the weight after the last colon when it is a number (a
+/// colon in a path stays part of the path).
+pub fn style_and_weight(s: &str) -> Result<(String, f64), Error> {
+    if let Some((name, w)) = s.rsplit_once(':') {
+        if let Ok(w) = w.parse::<f64>() {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(Error::invalid(
+                    "style",
+                    format!("weight in '{s}': use a number ≥ 0"),
+                ));
+            }
+            return Ok((name.to_string(), w));
+        }
+    }
+    Ok((s.to_string(), 1.0))
 }
 
 fn default_pixel_limit() -> u64 {
@@ -85,9 +168,10 @@ impl Spec {
     /// The model's name with the style mix, as outputs are named
     /// (`model` or `model-style`).
     pub fn label(&self) -> String {
-        match &self.mix {
-            Some(m) => format!("{}-{}", self.model_display(), m.label),
-            None => self.model_display(),
+        match (&self.mix, &self.arbitrary) {
+            (Some(m), _) => format!("{}-{}", self.model_display(), m.label),
+            (None, Some(a)) => format!("{}-{}", self.model_display(), a.label()),
+            (None, None) => self.model_display(),
         }
     }
 
@@ -95,6 +179,61 @@ impl Spec {
     /// styles fit the mix, each content must decode), with absolute paths
     /// written back.
     pub fn inputs(&mut self) -> Result<Vec<Input>, Error> {
+        let mut styles = Vec::new();
+        match (read_arb_info(&self.model), &mut self.arbitrary) {
+            (Ok(info), Some(a)) => {
+                if self.mix.is_some() {
+                    return Err(Error::invalid(
+                        "style",
+                        "an adain/wct model takes paintings, not a style mix",
+                    ));
+                }
+                if a.styles.is_empty() {
+                    return Err(no_painting(&self.model_display(), info.method));
+                }
+                a.options().check(&info)?;
+                if a.styles
+                    .iter()
+                    .any(|s| !(s.weight.is_finite() && s.weight >= 0.0))
+                    || a.styles.iter().all(|s| s.weight == 0.0)
+                {
+                    return Err(Error::invalid("style", "weights must be ≥ 0, not all 0"));
+                }
+                for s in a.styles.iter_mut() {
+                    let i = Input::checked("style", None, &s.path, self.pixel_limit)?;
+                    s.path = i.path.clone();
+                    styles.push(i);
+                }
+            }
+            (Ok(info), None) => return Err(no_painting(&self.model_display(), info.method)),
+            (Err(_), Some(_)) => {
+                // Say what the file is when it is a readable fast-style model.
+                read_info(&self.model)?;
+                return Err(Error::invalid(
+                    "style",
+                    format!(
+                        "{} is a fast-style model: paintings are for adain and wct models",
+                        self.model_display()
+                    ),
+                ));
+            }
+            (Err(_), None) => self.check_fast()?,
+        }
+        let abs = std::fs::canonicalize(&self.model).map_err(|e| Error::io(&self.model, e))?;
+        let sha = crate::engine::weights::sha256_file(&abs)?;
+        self.model = abs.clone();
+        let mut out = vec![Input::hashed("model", self.model_name.clone(), abs, sha)];
+        for c in self.contents.iter_mut() {
+            let i = Input::checked("content", None, c, self.pixel_limit)?;
+            *c = i.path.clone();
+            out.push(i);
+        }
+        out.extend(styles);
+        Ok(out)
+    }
+
+    /// A fast-style model's file and mix fit each other.
+    fn check_fast(&self) -> Result<(), Error> {
         let info = read_info(&self.model)?;
         match (&self.mix, info.arch.norm.is_conditional()) {
             (None, true) => {
@@ -128,16 +267,7 @@ impl Spec {
             }
             _ => {}
         }
-        let abs = std::fs::canonicalize(&self.model).map_err(|e| Error::io(&self.model, e))?;
-        let sha = crate::engine::weights::sha256_file(&abs)?;
-        self.model = abs.clone();
-        let mut out = vec![Input::hashed("model", self.model_name.clone(), abs, sha)];
-        for c in self.contents.iter_mut() {
-            let i = Input::checked("content", None, c, self.pixel_limit)?;
-            *c = i.path.clone();
-            out.push(i);
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// The file name of the output for content `i` (`<stem>__<label>.png`).
@@ -149,6 +279,13 @@ impl Spec {
             .unwrap_or_default();
         format!("{i:03}-{stem}__{}.png", self.label())
     }
+}
+
+fn no_painting(model: &str, method: Method) -> Error {
+    Error::invalid(
+        "style",
+        format!("{model} is a {method} model: name the painting(s) it stylizes with"),
+    )
 }
 
 pub fn summary(p: &Progress) -> Summary {

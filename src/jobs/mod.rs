@@ -257,7 +257,7 @@ mod tests {
         };
         for job in [
             Job::Stylize(base.clone()),
-            Job::Texture(texture::Spec::new(&base, style, true)),
+            Job::Texture(texture::Spec::new(&base, style.clone(), true)),
             Job::Apply(apply::Spec {
                 model: "/m.safetensors".into(),
                 model_name: Some("m".into()),
@@ -267,6 +267,21 @@ mod tests {
                 mix: Some(crate::engine::fast::mix::StyleMix {
                     weights: vec![0.25, 0.75],
                     label: "a-0.25+b-0.75".into(),
+                }),
+                arbitrary: None,
+            }),
+            Job::Apply(apply::Spec {
+                model: "/wct.safetensors".into(),
+                model_name: Some("wct".into()),
+                contents: vec!["/a.png".into()],
+                size: None,
+                pixel_limit: 1 << 20,
+                mix: None,
+                arbitrary: Some(apply::ArbSettings {
+                    styles: vec![style.clone()],
+                    alpha: 0.4,
+                    levels: Some(3),
+                    color: crate::engine::color::ColorMode::Histogram,
                 }),
             }),
             Job::Analogy(analogy::Spec {

@@ -190,11 +190,17 @@ enum ModelKey {
         path: PathBuf,
         sha256: String,
     },
+    /// An adain or wct model, likewise.
+    Arb {
+        path: PathBuf,
+        sha256: String,
+    },
 }
 
 enum Model {
     Vgg(Vgg19),
     Fast(Box<crate::engine::fast::model_file::Model>),
+    Arb(Box<crate::engine::arbitrary::model_file::ArbModel>),
 }
 
 impl ModelCache {

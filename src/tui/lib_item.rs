@@ -81,7 +81,7 @@ pub struct ModelItem {
     pub multi: bool,
     /// An arbitrary-style model (adain, wct): its method, for the message
     /// that Compose does not queue those yet.
-    pub arbitrary: Option<String>,
+    pub arbitrary: Option<crate::engine::arbitrary::model_file::Method>,
     /// One line each: what it is and how it was trained.
     pub about: Vec<String>,
     /// Why the file cannot be used, if it cannot.
@@ -107,7 +107,7 @@ pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
                 .map(|i| i.styles.clone())
                 .unwrap_or_default(),
             multi: e.architecture == Some(CIN_ARCHITECTURE),
-            arbitrary: e.arbitrary.as_ref().map(|a| a.method.to_string()),
+            arbitrary: e.arbitrary.as_ref().map(|a| a.method),
             origin: match e.kind {
                 ModelKind::Bundled => "bundled",
                 ModelKind::User => "yours",

@@ -8,13 +8,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::WatchError;
+use crate::engine::arbitrary::model_file::Method;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::{read_info, ModelInfo};
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::image_io::load_rgb;
 use crate::engine::library::{resolve_image, Library};
-use crate::engine::spec::RunSpec;
+use crate::engine::spec::{RunSpec, StyleRef as RunStyleRef};
 use crate::engine::weights::sha256_file;
+use crate::jobs::apply::{style_and_weight, ArbSettings};
 
 /// How changes in the inbox are noticed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +198,40 @@ pub struct ModelRef {
     /// A multi-style model's outputs: one mix each (empty for one style).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mixes: Vec<StyleMix>,
+    /// An adain/wct model's outputs: the paintings of each (one per entry
+    /// of `styles`, or one mix when any has a weight).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paintings: Vec<ArbSettings>,
+}
+
+/// The outputs a `model =` rule with an adain/wct model gives each arrival.
+fn model_paintings(
+    model: &str,
+    method: Method,
+    styles: &[String],
+    library: Option<&Library>,
+    pixel_limit: u64,
+) -> Result<Vec<ArbSettings>, String> {
+    if styles.is_empty() {
+        return Err(format!(
+            "model '{model}' is a {method} model: name the paintings it stylizes with in styles = [...]"
+        ));
+    }
+    let mut refs = Vec::new();
+    for s in styles {
+        let (q, weight) = style_and_weight(s).map_err(|e| e.to_string())?;
+        let path = resolve_image(&q, library).map_err(|e| e.to_string())?;
+        load_rgb(&path, pixel_limit).map_err(|e| format!("style '{s}': {e}"))?;
+        let path = std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))?;
+        refs.push(RunStyleRef { path, weight });
+    }
+    Ok(if StyleMix::has_weights(styles) {
+        vec![ArbSettings::new(method, refs)]
+    } else {
+        refs.into_iter()
+            .map(|r| ArbSettings::new(method, vec![r]))
+            .collect()
+    })
 }
 
 /// The outputs a `model =` rule gives each arrival: none to choose for a
@@ -266,19 +302,32 @@ impl Rule {
         };
         spec.validate().map_err(|e| bad(e.to_string()))?;
         c.check_target().map_err(bad)?;
+        let library = Library::open(styles).ok();
         let model = match &c.model {
             Some(m) => {
                 let e = models
                     .find(m)
                     .map_err(|e| bad(format!("model '{m}': {e}")))?;
-                let info = read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
+                let (mixes, paintings) = match &e.arbitrary {
+                    Some(a) => (
+                        Vec::new(),
+                        model_paintings(m, a.method, &c.styles, library.as_ref(), spec.pixel_limit)
+                            .map_err(bad)?,
+                    ),
+                    None => {
+                        let info =
+                            read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
+                        (model_mixes(m, &info, &c.styles).map_err(bad)?, Vec::new())
+                    }
+                };
                 let path = std::fs::canonicalize(&e.path)
                     .map_err(|err| bad(format!("model '{m}': {err}")))?;
                 Some(ModelRef {
                     name: e.name.clone(),
                     sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
                     path,
-                    mixes: model_mixes(m, &info, &c.styles).map_err(bad)?,
+                    mixes,
+                    paintings,
                 })
             }
             None => None,
@@ -297,7 +346,6 @@ impl Rule {
                 "output is the inbox: results would be stylized again; use another folder".into(),
             ));
         }
-        let library = Library::open(styles).ok();
         let mut refs = Vec::new();
         // A model rule's `styles` are the model's, resolved above.
         let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
@@ -356,14 +404,32 @@ impl Rule {
                 m.path.clone(),
                 m.sha256.clone(),
             );
-            let mixes: Vec<Option<StyleMix>> = if m.mixes.is_empty() {
-                vec![None]
+            let choices: Vec<(Option<StyleMix>, Option<ArbSettings>)> = if !m.paintings.is_empty() {
+                m.paintings
+                    .iter()
+                    .cloned()
+                    .map(|p| (None, Some(p)))
+                    .collect()
+            } else if m.mixes.is_empty() {
+                vec![(None, None)]
             } else {
-                m.mixes.iter().cloned().map(Some).collect()
+                m.mixes.iter().cloned().map(|x| (Some(x), None)).collect()
             };
-            return mixes
+            return choices
                 .into_iter()
-                .map(|mix| {
+                .map(|(mix, arbitrary)| {
+                    // The paintings were checked when the rule was resolved.
+                    let mut inputs = vec![model.clone(), content.clone()];
+                    for s in arbitrary.iter().flat_map(|a| &a.styles) {
+                        if let Ok(sha) = sha256_file(&s.path) {
+                            inputs.push(crate::jobs::Input::hashed(
+                                "style",
+                                None,
+                                s.path.clone(),
+                                sha,
+                            ));
+                        }
+                    }
                     let spec = crate::jobs::apply::Spec {
                         model: m.path.clone(),
                         model_name: Some(m.name.clone()),
@@ -371,12 +437,9 @@ impl Rule {
                         size: None,
                         pixel_limit: self.spec.pixel_limit,
                         mix,
+                        arbitrary,
                     };
-                    (
-                        spec.label(),
-                        crate::jobs::Job::Apply(spec),
-                        vec![model.clone(), content.clone()],
-                    )
+                    (spec.label(), crate::jobs::Job::Apply(spec), inputs)
                 })
                 .collect();
         }

@@ -7,14 +7,32 @@ use tch::{Device, Tensor};
 
 use super::adain::{adain_mix, check_alpha, normalised};
 use super::encoder::stride;
-use super::model_file::{ArbModel, Method};
+use super::model_file::{ArbInfo, ArbModel, Method};
 use super::wct::wct_mix;
 use crate::engine::color::{match_color, with_chroma_of, ColorMode};
 use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{from_tensor, to_tensor};
+use crate::engine::image_io::{from_tensor, resize_longer_side, to_tensor};
 
 /// WCT's default blend (the official code's 0.6); AdaIN's is 1.
 pub const WCT_ALPHA: f64 = 0.6;
+
+/// The blend a method uses when none is asked for.
+pub fn default_alpha(method: Method) -> f64 {
+    match method {
+        Method::Adain => 1.0,
+        Method::Wct => WCT_ALPHA,
+    }
+}
+
+/// The styles resized so their longer side is the content's: strokes keep
+/// their size relative to the photo whatever the painting's resolution.
+pub fn styles_at_scale(content: &RgbImage, styles: &[(RgbImage, f64)]) -> Vec<(RgbImage, f64)> {
+    let longer = content.width().max(content.height());
+    styles
+        .iter()
+        .map(|(s, w)| (resize_longer_side(s, longer), *w))
+        .collect()
+}
 
 /// How to apply a model.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,10 +47,11 @@ pub struct ArbApply {
 }
 
 impl ArbApply {
-    /// Checks the options against `model`; the WCT levels used.
-    pub fn check(&self, model: &ArbModel) -> Result<Vec<usize>> {
+    /// Checks the options against a model's `info` (what its file says,
+    /// so a queued run is checked without loading it); the WCT levels used.
+    pub fn check(&self, info: &ArbInfo) -> Result<Vec<usize>> {
         check_alpha(self.alpha)?;
-        match model.info.method {
+        match info.method {
             Method::Adain => {
                 if self.levels.is_some() {
                     return Err(Error::invalid(
@@ -43,7 +62,7 @@ impl ArbApply {
                 Ok(vec![4])
             }
             Method::Wct => {
-                let have = model.info.levels();
+                let have = info.levels();
                 let n = self.levels.unwrap_or(have.len());
                 if n == 0 || n > super::encoder::LEVELS {
                     return Err(Error::invalid(
@@ -74,7 +93,7 @@ pub fn stylize(
     opts: &ArbApply,
     device: Device,
 ) -> Result<RgbImage> {
-    let levels = opts.check(model)?;
+    let levels = opts.check(&model.info)?;
     normalised(styles.iter().map(|(_, w)| *w).collect())?;
     tch::no_grad(|| {
         let c = to_tensor(content, device)?;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::{Ended, Model, ModelKey, Worker, WorkerConfig, WorkerEvent};
 use crate::engine::analogy;
+use crate::engine::arbitrary::apply::{styles_at_scale, stylize as arb_stylize};
+use crate::engine::arbitrary::model_file::ArbModel;
 use crate::engine::fast::apply::{apply as apply_model, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::Model as FastModel;
@@ -305,11 +307,28 @@ impl Worker {
         std::fs::create_dir_all(&files.dir).map_err(|e| fail(Error::io(&files.dir, e)))?;
         let device = self.config.device;
         let started = Instant::now();
-        self.models.fast(&self.config, &spec.model).map_err(fail)?;
+        match &spec.arbitrary {
+            Some(_) => self.models.arbitrary(&self.config, &spec.model),
+            None => self.models.fast(&self.config, &spec.model),
+        }
+        .map_err(fail)?;
         let model = match self.models.model.take() {
-            Some((k, Model::Fast(m))) => (k, m),
+            Some((k, m @ (Model::Fast(_) | Model::Arb(_)))) => (k, m),
             _ => return Err(Ended::Failed("the model was not loaded".into())),
         };
+        // The paintings are read once for all the photos.
+        let mut styles = Vec::new();
+        if let Some(a) = &spec.arbitrary {
+            for s in &a.styles {
+                match load_rgb(&s.path, spec.pixel_limit) {
+                    Ok(img) => styles.push((img, s.weight)),
+                    Err(e) => {
+                        self.models.model = Some(model);
+                        return Err(fail(e));
+                    }
+                }
+            }
+        }
         let of = spec.contents.len();
         let mut sink = self.kind_sink(run, stop, events, Progress::Apply, apply_record, 1, 0);
         let mut outputs = Vec::new();
@@ -326,7 +345,19 @@ impl Worker {
                     Some(s) => resize_longer_side(&img, s),
                     None => img,
                 };
-                let y = apply_mix(&model.1, &img, spec.mix.as_ref(), device, DEFAULT_TILE)?;
+                let y = match (&model.1, &spec.arbitrary) {
+                    (Model::Arb(m), Some(a)) => arb_stylize(
+                        m,
+                        &img,
+                        &styles_at_scale(&img, &styles),
+                        &a.options(),
+                        device,
+                    )?,
+                    (Model::Fast(m), None) => {
+                        apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE)?
+                    }
+                    _ => return Err(Error::Torch("the model is not of the run's kind".into())),
+                };
                 let text = [
                     ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
                     ("atelier:model", spec.label()),
@@ -361,7 +392,7 @@ impl Worker {
             }
         }
         sink.flush();
-        self.models.model = Some((model.0, Model::Fast(model.1)));
+        self.models.model = Some(model);
         result?;
         let first = first.ok_or_else(|| Ended::Failed("no content given".into()))?;
         let t = to_tensor(&first, tch::Device::Cpu).map_err(fail)?;
@@ -430,6 +461,21 @@ impl Worker {
 }
 
 impl super::ModelCache {
+    /// The adain/wct model at `path` (its encoder from the worker's VGG
+    /// weights unless the file embeds one), keyed as [`Self::fast`].
+    pub(super) fn arbitrary(&mut self, config: &WorkerConfig, path: &Path) -> Result<(), Error> {
+        let key = ModelKey::Arb {
+            path: path.to_path_buf(),
+            sha256: sha256_file(path)?,
+        };
+        if self.model.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.model = None;
+            let m = ArbModel::load(path, &config.weights, config.device)?;
+            self.model = Some((key, Model::Arb(Box::new(m))));
+        }
+        Ok(())
+    }
+
     /// The fast-style model at `path`, keyed by its path and sha256 (a file
     /// replaced under the same name is loaded again).
     pub(super) fn fast(&mut self, config: &WorkerConfig, path: &Path) -> Result<(), Error> {

@@ -373,11 +373,8 @@ impl ComposeState {
         if let Some(e) = &model.error {
             return Err(format!("model {}: {e}", model.name));
         }
-        if let Some(m) = &model.arbitrary {
-            return Err(format!(
-                "{} is a {m} model: apply it with `atelier apply {} PHOTO --style PAINTING` (not queued from here yet)",
-                model.name, model.name
-            ));
+        if let Some(method) = model.arbitrary {
+            return self.arbitrary_runs(content, model, method);
         }
         self.apply_mixes()?
             .into_iter()
@@ -389,6 +386,7 @@ impl ComposeState {
                     size: self.apply_size,
                     pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
                     mix,
+                    arbitrary: None,
                 };
                 spec.validate().map_err(|e| e.to_string())?;
                 Ok(NewRun {
@@ -398,6 +396,51 @@ impl ComposeState {
                 })
             })
             .collect()
+    }
+
+    /// An adain/wct model applied with the marked paintings: a run per
+    /// painting (mixes are `atelier apply --style A:W --style B:W`).
+    fn arbitrary_runs(
+        &self,
+        content: &LibItem,
+        model: &ModelItem,
+        method: crate::engine::arbitrary::model_file::Method,
+    ) -> Result<Vec<NewRun>, String> {
+        if self.styles.is_empty() {
+            return Err(format!(
+                "{} is a {method} model: mark the painting(s) it stylizes with (Library: Space on a painting)",
+                model.name
+            ));
+        }
+        self.styles
+            .iter()
+            .map(|m| {
+                let refs = vec![StyleRef {
+                    path: m.item.path.clone(),
+                    weight: 1.0,
+                }];
+                let spec = apply::Spec {
+                    model: model.path.clone(),
+                    model_name: Some(model.name.clone()),
+                    contents: vec![content.path.clone()],
+                    size: self.apply_size,
+                    pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
+                    mix: None,
+                    arbitrary: Some(apply::ArbSettings::new(method, refs)),
+                };
+                spec.validate().map_err(|e| e.to_string())?;
+                Ok(NewRun {
+                    job: Job::Apply(spec),
+                    content_name: Some(content.name.clone()),
+                    style_names: vec![m.item.name.clone()],
+                })
+            })
+            .collect()
+    }
+
+    /// Whether apply's model is an adain/wct one (it takes marked paintings).
+    pub fn applies_arbitrary(&self) -> bool {
+        self.kind == Kind::Apply && self.model.as_ref().is_some_and(|m| m.arbitrary.is_some())
     }
 
     /// The style choices an apply makes runs of: none for a single-style

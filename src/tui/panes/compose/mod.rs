@@ -85,7 +85,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(""));
     }
     let n = c.styles.len();
-    if c.kind.takes_styles() {
+    if c.kind.takes_styles() || c.applies_arbitrary() {
         lines.push(
             Line::from(if c.blends() {
                 format!("Styles ({n}) · blend {}", c.shares_label())
@@ -175,6 +175,18 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
             c.styles[0].item.name
         ))
         .fg(t.accent),
+        Kind::Apply if c.applies_arbitrary() && c.content.is_some() && n > 0 => {
+            Line::from(format!(
+                "r queues {n} run{plural}: {} through {}, one per painting",
+                c.content.as_ref().map_or("", |i| i.name.as_str()),
+                c.model.as_ref().map_or("", |m| m.name.as_str()),
+            ))
+            .fg(t.accent)
+        }
+        Kind::Apply if c.applies_arbitrary() => Line::from(
+            "r queues a run per marked painting once a photo is chosen (Space on paintings)",
+        )
+        .style(t.muted()),
         Kind::Apply => match (&c.content, &c.model, c.apply_mixes()) {
             (_, _, Err(e)) => Line::from(e).style(t.error()),
             (Some(p), Some(m), Ok(mixes)) if mixes.len() > 1 => Line::from(format!(
