@@ -71,6 +71,9 @@ pub struct Config {
 pub struct TuiConfig {
     pub start_worker: bool,
     pub image_protocol: String,
+    /// The adain/wct model the Library's preview-as-you-browse uses, or
+    /// "off" (slow machines).
+    pub browse_preview: String,
     /// Action name → keys, replacing that action's default keys.
     #[serde(default)]
     pub keys: std::collections::HashMap<String, Vec<String>>,

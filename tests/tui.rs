@@ -266,6 +266,42 @@ fn snapshot_full_library() {
     insta::assert_snapshot!(render(&mut a, 100, 24).backend());
 }
 
+/// Preview as you browse: with a photo chosen, each painting the cursor
+/// stops on is asked for once; the Preview says it is being made, then shows
+/// it (or why not); without a photo, or with it off, nothing is asked.
+#[test]
+fn library_asks_for_a_styled_preview_of_the_chosen_photo_once_per_painting() {
+    use atelier::tui::browse::BrowseDone;
+    let mut a = app(true);
+    a.browse_model = Some("adain".into());
+    press(&mut a, "l");
+    assert_eq!(a.browse_request(), None, "no photo chosen yet");
+    press(&mut a, "h\nl");
+    let first = a.browse_request().expect("a photo and a painting");
+    assert_eq!(first.content, a.compose.content.as_ref().unwrap().path);
+    assert_eq!(a.browse_request(), None, "asked already");
+    let text = render(&mut a, 100, 24).backend().to_string();
+    assert!(text.contains("making"), "{text}");
+    press(&mut a, "j");
+    let second = a.browse_request().expect("the next painting");
+    assert_ne!(second.style, first.style);
+    a.browse.insert(BrowseDone {
+        key: second.clone(),
+        result: Err("model file unreadable".into()),
+    });
+    let text = render(&mut a, 100, 24).backend().to_string();
+    assert!(text.contains("model file unreadable"), "{text}");
+    press(&mut a, "k");
+    assert_eq!(
+        a.browse_request(),
+        Some(first.clone()),
+        "back: asked again, never made"
+    );
+    a.browse_model = None;
+    press(&mut a, "j");
+    assert_eq!(a.browse_request(), None, "off");
+}
+
 #[test]
 fn snapshot_compose_form() {
     let mut a = app(true);

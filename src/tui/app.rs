@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::browse::{BrowseKey, BrowseState};
 use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
@@ -71,6 +72,10 @@ pub struct App {
     models: Option<ModelLibrary>,
     /// The newest finished training run the models were loaded after.
     models_after: Option<i64>,
+    /// Previews of the chosen photo in the highlighted painting's style.
+    pub browse: BrowseState,
+    /// The model making them (`None`: off, or no such model).
+    pub browse_model: Option<String>,
 }
 
 impl App {
@@ -107,7 +112,35 @@ impl App {
             focus: None,
             models: None,
             models_after: None,
+            browse: BrowseState::default(),
+            browse_model: None,
         }
+    }
+
+    /// A model of the Library by name.
+    pub fn model_entry(&self, name: &str) -> Option<crate::engine::fast::models::ModelEntry> {
+        self.models.as_ref()?.find(name).ok()
+    }
+
+    /// The browse preview the Library shows now, if it is not made or asked
+    /// for yet: the chosen photo with the highlighted painting.
+    pub fn browse_request(&mut self) -> Option<BrowseKey> {
+        let key = self.browse_key()?;
+        self.browse.needs(&key).then_some(key)
+    }
+
+    /// The pair the Library's Preview would show in style, if any.
+    pub fn browse_key(&self) -> Option<BrowseKey> {
+        if self.tab != Tab::Library || self.browse_model.is_none() {
+            return None;
+        }
+        if self.lib.side() != crate::tui::panes::library::Side::Styles {
+            return None;
+        }
+        Some(BrowseKey {
+            content: self.compose.content.as_ref()?.path.clone(),
+            style: self.lib.selected()?.path.clone(),
+        })
     }
 
     /// The model library the Library's Models column shows (loaded now, and

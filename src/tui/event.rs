@@ -17,6 +17,8 @@ pub enum Event {
     Data(Box<Snapshot>),
     Worker(Box<WorkerEvent>),
     Image(Box<Loaded>),
+    /// A Library preview in a painting's style is made (or failed).
+    Browse(Box<super::browse::BrowseDone>),
     Notice(String),
     /// The TUI's worker thread ended on an error or a panic: why.
     WorkerStopped(String),

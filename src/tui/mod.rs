@@ -7,6 +7,7 @@
 //! frame never waits on the GPU, the database or image decoding.
 
 pub mod app;
+pub mod browse;
 pub mod chart;
 pub mod data;
 pub mod event;
@@ -38,6 +39,33 @@ use app::App;
 use data::Command;
 use event::Event;
 use keymap::Keymap;
+
+/// The preview-as-you-browse thread, unless `[tui] browse_preview` is
+/// "off" or names no adain/wct model (then the Library says so).
+fn browse_preview(
+    config: &Config,
+    app: &App,
+    device: tch::Device,
+    tx: mpsc::Sender<Event>,
+) -> Option<browse::Browser> {
+    let name = config.tui.browse_preview.trim();
+    if name.is_empty() || name == "off" {
+        return None;
+    }
+    let entry = app.model_entry(name)?;
+    entry.arbitrary.as_ref()?;
+    let out = directories::ProjectDirs::from("", "", "atelier")
+        .map(|d| d.cache_dir().join("browse"))
+        .unwrap_or_else(|| std::env::temp_dir().join("atelier-browse"));
+    Some(browse::Browser::spawn(
+        entry.name,
+        entry.path,
+        resolve(&config.paths.weights),
+        device,
+        out,
+        tx,
+    ))
+}
 
 /// Opens the TUI on `data_dir` and runs it until the user quits.
 pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
@@ -98,6 +126,8 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     let cache =
         directories::ProjectDirs::from("", "", "atelier").map(|d| d.cache_dir().join("thumbs"));
     images::spawn(picker, cache, img_rx, tx.clone());
+    let browser = browse_preview(config, &app, device, tx.clone());
+    app.browse_model = browser.as_ref().map(|b| b.model.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let worker = if config.tui.start_worker {
         app.worker_status = "worker: starting".into();
@@ -121,6 +151,9 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
             terminal.draw(|f| ui::draw(f, &app, &mut want))?;
             for key in app.images.request(want) {
                 let _ = img_tx.send(key);
+            }
+            if let (Some(b), Some(key)) = (&browser, app.browse_request()) {
+                b.ask(key);
             }
             for cmd in app.outbox.drain(..) {
                 let _ = cmd_tx.send(cmd);
@@ -155,6 +188,7 @@ fn handle(app: &mut App, ev: Event) {
         Event::Data(s) => app.on_data(*s),
         Event::Worker(w) => app.on_worker(*w),
         Event::Image(l) => app.on_image(*l),
+        Event::Browse(d) => app.browse.insert(*d),
         Event::Notice(m) => app.say(m),
         Event::WorkerStopped(m) => app.on_worker_stopped(m),
     }

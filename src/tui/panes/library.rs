@@ -316,10 +316,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     }
     match app.lib.selected() {
         Some(item) => {
+            // With a photo chosen, a painting is previewed as that photo in its style.
+            let styled = app.browse_key().map(|k| (app.browse.done.get(&k), k));
+            let meta_rows = if styled.is_some() { 5 } else { 4 };
             let [img, meta] =
-                Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(inner);
-            image(f, img, &item.path, app, want);
+                Layout::vertical([Constraint::Min(3), Constraint::Length(meta_rows)]).areas(inner);
+            let shown = match &styled {
+                Some((Some(Ok(p)), _)) => p.as_path(),
+                _ => item.path.as_path(),
+            };
+            image(f, img, shown, app, want);
             let mut lines = vec![Line::from(item.title.clone()).bold()];
+            if let (Some((state, key)), Some(model)) = (&styled, &app.browse_model) {
+                let photo = LibItem::from_path(&key.content).name;
+                lines.push(match state {
+                    Some(Ok(_)) => {
+                        Line::from(format!("{photo} in this style ({model})")).fg(app.theme.accent)
+                    }
+                    Some(Err(e)) => Line::from(format!("{model}: {e}")).fg(app.theme.error),
+                    None => Line::from(format!("making {photo} in this style ({model})…"))
+                        .style(app.theme.muted()),
+                });
+            }
             if !item.artist.is_empty() {
                 lines.push(Line::from(format!("{} · {}", item.artist, item.date)));
             }
