@@ -1067,6 +1067,36 @@ fn compose_apply_queues_the_photo_through_the_model_chosen_in_the_library() {
 }
 
 #[test]
+fn compose_apply_with_an_arbitrary_model_queues_a_run_per_marked_painting() {
+    let mut a = app(true);
+    let mut wct = model_item("wct", "");
+    wct.arbitrary = Some(atelier::engine::arbitrary::model_file::Method::Wct);
+    a.lib.set_models(vec![wct]);
+    // The photo, then the model, no painting marked yet: refused, saying why.
+    press(&mut a, "j\nll\n2r");
+    assert_eq!(a.compose.kind, Kind::Apply);
+    let why = a.compose.error.clone().unwrap_or_default();
+    assert!(why.contains("mark the painting"), "{why}");
+    press(&mut a, "1h j 2");
+    let screen = format!("{:?}", render(&mut a, 100, 26).backend());
+    assert!(screen.contains("r queues 2 runs"), "{screen}");
+    press(&mut a, "r");
+    let Some(Command::Enqueue(items)) = a.outbox.last() else {
+        panic!("nothing queued: {:?}", a.compose.error)
+    };
+    assert_eq!(items.len(), 2, "one per marked painting");
+    for it in items {
+        let Job::Apply(s) = &it.job else {
+            panic!("not an apply job: {:?}", it.job)
+        };
+        let arb = s.arbitrary.as_ref().expect("paintings for a wct model");
+        assert_eq!((arb.styles.len(), arb.alpha), (1, 0.6));
+        assert_eq!(it.style_names.len(), 1);
+        assert!(s.mix.is_none());
+    }
+}
+
+#[test]
 fn compose_train_queues_a_training_run_per_marked_painting() {
     let mut a = app(true);
     press(&mut a, "l j 2");

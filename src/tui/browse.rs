@@ -10,6 +10,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::event::Event;
+use super::images::mtime_millis;
 use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
 use crate::engine::arbitrary::model_file::ArbModel;
 use crate::engine::color::ColorMode;
@@ -145,21 +146,13 @@ fn make(
 }
 
 fn stamp(key: &BrowseKey) -> u64 {
-    let time = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis())
-            .unwrap_or(0)
-    };
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::hash::Hash::hash(
         &(
             &key.content,
-            time(&key.content),
+            mtime_millis(&key.content),
             &key.style,
-            time(&key.style),
+            mtime_millis(&key.style),
         ),
         &mut h,
     );

@@ -25,19 +25,24 @@ pub struct ImageKey {
     pub stamp: u128,
 }
 
+/// A file's modification time in ms since the epoch (0 when unknown): what
+/// makes a changed file a new image.
+pub fn mtime_millis(path: &Path) -> u128 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
 impl ImageKey {
     pub fn new(path: &Path, cols: u16, rows: u16) -> Self {
-        let stamp = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
         Self {
             path: path.to_path_buf(),
             cols,
             rows,
-            stamp,
+            stamp: mtime_millis(path),
         }
     }
 }

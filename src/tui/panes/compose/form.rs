@@ -378,24 +378,34 @@ impl ComposeState {
         }
         self.apply_mixes()?
             .into_iter()
-            .map(|mix| {
-                let spec = apply::Spec {
-                    model: model.path.clone(),
-                    model_name: Some(model.name.clone()),
-                    contents: vec![content.path.clone()],
-                    size: self.apply_size,
-                    pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
-                    mix,
-                    arbitrary: None,
-                };
-                spec.validate().map_err(|e| e.to_string())?;
-                Ok(NewRun {
-                    job: Job::Apply(spec),
-                    content_name: Some(content.name.clone()),
-                    style_names: Vec::new(),
-                })
-            })
+            .map(|mix| self.apply_run(content, model, mix, None, Vec::new()))
             .collect()
+    }
+
+    /// One apply run of the content through `model`.
+    fn apply_run(
+        &self,
+        content: &LibItem,
+        model: &ModelItem,
+        mix: Option<StyleMix>,
+        arbitrary: Option<apply::ArbSettings>,
+        style_names: Vec<String>,
+    ) -> Result<NewRun, String> {
+        let spec = apply::Spec {
+            model: model.path.clone(),
+            model_name: Some(model.name.clone()),
+            contents: vec![content.path.clone()],
+            size: self.apply_size,
+            pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
+            mix,
+            arbitrary,
+        };
+        spec.validate().map_err(|e| e.to_string())?;
+        Ok(NewRun {
+            job: Job::Apply(spec),
+            content_name: Some(content.name.clone()),
+            style_names,
+        })
     }
 
     /// An adain/wct model applied with the marked paintings: a run per
@@ -419,21 +429,14 @@ impl ComposeState {
                     path: m.item.path.clone(),
                     weight: 1.0,
                 }];
-                let spec = apply::Spec {
-                    model: model.path.clone(),
-                    model_name: Some(model.name.clone()),
-                    contents: vec![content.path.clone()],
-                    size: self.apply_size,
-                    pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
-                    mix: None,
-                    arbitrary: Some(apply::ArbSettings::new(method, refs)),
-                };
-                spec.validate().map_err(|e| e.to_string())?;
-                Ok(NewRun {
-                    job: Job::Apply(spec),
-                    content_name: Some(content.name.clone()),
-                    style_names: vec![m.item.name.clone()],
-                })
+                let settings = apply::ArbSettings::new(method, refs);
+                self.apply_run(
+                    content,
+                    model,
+                    None,
+                    Some(settings),
+                    vec![m.item.name.clone()],
+                )
             })
             .collect()
     }
