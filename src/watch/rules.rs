@@ -201,7 +201,23 @@ pub struct ModelRef {
     /// An adain/wct model's outputs: the paintings of each (one per entry
     /// of `styles`, or one mix when any has a weight).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub paintings: Vec<ArbSettings>,
+    pub paintings: Vec<Paintings>,
+}
+
+/// A rule's style `s` (a path or a library name): it must decode within
+/// `pixel_limit`; its canonical path.
+fn checked_image(s: &str, library: Option<&Library>, pixel_limit: u64) -> Result<PathBuf, String> {
+    let path = resolve_image(s, library).map_err(|e| e.to_string())?;
+    load_rgb(&path, pixel_limit).map_err(|e| format!("style '{s}': {e}"))?;
+    std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))
+}
+
+/// One output of a `model =` rule with an adain/wct model: its paintings,
+/// and them as run inputs (hashed once, when the rule is resolved).
+#[derive(Clone, Debug, Serialize)]
+pub struct Paintings {
+    pub settings: ArbSettings,
+    pub inputs: Vec<crate::jobs::Input>,
 }
 
 /// The outputs a `model =` rule with an adain/wct model gives each arrival.
@@ -211,7 +227,7 @@ fn model_paintings(
     styles: &[String],
     library: Option<&Library>,
     pixel_limit: u64,
-) -> Result<Vec<ArbSettings>, String> {
+) -> Result<Vec<Paintings>, String> {
     if styles.is_empty() {
         return Err(format!(
             "model '{model}' is a {method} model: name the paintings it stylizes with in styles = [...]"
@@ -220,17 +236,22 @@ fn model_paintings(
     let mut refs = Vec::new();
     for s in styles {
         let (q, weight) = style_and_weight(s).map_err(|e| e.to_string())?;
-        let path = resolve_image(&q, library).map_err(|e| e.to_string())?;
-        load_rgb(&path, pixel_limit).map_err(|e| format!("style '{s}': {e}"))?;
-        let path = std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))?;
-        refs.push(RunStyleRef { path, weight });
+        let path = checked_image(&q, library, pixel_limit)?;
+        let sha = sha256_file(&path).map_err(|e| e.to_string())?;
+        let input = crate::jobs::Input::hashed("style", None, path.clone(), sha);
+        refs.push((RunStyleRef { path, weight }, input));
     }
+    let output = |refs: Vec<(RunStyleRef, crate::jobs::Input)>| {
+        let (styles, inputs) = refs.into_iter().unzip();
+        Paintings {
+            settings: ArbSettings::new(method, styles),
+            inputs,
+        }
+    };
     Ok(if StyleMix::has_weights(styles) {
-        vec![ArbSettings::new(method, refs)]
+        vec![output(refs)]
     } else {
-        refs.into_iter()
-            .map(|r| ArbSettings::new(method, vec![r]))
-            .collect()
+        refs.into_iter().map(|r| output(vec![r])).collect()
     })
 }
 
@@ -350,10 +371,7 @@ impl Rule {
         // A model rule's `styles` are the model's, resolved above.
         let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
         for s in image_styles {
-            let path = resolve_image(s, library.as_ref()).map_err(|e| bad(e.to_string()))?;
-            load_rgb(&path, spec.pixel_limit).map_err(|e| bad(format!("style '{s}': {e}")))?;
-            let path =
-                std::fs::canonicalize(&path).map_err(|e| bad(format!("style '{s}': {e}")))?;
+            let path = checked_image(s, library.as_ref(), spec.pixel_limit).map_err(bad)?;
             let from_library = library.as_ref().and_then(|l| l.find(s).ok()).filter(|e| {
                 library
                     .as_ref()
@@ -404,32 +422,27 @@ impl Rule {
                 m.path.clone(),
                 m.sha256.clone(),
             );
-            let choices: Vec<(Option<StyleMix>, Option<ArbSettings>)> = if !m.paintings.is_empty() {
-                m.paintings
-                    .iter()
-                    .cloned()
-                    .map(|p| (None, Some(p)))
-                    .collect()
-            } else if m.mixes.is_empty() {
-                vec![(None, None)]
-            } else {
-                m.mixes.iter().cloned().map(|x| (Some(x), None)).collect()
-            };
+            // (mix, paintings, the paintings' inputs) per output.
+            let choices: Vec<(Option<StyleMix>, Option<ArbSettings>, &[crate::jobs::Input])> =
+                if !m.paintings.is_empty() {
+                    m.paintings
+                        .iter()
+                        .map(|p| (None, Some(p.settings.clone()), p.inputs.as_slice()))
+                        .collect()
+                } else if m.mixes.is_empty() {
+                    vec![(None, None, &[])]
+                } else {
+                    m.mixes
+                        .iter()
+                        .cloned()
+                        .map(|x| (Some(x), None, &[][..]))
+                        .collect()
+                };
             return choices
                 .into_iter()
-                .map(|(mix, arbitrary)| {
-                    // The paintings were checked when the rule was resolved.
+                .map(|(mix, arbitrary, styles)| {
                     let mut inputs = vec![model.clone(), content.clone()];
-                    for s in arbitrary.iter().flat_map(|a| &a.styles) {
-                        if let Ok(sha) = sha256_file(&s.path) {
-                            inputs.push(crate::jobs::Input::hashed(
-                                "style",
-                                None,
-                                s.path.clone(),
-                                sha,
-                            ));
-                        }
-                    }
+                    inputs.extend_from_slice(styles);
                     let spec = crate::jobs::apply::Spec {
                         model: m.path.clone(),
                         model_name: Some(m.name.clone()),
