@@ -41,7 +41,7 @@ use event::Event;
 use keymap::Keymap;
 
 /// The preview-as-you-browse thread, unless `[tui] browse_preview` is
-/// "off" or names no adain/wct model (then the Library says so).
+/// "off" or names no adain/wct model (then paintings preview as themselves).
 fn browse_preview(
     config: &Config,
     app: &App,
