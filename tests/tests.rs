@@ -15,6 +15,7 @@ mod jobs;
 mod kinds;
 mod lbfgs;
 mod losses;
+mod msg;
 mod oom;
 mod options;
 mod queue;

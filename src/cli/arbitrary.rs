@@ -176,8 +176,9 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
 #[derive(Args, Debug, Default)]
 pub struct ArbTrainArgs {
     /// Train an arbitrary-style decoder: adain (one, with a style loss) or wct
-    /// (a reconstruction decoder for --level N).
-    #[arg(long, value_name = "adain|wct")]
+    /// (a reconstruction decoder for --level N); or msg: an MSG-Net (Zhang &
+    /// Dana 2017) on the --style styles.
+    #[arg(long, value_name = "adain|wct|msg")]
     pub arch: Option<String>,
     /// wct: the decoder's level, 1 … 5 (relu1_1 … relu5_1).
     #[arg(long, value_name = "N")]

@@ -13,7 +13,7 @@ use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
 use crate::engine::fast::import::import_state_dict;
 use crate::engine::fast::mix::StyleMix;
-use crate::engine::fast::model_file::{read_info, Model, ModelInfo};
+use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelInfo};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::fast::train::{
     read_resume, train as train_model, TrainObserver, TrainProgress, TrainSpec,
@@ -282,10 +282,11 @@ impl TrainStyles {
             Some(m) => {
                 let e = models.find(m)?;
                 let info = read_info(&e.path)?;
-                if !info.arch.norm.is_conditional() {
+                if !matches!(info.arch.norm, Norm::Conditional { .. }) {
                     bail!(
-                        "invalid extend: '{}' is a single-style model; --extend adds styles to a multi-style (CIN) model",
-                        e.name
+                        "invalid extend: '{}' is {}; --extend adds styles to a multi-style (CIN) model",
+                        e.name,
+                        if info.arch.norm.is_msg() { "an MSG-Net" } else { "a single-style model" }
                     );
                 }
                 let path = std::fs::canonicalize(&e.path).unwrap_or(e.path.clone());
@@ -418,8 +419,12 @@ impl TrainObserver for Printer {
 }
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
-    if a.arbitrary.arch.is_some() {
+    let msg = a.arbitrary.arch.as_deref() == Some("msg");
+    if a.arbitrary.arch.is_some() && !msg {
         return super::arbitrary::train(a, c, data_dir);
+    }
+    if msg && a.styles.style.is_none() && a.styles.styles.is_empty() {
+        bail!("--arch msg: name the styles to train on with --style, repeated");
     }
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
     let lib = library(c, data_dir)?;
@@ -440,7 +445,18 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let tag = stem(&out);
     let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
-    let spec = a.options.spec_for(&chosen)?;
+    let mut spec = a.options.spec_for(&chosen)?;
+    if msg {
+        if chosen.extend.is_some() {
+            bail!("invalid extend: an MSG-Net is not extended (it takes any style image when applied)");
+        }
+        if spec.arch.norm != Norm::Instance && !chosen.multi {
+            bail!("invalid norm: an MSG-Net uses instance norm; drop --norm");
+        }
+        spec.arch.norm = Norm::Inspiration {
+            styles: chosen.paths.len(),
+        };
+    }
     spec.validate()?;
     let resume = if a.resume {
         Some(read_resume(&checkpoint)?)
@@ -552,7 +568,8 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
                     let what = match (&e.info, &e.error) {
                         _ if e.arbitrary.is_some() => super::arbitrary::describe(e),
                         (Some(i), _) if i.arch.norm.is_conditional() => format!(
-                            "cin, width {}, {} iterations, {} styles: {}",
+                            "{}, width {}, {} iterations, {} styles: {}",
+                            architecture_of(&i.arch),
                             i.arch.width,
                             i.iterations,
                             i.styles.len(),

@@ -14,6 +14,7 @@ use super::summary::{Headline, Summary};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::read_info;
 use crate::engine::fast::train::{TrainObserver, TrainProgress, TrainSpec};
+use crate::engine::fast::transformer::Norm;
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{to_tensor, DEFAULT_PIXEL_LIMIT};
 use crate::engine::sink::Sink;
@@ -89,12 +90,17 @@ impl Spec {
         let base = match &self.train.extend {
             Some(m) => {
                 let info = read_info(m)?;
-                if !info.arch.norm.is_conditional() {
+                if !matches!(info.arch.norm, Norm::Conditional { .. }) {
                     return Err(Error::invalid(
                         "extend",
                         format!(
-                            "{} is a single-style model; only a multi-style (CIN) model is extended",
-                            m.display()
+                            "{} is {}; only a multi-style (CIN) model is extended",
+                            m.display(),
+                            if info.arch.norm.is_msg() {
+                                "an MSG-Net"
+                            } else {
+                                "a single-style model"
+                            }
                         ),
                     ));
                 }

@@ -7,5 +7,6 @@ pub mod import;
 pub mod mix;
 pub mod model_file;
 pub mod models;
+pub mod msg;
 pub mod train;
 pub mod transformer;

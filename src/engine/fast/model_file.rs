@@ -16,7 +16,7 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::transformer::{Arch, Norm, TransformerNet};
+use super::transformer::{Arch, Norm, StyleNet};
 use crate::engine::error::{Error, Result};
 
 /// Version of the model file layout; a file with another one is refused.
@@ -25,13 +25,15 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const ARCHITECTURE: &str = "johnson-transformer-net";
 /// The same network with conditional instance norm (many styles).
 pub const CIN_ARCHITECTURE: &str = "cin";
+/// MSG-Net (Zhang & Dana 2017), see [`super::msg`].
+pub const MSG_ARCHITECTURE: &str = "msg-net";
 
 /// The `architecture` metadata value for `arch`.
 pub fn architecture_of(arch: &Arch) -> &'static str {
-    if arch.norm.is_conditional() {
-        CIN_ARCHITECTURE
-    } else {
-        ARCHITECTURE
+    match arch.norm {
+        Norm::Conditional { .. } => CIN_ARCHITECTURE,
+        Norm::Inspiration { .. } => MSG_ARCHITECTURE,
+        _ => ARCHITECTURE,
     }
 }
 
@@ -99,7 +101,7 @@ pub struct ModelInfo {
 /// A network with its weights, ready to apply or train.
 pub struct Model {
     pub vs: nn::VarStore,
-    pub net: TransformerNet,
+    pub net: StyleNet,
     pub info: ModelInfo,
 }
 
@@ -108,7 +110,7 @@ impl Model {
     pub fn new(info: ModelInfo, device: Device) -> Result<Self> {
         info.arch.validate()?;
         let vs = nn::VarStore::new(device);
-        let net = TransformerNet::new(&vs.root(), info.arch);
+        let net = StyleNet::new(&vs.root(), info.arch);
         Ok(Self { vs, net, info })
     }
 
@@ -185,10 +187,10 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(ModelInfo, Vec<(String
         ));
     }
     let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
-    if arch != ARCHITECTURE && arch != CIN_ARCHITECTURE {
+    if ![ARCHITECTURE, CIN_ARCHITECTURE, MSG_ARCHITECTURE].contains(&arch) {
         return Err(model_err(
             path,
-            format!("architecture '{arch}', expected '{ARCHITECTURE}' or '{CIN_ARCHITECTURE}'"),
+            format!("architecture '{arch}', expected '{ARCHITECTURE}', '{CIN_ARCHITECTURE}' or '{MSG_ARCHITECTURE}'"),
         ));
     }
     let mut info: ModelInfo = meta

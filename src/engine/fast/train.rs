@@ -166,6 +166,19 @@ impl TrainSpec {
                 ));
             }
             Norm::Conditional { .. } => {}
+            Norm::Inspiration { .. } if self.extend.is_some() => {
+                return Err(Error::invalid(
+                    "extend",
+                    "an MSG-Net is not extended: it takes any style image at apply time",
+                ));
+            }
+            Norm::Inspiration { styles } if styles != n => {
+                return Err(Error::invalid(
+                    "styles",
+                    format!("an MSG-Net of {styles} styles trained on {n}"),
+                ));
+            }
+            Norm::Inspiration { .. } => {}
             _ if n > 1 => {
                 return Err(Error::invalid(
                     "styles",
@@ -269,12 +282,13 @@ fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(St
     let meta = header.metadata().clone().unwrap_or_default();
     let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
     if meta.get("format_version").map(String::as_str) != Some(&FORMAT_VERSION.to_string())
-        || !(arch == architecture_of(&Arch::default())
-            || arch
-                == architecture_of(&Arch {
-                    norm: Norm::Conditional { styles: 1 },
-                    width: 1.0,
-                }))
+        || ![
+            Norm::Instance,
+            Norm::Conditional { styles: 1 },
+            Norm::Inspiration { styles: 1 },
+        ]
+        .iter()
+        .any(|&norm| arch == architecture_of(&Arch { norm, width: 1.0 }))
     {
         return Err(ck_err(
             path,
@@ -393,10 +407,12 @@ pub fn train(
         .collect::<Result<_>>()?;
     let content_tap: Layer = CONTENT_TAP.parse()?;
 
-    // Style targets, once per style.
+    // Style targets, once per style; MSG-Net also takes the images (0..255).
     let mut targets: Vec<Vec<Tensor>> = Vec::new();
+    let mut style_ts: Vec<Tensor> = Vec::new();
     for img in &style_imgs {
         let style_t = to_tensor(&resize_longer_side(img, spec.style_size), device)?;
+        style_ts.push(style_t.f_mul_scalar(255.0)?);
         targets.push(tch::no_grad(|| -> Result<Vec<Tensor>> {
             let f = vgg.features(&style_t, &taps, Padding::Zero)?;
             taps.iter()
@@ -520,7 +536,11 @@ pub fn train(
             ),
             _ => None,
         };
-        let y = model.net.forward_mix(&x, mix.as_ref(), true)?;
+        let y = match model.net.msg() {
+            // The siamese encoder trains through the style's target too.
+            Some(m) => m.forward_gram(&x, &m.target(&style_ts[k])?)?,
+            None => model.net.forward_mix(&x, mix.as_ref(), true)?,
+        };
         let targets = &targets[k];
         let fy = vgg.features(&y.f_div_scalar(255.0)?, &taps, Padding::Zero)?;
         let fx =
@@ -590,6 +610,12 @@ pub fn train(
                     Norm::Conditional { .. } => {
                         Some(StyleMix::single(&model.info.styles, first_new)?)
                     }
+                    Norm::Inspiration { .. } => {
+                        if let Some(m) = model.net.msg() {
+                            m.set_targets(&style_ts)?;
+                        }
+                        Some(StyleMix::single(&model.info.styles, 0)?)
+                    }
                     _ => None,
                 };
                 from_tensor(&forward_padded_mix(&model, &p, mix.as_ref())?.f_div_scalar(255.0)?)
@@ -605,6 +631,10 @@ pub fn train(
         }
     }
     let seconds = prior_seconds + t0.elapsed().as_secs_f64();
+    if let Some(m) = model.net.msg() {
+        // The trained styles' targets, through the final encoder.
+        m.set_targets(&style_ts)?;
+    }
     let mut model = model;
     model.info.iterations = it;
     model.info.final_losses = last.clone();
@@ -638,10 +668,18 @@ fn read_base(path: &Path, spec: &TrainSpec) -> Result<(ModelInfo, Vec<(String, T
         path: path.to_path_buf(),
         reason,
     };
-    if !info.arch.norm.is_conditional() {
-        return Err(err(
-            "a single-style network: --extend adds styles to a multi-style (CIN) model".into(),
-        ));
+    match info.arch.norm {
+        Norm::Conditional { .. } => {}
+        Norm::Inspiration { .. } => {
+            return Err(err(
+                "an MSG-Net: --extend adds styles to a multi-style (CIN) model".into(),
+            ))
+        }
+        _ => {
+            return Err(err(
+                "a single-style network: --extend adds styles to a multi-style (CIN) model".into(),
+            ))
+        }
     }
     let want = info.styles.len() + spec.new_styles().len();
     if spec.arch.width != info.arch.width || spec.arch.norm.styles() != want {

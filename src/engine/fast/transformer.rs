@@ -22,6 +22,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::msg::MsgNet;
 use crate::engine::error::{Error, Result};
 
 /// The normalisation after every convolution but the last (after the last
@@ -36,19 +37,29 @@ pub enum Norm {
     Batch,
     /// Conditional instance norm (Dumoulin et al. 2017): γ, β per style.
     Conditional { styles: usize },
+    /// Not a TransformerNet: MSG-Net (Zhang & Dana 2017), instance norms
+    /// without affine parameters and a CoMatch layer fed a style's Gram
+    /// target ([`super::msg`]); `styles` it was trained on.
+    Inspiration { styles: usize },
 }
 
 impl Norm {
     /// The number of styles the network holds (1 for a single-style network).
     pub fn styles(&self) -> usize {
         match self {
-            Norm::Conditional { styles } => *styles,
+            Norm::Conditional { styles } | Norm::Inspiration { styles } => *styles,
             _ => 1,
         }
     }
 
+    /// Conditioned on a style, picked with `--style` (CIN or MSG-Net).
     pub fn is_conditional(&self) -> bool {
-        matches!(self, Norm::Conditional { .. })
+        matches!(self, Norm::Conditional { .. } | Norm::Inspiration { .. })
+    }
+
+    /// MSG-Net rather than a TransformerNet.
+    pub fn is_msg(&self) -> bool {
+        matches!(self, Norm::Inspiration { .. })
     }
 }
 
@@ -72,6 +83,7 @@ impl std::fmt::Display for Norm {
             Norm::Instance => "instance",
             Norm::Batch => "batch",
             Norm::Conditional { .. } => "conditional",
+            Norm::Inspiration { .. } => "inspiration",
         })
     }
 }
@@ -102,7 +114,7 @@ pub const MAX_STYLES: usize = 256;
 
 impl Arch {
     pub fn validate(&self) -> Result<()> {
-        if let Norm::Conditional { styles } = self.norm {
+        if let Norm::Conditional { styles } | Norm::Inspiration { styles } = self.norm {
             if !(1..=MAX_STYLES).contains(&styles) {
                 return Err(Error::invalid(
                     "styles",
@@ -188,7 +200,7 @@ impl NormLayer {
                 bias: p.zeros("bias", &[c]),
             },
             Norm::Batch => NormLayer::Batch(nn::batch_norm2d(p, c, Default::default())),
-            Norm::Conditional { styles } => NormLayer::Conditional {
+            Norm::Conditional { styles } | Norm::Inspiration { styles } => NormLayer::Conditional {
                 weight: p.ones("weight", &[styles as i64, c]),
                 bias: p.zeros("bias", &[styles as i64, c]),
             },
@@ -308,7 +320,8 @@ impl TransformerNet {
                 ConvLayer::new(p / "deconv2", b, a, 3, 1, true),
                 ConvLayer::new(p / "deconv3", a, 3, 9, 1, false),
             ],
-            out_norm: n.is_conditional().then(|| NormLayer::new(p / "in6", 3, n)),
+            out_norm: matches!(n, Norm::Conditional { .. })
+                .then(|| NormLayer::new(p / "in6", 3, n)),
         }
     }
 
@@ -357,6 +370,52 @@ impl TransformerNet {
                 .f_sigmoid()?
                 .f_mul_scalar(255.0)?),
             None => Ok(y),
+        }
+    }
+}
+
+/// The network a model file holds: a TransformerNet (one style or CIN) or
+/// an MSG-Net, chosen by the arch's norm.
+pub enum StyleNet {
+    Johnson(Box<TransformerNet>),
+    Msg(Box<MsgNet>),
+}
+
+impl StyleNet {
+    /// Builds the network under `p` (`arch` must be validated).
+    pub fn new(p: &nn::Path, arch: Arch) -> Self {
+        match arch.norm {
+            Norm::Inspiration { styles } => {
+                StyleNet::Msg(Box::new(MsgNet::new(p, arch.width, styles)))
+            }
+            _ => StyleNet::Johnson(Box::new(TransformerNet::new(p, arch))),
+        }
+    }
+
+    /// See [`TransformerNet::forward_t`].
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_mix(x, None, train)
+    }
+
+    /// See [`TransformerNet::forward_mix`]; an MSG-Net mixes its stored Gram
+    /// targets by the same weights.
+    pub fn forward_mix(&self, x: &Tensor, mix: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        match self {
+            StyleNet::Johnson(n) => n.forward_mix(x, mix, train),
+            StyleNet::Msg(m) => m.forward_mix(
+                x,
+                mix.ok_or_else(|| {
+                    Error::invalid("styles", "a multi-style network needs style weights")
+                })?,
+            ),
+        }
+    }
+
+    /// The MSG-Net, if it is one.
+    pub fn msg(&self) -> Option<&MsgNet> {
+        match self {
+            StyleNet::Msg(m) => Some(m),
+            StyleNet::Johnson(_) => None,
         }
     }
 }
