@@ -253,7 +253,23 @@ fn cli_trains_an_msg_net_applies_its_styles_and_mixes_and_refuses_bad_requests()
     assert_eq!(px("a.png"), px("a10.png"), "1:0 is the style alone");
     assert_ne!(px("half.png"), px("a.png"));
 
+    // Any painting (not one it was trained on), alone and mixed with a trained one.
+    let (ok, say) = run(&mut apply("unseen.png", &["styles/36131.jpg"]));
+    assert!(ok, "{say}");
+    assert!(run(&mut apply("both.png", &["0:0.5", "styles/36131.jpg:0.5"])).0);
+    assert_ne!(px("unseen.png"), px("a.png"));
+    assert_ne!(px("both.png"), px("unseen.png"));
+    assert_ne!(px("both.png"), px("a.png"));
+    // The default name carries the painting's stem.
+    let (ok, say) = run(atelier(&data)
+        .args(["apply", "duo", "contents/chelsea.png", "--size", "40"])
+        .args(["--style", "styles/36131.jpg", "-o"])
+        .arg(&out));
+    assert!(ok, "{say}");
+    assert!(out.join("chelsea__duo-36131.png").exists(), "{say}");
     for (styles, want) in [
+        (vec!["no-such-painting"], "is neither a style of 'duo'"),
+        (vec!["styles/36131.jpg:-1"], "finite number ≥ 0"),
         (vec!["2"], "index 2 is out of range"),
         (vec!["0:0", "1:0"], "all are 0"),
         (vec![], "is a multi-style model"),

@@ -10,11 +10,12 @@ use clap::{Args, Subcommand};
 
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
-use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
+use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::import::import_state_dict;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelInfo};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
+use crate::engine::fast::msg_style::{msg_target, MsgStyle};
 use crate::engine::fast::train::{
     read_resume, train as train_model, TrainObserver, TrainProgress, TrainSpec,
 };
@@ -83,6 +84,105 @@ pub fn choose_mix(name: &str, info: &ModelInfo, styles: &[String]) -> Result<Opt
     Ok(Some(StyleMix::parse(styles, &info.styles)?))
 }
 
+/// An MSG-Net styled after style images: its Gram target, the output label
+/// and the images with their normalised weights.
+struct MsgGram {
+    target: tch::Tensor,
+    label: String,
+    images: Vec<(PathBuf, f64)>,
+}
+
+/// For an MSG-Net whose `--style` entries name any image (not only its
+/// trained styles): the mixed Gram target. `None` when the entries are all
+/// trained styles (the stored targets, the same path as a CIN model).
+fn msg_gram(
+    name: &str,
+    model: &Model,
+    entries: &[String],
+    c: &Config,
+    device: tch::Device,
+) -> Result<Option<MsgGram>> {
+    let info = &model.info;
+    if !info.arch.norm.is_msg() {
+        return Ok(None);
+    }
+    let trained = |q: &str| {
+        info.styles
+            .iter()
+            .position(|s| s.name == q)
+            .or_else(|| q.trim().parse::<usize>().ok())
+    };
+    let mut split = Vec::new();
+    for e in entries {
+        split.push(crate::engine::spec::StyleRef::split(e)?);
+    }
+    if split.iter().all(|(q, _)| trained(q).is_some()) {
+        return Ok(None);
+    }
+    let paintings = Library::open(&resolve(&c.paths.styles)).ok();
+    let mut imgs = Vec::new();
+    let mut kinds = Vec::new();
+    for (q, _) in &split {
+        match trained(q) {
+            Some(i) => kinds.push(Ok(i)),
+            None => {
+                let p = resolve_image(q, paintings.as_ref()).map_err(|e| {
+                    anyhow::anyhow!(
+                        "invalid style: '{q}' is neither a style of '{name}' ({}) nor an image: {e}",
+                        style_list(info)
+                    )
+                })?;
+                imgs.push(load_rgb(&p, DEFAULT_PIXEL_LIMIT)?);
+                kinds.push(Err(p));
+            }
+        }
+    }
+    let mut next_img = imgs.iter();
+    let mut parts = Vec::new();
+    for (k, (_, w)) in kinds.iter().zip(&split) {
+        let s = match k {
+            Ok(i) => MsgStyle::Trained(*i),
+            Err(_) => MsgStyle::Image(next_img.next().expect("one image per path")),
+        };
+        parts.push((s, *w));
+    }
+    let target = msg_target(model, &parts, device)?;
+    let sum: f64 = split.iter().map(|(_, w)| w).sum();
+    let part_name = |k: &std::result::Result<usize, PathBuf>| match k {
+        Ok(i) => info
+            .styles
+            .get(*i)
+            .map_or(i.to_string(), |s| s.name.clone()),
+        Err(p) => stem(p),
+    };
+    let label = if kinds.len() == 1 {
+        part_name(&kinds[0])
+    } else {
+        kinds
+            .iter()
+            .zip(&split)
+            .map(|(k, (_, w))| {
+                format!(
+                    "{}-{}",
+                    part_name(k),
+                    crate::engine::fast::mix::trim(w / sum)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    let images = kinds
+        .iter()
+        .zip(&split)
+        .filter_map(|(k, (_, w))| k.as_ref().err().map(|p| (p.clone(), w / sum)))
+        .collect();
+    Ok(Some(MsgGram {
+        target,
+        label,
+        images,
+    }))
+}
+
 /// `0:name, 1:name, …`
 fn style_list(info: &ModelInfo) -> String {
     info.styles
@@ -105,10 +205,15 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     }
     a.arbitrary.refuse_for_fast(&entry.name)?;
     let model = Model::load(&entry.path, device)?;
-    let mix = choose_mix(&entry.name, &model.info, &a.styles)?;
-    let label = match &mix {
-        Some(m) => format!("{}-{}", entry.name, m.label),
-        None => entry.name.clone(),
+    let gram = msg_gram(&entry.name, &model, &a.styles, c, device)?;
+    let mix = match &gram {
+        Some(_) => None,
+        None => choose_mix(&entry.name, &model.info, &a.styles)?,
+    };
+    let label = match (&gram, &mix) {
+        (Some(g), _) => format!("{}-{}", entry.name, g.label),
+        (None, Some(m)) => format!("{}-{}", entry.name, m.label),
+        (None, None) => entry.name.clone(),
     };
     let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
     // Every input is read before anything is written: a bad one writes nothing.
@@ -145,7 +250,10 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
             None => img.clone(),
         };
         let t0 = Instant::now();
-        let result = apply_mix(&model, &img, mix.as_ref(), device, a.tile)?;
+        let result = match &gram {
+            Some(g) => apply_gram(&model, &img, &g.target, device, a.tile)?,
+            None => apply_mix(&model, &img, mix.as_ref(), device, a.tile)?,
+        };
         let secs = t0.elapsed().as_secs_f64();
         let provenance = serde_json::json!({
             "method": "fast",
@@ -153,6 +261,7 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
             "model_path": entry.path,
             "styles": entry.styles,
             "mix": mix,
+            "style_images": gram.as_ref().map(|g| &g.images),
             "arch": model.info.arch,
             "content": p,
             "size": [img.width(), img.height()],

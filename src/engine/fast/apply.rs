@@ -7,7 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::mix::StyleMix;
 use super::model_file::Model;
-use crate::engine::error::Result;
+use crate::engine::error::{Error, Result};
 use crate::engine::image_io::{from_tensor, to_tensor};
 use crate::engine::tiling;
 
@@ -32,14 +32,43 @@ pub fn apply_mix(
     device: Device,
     tile: u32,
 ) -> Result<RgbImage> {
+    apply_cond(model, img, Cond::Mix(mix), device, tile)
+}
+
+/// As [`apply`], an MSG-Net styled after the Gram target `g` (`[1, C, C]`,
+/// from [`super::msg_style::msg_target`]: any style image, or a mix).
+pub fn apply_gram(
+    model: &Model,
+    img: &RgbImage,
+    g: &Tensor,
+    device: Device,
+    tile: u32,
+) -> Result<RgbImage> {
+    apply_cond(model, img, Cond::Gram(g), device, tile)
+}
+
+/// What a pass is styled by: weights of the model's styles, or a Gram target.
+#[derive(Clone, Copy)]
+enum Cond<'a> {
+    Mix(Option<&'a StyleMix>),
+    Gram(&'a Tensor),
+}
+
+fn apply_cond(
+    model: &Model,
+    img: &RgbImage,
+    cond: Cond,
+    device: Device,
+    tile: u32,
+) -> Result<RgbImage> {
     tch::no_grad(|| {
         let x = to_tensor(img, device)?.f_mul_scalar(255.0)?;
         let (_, _, h, w) = x.size4()?;
         let tile = i64::from(tile.max(64)) / 4 * 4;
         let y = if h <= tile && w <= tile {
-            forward_padded_mix(model, &x, mix)?
+            forward_padded_cond(model, &x, cond)?
         } else {
-            tiled(model, &x, mix, tile)?
+            tiled(model, &x, cond, tile)?
         };
         from_tensor(&y.f_div_scalar(255.0)?)
     })
@@ -54,12 +83,26 @@ pub fn forward_padded(model: &Model, x: &Tensor) -> Result<Tensor> {
 /// As [`forward_padded`], with the style weights of a multi-style model (its
 /// first style when `None`).
 pub fn forward_padded_mix(model: &Model, x: &Tensor, mix: Option<&StyleMix>) -> Result<Tensor> {
+    forward_padded_cond(model, x, Cond::Mix(mix))
+}
+
+fn forward_padded_cond(model: &Model, x: &Tensor, cond: Cond) -> Result<Tensor> {
     let (_, _, h, w) = x.size4()?;
     let (ph, pw) = ((4 - h % 4) % 4, (4 - w % 4) % 4);
     let xp = if ph + pw > 0 {
         x.f_reflection_pad2d([0, pw, 0, ph])?
     } else {
         x.shallow_clone()
+    };
+    let mix = match cond {
+        Cond::Gram(g) => {
+            let net = model.net.msg().ok_or_else(|| {
+                Error::invalid("style", "only an MSG-Net is styled by a style image's Gram")
+            })?;
+            let y = net.forward_gram(&xp, g)?;
+            return Ok(y.f_narrow(2, 0, h)?.f_narrow(3, 0, w)?);
+        }
+        Cond::Mix(m) => m,
     };
     let weights = match mix {
         _ if !model.info.arch.norm.is_conditional() => None,
@@ -72,7 +115,7 @@ pub fn forward_padded_mix(model: &Model, x: &Tensor, mix: Option<&StyleMix>) -> 
 
 /// Tiles over the image; each output pixel is the feather-weighted mean of the
 /// tiles covering it (weights from `tiling::ramp`, never zero inside a tile).
-fn tiled(model: &Model, x: &Tensor, mix: Option<&StyleMix>, tile: i64) -> Result<Tensor> {
+fn tiled(model: &Model, x: &Tensor, cond: Cond, tile: i64) -> Result<Tensor> {
     let (_, _, h, w) = x.size4()?;
     let opts = (Kind::Float, x.device());
     let acc = Tensor::f_zeros([1, 3, h, w], opts)?;
@@ -81,7 +124,7 @@ fn tiled(model: &Model, x: &Tensor, mix: Option<&StyleMix>, tile: i64) -> Result
     for &y0 in &tiling::starts(h, th, OVERLAP, 0) {
         for &x0 in &tiling::starts(w, tw, OVERLAP, 0) {
             let part = x.f_narrow(2, y0, th)?.f_narrow(3, x0, tw)?;
-            let out = forward_padded_mix(model, &part, mix)?;
+            let out = forward_padded_cond(model, &part, cond)?;
             let wy = tiling::ramp(th, OVERLAP, y0 > 0, y0 + th < h);
             let wx = tiling::ramp(tw, OVERLAP, x0 > 0, x0 + tw < w);
             let m = Tensor::f_from_slice(&wy)?

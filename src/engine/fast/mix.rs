@@ -134,7 +134,7 @@ fn find(q: &str, styles: &[StyleSource]) -> Result<usize> {
 }
 
 /// A weight for a label: at most 3 decimals, no trailing zeros.
-fn trim(w: f64) -> String {
+pub fn trim(w: f64) -> String {
     let s = format!("{w:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()

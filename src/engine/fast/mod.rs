@@ -8,5 +8,6 @@ pub mod mix;
 pub mod model_file;
 pub mod models;
 pub mod msg;
+pub mod msg_style;
 pub mod train;
 pub mod transformer;

@@ -1,0 +1,92 @@
+//! Styling an MSG-Net after any style image: the Gram target of each image
+//! through the network's siamese encoder, at the size it was trained with,
+//! or a trained style's stored target, mixed by normalised weights (the
+//! targets are blended, as Zhang & Dana mix styles).
+
+use image::RgbImage;
+use tch::{Device, Tensor};
+
+use super::model_file::Model;
+use crate::engine::error::{Error, Result};
+use crate::engine::image_io::{resize_longer_side, to_tensor};
+
+/// Longer side of style images when a model does not record its own.
+pub const DEFAULT_STYLE_SIZE: u32 = 256;
+
+/// One part of an MSG-Net's target.
+pub enum MsgStyle<'a> {
+    /// One of the styles it was trained on (its stored target).
+    Trained(usize),
+    /// Any image (RGB), encoded now.
+    Image(&'a RgbImage),
+}
+
+/// The longer side the model's style images were encoded at in training.
+pub fn style_size(model: &Model) -> u32 {
+    model
+        .info
+        .training
+        .as_ref()
+        .and_then(|t| t.get("style_size"))
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|&v| v >= 16)
+        .unwrap_or(DEFAULT_STYLE_SIZE)
+}
+
+/// `Σ wᵢGᵢ / Σ wᵢ` over `parts`, `[1, C, C]`; weights finite, ≥ 0, not all 0.
+pub fn msg_target(model: &Model, parts: &[(MsgStyle, f64)], device: Device) -> Result<Tensor> {
+    let net = model
+        .net
+        .msg()
+        .ok_or_else(|| Error::invalid("style", "style images condition only an MSG-Net"))?;
+    if parts.is_empty() {
+        return Err(Error::invalid("style", "none given"));
+    }
+    if parts.iter().any(|(_, w)| !w.is_finite() || *w < 0.0) {
+        return Err(Error::invalid(
+            "style weight",
+            "must be a finite number ≥ 0",
+        ));
+    }
+    let sum: f64 = parts.iter().map(|(_, w)| w).sum();
+    if !(sum.is_finite() && sum > 0.0) {
+        return Err(Error::invalid(
+            "style weights",
+            "all are 0 (at least one must be > 0)",
+        ));
+    }
+    let n = model.info.styles.len();
+    let size = style_size(model);
+    tch::no_grad(|| {
+        let mut acc: Option<Tensor> = None;
+        for (s, w) in parts {
+            let g = match s {
+                MsgStyle::Trained(i) if *i < n => {
+                    let mut one = vec![0f32; n];
+                    one[*i] = 1.0;
+                    let m = Tensor::f_from_slice(&one)?
+                        .f_view([1, n as i64])?
+                        .f_to_device(device)?;
+                    net.mixed_target(&m)?
+                }
+                MsgStyle::Trained(i) => {
+                    return Err(Error::invalid(
+                        "style",
+                        format!("index {i} is out of range: the model has {n} styles"),
+                    ))
+                }
+                MsgStyle::Image(img) => {
+                    let t = to_tensor(&resize_longer_side(img, size), device)?;
+                    net.target(&t.f_mul_scalar(255.0)?)?
+                }
+            };
+            let g = g.f_mul_scalar(w / sum)?;
+            acc = Some(match acc {
+                Some(a) => a.f_add(&g)?,
+                None => g,
+            });
+        }
+        acc.ok_or_else(|| Error::invalid("style", "none given"))
+    })
+}
