@@ -41,30 +41,37 @@ use event::Event;
 use keymap::Keymap;
 
 /// The preview-as-you-browse thread, unless `[tui] browse_preview` is
-/// "off" or names no adain/wct model (then paintings preview as themselves).
+/// "off" (`Ok(None)`) or names no adain/wct model (`Err`: what to tell the
+/// user; paintings then preview as themselves).
 fn browse_preview(
     config: &Config,
     app: &App,
     device: tch::Device,
     tx: mpsc::Sender<Event>,
-) -> Option<browse::Browser> {
+) -> Result<Option<browse::Browser>, String> {
     let name = config.tui.browse_preview.trim();
     if name.is_empty() || name == "off" {
-        return None;
+        return Ok(None);
     }
-    let entry = app.model_entry(name)?;
-    entry.arbitrary.as_ref()?;
+    let entry = app.model_entry(name).ok_or_else(|| {
+        format!("browse preview off: no model '{name}' ([tui] browse_preview; `atelier models ls`)")
+    })?;
+    if entry.arbitrary.is_none() {
+        return Err(format!(
+            "browse preview off: '{name}' is not an adain or wct model ([tui] browse_preview)"
+        ));
+    }
     let out = directories::ProjectDirs::from("", "", "atelier")
         .map(|d| d.cache_dir().join("browse"))
         .unwrap_or_else(|| std::env::temp_dir().join("atelier-browse"));
-    Some(browse::Browser::spawn(
+    Ok(Some(browse::Browser::spawn(
         entry.name,
         entry.path,
         resolve(&config.paths.weights),
         device,
         out,
         tx,
-    ))
+    )))
 }
 
 /// Opens the TUI on `data_dir` and runs it until the user quits.
@@ -126,7 +133,10 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     let cache =
         directories::ProjectDirs::from("", "", "atelier").map(|d| d.cache_dir().join("thumbs"));
     images::spawn(picker, cache, img_rx, tx.clone());
-    let browser = browse_preview(config, &app, device, tx.clone());
+    let browser = browse_preview(config, &app, device, tx.clone()).unwrap_or_else(|msg| {
+        app.say(msg);
+        None
+    });
     app.browse_model = browser.as_ref().map(|b| b.model.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let worker = if config.tui.start_worker {
