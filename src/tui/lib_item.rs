@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::fast::model_file::{ModelInfo, StyleSource, CIN_ARCHITECTURE};
+use crate::engine::fast::model_file::{ModelInfo, StyleSource};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::library::Library;
 
@@ -75,7 +75,7 @@ pub struct ModelItem {
     /// were moved (a bundled model records the path it was trained with).
     pub styles: Vec<PathBuf>,
     /// Its styles by name, in the model's order: one for a single-style
-    /// model, several for a multi-style (CIN) one.
+    /// model, several for a multi-style (CIN or MSG-Net) one.
     pub style_sources: Vec<StyleSource>,
     /// Whether Compose must say which of its styles (or which mix) to apply.
     pub multi: bool,
@@ -106,7 +106,10 @@ pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
                 .as_ref()
                 .map(|i| i.styles.clone())
                 .unwrap_or_default(),
-            multi: e.architecture == Some(CIN_ARCHITECTURE),
+            multi: e
+                .info
+                .as_ref()
+                .is_some_and(|i| i.arch.norm.is_conditional()),
             arbitrary: e.arbitrary.as_ref().map(|a| a.method),
             origin: match e.kind {
                 ModelKind::Bundled => "bundled",
