@@ -14,17 +14,7 @@ photos=(chelsea astronaut coffee rocket)
 read -r -a methods <<<"${METHODS:-wct}"
 a=target/release/atelier
 # thumb NAME DIR OUT: a library image (by catalog name) at the sheet's size.
-thumb() {
-  /usr/bin/python3 - "$size" "$1" "$2" "$3" <<'PY'
-import json, sys
-from PIL import Image
-size, name, folder, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-entry = [e for e in json.load(open(f"{folder}/catalog.json")) if e["name"] == name][0]
-im = Image.open(f"{folder}/{entry['file']}").convert("RGB")
-im.thumbnail((size, size), Image.LANCZOS)
-im.save(out)
-PY
-}
+thumb() { /usr/bin/python3 scripts/thumb.py "$size" "$1" "$2" "$3"; }
 /usr/bin/python3 -c "from PIL import Image; Image.new('RGB', (8, 8), 'white').save('$tmp/blank.png')"
 cells=("$tmp/blank.png")
 for p in "${paintings[@]}"; do

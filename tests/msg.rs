@@ -12,25 +12,12 @@ use atelier::engine::fast::model_file::{blank_info, read_info, Model, StyleSourc
 use atelier::engine::fast::transformer::{Arch, Norm};
 use tch::{Device, Tensor};
 
-use crate::util::root;
+use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err, root};
 
 const WIDTH: f64 = 0.125;
 
 fn golden() -> Vec<(String, Tensor)> {
-    Tensor::read_safetensors(root().join("tests/golden/msg.safetensors")).unwrap()
-}
-
-fn get(g: &[(String, Tensor)], name: &str) -> Tensor {
-    g.iter()
-        .find(|(k, _)| k == name)
-        .unwrap_or_else(|| panic!("no golden {name}"))
-        .1
-        .shallow_clone()
-}
-
-fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
-    let d = (a - b).abs().max().double_value(&[]);
-    d / b.abs().max().double_value(&[])
+    golden_tensors("msg.safetensors")
 }
 
 fn msg_model(styles: usize) -> Model {
@@ -51,19 +38,7 @@ fn msg_model(styles: usize) -> Model {
 /// The golden network with its weights and targets, styles s0 and s1.
 fn golden_model(g: &[(String, Tensor)]) -> Model {
     let m = msg_model(2);
-    let mut vars = m.vs.variables();
-    let mut n = 0;
-    for (k, t) in g {
-        if let Some(name) = k.strip_prefix("msg.") {
-            let v = vars
-                .get_mut(name)
-                .unwrap_or_else(|| panic!("no variable {name}"));
-            assert_eq!(v.size(), t.size(), "{name}");
-            tch::no_grad(|| v.copy_(t));
-            n += 1;
-        }
-    }
-    assert_eq!(n, vars.len(), "every variable has a golden tensor");
+    copy_golden(&m.vs, g, "msg.");
     m
 }
 
@@ -155,14 +130,7 @@ fn a_saved_msg_net_reads_back_as_one_with_its_styles_and_outputs() {
 }
 
 fn atelier(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0")
-        .current_dir(root())
-        .arg("--data-dir")
-        .arg(data);
-    c
+    crate::util::atelier_in(data)
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {

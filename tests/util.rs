@@ -83,3 +83,54 @@ pub fn worker_config() -> atelier::queue::worker::WorkerConfig {
         snapshot_every: 0,
     }
 }
+
+/// The atelier binary run from the repository root on data folder `data`,
+/// with no user config.
+pub fn atelier_in(data: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
+    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+        .env("ATELIER_HOME", root())
+        .env("RUST_BACKTRACE", "0")
+        .current_dir(root())
+        .arg("--data-dir")
+        .arg(data);
+    c
+}
+
+/// The tensors of a golden safetensors file under tests/golden/.
+pub fn golden_tensors(file: &str) -> Vec<(String, tch::Tensor)> {
+    tch::Tensor::read_safetensors(root().join("tests/golden").join(file)).unwrap()
+}
+
+/// A golden tensor by name.
+pub fn golden_get(g: &[(String, tch::Tensor)], name: &str) -> tch::Tensor {
+    g.iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no golden {name}"))
+        .1
+        .shallow_clone()
+}
+
+/// Largest absolute difference relative to the largest magnitude of `b`.
+pub fn rel_err(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
+    let d = (a - b).abs().max().double_value(&[]);
+    d / b.abs().max().double_value(&[])
+}
+
+/// Copies the golden tensors `<prefix><name>` into the variables of `vs`;
+/// every variable must get one.
+pub fn copy_golden(vs: &tch::nn::VarStore, g: &[(String, tch::Tensor)], prefix: &str) {
+    let mut vars = vs.variables();
+    let mut n = 0;
+    for (k, t) in g {
+        if let Some(name) = k.strip_prefix(prefix) {
+            let v = vars
+                .get_mut(name)
+                .unwrap_or_else(|| panic!("no variable {name}"));
+            assert_eq!(v.size(), t.size(), "{name}");
+            tch::no_grad(|| v.copy_(t));
+            n += 1;
+        }
+    }
+    assert_eq!(n, vars.len(), "every variable has a golden tensor");
+}
