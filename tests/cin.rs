@@ -8,22 +8,13 @@ use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use tch::{Device, Tensor};
 
-use crate::util::root;
+use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err, root};
 
 const WIDTH: f64 = 0.0625;
 const STYLES: usize = 3;
 
 fn golden() -> Vec<(String, Tensor)> {
-    Tensor::read_safetensors(root().join("tests/golden/cin.safetensors")).unwrap()
-}
-
-fn get(g: &[(String, Tensor)], name: &str) -> Tensor {
-    g.iter().find(|(k, _)| k == name).unwrap().1.shallow_clone()
-}
-
-fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
-    let d = (a - b).abs().max().double_value(&[]);
-    d / b.abs().max().double_value(&[])
+    golden_tensors("cin.safetensors")
 }
 
 fn cin_arch(styles: usize) -> Arch {
@@ -48,19 +39,7 @@ fn golden_model(g: &[(String, Tensor)]) -> Model {
     let mut info = blank_info(cin_arch(STYLES));
     info.styles = style_list(STYLES);
     let m = Model::new(info, Device::Cpu).unwrap();
-    let mut vars = m.vs.variables();
-    let mut n = 0;
-    for (k, t) in g {
-        if let Some(name) = k.strip_prefix("cin.") {
-            let v = vars
-                .get_mut(name)
-                .unwrap_or_else(|| panic!("no variable {name}"));
-            assert_eq!(v.size(), t.size(), "{name}");
-            tch::no_grad(|| v.copy_(t));
-            n += 1;
-        }
-    }
-    assert_eq!(n, vars.len(), "every variable has a golden tensor");
+    copy_golden(&m.vs, g, "cin.");
     m
 }
 
@@ -171,14 +150,7 @@ const STYLE_B: &str = "styles/435809.jpg";
 const STYLE_C: &str = "styles/36131.jpg";
 
 fn atelier(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0")
-        .current_dir(root())
-        .arg("--data-dir")
-        .arg(data);
-    c
+    crate::util::atelier_in(data)
 }
 
 fn ok(cmd: &mut Command) -> String {
@@ -712,4 +684,26 @@ fn a_resumed_multi_style_extension_follows_the_uninterrupted_run() {
             i + 1
         );
     }
+}
+
+/// The bundled eight-style model (models/README.md): its styles, each one
+/// and a mix give different images, none the photo's.
+#[test]
+fn the_bundled_multi_style_model_stylizes_in_each_of_its_eight_styles_and_a_mix() {
+    let m = Model::load(&root().join("models/cin-eight.safetensors"), Device::Cpu).unwrap();
+    assert_eq!(m.info.arch.norm, Norm::Conditional { styles: 8 });
+    let names: Vec<&str> = m.info.styles.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"irises") && names.contains(&"night-shining-white"));
+    let x = photo();
+    let outs: Vec<Tensor> = (0..8).map(|i| styled(&m, i)).collect();
+    let mix = StyleMix::parse(&["0:0.5".into(), "1:0.5".into()], &m.info.styles).unwrap();
+    let half = tch::no_grad(|| forward_padded_mix(&m, &x, Some(&mix))).unwrap();
+    let diff = |a: &Tensor, b: &Tensor| (a - b).abs().mean(tch::Kind::Float).double_value(&[]);
+    for (i, y) in outs.iter().enumerate() {
+        assert!(diff(y, &x) > 5.0, "style {i} changes the photo");
+        for (j, z) in outs.iter().enumerate().skip(i + 1) {
+            assert!(diff(y, z) > 1.0, "styles {i} and {j} differ");
+        }
+    }
+    assert!(diff(&half, &outs[0]) > 0.5 && diff(&half, &outs[1]) > 0.5);
 }
