@@ -289,6 +289,7 @@ fn tiny_spec(method: Method, level: usize, dataset: &Path, iterations: u64) -> A
         checkpoint_every: 1000,
         preview_every: 0,
         preview: None,
+        init: None,
     }
 }
 
@@ -321,6 +322,81 @@ fn adain_training_lowers_the_loss() {
     assert!(last < first, "loss {first} -> {last}");
     assert_eq!(out.model.info.records[0].iterations, 16);
     assert_eq!(out.model.info.styles.len(), 2);
+}
+
+#[test]
+fn an_adain_decoder_starts_from_a_wct_relu4_1_decoder_of_the_same_width_only() {
+    let w = Weights::load(&weights_path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wct_spec = ArbTrainSpec {
+        seed: 11,
+        ..tiny_spec(Method::Wct, 4, &photos(), 1)
+    };
+    let wct_path = dir.path().join("wct.safetensors");
+    let wct_model = prepare(&wct_spec, None, &w, Device::Cpu).unwrap();
+    wct_model.save(&wct_path, false).unwrap();
+    let saved = ArbModel::load(&wct_path, &weights_path(), Device::Cpu).unwrap();
+    let x = Tensor::randn([1, 512, 4, 4], (Kind::Float, Device::Cpu)) * 50.0;
+    let want = saved.decoders[&4].forward(&x).unwrap();
+
+    let spec = ArbTrainSpec {
+        init: Some(wct_path.clone()),
+        ..tiny_spec(Method::Adain, 4, &photos(), 1)
+    };
+    let warm = prepare(&spec, None, &w, Device::Cpu).unwrap();
+    let got = warm.decoders[&4].forward(&x).unwrap();
+    assert!(rel_err(&got, &want) < 1e-6, "warm start differs");
+    let cold = prepare(
+        &ArbTrainSpec {
+            init: None,
+            ..spec.clone()
+        },
+        None,
+        &w,
+        Device::Cpu,
+    )
+    .unwrap();
+    let other = cold.decoders[&4].forward(&x).unwrap();
+    assert!(rel_err(&other, &want) > 1e-2, "a cold start should differ");
+
+    // Another width, another level or a missing file: refused, saying why.
+    let wide = ArbTrainSpec {
+        width: 0.25,
+        ..spec.clone()
+    };
+    let e = prepare(&wide, None, &w, Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("other layers"), "{e}");
+    let l3 = dir.path().join("wct3.safetensors");
+    prepare(
+        &tiny_spec(Method::Wct, 3, &photos(), 1),
+        None,
+        &w,
+        Device::Cpu,
+    )
+    .unwrap()
+    .save(&l3, false)
+    .unwrap();
+    let e = prepare(
+        &ArbTrainSpec {
+            init: Some(l3),
+            ..spec.clone()
+        },
+        None,
+        &w,
+        Device::Cpu,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("no level-4 decoder"), "{e}");
+    let gone = ArbTrainSpec {
+        init: Some(dir.path().join("nope.safetensors")),
+        ..spec
+    };
+    assert!(prepare(&gone, None, &w, Device::Cpu).is_err());
 }
 
 #[test]

@@ -193,6 +193,11 @@ pub struct ArbTrainArgs {
     /// adain/wct: the encoder's padding, reflect (the papers') or zero.
     #[arg(long, default_value = "reflect")]
     pub padding: String,
+    /// adain/wct: start the decoder from MODEL's decoder at the same level
+    /// (a name or a file), e.g. an adain decoder from a wct model's relu4_1
+    /// reconstruction decoder of the same width [default: random weights].
+    #[arg(long, value_name = "MODEL")]
+    pub init: Option<String>,
 }
 
 struct Printer {
@@ -290,9 +295,18 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         checkpoint_every: t.checkpoint_every,
         preview_every: t.preview_every,
         preview: t.preview.clone(),
+        init: None,
     };
     spec.validate()?;
     let lib = library(c, data_dir)?;
+    let spec = ArbTrainSpec {
+        init: match &o.init {
+            Some(q) if Path::new(q).is_file() => Some(PathBuf::from(q)),
+            Some(q) => Some(lib.find(q)?.path),
+            None => None,
+        },
+        ..spec
+    };
     let name = a
         .output
         .clone()

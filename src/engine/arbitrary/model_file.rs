@@ -359,6 +359,54 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(ArbInfo, Vec<(String, Tensor)>)> 
     Ok((info, tensors))
 }
 
+/// The level-`level` decoder of the model file at `path`, to start a
+/// training from: it must be a decoder over our VGG19 with the same layers
+/// (`ops`) and padding, so its weights mean the same thing here.
+pub fn decoder_tensors(
+    path: &Path,
+    level: usize,
+    ops: &[Op],
+    padding: EdgePadding,
+) -> Result<Vec<(String, Tensor)>> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
+        _ => Error::io(path, e),
+    })?;
+    let (info, tensors) = parse(path, &bytes)?;
+    if info.encoder != EncoderSource::Vgg19 || info.padding != padding {
+        return Err(model_err(
+            path,
+            format!(
+                "its decoders invert {:?} with {} padding; this training uses VGG19 with {padding}",
+                info.encoder, info.padding
+            ),
+        ));
+    }
+    match info.decoders.get(&level) {
+        Some(o) if o.as_slice() == ops => {}
+        Some(_) => {
+            return Err(model_err(
+                path,
+                format!(
+                    "its level-{level} decoder has other layers (width {})",
+                    info.width
+                ),
+            ))
+        }
+        None => {
+            return Err(model_err(
+                path,
+                format!("no level-{level} decoder (it has {:?})", info.levels()),
+            ))
+        }
+    }
+    let prefix = format!("decoder{level}.");
+    Ok(tensors
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .collect())
+}
+
 /// A default name's file in a folder: `<dir>/<name>.safetensors`.
 pub fn file_in(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.safetensors"))

@@ -27,7 +27,9 @@ use super::adain::{adain, mean_std};
 use super::apply::forward;
 use super::decoder::{mirror, VGG19_INPUT_SCALE};
 use super::encoder::{EdgePadding, LEVELS};
-use super::model_file::{metadata, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord};
+use super::model_file::{
+    decoder_tensors, metadata, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord,
+};
 use crate::engine::error::{Error, Result};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{blob, write_atomic, StyleSource};
@@ -66,6 +68,11 @@ pub struct ArbTrainSpec {
     /// The photo previews show (default: the dataset's first image).
     #[serde(default)]
     pub preview: Option<PathBuf>,
+    /// A model file whose decoder at `level` the run starts from instead of
+    /// random weights (an AdaIN decoder warm-started from a WCT
+    /// reconstruction decoder of relu4_1 learns the photo's structure first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl ArbTrainSpec {
@@ -176,8 +183,32 @@ pub fn prepare(
         }
     };
     let ops = mirror(&model.encoder.conv_channels(), spec.level, spec.width)?;
+    let init = match &spec.init {
+        Some(p) => Some(decoder_tensors(p, spec.level, &ops, spec.padding)?),
+        None => None,
+    };
     tch::manual_seed(spec.seed as i64);
     model.add_decoder(spec.level, ops, VGG19_INPUT_SCALE[spec.level - 1])?;
+    if let (Some(tensors), Some(path)) = (init, &spec.init) {
+        let vars = model.vs.variables();
+        let prefix = format!("decoder{}.", spec.level);
+        let mut copied = 0;
+        for (name, t) in &tensors {
+            let var = vars
+                .get(name)
+                .filter(|v| v.size() == t.size())
+                .ok_or_else(|| ck_err(path, format!("tensor {name} does not fit the decoder")))?;
+            tch::no_grad(|| var.shallow_clone().f_copy_(t))?;
+            copied += 1;
+        }
+        let want = vars.keys().filter(|k| k.starts_with(&prefix)).count();
+        if copied != want {
+            return Err(ck_err(
+                path,
+                format!("its decoder has {copied} of the {want} tensors this one needs"),
+            ));
+        }
+    }
     Ok(model)
 }
 
