@@ -120,11 +120,14 @@ fn msg_gram(
         return Ok(None);
     }
     let paintings = Library::open(&resolve(&c.paths.styles)).ok();
-    let mut imgs = Vec::new();
-    let mut kinds = Vec::new();
-    for (q, _) in &split {
-        match trained(q) {
-            Some(i) => kinds.push(Ok(i)),
+    enum Part {
+        Trained(usize),
+        Image(PathBuf, image::RgbImage),
+    }
+    let mut loaded = Vec::new();
+    for (q, w) in &split {
+        let part = match trained(q) {
+            Some(i) => Part::Trained(i),
             None => {
                 let p = resolve_image(q, paintings.as_ref()).map_err(|e| {
                     anyhow::anyhow!(
@@ -132,49 +135,45 @@ fn msg_gram(
                         style_list(info)
                     )
                 })?;
-                imgs.push(load_rgb(&p, DEFAULT_PIXEL_LIMIT)?);
-                kinds.push(Err(p));
+                let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
+                Part::Image(p, img)
             }
-        }
-    }
-    let mut next_img = imgs.iter();
-    let mut parts = Vec::new();
-    for (k, (_, w)) in kinds.iter().zip(&split) {
-        let s = match k {
-            Ok(i) => MsgStyle::Trained(*i),
-            Err(_) => MsgStyle::Image(next_img.next().expect("one image per path")),
         };
-        parts.push((s, *w));
+        loaded.push((part, *w));
     }
+    let parts: Vec<(MsgStyle, f64)> = loaded
+        .iter()
+        .map(|(k, w)| match k {
+            Part::Trained(i) => (MsgStyle::Trained(*i), *w),
+            Part::Image(_, img) => (MsgStyle::Image(img), *w),
+        })
+        .collect();
     let target = msg_target(model, &parts, device)?;
     let sum: f64 = split.iter().map(|(_, w)| w).sum();
-    let part_name = |k: &std::result::Result<usize, PathBuf>| match k {
-        Ok(i) => info
-            .styles
-            .get(*i)
-            .map_or(i.to_string(), |s| s.name.clone()),
-        Err(p) => stem(p),
-    };
-    let label = if kinds.len() == 1 {
-        part_name(&kinds[0])
-    } else {
-        kinds
-            .iter()
-            .zip(&split)
-            .map(|(k, (_, w))| {
-                format!(
-                    "{}-{}",
-                    part_name(k),
-                    crate::engine::fast::mix::trim(w / sum)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("+")
-    };
-    let images = kinds
+    let names: Vec<(String, f64)> = loaded
         .iter()
-        .zip(&split)
-        .filter_map(|(k, (_, w))| k.as_ref().err().map(|p| (p.clone(), w / sum)))
+        .map(|(k, w)| match k {
+            Part::Trained(i) => (
+                info.styles
+                    .get(*i)
+                    .map_or(i.to_string(), |s| s.name.clone()),
+                *w,
+            ),
+            Part::Image(p, _) => (stem(p), *w),
+        })
+        .collect();
+    let label = crate::engine::fast::mix::label(
+        &names
+            .iter()
+            .map(|(n, w)| (n.as_str(), *w))
+            .collect::<Vec<_>>(),
+    );
+    let images = loaded
+        .iter()
+        .filter_map(|(k, w)| match k {
+            Part::Image(p, _) => Some((p.clone(), w / sum)),
+            Part::Trained(_) => None,
+        })
         .collect();
     Ok(Some(MsgGram {
         target,

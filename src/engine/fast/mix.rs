@@ -66,15 +66,12 @@ impl StyleMix {
             ));
         }
         weights.iter_mut().for_each(|w| *w /= sum);
-        let label = if parts.len() == 1 {
-            styles[parts[0].0].name.clone()
-        } else {
-            parts
+        let label = label(
+            &parts
                 .iter()
-                .map(|&(i, w)| format!("{}-{}", styles[i].name, trim(w / sum)))
-                .collect::<Vec<_>>()
-                .join("+")
-        };
+                .map(|&(i, w)| (styles[i].name.as_str(), w))
+                .collect::<Vec<_>>(),
+        );
         Ok(Self { weights, label })
     }
 
@@ -131,6 +128,20 @@ fn find(q: &str, styles: &[StyleSource]) -> Result<usize> {
                 .join(", ")
         ),
     ))
+}
+
+/// A mix's name in output names: the style's name alone, or `name-w+…`
+/// with the weights normalised (`irises-0.75+the-harvesters-0.25`).
+pub fn label(parts: &[(&str, f64)]) -> String {
+    if let [(name, _)] = parts {
+        return name.to_string();
+    }
+    let sum: f64 = parts.iter().map(|(_, w)| w).sum();
+    parts
+        .iter()
+        .map(|(n, w)| format!("{n}-{}", trim(w / sum)))
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 /// A weight for a label: at most 3 decimals, no trailing zeros.
