@@ -28,7 +28,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from proc import ensure_pillow
+
+ensure_pillow()
+from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target/release/atelier"

@@ -45,18 +45,13 @@ import subprocess
 import sys
 import tempfile
 
+from proc import ensure_pillow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 EXAMPLE = os.path.join(ROOT, "target/release/examples/fast_time")
 ATELIER = os.path.join(ROOT, "target/release/atelier")
 REF = os.path.join(ROOT, "bench/reference_fast.py")
-
-
-def ensure_pillow():
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        subprocess.run([PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "pillow==12.0.0"], check=True)
 
 
 def run_json(cmd, env, tmp):

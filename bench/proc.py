@@ -18,3 +18,12 @@ def run_measured(cmd, env):
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
     return usage
+
+
+def ensure_pillow():
+    """Installs Pillow into the running interpreter's environment (the .venv
+    that setup.sh makes has torch only) if it is missing."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "pillow==12.0.0"], check=True)
