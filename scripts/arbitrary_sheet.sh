@@ -10,8 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 paintings=(wheat-field-with-cypresses study-for-a-sunday-on-la-grande-jatte mada-primavesi irises)
 photos=(chelsea astronaut coffee rocket)
-# The bundled arbitrary models (adain is not bundled yet: see models/README.md).
-read -r -a methods <<<"${METHODS:-wct}"
+# The bundled arbitrary models.
+read -r -a methods <<<"${METHODS:-adain wct}"
 a=target/release/atelier
 # thumb NAME DIR OUT: a library image (by catalog name) at the sheet's size.
 thumb() { /usr/bin/python3 scripts/thumb.py "$size" "$1" "$2" "$3"; }

@@ -830,3 +830,91 @@ fn a_watch_rule_with_an_arbitrary_model_gives_an_output_per_painting_or_one_mix(
         assert!(e.contains(want), "{extra}: {e}");
     }
 }
+
+/// Σ over relu1_1 … relu{depth}_1 of MSE(μ) + MSE(σ) between two images'
+/// features: how far apart their styles are in the statistics AdaIN and WCT
+/// transfer.
+fn stat_gap(m: &ArbModel, a: &image::RgbImage, b: &image::RgbImage, depth: usize) -> f64 {
+    use atelier::engine::image_io::to_tensor;
+    let fa = m
+        .encoder
+        .encode(&to_tensor(a, Device::Cpu).unwrap(), depth)
+        .unwrap();
+    let fb = m
+        .encoder
+        .encode(&to_tensor(b, Device::Cpu).unwrap(), depth)
+        .unwrap();
+    fa.iter()
+        .zip(&fb)
+        .map(|(x, y)| {
+            let ((xm, xs), (ym, ys)) = (mean_std(x).unwrap(), mean_std(y).unwrap());
+            let d = |p: &Tensor, q: &Tensor| (p - q).square().mean(Kind::Float).double_value(&[]);
+            d(&xm, &ym) + d(&xs, &ys)
+        })
+        .sum()
+}
+
+#[test]
+fn the_bundled_adain_and_wct_models_stylize_a_bundled_photo_with_paintings_they_never_saw() {
+    use atelier::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
+    use atelier::engine::color::ColorMode;
+    use atelier::engine::image_io::{load_rgb, resize_longer_side};
+    let load = |p: &str| resize_longer_side(&load_rgb(&root().join(p), 1 << 30).unwrap(), 64);
+    let photo = load("contents/chelsea.png");
+    // The Grande Jatte study and the wheat field were held out of the AdaIN
+    // training (models/README.md).
+    let paintings = [load("styles/437658.jpg"), load("styles/436535.jpg")];
+    let diff = |a: &image::RgbImage, b: &image::RgbImage| {
+        let b = image::imageops::resize(b, a.width(), a.height(), image::imageops::Triangle);
+        a.pixels()
+            .zip(b.pixels())
+            .map(|(p, q)| {
+                (0..3)
+                    .map(|c| (p[c] as f64 - q[c] as f64).abs())
+                    .sum::<f64>()
+                    / 3.0
+            })
+            .sum::<f64>()
+            / (a.width() * a.height()) as f64
+    };
+    for name in ["adain", "wct"] {
+        let m = ArbModel::load(
+            &root().join(format!("models/{name}.safetensors")),
+            &weights_path(),
+            Device::Cpu,
+        )
+        .unwrap();
+        let opts = ArbApply {
+            alpha: default_alpha(m.info.method),
+            levels: None,
+            color: ColorMode::None,
+        };
+        let outs: Vec<image::RgbImage> = paintings
+            .iter()
+            .map(|p| {
+                let st = styles_at_scale(&photo, &[(p.clone(), 1.0)]);
+                stylize(&m, &photo, &st, &opts, Device::Cpu).unwrap()
+            })
+            .collect();
+        for (o, p) in outs.iter().zip(&paintings) {
+            assert_eq!(o.dimensions(), photo.dimensions());
+            assert!(diff(o, &photo) > 10.0, "{name}: the photo is changed");
+            // AdaIN's decoder was trained to carry the painting's feature means and
+            // stds (relu1_1 … relu4_1): the gap to the painting must shrink by a
+            // quarter at least. Not asserted for the bundled wct: its short-trained
+            // decoders add noise that widens the gap for the wheat field (the
+            // README's quality table shows the same at 256 px).
+            if name == "adain" {
+                let (before, after) = (stat_gap(&m, &photo, p, 4), stat_gap(&m, o, p, 4));
+                assert!(
+                    after < 0.75 * before,
+                    "{name}: style statistics gap {before:.4e} -> {after:.4e}"
+                );
+            }
+        }
+        assert!(
+            diff(&outs[0], &outs[1]) > 10.0,
+            "{name}: two paintings, two results"
+        );
+    }
+}
