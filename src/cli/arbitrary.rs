@@ -274,6 +274,12 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         bail!("wct decoders are trained for reconstruction only: they take no style");
     }
     let t = &a.options;
+    let lib = library(c, data_dir)?;
+    let init = match &o.init {
+        Some(q) if Path::new(q).is_file() => Some(PathBuf::from(q)),
+        Some(q) => Some(lib.find(q)?.path),
+        None => None,
+    };
     let spec = ArbTrainSpec {
         method,
         level,
@@ -295,18 +301,9 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         checkpoint_every: t.checkpoint_every,
         preview_every: t.preview_every,
         preview: t.preview.clone(),
-        init: None,
+        init,
     };
     spec.validate()?;
-    let lib = library(c, data_dir)?;
-    let spec = ArbTrainSpec {
-        init: match &o.init {
-            Some(q) if Path::new(q).is_file() => Some(PathBuf::from(q)),
-            Some(q) => Some(lib.find(q)?.path),
-            None => None,
-        },
-        ..spec
-    };
     let name = a
         .output
         .clone()

@@ -162,12 +162,7 @@ fn msg_gram(
             Part::Image(p, _) => (stem(p), *w),
         })
         .collect();
-    let label = crate::engine::fast::mix::label(
-        &names
-            .iter()
-            .map(|(n, w)| (n.as_str(), *w))
-            .collect::<Vec<_>>(),
-    );
+    let label = crate::engine::fast::mix::label(&names);
     let images = loaded
         .iter()
         .filter_map(|(k, w)| match k {

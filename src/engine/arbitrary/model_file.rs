@@ -196,11 +196,7 @@ impl ArbModel {
     /// Loads a model file; our VGG19 is read from `vgg_weights` only if the
     /// file does not carry its encoder.
     pub fn load(path: &Path, vgg_weights: &Path, device: Device) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
-            _ => Error::io(path, e),
-        })?;
-        let (info, tensors) = parse(path, &bytes)?;
+        let (info, tensors) = read_model(path)?;
         let (mut enc_t, mut dec_t) = (HashMap::new(), Vec::new());
         for (k, t) in tensors {
             match k.strip_prefix("encoder.") {
@@ -368,11 +364,7 @@ pub fn decoder_tensors(
     ops: &[Op],
     padding: EdgePadding,
 ) -> Result<Vec<(String, Tensor)>> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
-        _ => Error::io(path, e),
-    })?;
-    let (info, tensors) = parse(path, &bytes)?;
+    let (info, tensors) = read_model(path)?;
     if info.encoder != EncoderSource::Vgg19 || info.padding != padding {
         return Err(model_err(
             path,
@@ -405,6 +397,16 @@ pub fn decoder_tensors(
         .into_iter()
         .filter(|(k, _)| k.starts_with(&prefix))
         .collect())
+}
+
+/// A model file's info and tensors; a missing file is `NotFound` (the CLI
+/// then names the models there are).
+fn read_model(path: &Path) -> Result<(ArbInfo, Vec<(String, Tensor)>)> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
+        _ => Error::io(path, e),
+    })?;
+    parse(path, &bytes)
 }
 
 /// A default name's file in a folder: `<dir>/<name>.safetensors`.

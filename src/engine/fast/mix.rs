@@ -132,14 +132,14 @@ fn find(q: &str, styles: &[StyleSource]) -> Result<usize> {
 
 /// A mix's name in output names: the style's name alone, or `name-w+…`
 /// with the weights normalised (`irises-0.75+the-harvesters-0.25`).
-pub fn label(parts: &[(&str, f64)]) -> String {
+pub fn label<S: AsRef<str>>(parts: &[(S, f64)]) -> String {
     if let [(name, _)] = parts {
-        return name.to_string();
+        return name.as_ref().to_string();
     }
     let sum: f64 = parts.iter().map(|(_, w)| w).sum();
     parts
         .iter()
-        .map(|(n, w)| format!("{n}-{}", trim(w / sum)))
+        .map(|(n, w)| format!("{}-{}", n.as_ref(), trim(w / sum)))
         .collect::<Vec<_>>()
         .join("+")
 }
