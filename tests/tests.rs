@@ -22,6 +22,7 @@ mod queue;
 mod reliab;
 mod safety;
 mod score;
+mod training_lifecycle;
 mod tui;
 mod util;
 mod vgg;

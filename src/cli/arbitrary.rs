@@ -11,13 +11,14 @@ use clap::Args;
 use image::RgbImage;
 
 use super::fast::{library, ApplyArgs, TrainArgs};
+use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
 use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
 use crate::engine::arbitrary::encoder::EdgePadding;
 use crate::engine::arbitrary::import::import_adain;
 use crate::engine::arbitrary::model_file::{ArbModel, Method};
 use crate::engine::arbitrary::train::{
-    checkpoint_iteration, prepare, train as train_decoder, ArbTrainSpec,
+    prepare, resumable_iteration, train as train_decoder, ArbTrainSpec,
 };
 use crate::engine::color::ColorMode;
 use crate::engine::device::{device_name, parse_device};
@@ -232,12 +233,14 @@ impl TrainObserver for Printer {
         }
     }
 
-    fn on_preview(&mut self, _iteration: u64, image: &RgbImage) -> Result<(), Error> {
-        save_png(&self.preview, image, &[], true)
+    fn on_preview(&mut self, _iteration: u64, image: &RgbImage) -> Result<Flow, Error> {
+        save_png(&self.preview, image, &[], true)?;
+        Ok(Flow::Continue)
     }
 
-    fn on_checkpoint(&mut self, iteration: u64, path: &Path) {
+    fn on_checkpoint(&mut self, iteration: u64, path: &Path) -> Result<Flow, Error> {
         println!("checkpoint at {iteration}: {}", path.display());
+        Ok(Flow::Continue)
     }
 }
 
@@ -308,11 +311,13 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         .output
         .clone()
         .unwrap_or_else(|| method.architecture().to_string());
-    let out = if name.ends_with(".safetensors") {
-        PathBuf::from(&name)
-    } else {
-        lib.user.join(format!("{name}.safetensors"))
-    };
+    let out = super::fast::model_output(&lib, &name)?;
+    let work = c.data_dir(data_dir)?.join("training");
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    // One lock per model file: two levels trained into one -o at once would
+    // each save the file without the other's decoder.
+    let lock = TrainLock::take(&work, &stem(&out))?;
+    lock.clean_partials(&work);
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     // A wct model gains levels one run at a time; anything else is never replaced.
     let base = if out.exists() {
@@ -331,15 +336,15 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         None
     };
     let replace = base.is_some();
-    let work = c.data_dir(data_dir)?.join("training");
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let tag = format!("{}.{method}{level}", stem(&out));
     let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
-    if a.resume {
-        checkpoint_iteration(&checkpoint)?;
+    let resumed_at = if a.resume {
+        Some(resumable_iteration(&checkpoint, &spec)?)
     } else if checkpoint.exists() {
         bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
-    }
+    } else {
+        None
+    };
     let model = prepare(&spec, base, &weights, device)?;
     let preview = work.join(format!("{tag}.preview.png"));
     println!(
@@ -354,11 +359,8 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         spec.styles.len(),
         preview.display()
     );
-    if a.resume {
-        println!(
-            "resuming at iteration {}",
-            checkpoint_iteration(&checkpoint)?
-        );
+    if let Some(at) = resumed_at {
+        println!("resuming at iteration {at}");
     }
     let mut obs = Printer {
         stop: super::stop_flag()?,
@@ -367,11 +369,14 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     };
     match train_decoder(&spec, model, &checkpoint, a.resume, &mut obs) {
         Ok(o) => {
-            o.model.save(&out, replace)?;
+            let saved = super::fast::save_trained(&out, &checkpoint, |p| {
+                o.model.save(p, replace && p == out)
+            })?;
             let _ = std::fs::remove_file(&checkpoint);
+            drop(lock);
             println!(
                 "saved {} (levels {:?}; {} iterations, {:.0} s, total loss {:.4e})",
-                out.display(),
+                saved.display(),
                 o.model.info.levels(),
                 o.iterations,
                 o.seconds,

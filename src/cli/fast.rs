@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
+use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
@@ -17,7 +18,7 @@ use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelIn
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::fast::msg_style::{msg_target, MsgStyle};
 use crate::engine::fast::train::{
-    read_resume, train as train_model, TrainObserver, TrainProgress, TrainSpec,
+    read_resume_for, train as train_model, TrainObserver, TrainProgress, TrainSpec,
 };
 use crate::engine::fast::transformer::{Arch, Norm};
 use crate::engine::flow::Flow;
@@ -512,12 +513,14 @@ impl TrainObserver for Printer {
         }
     }
 
-    fn on_preview(&mut self, _iteration: u64, image: &image::RgbImage) -> Result<(), Error> {
-        save_png(&self.preview, image, &[], true)
+    fn on_preview(&mut self, _iteration: u64, image: &image::RgbImage) -> Result<Flow, Error> {
+        save_png(&self.preview, image, &[], true)?;
+        Ok(Flow::Continue)
     }
 
-    fn on_checkpoint(&mut self, iteration: u64, path: &Path) {
+    fn on_checkpoint(&mut self, iteration: u64, path: &Path) -> Result<Flow, Error> {
         println!("checkpoint at {iteration}: {}", path.display());
+        Ok(Flow::Continue)
     }
 }
 
@@ -536,18 +539,15 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         .output
         .clone()
         .unwrap_or_else(|| chosen.default_name.clone());
-    let out = if name.ends_with(".safetensors") {
-        PathBuf::from(&name)
-    } else {
-        lib.user.join(format!("{name}.safetensors"))
-    };
-    if out.exists() {
+    let out = model_output(&lib, &name)?;
+    if out.exists() && !a.resume {
         bail!("{}: already exists; pick another -o", out.display());
     }
     let work = c.data_dir(data_dir)?.join("training");
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let tag = stem(&out);
-    let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
+    let lock = TrainLock::take(&work, &tag)?;
+    lock.clean_partials(&work);
     let mut spec = a.options.spec_for(&chosen)?;
     if msg {
         if chosen.extend.is_some() {
@@ -561,8 +561,19 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         };
     }
     spec.validate()?;
+    let mut checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
     let resume = if a.resume {
-        Some(read_resume(&checkpoint)?)
+        if !checkpoint.exists() {
+            // Saved under another -o: the checkpoint whose settings are these.
+            checkpoint = find_checkpoint(&work, &spec).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: no checkpoint, and none in {} was made with these settings",
+                    checkpoint.display(),
+                    work.display()
+                )
+            })?;
+        }
+        Some(read_resume_for(&checkpoint, &spec)?)
     } else {
         if checkpoint.exists() {
             bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
@@ -599,7 +610,11 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         );
     }
     if let Some(r) = &resume {
-        println!("resuming at iteration {}", r.iteration);
+        println!(
+            "resuming at iteration {} from {}",
+            r.iteration,
+            r.checkpoint.display()
+        );
     }
     let mut obs = Printer {
         stop: super::stop_flag()?,
@@ -608,11 +623,12 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     };
     match train_model(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
         Ok(o) => {
-            o.model.save(&out)?;
+            let saved = save_trained(&out, &checkpoint, |p| o.model.save(p))?;
             let _ = std::fs::remove_file(&checkpoint);
+            drop(lock);
             println!(
                 "saved {} ({} iterations, {:.0} s, total loss {:.4e})",
-                out.display(),
+                saved.display(),
                 o.iterations,
                 o.seconds,
                 o.final_losses.get("total").copied().unwrap_or(0.0)
@@ -625,6 +641,75 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The file `-o NAME` names: a `.safetensors` path as given, else NAME in
+/// the user's models — never the name of a bundled model, which the user's
+/// file would hide.
+pub(super) fn model_output(lib: &ModelLibrary, name: &str) -> Result<PathBuf> {
+    if name.ends_with(".safetensors") {
+        return Ok(PathBuf::from(name));
+    }
+    if lib
+        .entries()
+        .iter()
+        .any(|e| e.name == name && e.kind == ModelKind::Bundled)
+    {
+        bail!("-o {name}: a bundled model has that name, and yours would hide it; pick another -o");
+    }
+    Ok(lib.user.join(format!("{name}.safetensors")))
+}
+
+/// A checkpoint in `work` made with `spec`'s settings (another -o).
+fn find_checkpoint(work: &Path, spec: &TrainSpec) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(work)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".checkpoint.safetensors"))
+        })
+        .filter(|p| read_resume_for(p, spec).is_ok())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Saves a trained model at `out`, or (the name was taken while it trained)
+/// at the first free `<stem>-N`; a save that fails says where the trained
+/// weights are kept, so nothing is lost.
+pub(super) fn save_trained(
+    out: &Path,
+    checkpoint: &Path,
+    save: impl Fn(&Path) -> Result<(), Error>,
+) -> Result<PathBuf> {
+    let kept = |e: Error| {
+        anyhow::anyhow!(
+            "{e}; the trained weights are kept in {}: fix that and run the same command with --resume",
+            checkpoint.display()
+        )
+    };
+    let mut path = out.to_path_buf();
+    for n in 2..1000 {
+        match save(&path) {
+            Ok(()) => {
+                if path != out {
+                    println!(
+                        "{} was taken while this run trained: saved as {}",
+                        out.display(),
+                        path.display()
+                    );
+                }
+                return Ok(path);
+            }
+            Err(Error::OutputExists(_)) => {
+                path = out.with_file_name(format!("{}-{n}.safetensors", stem(out)));
+            }
+            Err(e) => return Err(kept(e)),
+        }
+    }
+    Err(kept(Error::OutputExists(path)))
 }
 
 #[derive(Subcommand, Debug)]

@@ -12,6 +12,7 @@ mod score;
 mod stylize;
 mod table;
 mod texture;
+mod train_lock;
 mod watch;
 mod worker;
 

@@ -136,6 +136,17 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
             } else if !set.is_empty() {
                 bail!("--set: run {id} ({}) has no run parameters", r.kind());
             }
+            // A training's inputs are recorded anew: its dataset or a photo
+            // may have changed since, which the old hashes would refuse.
+            if let crate::jobs::Job::Train(spec) = &mut job {
+                let names: Vec<Option<String>> = r
+                    .inputs
+                    .iter()
+                    .filter(|i| i.role == "style")
+                    .map(|i| i.name.clone())
+                    .collect();
+                inputs = spec.inputs_named(&names)?;
+            }
             let new = store.add_job(&job, &inputs, priority)?;
             println!("queued run {new} (a re-run of {id})");
             Ok(0)

@@ -43,6 +43,12 @@ impl RunFiles {
         self.dir.join("checkpoint.safetensors")
     }
 
+    /// Which model a training run saved into the user's library (written
+    /// around the save, removed with the checkpoint once the run is done).
+    pub fn saved_model(&self) -> PathBuf {
+        self.dir.join("saved-model.json")
+    }
+
     /// Whether `name` is a half-written temporary file (see the engine's
     /// atomic writes), which recovery removes.
     pub fn is_partial(name: &str) -> bool {

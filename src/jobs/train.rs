@@ -60,6 +60,10 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// The input role of a training's dataset (a folder: its hash is that of
+/// its manifest, [`Dataset::manifest_sha256`]).
+pub const DATASET_ROLE: &str = "dataset";
+
 impl Spec {
     pub fn validate(&self) -> Result<(), Error> {
         if self.name.trim().is_empty() {
@@ -111,12 +115,18 @@ impl Spec {
             }
             None => None,
         };
-        Dataset::scan(&self.train.dataset)?;
+        let manifest = Dataset::scan(&self.train.dataset)?.manifest_sha256()?;
         self.train.dataset = std::fs::canonicalize(&self.train.dataset)
             .map_err(|e| Error::io(&self.train.dataset, e))?;
         let mut out = vec![style];
         out.extend(more);
         out.extend(base);
+        out.push(Input::hashed(
+            DATASET_ROLE,
+            None,
+            self.train.dataset.clone(),
+            manifest,
+        ));
         if let Some(p) = &self.train.preview {
             let i = Input::checked("preview", None, p, DEFAULT_PIXEL_LIMIT)?;
             self.train.preview = Some(i.path.clone());
@@ -187,14 +197,12 @@ impl<S: Sink<Progress>> TrainObserver for SinkObserver<'_, S> {
         }
     }
 
-    fn on_preview(&mut self, iteration: u64, image: &RgbImage) -> Result<(), Error> {
+    fn on_preview(&mut self, iteration: u64, image: &RgbImage) -> Result<Flow, Error> {
         let t = to_tensor(image, tch::Device::Cpu)?;
-        self.sink.preview(iteration as usize, &t).map(|_| ())
+        self.sink.preview(iteration as usize, &t)
     }
 
-    fn on_checkpoint(&mut self, iteration: u64, path: &Path) {
-        if let Err(e) = self.sink.checkpoint(iteration as usize, path) {
-            self.error.get_or_insert(e);
-        }
+    fn on_checkpoint(&mut self, iteration: u64, path: &Path) -> Result<Flow, Error> {
+        self.sink.checkpoint(iteration as usize, path)
     }
 }

@@ -33,6 +33,7 @@ use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
 mod kinds;
+mod train;
 
 /// How often a running run's heartbeat is written, whatever the length of
 /// one evaluation (a thread of its own beats while the engine works).
@@ -450,7 +451,13 @@ impl Worker {
             Ok((image, outcome)) => match self.write_outputs(&run, &image, &outcome) {
                 Ok(path) => {
                     match self.store.finish_done(id, &self.id, &path, &outcome) {
-                        Ok(()) => {}
+                        Ok(()) => {
+                            // Only now is a training's checkpoint no longer
+                            // needed: the run is recorded as done.
+                            let files = self.store.files(id);
+                            let _ = std::fs::remove_file(files.training_checkpoint());
+                            let _ = std::fs::remove_file(files.saved_model());
+                        }
                         Err(e @ (StoreError::NotOwner { .. } | StoreError::NoSuchRun(_))) => {
                             return Err(e)
                         }
@@ -823,7 +830,13 @@ fn changed_inputs(run: &Run) -> Result<(), String> {
     // placeholder).
     let recorded = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
     for i in run.inputs.iter().filter(|i| recorded(&i.sha256)) {
-        let now = crate::engine::weights::sha256_file(&i.path).map_err(|e| e.to_string())?;
+        let now = if i.role == crate::jobs::train::DATASET_ROLE {
+            crate::engine::fast::dataset::Dataset::scan(&i.path)
+                .and_then(|d| d.manifest_sha256())
+                .map_err(|e| format!("the dataset {}: {e}", i.path.display()))?
+        } else {
+            crate::engine::weights::sha256_file(&i.path).map_err(|e| e.to_string())?
+        };
         if now != i.sha256 {
             return Err(format!(
                 "the {} {} changed since the run was queued (sha256 {}… then, {}… now); \

@@ -33,7 +33,7 @@ use super::model_file::{
 use crate::engine::error::{Error, Result};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{blob, write_atomic, StyleSource};
-use crate::engine::fast::train::{TrainObserver, TrainProgress};
+use crate::engine::fast::train::{check_resumable, end_iteration, TrainObserver, TrainProgress};
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
 use crate::engine::weights::{sha256_file, Weights};
@@ -268,6 +268,15 @@ pub fn checkpoint_iteration(path: &Path) -> Result<u64> {
     Ok(read_checkpoint(path, &bytes)?.0.iteration)
 }
 
+/// The iteration of the checkpoint at `path`, once a run of `spec` is known
+/// to be able to continue it (before anything says "resuming").
+pub fn resumable_iteration(path: &Path, spec: &ArbTrainSpec) -> Result<u64> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (ci, _) = read_checkpoint(path, &bytes)?;
+    check_resumable(path, (&ci.spec, ci.iteration), (spec, spec.iterations))?;
+    Ok(ci.iteration)
+}
+
 fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(String, Tensor)>)> {
     use safetensors::tensor::SafeTensors;
     let st = SafeTensors::deserialize(bytes).map_err(|e| {
@@ -329,6 +338,7 @@ pub fn train(
                 .unwrap_or_default(),
             files: spec.styles.clone(),
             skipped: 0,
+            unfit: 0,
         })
     } else {
         None
@@ -359,16 +369,11 @@ pub fn train(
     if resume {
         let bytes = std::fs::read(checkpoint).map_err(|e| Error::io(checkpoint, e))?;
         let (ci, tensors) = read_checkpoint(checkpoint, &bytes)?;
-        let mut then = ci.spec.clone();
-        then.iterations = spec.iterations;
-        then.checkpoint_every = spec.checkpoint_every;
-        then.preview_every = spec.preview_every;
-        if then != *spec {
-            return Err(ck_err(
-                checkpoint,
-                "made with other training settings; start a new run or pass the same ones",
-            ));
-        }
+        check_resumable(
+            checkpoint,
+            (&ci.spec, ci.iteration),
+            (spec, spec.iterations),
+        )?;
         let rest: HashMap<String, Tensor> = tensors.into_iter().collect();
         // Only the decoder being trained is in the checkpoint.
         tch::no_grad(|| -> Result<()> {
@@ -502,18 +507,20 @@ pub fn train(
             images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
             elapsed: Duration::from_secs_f64(elapsed),
         };
-        let flow = observer.on_iteration(&progress);
+        let mut flow = observer.on_iteration(&progress);
         if spec.preview_every > 0 && it % spec.preview_every == 0 {
             let img = preview(&model, level, &preview_img, preview_style.as_ref(), device)?;
-            observer.on_preview(it, &img)?;
+            if observer.on_preview(it, &img)? == Flow::Stop {
+                flow = Flow::Stop;
+            }
         }
-        if it % spec.checkpoint_every == 0 || flow == Flow::Stop {
-            save_ck(it, elapsed, &last, &adam)?;
-            observer.on_checkpoint(it, checkpoint);
-        }
-        if flow == Flow::Stop && it < spec.iterations {
-            return Err(Error::Cancelled);
-        }
+        end_iteration(
+            observer,
+            (it, spec.iterations, spec.checkpoint_every),
+            flow,
+            checkpoint,
+            || save_ck(it, elapsed, &last, &adam),
+        )?;
     }
     let seconds = prior_seconds + t0.elapsed().as_secs_f64();
     let mut sources = Vec::new();

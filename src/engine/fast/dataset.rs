@@ -21,6 +21,9 @@ pub struct Dataset {
     pub files: Vec<PathBuf>,
     /// Files that are not images or cannot be read.
     pub skipped: usize,
+    /// Images too small to crop from (under `MIN_SIDE` px a side) or over
+    /// the pixel limit: counted apart, since "not an image" would mislead.
+    pub unfit: usize,
 }
 
 impl Dataset {
@@ -36,19 +39,25 @@ impl Dataset {
         let mut all = Vec::new();
         walk(root, &mut all)?;
         all.sort();
-        let (mut files, mut skipped) = (Vec::new(), 0);
+        let (mut files, mut skipped, mut unfit) = (Vec::new(), 0, 0);
         for f in all {
-            if readable(&f) {
-                files.push(f);
-            } else {
-                skipped += 1;
+            match readable(&f) {
+                Some(true) => files.push(f),
+                Some(false) => unfit += 1,
+                None => skipped += 1,
             }
         }
         if files.is_empty() {
+            let small = match unfit {
+                0 => String::new(),
+                n => format!(
+                    "{n} image(s) smaller than {MIN_SIDE} px a side or over the pixel limit, "
+                ),
+            };
             return Err(Error::invalid(
                 "dataset",
                 format!(
-                    "{}: no images found ({skipped} other files skipped); fill it with `scripts/fetch_dataset` or point --dataset at a folder of photos",
+                    "{}: no images to train on ({small}{skipped} other files skipped); fill it with `make dataset` or point --dataset at a folder of photos",
                     root.display()
                 ),
             ));
@@ -57,14 +66,31 @@ impl Dataset {
             root: root.to_path_buf(),
             files,
             skipped,
+            unfit,
         })
+    }
+
+    /// A digest of the images (their names under the root and their
+    /// contents), recorded when a run is queued so that a dataset changed
+    /// before the run starts is noticed.
+    pub fn manifest_sha256(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for f in &self.files {
+            let name = f.strip_prefix(&self.root).unwrap_or(f);
+            h.update(name.to_string_lossy().as_bytes());
+            h.update([0]);
+            h.update(crate::engine::weights::sha256_file(f)?.as_bytes());
+            h.update([b'\n']);
+        }
+        Ok(format!("{:x}", h.finalize()))
     }
 
     pub fn summary(&self) -> DatasetSummary {
         DatasetSummary {
             path: self.root.clone(),
             images: self.files.len(),
-            skipped: self.skipped,
+            skipped: self.skipped + self.unfit,
         }
     }
 
@@ -122,20 +148,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Whether the header says this is an image we can decode and train on.
-fn readable(p: &Path) -> bool {
-    let Ok(r) = ImageReader::open(p).and_then(|r| r.with_guessed_format()) else {
-        return false;
-    };
-    if r.format().is_none() {
-        return false;
-    }
-    match r.into_dimensions() {
-        Ok((w, h)) => {
-            w >= MIN_SIDE && h >= MIN_SIDE && u64::from(w) * u64::from(h) <= DEFAULT_PIXEL_LIMIT
-        }
-        Err(_) => false,
-    }
+/// Whether the header says this is an image we can train on: `None` for
+/// no image we can decode, `Some(false)` for an image of unfit size.
+fn readable(p: &Path) -> Option<bool> {
+    let r = ImageReader::open(p)
+        .and_then(|r| r.with_guessed_format())
+        .ok()?;
+    r.format()?;
+    let (w, h) = r.into_dimensions().ok()?;
+    Some(w >= MIN_SIDE && h >= MIN_SIDE && u64::from(w) * u64::from(h) <= DEFAULT_PIXEL_LIMIT)
 }
 
 /// splitmix64: small, fast, and the same on every machine.

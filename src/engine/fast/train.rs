@@ -234,13 +234,41 @@ pub struct Resume {
     pub iteration: u64,
 }
 
-/// What a training loop reports to.
+/// What a training loop reports to. Every callback can stop the loop: a
+/// stop ends it before any further result (a model) is made.
 pub trait TrainObserver {
     fn on_iteration(&mut self, p: &TrainProgress) -> Flow;
-    fn on_preview(&mut self, _iteration: u64, _image: &RgbImage) -> Result<()> {
-        Ok(())
+    fn on_preview(&mut self, _iteration: u64, _image: &RgbImage) -> Result<Flow> {
+        Ok(Flow::Continue)
     }
-    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
+    /// A checkpoint at `iteration` is on disk. A stop here (the run was
+    /// taken over or cancelled) ends the loop with [`Error::Cancelled`].
+    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) -> Result<Flow> {
+        Ok(Flow::Continue)
+    }
+}
+
+/// The end of iteration `it` of `of`: a checkpoint when one is due (every
+/// `every`, at the last iteration, and on a stop, so the trained weights are
+/// on disk before anything that can fail), then `Error::Cancelled` if any
+/// callback asked to stop.
+pub(crate) fn end_iteration(
+    observer: &mut dyn TrainObserver,
+    (it, of, every): (u64, u64, u64),
+    mut flow: Flow,
+    checkpoint: &Path,
+    save: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    if it % every.max(1) == 0 || it >= of || flow == Flow::Stop {
+        save()?;
+        if observer.on_checkpoint(it, checkpoint)? == Flow::Stop {
+            flow = Flow::Stop;
+        }
+    }
+    match flow {
+        Flow::Stop => Err(Error::Cancelled),
+        Flow::Continue => Ok(()),
+    }
 }
 
 /// Checkpoint metadata beside the tensors.
@@ -250,6 +278,61 @@ struct CheckpointInfo {
     spec: TrainSpec,
     seconds: f64,
     losses: BTreeMap<String, f64>,
+}
+
+/// Whether a run with settings `now` (of `iterations` in all) can continue
+/// a checkpoint made with `then` at `iteration`: the same settings but for
+/// the iteration count and the checkpoint and preview intervals, and not past
+/// its end already. The refusal names each setting that differs. Shared by
+/// every training loop (their specs serialise to objects).
+pub(crate) fn check_resumable<T: Serialize>(
+    path: &Path,
+    (then, iteration): (&T, u64),
+    (now, iterations): (&T, u64),
+) -> Result<()> {
+    const MAY_CHANGE: [&str; 3] = ["iterations", "checkpoint_every", "preview_every"];
+    let object = |t: &T| match serde_json::to_value(t) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (a, b) = (object(then), object(now));
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let show = |v: Option<&serde_json::Value>| v.map_or("none".to_string(), |v| v.to_string());
+    let changed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| !MAY_CHANGE.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} {} then, {} now", show(a.get(k)), show(b.get(k))))
+        .collect();
+    if !changed.is_empty() {
+        return Err(ck_err(
+            path,
+            format!(
+                "made with other training settings ({}); pass the same ones, or start a new run",
+                changed.join("; ")
+            ),
+        ));
+    }
+    if iteration > iterations {
+        return Err(ck_err(
+            path,
+            format!(
+                "at iteration {iteration}, past --iterations {iterations}: pass --iterations {iteration} or more"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint's iteration and checks that a run of `spec` can
+/// continue it ([`check_resumable`]).
+pub fn read_resume_for(path: &Path, spec: &TrainSpec) -> Result<Resume> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (info, _) = read_checkpoint(path, &bytes)?;
+    check_resumable(path, (&info.spec, info.iteration), (spec, spec.iterations))?;
+    Ok(Resume {
+        checkpoint: path.to_path_buf(),
+        iteration: info.iteration,
+    })
 }
 
 /// Reads where a checkpoint stands (for `--resume` and the queue).
@@ -469,16 +552,11 @@ pub fn train(
     if let Some(r) = resume {
         let bytes = std::fs::read(&r.checkpoint).map_err(|e| Error::io(&r.checkpoint, e))?;
         let (ci, tensors) = read_checkpoint(&r.checkpoint, &bytes)?;
-        let mut spec_then = ci.spec.clone();
-        spec_then.iterations = spec.iterations;
-        spec_then.checkpoint_every = spec.checkpoint_every;
-        spec_then.preview_every = spec.preview_every;
-        if spec_then != *spec {
-            return Err(ck_err(
-                &r.checkpoint,
-                "made with other training settings; start a new run or pass the same ones",
-            ));
-        }
+        check_resumable(
+            &r.checkpoint,
+            (&ci.spec, ci.iteration),
+            (spec, spec.iterations),
+        )?;
         let (mut model_t, mut rest) = (Vec::new(), Vec::new());
         for (k, t) in tensors {
             match k.strip_prefix("model.") {
@@ -602,7 +680,7 @@ pub fn train(
             images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
             elapsed: Duration::from_secs_f64(elapsed),
         };
-        let flow = observer.on_iteration(&progress);
+        let mut flow = observer.on_iteration(&progress);
         if spec.preview_every > 0 && it % spec.preview_every == 0 {
             let img = tch::no_grad(|| -> Result<RgbImage> {
                 let p = to_tensor(&preview_img, device)?.f_mul_scalar(255.0)?;
@@ -620,15 +698,17 @@ pub fn train(
                 };
                 from_tensor(&forward_padded_mix(&model, &p, mix.as_ref())?.f_div_scalar(255.0)?)
             })?;
-            observer.on_preview(it, &img)?;
+            if observer.on_preview(it, &img)? == Flow::Stop {
+                flow = Flow::Stop;
+            }
         }
-        if it % spec.checkpoint_every == 0 || flow == Flow::Stop {
-            save_ck(it, elapsed, &last, &adam)?;
-            observer.on_checkpoint(it, checkpoint);
-        }
-        if flow == Flow::Stop && it < spec.iterations {
-            return Err(Error::Cancelled);
-        }
+        end_iteration(
+            observer,
+            (it, spec.iterations, spec.checkpoint_every),
+            flow,
+            checkpoint,
+            || save_ck(it, elapsed, &last, &adam),
+        )?;
     }
     let seconds = prior_seconds + t0.elapsed().as_secs_f64();
     if let Some(m) = model.net.msg() {

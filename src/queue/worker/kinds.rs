@@ -10,15 +10,10 @@ use super::{Ended, Model, ModelKey, Worker, WorkerConfig, WorkerEvent};
 use crate::engine::analogy;
 use crate::engine::arbitrary::apply::{styles_at_scale, stylize as arb_stylize};
 use crate::engine::arbitrary::model_file::ArbModel;
-use crate::engine::fast::apply::{apply as apply_model, apply_mix, DEFAULT_TILE};
-use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
 use crate::engine::fast::model_file::Model as FastModel;
-use crate::engine::fast::models::{ModelLibrary, EXT};
-use crate::engine::fast::train::{read_resume, train as train_model};
 use crate::engine::flow::Flow;
-use crate::engine::image_io::{
-    from_tensor, load_rgb, resize_longer_side, save_png, to_tensor, DEFAULT_PIXEL_LIMIT,
-};
+use crate::engine::image_io::{from_tensor, load_rgb, resize_longer_side, save_png, to_tensor};
 use crate::engine::sink::Sink;
 use crate::engine::vgg::Pooling;
 use crate::engine::weights::sha256_file;
@@ -52,7 +47,7 @@ pub(super) struct KindSink<'a, P> {
 }
 
 impl<P: Clone> KindSink<'_, P> {
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         // A failed write is retried with the next batch.
         if self.store.add_points(self.run, &self.pending).is_ok() {
             self.pending.clear();
@@ -126,7 +121,7 @@ impl<P: Clone> Sink<P> for KindSink<'_, P> {
     }
 }
 
-fn train_record(p: &jobs::train::Progress) -> (i64, Vec<(&'static str, f64)>, f64) {
+pub(super) fn train_record(p: &jobs::train::Progress) -> (i64, Vec<(&'static str, f64)>, f64) {
     (
         p.iteration as i64,
         jobs::train::series_values(p),
@@ -143,7 +138,7 @@ fn analogy_record(p: &jobs::analogy::Progress) -> (i64, Vec<(&'static str, f64)>
 }
 
 /// Why the run ended, from the sink's verdict or else the error.
-fn ended(sink_ended: Option<Ended>, e: Error) -> Ended {
+pub(super) fn ended(sink_ended: Option<Ended>, e: Error) -> Ended {
     match (sink_ended, e) {
         (Some(x), _) => x,
         (None, Error::Cancelled) => Ended::Cancelled,
@@ -151,13 +146,13 @@ fn ended(sink_ended: Option<Ended>, e: Error) -> Ended {
     }
 }
 
-fn fail(e: Error) -> Ended {
+pub(super) fn fail(e: Error) -> Ended {
     super::failed(e)
 }
 
 impl Worker {
     #[allow(clippy::too_many_arguments)]
-    fn kind_sink<'a, P>(
+    pub(super) fn kind_sink<'a, P>(
         &'a mut self,
         run: &Run,
         stop: &'a AtomicBool,
@@ -184,114 +179,6 @@ impl Worker {
             dir: files.dir.clone(),
             current: files.current(),
         }
-    }
-
-    /// Trains the spec's network, from the run's last checkpoint when it has
-    /// one, and saves the model into the user's library under the spec's
-    /// name (another free name if that one was taken meanwhile).
-    pub(super) fn perform_train(
-        &mut self,
-        run: &Run,
-        spec: &jobs::train::Spec,
-        stop: &AtomicBool,
-        events: &mut dyn FnMut(&WorkerEvent),
-    ) -> Result<(tch::Tensor, Outcome), Ended> {
-        let files = self.store.files(run.id);
-        std::fs::create_dir_all(&files.dir).map_err(|e| fail(Error::io(&files.dir, e)))?;
-        let checkpoint = files.training_checkpoint();
-        let resume = match (&run.resume_from, run.resume_step) {
-            (Some(from), Some(_)) if from == &checkpoint => read_resume(from).ok(),
-            _ => None,
-        };
-        if let Some(r) = &resume {
-            events(&WorkerEvent::Resumed {
-                run: run.id,
-                step: r.iteration as i64,
-            });
-        } else {
-            // A checkpoint the store does not point at (or cannot be read) is
-            // not this attempt's: start clean rather than mix trajectories.
-            let _ = std::fs::remove_file(&checkpoint);
-        }
-        let device = self.config.device;
-        self.models.vgg(&self.config, Pooling::Max).map_err(fail)?;
-        // The VGG stays in the cache; the sink borrows the store meanwhile.
-        let vgg = match self.models.model.take() {
-            Some((k, Model::Vgg(v))) => (k, v),
-            _ => return Err(Ended::Failed("the VGG was not loaded".into())),
-        };
-        let preview_every = spec.train.preview_every as usize;
-        let mut sink = self.kind_sink(
-            run,
-            stop,
-            events,
-            Progress::Train,
-            train_record,
-            spec.sample_every.max(1) as i64,
-            preview_every,
-        );
-        let mut obs = jobs::train::SinkObserver::new(&mut sink);
-        let result = train_model(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut obs);
-        let sink_error = obs.into_error();
-        sink.flush();
-        let sink_ended = sink.ended.take();
-        self.models.model = Some((vgg.0, Model::Vgg(vgg.1)));
-        let o = match (result, sink_error) {
-            (Ok(o), _) => o,
-            (Err(e), None) => return Err(ended(sink_ended, e)),
-            (Err(_), Some(e)) => return Err(ended(sink_ended, e)),
-        };
-        let (name, path) = self
-            .save_model(run.id, &spec.name, &o.model)
-            .map_err(fail)?;
-        let _ = std::fs::remove_file(&checkpoint);
-        // The output image: the trained network on the preview photo.
-        let photo = match &spec.train.preview {
-            Some(p) => p.clone(),
-            None => Dataset::scan(&spec.train.dataset)
-                .map_err(fail)?
-                .files
-                .first()
-                .cloned()
-                .ok_or_else(|| Ended::Failed("the dataset is empty".into()))?,
-        };
-        let img = load_rgb(&photo, DEFAULT_PIXEL_LIMIT).map_err(fail)?;
-        let img = resize_longer_side(&img, spec.train.size.max(64));
-        let out = apply_model(&o.model, &img, device, DEFAULT_TILE).map_err(fail)?;
-        let t = to_tensor(&out, tch::Device::Cpu).map_err(fail)?;
-        Ok((
-            t,
-            Outcome::Train(jobs::train::Outcome {
-                model: name,
-                path,
-                iterations: o.iterations,
-                losses: o.final_losses,
-                seconds: o.seconds,
-            }),
-        ))
-    }
-
-    /// Saves `model` as `name` in the user's library, never over a file: when
-    /// the name was taken while the run trained, `<name>-run<id>` instead.
-    fn save_model(
-        &self,
-        run: i64,
-        name: &str,
-        model: &FastModel,
-    ) -> Result<(String, PathBuf), Error> {
-        let user = self.store.data_dir().join("models");
-        std::fs::create_dir_all(&user).map_err(|e| Error::io(&user, e))?;
-        // Bundled names were refused when the job was queued; here only the
-        // user's files can collide.
-        let lib = ModelLibrary::new(user.clone(), user.clone());
-        let fallback = format!("{name}-run{run}");
-        let (name, path) = match lib.new_user_path(name) {
-            Ok(p) => (name.to_string(), p),
-            Err(_) => (fallback.clone(), lib.new_user_path(&fallback)?),
-        };
-        debug_assert_eq!(path.extension().and_then(|e| e.to_str()), Some(EXT));
-        model.save(&path)?;
-        Ok((name, path))
     }
 
     /// Applies the model to every content, writing `NNN-<stem>__<model>.png`
