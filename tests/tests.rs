@@ -20,6 +20,7 @@ mod oom;
 mod options;
 mod queue;
 mod reliab;
+mod run_views;
 mod safety;
 mod score;
 mod training_lifecycle;

@@ -48,7 +48,7 @@ fn item(name: &str, artist: &str) -> LibItem {
     }
 }
 
-fn spec() -> RunSpec {
+pub(crate) fn spec() -> RunSpec {
     RunSpec {
         content: "/library/chelsea.png".into(),
         styles: vec![StyleRef {
@@ -61,7 +61,7 @@ fn spec() -> RunSpec {
     }
 }
 
-fn run(id: i64, status: Status, content: &str, style: &str, loss: Option<f64>) -> Run {
+pub(crate) fn run(id: i64, status: Status, content: &str, style: &str, loss: Option<f64>) -> Run {
     let input = |role: &str, name: &str| Input {
         role: role.into(),
         name: Some(name.into()),
@@ -148,7 +148,7 @@ fn rule(name: &str) -> atelier::watch::RuleState {
     }
 }
 
-fn app(with_library: bool) -> App {
+pub(crate) fn app(with_library: bool) -> App {
     let (contents, styles) = if with_library {
         (
             vec![
@@ -214,7 +214,7 @@ fn with_runs(mut a: App) -> App {
 
 /// Renders twice: the first frame asks for images, which are then made here
 /// (a gradient, as half-blocks) so the second frame shows them.
-fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+pub(crate) fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     let mut want: Vec<ImageKey> = Vec::new();
     t.draw(|f| ui::draw(f, app, &mut want)).unwrap();
@@ -241,7 +241,7 @@ fn key(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
-fn press(a: &mut App, keys: &str) {
+pub(crate) fn press(a: &mut App, keys: &str) {
     for c in keys.chars() {
         let code = match c {
             '\n' => KeyCode::Enter,

@@ -80,6 +80,7 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
             ]);
             for r in &runs {
                 let summary = r.summary(None);
+                let params = r.job_params();
                 t.row(vec![
                     r.id.to_string(),
                     r.status.to_string(),
@@ -87,13 +88,10 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                     format_time(r.created),
                     first_input(r, &["content", "a"]),
                     first_input(r, &["style", "b_prime", "model"]),
-                    r.spec()
-                        .map(|s| s.size.to_string())
-                        .or_else(|| r.job().map(|j| j.shape()))
-                        .unwrap_or_default(),
-                    r.spec()
-                        .map(|s| s.steps.to_string())
-                        .or_else(|| r.job().map(|j| j.budget().to_string()))
+                    params.as_ref().map(|p| p.size.clone()).unwrap_or_default(),
+                    params
+                        .as_ref()
+                        .map(|p| p.length.clone())
                         .unwrap_or_default(),
                     r.evals().map(|e| e.to_string()).unwrap_or_default(),
                     r.outcome
@@ -195,6 +193,9 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
         println!("  unreadable {}", u.unreadable);
     }
     println!("  created   {}", format_time(r.created));
+    if let Some(p) = r.job_params() {
+        println!("  settings  {}", p.line());
+    }
     if let (Some(s), Some(f)) = (r.started, r.finished) {
         println!(
             "  ran       {:.1} s on {}",

@@ -101,3 +101,18 @@ impl<S: Sink<Progress>> AnalogyObserver for SinkObserver<'_, S> {
         }
     }
 }
+
+/// An analogy's own settings (size, weight level, iterations).
+pub fn params(s: &Spec) -> super::params::Params {
+    super::params::Params {
+        size: s.size.to_string(),
+        length: s.iterations.to_string(),
+        pairs: vec![
+            ("size", format!("{} px", s.size)),
+            ("level", s.weight_level.to_string()),
+            ("iterations", s.iterations.to_string()),
+            ("patchmatch", s.patchmatch_iterations.to_string()),
+            ("fast", if s.fast { "yes" } else { "no" }.to_string()),
+        ],
+    }
+}

@@ -291,3 +291,26 @@ fn no_painting(model: &str, method: Method) -> Error {
 pub fn summary(p: &Progress) -> Summary {
     Summary::counted(KIND, p.done, p.of, p.elapsed.as_secs_f64())
 }
+
+/// An apply's own settings (model, photos, size, style mix).
+pub fn params(s: &Spec) -> super::params::Params {
+    let size = s.size.map_or("as is".to_string(), |p| format!("{p} px"));
+    let mut pairs = vec![
+        ("model", s.model_display()),
+        ("photos", s.contents.len().to_string()),
+        ("size", size),
+    ];
+    match (&s.mix, &s.arbitrary) {
+        (Some(m), _) => pairs.push(("styles", m.label.clone())),
+        (None, Some(a)) => {
+            pairs.push(("styles", a.label()));
+            pairs.push(("alpha", super::params::num(a.alpha)));
+        }
+        (None, None) => {}
+    }
+    super::params::Params {
+        size: s.size.map_or("-".to_string(), |p| p.to_string()),
+        length: s.contents.len().to_string(),
+        pairs,
+    }
+}

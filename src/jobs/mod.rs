@@ -11,6 +11,7 @@ pub mod analogy;
 pub mod apply;
 pub mod files;
 pub mod input;
+pub mod params;
 pub mod stylize;
 pub mod summary;
 pub mod texture;
@@ -23,6 +24,7 @@ use crate::engine::Error;
 
 pub use files::RunFiles;
 pub use input::Input;
+pub use params::Params;
 pub use summary::{Headline, Summary};
 
 /// A job of any kind: `{"kind": "stylize", "spec": {…}}`. The store keeps the
@@ -123,6 +125,17 @@ impl Job {
             Job::Train(s) => s.train.iterations as usize,
             Job::Apply(s) => s.contents.len(),
             Job::Analogy(_) => analogy::phases(),
+        }
+    }
+
+    /// The kind's own parameters, for lists and detail views.
+    pub fn params(&self) -> Params {
+        match self {
+            Job::Stylize(s) => stylize::params(s),
+            Job::Texture(s) => stylize::params(&s.gatys),
+            Job::Train(s) => train::params(s),
+            Job::Apply(s) => apply::params(s),
+            Job::Analogy(s) => analogy::params(s),
         }
     }
 

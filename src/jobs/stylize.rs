@@ -131,3 +131,29 @@ pub fn stem(p: &Path) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+/// The settings of a Gatys optimisation (stylize and texture alike).
+pub fn params(s: &RunSpec) -> super::params::Params {
+    use super::params::num;
+    let optimizer = format!("{:?}", s.optimizer).to_lowercase();
+    let init = format!("{:?}", s.init).to_lowercase();
+    super::params::Params {
+        size: s.size.to_string(),
+        length: s.steps.to_string(),
+        pairs: vec![
+            ("size", format!("{} px", s.size)),
+            ("steps", s.steps.to_string()),
+            ("optimizer", optimizer),
+            ("init", init),
+            (
+                "weights",
+                format!(
+                    "style {} content {} tv {}",
+                    num(s.style_weight),
+                    num(s.content_weight),
+                    num(s.tv_weight)
+                ),
+            ),
+        ],
+    }
+}

@@ -206,3 +206,31 @@ impl<S: Sink<Progress>> TrainObserver for SinkObserver<'_, S> {
         self.sink.checkpoint(iteration as usize, path)
     }
 }
+
+/// A training's own settings (crop, iterations, network, weights).
+pub fn params(s: &Spec) -> super::params::Params {
+    use super::params::num;
+    let t = &s.train;
+    super::params::Params {
+        size: t.size.to_string(),
+        length: t.iterations.to_string(),
+        pairs: vec![
+            ("model", s.name.clone()),
+            ("crop", format!("{} px", t.size)),
+            ("iterations", t.iterations.to_string()),
+            ("batch", t.batch.to_string()),
+            ("width", num(t.arch.width)),
+            ("norm", t.arch.norm.to_string()),
+            ("lr", num(t.lr)),
+            (
+                "weights",
+                format!(
+                    "style {} content {} tv {}",
+                    num(t.style_weight),
+                    num(t.content_weight),
+                    num(t.tv_weight)
+                ),
+            ),
+        ],
+    }
+}

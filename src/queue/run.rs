@@ -166,6 +166,12 @@ impl Run {
         self.spec().unwrap_or(&DEFAULT)
     }
 
+    /// The run's own parameters for display (`None`: a kind this build
+    /// cannot read).
+    pub fn job_params(&self) -> Option<crate::jobs::Params> {
+        self.job().map(crate::jobs::Job::params)
+    }
+
     /// Final losses of a finished Gatys-kind run.
     pub fn losses(&self) -> Option<FinalLosses> {
         self.outcome

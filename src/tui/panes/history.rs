@@ -187,29 +187,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
             }
         })
         .collect();
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(11),
-        Constraint::Length(12),
-        Constraint::Min(12),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(10),
-    ];
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "id", "status", "content", "style", "size", "steps", "loss",
-            ])
-            .bold(),
-        )
+    let table = Table::new(rows, super::run_widths(10))
+        .header(Row::new(super::RUN_HEADER.to_vec()).bold())
         .block(block)
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     let sel = app.history.sel.min(rows_src.len() - 1);
     let mut state = TableState::default().with_selected(Some(sel));
     f.render_stateful_widget(table, list, &mut state);
     let r = rows_src[sel];
-    let [img, meta] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(side);
+    let [img, meta] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(side);
     let block = Block::bordered().title(format!(" run {} ", r.id));
     let inner = block.inner(img);
     f.render_widget(block, img);
@@ -232,25 +218,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
 }
 
 fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
-    let mut v = vec![
-        Line::from(format!("{} · {}", r.status, format_time(r.created))),
-        Line::from(
-            format!(
-                "{} px · {} steps · {:?} · init {:?}",
-                r.params().size,
-                r.params().steps,
-                r.params().optimizer,
-                r.params().init
-            )
-            .to_lowercase(),
-        ),
-        Line::from(format!(
-            "weights: style {} content {} tv {}",
-            r.params().style_weight,
-            r.params().content_weight,
-            r.params().tv_weight
-        )),
-    ];
+    let mut v = vec![Line::from(format!(
+        "{} {} · {}",
+        r.kind(),
+        r.status,
+        format_time(r.created)
+    ))];
+    // Each kind's own settings: never a Gatys spec for a training.
+    if let Some(p) = r.job_params() {
+        v.push(Line::from(p.line()));
+    }
     if let Some(l) = r.losses() {
         v.push(Line::from(format!(
             "loss {:.4e} (best at step {})",
@@ -260,6 +237,15 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
                 .and_then(|o| o.gatys())
                 .map_or(0, |o| o.best_eval)
         )));
+    }
+    let inputs: Vec<String> = r
+        .inputs
+        .iter()
+        .filter(|i| i.role != crate::jobs::train::DATASET_ROLE)
+        .map(|i| format!("{} {}", i.role, i.display_name()))
+        .collect();
+    if !inputs.is_empty() {
+        v.push(Line::from(inputs.join(" · ")));
     }
     if let Some(e) = &r.error {
         v.push(Line::from(e.clone()).style(theme.error()));
@@ -310,7 +296,7 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
             continue;
         };
         let [img, meta] =
-            Layout::vertical([Constraint::Min(3), Constraint::Length(5)]).areas(inner);
+            Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(inner);
         image(f, img, &run_image(app, r), app, want);
         f.render_widget(
             Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),

@@ -171,15 +171,37 @@ pub fn style_names(r: &Run) -> String {
     names.join(" + ")
 }
 
-/// The cells of [`run_row`]: id, status, content, style, size, steps, loss.
+/// The header of [`run_cells`].
+pub const RUN_HEADER: [&str; 8] = [
+    "id", "status", "kind", "content", "style", "size", "steps", "loss",
+];
+
+/// The widths of [`run_cells`] (the style column takes what is left).
+pub fn run_widths(style_min: u16) -> [Constraint; 8] {
+    [
+        Constraint::Length(4),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(10),
+        Constraint::Min(style_min),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(9),
+    ]
+}
+
+/// The cells of [`run_row`]: id, status, kind, content, style, and the
+/// kind's own size and length (px and steps, crop and iterations, …), loss.
 pub fn run_cells(r: &Run, t: &Theme) -> Vec<Cell<'static>> {
+    let p = r.job_params();
     vec![
         Cell::from(r.id.to_string()),
         Cell::from(r.status.to_string()).style(status_style(r.status, t)),
+        Cell::from(r.kind().to_string()),
         Cell::from(r.input_name("content")),
         Cell::from(style_names(r)),
-        Cell::from(format!("{}", r.params().size)),
-        Cell::from(format!("{}", r.params().steps)),
+        Cell::from(p.as_ref().map(|p| p.size.clone()).unwrap_or_default()),
+        Cell::from(p.map(|p| p.length).unwrap_or_default()),
         Cell::from(
             r.losses()
                 .map(|l| format!("{:.3e}", l.total))

@@ -81,24 +81,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Row::new(cells)
         })
         .collect();
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(11),
-        Constraint::Length(12),
-        Constraint::Min(14),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(10),
-        Constraint::Length(5),
-        Constraint::Length(16),
-    ];
+    let mut widths = super::run_widths(10).to_vec();
+    widths.extend([Constraint::Length(4), Constraint::Length(14)]);
+    let mut header = super::RUN_HEADER.to_vec();
+    header.extend(["prio", "worker"]);
     let table = Table::new(rows, widths)
-        .header(
-            Row::new(vec![
-                "id", "status", "content", "style", "size", "steps", "loss", "prio", "worker",
-            ])
-            .bold(),
-        )
+        .header(Row::new(header).bold())
         .block(block)
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     let mut state = TableState::default().with_selected(Some(app.queue.sel));
