@@ -63,6 +63,28 @@ fn rule_error(model: &str, styles: &[String]) -> Option<String> {
         .map(|e| e.to_string())
 }
 
+/// A small MSG-Net with two styles (random weights: only its checks matter).
+fn msg_net(path: &Path) {
+    use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
+    use atelier::engine::fast::transformer::{Arch, Norm};
+    let mut info = blank_info(Arch {
+        norm: Norm::Inspiration { styles: 2 },
+        width: 0.125,
+    });
+    info.styles = (0..2)
+        .map(|i| StyleSource {
+            name: format!("s{i}"),
+            path: format!("/styles/s{i}.png").into(),
+            sha256: "0".repeat(64),
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    Model::new(info, tch::Device::Cpu)
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
 #[test]
 fn mix_weights_that_overflow_get_one_error_from_the_cli_the_queue_and_a_rule() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,6 +115,27 @@ fn mix_weights_that_overflow_get_one_error_from_the_cli_the_queue_and_a_rule() {
         assert!(r.contains(&a), "{model}: {r}");
         assert!(files_in(&out).is_empty(), "{:?}", files_in(&out));
     }
+    // An MSG-Net: its trained styles (as CIN) and any painting (its own path).
+    msg_net(&data.join("models/duo.safetensors"));
+    let mut cli = atelier_in(&data);
+    cli.args(["apply", "duo"]).arg(&p).arg("-o").arg(&out);
+    cli.args(["--style", &huge("0".into()), "--style", &huge("1".into())]);
+    let mut queue = atelier_in(&data);
+    queue.args(["queue", "add", "apply", "duo"]).arg(&p);
+    queue.args(["--style", &huge("0".into()), "--style", &huge("1".into())]);
+    let (a, b) = (error_of(&mut cli), error_of(&mut queue));
+    assert!(a.contains("sum overflows"), "{a}");
+    assert_eq!(a, b);
+    let mut cli = atelier_in(&data);
+    cli.args(["apply", "duo"]).arg(&p).arg("-o").arg(&out);
+    cli.args([
+        "--style",
+        &huge(painting(36029)),
+        "--style",
+        &huge("0".into()),
+    ]);
+    assert_eq!(error_of(&mut cli), a);
+    assert!(files_in(&out).is_empty(), "{:?}", files_in(&out));
     // Weights that are all 0 are said to be so (MSG said it of overflows).
     let mut cli = atelier_in(&data);
     cli.args(["apply", "adain"])
