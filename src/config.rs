@@ -53,6 +53,7 @@ pub struct Config {
     pub cpu: DeviceDefaults,
     pub gpu: DeviceDefaults,
     pub worker: WorkerDefaults,
+    pub apply: ApplyDefaults,
     pub tui: TuiConfig,
     /// Named sets of run parameters (`[presets.NAME]`, run-spec field names),
     /// laid over `[run]` and the device's size and steps.
@@ -108,6 +109,14 @@ pub struct WorkerDefaults {
     pub poll_interval: f64,
     pub thumb_size: u32,
     pub snapshot_every: usize,
+}
+
+/// `[apply]`: limits of `apply` that every front end shares.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyDefaults {
+    /// Largest `--size`, px.
+    pub max_size: u32,
 }
 
 impl Config {
@@ -343,6 +352,13 @@ impl Config {
             f64::from(self.worker.thumb_size),
             16.0,
             4096.0,
+            " px",
+        )?;
+        in_range(
+            "apply.max_size",
+            f64::from(self.apply.max_size),
+            f64::from(crate::jobs::apply::MIN_SIZE),
+            f64::from(crate::engine::spec::MAX_SIZE),
             " px",
         )?;
         for (key, v) in [

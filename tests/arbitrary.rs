@@ -635,7 +635,8 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
                 .any(|(_, v)| v.contains("\"model\":\"tiny-adain\""))
         })
         .expect("provenance names the model");
-    assert!(text.iter().any(|(_, v)| v.contains("\"weight\":3.0")));
+    // Normalised, as the README says (1:3 is 0.25 and 0.75).
+    assert!(text.iter().any(|(_, v)| v.contains("\"weight\":0.75")));
 
     let missing = dir.path().join("missing.jpg");
     let bad = dir.path().join("bad.jpg");

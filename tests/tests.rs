@@ -3,6 +3,7 @@
 //! does that first.
 
 mod analogy;
+mod apply_checks;
 mod arbitrary;
 mod cin;
 mod cli;

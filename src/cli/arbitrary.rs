@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use image::RgbImage;
 
-use super::fast::{library, ApplyArgs, TrainArgs};
+use super::fast::{library, output_folder, output_path, ApplyArgs, TrainArgs};
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
 use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
@@ -23,13 +23,13 @@ use crate::engine::arbitrary::train::{
 use crate::engine::color::ColorMode;
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::mix::label as mix_label;
 use crate::engine::fast::models::{ModelEntry, ModelLibrary};
 use crate::engine::fast::train::{TrainObserver, TrainProgress};
 use crate::engine::flow::Flow;
-use crate::engine::image_io::{
-    load_rgb, resize_longer_side, save_png, unique_path, DEFAULT_PIXEL_LIMIT,
-};
+use crate::engine::image_io::{load_rgb, resize_longer_side, save_png, DEFAULT_PIXEL_LIMIT};
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::mix_weights::normalised;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 
@@ -87,19 +87,31 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
         },
     };
     // Every input is read and every option checked before anything is written.
+    let mut entries = Vec::new();
+    for s in &a.styles {
+        entries.push(crate::jobs::apply::style_and_weight(s)?);
+    }
+    let weights = normalised(&entries.iter().map(|e| e.1).collect::<Vec<_>>())?;
     let model = ArbModel::load(&entry.path, &resolve(&c.paths.weights), device)?;
     opts.check(&model.info)?;
     let styles_lib = Library::open(&resolve(&c.paths.styles)).ok();
     let mut styles: Vec<(PathBuf, RgbImage, f64)> = Vec::new();
-    for s in &a.styles {
-        let (q, w) = crate::jobs::apply::style_and_weight(s)?;
-        let p = resolve_image(&q, styles_lib.as_ref())?;
+    for ((q, _), w) in entries.iter().zip(weights) {
+        let p = resolve_image(q, styles_lib.as_ref())?;
         let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
         styles.push((p, img, w));
     }
-    if styles.iter().all(|s| s.2 == 0.0) {
-        bail!("invalid style weight: all are 0");
-    }
+    // Named after the mix, as a multi-style model's mix is.
+    let label = format!(
+        "{}-{}",
+        entry.name,
+        mix_label(
+            &styles
+                .iter()
+                .map(|(p, _, w)| (stem(p), *w))
+                .collect::<Vec<_>>()
+        )
+    );
     let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
     let mut inputs = Vec::new();
     for q in &a.contents {
@@ -107,32 +119,15 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
         let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
         inputs.push((p, img));
     }
-    let into_dir = match &a.output {
-        Some(o) if o.is_dir() => Some(o.clone()),
-        Some(_) if inputs.len() > 1 => bail!(
-            "-o names a file but {} photos were given: pass a folder",
-            inputs.len()
-        ),
-        Some(_) => None,
-        None => Some(resolve(&c.paths.output)),
-    };
-    if let Some(d) = &into_dir {
-        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
+    let into_dir = output_folder(a.output.as_deref(), inputs.len(), c)?;
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let input_paths: Vec<PathBuf> = inputs
         .iter()
         .map(|(p, _)| canon(p))
         .chain(styles.iter().map(|(p, _, _)| canon(p)))
         .collect();
-    let first_style = stem(&styles[0].0);
     for (p, img) in &inputs {
-        let out = match &into_dir {
-            Some(d) => {
-                unique_path(&d.join(format!("{}__{}__{first_style}.png", stem(p), entry.name)))
-            }
-            None => a.output.clone().unwrap_or_default(),
-        };
+        let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
         if input_paths.contains(&canon(&out)) {
             bail!("{}: is an input; refusing to write over it", out.display());
         }

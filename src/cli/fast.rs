@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
-use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
+use crate::engine::fast::apply::{apply_gram, apply_mix, check_tile, DEFAULT_TILE};
 use crate::engine::fast::import::import_state_dict;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelInfo};
@@ -24,9 +24,11 @@ use crate::engine::fast::transformer::{Arch, Norm};
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{load_rgb, save_png, unique_path, DEFAULT_PIXEL_LIMIT};
 use crate::engine::library::{resolve_image, Library};
+use crate::engine::output::{create_folder, image_format, names_folder};
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::apply::check_size;
 
 /// The model library: `models/` of the checkout plus `<data dir>/models`.
 pub fn library(c: &Config, data_dir: Option<&Path>) -> Result<ModelLibrary> {
@@ -190,9 +192,8 @@ fn style_list(info: &ModelInfo) -> String {
 
 pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
-    if a.size.is_some_and(|s| s < 16) {
-        bail!("invalid size: must be at least 16");
-    }
+    check_size(a.size, c.apply.max_size)?;
+    check_tile(a.tile)?;
     let lib = library(c, data_dir)?;
     let entry = lib.find(&a.model)?;
     if entry.arbitrary.is_some() {
@@ -218,25 +219,11 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
         inputs.push((p, img));
     }
-    let into_dir = match &a.output {
-        Some(o) if o.is_dir() => Some(o.clone()),
-        Some(_) if inputs.len() > 1 => bail!(
-            "-o names a file but {} photos were given: pass a folder",
-            inputs.len()
-        ),
-        Some(_) => None,
-        None => Some(resolve(&c.paths.output)),
-    };
-    if let Some(d) = &into_dir {
-        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
+    let into_dir = output_folder(a.output.as_deref(), inputs.len(), c)?;
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let input_paths: Vec<PathBuf> = inputs.iter().map(|(p, _)| canon(p)).collect();
     for (p, img) in &inputs {
-        let out = match &into_dir {
-            Some(d) => unique_path(&d.join(format!("{}__{label}.png", stem(p)))),
-            None => a.output.clone().unwrap_or_default(),
-        };
+        let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
         if input_paths.contains(&canon(&out)) {
             bail!("{}: is an input; refusing to write over it", out.display());
         }
@@ -276,6 +263,43 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Where `apply` writes: `None` for the file `-o` names (its extension
+/// naming a format atelier writes); else the folder, created: `-o` when it
+/// names one (existing, or with a trailing slash), or the output folder.
+pub(super) fn output_folder(
+    output: Option<&Path>,
+    photos: usize,
+    c: &Config,
+) -> Result<Option<PathBuf>> {
+    let dir = match output {
+        Some(o) if names_folder(o) => o.to_path_buf(),
+        Some(_) if photos > 1 => {
+            bail!("-o names a file but {photos} photos were given: pass a folder")
+        }
+        Some(o) => {
+            image_format(o)?;
+            return Ok(None);
+        }
+        None => resolve(&c.paths.output),
+    };
+    create_folder(&dir)?;
+    Ok(Some(dir))
+}
+
+/// The output of `photo`: a new `<stem>__<label>.png` in `dir`, else the
+/// file `-o` names.
+pub(super) fn output_path(
+    output: Option<&Path>,
+    dir: Option<&Path>,
+    photo: &Path,
+    label: &str,
+) -> PathBuf {
+    match dir {
+        Some(d) => unique_path(&d.join(format!("{}__{label}.png", stem(photo)))),
+        None => output.map(Path::to_path_buf).unwrap_or_default(),
+    }
 }
 
 fn stem(p: &Path) -> String {

@@ -109,6 +109,7 @@ pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
 }
 
 pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    apply::check_size(a.size, c.apply.max_size)?;
     let entry = model_library(store).find(&a.model)?;
     let (mix, arbitrary) = match &entry.arbitrary {
         Some(info) => (None, Some(arb_settings(&a, info.method, c)?)),

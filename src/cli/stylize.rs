@@ -19,7 +19,7 @@ use crate::engine::image_io::{
 };
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::memory;
-use crate::engine::output::{os_reason, OutputPolicy};
+use crate::engine::output::{create_folder, image_format, names_folder, os_reason, OutputPolicy};
 use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
 use crate::engine::transfer::{self, Event, Flow, Progress, Sink};
 use crate::engine::vgg::Vgg19;
@@ -244,24 +244,26 @@ pub(super) fn stem(p: &Path) -> String {
 
 /// The output path, checked under the run's output policy before the run so
 /// no time is spent on a run whose result could not be written: `output` if
-/// given, else a new file `default_name` in the output folder.
+/// given (its extension naming a format atelier writes), else a new file
+/// `default_name` in the output folder, or in `output` when that names a
+/// folder (an existing one, or one with a trailing slash: created).
 pub(super) fn check_output(
     output: Option<&Path>,
     policy: &OutputPolicy,
     c: &Config,
     default_name: &str,
 ) -> Result<PathBuf, Error> {
-    let path = match output {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let dir = resolve(&c.paths.output);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::Write {
-                path: dir.clone(),
-                reason: os_reason(&e),
-            })?;
-            unique_path(&dir.join(default_name))
+    let dir = match output {
+        Some(p) if names_folder(p) => p.to_path_buf(),
+        Some(p) => {
+            image_format(p)?;
+            policy.check(p)?;
+            return Ok(p.to_path_buf());
         }
+        None => resolve(&c.paths.output),
     };
+    create_folder(&dir)?;
+    let path = unique_path(&dir.join(default_name));
     policy.check(&path)?;
     Ok(path)
 }

@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::error::{Error, Result};
 use super::input::{check_complete, read_regular};
-use super::output::OutputPolicy;
+use super::output::{image_format, OutputPolicy};
 
 /// Images above this many pixels are refused before decoding (decompression bombs).
 pub const DEFAULT_PIXEL_LIMIT: u64 = 64 * 1024 * 1024;
@@ -167,13 +167,23 @@ pub fn save_png(
 }
 
 /// Writes `img` as PNG with `text` as iTXt chunks under `policy` (temporary
-/// file, synced, renamed into place; see [`super::output`]).
+/// file, synced, renamed into place; see [`super::output`]); or, when the
+/// path's extension names another format, in that format (which holds no
+/// text chunks). An extension atelier cannot write is refused.
 pub fn save_png_with(
     path: &Path,
     img: &RgbImage,
     text: &[(&str, String)],
     policy: &OutputPolicy,
 ) -> Result<()> {
+    let format = image_format(path)?;
+    if format != image::ImageFormat::Png {
+        let bytes = encode(img, format).map_err(|e| Error::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        return policy.write_bytes(path, &bytes);
+    }
     policy.write(path, |w| {
         let mut enc = png::Encoder::new(w, img.width(), img.height());
         enc.set_color(png::ColorType::Rgb);
@@ -187,6 +197,21 @@ pub fn save_png_with(
         writer.finish().map_err(png_io)
     })
 }
+
+/// `img` encoded as `format` in memory (TIFF's encoder needs to seek).
+fn encode(img: &RgbImage, format: image::ImageFormat) -> image::ImageResult<Vec<u8>> {
+    let mut out = Cursor::new(Vec::new());
+    match format {
+        image::ImageFormat::Jpeg => img.write_with_encoder(
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY),
+        )?,
+        f => img.write_to(&mut out, f)?,
+    }
+    Ok(out.into_inner())
+}
+
+/// JPEG outputs: high enough that the style's fine texture survives.
+const JPEG_QUALITY: u8 = 92;
 
 /// The png crate wraps I/O errors; unwrap them so "no space left" stays one.
 fn png_io(e: png::EncodingError) -> std::io::Error {

@@ -14,6 +14,7 @@ pub mod input;
 pub mod library;
 pub mod losses;
 pub mod memory;
+pub mod mix_weights;
 pub mod mrf;
 pub mod optim;
 pub mod output;

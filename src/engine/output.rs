@@ -225,6 +225,60 @@ impl OutputPolicy {
     }
 }
 
+/// Whether an output path names a folder: an existing one, or any path
+/// written with a trailing slash (`-o out/new/`).
+pub fn names_folder(path: &Path) -> bool {
+    path.is_dir() || path.as_os_str().as_encoded_bytes().ends_with(b"/")
+}
+
+/// Creates the output folder `dir` and its parents; a file where a folder
+/// must be is named (and left alone).
+pub fn create_folder(dir: &Path) -> Result<()> {
+    // Without the trailing slash, so a file at that path is seen as one.
+    let clean: PathBuf = dir.components().collect();
+    if let Some(file) = clean.ancestors().find(|a| a.exists() && !a.is_dir()) {
+        return Err(Error::Write {
+            path: dir.to_path_buf(),
+            reason: format!("{} is a file, not a folder", file.display()),
+        });
+    }
+    std::fs::create_dir_all(&clean).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        reason: os_reason(&e),
+    })
+}
+
+/// The image formats an output's extension may name (case aside); no
+/// extension is PNG.
+const IMAGE_EXTENSIONS: [(&str, image::ImageFormat); 7] = [
+    ("png", image::ImageFormat::Png),
+    ("jpg", image::ImageFormat::Jpeg),
+    ("jpeg", image::ImageFormat::Jpeg),
+    ("webp", image::ImageFormat::WebP),
+    ("tif", image::ImageFormat::Tiff),
+    ("tiff", image::ImageFormat::Tiff),
+    ("bmp", image::ImageFormat::Bmp),
+];
+
+/// The format an output image is written in: the one its extension names;
+/// an extension atelier cannot write is refused, naming those it can.
+pub fn image_format(path: &Path) -> Result<image::ImageFormat> {
+    let Some(ext) = path.extension() else {
+        return Ok(image::ImageFormat::Png);
+    };
+    let ext = ext.to_string_lossy().to_lowercase();
+    IMAGE_EXTENSIONS
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map(|&(_, f)| f)
+        .ok_or_else(|| Error::NotAllowed {
+            path: path.to_path_buf(),
+            reason: format!(
+                "atelier cannot write '.{ext}' images: name the output .png, .jpg, .webp, .tiff or .bmp"
+            ),
+        })
+}
+
 /// The folder a path is in (`.` for a bare file name).
 fn parent(path: &Path) -> PathBuf {
     match path.parent() {

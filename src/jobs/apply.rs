@@ -16,6 +16,7 @@ use crate::engine::color::ColorMode;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::read_info;
 use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::mix_weights::normalised;
 use crate::engine::spec::StyleRef;
 use crate::engine::Error;
 
@@ -80,42 +81,47 @@ impl ArbSettings {
         }
     }
 
-    /// For output names: `style` alone, or `a-0.25+b-0.75` for a mix.
+    /// The paintings' weights, through the one check of mix weights, scaled
+    /// to sum 1.
+    pub fn weights(&self) -> Result<Vec<f64>, Error> {
+        normalised(&self.styles.iter().map(|s| s.weight).collect::<Vec<_>>())
+    }
+
+    /// For output names: `style` alone, or `a-0.25+b-0.75` for a mix (as a
+    /// multi-style model's mix is named).
     pub fn label(&self) -> String {
-        if let [one] = self.styles.as_slice() {
-            return super::stylize::stem(&one.path);
-        }
-        let total: f64 = self.styles.iter().map(|s| s.weight).sum();
-        self.styles
+        let parts: Vec<(String, f64)> = self
+            .styles
             .iter()
-            .map(|s| {
-                let w = if total > 0.0 { s.weight / total } else { 0.0 };
-                format!(
-                    "{}-{}",
-                    super::stylize::stem(&s.path),
-                    (w * 100.0).round() / 100.0
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("+")
+            .map(|s| (super::stylize::stem(&s.path), s.weight))
+            .collect();
+        crate::engine::fast::mix::label(&parts)
     }
 }
 
 /// `STYLE[:W]`: the weight after the last colon when it is a number (a
-/// colon in a path stays part of the path).
+/// colon in a path stays part of the path); the weights of a mix are
+/// checked together ([`ArbSettings::weights`]).
 pub fn style_and_weight(s: &str) -> Result<(String, f64), Error> {
-    if let Some((name, w)) = s.rsplit_once(':') {
-        if let Ok(w) = w.parse::<f64>() {
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(Error::invalid(
-                    "style",
-                    format!("weight in '{s}': use a number ≥ 0"),
-                ));
-            }
-            return Ok((name.to_string(), w));
-        }
+    let (name, w) = StyleRef::split(s)?;
+    Ok((name.to_string(), w))
+}
+
+/// Smallest `size`: the networks halve a side twice and pad by reflection.
+pub const MIN_SIZE: u32 = 16;
+
+/// `size` within `MIN_SIZE..=max` (`max` from the config's `[apply]
+/// max_size`, the one limit of every front end).
+pub fn check_size(size: Option<u32>, max: u32) -> Result<(), Error> {
+    match size {
+        Some(s) if !(MIN_SIZE..=max).contains(&s) => Err(Error::invalid(
+            "size",
+            format!(
+                "{s} px (use {MIN_SIZE} to {max} px; the limit is [apply] max_size in the config)"
+            ),
+        )),
+        _ => Ok(()),
     }
-    Ok((s.to_string(), 1.0))
 }
 
 fn default_pixel_limit() -> u64 {
@@ -150,10 +156,11 @@ impl Spec {
         if self.contents.is_empty() {
             return Err(Error::invalid("contents", "none given"));
         }
-        if let Some(s) = self.size {
-            if !(16..=8192).contains(&s) {
-                return Err(Error::invalid("size", format!("{s} (use 16 to 8192 px)")));
-            }
+        // The front ends check the config's limit, at most this ceiling.
+        check_size(self.size, crate::engine::spec::MAX_SIZE)?;
+        // (No paintings at all is said with the model's name by `inputs`.)
+        if let Some(a) = self.arbitrary.as_ref().filter(|a| !a.styles.is_empty()) {
+            a.weights()?;
         }
         Ok(())
     }
@@ -192,13 +199,7 @@ impl Spec {
                     return Err(no_painting(&self.model_display(), info.method));
                 }
                 a.options().check(&info)?;
-                if a.styles
-                    .iter()
-                    .any(|s| !(s.weight.is_finite() && s.weight >= 0.0))
-                    || a.styles.iter().all(|s| s.weight == 0.0)
-                {
-                    return Err(Error::invalid("style", "weights must be ≥ 0, not all 0"));
-                }
+                a.weights()?;
                 for s in a.styles.iter_mut() {
                     let i = Input::checked("style", None, &s.path, self.pixel_limit)?;
                     s.path = i.path.clone();

@@ -176,6 +176,12 @@ impl App {
         self
     }
 
+    /// The config's `[apply] max_size`, the limit of the form's apply size.
+    pub fn with_apply_max_size(mut self, max: u32) -> Self {
+        self.compose.apply_max_size = max;
+        self
+    }
+
     pub fn with_theme(mut self, theme: Theme) -> Self {
         self.theme = theme;
         self

@@ -241,6 +241,8 @@ fn model_paintings(
         let input = crate::jobs::Input::hashed("style", None, path.clone(), sha);
         refs.push((RunStyleRef { path, weight }, input));
     }
+    crate::engine::mix_weights::normalised(&refs.iter().map(|r| r.0.weight).collect::<Vec<_>>())
+        .map_err(|e| e.to_string())?;
     let output = |refs: Vec<(RunStyleRef, crate::jobs::Input)>| {
         let (styles, inputs) = refs.into_iter().unzip();
         Paintings {

@@ -7,6 +7,7 @@
 use tch::{Kind, Tensor};
 
 use crate::engine::error::{Error, Result};
+use crate::engine::mix_weights::normalised;
 
 /// Added to the variance (naoto0804's `calc_mean_std`).
 pub const EPS: f64 = 1e-5;
@@ -47,7 +48,7 @@ pub fn adain(content: &Tensor, style: &Tensor) -> Result<Tensor> {
 /// Several styles mixed: `Σ wᵢ AdaIN(c, sᵢ)` with the weights normalised to
 /// sum 1 (naoto0804's `style_interpolation`), then `α t + (1 − α) c`.
 pub fn adain_mix(content: &Tensor, styles: &[(Tensor, f64)], alpha: f64) -> Result<Tensor> {
-    let weights = normalised(styles.iter().map(|(_, w)| *w).collect())?;
+    let weights = normalised(&styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
     check_alpha(alpha)?;
     let mut t = content.f_zeros_like()?;
     for ((s, _), w) in styles.iter().zip(weights) {
@@ -72,25 +73,4 @@ pub fn check_alpha(alpha: f64) -> Result<()> {
             format!("{alpha} (a number in [0, 1])"),
         ))
     }
-}
-
-/// Style weights, each ≥ 0 and not all 0, scaled to sum 1.
-pub fn normalised(w: Vec<f64>) -> Result<Vec<f64>> {
-    if w.is_empty() {
-        return Err(Error::invalid(
-            "style",
-            "at least one style image is needed",
-        ));
-    }
-    if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
-        return Err(Error::invalid(
-            "style weight",
-            format!("{w:?} (numbers ≥ 0)"),
-        ));
-    }
-    let sum: f64 = w.iter().sum();
-    if sum <= 0.0 {
-        return Err(Error::invalid("style weight", "all weights are 0"));
-    }
-    Ok(w.into_iter().map(|x| x / sum).collect())
 }

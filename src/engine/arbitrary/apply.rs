@@ -5,13 +5,14 @@
 use image::RgbImage;
 use tch::{Device, Tensor};
 
-use super::adain::{adain_mix, check_alpha, normalised};
+use super::adain::{adain_mix, check_alpha};
 use super::encoder::stride;
 use super::model_file::{ArbInfo, ArbModel, Method};
 use super::wct::wct_mix;
 use crate::engine::color::{match_color, with_chroma_of, ColorMode};
 use crate::engine::error::{Error, Result};
 use crate::engine::image_io::{from_tensor, resize_longer_side, to_tensor};
+use crate::engine::mix_weights::normalised;
 
 /// WCT's default blend (the official code's 0.6); AdaIN's is 1.
 pub const WCT_ALPHA: f64 = 0.6;
@@ -94,7 +95,7 @@ pub fn stylize(
     device: Device,
 ) -> Result<RgbImage> {
     let levels = opts.check(&model.info)?;
-    normalised(styles.iter().map(|(_, w)| *w).collect())?;
+    normalised(&styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
     tch::no_grad(|| {
         let c = to_tensor(content, device)?;
         let mut st = Vec::with_capacity(styles.len());

@@ -9,8 +9,9 @@
 
 use tch::{Kind, Tensor};
 
-use super::adain::{blend, check_alpha, normalised};
+use super::adain::{blend, check_alpha};
 use crate::engine::error::{Error, Result};
+use crate::engine::mix_weights::normalised;
 
 /// Eigenvalues below this are dropped (the reference's threshold).
 pub const EIG_MIN: f64 = 1e-5;
@@ -65,7 +66,7 @@ pub fn wct(content: &Tensor, style: &Tensor) -> Result<Tensor> {
 /// Several styles: `Σ wᵢ WCT(c, sᵢ)` (weights normalised), then blended with
 /// the content by `alpha`.
 pub fn wct_mix(content: &Tensor, styles: &[(Tensor, f64)], alpha: f64) -> Result<Tensor> {
-    let weights = normalised(styles.iter().map(|(_, w)| *w).collect())?;
+    let weights = normalised(&styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
     check_alpha(alpha)?;
     let mut t = content.f_zeros_like()?;
     for ((s, _), w) in styles.iter().zip(weights) {

@@ -16,6 +16,23 @@ use crate::engine::tiling;
 pub const DEFAULT_TILE: u32 = 1024;
 /// Overlap of neighbouring tiles, blended linearly.
 pub const OVERLAP: i64 = 64;
+/// Smallest tile: more than twice the overlap, so each tile keeps a middle
+/// no neighbour blends over (at 2 × 64 the grid would step by a pixel or
+/// two), and a multiple of 4, the network's stride.
+pub const MIN_TILE: u32 = 2 * OVERLAP as u32 + 4;
+
+/// A tile size that can hold the overlap on both sides.
+pub fn check_tile(tile: u32) -> Result<()> {
+    if tile >= MIN_TILE {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "tile",
+        format!(
+            "{tile} px: use at least {MIN_TILE} px, more than twice the {OVERLAP} px overlap of neighbouring tiles"
+        ),
+    ))
+}
 
 /// Stylizes `img` with `model` on `device`, in tiles of at most `tile` px a
 /// side; a multi-style model in its first style (see [`apply_mix`]).
@@ -61,10 +78,11 @@ fn apply_cond(
     device: Device,
     tile: u32,
 ) -> Result<RgbImage> {
+    check_tile(tile)?;
     tch::no_grad(|| {
         let x = to_tensor(img, device)?.f_mul_scalar(255.0)?;
         let (_, _, h, w) = x.size4()?;
-        let tile = i64::from(tile.max(64)) / 4 * 4;
+        let tile = i64::from(tile) / 4 * 4;
         let y = if h <= tile && w <= tile {
             forward_padded_cond(model, &x, cond)?
         } else {

@@ -9,6 +9,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::model_file::StyleSource;
 use crate::engine::error::{Error, Result};
+use crate::engine::mix_weights::normalised;
 use crate::engine::spec::StyleRef;
 
 /// The weights of a model's styles for one output.
@@ -33,43 +34,27 @@ impl StyleMix {
     }
 
     /// Resolves `entries` (`NAME|INDEX[:W]`, W ≥ 0, 1 by default) against a
-    /// model's `styles`; a style named twice adds its weights.
+    /// model's `styles`; a style named twice adds its weights. The weights
+    /// pass the one check of [`normalised`].
     pub fn parse(entries: &[String], styles: &[StyleSource]) -> Result<Self> {
         if entries.is_empty() {
             return Err(Error::invalid("style", "none given"));
         }
-        let mut weights = vec![0.0; styles.len()];
         let mut parts = Vec::new();
         for e in entries {
             let (q, w) = StyleRef::split(e)?;
-            if !w.is_finite() || w < 0.0 {
-                return Err(Error::invalid(
-                    "style weight",
-                    format!("'{e}': {w} (must be a finite number ≥ 0)"),
-                ));
-            }
-            let i = find(q, styles)?;
+            parts.push((find(q, styles)?, w));
+        }
+        let norm = normalised(&parts.iter().map(|&(_, w)| w).collect::<Vec<_>>())?;
+        let mut weights = vec![0.0; styles.len()];
+        for (&(i, _), &w) in parts.iter().zip(&norm) {
             weights[i] += w;
-            parts.push((i, w));
         }
-        let sum: f64 = weights.iter().sum();
-        if !sum.is_finite() {
-            return Err(Error::invalid(
-                "style weights",
-                "their sum overflows: use smaller weights (they are normalised)",
-            ));
-        }
-        if sum <= 0.0 {
-            return Err(Error::invalid(
-                "style weights",
-                "all are 0 (at least one must be > 0)",
-            ));
-        }
-        weights.iter_mut().for_each(|w| *w /= sum);
         let label = label(
             &parts
                 .iter()
-                .map(|&(i, w)| (styles[i].name.as_str(), w))
+                .zip(&norm)
+                .map(|(&(i, _), &w)| (styles[i].name.as_str(), w))
                 .collect::<Vec<_>>(),
         );
         Ok(Self { weights, label })

@@ -9,6 +9,7 @@ use tch::{Device, Tensor};
 use super::model_file::Model;
 use crate::engine::error::{Error, Result};
 use crate::engine::image_io::{resize_longer_side, to_tensor};
+use crate::engine::mix_weights::normalised;
 
 /// Longer side of style images when a model does not record its own.
 pub const DEFAULT_STYLE_SIZE: u32 = 256;
@@ -43,24 +44,12 @@ pub fn msg_target(model: &Model, parts: &[(MsgStyle, f64)], device: Device) -> R
     if parts.is_empty() {
         return Err(Error::invalid("style", "none given"));
     }
-    if parts.iter().any(|(_, w)| !w.is_finite() || *w < 0.0) {
-        return Err(Error::invalid(
-            "style weight",
-            "must be a finite number ≥ 0",
-        ));
-    }
-    let sum: f64 = parts.iter().map(|(_, w)| w).sum();
-    if !(sum.is_finite() && sum > 0.0) {
-        return Err(Error::invalid(
-            "style weights",
-            "all are 0 (at least one must be > 0)",
-        ));
-    }
+    let norm = normalised(&parts.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
     let n = model.info.styles.len();
     let size = style_size(model);
     tch::no_grad(|| {
         let mut acc: Option<Tensor> = None;
-        for (s, w) in parts {
+        for ((s, _), w) in parts.iter().zip(norm) {
             let g = match s {
                 MsgStyle::Trained(i) if *i < n => {
                     let mut one = vec![0f32; n];
@@ -81,7 +70,7 @@ pub fn msg_target(model: &Model, parts: &[(MsgStyle, f64)], device: Device) -> R
                     net.target(&t.f_mul_scalar(255.0)?)?
                 }
             };
-            let g = g.f_mul_scalar(w / sum)?;
+            let g = g.f_mul_scalar(w)?;
             acc = Some(match acc {
                 Some(a) => a.f_add(&g)?,
                 None => g,

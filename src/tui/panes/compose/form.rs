@@ -59,6 +59,8 @@ pub struct ComposeState {
     pub model: Option<ModelItem>,
     /// Longer side of an applied output; `None`: the photo's own.
     pub apply_size: Option<u32>,
+    /// Its limit: the config's `[apply] max_size` (see `App::with_apply_max_size`).
+    pub apply_max_size: u32,
     /// Which styles of a multi-style model: empty for a run per style, else
     /// `name[:w],…` (one style, or a mix).
     pub apply_mix: String,
@@ -82,6 +84,7 @@ impl ComposeState {
             analogy: AnalogySpec::default(),
             model: None,
             apply_size: None,
+            apply_max_size: crate::engine::spec::MAX_SIZE,
             apply_mix: String::new(),
             train: TrainSpec::default(),
             content: None,
@@ -400,6 +403,7 @@ impl ComposeState {
             mix,
             arbitrary,
         };
+        apply::check_size(spec.size, self.apply_max_size).map_err(|e| e.to_string())?;
         spec.validate().map_err(|e| e.to_string())?;
         Ok(NewRun {
             job: Job::Apply(spec),
