@@ -18,6 +18,7 @@ mod losses;
 mod msg;
 mod oom;
 mod options;
+mod paths;
 mod queue;
 mod reliab;
 mod safety;
