@@ -626,3 +626,49 @@ fn an_inbox_moved_away_and_recreated_records_no_ghost_failure() {
     let failures = s[0]["failures"].as_array().unwrap();
     assert!(failures.is_empty(), "ghost failures: {failures:?}");
 }
+
+/// Issue 32 item 19: a style named twice would give the same output twice.
+#[test]
+fn a_rule_naming_a_style_twice_is_refused_with_the_rule_and_the_style() {
+    use atelier::watch::{Rule, RuleConfig};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    let lib = atelier::engine::fast::models::ModelLibrary::new(
+        root().join("models"),
+        dir.path().join("models"),
+    );
+    let rule = |extra: &str| {
+        let text = format!(
+            "name = \"r\"\ninbox = {:?}\noutput = {:?}\n{extra}\n",
+            dir.path().join("inbox").display().to_string(),
+            dir.path().join("out").display().to_string()
+        );
+        let c: RuleConfig = toml::from_str(&text).unwrap();
+        Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
+    };
+    let irises = root().join("styles/436528.jpg");
+    assert!(irises.exists());
+    for (extra, names) in [
+        (
+            "styles = [\"irises\", \"36029\", \"irises\"]",
+            vec!["irises"],
+        ),
+        (
+            &format!("styles = [\"irises\", {:?}]", irises.display().to_string()) as &str,
+            vec!["irises", "436528.jpg"],
+        ),
+        (
+            "model = \"adain\"\nstyles = [\"36029\", \"36029:2\"]",
+            vec!["36029"],
+        ),
+        ("model = \"cin-eight\"\nstyles = [\"0\", \"0\"]", vec!["0"]),
+    ] {
+        let e = rule(extra).expect_err(extra).to_string();
+        assert!(e.starts_with("watch rule 'r': "), "{e}");
+        assert!(e.contains("twice") || e.contains("same"), "{e}");
+        for n in names {
+            assert!(e.contains(n), "{extra}: {e}");
+        }
+    }
+    rule("styles = [\"irises\", \"36029\"]").unwrap();
+}

@@ -212,6 +212,23 @@ fn checked_image(s: &str, library: Option<&Library>, pixel_limit: u64) -> Result
     std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))
 }
 
+/// Refuses a style listed twice: it would give the same output twice (or
+/// count twice in a mix). `entries` are the styles as written, each with
+/// what it resolved to (`None`: left for the resolver to report).
+fn refuse_duplicates<K: PartialEq>(entries: &[(&str, Option<K>)]) -> Result<(), String> {
+    for (j, (s, k)) in entries.iter().enumerate() {
+        let Some(k) = k else { continue };
+        if let Some((first, _)) = entries[..j].iter().find(|(_, o)| o.as_ref() == Some(k)) {
+            return Err(if first == s {
+                format!("style '{s}' is listed twice: list it once")
+            } else {
+                format!("styles '{first}' and '{s}' are the same style: list it once")
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One output of a `model =` rule with an adain/wct model: its paintings,
 /// and them as run inputs (hashed once, when the rule is resolved).
 #[derive(Clone, Debug, Serialize)]
@@ -241,6 +258,12 @@ fn model_paintings(
         let input = crate::jobs::Input::hashed("style", None, path.clone(), sha);
         refs.push((RunStyleRef { path, weight }, input));
     }
+    let found: Vec<_> = styles
+        .iter()
+        .zip(&refs)
+        .map(|(s, (r, _))| (s.as_str(), Some(&r.path)))
+        .collect();
+    refuse_duplicates(&found)?;
     let output = |refs: Vec<(RunStyleRef, crate::jobs::Input)>| {
         let (styles, inputs) = refs.into_iter().unzip();
         Paintings {
@@ -259,6 +282,16 @@ fn model_paintings(
 /// single-style model; for a multi-style one, one per entry of `styles`, or
 /// one mix when any entry has a weight.
 fn model_mixes(model: &str, info: &ModelInfo, styles: &[String]) -> Result<Vec<StyleMix>, String> {
+    // A style is the same one whatever its weight or spelling (name or index).
+    let found: Vec<_> = styles
+        .iter()
+        .map(|s| {
+            let one = RunStyleRef::split(s).ok().map(|(q, _)| vec![q.to_string()]);
+            let weights = one.and_then(|q| StyleMix::parse(&q, &info.styles).ok());
+            (s.as_str(), weights.map(|m| m.weights))
+        })
+        .collect();
+    refuse_duplicates(&found)?;
     match (info.arch.norm.is_conditional(), styles.is_empty()) {
         (false, true) => Ok(Vec::new()),
         (false, false) => Err(format!(
@@ -367,7 +400,7 @@ impl Rule {
                 "output is the inbox: results would be stylized again; use another folder".into(),
             ));
         }
-        let mut refs = Vec::new();
+        let mut refs: Vec<StyleRef> = Vec::new();
         // A model rule's `styles` are the model's, resolved above.
         let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
         for s in image_styles {
@@ -390,6 +423,12 @@ impl Rule {
                 path,
             });
         }
+        let found: Vec<_> = image_styles
+            .iter()
+            .zip(&refs)
+            .map(|(s, r)| (s.as_str(), Some(&r.path)))
+            .collect();
+        refuse_duplicates(&found).map_err(bad)?;
         Ok(Rule {
             processed: inbox.join("processed"),
             kind: c.kind,
