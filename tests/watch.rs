@@ -672,3 +672,51 @@ fn a_rule_naming_a_style_twice_is_refused_with_the_rule_and_the_style() {
     }
     rule("styles = [\"irises\", \"36029\"]").unwrap();
 }
+
+/// Runs every queued run with an in-process CPU worker that stops when the
+/// queue is empty (a worker elsewhere, as far as the watcher can tell).
+fn run_worker(e: &Env) {
+    use std::sync::atomic::AtomicBool;
+    atelier::queue::worker::Worker::new(
+        Store::open(&e.data).unwrap(),
+        crate::util::worker_config(),
+    )
+    .run(&AtomicBool::new(false), &mut |_| {})
+    .unwrap();
+}
+
+fn status_failures(e: &Env) -> Vec<serde_json::Value> {
+    status_json(e)[0]["failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Issue 32 item 12: a watcher killed after its input's run finished, but
+/// before it delivered and moved it, moves it on restart, and does not then
+/// report the file it moved itself as "deleted before it was processed".
+#[test]
+fn an_input_the_restarted_watcher_moves_itself_is_not_reported_deleted() {
+    let e = env("after = \"move\"", 0.3);
+    let mut w = watch(&e, &["--no-worker"]);
+    image(&e.inbox.join("a.png"), 1);
+    wait_until(&e, "a queued", Duration::from_secs(30), || {
+        runs(&e).len() == 1
+    });
+    w.0.kill().unwrap();
+    w.0.wait().unwrap();
+    run_worker(&e);
+    let _w = watch(&e, &["--no-worker"]);
+    wait_until(&e, "a moved", Duration::from_secs(30), || {
+        e.inbox.join("processed/a.png").exists()
+    });
+    // A later arrival is taken well after the watcher looked at a.png again.
+    image(&e.inbox.join("b.png"), 2);
+    wait_until(&e, "b queued", Duration::from_secs(30), || {
+        runs(&e).len() == 2
+    });
+    assert_eq!(status_failures(&e), Vec::<serde_json::Value>::new());
+    let s = status_json(&e);
+    assert_eq!(s[0]["counts"]["failed"], 0, "{s}");
+    assert_eq!(s[0]["counts"]["done"], 1, "{s}");
+}

@@ -464,6 +464,9 @@ impl Watcher {
         let name = self.live[i].rule.name.clone();
         match move_processed(&self.live[i].rule, path) {
             Ok(to) => {
+                // Ours to move: its leaving the inbox is no deletion (after a
+                // restart the scan may have noted it as arriving).
+                self.live[i].arrivals.forget(path);
                 if let Some(id) = item {
                     // "-": the input had already left the inbox.
                     let rec = to.clone().unwrap_or_else(|| PathBuf::from("-"));
