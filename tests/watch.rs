@@ -720,3 +720,79 @@ fn an_input_the_restarted_watcher_moves_itself_is_not_reported_deleted() {
     assert_eq!(s[0]["counts"]["failed"], 0, "{s}");
     assert_eq!(s[0]["counts"]["done"], 1, "{s}");
 }
+
+/// Issue 32 item 4: a rule's model replaced while the watcher runs is read
+/// again (later arrivals are queued with the new one), and an arrival whose
+/// run failed because its model changed is queued again with the new one.
+#[test]
+fn a_replaced_model_is_read_again_and_runs_that_failed_on_it_are_retried() {
+    let mdir = tempfile::tempdir().unwrap();
+    let model = mdir.path().join("m.safetensors");
+    std::fs::copy(root().join("models/irises.safetensors"), &model).unwrap();
+    let e = env(
+        &format!("model = {:?}\nstyles = []", model.display().to_string()),
+        0.3,
+    );
+    let _w = watch(&e, &["--no-worker"]);
+    image(&e.inbox.join("a.png"), 1);
+    wait_until(&e, "a queued", Duration::from_secs(30), || {
+        runs(&e).len() == 1
+    });
+    // Replaced as an import does it: a new file renamed into place.
+    let tmp = mdir.path().join("m.new");
+    std::fs::copy(
+        root().join("models/wheat-field-with-cypresses.safetensors"),
+        &tmp,
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &model).unwrap();
+    let new_sha = sha(&model);
+    let model_sha = |r: &Run| {
+        r.inputs
+            .iter()
+            .find(|i| i.role == "model")
+            .unwrap()
+            .sha256
+            .clone()
+    };
+    let of = |name: &str| {
+        let p = e.inbox.join(name);
+        runs(&e)
+            .into_iter()
+            .filter(|r| r.inputs.iter().any(|i| i.role == "content" && i.path == p))
+            .collect::<Vec<Run>>()
+    };
+    image(&e.inbox.join("b.png"), 2);
+    wait_until(&e, "b queued", Duration::from_secs(30), || {
+        !of("b.png").is_empty()
+    });
+    assert_eq!(
+        model_sha(&of("b.png")[0]),
+        new_sha,
+        "b queued with the old model"
+    );
+    // a's run was queued with the old model: it fails, and is queued again.
+    run_worker(&e);
+    let first = &of("a.png")[0];
+    assert_eq!(first.status, atelier::queue::Status::Failed);
+    assert!(
+        first
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("changed since"),
+        "{:?}",
+        first.error
+    );
+    wait_until(&e, "a queued again", Duration::from_secs(30), || {
+        of("a.png").iter().any(|r| model_sha(r) == new_sha)
+    });
+    run_worker(&e);
+    wait_until(&e, "both delivered", Duration::from_secs(30), || {
+        let s = status_json(&e);
+        s[0]["counts"]["done"] == 2 && s[0]["counts"]["delivered"] == 2
+    });
+    let s = status_json(&e);
+    assert_eq!(s[0]["counts"]["failed"], 0, "{s}");
+    assert_eq!(status_failures(&e), Vec::<serde_json::Value>::new());
+}

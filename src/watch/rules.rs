@@ -316,6 +316,59 @@ fn model_mixes(model: &str, info: &ModelInfo, styles: &[String]) -> Result<Vec<S
     }
 }
 
+/// What a `model =` rule's model is resolved from, kept so that the rule can
+/// read it again when the file is replaced while the watcher runs.
+#[derive(Clone, Debug)]
+struct ModelSource {
+    query: String,
+    styles: Vec<String>,
+    /// The paintings folder (library names in `styles`).
+    library: PathBuf,
+    bundled: PathBuf,
+    user: PathBuf,
+    models_styles: Option<PathBuf>,
+}
+
+impl ModelSource {
+    fn new(c: &RuleConfig, library: &Path, models: &ModelLibrary) -> Self {
+        Self {
+            query: c.model.clone().unwrap_or_default(),
+            styles: c.styles.clone(),
+            library: library.to_path_buf(),
+            bundled: models.bundled.clone(),
+            user: models.user.clone(),
+            models_styles: models.styles.clone(),
+        }
+    }
+
+    /// The model found, read and hashed, with the outputs it gives.
+    fn resolve(&self, pixel_limit: u64) -> Result<ModelRef, String> {
+        let m = &self.query;
+        let mut models = ModelLibrary::new(self.bundled.clone(), self.user.clone());
+        models.styles = self.models_styles.clone();
+        let library = Library::open(&self.library).ok();
+        let e = models.find(m).map_err(|e| format!("model '{m}': {e}"))?;
+        let (mixes, paintings) = match &e.arbitrary {
+            Some(a) => (
+                Vec::new(),
+                model_paintings(m, a.method, &self.styles, library.as_ref(), pixel_limit)?,
+            ),
+            None => {
+                let info = read_info(&e.path).map_err(|e| format!("model '{m}': {e}"))?;
+                (model_mixes(m, &info, &self.styles)?, Vec::new())
+            }
+        };
+        let path = std::fs::canonicalize(&e.path).map_err(|err| format!("model '{m}': {err}"))?;
+        Ok(ModelRef {
+            name: e.name.clone(),
+            sha256: sha256_file(&path).map_err(|e| e.to_string())?,
+            path,
+            mixes,
+            paintings,
+        })
+    }
+}
+
 /// A rule ready to run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
@@ -329,6 +382,9 @@ pub struct Rule {
     pub styles: Vec<StyleRef>,
     /// A `model =` rule's model (then `styles` is empty).
     pub model: Option<ModelRef>,
+    /// Where `model` is read again from when its file changes.
+    #[serde(skip)]
+    source: Option<ModelSource>,
     /// The preset's spec; content and style are filled per run.
     pub spec: RunSpec,
     pub preset: Option<String>,
@@ -356,36 +412,15 @@ impl Rule {
         };
         spec.validate().map_err(|e| bad(e.to_string()))?;
         c.check_target().map_err(bad)?;
-        let library = Library::open(styles).ok();
-        let model = match &c.model {
-            Some(m) => {
-                let e = models
-                    .find(m)
-                    .map_err(|e| bad(format!("model '{m}': {e}")))?;
-                let (mixes, paintings) = match &e.arbitrary {
-                    Some(a) => (
-                        Vec::new(),
-                        model_paintings(m, a.method, &c.styles, library.as_ref(), spec.pixel_limit)
-                            .map_err(bad)?,
-                    ),
-                    None => {
-                        let info =
-                            read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
-                        (model_mixes(m, &info, &c.styles).map_err(bad)?, Vec::new())
-                    }
-                };
-                let path = std::fs::canonicalize(&e.path)
-                    .map_err(|err| bad(format!("model '{m}': {err}")))?;
-                Some(ModelRef {
-                    name: e.name.clone(),
-                    sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
-                    path,
-                    mixes,
-                    paintings,
-                })
-            }
+        let source = c
+            .model
+            .as_ref()
+            .map(|_| ModelSource::new(c, styles, models));
+        let model = match &source {
+            Some(src) => Some(src.resolve(spec.pixel_limit).map_err(bad)?),
             None => None,
         };
+        let library = Library::open(styles).ok();
         let inbox = std::fs::canonicalize(&c.inbox)
             .map_err(|e| bad(format!("inbox {}: {e}", c.inbox.display())))?;
         if !inbox.is_dir() {
@@ -437,6 +472,7 @@ impl Rule {
             output,
             styles: refs,
             model,
+            source,
             spec,
             preset: c.preset.clone(),
             recursive: c.recursive,
@@ -445,6 +481,23 @@ impl Rule {
             priority: c.priority,
             enabled: c.enabled,
         })
+    }
+
+    /// Reads the rule's model again (its file changed): whether it is
+    /// another model now. On an error the rule keeps the model it had.
+    pub fn reload_model(&mut self) -> Result<bool, WatchError> {
+        let Some(src) = &self.source else {
+            return Ok(false);
+        };
+        let model = src
+            .resolve(self.spec.pixel_limit)
+            .map_err(|reason| WatchError::Rule {
+                rule: self.name.clone(),
+                reason,
+            })?;
+        let changed = self.model.as_ref().map(|m| &m.sha256) != Some(&model.sha256);
+        self.model = Some(model);
+        Ok(changed)
     }
 
     /// The runs queued for one arrival, each with the label its delivered
