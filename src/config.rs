@@ -489,6 +489,13 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
+/// A path given on the command line, made absolute against the current
+/// folder (unlike the config's paths, which are relative to [`home`]); a
+/// clap value parser.
+pub fn cli_path(s: &str) -> Result<PathBuf, String> {
+    std::path::absolute(s).map_err(|e| format!("{s}: {e}"))
+}
+
 /// `p` if absolute, else `home()/p`.
 pub fn resolve(p: &Path) -> PathBuf {
     if p.is_absolute() {

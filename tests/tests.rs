@@ -19,6 +19,7 @@ mod losses;
 mod msg;
 mod oom;
 mod options;
+mod paths;
 mod queue;
 mod reliab;
 mod run_views;

@@ -1288,3 +1288,76 @@ fn compose_applies_a_multi_style_model_per_style_or_as_a_typed_mix() {
         "a refused edit changes nothing"
     );
 }
+
+/// One browse preview made by a fresh preview thread (a new TUI session)
+/// with the bundled model `model`, cached in `out`.
+fn browse_preview(
+    model: &str,
+    out: &std::path::Path,
+    key: &atelier::tui::browse::BrowseKey,
+) -> Result<PathBuf, String> {
+    use atelier::tui::event::Event;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let b = atelier::tui::browse::Browser::spawn(
+        model.into(),
+        root().join(format!("models/{model}.safetensors")),
+        crate::util::weights_path(),
+        tch::Device::Cpu,
+        out.to_path_buf(),
+        tx,
+    );
+    b.ask(key.clone());
+    loop {
+        match rx.recv_timeout(Duration::from_secs(300)) {
+            Ok(Event::Browse(d)) if &d.key == key => return d.result,
+            Ok(_) => continue,
+            Err(e) => panic!("no preview from {model}: {e}"),
+        }
+    }
+}
+
+/// A photo and a painting for browse previews (small: the preview is made
+/// at the photo's size up to 256 px).
+fn browse_pair(dir: &std::path::Path) -> atelier::tui::browse::BrowseKey {
+    let (content, style) = (dir.join("photo.png"), dir.join("painting.png"));
+    crate::util::write_pattern(&content, 40, 32);
+    image::RgbImage::from_fn(48, 48, |x, y| {
+        image::Rgb([(x * 5) as u8, 200 - (y * 3) as u8, ((x ^ y) * 9) as u8])
+    })
+    .save(&style)
+    .unwrap();
+    atelier::tui::browse::BrowseKey { content, style }
+}
+
+/// Issue 32 item 5: a preview made with one model is not shown for another
+/// (switching `[tui] browse_preview`, or a replaced model file).
+#[test]
+fn browse_previews_of_different_models_are_cached_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let key = browse_pair(dir.path());
+    let adain = browse_preview("adain", &out, &key).unwrap();
+    let adain_bytes = std::fs::read(&adain).unwrap();
+    let wct = browse_preview("wct", &out, &key).unwrap();
+    assert!(
+        std::fs::read(&wct).unwrap() != adain_bytes,
+        "wct's preview is adain's cached one"
+    );
+    // Each model finds its own again.
+    assert_eq!(browse_preview("adain", &out, &key).unwrap(), adain);
+}
+
+/// Issue 32 item 11: a cached preview that does not decode (cut short by a
+/// crash, a full disk) is made again rather than shown as an error forever.
+#[test]
+fn a_damaged_cached_browse_preview_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let key = browse_pair(dir.path());
+    let made = browse_preview("adain", &out, &key).unwrap();
+    let bytes = std::fs::read(&made).unwrap();
+    std::fs::write(&made, &bytes[..bytes.len() / 2]).unwrap();
+    let again = browse_preview("adain", &out, &key).unwrap();
+    let limit = atelier::engine::image_io::DEFAULT_PIXEL_LIMIT;
+    atelier::engine::image_io::load_rgb(&again, limit).expect("the preview decodes");
+}

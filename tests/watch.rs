@@ -626,3 +626,173 @@ fn an_inbox_moved_away_and_recreated_records_no_ghost_failure() {
     let failures = s[0]["failures"].as_array().unwrap();
     assert!(failures.is_empty(), "ghost failures: {failures:?}");
 }
+
+/// Issue 32 item 19: a style named twice would give the same output twice.
+#[test]
+fn a_rule_naming_a_style_twice_is_refused_with_the_rule_and_the_style() {
+    use atelier::watch::{Rule, RuleConfig};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    let lib = atelier::engine::fast::models::ModelLibrary::new(
+        root().join("models"),
+        dir.path().join("models"),
+    );
+    let rule = |extra: &str| {
+        let text = format!(
+            "name = \"r\"\ninbox = {:?}\noutput = {:?}\n{extra}\n",
+            dir.path().join("inbox").display().to_string(),
+            dir.path().join("out").display().to_string()
+        );
+        let c: RuleConfig = toml::from_str(&text).unwrap();
+        Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
+    };
+    let irises = root().join("styles/436528.jpg");
+    assert!(irises.exists());
+    for (extra, names) in [
+        (
+            "styles = [\"irises\", \"36029\", \"irises\"]",
+            vec!["irises"],
+        ),
+        (
+            &format!("styles = [\"irises\", {:?}]", irises.display().to_string()) as &str,
+            vec!["irises", "436528.jpg"],
+        ),
+        (
+            "model = \"adain\"\nstyles = [\"36029\", \"36029:2\"]",
+            vec!["36029"],
+        ),
+        ("model = \"cin-eight\"\nstyles = [\"0\", \"0\"]", vec!["0"]),
+    ] {
+        let e = rule(extra).expect_err(extra).to_string();
+        assert!(e.starts_with("watch rule 'r': "), "{e}");
+        assert!(e.contains("twice") || e.contains("same"), "{e}");
+        for n in names {
+            assert!(e.contains(n), "{extra}: {e}");
+        }
+    }
+    rule("styles = [\"irises\", \"36029\"]").unwrap();
+}
+
+/// Runs every queued run with an in-process CPU worker that stops when the
+/// queue is empty (a worker elsewhere, as far as the watcher can tell).
+fn run_worker(e: &Env) {
+    use std::sync::atomic::AtomicBool;
+    atelier::queue::worker::Worker::new(
+        Store::open(&e.data).unwrap(),
+        crate::util::worker_config(),
+    )
+    .run(&AtomicBool::new(false), &mut |_| {})
+    .unwrap();
+}
+
+fn status_failures(e: &Env) -> Vec<serde_json::Value> {
+    status_json(e)[0]["failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Issue 32 item 12: a watcher killed after its input's run finished, but
+/// before it delivered and moved it, moves it on restart, and does not then
+/// report the file it moved itself as "deleted before it was processed".
+#[test]
+fn an_input_the_restarted_watcher_moves_itself_is_not_reported_deleted() {
+    let e = env("after = \"move\"", 0.3);
+    let mut w = watch(&e, &["--no-worker"]);
+    image(&e.inbox.join("a.png"), 1);
+    wait_until(&e, "a queued", Duration::from_secs(30), || {
+        runs(&e).len() == 1
+    });
+    w.0.kill().unwrap();
+    w.0.wait().unwrap();
+    run_worker(&e);
+    let _w = watch(&e, &["--no-worker"]);
+    wait_until(&e, "a moved", Duration::from_secs(30), || {
+        e.inbox.join("processed/a.png").exists()
+    });
+    // A later arrival is taken well after the watcher looked at a.png again.
+    image(&e.inbox.join("b.png"), 2);
+    wait_until(&e, "b queued", Duration::from_secs(30), || {
+        runs(&e).len() == 2
+    });
+    assert_eq!(status_failures(&e), Vec::<serde_json::Value>::new());
+    let s = status_json(&e);
+    assert_eq!(s[0]["counts"]["failed"], 0, "{s}");
+    assert_eq!(s[0]["counts"]["done"], 1, "{s}");
+}
+
+/// Issue 32 item 4: a rule's model replaced while the watcher runs is read
+/// again (later arrivals are queued with the new one), and an arrival whose
+/// run failed because its model changed is queued again with the new one.
+#[test]
+fn a_replaced_model_is_read_again_and_runs_that_failed_on_it_are_retried() {
+    let mdir = tempfile::tempdir().unwrap();
+    let model = mdir.path().join("m.safetensors");
+    std::fs::copy(root().join("models/irises.safetensors"), &model).unwrap();
+    let e = env(
+        &format!("model = {:?}\nstyles = []", model.display().to_string()),
+        0.3,
+    );
+    let _w = watch(&e, &["--no-worker"]);
+    image(&e.inbox.join("a.png"), 1);
+    wait_until(&e, "a queued", Duration::from_secs(30), || {
+        runs(&e).len() == 1
+    });
+    // Replaced as an import does it: a new file renamed into place.
+    let tmp = mdir.path().join("m.new");
+    std::fs::copy(
+        root().join("models/wheat-field-with-cypresses.safetensors"),
+        &tmp,
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &model).unwrap();
+    let new_sha = sha(&model);
+    let model_sha = |r: &Run| {
+        r.inputs
+            .iter()
+            .find(|i| i.role == "model")
+            .unwrap()
+            .sha256
+            .clone()
+    };
+    let of = |name: &str| {
+        let p = e.inbox.join(name);
+        runs(&e)
+            .into_iter()
+            .filter(|r| r.inputs.iter().any(|i| i.role == "content" && i.path == p))
+            .collect::<Vec<Run>>()
+    };
+    image(&e.inbox.join("b.png"), 2);
+    wait_until(&e, "b queued", Duration::from_secs(30), || {
+        !of("b.png").is_empty()
+    });
+    assert_eq!(
+        model_sha(&of("b.png")[0]),
+        new_sha,
+        "b queued with the old model"
+    );
+    // a's run was queued with the old model: it fails, and is queued again.
+    run_worker(&e);
+    let first = &of("a.png")[0];
+    assert_eq!(first.status, atelier::queue::Status::Failed);
+    assert!(
+        first
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("changed since"),
+        "{:?}",
+        first.error
+    );
+    wait_until(&e, "a queued again", Duration::from_secs(30), || {
+        of("a.png").iter().any(|r| model_sha(r) == new_sha)
+    });
+    run_worker(&e);
+    wait_until(&e, "both delivered", Duration::from_secs(30), || {
+        let s = status_json(&e);
+        s[0]["counts"]["done"] == 2 && s[0]["counts"]["delivered"] == 2
+    });
+    let s = status_json(&e);
+    assert_eq!(s[0]["counts"]["failed"], 0, "{s}");
+    assert_eq!(status_failures(&e), Vec::<serde_json::Value>::new());
+}

@@ -311,8 +311,10 @@ fn stem(p: &Path) -> String {
 /// The training settings `atelier train` and `atelier queue add train` share.
 #[derive(Args, Debug)]
 pub struct TrainOptions {
-    /// Folder of training photos, searched recursively.
-    #[arg(long, default_value = "datasets/photos")]
+    /// Folder of training photos, searched recursively (default: the
+    /// checkout's datasets/photos, or $ATELIER_HOME's).
+    #[arg(long, value_parser = crate::config::cli_path,
+          default_value_os_t = crate::config::home().join("datasets/photos"))]
     pub dataset: PathBuf,
     /// Side of the square training crops.
     #[arg(long, default_value_t = TrainSpec::default().size)]

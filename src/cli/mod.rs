@@ -34,7 +34,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Folder of the run database and run files (default: $XDG_DATA_HOME/atelier).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", value_parser = crate::config::cli_path)]
     pub data_dir: Option<PathBuf>,
     /// Without a subcommand, the TUI opens.
     #[command(subcommand)]

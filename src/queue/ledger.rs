@@ -14,6 +14,11 @@ use super::run::{now, Input, Status};
 use super::store::{insert_run, job_columns, Store};
 use crate::jobs::Job;
 
+/// What the worker's error says of a run whose input files changed between
+/// queuing and running (`changed_inputs` in src/queue/worker.rs): such runs
+/// of a drop folder are queued again once the rule has the new file.
+pub const CHANGED_SINCE_QUEUED: &str = "changed since the run was queued";
+
 /// State of an item (one piece of content seen by one rule).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -147,7 +152,6 @@ impl Store {
             r.job.validate()?;
             prepared.push(job_columns(&r.job, &r.inputs)?);
         }
-        let runs_dir = self.data_dir().join("runs");
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let item: Option<i64> = tx
             .query_row(
@@ -162,9 +166,25 @@ impl Store {
         let Some(item) = item else {
             return Ok(None);
         };
+        let ids = self.insert_outputs(&tx, item, runs, prepared, priority)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Some(ids))
+    }
+
+    /// The runs `runs` (their columns `prepared`) of item `item`, each with
+    /// its pending output, inside `tx`.
+    fn insert_outputs(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        item: i64,
+        runs: &[WatchedRun],
+        prepared: Vec<(String, String)>,
+        priority: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let runs_dir = self.data_dir().join("runs");
         let mut ids = Vec::new();
         for (r, (spec, inputs)) in runs.iter().zip(&prepared) {
-            let id = insert_run(&tx, &runs_dir, r.job.kind(), spec, inputs, priority)
+            let id = insert_run(tx, &runs_dir, r.job.kind(), spec, inputs, priority)
                 .map_err(|e| self.err(e))?;
             tx.execute(
                 "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
@@ -174,6 +194,71 @@ impl Store {
             .map_err(|e| self.err(e))?;
             ids.push(id);
         }
+        Ok(ids)
+    }
+
+    /// Outputs of `rule`'s failed items whose run failed because an input
+    /// changed between queuing and running: (item, run id, output label).
+    pub fn changed_input_failures(&self, rule: &str) -> StoreResult<Vec<(WatchItem, i64, String)>> {
+        let cols = ITEM_COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {cols}, o.run_id, o.style FROM watch_outputs o
+                 JOIN watch_items i ON i.id = o.item_id JOIN runs r ON r.id = o.run_id
+                 WHERE i.rule = ?1 AND i.state = 'failed' AND o.state = 'failed'
+                   AND r.status = 'failed' AND instr(r.error, ?2) > 0
+                 ORDER BY o.run_id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![rule, CHANGED_SINCE_QUEUED], |r| {
+                Ok((row_to_item(r)?, r.get(9)?, r.get(10)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Queues `runs` for failed item `item` in place of its failed outputs
+    /// `old` (one transaction): the item is queued again. `None` (nothing
+    /// done) when those outputs are no longer failed ones of this item
+    /// (another watcher retried them first).
+    pub fn requeue_watched(
+        &self,
+        item: i64,
+        old: &[i64],
+        runs: &[WatchedRun],
+        priority: i64,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let mut prepared = Vec::new();
+        for r in runs {
+            r.job.validate()?;
+            prepared.push(job_columns(&r.job, &r.inputs)?);
+        }
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let mut gone = 0;
+        for run in old {
+            gone += tx
+                .execute(
+                    "DELETE FROM watch_outputs WHERE run_id = ?1 AND item_id = ?2
+                     AND state = 'failed'",
+                    params![run, item],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        if gone != old.len() {
+            return Ok(None);
+        }
+        let ids = self.insert_outputs(&tx, item, runs, prepared, priority)?;
+        tx.execute(
+            "UPDATE watch_items SET state = 'queued', error = NULL WHERE id = ?1",
+            [item],
+        )
+        .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(Some(ids))
     }

@@ -15,6 +15,7 @@ use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, A
 use crate::engine::arbitrary::model_file::ArbModel;
 use crate::engine::color::ColorMode;
 use crate::engine::image_io::{load_rgb, resize_longer_side, save_png, DEFAULT_PIXEL_LIMIT};
+use crate::engine::weights::sha256_file;
 
 /// Longer side of a browse preview: enough for a terminal pane, and well
 /// under a second for adain on a laptop CPU.
@@ -84,7 +85,7 @@ fn serve(
     out_dir: &Path,
     events: &Sender<Event>,
 ) {
-    let mut model: Option<Result<ArbModel, String>> = None;
+    let mut model: Option<Result<Preview, String>> = None;
     loop {
         let key = {
             let (lock, cv) = &**slot;
@@ -99,9 +100,7 @@ fn serve(
                 };
             }
         };
-        let m = model.get_or_insert_with(|| {
-            ArbModel::load(path, weights, device).map_err(|e| e.to_string())
-        });
+        let m = model.get_or_insert_with(|| Preview::load(path, weights, device));
         let result = match m {
             Ok(m) => make(m, &key, device, out_dir),
             Err(e) => Err(e.clone()),
@@ -118,17 +117,39 @@ fn serve(
     }
 }
 
-/// Stylizes the pair at preview size into `out_dir` (named by the pair and
-/// the files' times, so an edited photo gets a new preview).
+/// The preview model, loaded, and the sha256 of its file: previews are
+/// cached under it, so another model (another `browse_preview`, or the
+/// user's own adain replaced) never shows this one's. Hashed once, when the
+/// model is loaded (a few MB), rather than at every preview.
+struct Preview {
+    model: ArbModel,
+    sha256: String,
+}
+
+impl Preview {
+    fn load(path: &Path, weights: &Path, device: tch::Device) -> Result<Self, String> {
+        let sha256 = sha256_file(path).map_err(|e| e.to_string())?;
+        let model = ArbModel::load(path, weights, device).map_err(|e| e.to_string())?;
+        Ok(Self { model, sha256 })
+    }
+}
+
+/// Stylizes the pair at preview size into `out_dir` (named by the model,
+/// the pair and the files' times, so an edited photo gets a new preview). A
+/// cached preview that does not decode (cut short) is made again.
 fn make(
-    model: &ArbModel,
+    preview: &Preview,
     key: &BrowseKey,
     device: tch::Device,
     out_dir: &Path,
 ) -> Result<PathBuf, String> {
-    let out = out_dir.join(format!("{:016x}.png", stamp(key)));
+    let model = &preview.model;
+    let out = out_dir.join(format!("{:016x}.png", stamp(key, &preview.sha256)));
     if out.is_file() {
-        return Ok(out);
+        if load_rgb(&out, DEFAULT_PIXEL_LIMIT).is_ok() {
+            return Ok(out);
+        }
+        std::fs::remove_file(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     }
     let content = load_rgb(&key.content, DEFAULT_PIXEL_LIMIT).map_err(|e| e.to_string())?;
     let content = resize_longer_side(&content, PREVIEW_SIZE);
@@ -145,10 +166,11 @@ fn make(
     Ok(out)
 }
 
-fn stamp(key: &BrowseKey) -> u64 {
+fn stamp(key: &BrowseKey, model_sha256: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::hash::Hash::hash(
         &(
+            model_sha256,
             &key.content,
             mtime_millis(&key.content),
             &key.style,

@@ -113,6 +113,15 @@ pub fn deliver(store: &Store, o: &PendingOutput) -> StoreResult<Delivery> {
     }
 }
 
+/// Whether two paths are one file (hard links of each other).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
+}
+
 /// Moves a settled input into `processed/` (keeping its place below the
 /// inbox), never replacing a file there. Returns where it went, or `None`
 /// when it is no longer in the inbox.
@@ -129,6 +138,11 @@ pub fn move_processed(rule: &Rule, input: &Path) -> Result<Option<PathBuf>, Stri
     let wanted = rule.processed.join(rel);
     if let Some(dir) = wanted.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    // Linked there before a crash, not yet removed from the inbox: finish that.
+    if same_file(input, &wanted) {
+        std::fs::remove_file(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        return Ok(Some(wanted));
     }
     for _ in 0..1000 {
         let to = unique_path(&wanted);

@@ -212,6 +212,23 @@ fn checked_image(s: &str, library: Option<&Library>, pixel_limit: u64) -> Result
     std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))
 }
 
+/// Refuses a style listed twice: it would give the same output twice (or
+/// count twice in a mix). `entries` are the styles as written, each with
+/// what it resolved to (`None`: left for the resolver to report).
+fn refuse_duplicates<K: PartialEq>(entries: &[(&str, Option<K>)]) -> Result<(), String> {
+    for (j, (s, k)) in entries.iter().enumerate() {
+        let Some(k) = k else { continue };
+        if let Some((first, _)) = entries[..j].iter().find(|(_, o)| o.as_ref() == Some(k)) {
+            return Err(if first == s {
+                format!("style '{s}' is listed twice: list it once")
+            } else {
+                format!("styles '{first}' and '{s}' are the same style: list it once")
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One output of a `model =` rule with an adain/wct model: its paintings,
 /// and them as run inputs (hashed once, when the rule is resolved).
 #[derive(Clone, Debug, Serialize)]
@@ -241,6 +258,12 @@ fn model_paintings(
         let input = crate::jobs::Input::hashed("style", None, path.clone(), sha);
         refs.push((RunStyleRef { path, weight }, input));
     }
+    let found: Vec<_> = styles
+        .iter()
+        .zip(&refs)
+        .map(|(s, (r, _))| (s.as_str(), Some(&r.path)))
+        .collect();
+    refuse_duplicates(&found)?;
     crate::engine::mix_weights::normalised(&refs.iter().map(|r| r.0.weight).collect::<Vec<_>>())
         .map_err(|e| e.to_string())?;
     let output = |refs: Vec<(RunStyleRef, crate::jobs::Input)>| {
@@ -261,6 +284,16 @@ fn model_paintings(
 /// single-style model; for a multi-style one, one per entry of `styles`, or
 /// one mix when any entry has a weight.
 fn model_mixes(model: &str, info: &ModelInfo, styles: &[String]) -> Result<Vec<StyleMix>, String> {
+    // A style is the same one whatever its weight or spelling (name or index).
+    let found: Vec<_> = styles
+        .iter()
+        .map(|s| {
+            let one = RunStyleRef::split(s).ok().map(|(q, _)| vec![q.to_string()]);
+            let weights = one.and_then(|q| StyleMix::parse(&q, &info.styles).ok());
+            (s.as_str(), weights.map(|m| m.weights))
+        })
+        .collect();
+    refuse_duplicates(&found)?;
     match (info.arch.norm.is_conditional(), styles.is_empty()) {
         (false, true) => Ok(Vec::new()),
         (false, false) => Err(format!(
@@ -285,6 +318,59 @@ fn model_mixes(model: &str, info: &ModelInfo, styles: &[String]) -> Result<Vec<S
     }
 }
 
+/// What a `model =` rule's model is resolved from, kept so that the rule can
+/// read it again when the file is replaced while the watcher runs.
+#[derive(Clone, Debug)]
+struct ModelSource {
+    query: String,
+    styles: Vec<String>,
+    /// The paintings folder (library names in `styles`).
+    library: PathBuf,
+    bundled: PathBuf,
+    user: PathBuf,
+    models_styles: Option<PathBuf>,
+}
+
+impl ModelSource {
+    fn new(c: &RuleConfig, library: &Path, models: &ModelLibrary) -> Self {
+        Self {
+            query: c.model.clone().unwrap_or_default(),
+            styles: c.styles.clone(),
+            library: library.to_path_buf(),
+            bundled: models.bundled.clone(),
+            user: models.user.clone(),
+            models_styles: models.styles.clone(),
+        }
+    }
+
+    /// The model found, read and hashed, with the outputs it gives.
+    fn resolve(&self, pixel_limit: u64) -> Result<ModelRef, String> {
+        let m = &self.query;
+        let mut models = ModelLibrary::new(self.bundled.clone(), self.user.clone());
+        models.styles = self.models_styles.clone();
+        let library = Library::open(&self.library).ok();
+        let e = models.find(m).map_err(|e| format!("model '{m}': {e}"))?;
+        let (mixes, paintings) = match &e.arbitrary {
+            Some(a) => (
+                Vec::new(),
+                model_paintings(m, a.method, &self.styles, library.as_ref(), pixel_limit)?,
+            ),
+            None => {
+                let info = read_info(&e.path).map_err(|e| format!("model '{m}': {e}"))?;
+                (model_mixes(m, &info, &self.styles)?, Vec::new())
+            }
+        };
+        let path = std::fs::canonicalize(&e.path).map_err(|err| format!("model '{m}': {err}"))?;
+        Ok(ModelRef {
+            name: e.name.clone(),
+            sha256: sha256_file(&path).map_err(|e| e.to_string())?,
+            path,
+            mixes,
+            paintings,
+        })
+    }
+}
+
 /// A rule ready to run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
@@ -298,6 +384,9 @@ pub struct Rule {
     pub styles: Vec<StyleRef>,
     /// A `model =` rule's model (then `styles` is empty).
     pub model: Option<ModelRef>,
+    /// Where `model` is read again from when its file changes.
+    #[serde(skip)]
+    source: Option<ModelSource>,
     /// The preset's spec; content and style are filled per run.
     pub spec: RunSpec,
     pub preset: Option<String>,
@@ -325,36 +414,15 @@ impl Rule {
         };
         spec.validate().map_err(|e| bad(e.to_string()))?;
         c.check_target().map_err(bad)?;
-        let library = Library::open(styles).ok();
-        let model = match &c.model {
-            Some(m) => {
-                let e = models
-                    .find(m)
-                    .map_err(|e| bad(format!("model '{m}': {e}")))?;
-                let (mixes, paintings) = match &e.arbitrary {
-                    Some(a) => (
-                        Vec::new(),
-                        model_paintings(m, a.method, &c.styles, library.as_ref(), spec.pixel_limit)
-                            .map_err(bad)?,
-                    ),
-                    None => {
-                        let info =
-                            read_info(&e.path).map_err(|e| bad(format!("model '{m}': {e}")))?;
-                        (model_mixes(m, &info, &c.styles).map_err(bad)?, Vec::new())
-                    }
-                };
-                let path = std::fs::canonicalize(&e.path)
-                    .map_err(|err| bad(format!("model '{m}': {err}")))?;
-                Some(ModelRef {
-                    name: e.name.clone(),
-                    sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
-                    path,
-                    mixes,
-                    paintings,
-                })
-            }
+        let source = c
+            .model
+            .as_ref()
+            .map(|_| ModelSource::new(c, styles, models));
+        let model = match &source {
+            Some(src) => Some(src.resolve(spec.pixel_limit).map_err(bad)?),
             None => None,
         };
+        let library = Library::open(styles).ok();
         let inbox = std::fs::canonicalize(&c.inbox)
             .map_err(|e| bad(format!("inbox {}: {e}", c.inbox.display())))?;
         if !inbox.is_dir() {
@@ -369,7 +437,7 @@ impl Rule {
                 "output is the inbox: results would be stylized again; use another folder".into(),
             ));
         }
-        let mut refs = Vec::new();
+        let mut refs: Vec<StyleRef> = Vec::new();
         // A model rule's `styles` are the model's, resolved above.
         let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
         for s in image_styles {
@@ -392,6 +460,12 @@ impl Rule {
                 path,
             });
         }
+        let found: Vec<_> = image_styles
+            .iter()
+            .zip(&refs)
+            .map(|(s, r)| (s.as_str(), Some(&r.path)))
+            .collect();
+        refuse_duplicates(&found).map_err(bad)?;
         Ok(Rule {
             processed: inbox.join("processed"),
             kind: c.kind,
@@ -400,6 +474,7 @@ impl Rule {
             output,
             styles: refs,
             model,
+            source,
             spec,
             preset: c.preset.clone(),
             recursive: c.recursive,
@@ -408,6 +483,23 @@ impl Rule {
             priority: c.priority,
             enabled: c.enabled,
         })
+    }
+
+    /// Reads the rule's model again (its file changed): whether it is
+    /// another model now. On an error the rule keeps the model it had.
+    pub fn reload_model(&mut self) -> Result<bool, WatchError> {
+        let Some(src) = &self.source else {
+            return Ok(false);
+        };
+        let model = src
+            .resolve(self.spec.pixel_limit)
+            .map_err(|reason| WatchError::Rule {
+                rule: self.name.clone(),
+                reason,
+            })?;
+        let changed = self.model.as_ref().map(|m| &m.sha256) != Some(&model.sha256);
+        self.model = Some(model);
+        Ok(changed)
     }
 
     /// The runs queued for one arrival, each with the label its delivered

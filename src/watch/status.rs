@@ -64,6 +64,13 @@ pub enum WatchEvent {
         from: PathBuf,
         to: PathBuf,
     },
+    /// The rule's model file was replaced: later arrivals use the new one,
+    /// and arrivals that failed because of the change are queued again.
+    ModelChanged {
+        rule: String,
+        model: PathBuf,
+        sha256: String,
+    },
     /// Trouble with the rule itself (watcher errors, a vanished inbox).
     Error {
         rule: String,
@@ -83,6 +90,7 @@ impl WatchEvent {
             | WatchEvent::Delivered { rule, .. }
             | WatchEvent::OutputFailed { rule, .. }
             | WatchEvent::Moved { rule, .. }
+            | WatchEvent::ModelChanged { rule, .. }
             | WatchEvent::Error { rule, .. } => rule,
         }
     }
@@ -126,6 +134,16 @@ impl std::fmt::Display for WatchEvent {
             WatchEvent::Moved { rule, from, to } => {
                 write!(f, "[{rule}] moved {} to {}", from.display(), to.display())
             }
+            WatchEvent::ModelChanged {
+                rule,
+                model,
+                sha256,
+            } => write!(
+                f,
+                "[{rule}] model {} changed: read again (sha256 {}…)",
+                model.display(),
+                &sha256[..12.min(sha256.len())]
+            ),
             WatchEvent::Error { rule, message } => write!(f, "[{rule}] error: {message}"),
         }
     }

@@ -3,7 +3,7 @@
 //! finished outputs, settles and moves inputs, and now and then rescans each
 //! inbox to catch what events missed (and what arrived while it was down).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -18,7 +18,7 @@ use super::intake::{take, Taken};
 use super::rules::{After, Backend, Rule, RuleConfig, Timings, WatcherSettings};
 use super::source::{self, classify, Change, Source};
 use super::status::{RuleState, WatchEvent, WatchHandle};
-use crate::queue::{Store, StoreResult};
+use crate::queue::{Store, StoreResult, WatchItem, WatchedRun};
 
 const TICK: Duration = Duration::from_millis(100);
 const DELIVER_EVERY: Duration = Duration::from_millis(500);
@@ -27,6 +27,23 @@ const COUNTS_EVERY: Duration = Duration::from_secs(1);
 const FAILURES_SHOWN: usize = 20;
 
 type Stat = (u64, Option<SystemTime>);
+
+/// Size, times and inode of a file: any write or replacement changes one.
+type Stamp = (u64, i64, i64, i64, i64, u64);
+
+fn stamp(p: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| {
+        (
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+            m.ino(),
+        )
+    })
+}
 
 fn stat(p: &Path) -> Option<Stat> {
     std::fs::metadata(p)
@@ -51,6 +68,11 @@ struct Live {
     /// The inbox folder's (device, inode) when last seen: a different one
     /// means it was moved away (with its files) and another made in its place.
     inbox_id: Option<(u64, u64)>,
+    /// The model file as it was when the rule last read it (`None`: not
+    /// yet compared, so the first look reads it again).
+    model_stamp: Option<Stamp>,
+    /// Items whose retry cannot be made (their input is gone or changed).
+    not_retried: HashSet<i64>,
 }
 
 fn folder_id(p: &Path) -> Option<(u64, u64)> {
@@ -125,6 +147,8 @@ impl Watcher {
                     next_reconcile: now,
                     inbox_missing: false,
                     inbox_id: None,
+                    model_stamp: None,
+                    not_retried: HashSet::new(),
                 })
                 .collect(),
             timings: settings.into(),
@@ -408,6 +432,9 @@ impl Watcher {
         l.inbox_id = id;
         let (ready, gone) = l.arrivals.take_ready(t.quiet, t.open_grace);
         let name = self.live[i].rule.name.clone();
+        if !ready.is_empty() {
+            self.refresh_model(i);
+        }
         for (path, why) in gone {
             let reason = match why {
                 Gone::Deleted => "deleted before it was processed".to_string(),
@@ -464,6 +491,9 @@ impl Watcher {
         let name = self.live[i].rule.name.clone();
         match move_processed(&self.live[i].rule, path) {
             Ok(to) => {
+                // Ours to move: its leaving the inbox is no deletion (after a
+                // restart the scan may have noted it as arriving).
+                self.live[i].arrivals.forget(path);
                 if let Some(id) = item {
                     // "-": the input had already left the inbox.
                     let rec = to.clone().unwrap_or_else(|| PathBuf::from("-"));
@@ -485,6 +515,7 @@ impl Watcher {
     }
 
     fn deliver(&mut self, i: usize) -> StoreResult<()> {
+        self.refresh_model(i);
         let name = self.live[i].rule.name.clone();
         for o in self.store.pending_outputs(&name)? {
             match deliver(&self.store, &o)? {
@@ -502,12 +533,129 @@ impl Watcher {
             }
         }
         self.store.settle_items(&name)?;
+        self.retry_changed_model(i)?;
         if self.live[i].rule.after == After::Move {
             for item in self.store.unmoved_items(&name)? {
                 self.move_input(i, &item.path, Some(item.id));
             }
         }
         Ok(())
+    }
+
+    /// Reads a `model =` rule's model again when its file has changed, so
+    /// that arrivals are queued with the model that is there now.
+    fn refresh_model(&mut self, i: usize) {
+        let Some(path) = self.live[i].rule.model.as_ref().map(|m| m.path.clone()) else {
+            return;
+        };
+        let before = stamp(&path);
+        if before.is_some() && before == self.live[i].model_stamp {
+            return;
+        }
+        match self.live[i].rule.reload_model() {
+            Ok(changed) => {
+                // A file still being written is read again once it is done.
+                if stamp(&path) == before {
+                    self.live[i].model_stamp = before;
+                }
+                if let Some(m) = self.live[i].rule.model.as_ref().filter(|_| changed) {
+                    self.out.push(WatchEvent::ModelChanged {
+                        rule: self.live[i].rule.name.clone(),
+                        model: m.path.clone(),
+                        sha256: m.sha256.clone(),
+                    });
+                }
+            }
+            Err(e) => {
+                // Said once per change of the file; the rule keeps its model.
+                self.live[i].model_stamp = before;
+                self.error(i, e.to_string());
+            }
+        }
+    }
+
+    /// Queues again, with the rule's model as it is now, the outputs whose
+    /// runs failed because the model file changed after they were queued.
+    fn retry_changed_model(&mut self, i: usize) -> StoreResult<()> {
+        let Some(sha) = self.live[i].rule.model.as_ref().map(|m| m.sha256.clone()) else {
+            return Ok(());
+        };
+        let name = self.live[i].rule.name.clone();
+        let mut failed: Vec<(WatchItem, Vec<(i64, String)>)> = Vec::new();
+        for (item, run, style) in self.store.changed_input_failures(&name)? {
+            if self.live[i].not_retried.contains(&item.id) {
+                continue;
+            }
+            let run_model = self
+                .store
+                .get(run)?
+                .inputs
+                .into_iter()
+                .find(|x| x.role == "model");
+            if run_model.is_none_or(|m| m.sha256 == sha) {
+                continue;
+            }
+            match failed.iter_mut().find(|(it, _)| it.id == item.id) {
+                Some((_, outs)) => outs.push((run, style)),
+                None => failed.push((item, vec![(run, style)])),
+            }
+        }
+        for (item, outs) in failed {
+            match self.retry(i, &item, &outs)? {
+                Some((path, runs)) => self.out.push(WatchEvent::Queued {
+                    rule: name.clone(),
+                    path,
+                    runs,
+                }),
+                None => {
+                    self.live[i].not_retried.insert(item.id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the outputs `outs` (run, label) of failed `item` again, from
+    /// where its input is now; `None` if it is gone or no longer the same.
+    fn retry(
+        &mut self,
+        i: usize,
+        item: &WatchItem,
+        outs: &[(i64, String)],
+    ) -> StoreResult<Option<(PathBuf, Vec<i64>)>> {
+        let rule = &self.live[i].rule;
+        let path = match &item.moved_to {
+            Some(to) if to != Path::new("-") => to.clone(),
+            Some(_) => return Ok(None),
+            None => item.path.clone(),
+        };
+        let Some(sha) = item.sha256.clone() else {
+            return Ok(None);
+        };
+        if crate::engine::weights::sha256_file(&path).ok().as_ref() != Some(&sha) {
+            return Ok(None);
+        }
+        let stem = item
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        let content = crate::jobs::Input::hashed("content", stem, path.clone(), sha);
+        let runs: Vec<WatchedRun> = rule
+            .jobs(content)
+            .into_iter()
+            .filter(|(label, _, _)| outs.iter().any(|(_, l)| l == label))
+            .map(|(label, job, inputs)| WatchedRun {
+                job,
+                inputs,
+                style: label,
+                output_dir: rule.output.clone(),
+            })
+            .collect();
+        let old: Vec<i64> = outs.iter().map(|(r, _)| *r).collect();
+        let ids = self
+            .store
+            .requeue_watched(item.id, &old, &runs, rule.priority)?;
+        Ok(ids.map(|ids| (path, ids)))
     }
 
     fn refresh_counts(&mut self) {
