@@ -17,6 +17,7 @@ pub mod memory;
 pub mod mrf;
 pub mod optim;
 pub mod output;
+pub mod pth;
 pub mod pyramid;
 pub mod sink;
 pub mod spec;
