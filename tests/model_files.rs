@@ -266,6 +266,38 @@ fn damaged_model_files_are_refused_by_load_and_apply() {
     }
 }
 
+/// CRC-32 of zip entries.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// `bytes` (a zip) with entry `name`'s stored data changed by `f`, its CRC
+/// updated in both headers: a well-formed file with other contents.
+fn patch_entry(bytes: &[u8], name: &str, f: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let e = zip.by_name(name).unwrap();
+    let (start, len) = (e.data_start() as usize, e.compressed_size() as usize);
+    let (local, central) = (e.header_start() as usize, e.central_header_start() as usize);
+    drop(e);
+    let mut out = bytes.to_vec();
+    f(&mut out[start..start + len]);
+    let crc = crc32(&out[start..start + len]).to_le_bytes();
+    out[local + 14..local + 18].copy_from_slice(&crc);
+    out[central + 16..central + 20].copy_from_slice(&crc);
+    out
+}
+
 #[test]
 fn pth_declaring_a_huge_entry_is_refused_before_inflating() {
     // The golden state dict plus one unreferenced entry of 600 MiB of zeros,
@@ -295,5 +327,160 @@ fn pth_declaring_a_huge_entry_is_refused_before_inflating() {
     assert!(
         msg.contains("data/999") && msg.contains("600 MiB") && msg.contains("before inflating"),
         "{msg}"
+    );
+}
+
+/// A model file with one tensor's values replaced by `value`, or without
+/// that tensor when `value` is None; other metadata when `meta` is given.
+fn rewrite(src: &Path, dst: &Path, tensor: &str, value: Option<f32>, meta: Option<(&str, &str)>) {
+    use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+    let bytes = std::fs::read(src).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut info = header.metadata().clone().unwrap_or_default();
+    if let Some((k, v)) = meta {
+        info.insert(k.into(), v.into());
+    }
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, view) in st.tensors() {
+        let mut data = view.data().to_vec();
+        if name == tensor {
+            let Some(x) = value else { continue };
+            match view.dtype() {
+                Dtype::F16 => {
+                    let h: u16 = if x.is_nan() { 0x7e00 } else { 0x7c00 };
+                    for c in data.chunks_exact_mut(2) {
+                        c.copy_from_slice(&h.to_le_bytes());
+                    }
+                }
+                _ => {
+                    for c in data.chunks_exact_mut(4) {
+                        c.copy_from_slice(&x.to_le_bytes());
+                    }
+                }
+            }
+        }
+        owned.push((name, view.dtype(), view.shape().to_vec(), data));
+    }
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let out = safetensors::tensor::serialize(views, &Some(info)).unwrap();
+    std::fs::write(dst, out).unwrap();
+}
+
+#[test]
+fn non_finite_weights_are_refused_on_import_load_and_save() {
+    let dir = tempfile::tempdir().unwrap();
+    // Import: a state dict whose first storage holds NaN.
+    let pth = dir.path().join("nan.pth");
+    let b = std::fs::read(golden("transformer_import.pth")).unwrap();
+    let b = patch_entry(&b, "transformer_import/data/0", |d| {
+        for c in d.chunks_exact_mut(4) {
+            c.copy_from_slice(&f32::NAN.to_le_bytes());
+        }
+    });
+    std::fs::write(&pth, b).unwrap();
+    let err = import_state_dict(&pth, Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("tensor ") && err.contains("NaN"), "{err}");
+
+    // Load: fast-style and AdaIN model files with an infinite tensor.
+    let (fast, adain) = model_files(dir.path());
+    let bad = dir.path().join("bad.safetensors");
+    rewrite(
+        &fast,
+        &bad,
+        "conv2.conv2d.weight",
+        Some(f32::INFINITY),
+        None,
+    );
+    let err = Model::load(&bad, Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("conv2.conv2d.weight") && err.contains("infinite"),
+        "{err}"
+    );
+    rewrite(&adain, &bad, "decoder4.1.weight", Some(f32::NAN), None);
+    let err = ArbModel::load(&bad, &weights_path(), Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("decoder4.1.weight") && err.contains("NaN"),
+        "{err}"
+    );
+    // ... and `apply` writes nothing.
+    let content = dir.path().join("c.png");
+    write_pattern(&content, 32, 32);
+    let out = dir.path().join("out.png");
+    rewrite(&fast, &bad, "conv2.conv2d.weight", Some(f32::NAN), None);
+    fails_cleanly(
+        atelier_in(&dir.path().join("data"))
+            .arg("apply")
+            .arg(&bad)
+            .arg(&content)
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(!out.exists());
+
+    // Save: a diverged network is not written, nor one whose weights
+    // overflow fp16 (the file's precision).
+    let m = Model::load(&fast, Device::Cpu).unwrap();
+    for (x, what) in [(f64::INFINITY, "inf"), (1e6, "above fp16")] {
+        let target = dir.path().join(format!("{what}.safetensors"));
+        let mut v = m.vs.variables();
+        let t = v.get_mut("res1.conv1.conv2d.bias").unwrap();
+        tch::no_grad(|| {
+            let _ = t.fill_(x);
+        });
+        let err = m.save(&target).expect_err("refused").to_string();
+        assert!(err.contains("res1.conv1.conv2d.bias"), "{what}: {err}");
+        assert!(!target.exists(), "{what}");
+    }
+}
+
+#[test]
+fn a_missing_tensor_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fast, _) = model_files(dir.path());
+    let bad = dir.path().join("bad.safetensors");
+    rewrite(&fast, &bad, "res3.conv2.conv2d.bias", None, None);
+    let err = Model::load(&bad, Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("1 of") && err.contains("res3.conv2.conv2d.bias"),
+        "{err}"
+    );
+}
+
+#[test]
+fn adain_file_with_broken_metadata_says_its_metadata_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, adain) = model_files(dir.path());
+    let bad = dir.path().join("bad.safetensors");
+    rewrite(
+        &adain,
+        &bad,
+        "",
+        None,
+        Some(("atelier", "{\"method\": \"adain\"")),
+    );
+    let err = fails_cleanly(
+        atelier_in(&dir.path().join("data"))
+            .args(["models", "show"])
+            .arg(&bad),
+    );
+    assert!(
+        err.contains("metadata") && err.contains("broken") && !err.contains("expected"),
+        "{err}"
     );
 }
