@@ -484,3 +484,94 @@ fn adain_file_with_broken_metadata_says_its_metadata_is_broken() {
         "{err}"
     );
 }
+
+#[test]
+fn import_name_may_end_in_safetensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = atelier_in(&data)
+        .args(["models", "import"])
+        .arg(golden("transformer_import.pth"))
+        .args(["--name", "x.safetensors"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files_under(&data.join("models")),
+        vec![data.join("models/x.safetensors")]
+    );
+}
+
+#[test]
+fn models_rm_refuses_a_model_that_runs_or_rules_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[watch]]\nname = \"drop-b\"\ninbox = \"{0}/in\"\noutput = \"{0}/out\"\nmodel = \"b\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let cmd = || {
+        let mut c = atelier_in(&data);
+        c.arg("--config").arg(&config);
+        c
+    };
+    for name in ["a", "b", "c"] {
+        let out = cmd()
+            .args(["models", "import"])
+            .arg(golden("transformer_import.pth"))
+            .args(["--name", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let content = dir.path().join("c.png");
+    write_pattern(&content, 32, 32);
+    for _ in 0..2 {
+        let out = cmd()
+            .args(["queue", "add", "apply", "a"])
+            .arg(&content)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let models = data.join("models");
+    let err = fails_cleanly(cmd().args(["models", "rm", "a"]));
+    assert!(
+        err.contains("runs 1, 2") && err.contains("--force"),
+        "{err}"
+    );
+    let err = fails_cleanly(cmd().args(["models", "rm", "b"]));
+    assert!(err.contains("drop-b") && err.contains("--force"), "{err}");
+    assert_eq!(files_under(&models).len(), 3, "nothing removed");
+    for name in ["a", "b", "c"] {
+        let mut c = cmd();
+        c.args(["models", "rm", name]);
+        if name != "c" {
+            c.arg("--force");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(files_under(&models), Vec::<PathBuf>::new());
+}
