@@ -88,6 +88,14 @@ fn assert_same(what: &str, got: &[(String, Tensor)], want: &[(String, Tensor)]) 
     }
 }
 
+/// An error is one line naming the damaged file.
+fn assert_one_line(what: &str, err: &str, file: &str) {
+    assert!(
+        err.lines().count() == 1 && err.contains(file),
+        "{what}: {err}"
+    );
+}
+
 #[test]
 fn damaged_pth_imports_are_refused_or_identical() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,8 +104,9 @@ fn damaged_pth_imports_are_refused_or_identical() {
     let bad = dir.path().join("bad.pth");
     for (what, bytes) in damaged(&std::fs::read(&fast).unwrap()) {
         std::fs::write(&bad, &bytes).unwrap();
-        if let Ok(m) = import_state_dict(&bad, Device::Cpu) {
-            assert_same(&what, &vars(&m.vs), &reference);
+        match import_state_dict(&bad, Device::Cpu) {
+            Ok(m) => assert_same(&what, &vars(&m.vs), &reference),
+            Err(e) => assert_one_line(&what, &e.to_string(), "bad.pth"),
         }
     }
     let (dec, enc) = (golden("adain_decoder.pth"), golden("adain_vgg.pth"));
@@ -110,8 +119,9 @@ fn damaged_pth_imports_are_refused_or_identical() {
             } else {
                 import_adain(&dec, &bad, Device::Cpu)
             };
-            if let Ok(m) = got {
-                assert_same(&what, &adain_weights(&m), &reference);
+            match got {
+                Ok(m) => assert_same(&what, &adain_weights(&m), &reference),
+                Err(e) => assert_one_line(&what, &e.to_string(), "bad.pth"),
             }
         }
     }
@@ -225,16 +235,17 @@ fn damaged_model_files_are_refused_by_load_and_apply() {
                 !what.starts_with("cut") && all_finite(&vars(&m.vs)),
                 "{what}"
             ),
-            Err(e) => assert_eq!(e.to_string().lines().count(), 1, "{what}: {e}"),
+            Err(e) => assert_one_line(&what, &e.to_string(), "bad.safetensors"),
         }
     }
     for (what, bytes) in damaged(&std::fs::read(&adain).unwrap()) {
         std::fs::write(&bad, &bytes).unwrap();
-        if let Ok(m) = ArbModel::load(&bad, &weights_path(), Device::Cpu) {
-            assert!(
+        match ArbModel::load(&bad, &weights_path(), Device::Cpu) {
+            Ok(m) => assert!(
                 !what.starts_with("cut") && all_finite(&adain_weights(&m)),
                 "{what}"
-            );
+            ),
+            Err(e) => assert_one_line(&what, &e.to_string(), "bad.safetensors"),
         }
     }
 
@@ -328,6 +339,27 @@ fn pth_declaring_a_huge_entry_is_refused_before_inflating() {
         msg.contains("data/999") && msg.contains("600 MiB") && msg.contains("before inflating"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_tensor_name_that_is_not_utf8_is_refused() {
+    // A well-formed zip (CRC updated) whose pickle names a tensor with a
+    // byte that is not UTF-8: tch's own loader aborts the process on it.
+    let b = std::fs::read(golden("transformer_import.pth")).unwrap();
+    let b = patch_entry(&b, "transformer_import/data.pkl", |d| {
+        let key = b"conv1.conv2d.weight";
+        let at = d.windows(key.len()).position(|w| w == key).unwrap();
+        d[at] = 0xff;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let pth = dir.path().join("name.pth");
+    std::fs::write(&pth, b).unwrap();
+    let err = import_state_dict(&pth, Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert_one_line("non-UTF-8 name", &err, "name.pth");
+    assert!(err.contains("not UTF-8"), "{err}");
 }
 
 /// A model file with one tensor's values replaced by `value`, or without

@@ -16,6 +16,7 @@ use tch::{Kind, Tensor};
 use zip::{CompressionMethod, ZipArchive};
 
 use super::error::{Error, Result};
+use super::fast::model_file::non_finite;
 
 /// The most a state dict may declare, all entries together. The importers
 /// read at most pytorch-AdaIN's `vgg_normalised.pth` (80 MB; a TransformerNet
@@ -38,9 +39,36 @@ fn model_err(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// The tensors of the state dict at `path` as f32 on the CPU, after
-/// [`check`]; `hint` says what to do when libtorch cannot read a checked file
-/// (an old non-zip format).
+/// [`check`]; `hint` says what to do with a file libtorch cannot read (an
+/// old non-zip format).
 pub fn load_state_dict(path: &Path, hint: &str) -> Result<Vec<(String, Tensor)>> {
+    let bytes = read_checked(path, hint)?;
+    let copy = private_copy(&bytes).map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let raw = loadz(copy.path()).map_err(|e| {
+        model_err(
+            path,
+            format!(
+                "not a readable PyTorch state dict ({}); {hint}",
+                e.lines().next().unwrap_or("")
+            ),
+        )
+    })?;
+    raw.into_iter()
+        .map(|(name, t)| {
+            let name = String::from_utf8(name)
+                .map_err(|_| model_err(path, "a tensor name that is not UTF-8"))?
+                .replace('|', ".");
+            let t = t.f_to_kind(Kind::Float)?;
+            if t.f_isfinite()?.f_all()?.f_int64_value(&[])? == 0 {
+                return Err(model_err(path, non_finite(&name)));
+            }
+            Ok((name, t))
+        })
+        .collect()
+}
+
+/// The bytes of the file at `path` once [`check`] passes them.
+fn read_checked(path: &Path, hint: &str) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
         _ => Error::io(path, e),
@@ -67,31 +95,7 @@ pub fn load_state_dict(path: &Path, hint: &str) -> Result<Vec<(String, Tensor)>>
     }
     check(&bytes)
         .map_err(|reason| model_err(path, format!("damaged or not a torch.save file: {reason}")))?;
-    let copy = private_copy(&bytes).map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let raw = loadz(copy.path()).map_err(|e| {
-        model_err(
-            path,
-            format!(
-                "not a readable PyTorch state dict ({}); {hint}",
-                e.lines().next().unwrap_or("")
-            ),
-        )
-    })?;
-    let mut out = Vec::with_capacity(raw.len());
-    for (name, t) in raw {
-        let name = String::from_utf8(name)
-            .map_err(|_| model_err(path, "a tensor name that is not UTF-8"))?
-            .replace('|', ".");
-        let t = t.f_to_kind(Kind::Float)?;
-        if t.f_isfinite()?.f_all()?.f_int64_value(&[])? == 0 {
-            return Err(model_err(
-                path,
-                format!("tensor {name} holds NaN or infinite values"),
-            ));
-        }
-        out.push((name, t));
-    }
-    Ok(out)
+    Ok(bytes)
 }
 
 /// The checked bytes in a temporary file only this process writes.

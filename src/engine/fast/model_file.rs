@@ -256,7 +256,8 @@ pub(crate) fn tensors_of(path: &Path, st: &SafeTensors) -> Result<Vec<(String, T
     Ok(tensors)
 }
 
-fn non_finite(name: &str) -> String {
+/// Why a tensor is refused when it holds non-finite values.
+pub(crate) fn non_finite(name: &str) -> String {
     format!("tensor {name} holds NaN or infinite values")
 }
 
