@@ -16,6 +16,7 @@ mod jobs;
 mod kinds;
 mod lbfgs;
 mod losses;
+mod model_files;
 mod msg;
 mod oom;
 mod options;

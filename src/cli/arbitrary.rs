@@ -403,7 +403,8 @@ pub fn import(
         bail!("--encoder vgg_normalised.pth is needed: pytorch-AdaIN's decoder works only with its own encoder");
     };
     let name = name.unwrap_or_else(|| "adain-published".to_string());
-    let out = lib.new_user_path(&name)?;
+    let name = super::fast::import_name(&name);
+    let out = lib.new_user_path(name)?;
     let model = import_adain(file, encoder, tch::Device::Cpu)?;
     model.save(&out, false)?;
     println!(

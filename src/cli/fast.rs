@@ -29,6 +29,7 @@ use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::apply::check_size;
+use crate::queue::Status;
 
 /// The model library: `models/` of the checkout plus `<data dir>/models`.
 pub fn library(c: &Config, data_dir: Option<&Path>) -> Result<ModelLibrary> {
@@ -747,8 +748,14 @@ pub enum ModelsCmd {
     },
     /// Show a model's metadata.
     Show { name: String },
-    /// Delete one of your own models.
-    Rm { name: String },
+    /// Delete one of your own models (refused while queued runs or watch
+    /// rules use it, unless --force).
+    Rm {
+        name: String,
+        /// Remove it even if queued or interrupted runs or watch rules use it.
+        #[arg(long)]
+        force: bool,
+    },
     /// Import a pytorch/examples fast_neural_style state dict (.pth), or with
     /// --arch adain naoto0804/pytorch-AdaIN's decoder.pth and --encoder vgg_normalised.pth.
     Import {
@@ -821,7 +828,11 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
             }
             println!("{}", serde_json::to_string_pretty(&e)?);
         }
-        ModelsCmd::Rm { name } => {
+        ModelsCmd::Rm { name, force } => {
+            let e = lib.find(&name)?;
+            if !force && e.kind == ModelKind::User {
+                refuse_if_used(&name, &e.path, &lib, c, data_dir)?;
+            }
             let p = lib.remove(&name)?;
             println!("removed {}", p.display());
         }
@@ -837,7 +848,8 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
             let Some(name) = name else {
                 bail!("--name is needed to import a fast-style model");
             };
-            let out = lib.new_user_path(&name)?;
+            let name = import_name(&name);
+            let out = lib.new_user_path(name)?;
             let model = import_state_dict(&file, tch::Device::Cpu)?;
             model.save(&out)?;
             println!(
@@ -849,4 +861,90 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
         }
     }
     Ok(0)
+}
+
+/// The model a `--name` names: `x.safetensors` is `x` (the library adds
+/// the extension).
+pub(super) fn import_name(name: &str) -> &str {
+    name.strip_suffix(".safetensors").unwrap_or(name)
+}
+
+/// Refuses to remove the model at `path` while unfinished runs or watch
+/// rules use it, naming them.
+fn refuse_if_used(
+    name: &str,
+    path: &Path,
+    lib: &ModelLibrary,
+    c: &Config,
+    data_dir: Option<&Path>,
+) -> Result<()> {
+    let runs = runs_using(path, c, data_dir)?;
+    let rules = rules_using(path, lib, c);
+    let mut uses = Vec::new();
+    if !runs.is_empty() {
+        let ids: Vec<String> = runs.iter().map(i64::to_string).collect();
+        uses.push(format!(
+            "{} {} (queued, running or interrupted)",
+            if runs.len() == 1 { "run" } else { "runs" },
+            ids.join(", ")
+        ));
+    }
+    if !rules.is_empty() {
+        uses.push(format!(
+            "watch {} {}",
+            if rules.len() == 1 { "rule" } else { "rules" },
+            rules.join(", ")
+        ));
+    }
+    if !uses.is_empty() {
+        bail!(
+            "model '{name}' is used by {}; pass --force to remove it anyway",
+            uses.join(" and ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` are the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The ids of the runs not yet finished (queued, running, interrupted)
+/// that take the model at `path` as an input, oldest first.
+fn runs_using(path: &Path, c: &Config, data_dir: Option<&Path>) -> Result<Vec<i64>> {
+    let store = crate::queue::Store::open(&c.data_dir(data_dir)?)?;
+    let filter = crate::queue::Filter {
+        statuses: vec![Status::Queued, Status::Running, Status::Interrupted],
+        ..Default::default()
+    };
+    let mut ids: Vec<i64> = store
+        .list(&filter)?
+        .into_iter()
+        .filter(|r| {
+            r.inputs
+                .iter()
+                .any(|i| i.role == "model" && same_file(&i.path, path))
+        })
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// The names of the watch rules of the config whose `model` is the one at `path`.
+fn rules_using(path: &Path, lib: &ModelLibrary, c: &Config) -> Vec<String> {
+    c.watch
+        .iter()
+        .filter(|w| {
+            w.model
+                .as_deref()
+                .and_then(|m| lib.find(m).ok())
+                .is_some_and(|e| same_file(&e.path, path))
+        })
+        .map(|w| w.name())
+        .collect()
 }

@@ -18,6 +18,7 @@ pub mod mix_weights;
 pub mod mrf;
 pub mod optim;
 pub mod output;
+pub mod pth;
 pub mod pyramid;
 pub mod sink;
 pub mod spec;

@@ -7,31 +7,25 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::decoder::{mirror, Op};
 use super::encoder::{EdgePadding, SEQUENTIAL_KEYS};
 use super::model_file::{encoder_from_keys, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord};
 use crate::engine::error::{Error, Result};
 use crate::engine::fast::model_file::copy_into;
+use crate::engine::pth::load_state_dict;
 
 /// The level naoto0804's decoder starts from (relu4_1).
 pub const ADAIN_LEVEL: usize = 4;
 
 fn load_pth(path: &Path) -> Result<HashMap<String, Tensor>> {
-    if !path.is_file() {
-        return Err(Error::NotFound(path.to_path_buf()));
-    }
-    let t = Tensor::loadz_multi(path).map_err(|e| Error::Model {
-        path: path.to_path_buf(),
-        reason: format!(
-            "not a readable PyTorch state dict ({}); the 2018 files are in torch's legacy format: re-save them as a plain dict with a recent torch: python -c \"import torch; torch.save(dict(torch.load('F')), 'F2')\"",
-            e.to_string().lines().next().unwrap_or("")
-        ),
-    })?;
-    t.into_iter()
-        .map(|(k, v)| Ok((k, v.f_to_kind(Kind::Float)?)))
-        .collect()
+    Ok(load_state_dict(
+        path,
+        "the 2018 files are in torch's legacy format: re-save them as a plain dict with a recent torch: python -c \"import torch; torch.save(dict(torch.load('F')), 'F2')\"",
+    )?
+    .into_iter()
+    .collect())
 }
 
 /// `N.weight` / `N.bias` → N.

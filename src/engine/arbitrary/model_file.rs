@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -17,7 +17,8 @@ use super::decoder::{Decoder, Op};
 use super::encoder::{EdgePadding, Encoder, SEQUENTIAL_KEYS, TAP_AFTER};
 use crate::engine::error::{Error, Result};
 use crate::engine::fast::model_file::{
-    blob, copy_into, write_atomic, DatasetSummary, StyleSource, FORMAT_VERSION,
+    blob, broken_metadata, copy_into, ensure_finite, tensors_of, write_atomic, DatasetSummary,
+    StyleSource, FORMAT_VERSION,
 };
 use crate::engine::weights::Weights;
 
@@ -247,6 +248,7 @@ impl ArbModel {
             }
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        ensure_finite(path, &tensors)?;
         write_atomic(path, &tensors, metadata(&self.info)?, replace)
     }
 }
@@ -300,7 +302,8 @@ pub fn read_info(path: &Path) -> Result<ArbInfo> {
     info_from(path, &header.metadata().clone().unwrap_or_default())
 }
 
-fn info_from(path: &Path, meta: &HashMap<String, String>) -> Result<ArbInfo> {
+/// The info of an adain/wct file from its metadata, checked.
+pub(crate) fn info_from(path: &Path, meta: &HashMap<String, String>) -> Result<ArbInfo> {
     let version = meta.get("format_version").map(String::as_str).unwrap_or("");
     if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
         return Err(model_err(
@@ -318,9 +321,7 @@ fn info_from(path: &Path, meta: &HashMap<String, String>) -> Result<ArbInfo> {
     let info: ArbInfo = meta
         .get("atelier")
         .ok_or_else(|| model_err(path, "metadata 'atelier' missing"))
-        .and_then(|j| {
-            serde_json::from_str(j).map_err(|e| model_err(path, format!("bad metadata: {e}")))
-        })?;
+        .and_then(|j| serde_json::from_str(j).map_err(|e| model_err(path, broken_metadata(&e))))?;
     if info.method != method {
         return Err(model_err(path, "architecture and metadata disagree"));
     }
@@ -341,18 +342,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(ArbInfo, Vec<(String, Tensor)>)> 
     let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| model_err(path, format!("unreadable header: {e:?}")))?;
     let info = info_from(path, &header.metadata().clone().unwrap_or_default())?;
-    let mut tensors = Vec::new();
-    for (name, view) in st.tensors() {
-        let kind = match view.dtype() {
-            Dtype::F16 => Kind::Half,
-            Dtype::F32 => Kind::Float,
-            d => return Err(model_err(path, format!("tensor {name}: dtype {d:?}"))),
-        };
-        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        let t = Tensor::f_from_data_size(view.data(), &shape, kind)?.f_to_kind(Kind::Float)?;
-        tensors.push((name, t));
-    }
-    Ok((info, tensors))
+    Ok((info, tensors_of(path, &st)?))
 }
 
 /// The level-`level` decoder of the model file at `path`, to start a

@@ -1,15 +1,17 @@
 //! Importing a pytorch/examples state dict (`torch.save(model.state_dict())`,
-//! the zip-pickle format of torch ≥ 1.6, read by libtorch through tch).
+//! the zip-pickle format of torch ≥ 1.6, checked, then read by libtorch:
+//! see [`crate::engine::pth`]).
 //! The 2017 published models carry stray `in*.running_mean/var` keys that
 //! pytorch/examples' own `stylize()` deletes; they are dropped here too.
 
 use std::path::Path;
 
-use tch::{Device, Kind};
+use tch::{Device, Tensor};
 
 use super::model_file::{blank_info, copy_into, Model, IMPORT_NORM};
 use super::transformer::Arch;
 use crate::engine::error::{Error, Result};
+use crate::engine::pth::load_state_dict;
 
 /// Whether `key` is one of the legacy instance-norm running statistics.
 pub fn is_legacy_key(key: &str) -> bool {
@@ -28,21 +30,14 @@ pub fn import_state_dict(path: &Path, device: Device) -> Result<Model> {
         path: path.to_path_buf(),
         reason,
     };
-    if !path.is_file() {
-        return Err(Error::NotFound(path.to_path_buf()));
-    }
-    let tensors = tch::Tensor::loadz_multi(path).map_err(|e| {
-        err(format!(
-            "not a readable PyTorch state dict ({}); old non-zip files: re-save with torch.save in a recent torch",
-            e.to_string().lines().next().unwrap_or("")
-        ))
-    })?;
-    let mut kept = Vec::new();
-    for (k, t) in tensors {
-        if !is_legacy_key(&k) {
-            kept.push((k, t.f_to_kind(Kind::Float)?));
-        }
-    }
+    let tensors = load_state_dict(
+        path,
+        "old non-zip files: re-save with torch.save in a recent torch",
+    )?;
+    let kept: Vec<(String, Tensor)> = tensors
+        .into_iter()
+        .filter(|(k, _)| !is_legacy_key(k))
+        .collect();
     let conv1 = kept
         .iter()
         .find(|(k, _)| k == "conv1.conv2d.weight")

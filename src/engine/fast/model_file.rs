@@ -8,7 +8,7 @@
 //! lists its styles in the order of the rows of its γ, β tables.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::transformer::{Arch, Norm, StyleNet};
+use crate::engine::arbitrary::model_file::{info_from as arbitrary_info, Method};
 use crate::engine::error::{Error, Result};
 
 /// Version of the model file layout; a file with another one is refused.
@@ -130,6 +131,7 @@ impl Model {
     /// to replace an existing file.
     pub fn save(&self, path: &Path) -> Result<()> {
         let tensors = named_tensors(&self.vs, Kind::Half)?;
+        ensure_finite(path, &tensors)?;
         write_atomic(path, &tensors, metadata(&self.info)?, false)
     }
 }
@@ -187,6 +189,14 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(ModelInfo, Vec<(String
         ));
     }
     let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
+    if arch.parse::<Method>().is_ok() {
+        // An adain/wct file: say what is wrong with it as such, if anything.
+        arbitrary_info(path, &meta)?;
+        return Err(model_err(
+            path,
+            format!("an {arch} model, not a fast-style network"),
+        ));
+    }
     if ![ARCHITECTURE, CIN_ARCHITECTURE, MSG_ARCHITECTURE].contains(&arch) {
         return Err(model_err(
             path,
@@ -196,9 +206,7 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(ModelInfo, Vec<(String
     let mut info: ModelInfo = meta
         .get("atelier")
         .ok_or_else(|| model_err(path, "metadata 'atelier' missing"))
-        .and_then(|j| {
-            serde_json::from_str(j).map_err(|e| model_err(path, format!("bad metadata: {e}")))
-        })?;
+        .and_then(|j| serde_json::from_str(j).map_err(|e| model_err(path, broken_metadata(&e))))?;
     if architecture_of(&info.arch) != arch {
         return Err(model_err(
             path,
@@ -220,6 +228,17 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(ModelInfo, Vec<(String
             s.name = stem_of(&s.path);
         }
     }
+    Ok((info, tensors_of(path, &st)?))
+}
+
+/// The reason for a metadata `atelier` that does not parse.
+pub(crate) fn broken_metadata(e: &serde_json::Error) -> String {
+    format!("broken metadata: 'atelier' is not readable ({e})")
+}
+
+/// The tensors of a model file as f32 on the CPU; a dtype other than fp16
+/// or f32, or a NaN or infinite value, is refused by tensor name.
+pub(crate) fn tensors_of(path: &Path, st: &SafeTensors) -> Result<Vec<(String, Tensor)>> {
     let mut tensors = Vec::new();
     for (name, view) in st.tensors() {
         let kind = match view.dtype() {
@@ -227,11 +246,55 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<(ModelInfo, Vec<(String
             Dtype::F32 => Kind::Float,
             d => return Err(model_err(path, format!("tensor {name}: dtype {d:?}"))),
         };
+        if !finite(view.dtype(), view.data()) {
+            return Err(model_err(path, non_finite(&name)));
+        }
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         let t = Tensor::f_from_data_size(view.data(), &shape, kind)?.f_to_kind(Kind::Float)?;
         tensors.push((name, t));
     }
-    Ok((info, tensors))
+    Ok(tensors)
+}
+
+/// Why a tensor is refused when it holds non-finite values.
+pub(crate) fn non_finite(name: &str) -> String {
+    format!("tensor {name} holds NaN or infinite values")
+}
+
+/// Whether every value of little-endian `data` of `dtype` is finite (only
+/// fp16 and f32 are written or read here).
+fn finite(dtype: Dtype, data: &[u8]) -> bool {
+    match dtype {
+        // fp16: all exponent bits set is infinity or NaN.
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .all(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7c00 != 0x7c00),
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .all(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite()),
+        _ => true,
+    }
+}
+
+/// Refuses to write a model whose weights (as stored: fp16 overflows past
+/// 65504) are not all finite: a diverged training would leave a model that
+/// makes black images.
+pub(crate) fn ensure_finite(path: &Path, tensors: &[(String, Blob)]) -> Result<()> {
+    match tensors.iter().find(|(_, b)| !finite(b.dtype, &b.data)) {
+        Some((name, b)) => Err(Error::Write {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{}{}; the training diverged? nothing written",
+                non_finite(name),
+                if b.dtype == Dtype::F16 {
+                    " in fp16 (beyond ±65504)"
+                } else {
+                    ""
+                }
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Copies named tensors into the variables of `vs`; a missing, extra or
@@ -242,7 +305,7 @@ pub(crate) fn copy_into(
     path: &Path,
 ) -> Result<()> {
     let mut vars = vs.variables();
-    let mut seen = 0usize;
+    let mut seen = HashSet::new();
     for (name, t) in tensors {
         let var = vars.get_mut(&name).ok_or_else(|| {
             model_err(
@@ -261,22 +324,21 @@ pub(crate) fn copy_into(
             ));
         }
         tch::no_grad(|| var.f_copy_(&t))?;
-        seen += 1;
+        seen.insert(name);
     }
-    if seen != vars.len() {
-        let mut missing: Vec<&String> = vars.keys().collect();
-        missing.sort();
-        return Err(model_err(
+    let mut missing: Vec<&String> = vars.keys().filter(|k| !seen.contains(*k)).collect();
+    missing.sort();
+    match missing.first() {
+        Some(first) => Err(model_err(
             path,
             format!(
-                "{} of {} tensors missing (e.g. {})",
-                vars.len() - seen,
-                vars.len(),
-                missing[0]
+                "{} of {} tensors missing (e.g. {first})",
+                missing.len(),
+                vars.len()
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Tensor bytes in a given dtype, for writing.
