@@ -177,19 +177,7 @@ fn fails(cmd: &mut Command) -> String {
 
 /// Three small photos (the bundled contents, downscaled).
 fn dataset(dir: &Path) -> PathBuf {
-    let d = dir.join("photos");
-    std::fs::create_dir_all(&d).unwrap();
-    for (i, name) in ["astronaut.png", "chelsea.png", "coffee.png"]
-        .iter()
-        .enumerate()
-    {
-        let img = image::open(root().join("contents").join(name))
-            .unwrap()
-            .to_rgb8();
-        let img = atelier::engine::image_io::resize_longer_side(&img, 48);
-        img.save(d.join(format!("{i}.png"))).unwrap();
-    }
-    d
+    crate::util::small_photos(dir)
 }
 
 fn vgg() -> Vgg19 {

@@ -320,9 +320,12 @@ fn apply_pads_odd_sizes_and_tiles_cover_the_image() {
     let x = Tensor::rand([1, 3, 37, 50], (tch::Kind::Float, Device::Cpu)) * 255.0;
     let y = tch::no_grad(|| forward_padded(&m, &x).unwrap());
     assert_eq!(y.size(), [1, 3, 37, 50]);
-    let img = atelier::engine::image_io::from_tensor(&(x / 255.0)).unwrap();
-    let tiled = atelier::engine::fast::apply::apply(&m, &img, Device::Cpu, 64).unwrap();
-    assert_eq!(tiled.dimensions(), (50, 37));
+    // Larger than the smallest tile, so it goes in several overlapping tiles.
+    let big = Tensor::rand([1, 3, 137, 150], (tch::Kind::Float, Device::Cpu));
+    let img = atelier::engine::image_io::from_tensor(&big).unwrap();
+    let tile = atelier::engine::fast::apply::MIN_TILE;
+    let tiled = atelier::engine::fast::apply::apply(&m, &img, Device::Cpu, tile).unwrap();
+    assert_eq!(tiled.dimensions(), (150, 137));
 }
 
 fn atelier_cmd(data: &Path) -> std::process::Command {

@@ -18,7 +18,7 @@ use atelier::queue::worker::{SizeSteps, Worker};
 use atelier::queue::{Status, Store, StoreError};
 use tch::Device;
 
-use crate::util::{chelsea_spec as spec, root, worker_config as config};
+use crate::util::{chelsea_spec as spec, root, worker_config as config, wait_until};
 
 fn atelier(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
@@ -30,13 +30,6 @@ fn atelier(data: &Path) -> Command {
     c
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

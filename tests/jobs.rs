@@ -11,7 +11,7 @@ use atelier::jobs::stylize::{FinalLosses, Outcome as StylizeOutcome};
 use atelier::jobs::{Job, Outcome};
 use atelier::queue::{Filter, Input, Status, Store, StoreError, StoredJob};
 
-use crate::util::{json_output, root};
+use crate::util::{json_output, root, wait_until};
 
 fn atelier(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
@@ -43,13 +43,6 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn runs_json(data: &Path) -> Vec<serde_json::Value> {
     serde_json::from_value(json_output(atelier(data).args(["runs", "ls", "--json"]))).unwrap()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use atelier::engine::spec::RunSpec;
 use atelier::queue::{Filter, Input, Status, Store, StoreError};
 
-use crate::util::{chelsea_spec as spec, json_output, root};
+use crate::util::{chelsea_spec as spec, json_output, root, wait_until};
 
 fn inputs(s: &RunSpec) -> Vec<Input> {
     vec![
@@ -48,13 +48,6 @@ fn worker(data: &Path) -> Child {
         .unwrap()
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn claims_follow_priority_and_moves_and_cancels_apply() {

@@ -8,7 +8,7 @@ use atelier::config::Config;
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::queue::{Status, Store};
 
-use crate::util::root;
+use crate::util::{root, wait_until};
 
 fn spec() -> RunSpec {
     RunSpec {
@@ -96,13 +96,6 @@ fn worker(data: &Path) -> std::process::Child {
         .unwrap()
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn queue_add(data: &Path, args: &[&str]) -> i64 {
     let o = atelier(data)

@@ -17,19 +17,12 @@ use atelier::engine::Error;
 use atelier::jobs::Outcome;
 use atelier::queue::{Filter, Run, Status, Store};
 
-use crate::util::{root, weights_path};
+use crate::util::{root, weights_path, wait_until};
 
 const STYLE: &str = "styles/36029.jpg";
 
 fn atelier(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("ATELIER_TEST_CRASH_AT")
-        .arg("--data-dir")
-        .arg(data);
-    c
+    crate::util::atelier_in(data)
 }
 
 fn text(o: &Output) -> String {
@@ -40,21 +33,8 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// Three 48 px photos.
 fn dataset(dir: &Path) -> PathBuf {
-    let d = dir.join("photos");
-    std::fs::create_dir_all(&d).unwrap();
-    for (i, name) in ["astronaut.png", "chelsea.png", "coffee.png"]
-        .iter()
-        .enumerate()
-    {
-        let img = image::open(root().join("contents").join(name))
-            .unwrap()
-            .to_rgb8();
-        let img = atelier::engine::image_io::resize_longer_side(&img, 48);
-        img.save(d.join(format!("{i}.png"))).unwrap();
-    }
-    d
+    crate::util::small_photos(dir)
 }
 
 /// The tiny training settings, as command-line flags.
@@ -115,13 +95,6 @@ fn user_models(data: &Path) -> Vec<String> {
     v
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
 
 /// A child process, killed and reaped when dropped.
 struct Reaped(Option<Child>);

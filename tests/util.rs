@@ -134,3 +134,31 @@ pub fn copy_golden(vs: &tch::nn::VarStore, g: &[(String, tch::Tensor)], prefix: 
     }
     assert_eq!(n, vars.len(), "every variable has a golden tensor");
 }
+
+/// Three small photos (the bundled contents, downscaled to 48 px) in
+/// `dir/photos`: a training set for tests.
+pub fn small_photos(dir: &Path) -> PathBuf {
+    let d = dir.join("photos");
+    std::fs::create_dir_all(&d).unwrap();
+    for (i, name) in ["astronaut.png", "chelsea.png", "coffee.png"]
+        .iter()
+        .enumerate()
+    {
+        let img = image::open(root().join("contents").join(name))
+            .unwrap()
+            .to_rgb8();
+        let img = atelier::engine::image_io::resize_longer_side(&img, 48);
+        img.save(d.join(format!("{i}.png"))).unwrap();
+    }
+    d
+}
+
+/// Polls `f` until it holds, failing the test with `what` after `limit`:
+/// tests wait on what they can observe, never on a fixed sleep.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}

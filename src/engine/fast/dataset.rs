@@ -57,7 +57,7 @@ impl Dataset {
             return Err(Error::invalid(
                 "dataset",
                 format!(
-                    "{}: no images to train on ({small}{skipped} other files skipped); fill it with `make dataset` or point --dataset at a folder of photos",
+                    "{}: no images found ({small}{skipped} other files skipped); fill it with `make dataset` or point --dataset at a folder of photos",
                     root.display()
                 ),
             ));
