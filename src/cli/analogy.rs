@@ -35,7 +35,7 @@ pub struct AnalogyArgs {
     #[arg(long)]
     pub size: Option<u32>,
     /// How much of its own structure each side keeps: 1 (least) to 3 (most; default 2).
-    #[arg(long, value_name = "1|2|3")]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub weight_level: Option<u8>,
     /// L-BFGS iterations of each reconstruction (default 100).
     #[arg(long, value_name = "N")]
@@ -47,8 +47,8 @@ pub struct AnalogyArgs {
     /// Seed of PatchMatch's random search.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long)]
+    /// auto, cpu, cuda or cuda:N (default: [stylize] device in the config).
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]

@@ -73,7 +73,7 @@ pub struct AnalogyAdd {
     #[arg(long)]
     pub size: Option<u32>,
     /// How much of its own structure each side keeps: 1 to 3 (default 2).
-    #[arg(long, value_name = "1|2|3")]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub weight_level: Option<u8>,
     /// L-BFGS iterations of each reconstruction (default 100).
     #[arg(long, value_name = "N")]
@@ -81,6 +81,7 @@ pub struct AnalogyAdd {
     /// Skip the reconstruction optimisation (much faster on a CPU).
     #[arg(long)]
     pub fast: bool,
+    /// Seed of PatchMatch's random search (default: the config's [run] seed).
     #[arg(long)]
     pub seed: Option<u64>,
     #[command(flatten)]
@@ -161,9 +162,7 @@ fn arb_settings(a: &ApplyAdd, method: Method, c: &Config) -> Result<apply::ArbSe
     let mut set = apply::ArbSettings::new(method, styles);
     set.alpha = o.alpha.unwrap_or(set.alpha);
     set.levels = o.levels;
-    if let Some(m) = &o.preserve_colors {
-        set.color = m.parse()?;
-    }
+    set.color = o.preserve_colors.unwrap_or(set.color);
     Ok(set)
 }
 
