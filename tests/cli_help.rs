@@ -41,6 +41,21 @@ fn a_wrong_optimizer_is_refused_by_the_parser_with_the_choices() {
 }
 
 #[test]
+fn a_wrong_stylize_padding_is_refused_by_the_parser_with_the_choices() {
+    assert_refused_with_choices(
+        &[
+            "stylize",
+            "no-such.png",
+            "no-such.jpg",
+            "--padding",
+            "mirror",
+        ],
+        "--padding",
+        &["zero", "replicate"],
+    );
+}
+
+#[test]
 fn a_wrong_norm_is_refused_by_the_parser_with_the_choices() {
     assert_refused_with_choices(
         &["queue", "add", "train", "no-such.jpg", "--norm", "layer"],

@@ -35,7 +35,7 @@ pub struct AnalogyArgs {
     #[arg(long)]
     pub size: Option<u32>,
     /// How much of its own structure each side keeps: 1 (least) to 3 (most; default 2).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    #[arg(long, value_name = "1|2|3")]
     pub weight_level: Option<u8>,
     /// L-BFGS iterations of each reconstruction (default 100).
     #[arg(long, value_name = "N")]

@@ -62,6 +62,16 @@ pub fn escape(c: &str) -> String {
         .collect()
 }
 
+/// A run's headline figure as lists print it: a count as an integer, seconds
+/// with one decimal, a loss in scientific notation.
+pub fn headline(h: &Headline) -> String {
+    match h.label {
+        "photos" => format!("{} {}", h.label, h.value),
+        "seconds" => format!("{} {:.1}", h.label, h.value),
+        _ => format!("{} {:.4e}", h.label, h.value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -70,15 +80,5 @@ mod tests {
         t.row(vec!["a\nb\tc\u{1b}[31m".into()]);
         assert_eq!(t.rows[0][0], "a\\nb\\tc\\u{1b}[31m");
         assert_eq!(super::escape("plain"), "plain");
-    }
-}
-
-/// A run's headline figure as lists print it: a count as an integer, seconds
-/// with one decimal, a loss in scientific notation.
-pub fn headline(h: &Headline) -> String {
-    match h.label {
-        "photos" => format!("{} {}", h.label, h.value),
-        "seconds" => format!("{} {:.1}", h.label, h.value),
-        _ => format!("{} {:.4e}", h.label, h.value),
     }
 }
