@@ -7,6 +7,7 @@ mod apply_checks;
 mod arbitrary;
 mod cin;
 mod cli;
+mod cli_help;
 mod disk;
 mod fast;
 mod gpuworker;

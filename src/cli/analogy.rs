@@ -47,8 +47,8 @@ pub struct AnalogyArgs {
     /// Seed of PatchMatch's random search.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long)]
+    /// auto, cpu, cuda or cuda:N (default: [stylize] device in the config).
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]

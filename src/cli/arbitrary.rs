@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use image::RgbImage;
 
+use super::choices::TrainArch;
 use super::fast::{library, output_folder, output_path, ApplyArgs, TrainArgs};
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
@@ -45,7 +46,7 @@ pub struct ArbApplyArgs {
     /// adain/wct: keep the content's colours: histogram (the styles recoloured
     /// first; the default when no MODE is given) or luminance.
     #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "histogram")]
-    pub preserve_colors: Option<String>,
+    pub preserve_colors: Option<ColorMode>,
 }
 
 impl ArbApplyArgs {
@@ -81,10 +82,7 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
     let opts = ArbApply {
         alpha: o.alpha.unwrap_or(default_alpha(info.method)),
         levels: o.levels,
-        color: match &o.preserve_colors {
-            Some(m) => m.parse()?,
-            None => ColorMode::None,
-        },
+        color: o.preserve_colors.unwrap_or_default(),
     };
     // Every input is read and every option checked before anything is written.
     let mut entries = Vec::new();
@@ -174,8 +172,8 @@ pub struct ArbTrainArgs {
     /// Train an arbitrary-style decoder: adain (one, with a style loss) or wct
     /// (a reconstruction decoder for --level N); or msg: an MSG-Net (Zhang &
     /// Dana 2017) on the --style styles.
-    #[arg(long, value_name = "adain|wct|msg")]
-    pub arch: Option<String>,
+    #[arg(long)]
+    pub arch: Option<TrainArch>,
     /// wct: the decoder's level, 1 … 5 (relu1_1 … relu5_1).
     #[arg(long, value_name = "N")]
     pub level: Option<usize>,
@@ -188,7 +186,7 @@ pub struct ArbTrainArgs {
     pub lr_decay: f64,
     /// adain/wct: the encoder's padding, reflect (the papers') or zero.
     #[arg(long, default_value = "reflect")]
-    pub padding: String,
+    pub padding: EdgePadding,
     /// adain/wct: start the decoder from MODEL's decoder at the same level
     /// (a name or a file), e.g. an adain decoder from a wct model's relu4_1
     /// reconstruction decoder of the same width [default: random weights].
@@ -242,7 +240,9 @@ impl TrainObserver for Printer {
 /// `atelier train --arch adain|wct …`.
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let o = &a.arbitrary;
-    let method: Method = o.arch.as_deref().unwrap_or("").parse()?;
+    let Some(TrainArch::Arbitrary(method)) = o.arch else {
+        bail!("--arch adain or wct is needed for an arbitrary-style decoder");
+    };
     let level = match (method, o.level) {
         (Method::Adain, None | Some(4)) => 4,
         (Method::Adain, Some(l)) => {
@@ -294,7 +294,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         lr: t.lr.unwrap_or(1e-4),
         lr_decay: o.lr_decay,
         width: t.width,
-        padding: o.padding.parse::<EdgePadding>()?,
+        padding: o.padding,
         seed: t.seed,
         checkpoint_every: t.checkpoint_every,
         preview_every: t.preview_every,

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
+use super::choices::TrainArch;
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
@@ -56,7 +57,8 @@ pub struct ApplyArgs {
     /// Images larger than this many px a side go in overlapping tiles.
     #[arg(long, default_value_t = DEFAULT_TILE)]
     pub tile: u32,
-    #[arg(long)]
+    /// auto, cpu, cuda or cuda:N (default: [stylize] device in the config).
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// A multi-style model's style by name or 0-based index, or (adain, wct)
     /// a painting by path or bundled name; `:W` its weight; repeat to mix
@@ -323,26 +325,33 @@ pub struct TrainOptions {
     /// Longer side of the style image (default: the crop size).
     #[arg(long)]
     pub style_size: Option<u32>,
+    /// Training photos per step.
     #[arg(long, default_value_t = TrainSpec::default().batch)]
     pub batch: usize,
+    /// Training steps (each one batch of photos).
     #[arg(long, default_value_t = TrainSpec::default().iterations)]
     pub iterations: u64,
+    /// Weight of the content (feature) loss.
     #[arg(long, default_value_t = TrainSpec::default().content_weight)]
     pub content_weight: f64,
     /// Style weight [default: 0.1 for fast style (see the README, "Fast style",
     /// for how it was chosen), 10 for adain, 1 (feature loss) for wct].
     #[arg(long)]
     pub style_weight: Option<f64>,
+    /// Weight of the total-variation (smoothness) loss.
     #[arg(long, default_value_t = TrainSpec::default().tv_weight)]
     pub tv_weight: f64,
     /// Learning rate [default: 1e-3 for fast style, 1e-4 for adain and wct].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// The network's normalisation of a single-style network (a multi-style
+    /// one uses conditional instance norm).
     #[arg(long, default_value = "instance")]
-    pub norm: String,
+    pub norm: Norm,
     /// Channel multiplier (1 = pytorch/examples' 32/64/128).
     #[arg(long, default_value_t = TrainSpec::default().arch.width)]
     pub width: f64,
+    /// Seed of the initial weights and the photos' order and crops.
     #[arg(long, default_value_t = TrainSpec::default().seed)]
     pub seed: u64,
     /// A checkpoint (what a stopped or killed run resumes from) every N iterations.
@@ -464,7 +473,7 @@ impl TrainOptions {
 
     /// The training spec for `style` (checked by the caller).
     pub fn spec(&self, style: PathBuf) -> Result<TrainSpec> {
-        let norm: Norm = self.norm.parse()?;
+        let norm = self.norm;
         Ok(TrainSpec {
             more_styles: Vec::new(),
             extend: None,
@@ -499,7 +508,8 @@ pub struct TrainArgs {
     pub styles: TrainStyles,
     #[command(flatten)]
     pub options: TrainOptions,
-    #[arg(long)]
+    /// auto, cpu, cuda or cuda:N (default: [stylize] device in the config).
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// Continue from this model's checkpoint (same settings).
     #[arg(long)]
@@ -552,7 +562,7 @@ impl TrainObserver for Printer {
 }
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
-    let msg = a.arbitrary.arch.as_deref() == Some("msg");
+    let msg = a.arbitrary.arch == Some(TrainArch::Msg);
     if a.arbitrary.arch.is_some() && !msg {
         return super::arbitrary::train(a, c, data_dir);
     }

@@ -3,6 +3,7 @@
 
 mod analogy;
 mod arbitrary;
+mod choices;
 mod fast;
 mod library;
 mod queue;
@@ -64,6 +65,7 @@ pub enum Command {
     Worker(worker::WorkerArgs),
     /// Show an image in the terminal (kitty, iTerm2, sixel or half-blocks).
     Show {
+        /// The image file (PNG, JPEG, …).
         image: PathBuf,
         /// Width in terminal columns (default: fit the terminal).
         #[arg(long)]
@@ -72,7 +74,8 @@ pub enum Command {
     /// Drop folders: stylize every image that arrives in the [[watch]] inboxes;
     /// `watch status` lists rules, counts and failures.
     Watch(watch::WatchArgs),
-    /// Stylize photos in one pass with a trained fast-style model.
+    /// Stylize photos in one pass with a model: a trained fast-style model,
+    /// or an adain/wct model with any painting.
     Apply(Box<fast::ApplyArgs>),
     /// Train a fast-style model for a style image (Johnson et al. 2016).
     Train(Box<fast::TrainArgs>),

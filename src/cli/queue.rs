@@ -15,24 +15,36 @@ use crate::queue::{Status, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
-    /// Queue a run: `queue add [stylize] CONTENT STYLE …` (the options of
-    /// `stylize` that shape the run) or `queue add texture STYLE …`.
+    /// Queue a run of any kind: `queue add [stylize] CONTENT STYLE …` (the
+    /// options of `stylize` that shape the run), or `queue add texture|train|apply|analogy …`.
     Add(Box<AddArgs>),
     /// The running and queued runs, in the order they will be taken.
     Ls {
+        /// Print the runs as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Cancel a queued run, or stop a running one within one evaluation.
-    Cancel { id: i64 },
+    Cancel {
+        /// The run's id (`queue ls`).
+        id: i64,
+    },
     /// Move a queued run to place N (1 = next).
     Move {
+        /// The run's id (`queue ls`).
         id: i64,
+        /// The new place, 1 = next.
         #[arg(long, value_name = "N")]
         to: usize,
     },
     /// Set a run's priority (higher runs first; default 0).
-    Priority { id: i64, priority: i64 },
+    Priority {
+        /// The run's id (`queue ls`).
+        id: i64,
+        /// The new priority (higher runs first; may be negative).
+        #[arg(allow_negative_numbers = true)]
+        priority: i64,
+    },
 }
 
 /// `queue add`: a kind's subcommand, or without one a stylize run.
@@ -100,7 +112,7 @@ pub struct TextureAdd {
     pub preset: Option<String>,
     /// cpu or cuda: only a worker on that kind of device takes the run
     /// (auto, the default: any worker).
-    #[arg(long)]
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     #[command(flatten)]
     pub place: Placement,

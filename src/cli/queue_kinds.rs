@@ -81,6 +81,7 @@ pub struct AnalogyAdd {
     /// Skip the reconstruction optimisation (much faster on a CPU).
     #[arg(long)]
     pub fast: bool,
+    /// Seed of PatchMatch's random search (default: the config's [run] seed).
     #[arg(long)]
     pub seed: Option<u64>,
     #[command(flatten)]
@@ -161,9 +162,7 @@ fn arb_settings(a: &ApplyAdd, method: Method, c: &Config) -> Result<apply::ArbSe
     let mut set = apply::ArbSettings::new(method, styles);
     set.alpha = o.alpha.unwrap_or(set.alpha);
     set.levels = o.levels;
-    if let Some(m) = &o.preserve_colors {
-        set.color = m.parse()?;
-    }
+    set.color = o.preserve_colors.unwrap_or(set.color);
     Ok(set)
 }
 

@@ -18,42 +18,52 @@ pub enum RunsCmd {
     /// List runs, newest first.
     Ls {
         /// Only runs with this status (repeatable).
-        #[arg(long, value_parser = parse_status)]
+        #[arg(long)]
         status: Vec<Status>,
         /// Only runs whose style path contains this text.
         #[arg(long)]
         style: Option<String>,
-        #[arg(long)]
+        /// At most N runs, the newest (default: all).
+        #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// Print the runs as JSON.
         #[arg(long)]
         json: bool,
     },
     /// A run's parameters, losses and paths.
     Show {
+        /// The run's id (`runs ls`).
         id: i64,
+        /// Print the run and its samples as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Queue a copy of a run, with changes: --set steps=500 --set style_weight=1e3.
     Rerun {
+        /// The run's id (`runs ls`).
         id: i64,
+        /// A run parameter to change (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// The copy's priority (higher runs first).
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i64,
     },
     /// Copy a run's output, spec and losses into DIR (never overwriting).
-    Export { id: i64, dir: PathBuf },
+    Export {
+        /// The run's id (`runs ls`).
+        id: i64,
+        /// The folder to copy into (made if missing).
+        dir: PathBuf,
+    },
     /// Delete a run and its files (asks first unless --yes).
     Rm {
+        /// The run's id (`runs ls`).
         id: i64,
+        /// Delete without asking.
         #[arg(long)]
         yes: bool,
     },
-}
-
-fn parse_status(s: &str) -> Result<Status, String> {
-    s.parse()
 }
 
 pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
@@ -97,7 +107,7 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                     r.outcome
                         .as_ref()
                         .and(summary.headline)
-                        .map(|h| format!("{} {:.4e}", h.label, h.value))
+                        .map(|h| super::table::headline(&h))
                         .unwrap_or_default(),
                     r.output
                         .as_ref()

@@ -13,16 +13,19 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
+use crate::engine::color::ColorMode;
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::image_io::{
     fit_longer_side, from_tensor, load_rgb, provenance, save_png_with, software, unique_path,
 };
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::memory;
+use crate::engine::mrf::StyleLoss;
 use crate::engine::output::{create_folder, image_format, names_folder, os_reason, OutputPolicy};
-use crate::engine::spec::{parse_layers, LayerWeight, RunSpec, StyleRef};
+use crate::engine::spec::{parse_layers, Init, LayerWeight, OptimizerKind, RunSpec, StyleRef};
 use crate::engine::transfer::{self, Event, Flow, Progress, Sink};
 use crate::engine::vgg::Vgg19;
+use crate::engine::vgg::{Padding, Pooling};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 
@@ -46,8 +49,8 @@ pub struct CommonArgs {
     /// Seed of the random parts (noise init, tiling offsets).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long)]
+    /// auto, cpu, cuda or cuda:N (default: [stylize] device in the config).
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// Every N evaluations, write the current image to <output stem>.snapshots/step-NNNNNN.png.
     #[arg(long, value_name = "N")]
@@ -78,14 +81,17 @@ pub struct StylizeArgs {
     /// Keep the content's colours: none, luminance (transfer on luminance, content's
     /// chroma) or histogram (style recoloured to the content's colour statistics).
     #[arg(long, value_name = "MODE")]
-    pub preserve_colors: Option<String>,
+    pub preserve_colors: Option<ColorMode>,
     /// Coarse-to-fine scales: auto (from 128 px up in √2 steps) or a number (default 1).
     #[arg(long, value_name = "auto|N")]
     pub scales: Option<String>,
+    /// Weight of the content loss (default 5, or the config's [run]).
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f64>,
+    /// Weight of the style loss (default 100, or the config's [run]).
     #[arg(long, value_name = "W")]
     pub style_weight: Option<f64>,
+    /// Weight of the total-variation (smoothness) loss (default 1e-3, or the config's [run]).
     #[arg(long, value_name = "W")]
     pub tv_weight: Option<f64>,
     /// Comma-separated layers with optional weights, e.g. relu4_2 or relu3_1:0.5,relu4_2.
@@ -96,32 +102,32 @@ pub struct StylizeArgs {
     pub style_layers: Option<String>,
     /// Style loss: gram, mrf (Li & Wand patches) or both.
     #[arg(long, value_name = "KIND")]
-    pub style_loss: Option<String>,
+    pub style_loss: Option<StyleLoss>,
     /// Weight of the MRF loss (default 1).
     #[arg(long, value_name = "W")]
     pub mrf_weight: Option<f64>,
     /// Layers for the MRF loss, comma-separated with optional weights (default relu3_1,relu4_1).
     #[arg(long, value_name = "LAYERS")]
     pub mrf_layers: Option<String>,
-    /// lbfgs or adam.
+    /// The optimiser (default lbfgs; l-bfgs is taken too).
     #[arg(long)]
-    pub optimizer: Option<String>,
+    pub optimizer: Option<OptimizerKind>,
     /// Learning rate (default 1 for lbfgs, 10/255 for adam).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Strong-Wolfe line search for L-BFGS.
     #[arg(long)]
     pub line_search: bool,
-    /// content, noise or style.
+    /// Where the optimisation starts (default content; random is noise).
     #[arg(long)]
-    pub init: Option<String>,
-    /// max or avg.
+    pub init: Option<Init>,
+    /// VGG's pooling (default max).
     #[arg(long)]
-    pub pooling: Option<String>,
+    pub pooling: Option<Pooling>,
     /// The convolutions' edge padding: zero (as trained) or replicate (less
     /// of a dark border).
     #[arg(long)]
-    pub padding: Option<String>,
+    pub padding: Option<Padding>,
     /// Stop early once the best loss improves by less than this fraction over
     /// --window evaluations (e.g. 0.001). Off by default.
     #[arg(long, value_name = "REL")]
@@ -177,30 +183,18 @@ fn build_spec(
     spec.style_layers = layers(&a.style_layers, &c.run.style_layers)?;
     spec.mrf_layers = layers(&a.mrf_layers, &c.run.mrf_layers)?;
     set(a.mrf_weight, &mut spec.mrf_weight);
-    if let Some(s) = &a.style_loss {
-        spec.style_loss = s.parse()?;
-    }
+    spec.style_loss = a.style_loss.unwrap_or(spec.style_loss);
     spec.tile = a.tile.or(spec.tile);
     if let Some(s) = &a.scales {
         spec.scales = s.parse()?;
     }
-    if let Some(s) = &a.preserve_colors {
-        spec.preserve_colors = s.parse()?;
-    }
-    if let Some(s) = &a.optimizer {
-        spec.optimizer = s.parse()?;
-    }
+    spec.preserve_colors = a.preserve_colors.unwrap_or(spec.preserve_colors);
+    spec.optimizer = a.optimizer.unwrap_or(spec.optimizer);
     spec.learning_rate = a.lr.or(spec.learning_rate);
     spec.line_search |= a.line_search;
-    if let Some(s) = &a.init {
-        spec.init = s.parse()?;
-    }
-    if let Some(s) = &a.pooling {
-        spec.pooling = s.parse()?;
-    }
-    if let Some(s) = &a.padding {
-        spec.padding = s.parse()?;
-    }
+    spec.init = a.init.unwrap_or(spec.init);
+    spec.pooling = a.pooling.unwrap_or(spec.pooling);
+    spec.padding = a.padding.unwrap_or(spec.padding);
     spec.seed = a.common.seed.unwrap_or(spec.seed);
     spec.stop_when_flat = a.stop_when_flat.or(spec.stop_when_flat);
     spec.flat_window = a.window.unwrap_or(spec.flat_window);

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use crate::jobs::summary::Headline;
+
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -58,6 +60,16 @@ pub fn escape(c: &str) -> String {
             ch => ch.to_string(),
         })
         .collect()
+}
+
+/// A run's headline figure as lists print it: a count as an integer, seconds
+/// with one decimal, a loss in scientific notation.
+pub fn headline(h: &Headline) -> String {
+    match h.label {
+        "photos" => format!("{} {}", h.label, h.value),
+        "seconds" => format!("{} {:.1}", h.label, h.value),
+        _ => format!("{} {:.4e}", h.label, h.value),
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub struct WatchArgs {
     #[arg(long)]
     pub no_worker: bool,
     /// Device of the built-in worker: auto, cpu, cuda or cuda:N (default: [worker] device).
-    #[arg(long)]
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// Only the rules with these names (repeatable; default: all enabled rules).
     #[arg(long = "rule", value_name = "NAME")]
@@ -35,6 +35,7 @@ pub struct WatchArgs {
 pub enum WatchCmd {
     /// The rules with their counts and failures (with reasons).
     Status {
+        /// Print the rules' states as JSON.
         #[arg(long)]
         json: bool,
     },

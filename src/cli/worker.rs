@@ -22,7 +22,7 @@ pub struct WorkerArgs {
     /// auto, cpu, cuda or cuda:N (default: [worker] device in the config).
     /// `auto` takes the freest GPU no other live worker on this machine holds
     /// (the CPU when none is left).
-    #[arg(long)]
+    #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
     /// One worker per GPU, each a process of its own on its device; on a
     /// machine without a GPU, says so and runs one CPU worker.
@@ -79,7 +79,9 @@ fn serve(store: Store, config: WorkerConfig, log_every: usize, stop: &AtomicBool
             if fresh && log_every > 0 && s.done % log_every as u64 == 0 {
                 last_printed = Some((*run, s.done));
                 match s.headline {
-                    Some(h) => println!("run {run}: step {}: {} {:.4e}", s.done, h.label, h.value),
+                    Some(h) => {
+                        println!("run {run}: step {}: {}", s.done, super::table::headline(&h))
+                    }
                     None => println!("run {run}: step {}", s.done),
                 }
             }
