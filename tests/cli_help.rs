@@ -148,11 +148,6 @@ fn every_option_of_every_subcommand_has_help_text() {
             }
         }
         for sub in cmd.get_subcommands() {
-            // `models` (ls/show/rm/import) is being reworked on its own
-            // branch; its help text comes with that work.
-            if path == "atelier" && sub.get_name() == "models" {
-                continue;
-            }
             walk(sub, &format!("{path} {}", sub.get_name()), missing);
         }
     }

@@ -753,14 +753,19 @@ pub(super) fn save_trained(
 pub enum ModelsCmd {
     /// List the bundled and your own models.
     Ls {
+        /// Print the list as JSON (name, kind, path, what each file says of itself).
         #[arg(long)]
         json: bool,
     },
     /// Show a model's metadata.
-    Show { name: String },
+    Show {
+        /// A model name (`atelier models ls`) or a model file.
+        name: String,
+    },
     /// Delete one of your own models (refused while queued runs or watch
     /// rules use it, unless --force).
     Rm {
+        /// The name of one of your own models (bundled ones are never removed).
         name: String,
         /// Remove it even if queued or interrupted runs or watch rules use it.
         #[arg(long)]
@@ -769,6 +774,7 @@ pub enum ModelsCmd {
     /// Import a pytorch/examples fast_neural_style state dict (.pth), or with
     /// --arch adain naoto0804/pytorch-AdaIN's decoder.pth and --encoder vgg_normalised.pth.
     Import {
+        /// The .pth file: a TransformerNet state dict, or with --arch adain a decoder.
         file: PathBuf,
         /// Model name [default for --arch adain: adain].
         #[arg(long)]
