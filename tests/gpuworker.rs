@@ -18,7 +18,7 @@ use atelier::queue::worker::{SizeSteps, Worker};
 use atelier::queue::{Status, Store, StoreError};
 use tch::Device;
 
-use crate::util::{chelsea_spec as spec, root, worker_config as config, wait_until};
+use crate::util::{chelsea_spec as spec, root, wait_until, worker_config as config};
 
 fn atelier(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
@@ -29,7 +29,6 @@ fn atelier(data: &Path) -> Command {
         .env_remove(FAKE_GPUS);
     c
 }
-
 
 fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

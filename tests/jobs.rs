@@ -43,7 +43,6 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-
 fn runs_json(data: &Path) -> Vec<serde_json::Value> {
     serde_json::from_value(json_output(atelier(data).args(["runs", "ls", "--json"]))).unwrap()
 }

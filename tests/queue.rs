@@ -48,7 +48,6 @@ fn worker(data: &Path) -> Child {
         .unwrap()
 }
 
-
 #[test]
 fn claims_follow_priority_and_moves_and_cancels_apply() {
     let dir = tempfile::tempdir().unwrap();

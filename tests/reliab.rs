@@ -96,7 +96,6 @@ fn worker(data: &Path) -> std::process::Child {
         .unwrap()
 }
 
-
 fn queue_add(data: &Path, args: &[&str]) -> i64 {
     let o = atelier(data)
         .args(["queue", "add"])

@@ -17,7 +17,7 @@ use atelier::engine::Error;
 use atelier::jobs::Outcome;
 use atelier::queue::{Filter, Run, Status, Store};
 
-use crate::util::{root, weights_path, wait_until};
+use crate::util::{root, wait_until, weights_path};
 
 const STYLE: &str = "styles/36029.jpg";
 
@@ -94,7 +94,6 @@ fn user_models(data: &Path) -> Vec<String> {
     v.sort();
     v
 }
-
 
 /// A child process, killed and reaped when dropped.
 struct Reaped(Option<Child>);
