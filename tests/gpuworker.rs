@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atelier::engine::device::{DeviceKind, FAKE_GPUS};
 use atelier::engine::memory::{check_against, run_bytes};

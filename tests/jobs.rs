@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atelier::engine::spec::{RunSpec, StyleRef};
 use atelier::jobs::stylize::{FinalLosses, Outcome as StylizeOutcome};

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use atelier::engine::fast::dataset::Dataset;
 use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
