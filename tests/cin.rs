@@ -654,7 +654,10 @@ fn a_resumed_multi_style_extension_follows_the_uninterrupted_run() {
     let mut spec = cin_spec(&ds, &[STYLE_C, "styles/435868.jpg"], 4, 6);
     spec.extend = Some(base_path);
     let mut full = StopAt(vec![], None);
-    train(&spec, &vgg, &dir.path().join("b.ck"), None, &mut full).unwrap();
+    let extended = train(&spec, &vgg, &dir.path().join("b.ck"), None, &mut full).unwrap();
+    // The extension's 6 on top of the base's 3.
+    assert_eq!(extended.model.info.iterations, 9);
+    assert_eq!(extended.iterations, 6);
     let ck = dir.path().join("c.ck");
     let mut part = StopAt(vec![], Some(3));
     let r = train(&spec, &vgg, &ck, None, &mut part);

@@ -509,6 +509,9 @@ pub fn train(
     };
     // The row of the first new style in the γ, β tables.
     let first_new = base.as_ref().map_or(0, |(i, _)| i.styles.len());
+    // An extended model has seen its base's iterations too: `models ls`
+    // would otherwise list a long-trained network as "2 iterations".
+    let base_iterations = base.as_ref().map_or(0, |(i, _)| i.iterations);
 
     let mut info = blank_info(spec.arch);
     if let Some((b, _)) = &base {
@@ -716,7 +719,7 @@ pub fn train(
         m.set_targets(&style_ts)?;
     }
     let mut model = model;
-    model.info.iterations = it;
+    model.info.iterations = base_iterations + it;
     model.info.final_losses = last.clone();
     model.info.seconds = Some(seconds);
     Ok(TrainOutcome {
