@@ -29,6 +29,7 @@ mod safety;
 mod score;
 mod training_lifecycle;
 mod tui;
+mod tui_newcomer;
 mod util;
 mod vgg;
 mod watch;

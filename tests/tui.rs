@@ -106,7 +106,7 @@ pub(crate) fn run(id: i64, status: Status, content: &str, style: &str, loss: Opt
     }
 }
 
-fn samples(n: i64) -> Vec<Sample> {
+pub(crate) fn samples(n: i64) -> Vec<Sample> {
     (1..=n)
         .map(|e| {
             let t = 1e8 / (e as f64).powf(1.5) + 2e6;
@@ -122,7 +122,7 @@ fn samples(n: i64) -> Vec<Sample> {
         .collect()
 }
 
-fn rule(name: &str) -> atelier::watch::RuleState {
+pub(crate) fn rule(name: &str) -> atelier::watch::RuleState {
     atelier::watch::RuleState {
         name: name.into(),
         inbox: format!("/srv/{name}").into(),
@@ -173,7 +173,7 @@ pub(crate) fn app(with_library: bool) -> App {
     )
 }
 
-fn with_runs(mut a: App) -> App {
+pub(crate) fn with_runs(mut a: App) -> App {
     let history = vec![
         run(4, Status::Running, "coffee", "irises", None),
         run(3, Status::Failed, "rocket", "irises", None),
@@ -645,8 +645,8 @@ fn queue_and_history_keys_become_commands() {
     let mut a = with_runs(app(true));
     press(&mut a, "3jK");
     assert!(matches!(a.outbox.last(), Some(Command::Move(5, 1))));
-    // The selection moves with the run; the snapshot here is not refreshed.
-    assert_eq!(a.queue.sel, 0);
+    // The cursor stays with the run (the next snapshot shows it moved).
+    assert_eq!(a.queue.id, Some(5));
     press(&mut a, "j+");
     assert!(matches!(a.outbox.last(), Some(Command::Priority(5, 1))));
     press(&mut a, "x");
@@ -760,7 +760,9 @@ fn end_to_end_in_tmux() {
     let s = screen();
     assert!(s.contains("History (1)"), "{s}");
     send(&["?"]);
-    wait_for("any key closes", 10);
+    wait_for("Esc closes", 10);
+    // q closes the help, then quits.
+    send(&["q"]);
     send(&["q"]);
 }
 
@@ -927,7 +929,7 @@ fn the_first_key_after_start_is_not_swallowed_in_tmux() {
 
 /// A training run (run 9, 300 of 1000 iterations) with every series it
 /// records, as the store hands them to the TUI.
-fn train_run() -> (Run, Vec<Point>) {
+pub(crate) fn train_run() -> (Run, Vec<Point>) {
     let mut r = run(9, Status::Running, "coffee", "irises", None);
     r.job = StoredJob::Known(Job::Train(atelier::jobs::train::Spec {
         name: "irises-fast".into(),

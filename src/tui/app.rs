@@ -60,6 +60,10 @@ pub struct App {
     pub progress: HashMap<i64, Progress>,
     pub worker_status: String,
     pub images: ImageCache,
+    /// The first key row the help overlay shows.
+    pub help_scroll: usize,
+    /// How many key rows the help overlay had room for at the last frame.
+    pub help_rows: std::cell::Cell<usize>,
     pub message: Option<(String, Instant)>,
     pub quit: bool,
     /// Commands for the store thread, drained by the loop.
@@ -105,6 +109,8 @@ impl App {
             progress: HashMap::new(),
             worker_status: "worker: off".into(),
             images: ImageCache::default(),
+            help_scroll: 0,
+            help_rows: std::cell::Cell::new(0),
             message: None,
             quit: false,
             outbox: Vec::new(),
@@ -226,19 +232,28 @@ impl App {
 
     pub fn on_data(&mut self, snap: Snapshot) {
         self.snap = snap;
-        // Follow a running run in Live when nothing is chosen yet.
-        if self.live.run.is_none() {
-            self.live.run = self
-                .snap
-                .queue
-                .iter()
-                .find(|r| r.status == Status::Running)
-                .map(|r| r.id);
-        }
-        self.queue.sel = self.queue.sel.min(self.snap.queue.len().saturating_sub(1));
+        self.follow_worker();
+        self.queue.follow(&self.snap.queue);
+        self.history.follow(&self.snap.history);
         self.watch.sel = self.watch.sel.min(self.snap.watch.len().saturating_sub(1));
         self.refresh_models();
         self.refocus();
+    }
+
+    /// Live shows the worker's current run when nothing is chosen yet, or
+    /// when the run shown is over and the user did not pin it with `[`/`]`.
+    fn follow_worker(&mut self) {
+        let shown_over = self
+            .live
+            .run
+            .and_then(|id| self.run(id))
+            .is_none_or(|r| !matches!(r.status, Status::Running | Status::Queued));
+        if self.live.run.is_some() && (self.live.pinned || !shown_over) {
+            return;
+        }
+        if let Some(r) = self.snap.queue.iter().find(|r| r.status == Status::Running) {
+            self.live.run = Some(r.id);
+        }
     }
 
     pub fn on_worker(&mut self, e: WorkerEvent) {
@@ -342,7 +357,10 @@ impl App {
                     KeyCode::Esc => {
                         match purpose {
                             InputPurpose::LibraryFilter => self.lib.filter.clear(),
-                            InputPurpose::HistoryFilter => self.history.filter.clear(),
+                            InputPurpose::HistoryFilter => {
+                                self.history.filter.clear();
+                                self.history.follow(&self.snap.history);
+                            }
                             _ => {}
                         }
                         self.mode = Mode::Normal;
@@ -392,11 +410,7 @@ impl App {
                 return;
             }
             Mode::Help => {
-                // Any key closes the help; `q` still quits.
-                if self.keymap.action(Context::Global, &key) == Some(Action::Quit) {
-                    self.quit = true;
-                }
-                self.mode = Mode::Normal;
+                self.help_key(key);
                 return;
             }
             Mode::Normal => {}
@@ -406,11 +420,40 @@ impl App {
         }
     }
 
+    /// The help scrolls with j/k, arrows, pages, g/G; Esc, q or ? close it
+    /// (other keys do nothing, so a scroll key never closes it by surprise).
+    fn help_key(&mut self, key: KeyEvent) {
+        let s = self.help_scroll;
+        let s = match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.quit = true;
+                s
+            }
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => {
+                self.mode = Mode::Normal;
+                s
+            }
+            KeyCode::Char('j') | KeyCode::Down => s + 1,
+            KeyCode::Char('k') | KeyCode::Up => s.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => s + 10,
+            KeyCode::PageUp => s.saturating_sub(10),
+            KeyCode::Char('g') | KeyCode::Home => 0,
+            KeyCode::Char('G') | KeyCode::End => usize::MAX,
+            _ => s,
+        };
+        // Never past the last key, so k answers at once after G.
+        let rows = self.keymap.help(Some(self.context())).len();
+        self.help_scroll = s.min(rows.saturating_sub(self.help_rows.get()));
+    }
+
     /// Filters apply as you type.
     fn live_input(&mut self, purpose: &InputPurpose, buffer: &str) {
         match purpose {
             InputPurpose::LibraryFilter => self.lib.set_filter(buffer),
-            InputPurpose::HistoryFilter => self.history.set_filter(buffer),
+            InputPurpose::HistoryFilter => {
+                self.history.set_filter(buffer);
+                self.history.remember(&self.snap.history);
+            }
             _ => {}
         }
     }
@@ -435,6 +478,7 @@ impl App {
             }
             Action::Help => {
                 self.mode = Mode::Help;
+                self.help_scroll = 0;
                 None
             }
             Action::NextTab => {

@@ -62,6 +62,9 @@ pub struct ImageCache {
     order: VecDeque<ImageKey>,
     /// Asked of the loader and not back yet: not asked twice.
     pending: HashSet<ImageKey>,
+    /// The newest decoded version of each file at each size, drawn while a
+    /// newer one is decoded.
+    newest: HashMap<(PathBuf, u16, u16), ImageKey>,
 }
 
 impl ImageCache {
@@ -70,6 +73,12 @@ impl ImageCache {
 
     pub fn get(&self, key: &ImageKey) -> Option<&Result<Protocol, String>> {
         self.shown.get(key)
+    }
+
+    /// The newest decoded earlier version of `key`'s file at its size.
+    pub fn previous(&self, key: &ImageKey) -> Option<&Protocol> {
+        let newest = self.newest.get(&(key.path.clone(), key.cols, key.rows))?;
+        self.shown.get(newest)?.as_ref().ok()
     }
 
     pub fn len(&self) -> usize {
@@ -90,6 +99,12 @@ impl ImageCache {
 
     pub fn insert(&mut self, l: Loaded) {
         self.pending.remove(&l.key);
+        if l.result.is_ok() {
+            let at = (l.key.path.clone(), l.key.cols, l.key.rows);
+            if self.newest.get(&at).is_none_or(|k| k.stamp <= l.key.stamp) {
+                self.newest.insert(at, l.key.clone());
+            }
+        }
         if self.shown.insert(l.key.clone(), l.result).is_none() {
             self.order.push_back(l.key);
         }
@@ -98,6 +113,10 @@ impl ImageCache {
                 break;
             };
             self.shown.remove(&old);
+            let at = (old.path.clone(), old.cols, old.rows);
+            if self.newest.get(&at) == Some(&old) {
+                self.newest.remove(&at);
+            }
         }
     }
 }

@@ -38,32 +38,7 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let [tabs_area, status_area] =
-        Layout::horizontal([Constraint::Min(10), Constraint::Length(32)]).areas(top);
-    let titles: Vec<Line> = Tab::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Line::from(format!("{} {}", i + 1, t.title())))
-        .collect();
-    f.render_widget(
-        Tabs::new(titles)
-            .select(app.tab.index())
-            .highlight_style(t.accent().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
-        tabs_area,
-    );
-    let running = app
-        .snap
-        .queue
-        .iter()
-        .filter(|r| r.status == crate::queue::Status::Running)
-        .count();
-    let queued = app.snap.queue.len() - running;
-    f.render_widget(
-        Line::from(format!("{}  ▶{running} ⏸{queued}", app.worker_status))
-            .right_aligned()
-            .style(t.muted()),
-        status_area,
-    );
+    top_bar(f, top, app);
     match app.tab {
         Tab::Library => panes::library::draw(f, body, app, want),
         Tab::Compose => panes::compose::draw(f, body, app),
@@ -72,18 +47,7 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
         Tab::History => panes::history::draw(f, body, app, want),
         Tab::Watch => panes::watch::draw(f, body, app),
     }
-    let mut spans = vec![
-        Span::styled(" ? ", t.accent().add_modifier(Modifier::REVERSED)),
-        Span::raw(" help  "),
-    ];
-    for (k, h) in app.keymap.hints(app.context()).into_iter().take(6) {
-        spans.push(Span::styled(
-            format!(" {k} "),
-            Style::default().add_modifier(Modifier::REVERSED),
-        ));
-        spans.push(Span::raw(format!(" {h}  ")));
-    }
-    f.render_widget(Line::from(spans), hints);
+    f.render_widget(footer(app, hints.width), hints);
     let message = match &app.mode {
         Mode::Input { purpose, buffer } => {
             let what = match purpose {
@@ -119,16 +83,88 @@ pub fn draw(f: &mut Frame, app: &App, want: &mut Vec<ImageKey>) {
     }
 }
 
+/// The tab bar, and the worker's status in what room it leaves (all of it,
+/// the counts only, or nothing): every tab stays visible at 80 columns.
+fn top_bar(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let titles: Vec<Line> = Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Line::from(format!("{} {}", i + 1, t.title())))
+        .collect();
+    // Each title is padded by a space either side; one divider between.
+    let tabs_width: u16 =
+        titles.iter().map(|l| l.width() as u16 + 2).sum::<u16>() + Tab::ALL.len() as u16 - 1;
+    let [tabs_area, status_area] =
+        Layout::horizontal([Constraint::Length(tabs_width), Constraint::Min(0)]).areas(area);
+    f.render_widget(
+        Tabs::new(titles)
+            .select(app.tab.index())
+            .highlight_style(t.accent().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
+        tabs_area,
+    );
+    let running = app
+        .snap
+        .queue
+        .iter()
+        .filter(|r| r.status == crate::queue::Status::Running)
+        .count();
+    let queued = app.snap.queue.len() - running;
+    let counts = format!("▶{running} ⏸{queued}");
+    let room = status_area.width as usize;
+    let status = [format!("{}  {counts}", app.worker_status), counts]
+        .into_iter()
+        .find(|s| Line::from(s.as_str()).width() < room)
+        .unwrap_or_default();
+    f.render_widget(
+        Line::from(status).right_aligned().style(t.muted()),
+        status_area,
+    );
+}
+
+/// The key hints of the pane, as many whole hints as fit in `width`.
+fn footer(app: &App, width: u16) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = vec![
+        Span::styled(" ? ", t.accent().add_modifier(Modifier::REVERSED)),
+        Span::raw(" help  "),
+    ];
+    let mut used: usize = spans.iter().map(Span::width).sum();
+    for (k, h) in app.keymap.hints(app.context()).into_iter().take(6) {
+        let key = Span::styled(
+            format!(" {k} "),
+            Style::default().add_modifier(Modifier::REVERSED),
+        );
+        let help = Span::raw(format!(" {h}  "));
+        // The trailing spaces may fall off the edge; words may not.
+        let need = key.width() + help.width() - 2;
+        if used + need > width as usize {
+            break;
+        }
+        used += key.width() + help.width();
+        spans.push(key);
+        spans.push(help);
+    }
+    Line::from(spans)
+}
+
 /// The help overlay, generated from the keymap.
 fn help(f: &mut Frame, area: Rect, app: &App) {
     let w = area.width.saturating_sub(4).min(76);
     let h = area.height.saturating_sub(2);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);
     f.render_widget(Clear, r);
-    let rows: Vec<Row> = app
-        .keymap
-        .help(Some(app.context()))
+    let ctx = app.context();
+    let mut rows = app.keymap.help(Some(ctx));
+    // The pane's own keys first: they are what the user is looking for.
+    rows.sort_by_key(|row| row.context != ctx);
+    // Borders and header take three rows; the scroll stops at the last key.
+    let visible = h.saturating_sub(3) as usize;
+    app.help_rows.set(visible);
+    let top = app.help_scroll.min(rows.len().saturating_sub(visible));
+    let rows: Vec<Row> = rows
         .into_iter()
+        .skip(top)
         .map(|row| {
             Row::new(vec![
                 row.context.title().to_string(),
@@ -151,7 +187,7 @@ fn help(f: &mut Frame, area: Rect, app: &App) {
     )
     .block(
         Block::bordered()
-            .title(" keys (any key closes) ")
+            .title(" keys · j/k scroll · Esc closes ")
             .border_style(app.theme.accent()),
     );
     f.render_widget(table, r);
@@ -172,11 +208,33 @@ pub fn image(f: &mut Frame, area: Rect, path: &Path, app: &App, want: &mut Vec<I
             area,
         ),
         None => {
-            f.render_widget(
-                Paragraph::new("loading image…").style(app.theme.muted()),
-                area,
-            );
+            // A new snapshot of the same file: the previous one stays until
+            // this one is decoded (no blank frame, no sixel flicker).
+            match app.images.previous(&key) {
+                Some(p) => f.render_widget(Image::new(p), area),
+                None => f.render_widget(
+                    Paragraph::new("loading image…").style(app.theme.muted()),
+                    area,
+                ),
+            }
             want.push(key);
         }
+    }
+}
+
+/// [`image`], or a short muted note where a run has no image yet.
+pub fn image_or_none(
+    f: &mut Frame,
+    area: Rect,
+    path: Option<&Path>,
+    app: &App,
+    want: &mut Vec<ImageKey>,
+) {
+    match path {
+        Some(p) => image(f, area, p, app, want),
+        None => f.render_widget(
+            Paragraph::new("no preview yet").style(app.theme.muted()),
+            area,
+        ),
     }
 }

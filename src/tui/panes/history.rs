@@ -1,9 +1,9 @@
 //! History: past runs, one opened in detail, or two compared.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Paragraph, TableState, Wrap};
 use ratatui::Frame;
 
 use crate::queue::run::format_time;
@@ -16,7 +16,7 @@ use crate::tui::data::Command;
 use crate::tui::images::ImageKey;
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
-use crate::tui::ui::image;
+use crate::tui::ui::image_or_none;
 
 use super::live::run_image;
 
@@ -30,6 +30,9 @@ pub enum Sort {
 #[derive(Default)]
 pub struct HistoryState {
     pub sel: usize,
+    /// The run the cursor is on: new runs arrive at the top, and the cursor
+    /// stays with its run, not its row.
+    pub id: Option<i64>,
     pub sort: Option<Sort>,
     pub filter: String,
     /// Run shown in detail.
@@ -72,6 +75,23 @@ impl HistoryState {
     /// Keys → what the pane does itself, or asks of the app; `runs` is the
     /// snapshot's history.
     pub fn handle(&mut self, action: Action, runs: &[Run]) -> Option<Effect> {
+        let effect = self.act(action, runs);
+        self.remember(runs);
+        effect
+    }
+
+    /// Notes which run the cursor is on now.
+    pub fn remember(&mut self, runs: &[Run]) {
+        self.id = self.rows(runs).get(self.sel).map(|r| r.id);
+    }
+
+    /// Puts the cursor back on its run in a fresh history.
+    pub fn follow(&mut self, runs: &[Run]) {
+        let rows = self.rows(runs);
+        self.sel = super::follow(self.id, self.sel, rows.iter().map(|r| r.id));
+    }
+
+    fn act(&mut self, action: Action, runs: &[Run]) -> Option<Effect> {
         let rows: Vec<(i64, Option<PathBuf>)> = self
             .rows(runs)
             .iter()
@@ -176,21 +196,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         );
         return;
     }
-    let rows: Vec<Row> = rows_src
+    let rows = rows_src
         .iter()
         .map(|r| {
-            let row = super::run_row(r, &app.theme);
-            if app.history.mark == Some(r.id) {
-                row.style(Style::default().add_modifier(Modifier::UNDERLINED))
-            } else {
-                row
-            }
+            // The run marked for comparison is underlined.
+            let style = match app.history.mark == Some(r.id) {
+                true => Style::default().add_modifier(Modifier::UNDERLINED),
+                false => Style::default(),
+            };
+            (super::run_cells(r, &app.theme), style)
         })
         .collect();
-    let table = Table::new(rows, super::run_widths(10))
-        .header(Row::new(super::RUN_HEADER.to_vec()).bold())
-        .block(block)
-        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let table = super::run_table(&super::RUN_COLS, list, rows).block(block);
     let sel = app.history.sel.min(rows_src.len() - 1);
     let mut state = TableState::default().with_selected(Some(sel));
     f.render_stateful_widget(table, list, &mut state);
@@ -206,11 +223,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         .join(r.id.to_string())
         .join("thumb.png");
     let path = if thumb.exists() {
-        thumb
+        Some(thumb)
     } else {
         run_image(app, r)
     };
-    image(f, inner, &path, app, want);
+    image_or_none(f, inner, path.as_deref(), app, want);
     f.render_widget(
         Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
         meta,
@@ -297,7 +314,7 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
         };
         let [img, meta] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(inner);
-        image(f, img, &run_image(app, r), app, want);
+        image_or_none(f, img, run_image(app, r).as_deref(), app, want);
         f.render_widget(
             Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
             meta,

@@ -17,6 +17,9 @@ use crate::tui::theme::Theme;
 #[derive(Default)]
 pub struct LiveState {
     pub run: Option<i64>,
+    /// Chosen with `[`/`]`: stays when it finishes, instead of following the
+    /// worker to its next run.
+    pub pinned: bool,
 }
 
 impl LiveState {
@@ -39,19 +42,24 @@ impl LiveState {
             _ => return None,
         };
         self.run = Some(next);
+        self.pinned = true;
         None
     }
 }
 
-/// The image to show for a run: the worker's latest iterate while it runs,
-/// its output once done, its content photo before anything exists.
-pub fn run_image(app: &App, r: &Run) -> std::path::PathBuf {
+/// The image to show for a run: the worker's latest iterate (or a training's
+/// preview) while it runs, its output once done, its content photo before
+/// anything exists; `None` for a run with none of these yet (a training).
+pub fn run_image(app: &App, r: &Run) -> Option<std::path::PathBuf> {
     let dir = app.snap.data_dir.join("runs").join(r.id.to_string());
     let current = dir.join("current.png");
     match (&r.output, current.exists()) {
-        (Some(out), _) if r.status == Status::Done => out.clone(),
-        (_, true) => current,
-        _ => r.params().content.clone(),
+        (Some(out), _) if r.status == Status::Done => Some(out.clone()),
+        (_, true) => Some(current),
+        _ => {
+            let content = &r.params().content;
+            (!content.as_os_str().is_empty()).then(|| content.clone())
+        }
     }
 }
 

@@ -10,8 +10,8 @@ pub mod views;
 pub mod watch;
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::widgets::{Block, Cell, Row};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Cell, Row, Table};
 use ratatui::Frame;
 
 use crate::queue::{RollbackRecord, Run, Sample, Status};
@@ -21,7 +21,7 @@ use crate::tui::data::Command;
 use crate::tui::images::ImageKey;
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
-use crate::tui::ui::image;
+use crate::tui::ui::image_or_none;
 
 /// What a pane asks of the app: things that reach past the pane (another
 /// pane's state, the store thread, the input line, the clipboard).
@@ -71,6 +71,15 @@ pub fn move_selection(sel: &mut usize, n: usize, action: Action) -> bool {
     true
 }
 
+/// Where the cursor goes in a fresh list of run `ids`: to run `id` wherever it
+/// is now, or the same row (within the list) when it is gone.
+pub fn follow(id: Option<i64>, sel: usize, ids: impl ExactSizeIterator<Item = i64>) -> usize {
+    let n = ids.len();
+    let mut ids = ids;
+    id.and_then(|id| ids.position(|i| i == id))
+        .unwrap_or(sel.min(n.saturating_sub(1)))
+}
+
 /// A run's chart (its kind's [`views::KindView`]) in `chart_area` and its
 /// image in a block titled `image_title` filling `image_area`: the Live pane
 /// and a History detail show a run the same way.
@@ -93,9 +102,9 @@ pub fn chart_and_image(
     );
     // The output, then any images the kind adds (an analogy's B and field),
     // stacked.
-    let images: Vec<(&str, std::path::PathBuf)> =
+    let images: Vec<(&str, Option<std::path::PathBuf>)> =
         std::iter::once((image_title, live::run_image(app, r)))
-            .chain(view.extra_images.iter().map(|(t, p)| (*t, p.clone())))
+            .chain(view.extra_images.iter().map(|(t, p)| (*t, Some(p.clone()))))
             .collect();
     let n = images.len() as u32;
     let areas = Layout::vertical((0..n).map(|_| Constraint::Ratio(1, n))).split(image_area);
@@ -103,7 +112,7 @@ pub fn chart_and_image(
         let block = Block::bordered().title(title.to_string());
         let inner = block.inner(*area);
         f.render_widget(block, *area);
-        image(f, inner, path, app, want);
+        image_or_none(f, inner, path.as_deref(), app, want);
     }
 }
 
@@ -155,11 +164,6 @@ pub fn status_style(s: Status, t: &Theme) -> Style {
     }
 }
 
-/// A table row summarising a run.
-pub fn run_row(r: &Run, t: &Theme) -> Row<'static> {
-    Row::new(run_cells(r, t))
-}
-
 /// The style names of a run: one, or a blend as `a + b`.
 pub fn style_names(r: &Run) -> String {
     let names: Vec<String> = r
@@ -171,26 +175,85 @@ pub fn style_names(r: &Run) -> String {
     names.join(" + ")
 }
 
-/// The header of [`run_cells`].
-pub const RUN_HEADER: [&str; 8] = [
-    "id", "status", "kind", "content", "style", "size", "steps", "loss",
-];
-
-/// The widths of [`run_cells`] (the style column takes what is left).
-pub fn run_widths(style_min: u16) -> [Constraint; 8] {
-    [
-        Constraint::Length(4),
-        Constraint::Length(9),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Min(style_min),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(9),
-    ]
+/// A column of a run list: its header, its width (a flexible column takes
+/// what is left, at least that), and its rank: a narrow table drops the
+/// lowest ranks first, so no cell is cut into something else (a loss
+/// `3.314e6` into `3.314`).
+pub struct Col {
+    pub header: &'static str,
+    pub width: u16,
+    pub flex: bool,
+    pub rank: u8,
 }
 
-/// The cells of [`run_row`]: id, status, kind, content, style, and the
+const fn col(header: &'static str, width: u16, flex: bool, rank: u8) -> Col {
+    Col {
+        header,
+        width,
+        flex,
+        rank,
+    }
+}
+
+/// The columns of [`run_cells`].
+pub const RUN_COLS: [Col; 8] = [
+    col("id", 4, false, 9),
+    col("status", 9, false, 8),
+    col("kind", 7, false, 3),
+    col("content", 10, true, 5),
+    col("style", 10, true, 6),
+    col("size", 5, false, 2),
+    col("steps", 5, false, 1),
+    col("loss", 9, false, 7),
+];
+
+/// Which of `cols` fit in `width` (with a space between columns), in order.
+pub fn fit_columns(cols: &[Col], width: u16) -> Vec<usize> {
+    let mut keep: Vec<usize> = (0..cols.len()).collect();
+    let need = |keep: &[usize]| -> u16 {
+        keep.iter()
+            .map(|&i| cols[i].width + 1)
+            .sum::<u16>()
+            .saturating_sub(1)
+    };
+    while need(&keep) > width && keep.len() > 1 {
+        let Some(at) = (0..keep.len()).min_by_key(|&k| cols[keep[k]].rank) else {
+            break;
+        };
+        keep.remove(at);
+    }
+    keep
+}
+
+/// A run list's table for the `area` it fills (borders included): the
+/// columns that fit, their header, and each row's cells of those columns.
+pub fn run_table(
+    cols: &[Col],
+    area: Rect,
+    rows: Vec<(Vec<Cell<'static>>, Style)>,
+) -> Table<'static> {
+    let keep = fit_columns(cols, area.width.saturating_sub(2));
+    let widths: Vec<Constraint> = keep
+        .iter()
+        .map(|&i| match cols[i].flex {
+            true => Constraint::Min(cols[i].width),
+            false => Constraint::Length(cols[i].width),
+        })
+        .collect();
+    let header: Vec<&str> = keep.iter().map(|&i| cols[i].header).collect();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(cells, style)| {
+            let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
+            Row::new(keep.iter().filter_map(|&i| cells.get_mut(i)?.take())).style(style)
+        })
+        .collect();
+    Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+}
+
+/// The cells of a run's row ([`RUN_COLS`]): id, status, kind, content, style, and the
 /// kind's own size and length (px and steps, crop and iterations, …), loss.
 pub fn run_cells(r: &Run, t: &Theme) -> Vec<Cell<'static>> {
     let p = r.job_params();

@@ -1,11 +1,11 @@
 //! Queue: running and queued runs, in the order they will be taken.
 
-use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style, Stylize};
-use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::{Block, Paragraph, TableState};
 use ratatui::Frame;
 
-use super::{move_selection, Effect};
+use super::{follow, move_selection, Col, Effect};
 use crate::queue::{Run, Status};
 use crate::tui::app::App;
 use crate::tui::data::Command;
@@ -14,11 +14,25 @@ use crate::tui::keymap::Action;
 #[derive(Default)]
 pub struct QueueState {
     pub sel: usize,
+    /// The run the cursor is on: moves and priorities reorder the queue, and
+    /// the cursor stays with the run, not the row.
+    pub id: Option<i64>,
 }
 
 impl QueueState {
     /// Keys → store commands; `queue` is the snapshot's queue.
     pub fn handle(&mut self, action: Action, queue: &[Run]) -> Option<Effect> {
+        let effect = self.act(action, queue);
+        self.id = queue.get(self.sel).map(|r| r.id);
+        effect
+    }
+
+    /// Puts the cursor back on its run in a fresh `queue`.
+    pub fn follow(&mut self, queue: &[Run]) {
+        self.sel = follow(self.id, self.sel, queue.iter().map(|r| r.id));
+    }
+
+    fn act(&mut self, action: Action, queue: &[Run]) -> Option<Effect> {
         let n = queue.len();
         if move_selection(&mut self.sel, n, action) {
             return None;
@@ -42,11 +56,7 @@ impl QueueState {
                 } else {
                     p + 1
                 };
-                self.sel = if up {
-                    self.sel.saturating_sub(1)
-                } else {
-                    (self.sel + 1).min(n.saturating_sub(1))
-                };
+                // The cursor stays on the run; the next snapshot shows it moved.
                 Some(Effect::Command(Command::Move(id, to)))
             }
             Action::PriorityUp => Some(Effect::Command(Command::Priority(id, priority + 1))),
@@ -59,6 +69,23 @@ impl QueueState {
     }
 }
 
+/// The run columns, then the queue's own.
+const COLS: [Col; 10] = {
+    let [a, b, c, d, e, f, g, h] = super::RUN_COLS;
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        f,
+        g,
+        h,
+        super::col("prio", 4, false, 4),
+        super::col("worker", 14, false, 0),
+    ]
+};
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let block = Block::bordered().title(format!(" Queue ({}) ", app.snap.queue.len()));
     if app.snap.queue.is_empty() {
@@ -70,7 +97,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let rows: Vec<Row> = app
+    let rows = app
         .snap
         .queue
         .iter()
@@ -78,17 +105,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             let mut cells = super::run_cells(r, &app.theme);
             cells.push(format!("{}", r.priority).into());
             cells.push(r.worker.clone().unwrap_or_default().into());
-            Row::new(cells)
+            (cells, Style::default())
         })
         .collect();
-    let mut widths = super::run_widths(10).to_vec();
-    widths.extend([Constraint::Length(4), Constraint::Length(14)]);
-    let mut header = super::RUN_HEADER.to_vec();
-    header.extend(["prio", "worker"]);
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).bold())
-        .block(block)
-        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let table = super::run_table(&COLS, area, rows).block(block);
     let mut state = TableState::default().with_selected(Some(app.queue.sel));
     f.render_stateful_widget(table, area, &mut state);
 }
