@@ -5,7 +5,7 @@
 use atelier::engine::analogy::AnalogySpec;
 use atelier::engine::fast::train::TrainSpec;
 use atelier::engine::spec::StyleRef;
-use atelier::jobs::{apply, texture, train, Job};
+use atelier::jobs::{apply, texture, train, Job, Outcome};
 use atelier::queue::{Run, Status, StoredJob};
 use atelier::tui::data::Snapshot;
 use ratatui::backend::TestBackend;
@@ -58,7 +58,16 @@ fn every_kind() -> Vec<Run> {
     vec![
         with_job(5, Status::Queued, Job::Analogy(analogy)),
         with_job(4, Status::Done, Job::Apply(apply)),
-        with_job(3, Status::Done, Job::Train(train)),
+        Run {
+            outcome: Some(Outcome::Train(train::Outcome {
+                model: "irises-fast".into(),
+                path: "/data/models/irises-fast.safetensors".into(),
+                iterations: 30,
+                losses: [("total".to_string(), 6.912e5)].into_iter().collect(),
+                seconds: 12.0,
+            })),
+            ..with_job(3, Status::Done, Job::Train(train))
+        },
         with_job(2, Status::Done, Job::Texture(texture)),
         with_job(1, Status::Done, Job::Stylize(spec())),
     ]
@@ -131,6 +140,8 @@ fn queue_rows_show_each_kinds_size_and_length() {
         "{s}"
     );
     assert!(!row("3 ").contains(" 200 "), "{s}");
+    // A training's final loss is a loss too.
+    assert!(row("3 ").contains("6.912e5"), "{s}");
     insta::assert_snapshot!(t.backend());
 }
 

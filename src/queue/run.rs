@@ -172,6 +172,13 @@ impl Run {
         self.job().map(crate::jobs::Job::params)
     }
 
+    /// The final total loss of a finished run of a kind that has one
+    /// (stylize, texture, train): what the lists' loss column shows.
+    pub fn final_loss(&self) -> Option<f64> {
+        let h = self.outcome.as_ref()?.headline();
+        (h.label == "total" && h.value.is_finite()).then_some(h.value)
+    }
+
     /// Final losses of a finished Gatys-kind run.
     pub fn losses(&self) -> Option<FinalLosses> {
         self.outcome

@@ -58,7 +58,7 @@ impl HistoryState {
         match self.sort {
             None | Some(Sort::Newest) => {}
             Some(Sort::Loss) => rows.sort_by(|a, b| {
-                let key = |r: &Run| r.losses().map_or(f64::INFINITY, |l| l.total);
+                let key = |r: &Run| r.final_loss().unwrap_or(f64::INFINITY);
                 key(a).total_cmp(&key(b))
             }),
             Some(Sort::Status) => rows.sort_by_key(|r| r.status.as_str()),

@@ -266,8 +266,8 @@ pub fn run_cells(r: &Run, t: &Theme) -> Vec<Cell<'static>> {
         Cell::from(p.as_ref().map(|p| p.size.clone()).unwrap_or_default()),
         Cell::from(p.map(|p| p.length).unwrap_or_default()),
         Cell::from(
-            r.losses()
-                .map(|l| format!("{:.3e}", l.total))
+            r.final_loss()
+                .map(|l| format!("{l:.3e}"))
                 .unwrap_or_default(),
         ),
     ]
