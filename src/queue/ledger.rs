@@ -12,6 +12,17 @@ use serde::Serialize;
 use super::error::{StoreError, StoreResult};
 use super::run::{now, Input, Status};
 use super::store::{insert_run, job_columns, Store};
+
+/// Each run validated and turned into its store columns, before any
+/// transaction starts.
+fn prepare(runs: &[WatchedRun]) -> StoreResult<Vec<(String, String)>> {
+    runs.iter()
+        .map(|r| {
+            r.job.validate()?;
+            job_columns(&r.job, &r.inputs)
+        })
+        .collect()
+}
 use crate::jobs::Job;
 
 /// What the worker's error says of a run whose input files changed between
@@ -147,11 +158,7 @@ impl Store {
         runs: &[WatchedRun],
         priority: i64,
     ) -> StoreResult<Option<Vec<i64>>> {
-        let mut prepared = Vec::new();
-        for r in runs {
-            r.job.validate()?;
-            prepared.push(job_columns(&r.job, &r.inputs)?);
-        }
+        let prepared = prepare(runs)?;
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let item: Option<i64> = tx
             .query_row(
@@ -234,11 +241,7 @@ impl Store {
         runs: &[WatchedRun],
         priority: i64,
     ) -> StoreResult<Option<Vec<i64>>> {
-        let mut prepared = Vec::new();
-        for r in runs {
-            r.job.validate()?;
-            prepared.push(job_columns(&r.job, &r.inputs)?);
-        }
+        let prepared = prepare(runs)?;
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let mut gone = 0;
         for run in old {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::rules::Rule;
 use crate::engine::image_io::load_rgb;
-use crate::queue::{Input, StoreResult, WatchedRun};
+use crate::queue::{Input, StoreResult};
 use crate::queue::{Store, WatchItem};
 
 /// What became of an arrived file.
@@ -98,16 +98,7 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into());
     let arrival = Input::hashed("content", Some(stem.clone()), content.clone(), sha.clone());
-    let runs: Vec<WatchedRun> = rule
-        .jobs(arrival)
-        .into_iter()
-        .map(|(label, job, inputs)| WatchedRun {
-            job,
-            inputs,
-            style: label,
-            output_dir: rule.output.clone(),
-        })
-        .collect();
+    let runs = rule.watched_runs(arrival);
     match store.queue_watched(&rule.name, &sha, &content, &runs, rule.priority)? {
         Some(ids) => Ok(Taken::Queued(ids)),
         // Another watcher got there between our look-up and our insert.

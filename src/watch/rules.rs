@@ -505,6 +505,20 @@ impl Rule {
     /// The runs queued for one arrival, each with the label its delivered
     /// output is named by (`<stem>__<label>.png`): one apply run for a
     /// `model =` rule, else one run of the rule's kind per style.
+    /// [`Rule::jobs`] as the ledger queues them: delivered into the rule's
+    /// output folder under their labels.
+    pub fn watched_runs(&self, content: crate::jobs::Input) -> Vec<crate::queue::WatchedRun> {
+        self.jobs(content)
+            .into_iter()
+            .map(|(label, job, inputs)| crate::queue::WatchedRun {
+                job,
+                inputs,
+                style: label,
+                output_dir: self.output.clone(),
+            })
+            .collect()
+    }
+
     pub fn jobs(
         &self,
         content: crate::jobs::Input,

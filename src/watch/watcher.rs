@@ -641,15 +641,9 @@ impl Watcher {
             .map(|s| s.to_string_lossy().into_owned());
         let content = crate::jobs::Input::hashed("content", stem, path.clone(), sha);
         let runs: Vec<WatchedRun> = rule
-            .jobs(content)
+            .watched_runs(content)
             .into_iter()
-            .filter(|(label, _, _)| outs.iter().any(|(_, l)| l == label))
-            .map(|(label, job, inputs)| WatchedRun {
-                job,
-                inputs,
-                style: label,
-                output_dir: rule.output.clone(),
-            })
+            .filter(|r| outs.iter().any(|(_, l)| *l == r.style))
             .collect();
         let old: Vec<i64> = outs.iter().map(|(r, _)| *r).collect();
         let ids = self
