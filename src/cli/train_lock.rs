@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 /// Held while a training of `tag` runs; released when dropped.
 pub struct TrainLock {
-    _file: File,
+    file: File,
 }
 
 fn try_lock(file: &File) -> bool {
@@ -38,7 +38,7 @@ impl TrainLock {
                 "another `atelier train` is training '{tag}' now; wait for it to end, or pick another -o"
             );
         }
-        Ok(TrainLock { _file: file })
+        Ok(TrainLock { file: file })
     }
 
     /// Removes the half-written files (`.atelier-*.part`) that a training
@@ -71,7 +71,7 @@ impl TrainLock {
 
     fn is_mine(&self, path: &Path) -> bool {
         use std::os::unix::fs::MetadataExt;
-        match (self._file.metadata(), std::fs::metadata(path)) {
+        match (self.file.metadata(), std::fs::metadata(path)) {
             (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
             _ => false,
         }
