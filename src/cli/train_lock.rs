@@ -38,7 +38,7 @@ impl TrainLock {
                 "another `atelier train` is training '{tag}' now; wait for it to end, or pick another -o"
             );
         }
-        Ok(TrainLock { file: file })
+        Ok(TrainLock { file })
     }
 
     /// Removes the half-written files (`.atelier-*.part`) that a training
