@@ -1,6 +1,6 @@
-//! The job queue and run history: a SQLite store shared by every front end,
-//! and the worker that runs queued specs through the engine. Imports the
-//! engine; the engine never imports this.
+//! The job queue and run history: a store shared by every front end (behind
+//! traits, SQLite for now), and the worker that runs queued specs through
+//! the engine. Imports the engine; the engine never imports this.
 
 pub mod error;
 pub mod history;
@@ -8,8 +8,8 @@ pub mod ledger;
 mod paused_rules;
 pub mod rollbacks;
 pub mod run;
+mod runs_fs;
 pub mod samples;
-mod schema;
 pub mod store;
 pub mod worker;
 
@@ -18,4 +18,4 @@ pub use ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem, 
 pub use rollbacks::RollbackRecord;
 pub use run::{FinalLosses, Input, Point, Run, Sample, Status, StoredJob, UnknownJob};
 pub use samples::LossCache;
-pub use store::{Checkpoint, Filter, OnInterrupted, Store, WorkerInfo};
+pub use store::{Backend, Checkpoint, Filter, OnInterrupted, Store, WorkerInfo};

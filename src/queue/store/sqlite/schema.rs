@@ -158,3 +158,75 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::*;
+    use crate::engine::spec::{RunSpec, StyleRef};
+    use crate::queue::{Input, RollbackRecord, Status, Store};
+
+    fn record(eval: i64, loss: f64) -> RollbackRecord {
+        RollbackRecord {
+            eval,
+            to_eval: eval - 3,
+            loss: Some(loss),
+            reason: "loss jumped".into(),
+            remedy: "halved the step".into(),
+        }
+    }
+
+    /// A database as atelier made it before rollbacks were stored (schema 2),
+    /// with one finished run in it.
+    fn schema_2_database(dir: &std::path::Path) -> i64 {
+        let conn = rusqlite::Connection::open(dir.join("atelier.db")).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 2; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .unwrap();
+        let spec = RunSpec {
+            content: "/c.png".into(),
+            styles: vec![StyleRef {
+                path: "/s.png".into(),
+                weight: 1.0,
+            }],
+            ..RunSpec::default()
+        };
+        conn.execute(
+            "INSERT INTO runs (created, status, position, spec, inputs)
+             VALUES (1.0, 'done', 1.0, ?1, ?2)",
+            params![
+                serde_json::to_string(&spec).unwrap(),
+                serde_json::to_string::<[Input]>(&[]).unwrap()
+            ],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    }
+
+    #[test]
+    fn an_old_database_is_migrated_and_keeps_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = schema_2_database(dir.path());
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.get(id).unwrap().status, Status::Done);
+        assert!(store.rollbacks(id).unwrap().is_empty());
+        store
+            .add_rollbacks(id, &[record(40, 9e9), record(12, f64::NAN)])
+            .unwrap();
+        let got = store.rollbacks(id).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].eval, got[0].to_eval), (12, 9));
+        assert_eq!(got[0].loss, None, "NaN is stored as NULL");
+        assert_eq!(got[1], record(40, 9e9));
+        // A resumed attempt replaces, not duplicates; deleting the run drops them.
+        store.add_rollbacks(id, &[record(40, 8e9)]).unwrap();
+        assert_eq!(store.rollbacks(id).unwrap()[1].loss, Some(8e9));
+        store.delete(id).unwrap();
+        assert!(store.rollbacks(id).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,107 @@
+//! The queue: runs waiting, claimed, running and finished.
+
+use std::path::Path;
+
+use crate::engine::device::DeviceKind;
+use crate::queue::error::StoreResult;
+use crate::queue::run::{Run, Status};
+
+/// A run to queue, its job already validated and serialised.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub kind: String,
+    /// The job's spec (JSON).
+    pub spec: String,
+    /// The run's inputs (JSON).
+    pub inputs: String,
+    pub priority: i64,
+    /// The kind of device it asks for (`None`: any).
+    pub device_kind: Option<DeviceKind>,
+    /// The spec fields left to the worker's device (`size,steps`).
+    pub device_defaults: Option<String>,
+}
+
+/// What a worker asks for when it claims a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    pub worker: &'a str,
+    pub device: &'a str,
+    pub device_kind: DeviceKind,
+    /// The job kinds this build can run (a newer atelier's wait for it).
+    pub kinds: &'a [&'a str],
+}
+
+/// How a worker ends its run.
+#[derive(Clone, Copy, Debug)]
+pub enum Finish<'a> {
+    Done {
+        output: &'a Path,
+        /// The kind's outcome (JSON).
+        outcome: &'a str,
+    },
+    Failed {
+        error: &'a str,
+    },
+    Cancelled,
+}
+
+/// What a worker does with interrupted runs when it starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnInterrupted {
+    /// Queue them again, continuing from their last snapshot.
+    #[default]
+    Resume,
+    /// Queue them again from the start.
+    Restart,
+    /// Leave them interrupted.
+    Leave,
+}
+
+pub trait QueueStore {
+    /// Queues `run` at the end of the queue under a new id, at least
+    /// `min_id` and above every run's; returns the id. The run and what it
+    /// asks for appear together: no worker sees it half written.
+    fn enqueue(&self, run: &NewRun, min_id: i64) -> StoreResult<i64>;
+
+    /// Running runs, then queued runs in the order they will be taken.
+    fn queue(&self) -> StoreResult<Vec<Run>>;
+
+    /// Takes the next queued run `claim` may run: one conditional update, so
+    /// of two claimers of one run exactly one gets it.
+    fn claim(&self, claim: &Claim<'_>) -> StoreResult<Option<Run>>;
+
+    /// Records that `worker` is alive and on `run`; `false` when the run is
+    /// no longer running on it (nothing recorded for the run).
+    fn heartbeat(&self, run: i64, worker: &str) -> StoreResult<bool>;
+
+    /// Replaces the spec of a run `worker` holds.
+    fn set_spec(&self, run: i64, worker: &str, spec: &str) -> StoreResult<()>;
+
+    /// Ends a run running on `worker`; refused with `NotOwner` when it is
+    /// not (it was finished, re-claimed or requeued meanwhile).
+    fn finish(&self, run: i64, worker: &str, how: Finish<'_>) -> StoreResult<()>;
+
+    /// Puts a run of `worker` back at the head of the queue.
+    fn requeue(&self, run: i64, worker: &str) -> StoreResult<()>;
+
+    /// Records a snapshot or checkpoint the run of `worker` can resume
+    /// from, after `step` steps; one at the same path replaces it.
+    fn set_resume_point(&self, run: i64, worker: &str, path: &Path, step: i64) -> StoreResult<()>;
+
+    /// Cancels a queued or interrupted run at once, flags a running one;
+    /// returns the status after the call.
+    fn cancel(&self, run: i64) -> StoreResult<Status>;
+
+    /// Whether the run was asked to stop (`true` when it is gone).
+    fn cancel_requested(&self, run: i64) -> StoreResult<bool>;
+
+    /// Moves a queued run to 1-based place `to`, taking the priority of the
+    /// run it lands beside.
+    fn move_to(&self, run: i64, to: usize) -> StoreResult<()>;
+
+    fn set_priority(&self, run: i64, priority: i64) -> StoreResult<()>;
+
+    /// Applies `policy` to the interrupted runs; returns how many changed.
+    fn requeue_interrupted(&self, policy: OnInterrupted) -> StoreResult<usize>;
+}

@@ -1,0 +1,363 @@
+//! [`LedgerStore`] on SQLite (tables `watch_items`, `watch_outputs` and
+//! `watch_paused`). An item's runs and its ledger rows are one transaction,
+//! so a crash never leaves runs without their entry (which would queue them
+//! again on restart) or the reverse.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{insert_run, SqliteBackend};
+use crate::queue::error::{StoreError, StoreResult};
+use crate::queue::ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem};
+use crate::queue::run::{now, Status};
+use crate::queue::store::{LedgerRun, LedgerStore};
+
+const ITEM_COLUMNS: &str = "id, rule, key, sha256, path, seen, state, error, moved_to";
+
+fn row_to_item(r: &Row<'_>) -> rusqlite::Result<WatchItem> {
+    Ok(WatchItem {
+        id: r.get(0)?,
+        rule: r.get(1)?,
+        key: r.get(2)?,
+        sha256: r.get(3)?,
+        path: PathBuf::from(r.get::<_, String>(4)?),
+        seen: r.get(5)?,
+        state: ItemState::parse(&r.get::<_, String>(6)?),
+        error: r.get(7)?,
+        moved_to: r.get::<_, Option<String>>(8)?.map(PathBuf::from),
+    })
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+impl SqliteBackend {
+    /// The runs of item `item`, each with its pending output, inside `tx`.
+    fn insert_outputs(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        item: i64,
+        runs: &[LedgerRun],
+        min_id: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::new();
+        for r in runs {
+            let id = insert_run(tx, &r.run, min_id).map_err(|e| self.err(e))?;
+            tx.execute(
+                "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
+                 VALUES (?1, ?2, ?3, ?4, 'pending')",
+                params![id, item, r.style, path_str(&r.output_dir)],
+            )
+            .map_err(|e| self.err(e))?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    fn items(&self, filter: &str, params: impl rusqlite::Params) -> StoreResult<Vec<WatchItem>> {
+        self.rows(
+            &format!("SELECT {ITEM_COLUMNS} FROM watch_items WHERE {filter}"),
+            params,
+            row_to_item,
+        )
+    }
+}
+
+impl LedgerStore for SqliteBackend {
+    fn watch_item(&self, rule: &str, key: &str) -> StoreResult<Option<WatchItem>> {
+        Ok(self
+            .items("rule = ?1 AND key = ?2", params![rule, key])?
+            .pop())
+    }
+
+    fn queue_watched(
+        &self,
+        rule: &str,
+        sha256: &str,
+        path: &Path,
+        runs: &[LedgerRun],
+        min_id: i64,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let tx = self.immediate()?;
+        let item: Option<i64> = tx
+            .query_row(
+                "INSERT INTO watch_items (rule, key, sha256, path, seen, state)
+                 VALUES (?1, ?2, ?2, ?3, ?4, 'queued')
+                 ON CONFLICT (rule, key) DO NOTHING RETURNING id",
+                params![rule, sha256, path_str(path), now()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some(item) = item else {
+            return Ok(None);
+        };
+        let ids = self.insert_outputs(&tx, item, runs, min_id)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Some(ids))
+    }
+
+    fn failures_containing(
+        &self,
+        rule: &str,
+        reason: &str,
+    ) -> StoreResult<Vec<(WatchItem, i64, String)>> {
+        let cols = ITEM_COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.rows(
+            &format!(
+                "SELECT {cols}, o.run_id, o.style FROM watch_outputs o
+                 JOIN watch_items i ON i.id = o.item_id JOIN runs r ON r.id = o.run_id
+                 WHERE i.rule = ?1 AND i.state = 'failed' AND o.state = 'failed'
+                   AND r.status = 'failed' AND instr(r.error, ?2) > 0
+                 ORDER BY o.run_id"
+            ),
+            params![rule, reason],
+            |r| Ok((row_to_item(r)?, r.get(9)?, r.get(10)?)),
+        )
+    }
+
+    fn requeue_watched(
+        &self,
+        item: i64,
+        old: &[i64],
+        runs: &[LedgerRun],
+        min_id: i64,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let tx = self.immediate()?;
+        let mut gone = 0;
+        for run in old {
+            // Conditional on the output still being a failed one of the
+            // item: of two watchers retrying it, one deletes it.
+            gone += tx
+                .execute(
+                    "DELETE FROM watch_outputs WHERE run_id = ?1 AND item_id = ?2
+                     AND state = 'failed'",
+                    params![run, item],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        if gone != old.len() {
+            return Ok(None);
+        }
+        let ids = self.insert_outputs(&tx, item, runs, min_id)?;
+        tx.execute(
+            "UPDATE watch_items SET state = 'queued', error = NULL WHERE id = ?1",
+            [item],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Some(ids))
+    }
+
+    fn record_watch_failure(
+        &self,
+        rule: &str,
+        key: &str,
+        sha256: Option<&str>,
+        path: &Path,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO watch_items (rule, key, sha256, path, seen, state, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'failed', ?6)
+                 ON CONFLICT (rule, key) DO UPDATE SET seen = ?5, error = ?6, path = ?4
+                 WHERE state = 'failed'",
+                params![rule, key, sha256, path_str(path), now(), reason],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn clear_watch_failure(&self, rule: &str, key: &str) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "DELETE FROM watch_items WHERE rule = ?1 AND key = ?2 AND state = 'failed'",
+                params![rule, key],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn pending_outputs(&self, rule: &str) -> StoreResult<Vec<PendingOutput>> {
+        self.rows(
+            "SELECT o.run_id, o.item_id, i.path, o.style, o.output_dir, o.target,
+                    r.status, r.output, r.error
+             FROM watch_outputs o JOIN watch_items i ON i.id = o.item_id
+             LEFT JOIN runs r ON r.id = o.run_id
+             WHERE i.rule = ?1 AND o.state = 'pending' ORDER BY o.run_id",
+            [rule],
+            |r| {
+                Ok(PendingOutput {
+                    run_id: r.get(0)?,
+                    item_id: r.get(1)?,
+                    item_path: PathBuf::from(r.get::<_, String>(2)?),
+                    style: r.get(3)?,
+                    output_dir: PathBuf::from(r.get::<_, String>(4)?),
+                    target: r.get::<_, Option<String>>(5)?.map(PathBuf::from),
+                    status: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|s| s.parse::<Status>().ok()),
+                    run_output: r.get::<_, Option<String>>(7)?.map(PathBuf::from),
+                    run_error: r.get(8)?,
+                })
+            },
+        )
+    }
+
+    fn set_output_target(&self, run: i64, target: &Path) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE watch_outputs SET target = ?2 WHERE run_id = ?1",
+                params![run, path_str(target)],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn finish_output(&self, run: i64, result: Result<&Path, &str>) -> StoreResult<()> {
+        let n = match result {
+            Ok(p) => self.conn.execute(
+                "UPDATE watch_outputs SET state = 'delivered', target = ?2, delivered = ?3,
+                        error = NULL WHERE run_id = ?1",
+                params![run, path_str(p), now()],
+            ),
+            Err(reason) => self.conn.execute(
+                "UPDATE watch_outputs SET state = 'failed', error = ?2, delivered = ?3
+                 WHERE run_id = ?1",
+                params![run, reason, now()],
+            ),
+        }
+        .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(StoreError::NoSuchRun(run));
+        }
+        Ok(())
+    }
+
+    fn settle_items(&self, rule: &str) -> StoreResult<Vec<WatchItem>> {
+        let ids: Vec<i64> = self.rows(
+            "SELECT i.id FROM watch_items i WHERE i.rule = ?1 AND i.state = 'queued'
+             AND NOT EXISTS (SELECT 1 FROM watch_outputs o
+                             WHERE o.item_id = i.id AND o.state = 'pending')",
+            [rule],
+            |r| r.get(0),
+        )?;
+        let mut out = Vec::new();
+        for id in ids {
+            let error: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT style || ': ' || error FROM watch_outputs
+                     WHERE item_id = ?1 AND state = 'failed' ORDER BY run_id LIMIT 1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            // Of two watchers settling one item, one does.
+            let n = self
+                .conn
+                .execute(
+                    "UPDATE watch_items SET state = ?2, error = ?3 WHERE id = ?1 AND state = 'queued'",
+                    params![id, if error.is_some() { "failed" } else { "done" }, error],
+                )
+                .map_err(|e| self.err(e))?;
+            if n == 1 {
+                out.extend(self.items("id = ?1", [id])?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn unmoved_items(&self, rule: &str) -> StoreResult<Vec<WatchItem>> {
+        self.items(
+            "rule = ?1 AND state != 'queued' AND moved_to IS NULL AND sha256 IS NOT NULL
+             AND EXISTS (SELECT 1 FROM watch_outputs o WHERE o.item_id = watch_items.id)",
+            [rule],
+        )
+    }
+
+    fn set_item_moved(&self, item: i64, to: &Path) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE watch_items SET moved_to = ?2 WHERE id = ?1",
+                params![item, path_str(to)],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn watch_counts(&self, rule: &str) -> StoreResult<RuleCounts> {
+        let mut c = RuleCounts::default();
+        let states: Vec<(String, i64)> = self.rows(
+            "SELECT state, count(*) FROM watch_items WHERE rule = ?1 GROUP BY state",
+            [rule],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (state, n) in states {
+            match ItemState::parse(&state) {
+                ItemState::Queued => c.queued = n as usize,
+                ItemState::Done => c.done = n as usize,
+                ItemState::Failed => c.failed = n as usize,
+            }
+        }
+        c.delivered = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM watch_outputs o JOIN watch_items i ON i.id = o.item_id
+                 WHERE i.rule = ?1 AND o.state = 'delivered'",
+                [rule],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| self.err(e))? as usize;
+        Ok(c)
+    }
+
+    fn watch_failures(&self, rule: &str, limit: usize) -> StoreResult<Vec<WatchFailure>> {
+        self.rows(
+            "SELECT path, coalesce(error, 'failed'), seen FROM watch_items
+             WHERE rule = ?1 AND state = 'failed' ORDER BY seen DESC, id DESC LIMIT ?2",
+            params![rule, limit as i64],
+            |r| {
+                Ok(WatchFailure {
+                    path: PathBuf::from(r.get::<_, String>(0)?),
+                    reason: r.get(1)?,
+                    time: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    fn watch_items(&self, rule: &str) -> StoreResult<Vec<WatchItem>> {
+        self.items("rule = ?1 ORDER BY id", [rule])
+    }
+
+    fn set_rule_paused(&self, rule: &str, paused: bool) -> StoreResult<()> {
+        let done = if paused {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO watch_paused (rule, since) VALUES (?1, ?2)",
+                params![rule, now()],
+            )
+        } else {
+            self.conn
+                .execute("DELETE FROM watch_paused WHERE rule = ?1", [rule])
+        };
+        done.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn paused_rules(&self) -> StoreResult<HashSet<String>> {
+        Ok(self
+            .rows("SELECT rule FROM watch_paused", [], |r| r.get(0))?
+            .into_iter()
+            .collect())
+    }
+}
