@@ -27,6 +27,7 @@ mod reliab;
 mod run_views;
 mod safety;
 mod score;
+mod store_contract;
 mod training_lifecycle;
 mod tui;
 mod tui_newcomer;
