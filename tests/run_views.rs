@@ -93,6 +93,7 @@ fn app_with_every_kind() -> atelier::tui::app::App {
         focus: None,
         data_dir: "/data".into(),
         watch: Vec::new(),
+        watcher_running: false,
         memory: None,
         content_size: None,
     });

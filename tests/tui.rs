@@ -202,6 +202,7 @@ pub(crate) fn with_runs(mut a: App) -> App {
         }),
         data_dir: "/data".into(),
         watch: Vec::new(),
+        watcher_running: false,
         memory: Some(DeviceMemory {
             base: 400 << 20,
             available: Some(6 << 30),

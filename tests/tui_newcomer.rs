@@ -302,3 +302,78 @@ fn snapshot_help_at_80x24() {
     press(&mut a, "5?");
     insta::assert_snapshot!(crate::tui::render(&mut a, 80, 24).backend());
 }
+
+#[test]
+fn history_filter_finds_runs_by_kind_and_says_when_nothing_matches() {
+    let mut a = with_runs(app(true));
+    let (train, _) = crate::tui::train_run();
+    let mut snap = a.snap.clone();
+    snap.history.insert(0, train);
+    a.on_data(snap);
+    a.history.set_filter("train");
+    let rows = a.history.rows(&a.snap.history);
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![9],
+        "/train finds the training"
+    );
+    a.history.set_filter("no-such-photo");
+    assert!(a.history.rows(&a.snap.history).is_empty());
+    press(&mut a, "5");
+    let (screen, _) = draw_once(&a, 80, 24);
+    assert!(screen.contains("no run matches"), "{screen}");
+    assert!(!screen.contains("no runs yet"), "{screen}");
+}
+
+#[test]
+fn a_run_cancelled_before_it_started_shows_no_photo_as_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = in_dir(app(true), dir.path());
+    let r = run(7, Status::Cancelled, "chelsea", "irises", None);
+    let mut snap = a.snap.clone();
+    snap.history = vec![r.clone()];
+    snap.queue = Vec::new();
+    a.on_data(snap);
+    assert_eq!(atelier::tui::panes::live::run_image(&a, &r), None);
+    press(&mut a, "5");
+    let (screen, want) = draw_once(&a, 80, 24);
+    assert!(want.is_empty(), "no image is asked for: {want:?}");
+    assert!(screen.contains("no image"), "{screen}");
+}
+
+#[test]
+fn a_finished_run_is_announced_without_saying_its_status_twice() {
+    let mut a = with_runs(app(true));
+    a.on_worker(atelier::queue::worker::WorkerEvent::Finished {
+        run: 25,
+        status: Status::Cancelled,
+        detail: "cancelled".into(),
+    });
+    assert_eq!(
+        a.message.as_ref().map(|m| m.0.as_str()),
+        Some("run 25: cancelled")
+    );
+}
+
+#[test]
+fn the_watch_pane_says_whether_a_watcher_is_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = in_dir(app(true), dir.path());
+    let mut snap = a.snap.clone();
+    snap.watch = vec![crate::tui::rule("photos")];
+    snap.watcher_running = atelier::watch::presence::watcher_running(dir.path());
+    a.on_data(snap);
+    press(&mut a, "6");
+    let (screen, _) = draw_once(&a, 120, 36);
+    assert!(screen.contains("no watcher running"), "{screen}");
+
+    let held = atelier::watch::presence::announce(dir.path()).expect("presence lock");
+    let mut snap = a.snap.clone();
+    snap.watcher_running = atelier::watch::presence::watcher_running(dir.path());
+    a.on_data(snap);
+    let (screen, _) = draw_once(&a, 120, 36);
+    assert!(screen.contains("watcher running"), "{screen}");
+    assert!(!screen.contains("no watcher"), "{screen}");
+    drop(held);
+    assert!(!atelier::watch::presence::watcher_running(dir.path()));
+}

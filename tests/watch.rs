@@ -799,3 +799,16 @@ fn a_replaced_model_is_read_again_and_runs_that_failed_on_it_are_retried() {
     assert_eq!(s[0]["counts"]["failed"], 0, "{s}");
     assert_eq!(status_failures(&e), Vec::<serde_json::Value>::new());
 }
+
+/// The TUI's Watch pane asks whether a watcher runs: true while `atelier
+/// watch` runs on the data folder, false once it is killed (no stale state).
+#[test]
+fn a_running_watcher_is_seen_and_a_killed_one_is_not() {
+    let e = env("", 0.3);
+    assert!(!atelier::watch::presence::watcher_running(&e.data));
+    let mut w = watch(&e, &[]);
+    assert!(atelier::watch::presence::watcher_running(&e.data));
+    w.0.kill().unwrap();
+    w.0.wait().unwrap();
+    assert!(!atelier::watch::presence::watcher_running(&e.data));
+}

@@ -284,7 +284,11 @@ impl App {
             } => {
                 self.worker_status = "worker: idle".into();
                 self.progress.remove(&run);
-                self.say(format!("run {run}: {status} ({detail})"));
+                // "cancelled (cancelled)" says one thing twice.
+                match detail.is_empty() || detail == status.as_str() {
+                    true => self.say(format!("run {run}: {status}")),
+                    false => self.say(format!("run {run}: {status} ({detail})")),
+                }
                 self.outbox.push(Command::Refresh);
             }
             WorkerEvent::Idle => self.worker_status = "worker: idle".into(),
@@ -531,7 +535,8 @@ impl App {
                 let name = item.name.clone();
                 if self.compose.toggle_style(item) {
                     let n = self.compose.styles.len();
-                    self.say(format!("marked {name} ({n} styles)"));
+                    let paintings = if n == 1 { "painting" } else { "paintings" };
+                    self.say(format!("marked {name} ({n} {paintings} marked)"));
                 } else {
                     self.say(format!("unmarked {name}"));
                 }

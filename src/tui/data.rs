@@ -30,6 +30,9 @@ pub struct Snapshot {
     /// The configured drop-folder rules with their counts and failures, from
     /// the ledger (kept by whichever `atelier watch` runs them).
     pub watch: Vec<RuleState>,
+    /// Whether an `atelier watch` runs on this data folder now (without one,
+    /// files dropped in an inbox wait).
+    pub watcher_running: bool,
     /// The worker device's memory, for Compose's estimate.
     pub memory: Option<DeviceMemory>,
     /// Width and height of the content Compose has (as asked by [`Command::Content`]).
@@ -203,6 +206,7 @@ fn snapshot(
         },
         data_dir: store.data_dir().to_path_buf(),
         watch: rule_states(store, rules)?,
+        watcher_running: crate::watch::presence::watcher_running(store.data_dir()),
         memory: None,
         content_size: None,
     })

@@ -185,7 +185,11 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     ratatui::restore();
     if let Some(w) = worker {
         stop.store(true, Ordering::SeqCst);
-        println!("stopping the worker (its current run goes back to the queue)…");
+        // Only a worker with a run has something to give back.
+        match app.worker_status.starts_with("worker: run") {
+            true => println!("stopping the worker (its current run goes back to the queue)…"),
+            false => println!("stopping the worker…"),
+        }
         let _ = w.join();
     }
     tracing::info!("atelier TUI stopped");

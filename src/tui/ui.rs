@@ -110,7 +110,8 @@ fn top_bar(f: &mut Frame, area: Rect, app: &App) {
         .filter(|r| r.status == crate::queue::Status::Running)
         .count();
     let queued = app.snap.queue.len() - running;
-    let counts = format!("▶{running} ⏸{queued}");
+    // Glyphs every common monospace font has (DejaVu Sans Mono lacks ⏸).
+    let counts = format!("▶{running} ≡{queued}");
     let room = status_area.width as usize;
     let status = [format!("{}  {counts}", app.worker_status), counts]
         .into_iter()

@@ -9,6 +9,7 @@ pub mod complete;
 pub mod deliver;
 pub mod error;
 pub mod intake;
+pub mod presence;
 pub mod rules;
 pub mod source;
 pub mod status;

@@ -168,6 +168,7 @@ impl Watcher {
         stop: &AtomicBool,
         events: &mut dyn FnMut(&WatchEvent),
     ) -> Result<(), WatchError> {
+        let _presence = super::presence::announce(self.store.data_dir());
         let (tx, rx) = channel();
         for i in 0..self.live.len() {
             if self.live[i].active() {

@@ -16,7 +16,6 @@ use crate::tui::data::Command;
 use crate::tui::images::ImageKey;
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
-use crate::tui::ui::image_or_none;
 
 use super::live::run_image;
 
@@ -48,12 +47,7 @@ impl HistoryState {
         let f = self.filter.to_lowercase();
         let mut rows: Vec<&Run> = runs
             .iter()
-            .filter(|r| {
-                f.is_empty()
-                    || r.input_name("content").to_lowercase().contains(&f)
-                    || r.input_name("style").to_lowercase().contains(&f)
-                    || r.status.as_str().contains(&f)
-            })
+            .filter(|r| f.is_empty() || matches(r, &f))
             .collect();
         match self.sort {
             None | Some(Sort::Newest) => {}
@@ -64,6 +58,15 @@ impl HistoryState {
             Some(Sort::Status) => rows.sort_by_key(|r| r.status.as_str()),
         }
         rows
+    }
+
+    /// What a run with no row says: nothing in the store, or nothing that
+    /// matches the filter.
+    pub fn empty_text(&self) -> String {
+        match self.filter.is_empty() {
+            true => "no runs yet".into(),
+            false => format!("no run matches /{} (Esc clears the filter)", self.filter),
+        }
     }
 
     /// The filter as typed so far (it applies as you type).
@@ -189,7 +192,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     ));
     if rows_src.is_empty() {
         f.render_widget(
-            Paragraph::new("no runs yet")
+            Paragraph::new(app.history.empty_text())
                 .style(app.theme.muted())
                 .block(block),
             list,
@@ -227,11 +230,26 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     } else {
         run_image(app, r)
     };
-    image_or_none(f, inner, path.as_deref(), app, want);
+    super::run_image_or_note(f, inner, app, r, path.as_deref(), want);
     f.render_widget(
         Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
         meta,
     );
+}
+
+/// Whether `f` (lower case) is in what a user would search a run by: its
+/// kind, status, id, every input's name, its output's name and its error.
+fn matches(r: &Run, f: &str) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(f);
+    has(r.kind())
+        || has(r.status.as_str())
+        || r.id.to_string() == f.trim_start_matches('#')
+        || r.inputs.iter().any(|i| has(&i.display_name()))
+        || r.output
+            .as_ref()
+            .and_then(|o| o.file_name())
+            .is_some_and(|n| has(&n.to_string_lossy()))
+        || r.error.as_deref().is_some_and(has)
 }
 
 fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
@@ -247,7 +265,7 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
     }
     if let Some(l) = r.losses() {
         v.push(Line::from(format!(
-            "loss {:.4e} (best at step {})",
+            "loss {:.4e} (best at evaluation {})",
             l.total,
             r.outcome
                 .as_ref()
@@ -314,7 +332,7 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
         };
         let [img, meta] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(inner);
-        image_or_none(f, img, run_image(app, r).as_deref(), app, want);
+        super::run_image_or_note(f, img, app, r, run_image(app, r).as_deref(), want);
         f.render_widget(
             Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
             meta,

@@ -56,10 +56,13 @@ pub fn run_image(app: &App, r: &Run) -> Option<std::path::PathBuf> {
     match (&r.output, current.exists()) {
         (Some(out), _) if r.status == Status::Done => Some(out.clone()),
         (_, true) => Some(current),
-        _ => {
+        // The photo a run starts from, while it waits or starts; a run that
+        // ended with no image has no output to show, not its photo.
+        _ if matches!(r.status, Status::Queued | Status::Running) => {
             let content = &r.params().content;
             (!content.as_os_str().is_empty()).then(|| content.clone())
         }
+        _ => None,
     }
 }
 

@@ -92,14 +92,28 @@ pub fn chart_and_image(
     view: &views::KindView,
     want: &mut Vec<ImageKey>,
 ) {
-    chart::draw(
-        f,
-        chart_area,
-        " losses (log scale) ",
-        view.x_title,
-        &view.series,
-        &view.marks,
-    );
+    if view.series.iter().all(|s| s.points.is_empty()) {
+        // An empty chart says nothing; say why there is none.
+        let note = match r.status {
+            Status::Queued | Status::Running => "no samples yet",
+            _ => "no losses recorded for this run",
+        };
+        f.render_widget(
+            ratatui::widgets::Paragraph::new(note)
+                .style(app.theme.muted())
+                .block(Block::bordered().title(" losses ")),
+            chart_area,
+        );
+    } else {
+        chart::draw(
+            f,
+            chart_area,
+            " losses (log scale) ",
+            view.x_title,
+            &view.series,
+            &view.marks,
+        );
+    }
     // The output, then any images the kind adds (an analogy's B and field),
     // stacked.
     let images: Vec<(&str, Option<std::path::PathBuf>)> =
@@ -112,7 +126,28 @@ pub fn chart_and_image(
         let block = Block::bordered().title(title.to_string());
         let inner = block.inner(*area);
         f.render_widget(block, *area);
-        image_or_none(f, inner, path.as_deref(), app, want);
+        run_image_or_note(f, inner, app, r, path.as_deref(), want);
+    }
+}
+
+/// A run's image; for a run that ended without one, a note saying so (not
+/// "no preview yet", which promises one).
+pub fn run_image_or_note(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    r: &Run,
+    path: Option<&std::path::Path>,
+    want: &mut Vec<ImageKey>,
+) {
+    match path {
+        None if !matches!(r.status, Status::Queued | Status::Running) => f.render_widget(
+            ratatui::widgets::Paragraph::new("no image: the run ended before making one")
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .style(app.theme.muted()),
+            area,
+        ),
+        _ => image_or_none(f, area, path, app, want),
     }
 }
 

@@ -39,6 +39,16 @@ impl WatchState {
     }
 }
 
+/// Whether the rules are being watched: without a running `atelier watch`,
+/// "on" only means the rule will be watched once one starts.
+fn watcher_line(app: &App) -> Line<'static> {
+    match app.snap.watcher_running {
+        true => Line::from(" watcher running ").style(app.theme.muted()),
+        false => Line::from(" no watcher running: start one with `atelier watch` ")
+            .style(app.theme.warn()),
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let rules = &app.snap.watch;
     if rules.is_empty() {
@@ -106,7 +116,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 ])
                 .bold(),
             )
-            .block(Block::bordered().title(" Watch: drop folders (Space pauses or resumes) "))
+            .block(
+                Block::bordered()
+                    .title(" Watch: drop folders (Space pauses or resumes) ")
+                    .title_bottom(watcher_line(app)),
+            )
             .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
         top,
         &mut state,
