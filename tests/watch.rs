@@ -185,9 +185,17 @@ fn image(path: &Path, i: u32) {
     img.save(path).unwrap();
 }
 
-/// Settled: nothing more is queued within a few reconcile passes.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(2500));
+/// Settled: the watcher has made two more passes over the inbox, so what it
+/// would queue is queued (waits on its reported pass count, not a clock).
+fn settle(e: &Env) {
+    let passes = || atelier::watch::presence::state(&e.data).map_or(0, |s| s.reconciles);
+    let before = passes();
+    wait_until(
+        e,
+        "two more reconcile passes",
+        Duration::from_secs(60),
+        || passes() >= before + 2,
+    );
 }
 
 #[test]
@@ -206,7 +214,7 @@ fn a_hundred_images_at_once_are_queued_once_each() {
     wait_until(&e, "100 runs", Duration::from_secs(60), || {
         runs(&e).len() >= 100
     });
-    settle();
+    settle(&e);
     let all = runs(&e);
     assert_eq!(all.len(), 100);
     let shas: HashSet<String> = all.iter().map(content_sha).collect();
@@ -244,7 +252,7 @@ fn a_slow_chunked_write_is_queued_once_when_complete() {
     wait_until(&e, "the run", Duration::from_secs(20), || {
         !runs(&e).is_empty()
     });
-    settle();
+    settle(&e);
     let all = runs(&e);
     assert_eq!(all.len(), 1);
     assert_eq!(content_sha(&all[0]), sha(&src));
@@ -283,7 +291,7 @@ fn a_temp_name_renamed_into_place_is_queued_once_under_its_final_name() {
     wait_until(&e, "3 runs", Duration::from_secs(20), || {
         runs(&e).len() >= 3
     });
-    settle();
+    settle(&e);
     let all = runs(&e);
     assert_eq!(all.len(), 3);
     for (path, s) in finals {
@@ -343,7 +351,7 @@ fn bad_inputs_are_reported_with_their_reason_and_the_rest_continue() {
         s[0]["counts"]["failed"].as_u64() == Some(want_failed)
             && runs(&e).len() == if unreadable_is_testable { 1 } else { 2 }
     });
-    settle();
+    settle(&e);
     let s = status_json(&e);
     let failures: HashMap<String, String> = s[0]["failures"]
         .as_array()
@@ -423,7 +431,7 @@ fn a_killed_watcher_restarted_while_files_arrive_takes_each_once() {
     wait_until(&e, "all runs", Duration::from_secs(60), || {
         runs(&e).len() >= n as usize
     });
-    settle();
+    settle(&e);
     let all = runs(&e);
     assert_eq!(all.len(), n as usize);
     let shas: HashSet<String> = all.iter().map(content_sha).collect();
@@ -441,7 +449,7 @@ fn a_rule_paused_from_the_tui_is_skipped_until_resumed() {
         .unwrap();
     let _w = watch_until(&e, &["--no-worker"], false, "[t] paused");
     image(&e.inbox.join("a.png"), 1);
-    settle();
+    settle(&e);
     assert!(runs(&e).is_empty(), "a paused rule took a file");
     assert_eq!(status_json(&e)[0]["paused"], true);
     Store::open(&e.data)
@@ -465,7 +473,7 @@ fn a_rule_paused_from_the_tui_is_skipped_until_resumed() {
         log(&e).matches("[t] paused").count() == 2
     });
     image(&e.inbox.join("b.png"), 2);
-    settle();
+    settle(&e);
     assert_eq!(runs(&e).len(), 1, "a paused rule took a file");
     assert_eq!(status_json(&e)[0]["paused"], true);
 }
@@ -485,7 +493,7 @@ fn the_poll_backend_finds_files_as_the_native_one_does() {
     wait_until(&e, "4 runs", Duration::from_secs(20), || {
         runs(&e).len() >= 4
     });
-    settle();
+    settle(&e);
     let all = runs(&e);
     assert_eq!(all.len(), 4);
     let names: HashSet<PathBuf> = all.iter().map(|r| r.params().content.clone()).collect();
@@ -609,8 +617,8 @@ fn an_inbox_moved_away_and_recreated_records_no_ghost_failure() {
     std::thread::sleep(Duration::from_millis(400));
     std::fs::rename(&e.inbox, e.dir.join("inbox.old")).unwrap();
     std::fs::create_dir(&e.inbox).unwrap();
-    // Past the quiet time and a reconcile: the watcher has looked again.
-    std::thread::sleep(Duration::from_millis(3500));
+    // The watcher has looked again (two passes: one may have begun before the move).
+    settle(&e);
     image(&e.inbox.join("new.png"), 10);
     wait_until(
         &e,
@@ -806,9 +814,18 @@ fn a_replaced_model_is_read_again_and_runs_that_failed_on_it_are_retried() {
 fn a_running_watcher_is_seen_and_a_killed_one_is_not() {
     let e = env("", 0.3);
     assert!(!atelier::watch::presence::watcher_running(&e.data));
-    let mut w = watch(&e, &[]);
+    let mut w = watch(&e, &["--no-worker"]);
     assert!(atelier::watch::presence::watcher_running(&e.data));
+    settle(&e);
+    let state = atelier::watch::presence::state(&e.data).expect("a running watcher reports");
+    assert_eq!(state.pid, w.0.id());
+    assert_eq!(state.arriving.get("t"), Some(&0), "{state:?}");
     w.0.kill().unwrap();
     w.0.wait().unwrap();
     assert!(!atelier::watch::presence::watcher_running(&e.data));
+    assert_eq!(
+        atelier::watch::presence::state(&e.data),
+        None,
+        "a dead watcher's report says nothing"
+    );
 }

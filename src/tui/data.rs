@@ -205,11 +205,22 @@ fn snapshot(
             None => None,
         },
         data_dir: store.data_dir().to_path_buf(),
-        watch: rule_states(store, rules)?,
+        watch: with_arriving(rule_states(store, rules)?, store.data_dir()),
         watcher_running: crate::watch::presence::watcher_running(store.data_dir()),
         memory: None,
         content_size: None,
     })
+}
+
+/// The rules' states with the files a running watcher sees arriving (the
+/// ledger knows only what was taken).
+fn with_arriving(mut rules: Vec<RuleState>, data_dir: &std::path::Path) -> Vec<RuleState> {
+    if let Some(state) = crate::watch::presence::state(data_dir) {
+        for r in &mut rules {
+            r.arriving = state.arriving.get(&r.name).copied().unwrap_or(0);
+        }
+    }
+    rules
 }
 
 /// The image's dimensions from its header, without decoding it.

@@ -89,6 +89,43 @@ impl Live {
     }
 }
 
+/// Rounds of reconciling: one ends when every active inbox was reconciled
+/// since the last, or, with none active, every `reconcile_every`. Reported
+/// so that a front end knows the watcher has looked again.
+struct Rounds {
+    done: u64,
+    since: Vec<bool>,
+    every: Duration,
+    next_idle: Instant,
+}
+
+impl Rounds {
+    fn new(rules: usize, every: Duration) -> Self {
+        Rounds {
+            done: 0,
+            since: vec![false; rules],
+            every,
+            next_idle: Instant::now() + every,
+        }
+    }
+
+    fn reconciled(&mut self, rule: usize) {
+        self.since[rule] = true;
+    }
+
+    fn close(&mut self, active: &[usize], now: Instant) {
+        let ended = match active.is_empty() {
+            true => now >= self.next_idle,
+            false => active.iter().all(|&i| self.since[i]),
+        };
+        if ended {
+            self.done += 1;
+            self.since.fill(false);
+            self.next_idle = now + self.every;
+        }
+    }
+}
+
 pub struct Watcher {
     store: Store,
     live: Vec<Live>,
@@ -168,7 +205,9 @@ impl Watcher {
         stop: &AtomicBool,
         events: &mut dyn FnMut(&WatchEvent),
     ) -> Result<(), WatchError> {
-        let _presence = super::presence::announce(self.store.data_dir());
+        let presence = super::presence::announce(self.store.data_dir());
+        let mut reported = None;
+        let mut rounds = Rounds::new(self.live.len(), self.timings.reconcile_every);
         let (tx, rx) = channel();
         for i in 0..self.live.len() {
             if self.live[i].active() {
@@ -191,6 +230,7 @@ impl Watcher {
                 }
                 if now >= self.live[i].next_reconcile {
                     self.reconcile(i, &tx);
+                    rounds.reconciled(i);
                 }
                 if let Err(e) = self.arrive(i) {
                     self.error(i, e.to_string());
@@ -210,6 +250,17 @@ impl Watcher {
                 next_counts = now + COUNTS_EVERY;
             }
             self.flush(events);
+            let active: Vec<usize> = (0..self.live.len())
+                .filter(|&i| self.live[i].active())
+                .collect();
+            rounds.close(&active, now);
+            if let Some(p) = &presence {
+                let state = self.presence_state(rounds.done, &active);
+                if reported.as_ref() != Some(&state) {
+                    p.report(&state);
+                    reported = Some(state);
+                }
+            }
         }
         for l in &mut self.live {
             if l.source.take().is_some() {
@@ -220,6 +271,19 @@ impl Watcher {
         }
         self.flush(events);
         Ok(())
+    }
+
+    /// What front ends see of this watcher: passes over every active inbox
+    /// and the files still settling in each.
+    fn presence_state(&self, rounds: u64, active: &[usize]) -> super::presence::PresenceState {
+        super::presence::PresenceState {
+            pid: std::process::id(),
+            reconciles: rounds,
+            arriving: active
+                .iter()
+                .map(|&i| (self.live[i].rule.name.clone(), self.live[i].arrivals.len()))
+                .collect(),
+        }
     }
 
     fn flush(&mut self, events: &mut dyn FnMut(&WatchEvent)) {

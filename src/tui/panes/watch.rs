@@ -42,7 +42,12 @@ impl WatchState {
 /// Whether the rules are being watched: without a running `atelier watch`,
 /// "on" only means the rule will be watched once one starts.
 fn watcher_line(app: &App) -> Line<'static> {
+    let arriving: usize = app.snap.watch.iter().map(|r| r.arriving).sum();
     match app.snap.watcher_running {
+        true if arriving > 0 => Line::from(format!(
+            " watcher running · {arriving} file{} arriving (waiting until written) ",
+            if arriving == 1 { "" } else { "s" }
+        )),
         true => Line::from(" watcher running ").style(app.theme.muted()),
         false => Line::from(" no watcher running: start one with `atelier watch` ")
             .style(app.theme.warn()),
