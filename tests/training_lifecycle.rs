@@ -8,9 +8,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use atelier::engine::fast::dataset::Dataset;
-use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
+use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Sink;
 use atelier::engine::vgg::{Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use atelier::engine::Error;
@@ -132,21 +133,23 @@ fn finish(mut r: Reaped, limit: Duration) -> Output {
     c.wait_with_output().unwrap()
 }
 
-/// Stops at its first checkpoint from `on_checkpoint` (as the worker's sink
+/// Stops at its first checkpoint from `checkpoint` (as the worker's sink
 /// does for a run taken over by another worker or cancelled).
 struct StopAtCheckpoint {
     iterations: Vec<u64>,
     checkpoints: Vec<u64>,
 }
 
-impl TrainObserver for StopAtCheckpoint {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
-        self.iterations.push(p.iteration);
-        Flow::Continue
+impl Sink<TrainProgress> for StopAtCheckpoint {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
+        Ok({
+            self.iterations.push(p.iteration);
+            Flow::Continue
+        })
     }
 
-    fn on_checkpoint(&mut self, iteration: u64, _path: &Path) -> Result<Flow, Error> {
-        self.checkpoints.push(iteration);
+    fn checkpoint(&mut self, iteration: usize, _path: &Path) -> Result<Flow, Error> {
+        self.checkpoints.push(iteration as u64);
         Ok(Flow::Stop)
     }
 }

@@ -16,6 +16,7 @@ use crate::engine::flow::Flow;
 use crate::engine::image_io::{load_rgb, save_png};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::output::OutputPolicy;
+use crate::engine::sink::Each;
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
@@ -157,7 +158,7 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
 
     let mut last: Option<(usize, Phase)> = None;
     let started = std::time::Instant::now();
-    let mut observer = |p: &AnalogyProgress| {
+    let mut observer = Each(|p: &AnalogyProgress| {
         if last != Some((p.level, p.phase)) {
             last = Some((p.level, p.phase));
             eprintln!(
@@ -173,7 +174,7 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
         } else {
             Flow::Continue
         }
-    };
+    });
     let result = match analogy::run(&vgg, &spec, &img_a, &img_bp, &mut observer) {
         Ok(r) => r,
         Err(Error::Cancelled) => {

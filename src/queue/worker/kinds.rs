@@ -312,16 +312,11 @@ impl Worker {
             _ => return Err(Ended::Failed("the VGG was not loaded".into())),
         };
         let mut sink = self.kind_sink(run, stop, events, Progress::Analogy, analogy_record, 1, 0);
-        let mut obs = jobs::analogy::SinkObserver::new(&mut sink);
-        let result = analogy::run(&vgg.1, spec, &a, &b_prime, &mut obs);
-        let sink_error = obs.error.take();
+        let result = analogy::run(&vgg.1, spec, &a, &b_prime, &mut sink);
         sink.flush();
         let sink_ended = sink.ended.take();
         self.models.model = Some((vgg.0, Model::Vgg(vgg.1)));
-        let done = match (result, sink_error) {
-            (Ok(d), _) => d,
-            (Err(e), None) | (Err(_), Some(e)) => return Err(ended(sink_ended, e)),
-        };
+        let done = result.map_err(|e| ended(sink_ended, e))?;
         // A stopped attempt may have left files: this attempt's replace them.
         let names = jobs::analogy::FILES;
         for n in names {

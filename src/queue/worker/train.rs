@@ -128,17 +128,11 @@ impl Worker {
             spec.sample_every.max(1) as i64,
             preview_every,
         );
-        let mut obs = jobs::train::SinkObserver::new(&mut sink);
-        let result = train_model(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut obs);
-        let sink_error = obs.into_error();
+        let result = train_model(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut sink);
         sink.flush();
         let sink_ended = sink.ended.take();
         self.models.model = Some((vgg.0, Model::Vgg(vgg.1)));
-        let o = match (result, sink_error) {
-            (Ok(o), _) => o,
-            (Err(e), None) => return Err(ended(sink_ended, e)),
-            (Err(_), Some(e)) => return Err(ended(sink_ended, e)),
-        };
+        let o = result.map_err(|e| ended(sink_ended, e))?;
         let (name, path) = self
             .save_model(run.id, &spec.name, &o.model, &marker)
             .map_err(|e| {
