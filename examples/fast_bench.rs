@@ -29,10 +29,8 @@ fn cpu_seconds() -> f64 {
 struct Last(f64);
 impl Sink<TrainProgress> for Last {
     fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.0 = p.images_per_second;
-            Flow::Continue
-        })
+        self.0 = p.images_per_second;
+        Ok(Flow::Continue)
     }
 }
 

@@ -38,10 +38,8 @@ fn cpu_seconds() -> f64 {
 struct Marks(Vec<(Instant, f64)>);
 impl Sink<TrainProgress> for Marks {
     fn progress(&mut self, _: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.0.push((Instant::now(), cpu_seconds()));
-            Flow::Continue
-        })
+        self.0.push((Instant::now(), cpu_seconds()));
+        Ok(Flow::Continue)
     }
 }
 

@@ -259,14 +259,17 @@ struct Losses(Vec<f64>);
 
 impl Sink<TrainProgress> for Losses {
     fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.0.push(p.losses["total"]);
-            Flow::Continue
-        })
+        self.0.push(p.losses["total"]);
+        Ok(Flow::Continue)
     }
 }
 
-fn tiny_spec(method: Method, level: usize, dataset: &Path, iterations: u64) -> ArbTrainSpec {
+pub(crate) fn tiny_spec(
+    method: Method,
+    level: usize,
+    dataset: &Path,
+    iterations: u64,
+) -> ArbTrainSpec {
     ArbTrainSpec {
         method,
         level,
@@ -418,13 +421,11 @@ fn wct_decoder_training_reconstructs_better_and_resumes_on_the_same_trajectory()
     struct StopAt(u64, Vec<f64>);
     impl Sink<TrainProgress> for StopAt {
         fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-            Ok({
-                self.1.push(p.losses["total"]);
-                if p.iteration == self.0 {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
-                }
+            self.1.push(p.losses["total"]);
+            Ok(if p.iteration == self.0 {
+                Flow::Stop
+            } else {
+                Flow::Continue
             })
         }
     }

@@ -194,10 +194,8 @@ struct Totals(Vec<f64>);
 
 impl Sink<TrainProgress> for Totals {
     fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.0.push(p.losses["total"]);
-            Flow::Continue
-        })
+        self.0.push(p.losses["total"]);
+        Ok(Flow::Continue)
     }
 }
 
@@ -629,13 +627,11 @@ struct StopAt(Vec<f64>, Option<u64>);
 
 impl Sink<TrainProgress> for StopAt {
     fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.0.push(p.losses["total"]);
-            if Some(p.iteration) == self.1 {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
+        self.0.push(p.losses["total"]);
+        Ok(if Some(p.iteration) == self.1 {
+            Flow::Stop
+        } else {
+            Flow::Continue
         })
     }
 }

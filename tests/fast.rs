@@ -210,13 +210,11 @@ struct Record {
 
 impl Sink<TrainProgress> for Record {
     fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.totals.push(p.losses["total"]);
-            if Some(p.iteration) == self.stop_at {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
+        self.totals.push(p.losses["total"]);
+        Ok(if Some(p.iteration) == self.stop_at {
+            Flow::Stop
+        } else {
+            Flow::Continue
         })
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use atelier::engine::arbitrary::train::ArbTrainSpec;
 use atelier::engine::fast::dataset::Dataset;
 use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
@@ -142,10 +143,8 @@ struct StopAtCheckpoint {
 
 impl Sink<TrainProgress> for StopAtCheckpoint {
     fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
-        Ok({
-            self.iterations.push(p.iteration);
-            Flow::Continue
-        })
+        self.iterations.push(p.iteration);
+        Ok(Flow::Continue)
     }
 
     fn checkpoint(&mut self, iteration: usize, _path: &Path) -> Result<Flow, Error> {
@@ -190,6 +189,30 @@ fn a_stop_asked_at_a_checkpoint_ends_the_training_there_without_a_model() {
     // The checkpoint stays: the run can be resumed by whoever owns it.
     let resume = atelier::engine::fast::train::read_resume(&ck).unwrap();
     assert_eq!(resume.iteration, 2);
+}
+
+#[test]
+fn an_adain_training_stopped_at_a_checkpoint_ends_there_without_a_decoder() {
+    use atelier::engine::arbitrary::model_file::Method;
+    use atelier::engine::arbitrary::train::{prepare, resumable_iteration, train};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ArbTrainSpec {
+        checkpoint_every: 2,
+        ..crate::arbitrary::tiny_spec(Method::Adain, 4, &dataset(dir.path()), 8)
+    };
+    let w = Weights::load(&weights_path()).unwrap();
+    let model = prepare(&spec, None, &w, tch::Device::Cpu).unwrap();
+    let mut obs = StopAtCheckpoint {
+        iterations: Vec::new(),
+        checkpoints: Vec::new(),
+    };
+    let ck = dir.path().join("ck.safetensors");
+    let r = train(&spec, model, &ck, false, &mut obs);
+    assert!(matches!(r, Err(Error::Cancelled)), "{:?}", r.err());
+    // No iteration after the stop, so no further checkpoint either.
+    assert_eq!(obs.checkpoints, vec![2]);
+    assert_eq!(obs.iterations, vec![1, 2]);
+    assert_eq!(resumable_iteration(&ck, &spec).unwrap(), 2);
 }
 
 #[test]
