@@ -20,6 +20,7 @@ use crate::engine::sink::Each;
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::analogy::run::run as analogy_job;
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
@@ -175,7 +176,7 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
             Flow::Continue
         }
     });
-    let result = match analogy::run(&vgg, &spec, &img_a, &img_bp, &mut observer) {
+    let (result, outcome) = match analogy_job(&spec, &vgg, (&img_a, &img_bp), &out, &mut observer) {
         Ok(r) => r,
         Err(Error::Cancelled) => {
             eprintln!("cancelled: nothing written");
@@ -191,7 +192,6 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
         t.reconstruction,
         t.rest()
     );
-    let outcome = analogy::write(&result, &spec, &out)?;
     println!("wrote {} (A')", outcome.a_prime.display());
     println!("wrote {} (B)", outcome.b.display());
     println!(

@@ -18,7 +18,7 @@ use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelInfo};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::fast::msg_style::{msg_target, MsgStyle};
-use crate::engine::fast::train::{read_resume_for, train as train_model, TrainProgress, TrainSpec};
+use crate::engine::fast::train::{read_resume_for, TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::{Arch, Norm};
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path, DEFAULT_PIXEL_LIMIT};
@@ -29,6 +29,7 @@ use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::apply::check_size;
+use crate::jobs::train::run::run as train_job;
 use crate::queue::Status;
 
 /// The model library: `models/` of the checkout plus `<data dir>/models`.
@@ -667,7 +668,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         preview,
         line: fast_line,
     };
-    match train_model(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
+    match train_job(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
         Ok(o) => {
             let saved = save_trained(&out, &checkpoint, |p| o.model.save(p))?;
             let _ = std::fs::remove_file(&checkpoint);

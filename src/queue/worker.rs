@@ -14,7 +14,6 @@ use super::error::{StoreError, StoreResult};
 use super::history::RunHistory;
 use super::run::{Run, Status, StoredJob};
 use super::store::{hostname, OnInterrupted, Store};
-use crate::engine::color::ColorMode;
 use crate::engine::device::{choose_auto, device_name, device_of_name, list_gpus};
 use crate::engine::error::ErrorClass;
 use crate::engine::image_io::{
@@ -22,9 +21,8 @@ use crate::engine::image_io::{
 };
 use crate::engine::memory;
 use crate::engine::output::{Fault, OutputPolicy};
-use crate::engine::pyramid::Scales;
 use crate::engine::spec::RunSpec;
-use crate::engine::transfer::{self, prepare, texture_canvas, Event};
+use crate::engine::transfer::{self, texture_canvas, Event};
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
@@ -648,7 +646,6 @@ impl Worker {
         wrap: fn(transfer::Progress) -> Progress,
     ) -> Result<transfer::Outcome, Ended> {
         let fail = failed;
-        let mut spec = spec.clone();
         let device = self.config.device;
         // The memory guard, as `atelier stylize` has it: refuse before
         // starting a run that cannot fit (the worker takes the next one).
@@ -656,30 +653,11 @@ impl Worker {
             Some(b) => Some(b),
             None => memory::available_bytes(device),
         };
-        memory::check_against(&spec, content.width(), content.height(), device, available)
+        memory::check_against(spec, content.width(), content.height(), device, available)
             .map_err(fail)?;
-        let mut start = None;
-        let mut offset = 0;
-        let resumable = matches!(spec.scales, Scales::Count(1))
-            && spec.preserve_colors != ColorMode::Luminance
-            && spec.tile.is_none();
-        if let (true, Some(r)) = (resumable, resume) {
-            if let Ok(img) = load_rgb(&r.from, spec.pixel_limit) {
-                if (r.step as usize) < spec.steps && r.step > 0 {
-                    let prepared = prepare(&spec, content, styles, device).map_err(fail)?;
-                    let (_, _, h, w) = prepared.content.size4().map_err(|e| fail(e.into()))?;
-                    let img = resize_longer_side(&img, h.max(w) as u32);
-                    if let Ok(t) = to_tensor(&img, device) {
-                        if t.size() == prepared.content.size() {
-                            start = Some((prepared, t));
-                            spec.steps -= r.step as usize;
-                            offset = r.step;
-                        }
-                    }
-                }
-            }
-        }
-        if start.is_some() {
+        let start = stylize::run::start(spec, content, styles, device, resume).map_err(fail)?;
+        let offset = start.offset;
+        if offset > 0 {
             events(&WorkerEvent::Resumed {
                 run: run.id,
                 step: offset,
@@ -687,11 +665,11 @@ impl Worker {
         }
         let vgg = self
             .models
-            .take_vgg(&self.config, spec.pooling)
+            .take_vgg(&self.config, start.spec.pooling)
             .map_err(fail)?;
         let files = self.store.files(run.id);
         // What the earlier attempts did, when this one takes up from them.
-        let history = if start.is_some() {
+        let history = if offset > 0 {
             RunHistory::load(&files.dir)
         } else {
             RunHistory::clear(&files.dir);
@@ -702,20 +680,14 @@ impl Worker {
         let mut sink = self
             .run_sink::<Event>(run, stop, events, wrap, 1, snapshot_every)
             .image_state(offset, history.clone(), fault);
-        let result = match start {
-            Some((mut prepared, t)) => {
-                prepared.start = Some(t);
-                transfer::run(&vgg.1, &spec, &prepared, &mut sink)
-            }
-            None => transfer::stylize(&vgg.1, &spec, content, styles, device, &mut sink),
-        };
+        let result = stylize::run::run(&vgg.1, &start, content, styles, device, &mut sink);
         sink.flush();
         let ended = sink.ended.take();
         self.models.put_back(vgg);
         match result {
             Ok(o) => whole_run(o, offset, &history, &files.dir).map_err(fail),
             Err(Error::Cancelled) => Err(ended.unwrap_or(Ended::Cancelled)),
-            Err(e) => Err(ended.unwrap_or_else(|| fail(memory::explain_oom(e, &spec, device)))),
+            Err(e) => Err(ended.unwrap_or_else(|| fail(memory::explain_oom(e, spec, device)))),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The `analogy` kind: Deep Image Analogy of a photo A and a painting B′
 //! ([`crate::engine::analogy`]), giving A′ and B and the flow between them.
 
+pub mod run;
+
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;

@@ -3,6 +3,8 @@
 //! ([`crate::engine::fast::train`]); the result is a model in the user's
 //! models library under the spec's name.
 
+pub mod run;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

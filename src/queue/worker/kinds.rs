@@ -4,20 +4,16 @@
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use super::{Ended, Model, ModelKey, Worker, WorkerConfig, WorkerEvent};
-use crate::engine::analogy;
-use crate::engine::arbitrary::apply::{styles_at_scale, stylize as arb_stylize};
 use crate::engine::arbitrary::model_file::ArbModel;
-use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
 use crate::engine::fast::model_file::Model as FastModel;
-use crate::engine::flow::Flow;
-use crate::engine::image_io::{load_rgb, resize_longer_side, save_png, to_tensor};
-use crate::engine::sink::Sink;
+use crate::engine::image_io::{load_rgb, to_tensor};
 use crate::engine::vgg::Pooling;
 use crate::engine::weights::sha256_file;
 use crate::engine::Error;
+use crate::jobs::analogy::run::run as analogy_run;
+use crate::jobs::apply::run::{run as apply_run, Network};
 use crate::jobs::{self, Outcome, Progress};
 use crate::queue::run::Run;
 
@@ -36,7 +32,7 @@ pub(super) fn fail(e: Error) -> Ended {
 
 impl Worker {
     /// Applies the model to every content, writing `NNN-<stem>__<model>.png`
-    /// into the run folder; outputs already there (a resumed run) are kept.
+    /// into the run folder ([`jobs::apply::run`]).
     pub(super) fn perform_apply(
         &mut self,
         run: &Run,
@@ -47,108 +43,31 @@ impl Worker {
         let files = self.store.files(run.id);
         std::fs::create_dir_all(&files.dir).map_err(|e| fail(Error::io(&files.dir, e)))?;
         let device = self.config.device;
-        let started = Instant::now();
         match &spec.arbitrary {
             Some(_) => self.models.arbitrary(&self.config, &spec.model),
             None => self.models.fast(&self.config, &spec.model),
         }
         .map_err(fail)?;
-        let model = match self.models.model.take() {
-            Some((k, m @ (Model::Fast(_) | Model::Arb(_)))) => (k, m),
-            _ => return Err(Ended::Failed("the model was not loaded".into())),
+        // Out of the cache while the sink borrows the worker.
+        let Some(model) = self.models.model.take() else {
+            return Err(Ended::Failed("the model was not loaded".into()));
         };
-        // The paintings are read once for all the photos.
-        let mut styles = Vec::new();
-        if let Some(a) = &spec.arbitrary {
-            for s in &a.styles {
-                match load_rgb(&s.path, spec.pixel_limit) {
-                    Ok(img) => styles.push((img, s.weight)),
-                    Err(e) => {
-                        self.models.model = Some(model);
-                        return Err(fail(e));
-                    }
-                }
-            }
-        }
-        let of = spec.contents.len();
         let mut sink = self.run_sink(run, stop, events, Progress::Apply, 1, 0);
-        let mut outputs = Vec::new();
-        let mut first = None;
-        let mut result = Ok(());
-        for (i, content) in spec.contents.iter().enumerate() {
-            let out = files.dir.join(spec.output_name(i));
-            let step = (|| -> Result<image::RgbImage, Error> {
-                if out.exists() {
-                    return load_rgb(&out, spec.pixel_limit);
-                }
-                let img = load_rgb(content, spec.pixel_limit)?;
-                let img = match spec.size {
-                    Some(s) => resize_longer_side(&img, s),
-                    None => img,
-                };
-                let y = match (&model.1, &spec.arbitrary) {
-                    (Model::Arb(m), Some(a)) => arb_stylize(
-                        m,
-                        &img,
-                        &styles_at_scale(&img, &styles),
-                        &a.options(),
-                        device,
-                    )?,
-                    (Model::Fast(m), None) => {
-                        apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE)?
-                    }
-                    _ => return Err(Error::Torch("the model is not of the run's kind".into())),
-                };
-                let text = [
-                    ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-                    ("atelier:model", spec.label()),
-                    ("atelier:content", content.display().to_string()),
-                ];
-                save_png(&out, &y, &text, false)?;
-                Ok(y)
-            })();
-            match step {
-                Ok(img) => {
-                    if first.is_none() {
-                        first = Some(img);
-                    }
-                    outputs.push(out);
-                }
-                Err(e) => {
-                    result = Err(ended(None, e));
-                    break;
-                }
-            }
-            let p = jobs::apply::Progress {
-                done: i + 1,
-                of,
-                elapsed: started.elapsed(),
-            };
-            match sink.progress(&p) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) | Err(_) => {
-                    result = Err(sink.ended.take().unwrap_or(Ended::Cancelled));
-                    break;
-                }
-            }
-        }
+        let result = match &model.1 {
+            Model::Fast(m) => apply_run(spec, Network::Fast(m), &files.dir, device, &mut sink),
+            Model::Arb(m) => apply_run(spec, Network::Arbitrary(m), &files.dir, device, &mut sink),
+            Model::Vgg(_) => Err(Error::Torch("the model was not loaded".into())),
+        };
         sink.flush();
+        let sink_ended = sink.ended.take();
         self.models.model = Some(model);
-        result?;
-        let first = first.ok_or_else(|| Ended::Failed("no content given".into()))?;
+        let (first, outcome) = result.map_err(|e| ended(sink_ended, e))?;
         let t = to_tensor(&first, tch::Device::Cpu).map_err(fail)?;
-        Ok((
-            t,
-            Outcome::Apply(jobs::apply::Outcome {
-                model: spec.model_display(),
-                outputs,
-                seconds: started.elapsed().as_secs_f64(),
-            }),
-        ))
+        Ok((t, Outcome::Apply(outcome)))
     }
 
     /// Runs the analogy, writing B and the A→B′ flow (and its picture) into
-    /// the run folder; A′ is the run's output.
+    /// the run folder ([`jobs::analogy::run`]); A′ is the run's output.
     pub(super) fn perform_analogy(
         &mut self,
         run: &Run,
@@ -160,22 +79,22 @@ impl Worker {
         std::fs::create_dir_all(&files.dir).map_err(|e| fail(Error::io(&files.dir, e)))?;
         let a = load_rgb(&spec.a, spec.pixel_limit).map_err(fail)?;
         let b_prime = load_rgb(&spec.b_prime, spec.pixel_limit).map_err(fail)?;
-        let vgg = self
-            .models
-            .take_vgg(&self.config, Pooling::Max)
-            .map_err(fail)?;
-        let mut sink = self.run_sink(run, stop, events, Progress::Analogy, 1, 0);
-        let result = analogy::run(&vgg.1, spec, &a, &b_prime, &mut sink);
-        sink.flush();
-        let sink_ended = sink.ended.take();
-        self.models.put_back(vgg);
-        let done = result.map_err(|e| ended(sink_ended, e))?;
         // A stopped attempt may have left files: this attempt's replace them.
         let names = jobs::analogy::FILES;
         for n in names {
             let _ = std::fs::remove_file(files.dir.join(n));
         }
-        let written = analogy::write(&done, spec, &files.dir.join(names[0])).map_err(fail)?;
+        let vgg = self
+            .models
+            .take_vgg(&self.config, Pooling::Max)
+            .map_err(fail)?;
+        let mut sink = self.run_sink(run, stop, events, Progress::Analogy, 1, 0);
+        let out = files.dir.join(names[0]);
+        let result = analogy_run(spec, &vgg.1, (&a, &b_prime), &out, &mut sink);
+        sink.flush();
+        let sink_ended = sink.ended.take();
+        self.models.put_back(vgg);
+        let (done, written) = result.map_err(|e| ended(sink_ended, e))?;
         let file_name = |p: &Path| {
             p.file_name()
                 .map(|s| s.to_string_lossy().into_owned())

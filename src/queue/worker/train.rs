@@ -15,12 +15,13 @@ use crate::engine::fast::apply::{apply as apply_model, DEFAULT_TILE};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{read_info, Model as FastModel};
 use crate::engine::fast::models::{ModelLibrary, EXT};
-use crate::engine::fast::train::{read_resume, train as train_model};
+use crate::engine::fast::train::read_resume;
 use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
 use crate::engine::output::OutputPolicy;
 use crate::engine::vgg::Pooling;
 use crate::engine::weights::sha256_file;
 use crate::engine::Error;
+use crate::jobs::train::run::run as train_job;
 use crate::jobs::{self, Outcome, Progress};
 use crate::queue::run::Run;
 
@@ -126,7 +127,7 @@ impl Worker {
             sample_every,
             preview_every,
         );
-        let result = train_model(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut sink);
+        let result = train_job(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut sink);
         sink.flush();
         let sink_ended = sink.ended.take();
         self.models.put_back(vgg);
