@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use atelier::engine::fast::apply::forward_padded;
 use atelier::engine::fast::model_file::{blank_info, Model};
-use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
+use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Sink;
 use atelier::engine::vgg::{Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use tch::{Device, Kind, Tensor};
@@ -26,10 +27,10 @@ fn cpu_seconds() -> f64 {
 }
 
 struct Last(f64);
-impl TrainObserver for Last {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for Last {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.0 = p.images_per_second;
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 }
 

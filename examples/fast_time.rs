@@ -17,10 +17,11 @@ use std::time::Instant;
 
 use atelier::engine::fast::apply::forward_padded;
 use atelier::engine::fast::model_file::Model;
-use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
+use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use atelier::engine::flow::Flow;
 use atelier::engine::image_io::{load_rgb, to_tensor, DEFAULT_PIXEL_LIMIT};
+use atelier::engine::sink::Sink;
 use atelier::engine::vgg::{Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use tch::Device;
@@ -35,10 +36,10 @@ fn cpu_seconds() -> f64 {
 
 /// Wall and CPU clock at the end of each iteration.
 struct Marks(Vec<(Instant, f64)>);
-impl TrainObserver for Marks {
-    fn on_iteration(&mut self, _: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for Marks {
+    fn progress(&mut self, _: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.0.push((Instant::now(), cpu_seconds()));
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 }
 

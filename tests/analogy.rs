@@ -11,6 +11,7 @@ use atelier::engine::analogy::reconstruct::reconstruct;
 use atelier::engine::analogy::vote::vote;
 use atelier::engine::analogy::{self, AnalogySpec, Nnf};
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Each;
 use atelier::engine::vgg::{Layer, Padding, Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use tch::{Device, Kind, Tensor};
@@ -53,8 +54,8 @@ fn params(patch: usize, radius: usize, seed: u64) -> PatchMatchParams {
     }
 }
 
-fn go(_: usize) -> Flow {
-    Flow::Continue
+fn go(_: usize) -> atelier::engine::Result<Flow> {
+    Ok(Flow::Continue)
 }
 
 #[test]
@@ -233,7 +234,7 @@ fn reconstruction_reaches_a_target_the_sub_network_made() {
         &init,
         60,
         Padding::Zero,
-        &mut |_, _| Flow::Continue,
+        &mut |_, _| Ok(Flow::Continue),
     )
     .unwrap();
     assert!(r.first_loss > 0.0);
@@ -266,7 +267,7 @@ fn two_identical_images_give_the_identity_field_and_a_prime_is_a() {
             &spec,
             &img,
             &img,
-            &mut |_: &analogy::AnalogyProgress| Flow::Continue,
+            &mut Each(|_: &analogy::AnalogyProgress| Flow::Continue),
         )
         .unwrap();
         assert!(
@@ -306,14 +307,14 @@ fn cancelling_stops_with_cancelled() {
         &spec,
         &img,
         &img,
-        &mut |_: &analogy::AnalogyProgress| {
+        &mut Each(|_: &analogy::AnalogyProgress| {
             calls += 1;
             if calls >= 3 {
                 Flow::Stop
             } else {
                 Flow::Continue
             }
-        },
+        }),
     );
     assert!(matches!(r, Err(atelier::engine::Error::Cancelled)));
     assert_eq!(calls, 3);

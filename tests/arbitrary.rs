@@ -14,8 +14,9 @@ use atelier::engine::arbitrary::import::import_adain;
 use atelier::engine::arbitrary::model_file::{encoder_from_keys, ArbModel, Method};
 use atelier::engine::arbitrary::train::{prepare, train, ArbTrainSpec};
 use atelier::engine::arbitrary::wct::{mean_cov, wct, wct_mix};
-use atelier::engine::fast::train::{TrainObserver, TrainProgress};
+use atelier::engine::fast::train::TrainProgress;
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Sink;
 use atelier::engine::weights::Weights;
 use tch::{Device, Kind, Tensor};
 
@@ -256,14 +257,19 @@ fn mirror_decoders_have_naoto_keys_and_scaled_widths() {
 
 struct Losses(Vec<f64>);
 
-impl TrainObserver for Losses {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for Losses {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.0.push(p.losses["total"]);
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 }
 
-fn tiny_spec(method: Method, level: usize, dataset: &Path, iterations: u64) -> ArbTrainSpec {
+pub(crate) fn tiny_spec(
+    method: Method,
+    level: usize,
+    dataset: &Path,
+    iterations: u64,
+) -> ArbTrainSpec {
     ArbTrainSpec {
         method,
         level,
@@ -413,14 +419,14 @@ fn wct_decoder_training_reconstructs_better_and_resumes_on_the_same_trajectory()
 
     // Stopped at 8 (checkpoint), resumed: the same losses as the whole run.
     struct StopAt(u64, Vec<f64>);
-    impl TrainObserver for StopAt {
-        fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+    impl Sink<TrainProgress> for StopAt {
+        fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
             self.1.push(p.losses["total"]);
-            if p.iteration == self.0 {
+            Ok(if p.iteration == self.0 {
                 Flow::Stop
             } else {
                 Flow::Continue
-            }
+            })
         }
     }
     let ck2 = dir.path().join("ck2.safetensors");

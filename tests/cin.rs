@@ -140,8 +140,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use atelier::engine::fast::model_file::read_info;
-use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
+use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Sink;
 use atelier::engine::vgg::{Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 
@@ -191,10 +192,10 @@ fn vgg() -> Vgg19 {
 
 struct Totals(Vec<f64>);
 
-impl TrainObserver for Totals {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for Totals {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.0.push(p.losses["total"]);
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 }
 
@@ -624,14 +625,14 @@ fn a_watch_rule_with_a_multi_style_model_gives_an_output_per_style_or_one_mix() 
 /// Stops after `stop_at` iterations when set; records the totals.
 struct StopAt(Vec<f64>, Option<u64>);
 
-impl TrainObserver for StopAt {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for StopAt {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.0.push(p.losses["total"]);
-        if Some(p.iteration) == self.1 {
+        Ok(if Some(p.iteration) == self.1 {
             Flow::Stop
         } else {
             Flow::Continue
-        }
+        })
     }
 }
 

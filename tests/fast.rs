@@ -8,9 +8,10 @@ use atelier::engine::fast::apply::forward_padded;
 use atelier::engine::fast::dataset::Dataset;
 use atelier::engine::fast::import::import_state_dict;
 use atelier::engine::fast::model_file::{blank_info, Model};
-use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
+use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Sink;
 use atelier::engine::vgg::{Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use atelier::engine::Error;
@@ -207,14 +208,14 @@ struct Record {
     stop_at: Option<u64>,
 }
 
-impl TrainObserver for Record {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for Record {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.totals.push(p.losses["total"]);
-        if Some(p.iteration) == self.stop_at {
+        Ok(if Some(p.iteration) == self.stop_at {
             Flow::Stop
         } else {
             Flow::Continue
-        }
+        })
     }
 }
 

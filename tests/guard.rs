@@ -1,9 +1,10 @@
 //! The guarded minimiser: best iterate, divergence rollback, plateau stop.
 
 use atelier::engine::optim::{
-    minimize, AdamConfig, GuardConfig, Lbfgs, LbfgsConfig, Method, Plateau, Rollback, Status,
-    StopReason, Watch,
+    minimize, AdamConfig, GuardConfig, GuardEvent, Lbfgs, LbfgsConfig, Method, Plateau, Rollback,
+    StopReason,
 };
+use atelier::engine::sink::Sink;
 use atelier::engine::transfer::Flow;
 use atelier::engine::Result;
 use tch::Tensor;
@@ -34,13 +35,13 @@ struct Log {
     rollbacks: Vec<Rollback>,
 }
 
-impl Watch for Log {
-    fn on_eval(&mut self, s: &Status) -> Flow {
-        self.losses.push(s.loss);
-        Flow::Continue
-    }
-    fn on_rollback(&mut self, r: &Rollback) {
-        self.rollbacks.push(r.clone());
+impl Sink<GuardEvent> for Log {
+    fn progress(&mut self, e: &GuardEvent) -> Result<Flow> {
+        match e {
+            GuardEvent::Eval(s) => self.losses.push(s.loss),
+            GuardEvent::Rollback(r) => self.rollbacks.push(r.clone()),
+        }
+        Ok(Flow::Continue)
     }
 }
 

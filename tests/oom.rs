@@ -6,9 +6,8 @@
 use atelier::engine::error::{Error, ErrorClass};
 use atelier::engine::flow::Flow;
 use atelier::engine::memory::explain_oom;
-use atelier::engine::optim::{
-    minimize, AdamConfig, GuardConfig, LbfgsConfig, Method, Status, Watch,
-};
+use atelier::engine::optim::{minimize, AdamConfig, GuardConfig, GuardEvent, LbfgsConfig, Method};
+use atelier::engine::sink::Sink;
 use atelier::engine::spec::RunSpec;
 use atelier::engine::Result;
 use tch::{Device, Kind, Tensor};
@@ -17,9 +16,9 @@ use tch::{Device, Kind, Tensor};
 const HUGE: i64 = 1 << 47;
 
 struct Quiet;
-impl Watch for Quiet {
-    fn on_eval(&mut self, _: &Status) -> Flow {
-        Flow::Continue
+impl Sink<GuardEvent> for Quiet {
+    fn progress(&mut self, _: &GuardEvent) -> Result<Flow> {
+        Ok(Flow::Continue)
     }
 }
 

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use atelier::engine::image_io::load_rgb;
+use atelier::engine::sink::Sink;
 use atelier::engine::spec::{RunSpec, StyleRef};
-use atelier::engine::transfer::{self, prepare, Flow, Outcome, Progress};
+use atelier::engine::transfer::{self, prepare, Event, Flow, Outcome, Progress};
 use atelier::engine::vgg::{Padding, Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use image::RgbImage;
@@ -333,4 +334,48 @@ fn tiles_leave_no_seam_along_their_borders() {
             );
         }
     }
+}
+
+/// Stops at its first preview, recording the evaluations it was told of.
+#[derive(Default)]
+struct StopAtPreview {
+    evals: Vec<usize>,
+    previews: Vec<usize>,
+}
+
+impl Sink<Event> for StopAtPreview {
+    fn progress(&mut self, e: &Event) -> atelier::engine::Result<Flow> {
+        if let Event::Eval(p) = e {
+            self.evals.push(p.eval);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn preview_every(&self) -> usize {
+        2
+    }
+
+    fn preview(&mut self, step: usize, _: &Tensor) -> atelier::engine::Result<Flow> {
+        self.previews.push(step);
+        Ok(Flow::Stop)
+    }
+}
+
+#[test]
+fn a_stop_asked_at_a_preview_ends_the_run_there_with_no_image() {
+    let spec = spec(&[(style_a(), 1.0)], 32, 6);
+    let styles = [img(&style_a())];
+    let mut sink = StopAtPreview::default();
+    let r = transfer::stylize(
+        &vgg(),
+        &spec,
+        &img(&spec.content),
+        &styles,
+        Device::Cpu,
+        &mut sink,
+    );
+    assert!(matches!(r, Err(atelier::engine::Error::Cancelled)));
+    assert_eq!(sink.previews, vec![2]);
+    // The stop comes before evaluation 2 is reported, and nothing after it.
+    assert_eq!(sink.evals, vec![1]);
 }

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use atelier::engine::arbitrary::train::ArbTrainSpec;
 use atelier::engine::fast::dataset::Dataset;
-use atelier::engine::fast::train::{train, TrainObserver, TrainProgress, TrainSpec};
+use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use atelier::engine::flow::Flow;
+use atelier::engine::sink::Sink;
 use atelier::engine::vgg::{Pooling, Vgg19};
 use atelier::engine::weights::Weights;
 use atelier::engine::Error;
@@ -132,21 +134,21 @@ fn finish(mut r: Reaped, limit: Duration) -> Output {
     c.wait_with_output().unwrap()
 }
 
-/// Stops at its first checkpoint from `on_checkpoint` (as the worker's sink
+/// Stops at its first checkpoint from `checkpoint` (as the worker's sink
 /// does for a run taken over by another worker or cancelled).
 struct StopAtCheckpoint {
     iterations: Vec<u64>,
     checkpoints: Vec<u64>,
 }
 
-impl TrainObserver for StopAtCheckpoint {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for StopAtCheckpoint {
+    fn progress(&mut self, p: &TrainProgress) -> atelier::engine::Result<Flow> {
         self.iterations.push(p.iteration);
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 
-    fn on_checkpoint(&mut self, iteration: u64, _path: &Path) -> Result<Flow, Error> {
-        self.checkpoints.push(iteration);
+    fn checkpoint(&mut self, iteration: usize, _path: &Path) -> Result<Flow, Error> {
+        self.checkpoints.push(iteration as u64);
         Ok(Flow::Stop)
     }
 }
@@ -187,6 +189,30 @@ fn a_stop_asked_at_a_checkpoint_ends_the_training_there_without_a_model() {
     // The checkpoint stays: the run can be resumed by whoever owns it.
     let resume = atelier::engine::fast::train::read_resume(&ck).unwrap();
     assert_eq!(resume.iteration, 2);
+}
+
+#[test]
+fn an_adain_training_stopped_at_a_checkpoint_ends_there_without_a_decoder() {
+    use atelier::engine::arbitrary::model_file::Method;
+    use atelier::engine::arbitrary::train::{prepare, resumable_iteration, train};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ArbTrainSpec {
+        checkpoint_every: 2,
+        ..crate::arbitrary::tiny_spec(Method::Adain, 4, &dataset(dir.path()), 8)
+    };
+    let w = Weights::load(&weights_path()).unwrap();
+    let model = prepare(&spec, None, &w, tch::Device::Cpu).unwrap();
+    let mut obs = StopAtCheckpoint {
+        iterations: Vec::new(),
+        checkpoints: Vec::new(),
+    };
+    let ck = dir.path().join("ck.safetensors");
+    let r = train(&spec, model, &ck, false, &mut obs);
+    assert!(matches!(r, Err(Error::Cancelled)), "{:?}", r.err());
+    // No iteration after the stop, so no further checkpoint either.
+    assert_eq!(obs.checkpoints, vec![2]);
+    assert_eq!(obs.iterations, vec![1, 2]);
+    assert_eq!(resumable_iteration(&ck, &spec).unwrap(), 2);
 }
 
 #[test]

@@ -16,9 +16,11 @@ use crate::engine::flow::Flow;
 use crate::engine::image_io::{load_rgb, save_png};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::output::OutputPolicy;
+use crate::engine::sink::Each;
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::analogy::run::run as analogy_job;
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
@@ -157,7 +159,7 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
 
     let mut last: Option<(usize, Phase)> = None;
     let started = std::time::Instant::now();
-    let mut observer = |p: &AnalogyProgress| {
+    let mut observer = Each(|p: &AnalogyProgress| {
         if last != Some((p.level, p.phase)) {
             last = Some((p.level, p.phase));
             eprintln!(
@@ -173,8 +175,8 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
         } else {
             Flow::Continue
         }
-    };
-    let result = match analogy::run(&vgg, &spec, &img_a, &img_bp, &mut observer) {
+    });
+    let (result, outcome) = match analogy_job(&spec, &vgg, (&img_a, &img_bp), &out, &mut observer) {
         Ok(r) => r,
         Err(Error::Cancelled) => {
             eprintln!("cancelled: nothing written");
@@ -190,7 +192,6 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
         t.reconstruction,
         t.rest()
     );
-    let outcome = analogy::write(&result, &spec, &out)?;
     println!("wrote {} (A')", outcome.a_prime.display());
     println!("wrote {} (B)", outcome.b.display());
     println!(

@@ -3,7 +3,6 @@
 //! line (the engine's `arbitrary` module).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +10,7 @@ use clap::Args;
 use image::RgbImage;
 
 use super::choices::TrainArch;
-use super::fast::{library, output_folder, output_path, ApplyArgs, TrainArgs};
+use super::fast::{library, output_folder, output_path, ApplyArgs, Printer, TrainArgs};
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
 use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
@@ -26,8 +25,7 @@ use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::mix::label as mix_label;
 use crate::engine::fast::models::{ModelEntry, ModelLibrary};
-use crate::engine::fast::train::{TrainObserver, TrainProgress};
-use crate::engine::flow::Flow;
+use crate::engine::fast::train::TrainProgress;
 use crate::engine::image_io::{load_rgb, resize_longer_side, save_png, DEFAULT_PIXEL_LIMIT};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::mix_weights::normalised;
@@ -194,47 +192,23 @@ pub struct ArbTrainArgs {
     pub init: Option<String>,
 }
 
-struct Printer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    log_every: u64,
-    preview: PathBuf,
-}
-
-impl TrainObserver for Printer {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
-        if p.iteration % self.log_every.max(1) == 0 || p.iteration == p.of {
-            let losses: Vec<String> = p
-                .losses
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.4e}"))
-                .collect();
-            let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
-            println!(
-                "iter {}/{}  {}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
-                p.iteration,
-                p.of,
-                losses.join("  "),
-                p.images_per_second,
-                p.elapsed.as_secs_f64(),
-                (p.of - p.iteration) as f64 * per_it
-            );
-        }
-        if self.stop.load(Ordering::SeqCst) {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    }
-
-    fn on_preview(&mut self, _iteration: u64, image: &RgbImage) -> Result<Flow, Error> {
-        save_png(&self.preview, image, &[], true)?;
-        Ok(Flow::Continue)
-    }
-
-    fn on_checkpoint(&mut self, iteration: u64, path: &Path) -> Result<Flow, Error> {
-        println!("checkpoint at {iteration}: {}", path.display());
-        Ok(Flow::Continue)
-    }
+/// An arbitrary-style training's progress line (its losses by name).
+fn arb_line(p: &TrainProgress) -> String {
+    let losses: Vec<String> = p
+        .losses
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.4e}"))
+        .collect();
+    let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
+    format!(
+        "iter {}/{}  {}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
+        p.iteration,
+        p.of,
+        losses.join("  "),
+        p.images_per_second,
+        p.elapsed.as_secs_f64(),
+        (p.of - p.iteration) as f64 * per_it
+    )
 }
 
 /// `atelier train --arch adain|wct …`.
@@ -361,6 +335,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         stop: super::stop_flag()?,
         log_every: a.log_every,
         preview,
+        line: arb_line,
     };
     match train_decoder(&spec, model, &checkpoint, a.resume, &mut obs) {
         Ok(o) => {

@@ -18,18 +18,18 @@ use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelInfo};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::fast::msg_style::{msg_target, MsgStyle};
-use crate::engine::fast::train::{
-    read_resume_for, train as train_model, TrainObserver, TrainProgress, TrainSpec,
-};
+use crate::engine::fast::train::{read_resume_for, TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::{Arch, Norm};
 use crate::engine::flow::Flow;
-use crate::engine::image_io::{load_rgb, save_png, unique_path, DEFAULT_PIXEL_LIMIT};
+use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path, DEFAULT_PIXEL_LIMIT};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::output::{create_folder, image_format, names_folder};
+use crate::engine::sink::Sink;
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::apply::check_size;
+use crate::jobs::train::run::run as train_job;
 use crate::queue::Status;
 
 /// The model library: `models/` of the checkout plus `<data dir>/models`.
@@ -525,40 +525,49 @@ pub struct TrainArgs {
     pub arbitrary: super::arbitrary::ArbTrainArgs,
 }
 
-struct Printer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    log_every: u64,
-    preview: PathBuf,
+/// A command-line training's sink: a progress line every `log_every`
+/// iterations (`line` writes it; the kinds print their own losses), the
+/// preview image, the checkpoints, Ctrl-C as a stop.
+pub(super) struct Printer {
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub log_every: u64,
+    pub preview: PathBuf,
+    pub line: fn(&TrainProgress) -> String,
 }
 
-impl TrainObserver for Printer {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
+impl Sink<TrainProgress> for Printer {
+    fn progress(&mut self, p: &TrainProgress) -> Result<Flow, Error> {
         if p.iteration % self.log_every.max(1) == 0 || p.iteration == p.of {
-            let l = |k: &str| p.losses.get(k).copied().unwrap_or(0.0);
-            let left = (p.of - p.iteration) as f64;
-            let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
-            println!(
-                "iter {}/{}  content {:.4e}  style {:.4e}  tv {:.3e}  total {:.4e}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
-                p.iteration, p.of, l("content"), l("style"), l("tv"), l("total"),
-                p.images_per_second, p.elapsed.as_secs_f64(), left * per_it
-            );
+            println!("{}", (self.line)(p));
         }
-        if self.stop.load(Ordering::SeqCst) {
+        Ok(if self.stop.load(Ordering::SeqCst) {
             Flow::Stop
         } else {
             Flow::Continue
-        }
+        })
     }
 
-    fn on_preview(&mut self, _iteration: u64, image: &image::RgbImage) -> Result<Flow, Error> {
-        save_png(&self.preview, image, &[], true)?;
+    fn preview(&mut self, _step: usize, image: &tch::Tensor) -> Result<Flow, Error> {
+        save_png(&self.preview, &from_tensor(image)?, &[], true)?;
         Ok(Flow::Continue)
     }
 
-    fn on_checkpoint(&mut self, iteration: u64, path: &Path) -> Result<Flow, Error> {
-        println!("checkpoint at {iteration}: {}", path.display());
+    fn checkpoint(&mut self, step: usize, path: &Path) -> Result<Flow, Error> {
+        println!("checkpoint at {step}: {}", path.display());
         Ok(Flow::Continue)
     }
+}
+
+/// A fast-style training's progress line.
+fn fast_line(p: &TrainProgress) -> String {
+    let l = |k: &str| p.losses.get(k).copied().unwrap_or(0.0);
+    let left = (p.of - p.iteration) as f64;
+    let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
+    format!(
+        "iter {}/{}  content {:.4e}  style {:.4e}  tv {:.3e}  total {:.4e}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
+        p.iteration, p.of, l("content"), l("style"), l("tv"), l("total"),
+        p.images_per_second, p.elapsed.as_secs_f64(), left * per_it
+    )
 }
 
 pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
@@ -657,8 +666,9 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         stop: super::stop_flag()?,
         log_every: a.log_every,
         preview,
+        line: fast_line,
     };
-    match train_model(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
+    match train_job(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
         Ok(o) => {
             let saved = save_trained(&out, &checkpoint, |p| o.model.save(p))?;
             let _ = std::fs::remove_file(&checkpoint);

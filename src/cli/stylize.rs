@@ -23,11 +23,12 @@ use crate::engine::memory;
 use crate::engine::mrf::StyleLoss;
 use crate::engine::output::{create_folder, image_format, names_folder, os_reason, OutputPolicy};
 use crate::engine::spec::{parse_layers, Init, LayerWeight, OptimizerKind, RunSpec, StyleRef};
-use crate::engine::transfer::{self, Event, Flow, Progress, Sink};
+use crate::engine::transfer::{Event, Flow, Progress, Sink};
 use crate::engine::vgg::Vgg19;
 use crate::engine::vgg::{Padding, Pooling};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::stylize::run as stylize_job;
 
 /// The options `stylize` and `texture` share: where the output goes, its size,
 /// the optimisation's length, seed and device, and what it reports.
@@ -499,7 +500,10 @@ pub(super) fn optimise_and_save(
         memory::check(spec, content.width(), content.height(), device)?
     };
     let measured = memory::reset_peak();
-    let result = transfer::stylize(vgg, spec, content, styles, device, &mut observer)
+    // The job's own run, as a worker runs it (from the beginning: a
+    // command-line run has no resume point).
+    let start = stylize_job::start(spec, content, styles, device, None)?;
+    let result = stylize_job::run(vgg, &start, content, styles, device, &mut observer)
         .map_err(|e| memory::explain_oom(e, spec, device));
     let peak = if measured && !device.is_cuda() {
         memory::peak_resident_bytes()

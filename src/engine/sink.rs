@@ -36,3 +36,13 @@ pub trait Sink<P> {
         Ok(())
     }
 }
+
+/// A closure over each step as a sink that takes no previews or checkpoints:
+/// `&mut Each(|p: &P| Flow::Continue)`.
+pub struct Each<F>(pub F);
+
+impl<P, F: FnMut(&P) -> Flow> Sink<P> for Each<F> {
+    fn progress(&mut self, p: &P) -> Result<Flow> {
+        Ok((self.0)(p))
+    }
+}

@@ -19,8 +19,8 @@ use super::image_io::{resize_longer_side, to_tensor};
 use super::losses::{content_loss, gram, gram_term, total_variation};
 use super::mrf::{mrf_loss, mrf_target, MrfTarget};
 use super::optim::{
-    minimize, AdamConfig, GuardConfig, LbfgsConfig, Method, Plateau, Rollback, Status, StopReason,
-    Watch,
+    minimize, AdamConfig, GuardConfig, GuardEvent, LbfgsConfig, Method, Plateau, Rollback, Status,
+    StopReason,
 };
 use super::pyramid::{split_steps, Scales};
 use super::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
@@ -341,8 +341,8 @@ fn initial_image(spec: &RunSpec, p: &Prepared) -> Result<Tensor> {
     Ok(x.f_contiguous()?)
 }
 
-/// Bridges the guard's per-evaluation status to the user's sink, adding the
-/// loss terms and timing.
+/// Passes the guard's events on to the user's sink, adding the loss terms,
+/// timing and snapshots, and counting over the whole run.
 struct Bridge<'a> {
     sink: &'a mut dyn Sink<Event>,
     current: &'a Cell<Losses>,
@@ -350,37 +350,43 @@ struct Bridge<'a> {
     point: &'a RefCell<Option<Tensor>>,
     finish: &'a dyn Fn(&Tensor) -> Result<Tensor>,
     snapshot_every: usize,
-    /// An error of the sink (or of a snapshot); the run stops and returns it.
-    failed: Option<Error>,
-    /// The sink asked to stop where the guard could not (at a rollback).
-    stop_next: bool,
     best: Losses,
     offset: Offset,
     start: Instant,
 }
 
-impl Watch for Bridge<'_> {
-    fn on_eval(&mut self, s: &Status) -> Flow {
+impl Sink<GuardEvent> for Bridge<'_> {
+    fn progress(&mut self, e: &GuardEvent) -> Result<Flow> {
+        match e {
+            GuardEvent::Eval(s) => self.eval(s),
+            // The guard counts within this scale; the sink counts over the
+            // run, as it does for evaluations.
+            GuardEvent::Rollback(r) => self.sink.progress(&Event::Rollback(Rollback {
+                eval: self.offset.evals + r.eval,
+                to_eval: self.offset.evals + r.to_eval,
+                ..r.clone()
+            })),
+        }
+    }
+}
+
+impl Bridge<'_> {
+    fn eval(&mut self, s: &Status) -> Result<Flow> {
         let losses = self.current.get();
         if s.best_eval == s.eval {
             self.best = losses;
         }
         let eval = self.offset.evals + s.eval;
         if self.snapshot_every > 0 && eval % self.snapshot_every == 0 {
-            let snap = match self.point.borrow().as_ref() {
-                Some(x) => tch::no_grad(|| (self.finish)(x)),
-                None => Err(Error::Torch("no iterate to snapshot".into())),
+            let img = match self.point.borrow().as_ref() {
+                Some(x) => tch::no_grad(|| (self.finish)(x))?,
+                None => return Err(Error::Torch("no iterate to snapshot".into())),
             };
-            match snap.and_then(|img| self.sink.preview(eval, &img)) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => return Flow::Stop,
-                Err(e) => {
-                    self.failed = Some(e);
-                    return Flow::Stop;
-                }
+            if self.sink.preview(eval, &img)? == Flow::Stop {
+                return Ok(Flow::Stop);
             }
         }
-        let p = Progress {
+        self.sink.progress(&Event::Eval(Progress {
             eval,
             budget: self.offset.budget,
             losses,
@@ -390,38 +396,7 @@ impl Watch for Bridge<'_> {
             elapsed: self.start.elapsed(),
             scale: self.offset.scale,
             scales: self.offset.scales,
-        };
-        self.send(&Event::Eval(p))
-    }
-
-    fn on_rollback(&mut self, r: &Rollback) {
-        // The guard counts within this scale; the sink counts over the run, as
-        // it does for evaluations. The guard's rollback cannot stop the run:
-        // a stop asked here takes effect at the next evaluation.
-        let e = Event::Rollback(Rollback {
-            eval: self.offset.evals + r.eval,
-            to_eval: self.offset.evals + r.to_eval,
-            ..r.clone()
-        });
-        if self.send(&e) == Flow::Stop {
-            self.stop_next = true;
-        }
-    }
-}
-
-impl Bridge<'_> {
-    /// Passes an event to the sink; a stop asked earlier or an error stops.
-    fn send(&mut self, e: &Event) -> Flow {
-        if self.stop_next {
-            return Flow::Stop;
-        }
-        match self.sink.progress(e) {
-            Ok(flow) => flow,
-            Err(err) => {
-                self.failed = Some(err);
-                Flow::Stop
-            }
-        }
+        }))
     }
 }
 
@@ -701,18 +676,11 @@ fn run_scale(
         point: &point,
         finish: &finish,
         snapshot_every,
-        failed: None,
-        stop_next: false,
         best: Losses::default(),
         offset,
         start,
     };
-    let out = match minimize(&x, method, &guard, &mut objective, &mut bridge) {
-        Err(Error::Cancelled) if bridge.failed.is_some() => {
-            return Err(bridge.failed.take().unwrap_or(Error::Cancelled))
-        }
-        r => r?,
-    };
+    let out = minimize(&x, method, &guard, &mut objective, &mut bridge)?;
     let image = tch::no_grad(|| finish_image(spec, prepared, &out.best))?;
     let outcome = Outcome {
         image,

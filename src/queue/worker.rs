@@ -11,28 +11,25 @@ use image::RgbImage;
 use tch::Device;
 
 use super::error::{StoreError, StoreResult};
-use super::history::{Best, RunHistory};
-use super::rollbacks::RollbackRecord;
-use super::run::{Point, Run, Status, StoredJob};
+use super::history::RunHistory;
+use super::run::{Run, Status, StoredJob};
 use super::store::{hostname, OnInterrupted, Store};
-use crate::engine::color::ColorMode;
 use crate::engine::device::{choose_auto, device_name, device_of_name, list_gpus};
 use crate::engine::error::ErrorClass;
 use crate::engine::image_io::{
-    from_tensor, load_rgb, provenance_chunks, resize_longer_side, save_png, save_png_with,
-    to_tensor,
+    from_tensor, load_rgb, provenance_chunks, resize_longer_side, save_png_with, to_tensor,
 };
 use crate::engine::memory;
 use crate::engine::output::{Fault, OutputPolicy};
-use crate::engine::pyramid::Scales;
 use crate::engine::spec::RunSpec;
-use crate::engine::transfer::{self, prepare, texture_canvas, Event, Flow, Sink};
+use crate::engine::transfer::{self, texture_canvas, Event};
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
 mod kinds;
+mod sink;
 mod train;
 
 /// How often a running run's heartbeat is written, whatever the length of
@@ -223,6 +220,24 @@ impl ModelCache {
             Some((_, Model::Vgg(v))) => Ok(v),
             _ => Err(Error::Torch("model not loaded".into())),
         }
+    }
+
+    /// The VGG with `pooling`, out of the cache while a run's sink borrows
+    /// the worker; [`ModelCache::put_back`] returns it.
+    fn take_vgg(
+        &mut self,
+        config: &WorkerConfig,
+        pooling: Pooling,
+    ) -> Result<(ModelKey, Vgg19), Error> {
+        self.vgg(config, pooling)?;
+        match self.model.take() {
+            Some((k, Model::Vgg(v))) => Ok((k, v)),
+            _ => Err(Error::Torch("the VGG was not loaded".into())),
+        }
+    }
+
+    fn put_back(&mut self, (key, vgg): (ModelKey, Vgg19)) {
+        self.model = Some((key, Model::Vgg(vgg)));
     }
 }
 
@@ -631,7 +646,6 @@ impl Worker {
         wrap: fn(transfer::Progress) -> Progress,
     ) -> Result<transfer::Outcome, Ended> {
         let fail = failed;
-        let mut spec = spec.clone();
         let device = self.config.device;
         // The memory guard, as `atelier stylize` has it: refuse before
         // starting a run that cannot fit (the worker takes the next one).
@@ -639,80 +653,41 @@ impl Worker {
             Some(b) => Some(b),
             None => memory::available_bytes(device),
         };
-        memory::check_against(&spec, content.width(), content.height(), device, available)
+        memory::check_against(spec, content.width(), content.height(), device, available)
             .map_err(fail)?;
-        let mut start = None;
-        let mut offset = 0;
-        let resumable = matches!(spec.scales, Scales::Count(1))
-            && spec.preserve_colors != ColorMode::Luminance
-            && spec.tile.is_none();
-        if let (true, Some(r)) = (resumable, resume) {
-            if let Ok(img) = load_rgb(&r.from, spec.pixel_limit) {
-                if (r.step as usize) < spec.steps && r.step > 0 {
-                    let prepared = prepare(&spec, content, styles, device).map_err(fail)?;
-                    let (_, _, h, w) = prepared.content.size4().map_err(|e| fail(e.into()))?;
-                    let img = resize_longer_side(&img, h.max(w) as u32);
-                    if let Ok(t) = to_tensor(&img, device) {
-                        if t.size() == prepared.content.size() {
-                            start = Some((prepared, t));
-                            spec.steps -= r.step as usize;
-                            offset = r.step;
-                        }
-                    }
-                }
-            }
-        }
-        if start.is_some() {
+        let start = stylize::run::start(spec, content, styles, device, resume).map_err(fail)?;
+        let offset = start.offset;
+        if offset > 0 {
             events(&WorkerEvent::Resumed {
                 run: run.id,
                 step: offset,
             });
         }
-        let vgg = self.models.vgg(&self.config, spec.pooling).map_err(fail)?;
+        let vgg = self
+            .models
+            .take_vgg(&self.config, start.spec.pooling)
+            .map_err(fail)?;
         let files = self.store.files(run.id);
         // What the earlier attempts did, when this one takes up from them.
-        let history = if start.is_some() {
+        let history = if offset > 0 {
             RunHistory::load(&files.dir)
         } else {
             RunHistory::clear(&files.dir);
             RunHistory::default()
         };
-        let mut sink = RunSink {
-            store: &mut self.store,
-            run: run.id,
-            worker: &self.id,
-            stop,
-            events,
-            wrap,
-            offset,
-            pending: Vec::new(),
-            pending_rollbacks: Vec::new(),
-            last_flush: Instant::now(),
-            ended: None,
-            dir: files.dir.clone(),
-            current: files.current(),
-            snapshot_every: self.config.snapshot_every,
-            last_snapshot: None,
-            history: history.clone(),
-            best: history.best,
-            snapshot_eval: None,
-            fault: self.engine_fault.clone(),
-        };
-        let result = match start {
-            Some((mut prepared, t)) => {
-                prepared.start = Some(t);
-                transfer::run(vgg, &spec, &prepared, &mut sink)
-            }
-            None => transfer::stylize(vgg, &spec, content, styles, device, &mut sink),
-        };
+        let fault = self.engine_fault.clone();
+        let snapshot_every = self.config.snapshot_every;
+        let mut sink = self
+            .run_sink::<Event>(run, stop, events, wrap, 1, snapshot_every)
+            .image_state(offset, history.clone(), fault);
+        let result = stylize::run::run(&vgg.1, &start, content, styles, device, &mut sink);
         sink.flush();
+        let ended = sink.ended.take();
+        self.models.put_back(vgg);
         match result {
             Ok(o) => whole_run(o, offset, &history, &files.dir).map_err(fail),
-            Err(Error::Cancelled) => Err(sink.ended.take().unwrap_or(Ended::Cancelled)),
-            Err(e) => Err(sink
-                .ended
-                .take()
-                .unwrap_or_else(|| fail(memory::explain_oom(e, &spec, device)))),
+            Err(Error::Cancelled) => Err(ended.unwrap_or(Ended::Cancelled)),
+            Err(e) => Err(ended.unwrap_or_else(|| fail(memory::explain_oom(e, spec, device)))),
         }
     }
 
@@ -863,188 +838,5 @@ fn sleep_unless(stop: &AtomicBool, total: Duration) {
     let until = Instant::now() + total;
     while Instant::now() < until && !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Records samples (in batches), heartbeats, and checks for cancellation and
-/// worker stop at every evaluation.
-struct RunSink<'a> {
-    store: &'a mut Store,
-    run: i64,
-    worker: &'a str,
-    stop: &'a AtomicBool,
-    events: &'a mut dyn FnMut(&WorkerEvent),
-    /// The kind's progress variant.
-    wrap: fn(transfer::Progress) -> Progress,
-    /// Evaluations done before this attempt (when resuming).
-    offset: i64,
-    pending: Vec<Point>,
-    /// Rollbacks not yet written (they go with the next batch of samples).
-    pending_rollbacks: Vec<RollbackRecord>,
-    last_flush: Instant,
-    ended: Option<Ended>,
-    /// The run's folder and its latest iterate, for the TUI and for resuming.
-    dir: PathBuf,
-    current: PathBuf,
-    snapshot_every: usize,
-    last_snapshot: Option<Instant>,
-    /// The earlier attempts' history (when resuming).
-    history: RunHistory,
-    /// The best snapshot of the whole run so far (its image is `best.png`).
-    best: Option<Best>,
-    /// The evaluation (of this attempt) of the last snapshot, whose losses
-    /// come with that evaluation's progress, just after the snapshot.
-    snapshot_eval: Option<usize>,
-    /// The test seam's engine error ([`Worker::with_engine_fault`]).
-    fault: Option<String>,
-}
-
-impl RunSink<'_> {
-    /// The snapshot just written has the losses of `p`: keep it as the best
-    /// image when it is, and record the run's history for a resume.
-    fn record_snapshot(&mut self, step: i64, seconds: f64, p: &transfer::Progress) {
-        if self.best.is_none_or(|b| p.losses.total < b.losses.total) {
-            let best = RunHistory::best_image(&self.dir);
-            let copied = std::fs::read(&self.current).ok().is_some_and(|bytes| {
-                crate::engine::output::OutputPolicy::new::<&std::path::Path>(true, &[])
-                    .write_bytes(&best, &bytes)
-                    .is_ok()
-            });
-            if copied {
-                let l = &p.losses;
-                self.best = Some(Best {
-                    eval: step,
-                    losses: stylize::FinalLosses {
-                        style: l.style,
-                        content: l.content,
-                        tv: l.tv,
-                        total: l.total,
-                    },
-                });
-            }
-        }
-        let saved = RunHistory {
-            seconds,
-            rollbacks: self.history.rollbacks + p.rollbacks as i64,
-            best: self.best,
-        };
-        // A failed write only loses history a resume would have used.
-        let _ = saved.save(&self.dir);
-    }
-
-    fn flush(&mut self) {
-        // A failed write is retried with the next batch; losing the heartbeat
-        // briefly is harmless.
-        if self.store.add_points(self.run, &self.pending).is_ok() {
-            self.pending.clear();
-        }
-        if self
-            .store
-            .add_rollbacks(self.run, &self.pending_rollbacks)
-            .is_ok()
-        {
-            self.pending_rollbacks.clear();
-        }
-        let _ = self.store.heartbeat(self.run, self.worker);
-        self.last_flush = Instant::now();
-    }
-
-    fn on_eval(&mut self, p: &transfer::Progress) -> Flow {
-        let step = self.offset + p.eval as i64;
-        // Time over the whole run: the earlier attempts' optimisation time,
-        // not the downtime between them.
-        let before = self.history.seconds;
-        let seconds = before + p.elapsed.as_secs_f64();
-        if self.snapshot_eval == Some(p.eval) {
-            self.snapshot_eval = None;
-            self.record_snapshot(step, seconds, p);
-        }
-        for (series, value) in stylize::series_values(&p.losses) {
-            self.pending.push(Point {
-                step,
-                series: series.into(),
-                value,
-                seconds,
-            });
-        }
-        if self.last_flush.elapsed() > Duration::from_millis(500) || self.pending.len() >= 800 {
-            self.flush();
-        }
-        let mut shifted = p.clone();
-        shifted.eval += self.offset as usize;
-        (self.events)(&WorkerEvent::Progress {
-            run: self.run,
-            progress: (self.wrap)(shifted),
-        });
-        if self.stop.load(Ordering::SeqCst) {
-            self.ended = Some(Ended::Stopped);
-            return Flow::Stop;
-        }
-        if self.store.cancel_requested(self.run).unwrap_or(false) {
-            self.ended = Some(Ended::Cancelled);
-            return Flow::Stop;
-        }
-        Flow::Continue
-    }
-}
-
-impl Sink<Event> for RunSink<'_> {
-    fn progress(&mut self, e: &Event) -> Result<Flow, Error> {
-        match e {
-            Event::Eval(p) => match self.fault.take() {
-                Some(message) => Err(Error::Torch(message)),
-                None => Ok(self.on_eval(p)),
-            },
-            Event::Rollback(r) => {
-                self.pending_rollbacks.push(RollbackRecord {
-                    eval: self.offset + r.eval as i64,
-                    to_eval: self.offset + r.to_eval as i64,
-                    loss: Some(r.loss),
-                    reason: r.reason.clone(),
-                    remedy: r.remedy.clone(),
-                });
-                Ok(Flow::Continue)
-            }
-        }
-    }
-
-    fn preview_every(&self) -> usize {
-        self.snapshot_every
-    }
-
-    /// Writes `current.png` (atomically, at most about once a second) and
-    /// records it as the run's resume point.
-    fn preview(&mut self, eval: usize, image: &tch::Tensor) -> Result<Flow, Error> {
-        if self
-            .last_snapshot
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-        {
-            return Ok(Flow::Continue);
-        }
-        self.last_snapshot = Some(Instant::now());
-        let img = from_tensor(image)?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::Write {
-            path: self.dir.clone(),
-            reason: e.to_string(),
-        })?;
-        save_png(&self.current, &img, &[], true)?;
-        self.snapshot_eval = Some(eval);
-        let done = self.offset + eval as i64;
-        match self
-            .store
-            .set_resume_point(self.run, self.worker, &self.current, done)
-        {
-            // The run is another worker's now: stop working on it.
-            Err(StoreError::NotOwner { .. }) => {
-                self.ended = Some(Ended::Stopped);
-                Ok(Flow::Stop)
-            }
-            _ => Ok(Flow::Continue),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), Error> {
-        self.flush();
-        Ok(())
     }
 }

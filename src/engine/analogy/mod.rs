@@ -5,7 +5,7 @@
 //! (A's structure, B′'s appearance) and B (B′'s structure, A's appearance).
 //!
 //! The job kind's parts: [`AnalogySpec`] in, [`AnalogyProgress`] while it
-//! runs (through an [`AnalogyObserver`] that can stop it), [`AnalogyOutcome`]
+//! runs (through the one [`crate::engine::sink::Sink`], which can stop it), [`AnalogyOutcome`]
 //! (the files written) out.
 
 pub mod features;
@@ -21,5 +21,5 @@ pub mod vote;
 pub use nnf::{Nnf, FLO_FORMAT};
 pub use output::{contact_sheet, output_paths, write, OutputPaths};
 pub use pipeline::{run, working_images, Analogy, IMAGE_PATCH, LAYERS, PATCH, RADIUS};
-pub use progress::{AnalogyObserver, AnalogyOutcome, AnalogyProgress, Phase, Timings};
+pub use progress::{AnalogyOutcome, AnalogyProgress, Phase, Timings};
 pub use spec::{AnalogySpec, MAX_SIZE, MIN_SIZE};

@@ -95,7 +95,7 @@ pub fn patchmatch(
     b: &FeatureMap,
     nnf: &mut Nnf,
     params: &PatchMatchParams,
-    on_iteration: &mut dyn FnMut(usize) -> Flow,
+    on_iteration: &mut dyn FnMut(usize) -> Result<Flow>,
 ) -> Result<Vec<f32>> {
     if a.channels != b.channels {
         return Err(Error::invalid(
@@ -143,9 +143,7 @@ pub fn patchmatch(
             std::mem::swap(&mut cur, &mut next);
             std::mem::swap(&mut dist, &mut next_dist);
         }
-        if on_iteration(iter + 1) == Flow::Stop {
-            return Err(Error::Cancelled);
-        }
+        on_iteration(iter + 1)?.or_cancel()?;
     }
     nnf.targets = cur;
     Ok(dist)

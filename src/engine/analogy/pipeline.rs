@@ -8,12 +8,13 @@ use tch::Tensor;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::image_io::{resize_longer_side, to_tensor};
+use crate::engine::sink::Sink;
 use crate::engine::vgg::{Layer, Padding, Vgg19};
 
 use super::features::{blend, joint, FeatureMap};
 use super::nnf::Nnf;
 use super::patchmatch::{patchmatch, PatchMatchParams};
-use super::progress::{AnalogyObserver, AnalogyProgress, Phase, Timings};
+use super::progress::{AnalogyProgress, Phase, Timings};
 use super::reconstruct::{lbfgs_config, reconstruct};
 use super::spec::AnalogySpec;
 use super::vote::vote;
@@ -77,7 +78,7 @@ pub fn run(
     spec: &AnalogySpec,
     a: &RgbImage,
     b_prime: &RgbImage,
-    observer: &mut dyn AnalogyObserver,
+    sink: &mut dyn Sink<AnalogyProgress>,
 ) -> Result<Analogy> {
     spec.validate()?;
     let started = Instant::now();
@@ -146,7 +147,7 @@ pub fn run(
                 threads: 0,
             };
             patchmatch(src, dst, nnf, &params, &mut |k| {
-                observer.on_progress(&AnalogyProgress {
+                sink.progress(&AnalogyProgress {
                     layer,
                     level,
                     phase: Phase::PatchMatch,
@@ -223,7 +224,7 @@ pub fn run(
                 spec.iterations,
                 padding,
                 &mut |e, _| {
-                    observer.on_progress(&AnalogyProgress {
+                    sink.progress(&AnalogyProgress {
                         layer,
                         level,
                         phase: Phase::Reconstruction,

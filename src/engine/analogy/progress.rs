@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::flow::Flow;
 use crate::engine::vgg::Layer;
 
 /// The two phases of each layer.
@@ -36,17 +35,6 @@ pub struct AnalogyProgress {
     pub phase: Phase,
     pub iteration: usize,
     pub of: usize,
-}
-
-/// Watches an analogy; returning `Flow::Stop` cancels it (`Error::Cancelled`).
-pub trait AnalogyObserver {
-    fn on_progress(&mut self, p: &AnalogyProgress) -> Flow;
-}
-
-impl<F: FnMut(&AnalogyProgress) -> Flow> AnalogyObserver for F {
-    fn on_progress(&mut self, p: &AnalogyProgress) -> Flow {
-        self(p)
-    }
 }
 
 /// Seconds spent, split as the benchmark reports them.

@@ -5,7 +5,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::error::{Error, Result};
+use crate::engine::error::Result;
 use crate::engine::flow::Flow;
 use crate::engine::optim::{Lbfgs, LbfgsConfig};
 use crate::engine::vgg::{Layer, Padding, Vgg19};
@@ -45,7 +45,7 @@ pub fn reconstruct(
     init: &Tensor,
     iterations: usize,
     padding: Padding,
-    on_eval: &mut dyn FnMut(usize, usize) -> Flow,
+    on_eval: &mut dyn FnMut(usize, usize) -> Result<Flow>,
 ) -> Result<Reconstruction> {
     let config = lbfgs_config(iterations);
     let max_eval = config.max_eval.unwrap_or(config.max_iter * 5 / 4);
@@ -60,9 +60,7 @@ pub fn reconstruct(
         let grad = xg.f_grad()?.f_contiguous()?;
         let value = loss.f_double_value(&[])?;
         evals += 1;
-        if on_eval(evals, max_eval) == Flow::Stop {
-            return Err(Error::Cancelled);
-        }
+        on_eval(evals, max_eval)?.or_cancel()?;
         Ok((value, grad))
     };
     let mut opt = Lbfgs::new(config);

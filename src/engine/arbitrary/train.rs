@@ -33,9 +33,9 @@ use super::model_file::{
 use crate::engine::error::{Error, Result};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{blob, write_atomic, StyleSource};
-use crate::engine::fast::train::{check_resumable, end_iteration, TrainObserver, TrainProgress};
-use crate::engine::flow::Flow;
+use crate::engine::fast::train::{check_resumable, end_iteration, report, TrainProgress};
 use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
+use crate::engine::sink::Sink;
 use crate::engine::weights::{sha256_file, Weights};
 
 /// Everything that determines a training run.
@@ -316,13 +316,13 @@ fn mean_std_loss(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// Trains the decoder at `spec.level` of `model` (from [`prepare`]), writing
 /// checkpoints to `checkpoint`, continuing from it when `resume`. A stop
-/// from the observer writes a checkpoint and returns `Error::Cancelled`.
+/// from the sink writes a checkpoint and returns `Error::Cancelled`.
 pub fn train(
     spec: &ArbTrainSpec,
     mut model: ArbModel,
     checkpoint: &Path,
     resume: bool,
-    observer: &mut dyn TrainObserver,
+    sink: &mut dyn Sink<TrainProgress>,
 ) -> Result<ArbOutcome> {
     spec.validate()?;
     let device = model.vs.device();
@@ -507,15 +507,11 @@ pub fn train(
             images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
             elapsed: Duration::from_secs_f64(elapsed),
         };
-        let mut flow = observer.on_iteration(&progress);
-        if spec.preview_every > 0 && it % spec.preview_every == 0 {
-            let img = preview(&model, level, &preview_img, preview_style.as_ref(), device)?;
-            if observer.on_preview(it, &img)? == Flow::Stop {
-                flow = Flow::Stop;
-            }
-        }
+        let flow = report(sink, &progress, spec.preview_every, || {
+            preview(&model, level, &preview_img, preview_style.as_ref(), device)
+        })?;
         end_iteration(
-            observer,
+            sink,
             (it, spec.iterations, spec.checkpoint_every),
             flow,
             checkpoint,

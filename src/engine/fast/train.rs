@@ -36,6 +36,7 @@ use crate::engine::flow::Flow;
 use crate::engine::image_io::{
     from_tensor, load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
 };
+use crate::engine::sink::Sink;
 use crate::engine::vgg::{Layer, Padding, Vgg19};
 use crate::engine::weights::sha256_file;
 
@@ -234,41 +235,40 @@ pub struct Resume {
     pub iteration: u64,
 }
 
-/// What a training loop reports to. Every callback can stop the loop: a
-/// stop ends it before any further result (a model) is made.
-pub trait TrainObserver {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow;
-    fn on_preview(&mut self, _iteration: u64, _image: &RgbImage) -> Result<Flow> {
-        Ok(Flow::Continue)
+/// What a training loop tells its [`Sink`] at iteration `p.iteration`: its
+/// progress, then its preview when one is due (every `preview_every`) and
+/// the sink did not ask to stop.
+pub(crate) fn report(
+    sink: &mut dyn Sink<TrainProgress>,
+    p: &TrainProgress,
+    preview_every: u64,
+    preview: impl FnOnce() -> Result<RgbImage>,
+) -> Result<Flow> {
+    let flow = sink.progress(p)?;
+    if flow == Flow::Stop || preview_every == 0 || p.iteration % preview_every != 0 {
+        return Ok(flow);
     }
-    /// A checkpoint at `iteration` is on disk. A stop here (the run was
-    /// taken over or cancelled) ends the loop with [`Error::Cancelled`].
-    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) -> Result<Flow> {
-        Ok(Flow::Continue)
-    }
+    let img = to_tensor(&preview()?, tch::Device::Cpu)?;
+    sink.preview(p.iteration as usize, &img)
 }
 
 /// The end of iteration `it` of `of`: a checkpoint when one is due (every
 /// `every`, at the last iteration, and on a stop, so the trained weights are
-/// on disk before anything that can fail), then `Error::Cancelled` if any
-/// callback asked to stop.
+/// on disk to resume from), then `Error::Cancelled` if the sink asked to
+/// stop. A stop asked at the checkpoint itself (the run was taken over or
+/// cancelled) ends the loop there: no further checkpoint, no model.
 pub(crate) fn end_iteration(
-    observer: &mut dyn TrainObserver,
+    sink: &mut dyn Sink<TrainProgress>,
     (it, of, every): (u64, u64, u64),
-    mut flow: Flow,
+    flow: Flow,
     checkpoint: &Path,
     save: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     if it % every.max(1) == 0 || it >= of || flow == Flow::Stop {
         save()?;
-        if observer.on_checkpoint(it, checkpoint)? == Flow::Stop {
-            flow = Flow::Stop;
-        }
+        sink.checkpoint(it as usize, checkpoint)?.or_cancel()?;
     }
-    match flow {
-        Flow::Stop => Err(Error::Cancelled),
-        Flow::Continue => Ok(()),
-    }
+    flow.or_cancel()
 }
 
 /// Checkpoint metadata beside the tensors.
@@ -462,14 +462,14 @@ impl Adam {
 }
 
 /// Trains per `spec`, writing checkpoints to `checkpoint`; continues from
-/// `resume` when given. A stop from the observer writes a checkpoint and
-/// returns `Error::Cancelled`.
+/// `resume` when given. A stop from the sink writes a checkpoint (none when
+/// asked at a checkpoint) and returns `Error::Cancelled`.
 pub fn train(
     spec: &TrainSpec,
     vgg: &Vgg19,
     checkpoint: &Path,
     resume: Option<&Resume>,
-    observer: &mut dyn TrainObserver,
+    sink: &mut dyn Sink<TrainProgress>,
 ) -> Result<TrainOutcome> {
     spec.validate()?;
     let device = vgg.device();
@@ -683,9 +683,8 @@ pub fn train(
             images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
             elapsed: Duration::from_secs_f64(elapsed),
         };
-        let mut flow = observer.on_iteration(&progress);
-        if spec.preview_every > 0 && it % spec.preview_every == 0 {
-            let img = tch::no_grad(|| -> Result<RgbImage> {
+        let flow = report(sink, &progress, spec.preview_every, || {
+            tch::no_grad(|| -> Result<RgbImage> {
                 let p = to_tensor(&preview_img, device)?.f_mul_scalar(255.0)?;
                 let mix = match spec.arch.norm {
                     Norm::Conditional { .. } => {
@@ -700,13 +699,10 @@ pub fn train(
                     _ => None,
                 };
                 from_tensor(&forward_padded_mix(&model, &p, mix.as_ref())?.f_div_scalar(255.0)?)
-            })?;
-            if observer.on_preview(it, &img)? == Flow::Stop {
-                flow = Flow::Stop;
-            }
-        }
+            })
+        })?;
         end_iteration(
-            observer,
+            sink,
             (it, spec.iterations, spec.checkpoint_every),
             flow,
             checkpoint,

@@ -17,7 +17,7 @@ use tch::Tensor;
 
 use super::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Objective};
 use crate::engine::error::{Error, Result};
-use crate::engine::flow::Flow;
+use crate::engine::sink::Sink;
 
 /// Why a guarded run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,9 +103,13 @@ pub struct Rollback {
     pub remedy: String,
 }
 
-pub trait Watch {
-    fn on_eval(&mut self, status: &Status) -> Flow;
-    fn on_rollback(&mut self, _rollback: &Rollback) {}
+/// What a guarded run reports to its [`Sink`]: each accepted evaluation and
+/// each rollback. A stop asked at either ends the run with
+/// [`Error::Cancelled`].
+#[derive(Clone, Debug)]
+pub enum GuardEvent {
+    Eval(Status),
+    Rollback(Rollback),
 }
 
 pub struct GuardOutcome {
@@ -128,7 +132,7 @@ enum Interrupt {
 /// recorded before the optimiser gets its value.
 struct Guarded<'a> {
     f: &'a mut dyn Objective,
-    watch: &'a mut dyn Watch,
+    sink: &'a mut dyn Sink<GuardEvent>,
     config: &'a GuardConfig,
     evals: usize,
     best_loss: f64,
@@ -186,9 +190,7 @@ impl Objective for Guarded<'_> {
             best_eval: self.best_eval,
             rollbacks: self.rollbacks,
         };
-        if self.watch.on_eval(&status) == Flow::Stop {
-            return Err(Error::Cancelled);
-        }
+        self.sink.progress(&GuardEvent::Eval(status))?.or_cancel()?;
         if let Some(p) = self.config.plateau {
             let n = self.bests.len();
             if n > p.window {
@@ -210,11 +212,11 @@ pub fn minimize(
     method: Method,
     config: &GuardConfig,
     f: &mut dyn Objective,
-    watch: &mut dyn Watch,
+    sink: &mut dyn Sink<GuardEvent>,
 ) -> Result<GuardOutcome> {
     let mut g = Guarded {
         f,
-        watch,
+        sink,
         config,
         evals: 0,
         best_loss: f64::INFINITY,
@@ -264,14 +266,17 @@ fn handle(result: Result<()>, x: &Tensor, g: &mut Guarded<'_>, remedy: &str) -> 
                 }
                 g.rollbacks += 1;
                 tch::no_grad(|| x.shallow_clone().f_copy_(best))?;
-                g.watch.on_rollback(&Rollback {
+                let rollback = Rollback {
                     eval: g.evals,
                     loss,
                     to_eval: g.best_eval,
                     reason,
                     count: g.rollbacks,
                     remedy: remedy.to_string(),
-                });
+                };
+                g.sink
+                    .progress(&GuardEvent::Rollback(rollback))?
+                    .or_cancel()?;
                 Ok(Next::Resume)
             }
             None => Err(Error::Interrupted),

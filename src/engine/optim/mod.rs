@@ -10,7 +10,7 @@ mod line_search;
 
 pub use adam::{Adam, AdamConfig};
 pub use guard::{
-    minimize, GuardConfig, GuardOutcome, Method, Plateau, Rollback, Status, StopReason, Watch,
+    minimize, GuardConfig, GuardEvent, GuardOutcome, Method, Plateau, Rollback, Status, StopReason,
 };
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 

@@ -9,18 +9,19 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use super::kinds::{ended, fail, train_record};
-use super::{Ended, Model, Worker, WorkerEvent};
+use super::kinds::{ended, fail};
+use super::{Ended, Worker, WorkerEvent};
 use crate::engine::fast::apply::{apply as apply_model, DEFAULT_TILE};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{read_info, Model as FastModel};
 use crate::engine::fast::models::{ModelLibrary, EXT};
-use crate::engine::fast::train::{read_resume, train as train_model};
+use crate::engine::fast::train::read_resume;
 use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
 use crate::engine::output::OutputPolicy;
 use crate::engine::vgg::Pooling;
 use crate::engine::weights::sha256_file;
 use crate::engine::Error;
+use crate::jobs::train::run::run as train_job;
 use crate::jobs::{self, Outcome, Progress};
 use crate::queue::run::Run;
 
@@ -112,33 +113,25 @@ impl Worker {
             // not this attempt's: start clean rather than mix trajectories.
             let _ = std::fs::remove_file(&checkpoint);
         }
-        self.models.vgg(&self.config, Pooling::Max).map_err(fail)?;
-        // The VGG stays in the cache; the sink borrows the store meanwhile.
-        let vgg = match self.models.model.take() {
-            Some((k, Model::Vgg(v))) => (k, v),
-            _ => return Err(Ended::Failed("the VGG was not loaded".into())),
-        };
+        let vgg = self
+            .models
+            .take_vgg(&self.config, Pooling::Max)
+            .map_err(fail)?;
         let preview_every = spec.train.preview_every as usize;
-        let mut sink = self.kind_sink(
+        let sample_every = spec.sample_every.max(1) as i64;
+        let mut sink = self.run_sink(
             run,
             stop,
             events,
             Progress::Train,
-            train_record,
-            spec.sample_every.max(1) as i64,
+            sample_every,
             preview_every,
         );
-        let mut obs = jobs::train::SinkObserver::new(&mut sink);
-        let result = train_model(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut obs);
-        let sink_error = obs.into_error();
+        let result = train_job(&spec.train, &vgg.1, &checkpoint, resume.as_ref(), &mut sink);
         sink.flush();
         let sink_ended = sink.ended.take();
-        self.models.model = Some((vgg.0, Model::Vgg(vgg.1)));
-        let o = match (result, sink_error) {
-            (Ok(o), _) => o,
-            (Err(e), None) => return Err(ended(sink_ended, e)),
-            (Err(_), Some(e)) => return Err(ended(sink_ended, e)),
-        };
+        self.models.put_back(vgg);
+        let o = result.map_err(|e| ended(sink_ended, e))?;
         let (name, path) = self
             .save_model(run.id, &spec.name, &o.model, &marker)
             .map_err(|e| {

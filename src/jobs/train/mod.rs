@@ -3,21 +3,20 @@
 //! ([`crate::engine::fast::train`]); the result is a model in the user's
 //! models library under the spec's name.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+pub mod run;
 
-use image::RgbImage;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::{Headline, Summary};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::read_info;
-use crate::engine::fast::train::{TrainObserver, TrainProgress, TrainSpec};
+use crate::engine::fast::train::{TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::Norm;
-use crate::engine::flow::Flow;
-use crate::engine::image_io::{to_tensor, DEFAULT_PIXEL_LIMIT};
-use crate::engine::sink::Sink;
+use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
 use crate::engine::Error;
 
 pub const KIND: &str = "train";
@@ -164,46 +163,6 @@ pub fn summary(p: &Progress) -> Summary {
             value,
         }),
         None => s,
-    }
-}
-
-/// Adapts the training loop's observer to the one [`Sink`] every kind
-/// reports to: the sink's errors stop the loop and are handed back by
-/// [`SinkObserver::into_error`].
-pub struct SinkObserver<'a, S: Sink<Progress>> {
-    pub sink: &'a mut S,
-    error: Option<Error>,
-}
-
-impl<'a, S: Sink<Progress>> SinkObserver<'a, S> {
-    pub fn new(sink: &'a mut S) -> Self {
-        Self { sink, error: None }
-    }
-
-    /// The first error the sink returned, if any.
-    pub fn into_error(self) -> Option<Error> {
-        self.error
-    }
-}
-
-impl<S: Sink<Progress>> TrainObserver for SinkObserver<'_, S> {
-    fn on_iteration(&mut self, p: &TrainProgress) -> Flow {
-        match self.sink.progress(p) {
-            Ok(f) => f,
-            Err(e) => {
-                self.error.get_or_insert(e);
-                Flow::Stop
-            }
-        }
-    }
-
-    fn on_preview(&mut self, iteration: u64, image: &RgbImage) -> Result<Flow, Error> {
-        let t = to_tensor(image, tch::Device::Cpu)?;
-        self.sink.preview(iteration as usize, &t)
-    }
-
-    fn on_checkpoint(&mut self, iteration: u64, path: &Path) -> Result<Flow, Error> {
-        self.sink.checkpoint(iteration as usize, path)
     }
 }
 

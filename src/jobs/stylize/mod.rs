@@ -1,6 +1,8 @@
 //! The `stylize` kind: Gatys et al. style transfer of a content image with
 //! one or more style images (the engine's [`crate::engine::transfer`]).
 
+pub mod run;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};

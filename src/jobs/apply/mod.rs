@@ -3,6 +3,8 @@
 //! arbitrary-style one, adain or wct, with the paintings it is given
 //! ([`crate::engine::arbitrary::apply`]).
 
+pub mod run;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,15 +1,13 @@
 //! The `analogy` kind: Deep Image Analogy of a photo A and a painting B′
 //! ([`crate::engine::analogy`]), giving A′ and B and the flow between them.
 
+pub mod run;
+
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::Summary;
-use crate::engine::analogy::{
-    AnalogyObserver, AnalogyProgress, AnalogySpec, Phase, Timings, LAYERS,
-};
-use crate::engine::flow::Flow;
-use crate::engine::sink::Sink;
+use crate::engine::analogy::{AnalogyProgress, AnalogySpec, Phase, Timings, LAYERS};
 use crate::engine::Error;
 
 pub const KIND: &str = "analogy";
@@ -75,31 +73,6 @@ pub fn inputs(spec: &mut Spec, names: [Option<String>; 2]) -> Result<Vec<Input>,
     spec.a = a.path.clone();
     spec.b_prime = b.path.clone();
     Ok(vec![a, b])
-}
-
-/// Adapts a [`Sink`] to the analogy's observer: a sink error stops the run and
-/// is kept for the caller.
-pub struct SinkObserver<'a, S: Sink<Progress>> {
-    pub sink: &'a mut S,
-    pub error: Option<Error>,
-}
-
-impl<'a, S: Sink<Progress>> SinkObserver<'a, S> {
-    pub fn new(sink: &'a mut S) -> Self {
-        Self { sink, error: None }
-    }
-}
-
-impl<S: Sink<Progress>> AnalogyObserver for SinkObserver<'_, S> {
-    fn on_progress(&mut self, p: &AnalogyProgress) -> Flow {
-        match self.sink.progress(p) {
-            Ok(f) => f,
-            Err(e) => {
-                self.error.get_or_insert(e);
-                Flow::Stop
-            }
-        }
-    }
 }
 
 /// An analogy's own settings (size, weight level, iterations).

@@ -1,0 +1,104 @@
+//! How an `apply` job runs: its network over every photo, each output
+//! written into the job's folder, one step reported per photo. The worker
+//! calls it with its sink, holding the network between runs.
+
+use std::path::Path;
+use std::time::Instant;
+
+use image::RgbImage;
+use tch::Device;
+
+use super::{Outcome, Progress, Spec};
+use crate::engine::arbitrary::apply::{styles_at_scale, stylize};
+use crate::engine::arbitrary::model_file::ArbModel;
+use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
+use crate::engine::fast::model_file::Model as FastModel;
+use crate::engine::image_io::{load_rgb, resize_longer_side, save_png};
+use crate::engine::sink::Sink;
+use crate::engine::Error;
+
+/// The network an apply job runs, loaded by the caller.
+pub enum Network<'a> {
+    Fast(&'a FastModel),
+    Arbitrary(&'a ArbModel),
+}
+
+/// Applies `net` to every content of `spec`, writing `spec.output_name(i)`
+/// into `dir`; an output already there (a stopped attempt's) is kept. A stop
+/// asked after a photo ends the job before the next one. Returns the first
+/// output and the outcome.
+pub fn run(
+    spec: &Spec,
+    net: Network<'_>,
+    dir: &Path,
+    device: Device,
+    sink: &mut dyn Sink<Progress>,
+) -> Result<(RgbImage, Outcome), Error> {
+    let started = Instant::now();
+    // The paintings are read once for all the photos.
+    let mut styles = Vec::new();
+    if let Some(a) = &spec.arbitrary {
+        for s in &a.styles {
+            styles.push((load_rgb(&s.path, spec.pixel_limit)?, s.weight));
+        }
+    }
+    let mut outputs = Vec::new();
+    let mut first = None;
+    for (i, content) in spec.contents.iter().enumerate() {
+        let out = dir.join(spec.output_name(i));
+        let img = if out.exists() {
+            load_rgb(&out, spec.pixel_limit)?
+        } else {
+            let y = apply_one(spec, &net, content, &styles, device)?;
+            let text = [
+                ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
+                ("atelier:model", spec.label()),
+                ("atelier:content", content.display().to_string()),
+            ];
+            save_png(&out, &y, &text, false)?;
+            y
+        };
+        first.get_or_insert(img);
+        outputs.push(out);
+        let p = Progress {
+            done: i + 1,
+            of: spec.contents.len(),
+            elapsed: started.elapsed(),
+        };
+        sink.progress(&p)?.or_cancel()?;
+    }
+    sink.finish()?;
+    let first = first.ok_or_else(|| Error::invalid("contents", "no content given"))?;
+    let outcome = Outcome {
+        model: spec.model_display(),
+        outputs,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((first, outcome))
+}
+
+/// `net` on the photo at `content` (resized to the spec's size).
+fn apply_one(
+    spec: &Spec,
+    net: &Network<'_>,
+    content: &Path,
+    styles: &[(RgbImage, f64)],
+    device: Device,
+) -> Result<RgbImage, Error> {
+    let img = load_rgb(content, spec.pixel_limit)?;
+    let img = match spec.size {
+        Some(s) => resize_longer_side(&img, s),
+        None => img,
+    };
+    match (net, &spec.arbitrary) {
+        (Network::Arbitrary(m), Some(a)) => stylize(
+            m,
+            &img,
+            &styles_at_scale(&img, styles),
+            &a.options(),
+            device,
+        ),
+        (Network::Fast(m), None) => apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE),
+        _ => Err(Error::Torch("the model is not of the run's kind".into())),
+    }
+}
