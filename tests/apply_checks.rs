@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{atelier_in, root, write_pattern};
+use crate::util::{atelier_in, msg_net, root, write_pattern};
 
 /// The error line of a command that must fail (without "error: ").
 fn error_of(c: &mut Command) -> String {
@@ -61,28 +61,6 @@ fn rule_error(model: &str, styles: &[String]) -> Option<String> {
     Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
         .err()
         .map(|e| e.to_string())
-}
-
-/// A small MSG-Net with two styles (random weights: only its checks matter).
-fn msg_net(path: &Path) {
-    use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
-    use atelier::engine::fast::transformer::{Arch, Norm};
-    let mut info = blank_info(Arch {
-        norm: Norm::Inspiration { styles: 2 },
-        width: 0.125,
-    });
-    info.styles = (0..2)
-        .map(|i| StyleSource {
-            name: format!("s{i}"),
-            path: format!("/styles/s{i}.png").into(),
-            sha256: "0".repeat(64),
-        })
-        .collect();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    Model::new(info, tch::Device::Cpu)
-        .unwrap()
-        .save(path)
-        .unwrap();
 }
 
 #[test]

@@ -162,3 +162,25 @@ pub fn wait_until(what: &str, limit: std::time::Duration, mut f: impl FnMut() ->
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
 }
+
+/// A small MSG-Net with two styles (random weights: only its checks matter).
+pub fn msg_net(path: &Path) {
+    use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
+    use atelier::engine::fast::transformer::{Arch, Norm};
+    let mut info = blank_info(Arch {
+        norm: Norm::Inspiration { styles: 2 },
+        width: 0.125,
+    });
+    info.styles = (0..2)
+        .map(|i| StyleSource {
+            name: format!("s{i}"),
+            path: format!("/styles/s{i}.png").into(),
+            sha256: "0".repeat(64),
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    Model::new(info, tch::Device::Cpu)
+        .unwrap()
+        .save(path)
+        .unwrap();
+}

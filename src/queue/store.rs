@@ -293,7 +293,8 @@ impl Store {
             if let Some(s) = &filter.style {
                 let s = s.to_lowercase();
                 let hit = run.inputs.iter().any(|i| {
-                    i.role == "style" && i.path.to_string_lossy().to_lowercase().contains(&s)
+                    i.role == crate::jobs::Role::Style
+                        && i.path.to_string_lossy().to_lowercase().contains(&s)
                 });
                 if !hit {
                     continue;

@@ -10,8 +10,9 @@ use super::{Ended, Model, ModelKey, Worker, WorkerConfig, WorkerEvent};
 use crate::engine::analogy;
 use crate::engine::arbitrary::apply::{styles_at_scale, stylize as arb_stylize};
 use crate::engine::arbitrary::model_file::ArbModel;
-use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
+use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::model_file::Model as FastModel;
+use crate::engine::fast::msg_style::target_of;
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{from_tensor, load_rgb, resize_longer_side, save_png, to_tensor};
 use crate::engine::sink::Sink;
@@ -216,6 +217,17 @@ impl Worker {
                 }
             }
         }
+        // An MSG-Net's target of paintings it was not trained on, once.
+        let gram = match (&model.1, spec.msg.is_empty()) {
+            (Model::Fast(m), false) => match target_of(m, &spec.msg, spec.pixel_limit, device) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    self.models.model = Some(model);
+                    return Err(fail(e));
+                }
+            },
+            _ => None,
+        };
         let of = spec.contents.len();
         let mut sink = self.kind_sink(run, stop, events, Progress::Apply, apply_record, 1, 0);
         let mut outputs = Vec::new();
@@ -240,9 +252,10 @@ impl Worker {
                         &a.options(),
                         device,
                     )?,
-                    (Model::Fast(m), None) => {
-                        apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE)?
-                    }
+                    (Model::Fast(m), None) => match &gram {
+                        Some(g) => apply_gram(m, &img, g, device, DEFAULT_TILE)?,
+                        None => apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE)?,
+                    },
                     _ => return Err(Error::Torch("the model is not of the run's kind".into())),
                 };
                 let text = [

@@ -50,8 +50,12 @@ impl HistoryState {
             .iter()
             .filter(|r| {
                 f.is_empty()
-                    || r.input_name("content").to_lowercase().contains(&f)
-                    || r.input_name("style").to_lowercase().contains(&f)
+                    || r.input_name(crate::jobs::Role::Content)
+                        .to_lowercase()
+                        .contains(&f)
+                    || r.input_name(crate::jobs::Role::Style)
+                        .to_lowercase()
+                        .contains(&f)
                     || r.status.as_str().contains(&f)
             })
             .collect();
@@ -258,7 +262,7 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
     let inputs: Vec<String> = r
         .inputs
         .iter()
-        .filter(|i| i.role != crate::jobs::train::DATASET_ROLE)
+        .filter(|i| i.role != crate::jobs::Role::Dataset)
         .map(|i| format!("{} {}", i.role, i.display_name()))
         .collect();
     if !inputs.is_empty() {
