@@ -12,7 +12,7 @@ use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::image_io::load_rgb;
 use crate::engine::library::{resolve_image, Library};
-use crate::engine::spec::RunSpec;
+use crate::engine::spec::{RunSpec, StyleRef as RunStyleRef};
 use crate::engine::weights::sha256_file;
 use crate::jobs::apply::{self, ModelStyles, Request, StyleChoice, Styling};
 use crate::jobs::Limits;
@@ -253,17 +253,9 @@ fn model_outputs(
     library: Option<&Library>,
     pixel_limit: u64,
 ) -> Result<Vec<ModelOutput>, String> {
-    let choices: Vec<Vec<String>> = if entries.len() < 2 || StyleMix::has_weights(entries) {
-        vec![entries.to_vec()]
-    } else {
-        entries.iter().map(|e| vec![e.clone()]).collect()
-    };
-    let names: Vec<String> = choices.iter().map(|c| c.join(", ")).collect();
-    let mut outputs = Vec::new();
-    let mut found = Vec::new();
-    for (name, choice) in names.iter().zip(&choices) {
+    let output = |entries: Vec<String>| -> Result<ModelOutput, String> {
         let choice = StyleChoice {
-            entries: choice.clone(),
+            entries,
             ..Default::default()
         };
         let mut styling =
@@ -271,14 +263,26 @@ fn model_outputs(
         let inputs = styling
             .check_paintings(pixel_limit)
             .map_err(|e| e.to_string())?;
-        // A style is the same one whatever its weight or spelling.
-        found.push((name.as_str(), Some(format!("{styling:?}"))));
-        outputs.push(ModelOutput { styling, inputs });
+        Ok(ModelOutput { styling, inputs })
+    };
+    // A style is the same one whatever its weight or spelling (name, index
+    // or path): left for the builder to report when it does not resolve.
+    let found: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let alone = RunStyleRef::split(e).ok().map(|(q, _)| vec![q.to_string()]);
+            let key = alone
+                .and_then(|q| output(q).ok())
+                .map(|o| format!("{:?}", o.styling));
+            (e.as_str(), key)
+        })
+        .collect();
+    refuse_duplicates(&found)?;
+    if entries.len() < 2 || StyleMix::has_weights(entries) {
+        Ok(vec![output(entries.to_vec())?])
+    } else {
+        entries.iter().map(|e| output(vec![e.clone()])).collect()
     }
-    if choices.len() > 1 {
-        refuse_duplicates(&found)?;
-    }
-    Ok(outputs)
 }
 
 /// What a `model =` rule's model is resolved from, kept so that the rule can
