@@ -5,26 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{atelier_in, msg_net, root, write_pattern};
-
-/// The error line of a command that must fail (without "error: ").
-fn error_of(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "succeeded: {err}");
-    let line = err.lines().last().unwrap_or_default();
-    line.trim_start_matches("error: ").to_string()
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::util::{atelier_in, error_of, msg_net, ok, root, write_pattern};
 
 /// A 40×32 photo in `dir`.
 fn photo(dir: &Path) -> PathBuf {

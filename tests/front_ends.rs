@@ -4,7 +4,6 @@
 //! one bad request gets the same sentence from each.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use atelier::engine::fast::models::ModelLibrary;
@@ -15,7 +14,7 @@ use atelier::tui::panes::compose::{ComposeState, Kind, MarkedStyle};
 use atelier::tui::panes::library::LibItem;
 use atelier::watch::{Rule, RuleConfig};
 
-use crate::util::{atelier_in, msg_net, root, worker_config, write_pattern};
+use crate::util::{atelier_in, error_of, msg_net, ok, root, worker_config, write_pattern};
 
 /// The sentence every front end refuses an unknown painting with.
 const UNKNOWN: &str = "invalid style: 'no-such-painting' is neither a style of 'duo' (0:s0, 1:s1) nor a painting in the library or a file";
@@ -51,24 +50,6 @@ fn setup() -> Setup {
         data,
         photo,
     }
-}
-
-/// Stderr's last line without "error: ", of a command that must fail.
-fn error_of(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "succeeded: {err}");
-    let line = err.lines().last().unwrap_or_default();
-    line.trim_start_matches("error: ").to_string()
-}
-
-fn ok(c: &mut Command) {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn models(s: &Setup) -> ModelLibrary {

@@ -184,3 +184,23 @@ pub fn msg_net(path: &Path) {
         .save(path)
         .unwrap();
 }
+
+/// The error line of a command that must fail (without "error: ").
+pub fn error_of(c: &mut std::process::Command) -> String {
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "succeeded: {err}");
+    let line = err.lines().last().unwrap_or_default();
+    line.trim_start_matches("error: ").to_string()
+}
+
+/// The stdout of a command that must succeed.
+pub fn ok(c: &mut std::process::Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
