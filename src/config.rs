@@ -120,6 +120,14 @@ pub struct ApplyDefaults {
 }
 
 impl Config {
+    /// The limits every front end builds jobs within.
+    pub fn limits(&self) -> crate::jobs::Limits {
+        crate::jobs::Limits {
+            apply_max_size: self.apply.max_size,
+            pixel_limit: self.run.pixel_limit,
+        }
+    }
+
     /// The built-in defaults overlaid with `user` (a TOML file), if given and present.
     /// `explicit` says the user named the file, so its absence is an error.
     pub fn load(user: Option<&Path>, explicit: bool) -> Result<Self, ConfigError> {

@@ -5,26 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{atelier_in, root, write_pattern};
-
-/// The error line of a command that must fail (without "error: ").
-fn error_of(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "succeeded: {err}");
-    let line = err.lines().last().unwrap_or_default();
-    line.trim_start_matches("error: ").to_string()
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::util::{atelier_in, error_of, msg_net, ok, root, write_pattern};
 
 /// A 40×32 photo in `dir`.
 fn photo(dir: &Path) -> PathBuf {
@@ -61,28 +42,6 @@ fn rule_error(model: &str, styles: &[String]) -> Option<String> {
     Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
         .err()
         .map(|e| e.to_string())
-}
-
-/// A small MSG-Net with two styles (random weights: only its checks matter).
-fn msg_net(path: &Path) {
-    use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
-    use atelier::engine::fast::transformer::{Arch, Norm};
-    let mut info = blank_info(Arch {
-        norm: Norm::Inspiration { styles: 2 },
-        width: 0.125,
-    });
-    info.styles = (0..2)
-        .map(|i| StyleSource {
-            name: format!("s{i}"),
-            path: format!("/styles/s{i}.png").into(),
-            sha256: "0".repeat(64),
-        })
-        .collect();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    Model::new(info, tch::Device::Cpu)
-        .unwrap()
-        .save(path)
-        .unwrap();
 }
 
 #[test]

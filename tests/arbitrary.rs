@@ -662,7 +662,10 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
             .args(["--alpha", "1.5"]),
         "invalid alpha",
     );
-    run_err(&mut apply("tiny-adain"), "--style STYLE is needed");
+    run_err(
+        &mut apply("tiny-adain"),
+        "name the painting(s) it stylizes with",
+    );
     run_err(
         apply("tiny-wct")
             .arg("--style")
@@ -712,7 +715,10 @@ fn queued_applies_run_on_a_worker(data: &Path, content: &Path, s1: &Path, s2: &P
             .args(["--size", "40"]);
         c
     };
-    run_err(&mut add("tiny-adain"), "--style PAINTING is needed");
+    run_err(
+        &mut add("tiny-adain"),
+        "name the painting(s) it stylizes with",
+    );
     run_err(
         add("tiny-adain")
             .arg("--style")
@@ -799,7 +805,12 @@ fn a_watch_rule_with_an_arbitrary_model_gives_an_output_per_painting_or_one_mix(
         let c: RuleConfig = toml::from_str(&text).unwrap();
         Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
     };
-    let content = atelier::jobs::Input::hashed("content", None, "/in/p.png".into(), "x".into());
+    let content = atelier::jobs::Input::hashed(
+        atelier::jobs::Role::Content,
+        None,
+        "/in/p.png".into(),
+        "x".into(),
+    );
     let painting = |job: &atelier::jobs::Job| match job {
         atelier::jobs::Job::Apply(s) => s.arbitrary.clone().unwrap(),
         j => panic!("{j:?}"),
@@ -814,7 +825,7 @@ fn a_watch_rule_with_an_arbitrary_model_gives_an_output_per_painting_or_one_mix(
         assert_eq!((a.styles.len(), a.alpha), (1, 1.0));
         assert!(inputs
             .iter()
-            .any(|i| i.role == "style" && i.path == a.styles[0].path));
+            .any(|i| i.role == atelier::jobs::Role::Style && i.path == a.styles[0].path));
     }
     let jobs = rule("model = \"ada\"\nstyles = [\"36029:1\", \"36131:3\"]")
         .unwrap()
@@ -827,7 +838,7 @@ fn a_watch_rule_with_an_arbitrary_model_gives_an_output_per_painting_or_one_mix(
         .collect();
     assert_eq!(w, [1.0, 3.0]);
     for (extra, want) in [
-        ("model = \"ada\"", "name the paintings"),
+        ("model = \"ada\"", "name the painting(s)"),
         (
             "model = \"ada\"\nstyles = [\"no-such-painting\"]",
             "no-such-painting",

@@ -480,7 +480,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         (vec!["no-such-style"], "no style 'no-such-style'"),
         (vec!["0:-1"], "must be a finite number ≥ 0"),
         (vec!["0:0", "1:0"], "all are 0"),
-        (vec![], "is a multi-style model: choose with --style"),
+        (vec![], "is a multi-style model: choose among its styles"),
     ] {
         let e = fails(&mut apply("bad.png", &styles));
         assert!(e.contains(want), "{styles:?}: {e}");
@@ -586,7 +586,12 @@ fn a_watch_rule_with_a_multi_style_model_gives_an_output_per_style_or_one_mix() 
         let c: RuleConfig = toml::from_str(&text).unwrap();
         Rule::resolve(&c, Default::default(), &root().join("styles"), &lib)
     };
-    let content = atelier::jobs::Input::hashed("content", None, "/in/p.png".into(), "x".into());
+    let content = atelier::jobs::Input::hashed(
+        atelier::jobs::Role::Content,
+        None,
+        "/in/p.png".into(),
+        "x".into(),
+    );
     let jobs = rule("model = \"tri\"\nstyles = [\"s0\", \"2\"]")
         .unwrap()
         .jobs(content.clone());
@@ -613,9 +618,12 @@ fn a_watch_rule_with_a_multi_style_model_gives_an_output_per_style_or_one_mix() 
     };
     assert_eq!(s.mix.as_ref().unwrap().weights, [0.25, 0.75, 0.0]);
     for (extra, want) in [
-        ("model = \"tri\"", "is multi-style: name its styles"),
+        ("model = \"tri\"", "is a multi-style model: choose among"),
         ("model = \"tri\"\nstyles = [\"s9\"]", "no style 's9'"),
-        ("model = \"solo\"\nstyles = [\"s0\"]", "exclusive"),
+        (
+            "model = \"solo\"\nstyles = [\"s0\"]",
+            "is a single-style model",
+        ),
     ] {
         let e = rule(extra).err().unwrap().to_string();
         assert!(e.contains(want), "{extra}: {e}");

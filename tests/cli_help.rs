@@ -171,6 +171,7 @@ fn runs_ls_prints_a_count_as_an_integer() {
         pixel_limit: 1 << 20,
         mix: None,
         arbitrary: None,
+        msg: Vec::new(),
     };
     let id = store.add_job(&Job::Apply(spec), &[], 0).unwrap();
     let run = store.claim("w:1", "cpu").unwrap().unwrap();

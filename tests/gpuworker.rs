@@ -456,7 +456,7 @@ fn runs_of_a_schema_4_database_keep_their_values_and_ask_for_no_device() {
     let s = spec(40, 3);
     let spec_json = serde_json::to_string(&s).unwrap();
     let inputs = serde_json::to_string(&[Input::hashed(
-        "content",
+        atelier::jobs::Role::Content,
         None,
         s.content.clone(),
         "a".repeat(64),

@@ -79,12 +79,17 @@ fn write_v4_db(dir: &Path) {
     let spec_json = serde_json::to_string(&s).unwrap();
     let inputs = serde_json::to_string(&[
         Input::hashed(
-            "content",
+            atelier::jobs::Role::Content,
             Some("chelsea".into()),
             s.content.clone(),
             "a".repeat(64),
         ),
-        Input::hashed("style", None, s.styles[0].path.clone(), "b".repeat(64)),
+        Input::hashed(
+            atelier::jobs::Role::Style,
+            None,
+            s.styles[0].path.clone(),
+            "b".repeat(64),
+        ),
     ])
     .unwrap();
     let sql = std::fs::read_to_string(root().join("tests/fixtures/store_v4.sql"))
@@ -125,7 +130,7 @@ fn a_schema_4_database_migrates_and_lists_the_same_runs_as_stylize() {
             },
         }))
     );
-    assert_eq!(done.input_name("content"), "chelsea");
+    assert_eq!(done.input_name(atelier::jobs::Role::Content), "chelsea");
     let samples = store.samples(1).unwrap();
     assert_eq!(samples.len(), 3);
     assert_eq!(

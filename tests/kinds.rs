@@ -299,7 +299,7 @@ fn a_drop_folder_rule_with_a_model_delivers_one_pass_outputs() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exclusive"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a single-style model"));
     let unknown = config(dir, "model = \"nope\"");
     let out = atelier(&data)
         .arg("--config")

@@ -14,13 +14,13 @@ use crate::util::{chelsea_spec as spec, json_output, root, wait_until};
 fn inputs(s: &RunSpec) -> Vec<Input> {
     vec![
         Input {
-            role: "content".into(),
+            role: atelier::jobs::Role::Content,
             name: None,
             path: s.content.clone(),
             sha256: "-".into(),
         },
         Input {
-            role: "style".into(),
+            role: atelier::jobs::Role::Style,
             name: None,
             path: s.styles[0].path.clone(),
             sha256: "-".into(),

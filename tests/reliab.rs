@@ -264,7 +264,11 @@ fn a_rerun_records_its_new_inputs_and_a_changed_input_fails_the_run() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let runs = store.list(&Default::default()).unwrap();
     let rerun = runs.iter().find(|r| r.id != id).unwrap();
-    let c = rerun.inputs.iter().find(|i| i.role == "content").unwrap();
+    let c = rerun
+        .inputs
+        .iter()
+        .find(|i| i.role == atelier::jobs::Role::Content)
+        .unwrap();
     assert_eq!(c.path, std::fs::canonicalize(&other).unwrap());
     assert_eq!(
         c.sha256,

@@ -49,6 +49,7 @@ fn every_kind() -> Vec<Run> {
         pixel_limit: 1 << 26,
         mix: None,
         arbitrary: None,
+        msg: Vec::new(),
     };
     let analogy = AnalogySpec {
         size: 224,

@@ -79,7 +79,7 @@ fn run_with(priority: i64, inputs: &[Input]) -> NewRun {
 
 fn style(path: &str) -> Input {
     Input {
-        role: "style".into(),
+        role: atelier::jobs::Role::Style,
         name: None,
         path: PathBuf::from(path),
         sha256: "-".into(),

@@ -10,6 +10,7 @@ mod cli;
 mod cli_help;
 mod disk;
 mod fast;
+mod front_ends;
 mod gpuworker;
 mod guard;
 mod image_io;

@@ -62,8 +62,8 @@ pub(crate) fn spec() -> RunSpec {
 }
 
 pub(crate) fn run(id: i64, status: Status, content: &str, style: &str, loss: Option<f64>) -> Run {
-    let input = |role: &str, name: &str| Input {
-        role: role.into(),
+    let input = |role: atelier::jobs::Role, name: &str| Input {
+        role,
         name: Some(name.into()),
         path: format!("/library/{name}.png").into(),
         sha256: "0".repeat(64),
@@ -74,7 +74,10 @@ pub(crate) fn run(id: i64, status: Status, content: &str, style: &str, loss: Opt
         status,
         priority: 0,
         job: StoredJob::Known(Job::Stylize(spec())),
-        inputs: vec![input("content", content), input("style", style)],
+        inputs: vec![
+            input(atelier::jobs::Role::Content, content),
+            input(atelier::jobs::Role::Style, style),
+        ],
         output: (status == Status::Done).then(|| format!("/data/runs/{id}/output.png").into()),
         device: Some("cpu".into()),
         worker: (status == Status::Running).then(|| "box:42".into()),
@@ -956,7 +959,7 @@ pub(crate) fn train_run() -> (Run, Vec<Point>) {
         },
         sample_every: 10,
     }));
-    r.inputs.retain(|i| i.role == "style");
+    r.inputs.retain(|i| i.role == atelier::jobs::Role::Style);
     let mut points = Vec::new();
     for step in (10..=300).step_by(10) {
         let t = 1e6 / (step as f64).sqrt();
@@ -1010,6 +1013,7 @@ fn model_item(name: &str, style: &str) -> ModelItem {
         styles: vec![format!("/library/{style}.png").into()],
         style_sources: Vec::new(),
         multi: false,
+        msg: false,
         arbitrary: None,
         about: vec![
             "instance norm, width 0.5 · trained by atelier".into(),
@@ -1079,7 +1083,7 @@ fn compose_apply_with_an_arbitrary_model_queues_a_run_per_marked_painting() {
     press(&mut a, "j\nll\n2r");
     assert_eq!(a.compose.kind, Kind::Apply);
     let why = a.compose.error.clone().unwrap_or_default();
-    assert!(why.contains("mark the painting"), "{why}");
+    assert!(why.contains("name the painting(s)"), "{why}");
     press(&mut a, "1h j 2");
     let screen = format!("{:?}", render(&mut a, 100, 26).backend());
     assert!(screen.contains("r queues 2 runs"), "{screen}");

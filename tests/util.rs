@@ -162,3 +162,45 @@ pub fn wait_until(what: &str, limit: std::time::Duration, mut f: impl FnMut() ->
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
 }
+
+/// A small MSG-Net with two styles (random weights: only its checks matter).
+pub fn msg_net(path: &Path) {
+    use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
+    use atelier::engine::fast::transformer::{Arch, Norm};
+    let mut info = blank_info(Arch {
+        norm: Norm::Inspiration { styles: 2 },
+        width: 0.125,
+    });
+    info.styles = (0..2)
+        .map(|i| StyleSource {
+            name: format!("s{i}"),
+            path: format!("/styles/s{i}.png").into(),
+            sha256: "0".repeat(64),
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    Model::new(info, tch::Device::Cpu)
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
+/// The error line of a command that must fail (without "error: ").
+pub fn error_of(c: &mut std::process::Command) -> String {
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "succeeded: {err}");
+    let line = err.lines().last().unwrap_or_default();
+    line.trim_start_matches("error: ").to_string()
+}
+
+/// The stdout of a command that must succeed.
+pub fn ok(c: &mut std::process::Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

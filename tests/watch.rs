@@ -163,7 +163,7 @@ fn runs(e: &Env) -> Vec<Run> {
 fn content_sha(r: &Run) -> String {
     r.inputs
         .iter()
-        .find(|i| i.role == "content")
+        .find(|i| i.role == atelier::jobs::Role::Content)
         .unwrap()
         .sha256
         .clone()
@@ -551,7 +551,7 @@ fn end_to_end_a_worker_runs_them_and_outputs_are_delivered_once() {
     let run: serde_json::Value = serde_json::from_str(result).unwrap();
     let id = run["run"].as_i64().unwrap();
     let r = Store::open(&e.data).unwrap().get(id).unwrap();
-    assert_eq!(r.input_name("style"), "irises");
+    assert_eq!(r.input_name(atelier::jobs::Role::Style), "irises");
     assert!(text.iter().any(|(k, _)| k == "atelier:spec"));
     // The same content again under another name: not stylized again, moved.
     std::fs::copy(
@@ -758,7 +758,7 @@ fn a_replaced_model_is_read_again_and_runs_that_failed_on_it_are_retried() {
     let model_sha = |r: &Run| {
         r.inputs
             .iter()
-            .find(|i| i.role == "model")
+            .find(|i| i.role == atelier::jobs::Role::Model)
             .unwrap()
             .sha256
             .clone()
@@ -767,7 +767,11 @@ fn a_replaced_model_is_read_again_and_runs_that_failed_on_it_are_retried() {
         let p = e.inbox.join(name);
         runs(&e)
             .into_iter()
-            .filter(|r| r.inputs.iter().any(|i| i.role == "content" && i.path == p))
+            .filter(|r| {
+                r.inputs
+                    .iter()
+                    .any(|i| i.role == atelier::jobs::Role::Content && i.path == p)
+            })
             .collect::<Vec<Run>>()
     };
     image(&e.inbox.join("b.png"), 2);

@@ -1,25 +1,26 @@
 //! `atelier analogy A B'`: Deep Image Analogy from the command line, with
 //! progress per layer on stderr, Ctrl-C and atomic outputs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::stylize::{check_output, stem};
+use super::stylize::check_output;
 use super::{stop_flag, EXIT_CANCELLED};
 use crate::config::{resolve, Config};
 use crate::engine::analogy::{self, AnalogyProgress, AnalogySpec, Phase};
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::flow::Flow;
 use crate::engine::image_io::{load_rgb, save_png};
-use crate::engine::library::{resolve_image, Library};
+use crate::engine::library::Library;
 use crate::engine::output::OutputPolicy;
 use crate::engine::sink::Each;
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::analogy::build::{build, resolve_pair, Built, Defaults, Options, Request};
 use crate::jobs::analogy::run::run as analogy_job;
 
 #[derive(Args, Debug)]
@@ -63,58 +64,42 @@ pub struct AnalogyArgs {
     pub summary_json: Option<PathBuf>,
 }
 
-/// `query` as a path or a name in the first library that has it.
-pub(super) fn resolve_either(
-    query: &str,
-    first: Option<&Library>,
-    second: Option<&Library>,
-) -> Result<PathBuf, Error> {
-    match resolve_image(query, first) {
-        Ok(p) => Ok(p),
-        Err(e) => match second.map(|l| resolve_image(query, Some(l))) {
-            Some(Ok(p)) => Ok(p),
-            _ => Err(e),
-        },
-    }
-}
-
-pub(super) fn name_of(path: &Path, libs: [Option<&Library>; 2]) -> String {
-    libs.iter()
-        .flatten()
-        .find_map(|l| {
-            l.entries()
-                .iter()
-                .find(|e| l.path_of(e) == path)
-                .map(|e| e.name.clone())
-        })
-        .unwrap_or_else(|| stem(path))
-}
-
-/// The validated spec from the arguments (paths resolved, defaults filled).
-fn build_spec(a: &AnalogyArgs, c: &Config, gpu: bool) -> Result<(AnalogySpec, String), Error> {
+/// The analogy of A and B′ as typed (paths, or names in the libraries of
+/// the config), built by the analogy kind's builder; with A's and B′'s names.
+pub(super) fn build_typed(
+    a: &str,
+    b_prime: &str,
+    options: Options,
+    gpu: bool,
+    c: &Config,
+) -> Result<(Built, [String; 2]), Error> {
     let contents = Library::open(&resolve(&c.paths.contents)).ok();
-    let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let pa = resolve_either(&a.a, contents.as_ref(), styles.as_ref())?;
-    let pb = resolve_either(&a.b_prime, styles.as_ref(), contents.as_ref())?;
-    let name = format!(
-        "{}__{}.png",
-        name_of(&pa, [contents.as_ref(), styles.as_ref()]),
-        name_of(&pb, [styles.as_ref(), contents.as_ref()])
-    );
-    let d = AnalogySpec::default();
-    let spec = AnalogySpec {
-        a: pa,
-        b_prime: pb,
-        size: a.size.unwrap_or(if gpu { 448 } else { d.size }),
-        weight_level: a.weight_level.unwrap_or(d.weight_level),
-        iterations: a.iterations.unwrap_or(d.iterations),
-        fast: a.fast,
-        seed: a.seed.unwrap_or(c.run.seed),
-        pixel_limit: c.run.pixel_limit,
-        ..d
+    let paintings = Library::open(&resolve(&c.paths.styles)).ok();
+    let [(a, na), (b_prime, nb)] = resolve_pair(a, b_prime, contents.as_ref(), paintings.as_ref())?;
+    let req = Request {
+        a,
+        b_prime,
+        options,
     };
-    spec.validate()?;
-    Ok((spec, name))
+    let defaults = Defaults {
+        seed: c.run.seed,
+        gpu,
+    };
+    let names = [Some(na.clone()), Some(nb.clone())];
+    Ok((build(req, names, defaults, &c.limits())?, [na, nb]))
+}
+
+/// The checked spec and the output's default name (`A__B′.png`).
+fn build_spec(a: &AnalogyArgs, c: &Config, gpu: bool) -> Result<(AnalogySpec, String), Error> {
+    let options = Options {
+        size: a.size,
+        weight_level: a.weight_level,
+        iterations: a.iterations,
+        fast: a.fast,
+        seed: a.seed,
+    };
+    let (built, [na, nb]) = build_typed(&a.a, &a.b_prime, options, gpu, c)?;
+    Ok((built.spec, format!("{na}__{nb}.png")))
 }
 
 pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {

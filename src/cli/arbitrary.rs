@@ -10,10 +10,12 @@ use clap::Args;
 use image::RgbImage;
 
 use super::choices::TrainArch;
-use super::fast::{library, output_folder, output_path, ApplyArgs, Printer, TrainArgs};
+use super::fast::{
+    library, output_folder, output_path, refuse_input, ApplyArgs, Printer, TrainArgs,
+};
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
-use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
+use crate::engine::arbitrary::apply::{styles_at_scale, stylize};
 use crate::engine::arbitrary::encoder::EdgePadding;
 use crate::engine::arbitrary::import::import_adain;
 use crate::engine::arbitrary::model_file::{ArbModel, Method};
@@ -23,14 +25,13 @@ use crate::engine::arbitrary::train::{
 use crate::engine::color::ColorMode;
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::dataset::Dataset;
-use crate::engine::fast::mix::label as mix_label;
 use crate::engine::fast::models::{ModelEntry, ModelLibrary};
 use crate::engine::fast::train::TrainProgress;
-use crate::engine::image_io::{load_rgb, resize_longer_side, save_png, DEFAULT_PIXEL_LIMIT};
+use crate::engine::image_io::{load_rgb, resize_longer_side, save_png};
 use crate::engine::library::{resolve_image, Library};
-use crate::engine::mix_weights::normalised;
 use crate::engine::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::apply::Spec as ApplySpec;
 
 /// `atelier apply` options of the adain and wct models.
 #[derive(Args, Debug, Default)]
@@ -48,12 +49,14 @@ pub struct ArbApplyArgs {
 }
 
 impl ArbApplyArgs {
-    /// A fast-style model takes none of these.
-    pub fn refuse_for_fast(&self, model: &str) -> Result<()> {
-        if self.alpha.is_some() || self.levels.is_some() || self.preserve_colors.is_some() {
-            bail!("'{model}' is a fast-style model (its styles trained in): --alpha, --levels and --preserve-colors are for adain and wct models");
+    /// These options with the `--style` entries, for the apply builder.
+    pub fn choice(&self, styles: &[String]) -> crate::jobs::apply::StyleChoice {
+        crate::jobs::apply::StyleChoice {
+            entries: styles.to_vec(),
+            alpha: self.alpha,
+            levels: self.levels,
+            color: self.preserve_colors,
         }
-        Ok(())
     }
 }
 
@@ -63,70 +66,33 @@ fn stem(p: &Path) -> String {
         .unwrap_or_else(|| "image".into())
 }
 
-/// Applies an adain or wct model (`entry`) per `a`.
-pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device) -> Result<i32> {
-    let o = &a.arbitrary;
-    let Some(info) = &entry.arbitrary else {
-        bail!("'{}' is not an adain or wct model", entry.name);
+/// Applies the adain or wct model of `spec` (built and checked) per `a`.
+pub fn apply(a: &ApplyArgs, spec: &ApplySpec, c: &Config, device: tch::Device) -> Result<i32> {
+    let Some(set) = &spec.arbitrary else {
+        bail!("'{}' is not an adain or wct model", spec.model_display());
     };
-    // `--style` is shared with multi-style models: here it names paintings.
-    if a.styles.is_empty() {
-        bail!(
-            "--style STYLE is needed: '{}' is a {} model, it stylizes with any painting you name",
-            entry.name,
-            info.method
-        );
-    }
-    let opts = ArbApply {
-        alpha: o.alpha.unwrap_or(default_alpha(info.method)),
-        levels: o.levels,
-        color: o.preserve_colors.unwrap_or_default(),
-    };
-    // Every input is read and every option checked before anything is written.
-    let mut entries = Vec::new();
-    for s in &a.styles {
-        entries.push(crate::jobs::apply::style_and_weight(s)?);
-    }
-    let weights = normalised(&entries.iter().map(|e| e.1).collect::<Vec<_>>())?;
-    let model = ArbModel::load(&entry.path, &resolve(&c.paths.weights), device)?;
-    opts.check(&model.info)?;
-    let styles_lib = Library::open(&resolve(&c.paths.styles)).ok();
+    let opts = set.options();
+    let weights = set.weights()?;
+    let model = ArbModel::load(&spec.model, &resolve(&c.paths.weights), device)?;
     let mut styles: Vec<(PathBuf, RgbImage, f64)> = Vec::new();
-    for ((q, _), w) in entries.iter().zip(weights) {
-        let p = resolve_image(q, styles_lib.as_ref())?;
-        let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
-        styles.push((p, img, w));
+    for (s, w) in set.styles.iter().zip(weights) {
+        styles.push((s.path.clone(), load_rgb(&s.path, spec.pixel_limit)?, w));
     }
-    // Named after the mix, as a multi-style model's mix is.
-    let label = format!(
-        "{}-{}",
-        entry.name,
-        mix_label(
-            &styles
-                .iter()
-                .map(|(p, _, w)| (stem(p), *w))
-                .collect::<Vec<_>>()
-        )
-    );
-    let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
+    let label = spec.label();
     let mut inputs = Vec::new();
-    for q in &a.contents {
-        let p = resolve_image(q, contents_lib.as_ref())?;
-        let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
-        inputs.push((p, img));
+    for p in &spec.contents {
+        inputs.push((p.clone(), load_rgb(p, spec.pixel_limit)?));
     }
     let into_dir = output_folder(a.output.as_deref(), inputs.len(), c)?;
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let input_paths: Vec<PathBuf> = inputs
+    let input_paths: Vec<PathBuf> = spec
+        .contents
         .iter()
-        .map(|(p, _)| canon(p))
-        .chain(styles.iter().map(|(p, _, _)| canon(p)))
+        .chain(set.styles.iter().map(|s| &s.path))
+        .cloned()
         .collect();
     for (p, img) in &inputs {
         let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
-        if input_paths.contains(&canon(&out)) {
-            bail!("{}: is an input; refusing to write over it", out.display());
-        }
+        refuse_input(&out, &input_paths)?;
         let img = match a.size {
             Some(s) => resize_longer_side(img, s),
             None => img.clone(),
@@ -137,9 +103,9 @@ pub fn apply(a: &ApplyArgs, entry: &ModelEntry, c: &Config, device: tch::Device)
         let result = stylize(&model, &img, &st, &opts, device)?;
         let secs = t0.elapsed().as_secs_f64();
         let provenance = serde_json::json!({
-            "method": info.method,
-            "model": entry.name,
-            "model_path": entry.path,
+            "method": model.info.method,
+            "model": spec.model_display(),
+            "model_path": spec.model,
             "styles": styles.iter().map(|(p, _, w)| serde_json::json!({"path": p, "weight": w})).collect::<Vec<_>>(),
             "alpha": opts.alpha,
             "levels": opts.levels,

@@ -14,21 +14,21 @@ use crate::config::{resolve, Config};
 use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::apply::{apply_gram, apply_mix, check_tile, DEFAULT_TILE};
 use crate::engine::fast::import::import_state_dict;
-use crate::engine::fast::mix::StyleMix;
+use crate::engine::fast::mix::style_list;
 use crate::engine::fast::model_file::{architecture_of, read_info, Model, ModelInfo};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
-use crate::engine::fast::msg_style::{msg_target, MsgStyle};
+use crate::engine::fast::msg_style::{target_of, MsgSource};
 use crate::engine::fast::train::{read_resume_for, TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::{Arch, Norm};
 use crate::engine::flow::Flow;
-use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path, DEFAULT_PIXEL_LIMIT};
+use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::output::{create_folder, image_format, names_folder};
 use crate::engine::sink::Sink;
 use crate::engine::vgg::{Pooling, Vgg19};
 use crate::engine::weights::Weights;
 use crate::engine::Error;
-use crate::jobs::apply::check_size;
+use crate::jobs::apply::{from_queries, Built, Libraries, StyleChoice};
 use crate::jobs::train::run::run as train_job;
 use crate::queue::Status;
 
@@ -70,183 +70,85 @@ pub struct ApplyArgs {
     pub arbitrary: super::arbitrary::ArbApplyArgs,
 }
 
-/// The style mix `--style` entries choose in model `name`: required for a
-/// multi-style model, refused for a single-style one.
-pub fn choose_mix(name: &str, info: &ModelInfo, styles: &[String]) -> Result<Option<StyleMix>> {
-    if !info.arch.norm.is_conditional() {
-        if !styles.is_empty() {
-            bail!(
-                "invalid style: '{name}' is a single-style model; --style picks among a multi-style model's styles"
-            );
-        }
-        return Ok(None);
-    }
-    if styles.is_empty() {
-        bail!(
-            "'{name}' is a multi-style model: choose with --style NAME|INDEX[:W] among {}",
-            style_list(info)
-        );
-    }
-    Ok(Some(StyleMix::parse(styles, &info.styles)?))
-}
-
-/// An MSG-Net styled after style images: its Gram target, the output label
-/// and the images with their normalised weights.
-struct MsgGram {
-    target: tch::Tensor,
-    label: String,
-    images: Vec<(PathBuf, f64)>,
-}
-
-/// For an MSG-Net whose `--style` entries name any image (not only its
-/// trained styles): the mixed Gram target. `None` when the entries are all
-/// trained styles (the stored targets, the same path as a CIN model).
-fn msg_gram(
-    name: &str,
-    model: &Model,
-    entries: &[String],
+/// An apply built from what the user typed, with the config's libraries
+/// and limits: what `atelier apply` runs and `queue add apply` queues.
+pub fn build_apply(
+    model: &str,
+    contents: &[String],
+    size: Option<u32>,
+    choice: StyleChoice,
+    models: &ModelLibrary,
     c: &Config,
-    device: tch::Device,
-) -> Result<Option<MsgGram>> {
-    let info = &model.info;
-    if !info.arch.norm.is_msg() {
-        return Ok(None);
-    }
-    let trained = |q: &str| {
-        info.styles
-            .iter()
-            .position(|s| s.name == q)
-            .or_else(|| q.trim().parse::<usize>().ok())
-    };
-    let mut split = Vec::new();
-    for e in entries {
-        split.push(crate::engine::spec::StyleRef::split(e)?);
-    }
-    if split.iter().all(|(q, _)| trained(q).is_some()) {
-        return Ok(None);
-    }
+) -> Result<Built> {
     let paintings = Library::open(&resolve(&c.paths.styles)).ok();
-    enum Part {
-        Trained(usize),
-        Image(PathBuf, image::RgbImage),
-    }
-    let mut loaded = Vec::new();
-    for (q, w) in &split {
-        let part = match trained(q) {
-            Some(i) => Part::Trained(i),
-            None => {
-                let p = resolve_image(q, paintings.as_ref()).map_err(|e| {
-                    anyhow::anyhow!(
-                        "invalid style: '{q}' is neither a style of '{name}' ({}) nor an image: {e}",
-                        style_list(info)
-                    )
-                })?;
-                let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
-                Part::Image(p, img)
-            }
-        };
-        loaded.push((part, *w));
-    }
-    let parts: Vec<(MsgStyle, f64)> = loaded
-        .iter()
-        .map(|(k, w)| match k {
-            Part::Trained(i) => (MsgStyle::Trained(*i), *w),
-            Part::Image(_, img) => (MsgStyle::Image(img), *w),
-        })
-        .collect();
-    let target = msg_target(model, &parts, device)?;
-    let sum: f64 = split.iter().map(|(_, w)| w).sum();
-    let names: Vec<(String, f64)> = loaded
-        .iter()
-        .map(|(k, w)| match k {
-            Part::Trained(i) => (
-                info.styles
-                    .get(*i)
-                    .map_or(i.to_string(), |s| s.name.clone()),
-                *w,
-            ),
-            Part::Image(p, _) => (stem(p), *w),
-        })
-        .collect();
-    let label = crate::engine::fast::mix::label(&names);
-    let images = loaded
-        .iter()
-        .filter_map(|(k, w)| match k {
-            Part::Image(p, _) => Some((p.clone(), w / sum)),
-            Part::Trained(_) => None,
-        })
-        .collect();
-    Ok(Some(MsgGram {
-        target,
-        label,
-        images,
-    }))
-}
-
-/// `0:name, 1:name, …`
-fn style_list(info: &ModelInfo) -> String {
-    info.styles
-        .iter()
-        .enumerate()
-        .map(|(i, s)| format!("{i}:{}", s.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let photos = Library::open(&resolve(&c.paths.contents)).ok();
+    let libs = Libraries {
+        models,
+        paintings: paintings.as_ref(),
+        contents: photos.as_ref(),
+    };
+    Ok(from_queries(
+        model,
+        contents,
+        size,
+        &choice,
+        libs,
+        &c.limits(),
+    )?)
 }
 
 pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
-    check_size(a.size, c.apply.max_size)?;
     check_tile(a.tile)?;
     let lib = library(c, data_dir)?;
-    let entry = lib.find(&a.model)?;
-    if entry.arbitrary.is_some() {
-        return super::arbitrary::apply(&a, &entry, c, device);
+    let choice = a.arbitrary.choice(&a.styles);
+    // Every input is read and checked before anything is written.
+    let Built { spec, .. } = build_apply(&a.model, &a.contents, a.size, choice, &lib, c)?;
+    if spec.arbitrary.is_some() {
+        return super::arbitrary::apply(&a, &spec, c, device);
     }
-    a.arbitrary.refuse_for_fast(&entry.name)?;
-    let model = Model::load(&entry.path, device)?;
-    let gram = msg_gram(&entry.name, &model, &a.styles, c, device)?;
-    let mix = match &gram {
-        Some(_) => None,
-        None => choose_mix(&entry.name, &model.info, &a.styles)?,
+    let model = Model::load(&spec.model, device)?;
+    // The style images it was trained on, where this machine has them.
+    let trained_on = lib.find(&a.model).map(|e| e.styles).unwrap_or_default();
+    let gram = match spec.msg.is_empty() {
+        true => None,
+        false => Some(target_of(&model, &spec.msg, spec.pixel_limit, device)?),
     };
-    let label = match (&gram, &mix) {
-        (Some(g), _) => format!("{}-{}", entry.name, g.label),
-        (None, Some(m)) => format!("{}-{}", entry.name, m.label),
-        (None, None) => entry.name.clone(),
-    };
-    let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
-    // Every input is read before anything is written: a bad one writes nothing.
+    let label = spec.label();
     let mut inputs = Vec::new();
-    for q in &a.contents {
-        let p = resolve_image(q, contents_lib.as_ref())?;
-        let img = load_rgb(&p, DEFAULT_PIXEL_LIMIT)?;
-        inputs.push((p, img));
+    for p in &spec.contents {
+        inputs.push((p.clone(), load_rgb(p, spec.pixel_limit)?));
     }
     let into_dir = output_folder(a.output.as_deref(), inputs.len(), c)?;
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let input_paths: Vec<PathBuf> = inputs.iter().map(|(p, _)| canon(p)).collect();
+    let sum: f64 = spec.msg.iter().map(|p| p.weight).sum();
+    let style_images: Vec<(&PathBuf, f64)> = spec
+        .msg
+        .iter()
+        .filter_map(|p| match &p.source {
+            MsgSource::Painting(path) => Some((path, p.weight / sum)),
+            MsgSource::Trained(_) => None,
+        })
+        .collect();
     for (p, img) in &inputs {
         let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
-        if input_paths.contains(&canon(&out)) {
-            bail!("{}: is an input; refusing to write over it", out.display());
-        }
+        refuse_input(&out, &spec.contents)?;
         let img = match a.size {
             Some(s) => crate::engine::image_io::resize_longer_side(img, s),
             None => img.clone(),
         };
         let t0 = Instant::now();
         let result = match &gram {
-            Some(g) => apply_gram(&model, &img, &g.target, device, a.tile)?,
-            None => apply_mix(&model, &img, mix.as_ref(), device, a.tile)?,
+            Some(g) => apply_gram(&model, &img, g, device, a.tile)?,
+            None => apply_mix(&model, &img, spec.mix.as_ref(), device, a.tile)?,
         };
         let secs = t0.elapsed().as_secs_f64();
         let provenance = serde_json::json!({
             "method": "fast",
-            "model": entry.name,
-            "model_path": entry.path,
-            "styles": entry.styles,
-            "mix": mix,
-            "style_images": gram.as_ref().map(|g| &g.images),
+            "model": spec.model_display(),
+            "model_path": spec.model,
+            "styles": trained_on,
+            "mix": spec.mix,
+            "style_images": gram.as_ref().map(|_| &style_images),
             "arch": model.info.arch,
             "content": p,
             "size": [img.width(), img.height()],
@@ -266,6 +168,15 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Refuses to write `out` over one of `inputs` (absolute paths).
+pub(super) fn refuse_input(out: &Path, inputs: &[PathBuf]) -> Result<()> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if inputs.contains(&canon(out)) {
+        bail!("{}: is an input; refusing to write over it", out.display());
+    }
+    Ok(())
 }
 
 /// Where `apply` writes: `None` for the file `-o` names (its extension
@@ -820,7 +731,7 @@ pub fn models(cmd: ModelsCmd, c: &Config, data_dir: Option<&Path>) -> Result<i32
                             i.arch.width,
                             i.iterations,
                             i.styles.len(),
-                            style_list(i)
+                            style_list(&i.styles)
                         ),
                         (Some(i), _) => format!(
                             "width {} {} norm, {} iterations, styles: {}",
@@ -953,7 +864,7 @@ fn runs_using(path: &Path, c: &Config, data_dir: Option<&Path>) -> Result<Vec<i6
         .filter(|r| {
             r.inputs
                 .iter()
-                .any(|i| i.role == "model" && same_file(&i.path, path))
+                .any(|i| i.role == crate::jobs::Role::Model && same_file(&i.path, path))
         })
         .map(|r| r.id)
         .collect();

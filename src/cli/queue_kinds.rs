@@ -3,18 +3,14 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
-use super::analogy::{name_of, resolve_either};
 use super::queue::Placement;
 use crate::config::{resolve, Config};
-use crate::engine::analogy::AnalogySpec;
-use crate::engine::arbitrary::model_file::Method;
 use crate::engine::fast::models::ModelLibrary;
-use crate::engine::library::{resolve_image, Library};
-use crate::engine::spec::StyleRef;
-use crate::jobs::{analogy, apply, train, Job};
+use crate::jobs::analogy::build::Options;
+use crate::jobs::{train, Job};
 use crate::queue::Store;
 
 /// The model library a worker on this data directory sees.
@@ -110,85 +106,29 @@ pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
 }
 
 pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
-    apply::check_size(a.size, c.apply.max_size)?;
-    let entry = model_library(store).find(&a.model)?;
-    let (mix, arbitrary) = match &entry.arbitrary {
-        Some(info) => (None, Some(arb_settings(&a, info.method, c)?)),
-        None => {
-            a.arbitrary.refuse_for_fast(&entry.name)?;
-            let info = crate::engine::fast::model_file::read_info(&entry.path)?;
-            (
-                super::fast::choose_mix(&entry.name, &info, &a.styles)?,
-                None,
-            )
-        }
-    };
-    let contents_lib = Library::open(&resolve(&c.paths.contents)).ok();
-    let mut contents = Vec::new();
-    for q in &a.contents {
-        contents.push(resolve_image(q, contents_lib.as_ref())?);
-    }
-    let mut spec = apply::Spec {
-        model: entry.path.clone(),
-        model_name: Some(entry.name.clone()),
-        contents,
-        size: a.size,
-        pixel_limit: c.run.pixel_limit,
-        mix,
-        arbitrary,
-    };
-    spec.validate()?;
-    let inputs = spec.inputs()?;
-    let id = store.add_job(&Job::Apply(spec), &inputs, a.place.priority)?;
+    let models = model_library(store);
+    let built = super::fast::build_apply(
+        &a.model,
+        &a.contents,
+        a.size,
+        a.arbitrary.choice(&a.styles),
+        &models,
+        c,
+    )?;
+    let (job, inputs) = built.job();
+    let id = store.add_job(&job, &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
 }
 
-/// An adain/wct apply's paintings (`--style` paths or library names with
-/// weights) and options; checked against the model when the spec's inputs are.
-fn arb_settings(a: &ApplyAdd, method: Method, c: &Config) -> Result<apply::ArbSettings> {
-    if a.styles.is_empty() {
-        bail!("--style PAINTING is needed: '{}' is a {method} model, it stylizes with any painting you name", a.model);
-    }
-    let lib = Library::open(&resolve(&c.paths.styles)).ok();
-    let mut styles = Vec::new();
-    for s in &a.styles {
-        let (q, weight) = apply::style_and_weight(s)?;
-        styles.push(StyleRef {
-            path: resolve_image(&q, lib.as_ref())?,
-            weight,
-        });
-    }
-    let o = &a.arbitrary;
-    let mut set = apply::ArbSettings::new(method, styles);
-    set.alpha = o.alpha.unwrap_or(set.alpha);
-    set.levels = o.levels;
-    set.color = o.preserve_colors.unwrap_or(set.color);
-    Ok(set)
-}
-
 pub fn add_analogy(a: AnalogyAdd, store: &mut Store, c: &Config) -> Result<i32> {
-    let contents = Library::open(&resolve(&c.paths.contents)).ok();
-    let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let pa = resolve_either(&a.a, contents.as_ref(), styles.as_ref())?;
-    let pb = resolve_either(&a.b_prime, styles.as_ref(), contents.as_ref())?;
-    let names = [
-        Some(name_of(&pa, [contents.as_ref(), styles.as_ref()])),
-        Some(name_of(&pb, [styles.as_ref(), contents.as_ref()])),
-    ];
-    let d = AnalogySpec::default();
-    let mut spec = AnalogySpec {
-        a: pa,
-        b_prime: pb,
-        size: a.size.unwrap_or(d.size),
-        weight_level: a.weight_level.unwrap_or(d.weight_level),
-        iterations: a.iterations.unwrap_or(d.iterations),
+    let options = Options {
+        size: a.size,
+        weight_level: a.weight_level,
+        iterations: a.iterations,
         fast: a.fast,
-        seed: a.seed.unwrap_or(c.run.seed),
-        pixel_limit: c.run.pixel_limit,
-        ..d
+        seed: a.seed,
     };
-    spec.validate()?;
-    let inputs = analogy::inputs(&mut spec, names)?;
-    let id = store.add_job(&Job::Analogy(spec), &inputs, a.place.priority)?;
+    let (built, _) = super::analogy::build_typed(&a.a, &a.b_prime, options, false, c)?;
+    let id = store.add_job(&Job::Analogy(built.spec), &built.inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
 }

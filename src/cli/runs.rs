@@ -9,7 +9,7 @@ use clap::Subcommand;
 use super::table::Table;
 use crate::config::Config;
 use crate::engine::spec::RunSpec;
-use crate::jobs::Outcome;
+use crate::jobs::{Outcome, Role};
 use crate::queue::run::format_time;
 use crate::queue::{Filter, Run, Status, Store};
 
@@ -96,8 +96,8 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                     r.status.to_string(),
                     r.kind().to_string(),
                     format_time(r.created),
-                    first_input(r, &["content", "a"]),
-                    first_input(r, &["style", "b_prime", "model"]),
+                    first_input(r, &[Role::Content, Role::A]),
+                    first_input(r, &[Role::Style, Role::BPrime, Role::Model]),
                     params.as_ref().map(|p| p.size.clone()).unwrap_or_default(),
                     params
                         .as_ref()
@@ -137,24 +137,16 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                 .job()
                 .cloned()
                 .with_context(|| format!("run {id} is of a kind this atelier cannot run"))?;
-            let mut inputs = r.inputs.clone();
-            if let Some(spec) = job.gatys_mut() {
+            let inputs = if let Some(spec) = job.gatys_mut() {
                 *spec = apply_sets(spec, &set)?;
-                inputs = rerun_inputs(spec, &r.inputs)?;
+                rerun_inputs(spec, &r.inputs)?
             } else if !set.is_empty() {
                 bail!("--set: run {id} ({}) has no run parameters", r.kind());
-            }
-            // A training's inputs are recorded anew: its dataset or a photo
-            // may have changed since, which the old hashes would refuse.
-            if let crate::jobs::Job::Train(spec) = &mut job {
-                let names: Vec<Option<String>> = r
-                    .inputs
-                    .iter()
-                    .filter(|i| i.role == "style")
-                    .map(|i| i.name.clone())
-                    .collect();
-                inputs = spec.inputs_named(&names)?;
-            }
+            } else {
+                // Checked again by the kind: a file (a dataset, a model) may
+                // have changed since, which the old hashes would refuse.
+                job.inputs_again(&r.inputs)?
+            };
             let new = store.add_job(&job, &inputs, priority)?;
             println!("queued run {new} (a re-run of {id})");
             Ok(0)
@@ -189,10 +181,10 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
 
 /// The display name of the first input of one of `roles` (kinds name their
 /// inputs differently: an analogy's A is its content column).
-fn first_input(r: &Run, roles: &[&str]) -> String {
+fn first_input(r: &Run, roles: &[Role]) -> String {
     roles
         .iter()
-        .map(|role| r.input_name(role))
+        .map(|role| r.input_name(*role))
         .find(|n| !n.is_empty())
         .unwrap_or_default()
 }
@@ -251,7 +243,8 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
             "  analogy   B {}, flow {} (picture {}), {:.1} s",
             o.b, o.flow, o.flow_picture, o.timings.total
         ),
-        _ => {}
+        // The Gatys kinds' losses are printed above.
+        Some(Outcome::Stylize(_)) | None => {}
     }
     if let Some(e) = &r.error {
         println!("  error     {e}");
@@ -283,7 +276,7 @@ fn rerun_inputs(
     spec: &mut RunSpec,
     old: &[crate::queue::Input],
 ) -> Result<Vec<crate::queue::Input>> {
-    let name = |role: &str, nth: usize, path: &Path| {
+    let name = |role: Role, nth: usize, path: &Path| {
         old.iter()
             .filter(|i| i.role == role)
             .nth(nth)
@@ -291,10 +284,10 @@ fn rerun_inputs(
             .and_then(|i| i.name.clone())
     };
     let mut out = Vec::new();
-    if old.iter().any(|i| i.role == "content") {
+    if old.iter().any(|i| i.role == Role::Content) {
         let i = crate::queue::Input::checked(
-            "content",
-            name("content", 0, &spec.content),
+            Role::Content,
+            name(Role::Content, 0, &spec.content),
             &spec.content,
             spec.pixel_limit,
         )
@@ -304,8 +297,13 @@ fn rerun_inputs(
     }
     let limit = spec.pixel_limit;
     for (n, s) in spec.styles.iter_mut().enumerate() {
-        let i = crate::queue::Input::checked("style", name("style", n, &s.path), &s.path, limit)
-            .with_context(|| format!("--set: style {}", s.path.display()))?;
+        let i = crate::queue::Input::checked(
+            Role::Style,
+            name(Role::Style, n, &s.path),
+            &s.path,
+            limit,
+        )
+        .with_context(|| format!("--set: style {}", s.path.display()))?;
         s.path = i.path.clone();
         out.push(i);
     }

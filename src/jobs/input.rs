@@ -3,6 +3,7 @@
 //! so each is decoded once, stored with its absolute path and hashed with the
 //! engine's one sha256 helper.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,10 +12,51 @@ use crate::engine::image_io::load_rgb;
 use crate::engine::weights::sha256_file;
 use crate::engine::Error;
 
+/// What an input is to its job. Stored as its name (`"b_prime"`), the one
+/// place the strings are spelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The photo a run styles (stylize, apply, a drop folder's arrival).
+    Content,
+    /// A painting: a style, an arbitrary model's or an MSG-Net's painting.
+    Style,
+    /// A model file: the one applied, or the one a training extends.
+    Model,
+    /// A training's folder of photos (its hash covers the listing).
+    Dataset,
+    /// The photo a training previews.
+    Preview,
+    /// An analogy's A: the structure A′ keeps.
+    A,
+    /// An analogy's B′: the appearance A′ takes.
+    BPrime,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Content => "content",
+            Role::Style => "style",
+            Role::Model => "model",
+            Role::Dataset => "dataset",
+            Role::Preview => "preview",
+            Role::A => "a",
+            Role::BPrime => "b_prime",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An input file with the sha256 of its contents when the run was queued.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Input {
-    pub role: String,
+    pub role: Role,
     /// The library name the user gave (e.g. `wheat-field-with-cypresses`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -26,7 +68,7 @@ impl Input {
     /// The image at `path` as input `role`: it must decode within
     /// `pixel_limit`; recorded with its absolute path and its sha256.
     pub fn checked(
-        role: &str,
+        role: Role,
         name: Option<String>,
         path: &Path,
         pixel_limit: u64,
@@ -34,7 +76,7 @@ impl Input {
         load_rgb(path, pixel_limit)?;
         let abs = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         Ok(Input {
-            role: role.into(),
+            role,
             name,
             sha256: sha256_file(&abs)?,
             path: abs,
@@ -43,9 +85,9 @@ impl Input {
 
     /// An input whose file was checked and hashed already (a drop folder
     /// hashes the arrival once, to look it up in its ledger).
-    pub fn hashed(role: &str, name: Option<String>, path: PathBuf, sha256: String) -> Input {
+    pub fn hashed(role: Role, name: Option<String>, path: PathBuf, sha256: String) -> Input {
         Input {
-            role: role.into(),
+            role,
             name,
             path,
             sha256,
@@ -57,5 +99,27 @@ impl Input {
         self.name
             .clone()
             .unwrap_or_else(|| super::stylize::stem(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_stored_under_their_names() {
+        for r in [
+            Role::Content,
+            Role::Style,
+            Role::Model,
+            Role::Dataset,
+            Role::Preview,
+            Role::A,
+            Role::BPrime,
+        ] {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            assert_eq!(serde_json::from_str::<Role>(&json).unwrap(), r);
+        }
     }
 }

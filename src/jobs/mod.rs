@@ -11,6 +11,7 @@ pub mod analogy;
 pub mod apply;
 pub mod files;
 pub mod input;
+pub mod limits;
 pub mod params;
 pub mod stylize;
 pub mod summary;
@@ -23,7 +24,8 @@ use crate::engine::spec::RunSpec;
 use crate::engine::Error;
 
 pub use files::RunFiles;
-pub use input::Input;
+pub use input::{Input, Role};
+pub use limits::Limits;
 pub use params::Params;
 pub use summary::{Headline, Summary};
 
@@ -99,6 +101,32 @@ impl Job {
         }
     }
 
+    /// Its inputs checked and hashed again now, for a re-run (a file may
+    /// have changed since it was queued), under the names the old ones had.
+    pub fn inputs_again(&mut self, old: &[Input]) -> Result<Vec<Input>, Error> {
+        let names = |role: Role| -> Vec<Option<String>> {
+            old.iter()
+                .filter(|i| i.role == role)
+                .map(|i| i.name.clone())
+                .collect()
+        };
+        let first = |role: Role| names(role).into_iter().next().flatten();
+        match self {
+            Job::Stylize(s) => {
+                let styles: Vec<String> = old
+                    .iter()
+                    .filter(|i| i.role == Role::Style)
+                    .map(Input::display_name)
+                    .collect();
+                stylize::inputs(s, first(Role::Content), &styles)
+            }
+            Job::Texture(s) => s.inputs(first(Role::Style)),
+            Job::Train(s) => s.inputs_named(&names(Role::Style)),
+            Job::Apply(s) => s.inputs(),
+            Job::Analogy(s) => analogy::inputs(s, [first(Role::A), first(Role::BPrime)]),
+        }
+    }
+
     /// The optimisation parameters of the kinds that are a Gatys optimisation
     /// (stylize, texture); `None` for kinds that are not.
     pub fn gatys(&self) -> Option<&RunSpec> {
@@ -167,6 +195,14 @@ impl Job {
     }
 }
 
+/// What a kind's builder gives: its checked spec and its inputs, each file
+/// read, hashed and recorded with its absolute path.
+#[derive(Clone, Debug)]
+pub struct Built<S> {
+    pub spec: S,
+    pub inputs: Vec<Input>,
+}
+
 /// Progress of a running job, one variant per kind.
 #[derive(Clone, Debug)]
 pub enum Progress {
@@ -230,7 +266,7 @@ impl Outcome {
     pub fn gatys(&self) -> Option<&stylize::Outcome> {
         match self {
             Outcome::Stylize(o) => Some(o),
-            _ => None,
+            Outcome::Train(_) | Outcome::Apply(_) | Outcome::Analogy(_) => None,
         }
     }
 
@@ -282,6 +318,7 @@ mod tests {
                     label: "a-0.25+b-0.75".into(),
                 }),
                 arbitrary: None,
+                msg: Vec::new(),
             }),
             Job::Apply(apply::Spec {
                 model: "/wct.safetensors".into(),
@@ -296,6 +333,7 @@ mod tests {
                     levels: Some(3),
                     color: crate::engine::color::ColorMode::Histogram,
                 }),
+                msg: Vec::new(),
             }),
             Job::Analogy(analogy::Spec {
                 a: "/a.png".into(),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::spec::RunSpec;
-use crate::jobs::{Job, Outcome, Progress, Summary};
+use crate::jobs::{Job, Outcome, Progress, Role, Summary};
 
 /// Life cycle: queued → running → done | failed | cancelled | interrupted.
 /// An interrupted run (its worker died) can be queued again.
@@ -109,23 +109,23 @@ impl Run {
         match &self.job {
             StoredJob::Known(j @ Job::Stylize(_)) => format!(
                 "{} × {}, {}",
-                self.input_name("content"),
-                self.input_name("style"),
+                self.input_name(Role::Content),
+                self.input_name(Role::Style),
                 j.shape()
             ),
             StoredJob::Known(j @ Job::Analogy(_)) => format!(
                 "analogy of {} and {}, {}",
-                self.input_name("a"),
-                self.input_name("b_prime"),
+                self.input_name(Role::A),
+                self.input_name(Role::BPrime),
                 j.shape()
             ),
             StoredJob::Known(j @ Job::Apply(_)) => {
-                format!("apply to {}, {}", self.input_name("content"), j.shape())
+                format!("apply to {}, {}", self.input_name(Role::Content), j.shape())
             }
             StoredJob::Known(j) => format!(
                 "{} of {}, {}",
                 j.kind(),
-                self.input_name("style"),
+                self.input_name(Role::Style),
                 j.shape()
             ),
             StoredJob::Unknown(u) => format!("{} (not readable by this build)", u.kind),
@@ -133,7 +133,7 @@ impl Run {
     }
 
     /// Short name of an input for display: its library name, else its file stem.
-    pub fn input_name(&self, role: &str) -> String {
+    pub fn input_name(&self, role: Role) -> String {
         self.inputs
             .iter()
             .find(|i| i.role == role)

@@ -805,7 +805,7 @@ fn changed_inputs(run: &Run) -> Result<(), String> {
     // placeholder).
     let recorded = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
     for i in run.inputs.iter().filter(|i| recorded(&i.sha256)) {
-        let now = if i.role == crate::jobs::train::DATASET_ROLE {
+        let now = if i.role == crate::jobs::Role::Dataset {
             crate::engine::fast::dataset::Dataset::scan(&i.path)
                 .and_then(|d| d.manifest_sha256())
                 .map_err(|e| format!("the dataset {}: {e}", i.path.display()))?

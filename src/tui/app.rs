@@ -25,8 +25,8 @@ use super::tab::Tab;
 use super::theme::Theme;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::spec::RunSpec;
-use crate::jobs::Job;
 use crate::jobs::Progress;
+use crate::jobs::{Job, Role};
 use crate::queue::worker::WorkerEvent;
 use crate::queue::{Run, Status};
 
@@ -182,9 +182,14 @@ impl App {
         self
     }
 
-    /// The config's `[apply] max_size`, the limit of the form's apply size.
-    pub fn with_apply_max_size(mut self, max: u32) -> Self {
-        self.compose.apply_max_size = max;
+    /// The config's limits and paintings library, for the jobs Compose builds.
+    pub fn with_limits(
+        mut self,
+        limits: crate::jobs::Limits,
+        paintings: Option<crate::engine::library::Library>,
+    ) -> Self {
+        self.compose.limits = limits;
+        self.compose.paintings = paintings;
         self
     }
 
@@ -575,62 +580,29 @@ impl App {
             self.say(format!("run {id} is of a kind this build cannot edit"));
             return;
         };
-        let item = |role: &str, p: &Path| LibItem {
+        let item = |role: Role, p: &Path| LibItem {
             name: r.input_name(role),
             ..LibItem::from_path(p)
         };
-        // The kind decides which inputs and table the run fills in.
+        // The kind decides which inputs and table the run fills in; a new
+        // kind must say here what Compose does with it.
         match job {
-            Job::Stylize(_) | Job::Texture(_) => {
-                // A texture has no content: the one Compose has stays.
-                if !matches!(job, Job::Texture(_)) {
-                    self.set_content(item("content", &r.params().content));
-                }
-                let names: Vec<String> = r
-                    .inputs
-                    .iter()
-                    .filter(|i| i.role == "style")
-                    .filter_map(|i| i.name.clone())
-                    .collect();
-                let c = &mut self.compose;
-                c.styles = r
-                    .params()
-                    .styles
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let lib = LibItem::from_path(&s.path);
-                        MarkedStyle {
-                            item: LibItem {
-                                name: names.get(i).cloned().unwrap_or(lib.name.clone()),
-                                ..lib
-                            },
-                            weight: s.weight,
-                        }
-                    })
-                    .collect();
-                c.blend = c.styles.len() > 1;
-                c.spec = r.params().clone();
-                (c.kind, c.square) = match job {
-                    Job::Texture(t) => (Kind::Texture, t.square),
-                    _ => (Kind::Stylize, false),
-                };
-                c.match_preset();
-            }
+            Job::Stylize(_) => self.edit_gatys(&r, Kind::Stylize, false),
+            Job::Texture(t) => self.edit_gatys(&r, Kind::Texture, t.square),
             Job::Analogy(a) => {
-                self.set_content(item("a", &a.a));
+                self.set_content(item(Role::A, &a.a));
                 let c = &mut self.compose;
                 c.styles = vec![MarkedStyle {
-                    item: item("b_prime", &a.b_prime),
+                    item: item(Role::BPrime, &a.b_prime),
                     weight: 1.0,
                 }];
                 c.analogy = a.clone();
                 c.kind = Kind::Analogy;
             }
-            other => {
+            Job::Train(_) | Job::Apply(_) => {
                 self.say(format!(
                     "run {id}: Compose does not edit {} jobs yet",
-                    other.kind()
+                    job.kind()
                 ));
                 return;
             }
@@ -640,5 +612,43 @@ impl App {
         self.say(format!(
             "run {id} loaded into Compose: edit, then r to queue"
         ));
+    }
+
+    /// A Gatys run (stylize, texture) into Compose: its content (a texture
+    /// has none: the one Compose has stays), styles and parameters.
+    fn edit_gatys(&mut self, r: &Run, kind: Kind, square: bool) {
+        if kind == Kind::Stylize {
+            self.set_content(LibItem {
+                name: r.input_name(Role::Content),
+                ..LibItem::from_path(&r.params().content)
+            });
+        }
+        let names: Vec<String> = r
+            .inputs
+            .iter()
+            .filter(|i| i.role == Role::Style)
+            .filter_map(|i| i.name.clone())
+            .collect();
+        let c = &mut self.compose;
+        c.styles = r
+            .params()
+            .styles
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let lib = LibItem::from_path(&s.path);
+                MarkedStyle {
+                    item: LibItem {
+                        name: names.get(i).cloned().unwrap_or(lib.name.clone()),
+                        ..lib
+                    },
+                    weight: s.weight,
+                }
+            })
+            .collect();
+        c.blend = c.styles.len() > 1;
+        c.spec = r.params().clone();
+        (c.kind, c.square) = (kind, square);
+        c.match_preset();
     }
 }

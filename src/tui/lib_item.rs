@@ -79,6 +79,8 @@ pub struct ModelItem {
     pub style_sources: Vec<StyleSource>,
     /// Whether Compose must say which of its styles (or which mix) to apply.
     pub multi: bool,
+    /// An MSG-Net: it also takes paintings it was not trained on.
+    pub msg: bool,
     /// An arbitrary-style model (adain, wct): its method, for the message
     /// that Compose does not queue those yet.
     pub arbitrary: Option<crate::engine::arbitrary::model_file::Method>,
@@ -110,6 +112,7 @@ pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
                 .info
                 .as_ref()
                 .is_some_and(|i| i.arch.norm.is_conditional()),
+            msg: e.info.as_ref().is_some_and(|i| i.arch.norm.is_msg()),
             arbitrary: e.arbitrary.as_ref().map(|a| a.method),
             origin: match e.kind {
                 ModelKind::Bundled => "bundled",

@@ -99,7 +99,10 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         spec,
     )
     .with_presets(presets)
-    .with_apply_max_size(config.apply.max_size)
+    .with_limits(
+        config.limits(),
+        crate::engine::library::Library::open(&resolve(&config.paths.styles)).ok(),
+    )
     .with_theme(theme)
     .with_device(crate::engine::device::device_name(device))
     .with_models(

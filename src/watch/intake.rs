@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::rules::Rule;
 use crate::engine::image_io::load_rgb;
+use crate::jobs::Role;
 use crate::queue::{Input, StoreResult};
 use crate::queue::{Store, WatchItem};
 
@@ -97,7 +98,12 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into());
-    let arrival = Input::hashed("content", Some(stem.clone()), content.clone(), sha.clone());
+    let arrival = Input::hashed(
+        Role::Content,
+        Some(stem.clone()),
+        content.clone(),
+        sha.clone(),
+    );
     let runs = rule.watched_runs(arrival);
     match store.queue_watched(&rule.name, &sha, &content, &runs, rule.priority)? {
         Some(ids) => Ok(Taken::Queued(ids)),

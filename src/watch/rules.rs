@@ -8,15 +8,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::WatchError;
-use crate::engine::arbitrary::model_file::Method;
 use crate::engine::fast::mix::StyleMix;
-use crate::engine::fast::model_file::{read_info, ModelInfo};
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::image_io::load_rgb;
 use crate::engine::library::{resolve_image, Library};
 use crate::engine::spec::{RunSpec, StyleRef as RunStyleRef};
 use crate::engine::weights::sha256_file;
-use crate::jobs::apply::{style_and_weight, ArbSettings};
+use crate::jobs::apply::{self, ModelStyles, Request, StyleChoice, Styling};
+use crate::jobs::Limits;
+use crate::jobs::Role;
 
 /// How changes in the inbox are noticed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,13 +195,27 @@ pub struct ModelRef {
     pub name: String,
     pub path: PathBuf,
     pub sha256: String,
-    /// A multi-style model's outputs: one mix each (empty for one style).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mixes: Vec<StyleMix>,
-    /// An adain/wct model's outputs: the paintings of each (one per entry
-    /// of `styles`, or one mix when any has a weight).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub paintings: Vec<Paintings>,
+    /// What each arrival is styled with: one output each.
+    pub outputs: Vec<ModelOutput>,
+}
+
+impl ModelRef {
+    /// How the watch status names an output: `model NAME [STYLES]`.
+    pub fn output_name(&self, o: &ModelOutput) -> String {
+        match o.styling.label() {
+            Some(l) => format!("model {} {l}", self.name),
+            None => format!("model {}", self.name),
+        }
+    }
+}
+
+/// One output of a `model =` rule: its styling, built by the apply kind's
+/// builder, and its paintings as run inputs (hashed once, when the rule is
+/// resolved).
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelOutput {
+    pub styling: Styling,
+    pub inputs: Vec<crate::jobs::Input>,
 }
 
 /// A rule's style `s` (a path or a library name): it must decode within
@@ -229,92 +243,45 @@ fn refuse_duplicates<K: PartialEq>(entries: &[(&str, Option<K>)]) -> Result<(), 
     Ok(())
 }
 
-/// One output of a `model =` rule with an adain/wct model: its paintings,
-/// and them as run inputs (hashed once, when the rule is resolved).
-#[derive(Clone, Debug, Serialize)]
-pub struct Paintings {
-    pub settings: ArbSettings,
-    pub inputs: Vec<crate::jobs::Input>,
-}
-
-/// The outputs a `model =` rule with an adain/wct model gives each arrival.
-fn model_paintings(
+/// The outputs a `model =` rule gives each arrival: one per entry of
+/// `styles`, or one mix when any entry has a weight (none to choose for a
+/// single-style model); each styling as every front end builds it.
+fn model_outputs(
     model: &str,
-    method: Method,
-    styles: &[String],
+    styles: &ModelStyles,
+    entries: &[String],
     library: Option<&Library>,
     pixel_limit: u64,
-) -> Result<Vec<Paintings>, String> {
-    if styles.is_empty() {
-        return Err(format!(
-            "model '{model}' is a {method} model: name the paintings it stylizes with in styles = [...]"
-        ));
-    }
-    let mut refs = Vec::new();
-    for s in styles {
-        let (q, weight) = style_and_weight(s).map_err(|e| e.to_string())?;
-        let path = checked_image(&q, library, pixel_limit)?;
-        let sha = sha256_file(&path).map_err(|e| e.to_string())?;
-        let input = crate::jobs::Input::hashed("style", None, path.clone(), sha);
-        refs.push((RunStyleRef { path, weight }, input));
-    }
-    let found: Vec<_> = styles
-        .iter()
-        .zip(&refs)
-        .map(|(s, (r, _))| (s.as_str(), Some(&r.path)))
-        .collect();
-    refuse_duplicates(&found)?;
-    crate::engine::mix_weights::normalised(&refs.iter().map(|r| r.0.weight).collect::<Vec<_>>())
-        .map_err(|e| e.to_string())?;
-    let output = |refs: Vec<(RunStyleRef, crate::jobs::Input)>| {
-        let (styles, inputs) = refs.into_iter().unzip();
-        Paintings {
-            settings: ArbSettings::new(method, styles),
-            inputs,
-        }
+) -> Result<Vec<ModelOutput>, String> {
+    let output = |entries: Vec<String>| -> Result<ModelOutput, String> {
+        let choice = StyleChoice {
+            entries,
+            ..Default::default()
+        };
+        let mut styling =
+            apply::styling(model, styles, &choice, library).map_err(|e| e.to_string())?;
+        let inputs = styling
+            .check_paintings(pixel_limit)
+            .map_err(|e| e.to_string())?;
+        Ok(ModelOutput { styling, inputs })
     };
-    Ok(if StyleMix::has_weights(styles) {
-        vec![output(refs)]
-    } else {
-        refs.into_iter().map(|r| output(vec![r])).collect()
-    })
-}
-
-/// The outputs a `model =` rule gives each arrival: none to choose for a
-/// single-style model; for a multi-style one, one per entry of `styles`, or
-/// one mix when any entry has a weight.
-fn model_mixes(model: &str, info: &ModelInfo, styles: &[String]) -> Result<Vec<StyleMix>, String> {
-    // A style is the same one whatever its weight or spelling (name or index).
-    let found: Vec<_> = styles
+    // A style is the same one whatever its weight or spelling (name, index
+    // or path): left for the builder to report when it does not resolve.
+    let found: Vec<_> = entries
         .iter()
-        .map(|s| {
-            let one = RunStyleRef::split(s).ok().map(|(q, _)| vec![q.to_string()]);
-            let weights = one.and_then(|q| StyleMix::parse(&q, &info.styles).ok());
-            (s.as_str(), weights.map(|m| m.weights))
+        .map(|e| {
+            let alone = RunStyleRef::split(e).ok().map(|(q, _)| vec![q.to_string()]);
+            let key = alone
+                .and_then(|q| output(q).ok())
+                .map(|o| format!("{:?}", o.styling));
+            (e.as_str(), key)
         })
         .collect();
     refuse_duplicates(&found)?;
-    match (info.arch.norm.is_conditional(), styles.is_empty()) {
-        (false, true) => Ok(Vec::new()),
-        (false, false) => Err(format!(
-            "model '{model}' has one style: model and styles are exclusive for it (styles name a multi-style model's styles)"
-        )),
-        (true, true) => Err(format!(
-            "model '{model}' is multi-style: name its styles in styles = [...] ({})",
-            info.styles
-                .iter()
-                .enumerate()
-                .map(|(i, s)| format!("{i}:{}", s.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        (true, false) if StyleMix::has_weights(styles) => {
-            Ok(vec![StyleMix::parse(styles, &info.styles).map_err(|e| e.to_string())?])
-        }
-        (true, false) => styles
-            .iter()
-            .map(|s| StyleMix::parse(std::slice::from_ref(s), &info.styles).map_err(|e| e.to_string()))
-            .collect(),
+    if entries.len() < 2 || StyleMix::has_weights(entries) {
+        Ok(vec![output(entries.to_vec())?])
+    } else {
+        entries.iter().map(|e| output(vec![e.clone()])).collect()
     }
 }
 
@@ -350,23 +317,20 @@ impl ModelSource {
         models.styles = self.models_styles.clone();
         let library = Library::open(&self.library).ok();
         let e = models.find(m).map_err(|e| format!("model '{m}': {e}"))?;
-        let (mixes, paintings) = match &e.arbitrary {
-            Some(a) => (
-                Vec::new(),
-                model_paintings(m, a.method, &self.styles, library.as_ref(), pixel_limit)?,
-            ),
-            None => {
-                let info = read_info(&e.path).map_err(|e| format!("model '{m}': {e}"))?;
-                (model_mixes(m, &info, &self.styles)?, Vec::new())
-            }
-        };
+        let styles = ModelStyles::of(&e).map_err(|e| format!("model '{m}': {e}"))?;
+        let outputs = model_outputs(
+            &e.name,
+            &styles,
+            &self.styles,
+            library.as_ref(),
+            pixel_limit,
+        )?;
         let path = std::fs::canonicalize(&e.path).map_err(|err| format!("model '{m}': {err}"))?;
         Ok(ModelRef {
             name: e.name.clone(),
             sha256: sha256_file(&path).map_err(|e| e.to_string())?,
             path,
-            mixes,
-            paintings,
+            outputs,
         })
     }
 }
@@ -525,42 +489,31 @@ impl Rule {
     ) -> Vec<(String, crate::jobs::Job, Vec<crate::jobs::Input>)> {
         if let Some(m) = &self.model {
             let model = crate::jobs::Input::hashed(
-                "model",
+                Role::Model,
                 Some(m.name.clone()),
                 m.path.clone(),
                 m.sha256.clone(),
             );
-            // (mix, paintings, the paintings' inputs) per output.
-            let choices: Vec<(Option<StyleMix>, Option<ArbSettings>, &[crate::jobs::Input])> =
-                if !m.paintings.is_empty() {
-                    m.paintings
-                        .iter()
-                        .map(|p| (None, Some(p.settings.clone()), p.inputs.as_slice()))
-                        .collect()
-                } else if m.mixes.is_empty() {
-                    vec![(None, None, &[])]
-                } else {
-                    m.mixes
-                        .iter()
-                        .cloned()
-                        .map(|x| (Some(x), None, &[][..]))
-                        .collect()
-                };
-            return choices
-                .into_iter()
-                .map(|(mix, arbitrary, styles)| {
-                    let mut inputs = vec![model.clone(), content.clone()];
-                    inputs.extend_from_slice(styles);
-                    let spec = crate::jobs::apply::Spec {
+            let limits = Limits {
+                pixel_limit: self.spec.pixel_limit,
+                ..Limits::default()
+            };
+            return m
+                .outputs
+                .iter()
+                .filter_map(|o| {
+                    let req = Request {
+                        model_name: m.name.clone(),
                         model: m.path.clone(),
-                        model_name: Some(m.name.clone()),
                         contents: vec![content.path.clone()],
                         size: None,
-                        pixel_limit: self.spec.pixel_limit,
-                        mix,
-                        arbitrary,
+                        styling: o.styling.clone(),
                     };
-                    (spec.label(), crate::jobs::Job::Apply(spec), inputs)
+                    // Checked when the rule was resolved: it cannot fail here.
+                    let spec = req.spec(&limits).ok()?;
+                    let mut inputs = vec![model.clone(), content.clone()];
+                    inputs.extend_from_slice(&o.inputs);
+                    Some((spec.label(), crate::jobs::Job::Apply(spec), inputs))
                 })
                 .collect();
         }
@@ -580,7 +533,7 @@ impl Rule {
         style: &StyleRef,
     ) -> (crate::jobs::Job, Vec<crate::jobs::Input>) {
         let style = crate::jobs::Input::hashed(
-            "style",
+            Role::Style,
             Some(style.name.clone()),
             style.path.clone(),
             style.sha256.clone(),

@@ -18,6 +18,7 @@ use super::intake::{take, Taken};
 use super::rules::{After, Backend, Rule, RuleConfig, Timings, WatcherSettings};
 use super::source::{self, classify, Change, Source};
 use super::status::{RuleState, WatchEvent, WatchHandle};
+use crate::jobs::Role;
 use crate::queue::{Store, StoreResult, WatchItem, WatchedRun};
 
 const TICK: Duration = Duration::from_millis(100);
@@ -148,12 +149,7 @@ impl Watcher {
                     inbox: r.inbox.clone(),
                     output: r.output.clone(),
                     styles: match &r.model {
-                        Some(m) if !m.mixes.is_empty() => m
-                            .mixes
-                            .iter()
-                            .map(|x| format!("model {} {}", m.name, x.label))
-                            .collect(),
-                        Some(m) => vec![format!("model {}", m.name)],
+                        Some(m) => m.outputs.iter().map(|o| m.output_name(o)).collect(),
                         None => r.styles.iter().map(|s| s.name.clone()).collect(),
                     },
                     preset: r.preset.clone(),
@@ -656,7 +652,7 @@ impl Watcher {
                 .get(run)?
                 .inputs
                 .into_iter()
-                .find(|x| x.role == "model");
+                .find(|x| x.role == crate::jobs::Role::Model);
             if run_model.is_none_or(|m| m.sha256 == sha) {
                 continue;
             }
@@ -704,7 +700,7 @@ impl Watcher {
             .path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned());
-        let content = crate::jobs::Input::hashed("content", stem, path.clone(), sha);
+        let content = crate::jobs::Input::hashed(Role::Content, stem, path.clone(), sha);
         let runs: Vec<WatchedRun> = rule
             .watched_runs(content)
             .into_iter()

@@ -105,14 +105,19 @@ fn find(q: &str, styles: &[StyleSource]) -> Result<usize> {
         "style",
         format!(
             "the model has no style '{q}' (it has: {})",
-            styles
-                .iter()
-                .enumerate()
-                .map(|(i, s)| format!("{i}:{}", s.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            style_list(styles)
         ),
     ))
+}
+
+/// A model's styles for messages: `0:name, 1:name, …`.
+pub fn style_list(styles: &[StyleSource]) -> String {
+    styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{i}:{}", s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A mix's name in output names: the style's name alone, or `name-w+…`

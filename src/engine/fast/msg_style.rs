@@ -3,12 +3,15 @@
 //! or a trained style's stored target, mixed by normalised weights (the
 //! targets are blended, as Zhang & Dana mix styles).
 
+use std::path::PathBuf;
+
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::model_file::Model;
 use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{resize_longer_side, to_tensor};
+use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor};
 use crate::engine::mix_weights::normalised;
 
 /// Longer side of style images when a model does not record its own.
@@ -78,4 +81,52 @@ pub fn msg_target(model: &Model, parts: &[(MsgStyle, f64)], device: Device) -> R
         }
         acc.ok_or_else(|| Error::invalid("style", "none given"))
     })
+}
+
+/// One part of an MSG-Net's target as a job records it: a trained style or
+/// a painting's file, read when the job runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsgPart {
+    pub source: MsgSource,
+    /// Its weight before normalisation (as given).
+    pub weight: f64,
+    /// For output names: the style's name or the painting's stem.
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MsgSource {
+    Trained(usize),
+    Painting(PathBuf),
+}
+
+/// The target of `parts`, their paintings read within `pixel_limit`: what
+/// the one-shot `apply` and a worker's apply both style an MSG-Net with.
+pub fn target_of(
+    model: &Model,
+    parts: &[MsgPart],
+    pixel_limit: u64,
+    device: Device,
+) -> Result<Tensor> {
+    let mut images = Vec::new();
+    for p in parts {
+        if let MsgSource::Painting(path) = &p.source {
+            images.push(load_rgb(path, pixel_limit)?);
+        }
+    }
+    let mut images = images.iter();
+    let mut styles = Vec::new();
+    for p in parts {
+        let s = match &p.source {
+            MsgSource::Trained(i) => MsgStyle::Trained(*i),
+            MsgSource::Painting(_) => match images.next() {
+                Some(img) => MsgStyle::Image(img),
+                None => return Err(Error::invalid("style", "a painting was not read")),
+            },
+        };
+        styles.push((s, p.weight));
+    }
+    msg_target(model, &styles, device)
 }

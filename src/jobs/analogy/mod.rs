@@ -9,6 +9,9 @@ use super::input::Input;
 use super::summary::Summary;
 use crate::engine::analogy::{AnalogyProgress, AnalogySpec, Phase, Timings, LAYERS};
 use crate::engine::Error;
+use crate::jobs::Role;
+
+pub mod build;
 
 pub const KIND: &str = "analogy";
 
@@ -68,8 +71,8 @@ pub fn summary(p: &Progress) -> Summary {
 /// The checked inputs A and B′, with absolute paths written back.
 pub fn inputs(spec: &mut Spec, names: [Option<String>; 2]) -> Result<Vec<Input>, Error> {
     let [na, nb] = names;
-    let a = Input::checked("a", na, &spec.a, spec.pixel_limit)?;
-    let b = Input::checked("b_prime", nb, &spec.b_prime, spec.pixel_limit)?;
+    let a = Input::checked(Role::A, na, &spec.a, spec.pixel_limit)?;
+    let b = Input::checked(Role::BPrime, nb, &spec.b_prime, spec.pixel_limit)?;
     spec.a = a.path.clone();
     spec.b_prime = b.path.clone();
     Ok(vec![a, b])

@@ -17,10 +17,18 @@ use crate::engine::arbitrary::model_file::{read_info as read_arb_info, Method};
 use crate::engine::color::ColorMode;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::read_info;
+use crate::engine::fast::msg_style::{MsgPart, MsgSource};
 use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
 use crate::engine::mix_weights::normalised;
 use crate::engine::spec::StyleRef;
 use crate::engine::Error;
+use crate::jobs::Role;
+
+pub mod build;
+
+pub use build::{
+    build, from_queries, styling, Built, Libraries, ModelStyles, Request, StyleChoice, Styling,
+};
 
 pub const KIND: &str = "apply";
 
@@ -46,6 +54,10 @@ pub struct Spec {
     /// absent for a fast-style model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arbitrary: Option<ArbSettings>,
+    /// An MSG-Net's styles when any is a painting it was not trained on:
+    /// its Gram target is computed from them when the job runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub msg: Vec<MsgPart>,
 }
 
 /// What an arbitrary-style model is applied with.
@@ -164,6 +176,9 @@ impl Spec {
         if let Some(a) = self.arbitrary.as_ref().filter(|a| !a.styles.is_empty()) {
             a.weights()?;
         }
+        if !self.msg.is_empty() {
+            normalised(&self.msg.iter().map(|p| p.weight).collect::<Vec<_>>())?;
+        }
         Ok(())
     }
 
@@ -180,6 +195,9 @@ impl Spec {
         match (&self.mix, &self.arbitrary) {
             (Some(m), _) => format!("{}-{}", self.model_display(), m.label),
             (None, Some(a)) => format!("{}-{}", self.model_display(), a.label()),
+            (None, None) if !self.msg.is_empty() => {
+                format!("{}-{}", self.model_display(), msg_label(&self.msg))
+            }
             (None, None) => self.model_display(),
         }
     }
@@ -202,11 +220,8 @@ impl Spec {
                 }
                 a.options().check(&info)?;
                 a.weights()?;
-                for s in a.styles.iter_mut() {
-                    let i = Input::checked("style", None, &s.path, self.pixel_limit)?;
-                    s.path = i.path.clone();
-                    styles.push(i);
-                }
+                let paths = a.styles.iter_mut().map(|s| &mut s.path).collect();
+                styles = check_paintings(paths, self.pixel_limit)?;
             }
             (Ok(info), None) => return Err(no_painting(&self.model_display(), info.method)),
             (Err(_), Some(_)) => {
@@ -222,12 +237,21 @@ impl Spec {
             }
             (Err(_), None) => self.check_fast()?,
         }
+        styles.extend(check_paintings(
+            msg_paintings(&mut self.msg),
+            self.pixel_limit,
+        )?);
         let abs = std::fs::canonicalize(&self.model).map_err(|e| Error::io(&self.model, e))?;
         let sha = crate::engine::weights::sha256_file(&abs)?;
         self.model = abs.clone();
-        let mut out = vec![Input::hashed("model", self.model_name.clone(), abs, sha)];
+        let mut out = vec![Input::hashed(
+            Role::Model,
+            self.model_name.clone(),
+            abs,
+            sha,
+        )];
         for c in self.contents.iter_mut() {
-            let i = Input::checked("content", None, c, self.pixel_limit)?;
+            let i = Input::checked(Role::Content, None, c, self.pixel_limit)?;
             *c = i.path.clone();
             out.push(i);
         }
@@ -238,6 +262,29 @@ impl Spec {
     /// A fast-style model's file and mix fit each other.
     fn check_fast(&self) -> Result<(), Error> {
         let info = read_info(&self.model)?;
+        if !self.msg.is_empty() {
+            if !info.arch.norm.is_msg() {
+                return Err(Error::invalid(
+                    "style",
+                    format!(
+                        "{} is not an MSG-Net: only an MSG-Net takes paintings it was not trained on",
+                        self.model_display()
+                    ),
+                ));
+            }
+            let n = info.styles.len();
+            for p in &self.msg {
+                if let MsgSource::Trained(i) = p.source {
+                    if i >= n {
+                        return Err(Error::invalid(
+                            "style",
+                            format!("index {i} is out of range: the model has {n} styles"),
+                        ));
+                    }
+                }
+            }
+            return Ok(());
+        }
         match (&self.mix, info.arch.norm.is_conditional()) {
             (None, true) => {
                 return Err(Error::invalid(
@@ -284,6 +331,35 @@ impl Spec {
     }
 }
 
+/// Each painting decodes within `pixel_limit`: as run inputs, hashed, their
+/// paths made absolute.
+fn check_paintings(paths: Vec<&mut PathBuf>, pixel_limit: u64) -> Result<Vec<Input>, Error> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let i = Input::checked(Role::Style, None, path, pixel_limit)?;
+        *path = i.path.clone();
+        inputs.push(i);
+    }
+    Ok(inputs)
+}
+
+/// The files of an MSG-Net's paintings (not its trained styles).
+fn msg_paintings(parts: &mut [MsgPart]) -> Vec<&mut PathBuf> {
+    parts
+        .iter_mut()
+        .filter_map(|p| match &mut p.source {
+            MsgSource::Painting(path) => Some(path),
+            MsgSource::Trained(_) => None,
+        })
+        .collect()
+}
+
+/// An MSG-Net's styles as outputs are named (`a-0.25+b-0.75`).
+fn msg_label(parts: &[MsgPart]) -> String {
+    let named: Vec<(&str, f64)> = parts.iter().map(|p| (p.name.as_str(), p.weight)).collect();
+    crate::engine::fast::mix::label(&named)
+}
+
 fn no_painting(model: &str, method: Method) -> Error {
     Error::invalid(
         "style",
@@ -309,6 +385,7 @@ pub fn params(s: &Spec) -> super::params::Params {
             pairs.push(("styles", a.label()));
             pairs.push(("alpha", super::params::num(a.alpha)));
         }
+        (None, None) if !s.msg.is_empty() => pairs.push(("styles", msg_label(&s.msg))),
         (None, None) => {}
     }
     super::params::Params {

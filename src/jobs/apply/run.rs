@@ -11,8 +11,9 @@ use tch::Device;
 use super::{Outcome, Progress, Spec};
 use crate::engine::arbitrary::apply::{styles_at_scale, stylize};
 use crate::engine::arbitrary::model_file::ArbModel;
-use crate::engine::fast::apply::{apply_mix, DEFAULT_TILE};
+use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::model_file::Model as FastModel;
+use crate::engine::fast::msg_style::target_of;
 use crate::engine::image_io::{load_rgb, resize_longer_side, save_png};
 use crate::engine::sink::Sink;
 use crate::engine::Error;
@@ -42,6 +43,11 @@ pub fn run(
             styles.push((load_rgb(&s.path, spec.pixel_limit)?, s.weight));
         }
     }
+    // An MSG-Net's target of paintings it was not trained on, once.
+    let gram = match (&net, spec.msg.is_empty()) {
+        (Network::Fast(m), false) => Some(target_of(m, &spec.msg, spec.pixel_limit, device)?),
+        _ => None,
+    };
     let mut outputs = Vec::new();
     let mut first = None;
     for (i, content) in spec.contents.iter().enumerate() {
@@ -49,7 +55,7 @@ pub fn run(
         let img = if out.exists() {
             load_rgb(&out, spec.pixel_limit)?
         } else {
-            let y = apply_one(spec, &net, content, &styles, device)?;
+            let y = apply_one(spec, &net, content, (&styles, gram.as_ref()), device)?;
             let text = [
                 ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
                 ("atelier:model", spec.label()),
@@ -82,7 +88,7 @@ fn apply_one(
     spec: &Spec,
     net: &Network<'_>,
     content: &Path,
-    styles: &[(RgbImage, f64)],
+    (styles, gram): (&[(RgbImage, f64)], Option<&tch::Tensor>),
     device: Device,
 ) -> Result<RgbImage, Error> {
     let img = load_rgb(content, spec.pixel_limit)?;
@@ -98,7 +104,10 @@ fn apply_one(
             &a.options(),
             device,
         ),
-        (Network::Fast(m), None) => apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE),
+        (Network::Fast(m), None) => match gram {
+            Some(g) => apply_gram(m, &img, g, device, DEFAULT_TILE),
+            None => apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE),
+        },
         _ => Err(Error::Torch("the model is not of the run's kind".into())),
     }
 }

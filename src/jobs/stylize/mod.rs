@@ -12,6 +12,7 @@ use super::summary::{Headline, Summary};
 use crate::engine::spec::{RunSpec, StyleRef};
 use crate::engine::transfer;
 use crate::engine::Error;
+use crate::jobs::Role;
 
 pub const KIND: &str = "stylize";
 
@@ -113,14 +114,14 @@ pub fn inputs(
 ) -> Result<Vec<Input>, Error> {
     let limit = spec.pixel_limit;
     let mut out = vec![Input::checked(
-        "content",
+        Role::Content,
         content_name,
         &spec.content,
         limit,
     )?];
     spec.content = out[0].path.clone();
     for (i, s) in spec.styles.iter_mut().enumerate() {
-        let input = Input::checked("style", style_names.get(i).cloned(), &s.path, limit)?;
+        let input = Input::checked(Role::Style, style_names.get(i).cloned(), &s.path, limit)?;
         s.path = input.path.clone();
         out.push(input);
     }

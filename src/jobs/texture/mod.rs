@@ -9,6 +9,7 @@ use crate::engine::image_io::fit_longer_side;
 use crate::engine::spec::{RunSpec, StyleRef};
 use crate::engine::transfer::texture_spec;
 use crate::engine::Error;
+use crate::jobs::Role;
 
 pub const KIND: &str = "texture";
 
@@ -70,7 +71,7 @@ impl Spec {
             .styles
             .first_mut()
             .ok_or_else(|| Error::invalid("styles", "none given"))?;
-        let input = Input::checked("style", style_name, &s.path, limit)?;
+        let input = Input::checked(Role::Style, style_name, &s.path, limit)?;
         s.path = input.path.clone();
         Ok(vec![input])
     }

@@ -18,6 +18,7 @@ use crate::engine::fast::train::{TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::Norm;
 use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
 use crate::engine::Error;
+use crate::jobs::Role;
 
 pub const KIND: &str = "train";
 
@@ -59,10 +60,6 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// The input role of a training's dataset (a folder: its hash is that of
-/// its manifest, [`Dataset::manifest_sha256`]).
-pub const DATASET_ROLE: &str = "dataset";
-
 impl Spec {
     pub fn validate(&self) -> Result<(), Error> {
         if self.name.trim().is_empty() {
@@ -82,11 +79,11 @@ impl Spec {
     /// ones are `None`).
     pub fn inputs_named(&mut self, names: &[Option<String>]) -> Result<Vec<Input>, Error> {
         let name = |i: usize| names.get(i).cloned().flatten();
-        let style = Input::checked("style", name(0), &self.train.style, DEFAULT_PIXEL_LIMIT)?;
+        let style = Input::checked(Role::Style, name(0), &self.train.style, DEFAULT_PIXEL_LIMIT)?;
         self.train.style = style.path.clone();
         let mut more = Vec::new();
         for (i, p) in self.train.more_styles.iter_mut().enumerate() {
-            let s = Input::checked("style", name(i + 1), p, DEFAULT_PIXEL_LIMIT)?;
+            let s = Input::checked(Role::Style, name(i + 1), p, DEFAULT_PIXEL_LIMIT)?;
             *p = s.path.clone();
             more.push(s);
         }
@@ -110,7 +107,7 @@ impl Spec {
                 let abs = std::fs::canonicalize(m).map_err(|e| Error::io(m, e))?;
                 let sha = crate::engine::weights::sha256_file(&abs)?;
                 self.train.extend = Some(abs.clone());
-                Some(Input::hashed("model", None, abs, sha))
+                Some(Input::hashed(Role::Model, None, abs, sha))
             }
             None => None,
         };
@@ -121,13 +118,13 @@ impl Spec {
         out.extend(more);
         out.extend(base);
         out.push(Input::hashed(
-            DATASET_ROLE,
+            Role::Dataset,
             None,
             self.train.dataset.clone(),
             manifest,
         ));
         if let Some(p) = &self.train.preview {
-            let i = Input::checked("preview", None, p, DEFAULT_PIXEL_LIMIT)?;
+            let i = Input::checked(Role::Preview, None, p, DEFAULT_PIXEL_LIMIT)?;
             self.train.preview = Some(i.path.clone());
             out.push(i);
         }

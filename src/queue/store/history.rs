@@ -23,9 +23,10 @@ impl Filter {
         }
         self.style.as_ref().is_none_or(|s| {
             let s = s.to_lowercase();
-            run.inputs
-                .iter()
-                .any(|i| i.role == "style" && i.path.to_string_lossy().to_lowercase().contains(&s))
+            run.inputs.iter().any(|i| {
+                i.role == crate::jobs::Role::Style
+                    && i.path.to_string_lossy().to_lowercase().contains(&s)
+            })
         })
     }
 }

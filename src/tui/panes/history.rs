@@ -276,7 +276,7 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
     let inputs: Vec<String> = r
         .inputs
         .iter()
-        .filter(|i| i.role != crate::jobs::train::DATASET_ROLE)
+        .filter(|i| i.role != crate::jobs::Role::Dataset)
         .map(|i| format!("{} {}", i.role, i.display_name()))
         .collect();
     if !inputs.is_empty() {

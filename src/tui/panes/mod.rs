@@ -204,7 +204,7 @@ pub fn style_names(r: &Run) -> String {
     let names: Vec<String> = r
         .inputs
         .iter()
-        .filter(|i| i.role == "style")
+        .filter(|i| i.role == crate::jobs::Role::Style)
         .map(crate::queue::Input::display_name)
         .collect();
     names.join(" + ")
@@ -296,7 +296,7 @@ pub fn run_cells(r: &Run, t: &Theme) -> Vec<Cell<'static>> {
         Cell::from(r.id.to_string()),
         Cell::from(r.status.to_string()).style(status_style(r.status, t)),
         Cell::from(r.kind().to_string()),
-        Cell::from(r.input_name("content")),
+        Cell::from(r.input_name(crate::jobs::Role::Content)),
         Cell::from(style_names(r)),
         Cell::from(p.as_ref().map(|p| p.size.clone()).unwrap_or_default()),
         Cell::from(p.map(|p| p.length).unwrap_or_default()),

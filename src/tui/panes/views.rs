@@ -62,7 +62,7 @@ fn gatys(app: &App, r: &Run) -> KindView {
             "run {} · {} · {} × {}",
             r.id,
             r.status,
-            r.input_name("content"),
+            r.input_name(crate::jobs::Role::Content),
             super::style_names(r)
         ))
         .bold(),

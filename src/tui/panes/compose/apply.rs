@@ -66,7 +66,7 @@ fn size() -> Param<ComposeState> {
             s.apply_size = match (s.apply_size, up) {
                 (None, true) => Some(STEP * 2),
                 (None, false) => None,
-                (Some(n), true) => Some((n + STEP).min(s.apply_max_size)),
+                (Some(n), true) => Some((n + STEP).min(s.limits.apply_max_size)),
                 (Some(n), false) if n <= STEP => None,
                 (Some(n), false) => Some(n - STEP),
             }

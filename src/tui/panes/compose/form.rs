@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use super::kind::Kind;
 use super::params::Param;
 use crate::engine::analogy::AnalogySpec;
-use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::train::TrainSpec;
+use crate::engine::library::Library;
 use crate::engine::memory::run_bytes;
 use crate::engine::spec::{RunSpec, StyleRef};
-use crate::jobs::{apply, texture, train, Job};
+use crate::jobs::{analogy, apply, texture, train, Job, Limits};
 use crate::tui::data::{DeviceMemory, NewRun};
 use crate::tui::lib_item::{LibItem, ModelItem};
 
@@ -59,8 +59,11 @@ pub struct ComposeState {
     pub model: Option<ModelItem>,
     /// Longer side of an applied output; `None`: the photo's own.
     pub apply_size: Option<u32>,
-    /// Its limit: the config's `[apply] max_size` (see `App::with_apply_max_size`).
-    pub apply_max_size: u32,
+    /// The config's limits (`[apply] max_size`, `[run] pixel_limit`; see
+    /// `App::with_limits`), the same as every front end's.
+    pub limits: Limits,
+    /// The paintings library, where a typed style name is looked up.
+    pub paintings: Option<Library>,
     /// Which styles of a multi-style model: empty for a run per style, else
     /// `name[:w],…` (one style, or a mix).
     pub apply_mix: String,
@@ -84,7 +87,8 @@ impl ComposeState {
             analogy: AnalogySpec::default(),
             model: None,
             apply_size: None,
-            apply_max_size: crate::engine::spec::MAX_SIZE,
+            limits: Limits::default(),
+            paintings: None,
             apply_mix: String::new(),
             train: TrainSpec::default(),
             content: None,
@@ -330,7 +334,7 @@ impl ComposeState {
                 let checked = p(self, t).and_then(|()| {
                     match self.kind {
                         Kind::Analogy => self.analogy.validate(),
-                        Kind::Apply => return self.apply_mixes().map(|_| ()),
+                        Kind::Apply => return self.apply_stylings().map(|_| ()),
                         Kind::Train => self.train.validate(),
                         Kind::Stylize | Kind::Texture => self.spec.validate(),
                     }
@@ -365,7 +369,8 @@ impl ComposeState {
         }
     }
 
-    /// One apply run: the content through the chosen model.
+    /// The apply runs, one per styling of [`Self::apply_stylings`], each
+    /// built by the apply kind's one builder.
     fn apply_runs(&self) -> Result<Vec<NewRun>, String> {
         let Some(content) = &self.content else {
             return Err("pick a photo first (Library: Enter on a photo)".into());
@@ -376,71 +381,27 @@ impl ComposeState {
         if let Some(e) = &model.error {
             return Err(format!("model {}: {e}", model.name));
         }
-        if let Some(method) = model.arbitrary {
-            return self.arbitrary_runs(content, model, method);
+        let mut stylings = self.apply_stylings()?;
+        if stylings.is_empty() {
+            // Nothing marked for a model that needs paintings: the builder says so.
+            let none = apply::StyleChoice::default();
+            stylings.push((self.apply_styling(model, &none)?, Vec::new()));
         }
-        self.apply_mixes()?
+        stylings
             .into_iter()
-            .map(|mix| self.apply_run(content, model, mix, None, Vec::new()))
-            .collect()
-    }
-
-    /// One apply run of the content through `model`.
-    fn apply_run(
-        &self,
-        content: &LibItem,
-        model: &ModelItem,
-        mix: Option<StyleMix>,
-        arbitrary: Option<apply::ArbSettings>,
-        style_names: Vec<String>,
-    ) -> Result<NewRun, String> {
-        let spec = apply::Spec {
-            model: model.path.clone(),
-            model_name: Some(model.name.clone()),
-            contents: vec![content.path.clone()],
-            size: self.apply_size,
-            pixel_limit: crate::engine::image_io::DEFAULT_PIXEL_LIMIT,
-            mix,
-            arbitrary,
-        };
-        apply::check_size(spec.size, self.apply_max_size).map_err(|e| e.to_string())?;
-        spec.validate().map_err(|e| e.to_string())?;
-        Ok(NewRun {
-            job: Job::Apply(spec),
-            content_name: Some(content.name.clone()),
-            style_names,
-        })
-    }
-
-    /// An adain/wct model applied with the marked paintings: a run per
-    /// painting (mixes are `atelier apply --style A:W --style B:W`).
-    fn arbitrary_runs(
-        &self,
-        content: &LibItem,
-        model: &ModelItem,
-        method: crate::engine::arbitrary::model_file::Method,
-    ) -> Result<Vec<NewRun>, String> {
-        if self.styles.is_empty() {
-            return Err(format!(
-                "{} is a {method} model: mark the painting(s) it stylizes with (Library: Space on a painting)",
-                model.name
-            ));
-        }
-        self.styles
-            .iter()
-            .map(|m| {
-                let refs = vec![StyleRef {
-                    path: m.item.path.clone(),
-                    weight: 1.0,
-                }];
-                let settings = apply::ArbSettings::new(method, refs);
-                self.apply_run(
-                    content,
-                    model,
-                    None,
-                    Some(settings),
-                    vec![m.item.name.clone()],
-                )
+            .map(|(styling, style_names)| {
+                let req = apply::Request {
+                    model_name: model.name.clone(),
+                    model: model.path.clone(),
+                    contents: vec![content.path.clone()],
+                    size: self.apply_size,
+                    styling,
+                };
+                Ok(NewRun {
+                    job: Job::Apply(req.spec(&self.limits).map_err(|e| e.to_string())?),
+                    content_name: Some(content.name.clone()),
+                    style_names,
+                })
             })
             .collect()
     }
@@ -450,26 +411,61 @@ impl ComposeState {
         self.kind == Kind::Apply && self.model.as_ref().is_some_and(|m| m.arbitrary.is_some())
     }
 
-    /// The style choices an apply makes runs of: none for a single-style
-    /// model (or none chosen yet); for a multi-style one, each style or the
-    /// one choice typed (`name[:w],…`).
-    pub fn apply_mixes(&self) -> Result<Vec<Option<StyleMix>>, String> {
-        let Some(model) = self.model.as_ref().filter(|m| m.multi) else {
-            return Ok(vec![None]);
+    /// What the apply runs are styled with, each with its paintings' names:
+    /// an adain/wct model, a run per marked painting (none marked: none);
+    /// a multi-style model, each of its styles, or the one choice typed
+    /// (`name[:w],…`, where an MSG-Net also takes any painting), or for an
+    /// MSG-Net a run per marked painting; a single-style model, one run.
+    pub fn apply_stylings(&self) -> Result<Vec<(apply::Styling, Vec<String>)>, String> {
+        apply::check_size(self.apply_size, self.limits.apply_max_size)
+            .map_err(|e| e.to_string())?;
+        let Some(model) = &self.model else {
+            return Ok(Vec::new());
         };
-        if self.apply_mix.trim().is_empty() {
-            return (0..model.style_sources.len())
-                .map(|i| StyleMix::single(&model.style_sources, i).map(Some))
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string());
-        }
-        let entries: Vec<String> = self
-            .apply_mix
-            .split(',')
-            .map(|e| e.trim().to_string())
+        let one = |entries: Vec<String>| apply::StyleChoice {
+            entries,
+            ..Default::default()
+        };
+        let marked: Vec<(apply::StyleChoice, Vec<String>)> = self
+            .styles
+            .iter()
+            .map(|m| {
+                let path = m.item.path.display().to_string();
+                (one(vec![path]), vec![m.item.name.clone()])
+            })
             .collect();
-        let mix = StyleMix::parse(&entries, &model.style_sources).map_err(|e| e.to_string())?;
-        Ok(vec![Some(mix)])
+        let typed = self.apply_mix.trim();
+        let choices = match model_styles(model) {
+            apply::ModelStyles::Arbitrary(_) => marked,
+            apply::ModelStyles::Msg(_) if typed.is_empty() && !marked.is_empty() => marked,
+            apply::ModelStyles::Cin(s) | apply::ModelStyles::Msg(s) if typed.is_empty() => (0..s
+                .len())
+                .map(|i| (one(vec![i.to_string()]), Vec::new()))
+                .collect(),
+            apply::ModelStyles::Cin(_) | apply::ModelStyles::Msg(_) => {
+                let entries = typed.split(',').map(|e| e.trim().to_string()).collect();
+                vec![(one(entries), Vec::new())]
+            }
+            apply::ModelStyles::Single => vec![(one(Vec::new()), Vec::new())],
+        };
+        choices
+            .into_iter()
+            .map(|(c, names)| Ok((self.apply_styling(model, &c)?, names)))
+            .collect()
+    }
+
+    fn apply_styling(
+        &self,
+        model: &ModelItem,
+        choice: &apply::StyleChoice,
+    ) -> Result<apply::Styling, String> {
+        apply::styling(
+            &model.name,
+            &model_styles(model),
+            choice,
+            self.paintings.as_ref(),
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// A training run per marked painting; each model is named for its
@@ -515,12 +511,22 @@ impl ComposeState {
                 self.styles.len()
             ));
         }
-        let spec = AnalogySpec {
+        let f = &self.analogy;
+        let req = analogy::build::Request {
             a: content.path.clone(),
             b_prime: b.item.path.clone(),
-            ..self.analogy.clone()
+            options: analogy::build::Options {
+                size: Some(f.size),
+                weight_level: Some(f.weight_level),
+                iterations: Some(f.iterations),
+                fast: f.fast,
+                seed: Some(f.seed),
+            },
         };
-        spec.validate().map_err(|e| e.to_string())?;
+        let defaults = analogy::build::Defaults::default();
+        let spec = req
+            .spec(defaults, &self.limits)
+            .map_err(|e| e.to_string())?;
         Ok(vec![NewRun {
             job: Job::Analogy(spec),
             content_name: Some(content.name.clone()),
@@ -633,6 +639,16 @@ pub struct MemoryView {
     pub assumed_square: bool,
 }
 
+/// What a library model takes as its styles, from what the Library read of it.
+fn model_styles(m: &ModelItem) -> apply::ModelStyles {
+    match (m.arbitrary, m.msg, m.multi) {
+        (Some(method), _, _) => apply::ModelStyles::Arbitrary(method),
+        (None, true, _) => apply::ModelStyles::Msg(m.style_sources.clone()),
+        (None, false, true) => apply::ModelStyles::Cin(m.style_sources.clone()),
+        (None, false, false) => apply::ModelStyles::Single,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,6 +714,7 @@ mod tests {
                 })
                 .collect(),
             multi: true,
+            msg: false,
             arbitrary: None,
             about: Vec::new(),
             error: None,

@@ -187,7 +187,7 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
             "r queues a run per marked painting once a photo is chosen (Space on paintings)",
         )
         .style(t.muted()),
-        Kind::Apply => match (&c.content, &c.model, c.apply_mixes()) {
+        Kind::Apply => match (&c.content, &c.model, c.apply_stylings()) {
             (_, _, Err(e)) => Line::from(e).style(t.error()),
             (Some(p), Some(m), Ok(mixes)) if mixes.len() > 1 => Line::from(format!(
                 "r queues {} runs: {} through {}, one per style",
