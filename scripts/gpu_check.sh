@@ -96,6 +96,7 @@ for s in ${STAGES//,/ }; do
   [ $r = 124 ] || [ $r = 137 ] && say "FAIL $s: out of its $(budget "$s") s budget; what it did is above"
   say "INFO $s took $((SECONDS - t0)) s"
   tar -C "$W" -czf "$O/details.tar.gz.tmp" details && mv "$O/details.tar.gz.tmp" "$O/details.tar.gz"
+  [ $r = 3 ] && { say "INFO no $DEV device: the later stages are not run"; break; }
 done
 n=$(grep -c '^FAIL' "$SUM")
 say "$n failure(s)"

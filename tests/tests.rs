@@ -10,6 +10,7 @@ mod cli;
 mod cli_help;
 mod disk;
 mod fast;
+mod gpu_rehearsal;
 mod gpuworker;
 mod guard;
 mod image_io;

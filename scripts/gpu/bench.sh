@@ -20,23 +20,16 @@ a 300 $S --size "$LBFGS_PX" --steps "$LBFGS_EVALS" --summary-json "$D/bench-lbfg
 chk "$LBFGS_EVALS L-BFGS evaluations at $LBFGS_PX px: $((SECONDS - t0)) s wall, $([ $R = 0 ] && per_eval "$D/bench-lbfgs.json") s/eval; $(grep -m1 finished "$W/o")" '[ $R = 0 ]'
 
 # Apply: the photos in one process (on a GPU three; the first one's time includes the warm-up).
-"$B" models ls --json >"$W/models.json"
-python3 -c '
-import json, sys
-for m in json.load(open(sys.argv[1])):
-    cond = "conditional" in json.dumps((m.get("info") or {}).get("arch", {}).get("norm"))
-    print(m["name"], "style" if m.get("arbitrary") or cond else "-", m["path"])' "$W/models.json" >"$W/apply-models.txt"
-for f in "$O/models/"*.safetensors; do
-  [ -e "$f" ] || continue
-  n=${f##*/}
-  grep "^${n%.safetensors} " "$W/apply-models.txt" | sed "s|^\([^ ]*\) \([^ ]*\) .*|candidate-\1 \2 $f|"
-done >>"$W/apply-models.txt"
+models=$(bundled | cut -d" " -f1-3)
+while read -r m kind _; do # and the candidates the train stage left here
+  [ -e "$O/models/$m.safetensors" ] && models+=$'\n'"candidate-$m $kind $O/models/$m.safetensors"
+done <<<"$models"
 for px in $APPLY_SIZES; do
-  while read -r m st path; do
+  while read -r m kind path; do
     opt=()
-    [ "$st" = style ] && opt=(--style irises)
+    [ "$kind" = johnson ] || opt=(--style irises)
     a 120 apply "$path" $APPLY_PHOTOS "${opt[@]}" --size "$px" --device "$DEV" -o "$W/apply-$m-$px/"
     chk "apply $m at $px px on $DEV: $(grep -o '[0-9.]* s)$' "$W/o" | tr -d ')' | tr '\n' ' ')per photo" '[ $R = 0 ]'
-  done <"$W/apply-models.txt"
+  done <<<"$models"
 done
 exit 0

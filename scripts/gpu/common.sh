@@ -13,7 +13,8 @@ if [ "$MODE" = rehearse ]; then
   SMOKE_STEPS=3
   SMOKE_S=${SMOKE_S:-180}
   TRAIN_S=${TRAIN_S:-90}   # each training lane's cap (toy iterations end sooner)
-  STOP_S=${STOP_S:-15}     # the lane that rehearses a stop by its budget
+  STOP_LANE=wheat-field-with-cypresses # rehearses a training stopped by its budget,
+  STOP_S=${STOP_S:-15}                 # which is how every training ends on a GPU
   SCORE_S=${SCORE_S:-120}
   BENCH_S=${BENCH_S:-180}
   CROP=32 STYLE_PX=64 BATCH_FAST=1 BATCH_ARB=1
@@ -29,9 +30,9 @@ else
   PX=512
   SMOKE_STEPS=100
   SMOKE_S=${SMOKE_S:-120}
-  TRAIN_S=${TRAIN_S:-330}
-  STOP_S=$TRAIN_S
-  SCORE_S=${SCORE_S:-100}
+  TRAIN_S=${TRAIN_S:-300}
+  STOP_LANE= STOP_S=$TRAIN_S
+  SCORE_S=${SCORE_S:-90}
   BENCH_S=${BENCH_S:-150}
   # The papers' settings: Johnson et al. 256 px crops, batch 4, 40k iterations; Huang &
   # Belongie batch 8, 160k. The budget ends them sooner; the record says where.
@@ -70,7 +71,27 @@ a() {
 }
 # A JSON field of a file or of standard input: jget FILE EXPR ('j' is the document).
 jget() { python3 -c "import json, sys; j = json.load(open(sys.argv[1])); print($2)" "$1"; }
-# The file of a bundled painting or photo by name, from the folder's catalog.
-catalog_file() { jget "$H/$1/catalog.json" "next(e['file'] for e in j if e['name'] == '$2')"; }
+# The file of a bundled painting or photo by name or id, from the folder's catalog.
+catalog_file() { jget "$H/$1/catalog.json" "next(e['file'] for e in j if '$2' in (e['name'], e['id']))"; }
 # Waits until fewer than N background jobs run.
 pool() { while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n; done; }
+
+# training_sets PHOTOS PAINTINGS: the photos of DATA_SRC and the paintings of PAINT_SRC
+# (at most PAINTINGS_MAX, the smallest files first) into the two folders, the held-out
+# ones left out; hard links where the file system allows.
+training_sets() {
+  local f s held=" " held_files
+  mkdir -p "$1" "$2"
+  for s in $HOLD_PHOTOS; do held+="$s skimage-$s "; done # datasets/photos names skimage's photos so
+  for f in "$DATA_SRC"/*; do
+    s=${f##*/}
+    case $held in *" ${s%.*} "*) continue ;; esac
+    case ${s,,} in *.jpg | *.jpeg | *.png | *.webp) ln "$f" "$1/$s" 2>/dev/null || cp "$f" "$1/$s" ;; esac
+  done
+  held_files=" $(for s in $HOLD_PAINTINGS; do catalog_file styles "$s"; done | tr '\n' ' ') "
+  ls -Sr "$PAINT_SRC"/*.jpg 2>/dev/null | while read -r f; do
+    case $held_files in *" ${f##*/} "*) ;; *) echo "$f" ;; esac
+  done | head -n "$PAINTINGS_MAX" | while read -r f; do ln "$f" "$2/${f##*/}" 2>/dev/null || cp "$f" "$2/${f##*/}"; done
+}
+# The bundled models, one line each: NAME KIND PATH ARGS (scripts/gpu/models.py).
+bundled() { "$B" models ls --json >"$W/models.json" && python3 "$H/scripts/gpu/models.py" "$W/models.json"; }

@@ -18,7 +18,7 @@ a 60 $S --device $DEV --size $PX --dry-run -o "$W/x.png"
 grep -i memory "$W/o" | sed 's/^/    /' | tee -a "$SUM"
 free=$(sed -n 's/.* \([0-9][0-9]*\) MiB free.*/\1/p' "$W/o" | head -n 1)
 chk "$DEV found, free memory read (${free:-?} MiB)" '[ $R = 0 ] && [ -n "$free" ]'
-[ $R = 0 ] && [ -n "$free" ] || exit 1 # nothing below can work
+[ $R = 0 ] && [ -n "$free" ] || exit 3 # no device: nothing below or in the later stages can work
 if gpu; then
   # cuda:0 is the first visible GPU; nvidia-smi, read after atelier's context is gone,
   # sees that much more free.
@@ -41,16 +41,10 @@ chk "Gatys at $PX px, $SMOKE_STEPS L-BFGS steps on $DEV in $((SECONDS - t0)) s w
   '[ $R = 0 ] && grep -q "\"device\": \"$DEV" "$W/details/smoke-gatys.json"'
 
 # Every bundled model: a multi-style or an arbitrary-style one takes a --style.
-"$B" models ls --json >"$W/models.json"
-python3 -c '
-import json, sys
-for m in json.load(open(sys.argv[1])):
-    if m["kind"] == "bundled":
-        cond = "conditional" in json.dumps((m.get("info") or {}).get("arch", {}).get("norm"))
-        print(m["name"], "style" if m.get("arbitrary") or cond else "-")' "$W/models.json" >"$W/bundled.txt"
-while read -r m st; do
+bundled >"$W/bundled.txt"
+while read -r m kind _; do
   opt=()
-  [ "$st" = style ] && opt=(--style irises)
+  [ "$kind" = johnson ] || opt=(--style irises)
   a 120 apply "$m" chelsea "${opt[@]}" --size $PX --device $DEV -o "$W/details/smoke-apply-$m.png"
   chk "apply $m on $DEV ($(grep -o '[0-9.]* s)$' "$W/o" | tr -d ')'))" '[ $R = 0 ]'
 done <"$W/bundled.txt"

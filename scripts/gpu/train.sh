@@ -12,43 +12,16 @@ set -u
 source "$(dirname "$0")/common.sh"
 T=$W/train
 D=$W/details
-mkdir -p "$T/photos" "$T/paintings" "$O/models"
+mkdir -p "$O/models"
 rm -f "$O/models/"*.safetensors # the candidates of an earlier run into this folder
 
 # --- the training sets, without the held-out photos and paintings ---------------------------
-link() { ln "$1" "$2" 2>/dev/null || cp "$1" "$2"; }
-held=" "
-for p in $HOLD_PHOTOS; do held+="$p skimage-$p "; done # datasets/photos names skimage's photos so
-for f in "$DATA_SRC"/*; do
-  s=${f##*/}
-  case " $held " in *" ${s%.*} "*) continue ;; esac
-  case ${s,,} in *.jpg | *.jpeg | *.png | *.webp) link "$f" "$T/photos/$s" ;; esac
-done
-held_files=" $(for p in $HOLD_PAINTINGS; do catalog_file styles "$p"; done | tr '\n' ' ') "
-ls -Sr "$PAINT_SRC"/*.jpg 2>/dev/null | while read -r f; do
-  case $held_files in *" ${f##*/} "*) ;; *) echo "$f" ;; esac
-done | head -n "$PAINTINGS_MAX" | while read -r f; do link "$f" "$T/paintings/${f##*/}"; done
+training_sets "$T/photos" "$T/paintings"
 say "INFO training set: $(ls "$T/photos" | wc -l) photos from $DATA_SRC, $(ls "$T/paintings" | wc -l) paintings" \
   "from $PAINT_SRC; held out: photos $HOLD_PHOTOS; paintings $HOLD_PAINTINGS"
 
 # --- what to train: each bundled network, by its architecture -------------------------------
-"$B" models ls --json >"$T/models.json"
-python3 -c '
-import json, sys
-for m in json.load(open(sys.argv[1])):
-    if m["kind"] != "bundled":
-        continue
-    arb, info = m.get("arbitrary"), m.get("info") or {}
-    norm = json.dumps(info.get("arch", {}).get("norm"))
-    if arb:
-        kind, args = arb["method"], sorted(arb.get("decoders", {}), key=int)
-    elif "conditional" in norm:
-        kind, args = "cin", m["style_names"]
-    elif norm in ("\"instance\"", "\"batch\""):
-        kind, args = "johnson", m["style_names"]
-    else:
-        kind, args = "unknown", [norm]
-    print(m["name"], kind, *args)' "$T/models.json" >"$T/networks.txt"
+bundled | cut -d" " -f1,2,4- >"$T/networks.txt"
 
 # fit LOG SECONDS ITERATIONS ARGS...: `atelier train ARGS` for at most SECONDS; stopped by
 # the budget, the checkpoint written at the stop (else the last periodic one) is saved.
@@ -67,9 +40,9 @@ fit() {
     *) return 1 ;;
   esac
 }
-# In a rehearsal one network trains until its budget stops it, as every one does on a GPU.
-iters() { if [ "$MODE" = rehearse ] && [ "$1" = wheat-field-with-cypresses ]; then echo 1000000; else echo "$2"; fi; }
-secs() { if [ "$MODE" = rehearse ] && [ "$1" = wheat-field-with-cypresses ]; then echo "$STOP_S"; else echo "$TRAIN_S"; fi; }
+# The STOP_LANE network trains until its budget stops it, as every one does on a GPU.
+iters() { if [ "$1" = "$STOP_LANE" ]; then echo 1000000; else echo "$2"; fi; }
+secs() { if [ "$1" = "$STOP_LANE" ]; then echo "$STOP_S"; else echo "$TRAIN_S"; fi; }
 
 lane() { # NAME KIND ARGS...: one network's training, into $O/models/NAME.safetensors
   local name=$1 kind=$2 out=$O/models/$1.safetensors
