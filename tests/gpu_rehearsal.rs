@@ -28,7 +28,11 @@ fn check_candidate(file: &Path, data: &Path, name: &str) {
     let width = info["arbitrary"]["width"]
         .as_f64()
         .or_else(|| info["info"]["arch"]["width"].as_f64());
-    assert_eq!(width, Some(1.0), "{name}: not trained at full width: {info}");
+    assert_eq!(
+        width,
+        Some(1.0),
+        "{name}: not trained at full width: {info}"
+    );
     let takes_style = info.get("arbitrary").is_some()
         || info["style_names"].as_array().is_some_and(|s| s.len() > 1);
     let out = data.join(format!("{name}.png"));
@@ -100,7 +104,11 @@ fn the_rehearsal_runs_every_stage_and_retrains_every_bundled_network() {
         ] {
             assert!(summary.contains(&part), "no '{part}' in:\n{summary}");
         }
-        check_candidate(&out.join(format!("models/{name}.safetensors")), &data, &name);
+        check_candidate(
+            &out.join(format!("models/{name}.safetensors")),
+            &data,
+            &name,
+        );
     }
     // One network is stopped by its budget, as every one is on a GPU: the model is
     // the checkpoint written at the stop.

@@ -20,16 +20,19 @@ a 300 $S --size "$LBFGS_PX" --steps "$LBFGS_EVALS" --summary-json "$D/bench-lbfg
 chk "$LBFGS_EVALS L-BFGS evaluations at $LBFGS_PX px: $((SECONDS - t0)) s wall, $([ $R = 0 ] && per_eval "$D/bench-lbfgs.json") s/eval; $(grep -m1 finished "$W/o")" '[ $R = 0 ]'
 
 # Apply: the photos in one process (on a GPU three; the first one's time includes the warm-up).
-models=$(bundled | cut -d" " -f1-3)
-while read -r m kind _; do # and the candidates the train stage left here
-  [ -e "$O/models/$m.safetensors" ] && models+=$'\n'"candidate-$m $kind $O/models/$m.safetensors"
-done <<<"$models"
+# The bundled models, and the candidates the train stage left in the output folder.
+models=
+while read -r m kind path; do
+  [ "$APPLY_BUNDLED" = 1 ] && models+="$m $kind $path"$'\n'
+  [ -e "$O/models/$m.safetensors" ] && models+="candidate-$m $kind $O/models/$m.safetensors"$'\n'
+done < <(bundled | cut -d" " -f1-3)
 for px in $APPLY_SIZES; do
   while read -r m kind path; do
+    [ -n "$m" ] || continue
     opt=()
     [ "$kind" = johnson ] || opt=(--style irises)
     a 120 apply "$path" $APPLY_PHOTOS "${opt[@]}" --size "$px" --device "$DEV" -o "$W/apply-$m-$px/"
     chk "apply $m at $px px on $DEV: $(grep -o '[0-9.]* s)$' "$W/o" | tr -d ')' | tr '\n' ' ')per photo" '[ $R = 0 ]'
-  done <<<"$models"
+  done <<<"${models%$'\n'}"
 done
 exit 0

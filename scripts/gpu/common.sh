@@ -23,7 +23,8 @@ if [ "$MODE" = rehearse ]; then
   HOLD_PAINTINGS="irises"
   CIN_SCORED=1             # styles of cin-eight scored
   PAINTINGS_MAX=3          # adain paintings (each is decoded when training starts)
-  BENCH_SIZES="32 64" BENCH_STEPS=3 LBFGS_PX=64 LBFGS_EVALS=10 APPLY_SIZES="64" APPLY_PHOTOS="chelsea"
+  BENCH_SIZES="64" BENCH_STEPS=3 LBFGS_PX=64 LBFGS_EVALS=10 APPLY_SIZES="64" APPLY_PHOTOS="chelsea"
+  APPLY_BUNDLED=0          # the smoke stage applied them already
   JOBS=2
 else
   DEV=cuda
@@ -48,7 +49,7 @@ else
   CIN_SCORED=8
   PAINTINGS_MAX=100000
   BENCH_SIZES="512 1024 2048" BENCH_STEPS=20 LBFGS_PX=512 LBFGS_EVALS=500 APPLY_SIZES="512 1024"
-  APPLY_PHOTOS="chelsea astronaut coffee"
+  APPLY_PHOTOS="chelsea astronaut coffee" APPLY_BUNDLED=1
   JOBS=8
 fi
 NETWORKS="irises wheat-field-with-cypresses cin-eight adain wct"

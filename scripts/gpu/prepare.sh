@@ -11,7 +11,7 @@ H=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$H"
 export LIBTORCH_USE_PYTORCH=1 PATH="$H/.venv/bin:$PATH"
 MODE=gpu O=$H/gpu-carry W=$(mktemp -d)
-B=$H/target/release/atelier
+B=${BIN:-$H/target/release/atelier} # BIN: a binary built already (else: built here)
 trap 'rm -rf "$W"' EXIT
 source "$H/scripts/gpu/common.sh"
 C=$H/gpu-carry
@@ -19,7 +19,7 @@ LIMIT=$((64 * 1024 * 1024))
 /usr/bin/python3 -c 'import PIL' 2>/dev/null ||
   { echo "prepare: needs Debian's python3-pil to shrink the paintings (apt-get install python3-pil, as make dataset does)" >&2; exit 1; }
 
-cargo build --release --bin atelier
+[ -n "${BIN:-}" ] || cargo build --release --bin atelier
 rm -rf "$C"
 mkdir -p "$C/styles" "$C/contents" "$C/photos" "$W/paintings" "$C/paintings" .cache/gpu
 strip -o "$W/atelier" "$B"
