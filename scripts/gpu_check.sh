@@ -16,7 +16,7 @@
 #        scripts/gpu_check.sh --rehearse OUTDIR   the same on the CPU at toy sizes (minutes)
 #        scripts/gpu_check.sh --prepare           the carry for a machine reached with a
 #                                                 64 MiB copy limit, and the commands to run there
-# OUTDIR defaults to ./gpu-check-out. env: BIN (the atelier binary), SMOKE_S, TRAIN_S
+# OUTDIR defaults to gpu-check-out/ in the checkout. env: BIN (the atelier binary), SMOKE_S, TRAIN_S
 # (each training's seconds), SCORE_S, BENCH_S (the budgets, in seconds).
 set -u
 H=$(cd "$(dirname "$0")/.." && pwd)

@@ -41,7 +41,8 @@ else
 fi
 PAINT_SRC=$H/styles
 training_sets "$C/photos" "$W/paintings"
-/usr/bin/python3 scripts/gpu/shrink.py 512 "$C/paintings" "$W/paintings"/*
+# PAINT_PX: the paintings' longer side (smaller if the checkout has grown past the limit)
+/usr/bin/python3 scripts/gpu/shrink.py "${PAINT_PX:-512}" "$C/paintings" "$W/paintings"/*
 # What the stages name: the styles of the bundled networks, the held-out paintings and
 # photos, with the catalogs that name them.
 bundled >"$W/bundled.txt"
@@ -64,7 +65,7 @@ echo "gpu-carry/: $(mib "$carry") (binary $(mib "$(stat -c %s "$C/atelier.xz")")
 echo "  $(ls "$C/photos" | wc -l) photos $(mib "$(du -sb "$C/photos" | cut -f1)"), $(ls "$C/paintings" | wc -l) paintings $(mib "$(du -sb "$C/paintings" | cut -f1)"));"
 echo "  with the checkout's files ($(mib "$tree")): $(mib $((tree + carry))) of the $(mib "$LIMIT") a call carries"
 if [ $((tree + carry)) -gt "$LIMIT" ]; then
-  echo "prepare: over the limit; carry fewer photos or paintings" >&2
+  echo "prepare: over the limit; carry smaller paintings (PAINT_PX=384) or fewer photos" >&2
   exit 1
 fi
 cat <<EOF
@@ -87,7 +88,7 @@ Expected time of each stage (ESTIMATES, not measured: nothing of atelier has run
   stage    H100 (80 GB)         H200 (141 GB)
   smoke    60-90 s              60-90 s        about 15 atelier processes, each paying CUDA's start-up
                                                (1-3 s) more than its work; the 512 px run ~5 s
-  train    ${TRAIN_S} s + 60-90 s         the same       the budget sets the time; the GPU sets how far
+  train    ${TRAIN_S} s + 60-90 s     the same       the budget sets the time; the GPU sets how far
                                                the five trainings get: estimated on an H100
                                                1,500-2,500 iterations each for the fast-style
                                                networks (batch 4, 256 px), 800-1,500 for the

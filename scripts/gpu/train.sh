@@ -90,7 +90,7 @@ cp "$W/d/atelier/training/"*.preview.png "$D/" 2>/dev/null
 report() { # NAME LOG CHECKPOINT-EVERY
   local saved n s stop=""
   saved=$(grep -o '^saved .*' "$2" | tail -n 1 | sed 's/^saved [^ ]* //')
-  n=$(echo "$saved" | sed -n 's/.* \([0-9][0-9]*\) iterations, .*/\1/p')
+  n=$(echo "$saved" | sed -n 's/.*[( ]\([0-9][0-9]*\) iterations, .*/\1/p')
   s=$(echo "$saved" | sed -n 's/.* iterations, \([0-9][0-9]*\) s,.*/\1/p')
   grep -q '^stopped by the' "$2" && stop="; $(grep -m1 '^stopped by the' "$2")"
   if [ -n "$n" ] && [ -n "$s" ] && [ "$s" -gt 0 ]; then
