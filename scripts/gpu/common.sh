@@ -14,7 +14,7 @@ if [ "$MODE" = rehearse ]; then
   SMOKE_S=${SMOKE_S:-180}
   TRAIN_S=${TRAIN_S:-90}   # each training lane's cap (toy iterations end sooner)
   STOP_LANE=wheat-field-with-cypresses # rehearses a training stopped by its budget,
-  STOP_S=${STOP_S:-15}                 # which is how every training ends on a GPU
+  STOP_S=${STOP_S:-25}                 # which is how every training ends on a GPU
   SCORE_S=${SCORE_S:-120}
   BENCH_S=${BENCH_S:-180}
   CROP=32 STYLE_PX=64 BATCH_FAST=1 BATCH_ARB=1
