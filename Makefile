@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # torch-sys builds against the torch in .venv (PyTorch 2.11.0, as tch 0.24.0 expects).
 export LIBTORCH_USE_PYTORCH := 1
 
-.PHONY: run stylize test setup build lint bench bench-fast golden dataset
+.PHONY: run stylize test setup build lint bench bench-fast golden dataset gpu-check gpu-rehearse
 
 # Opens the TUI on the bundled library (`atelier` with no subcommand).
 run: build
@@ -48,3 +48,12 @@ golden: setup
 # on Debian 12. Not part of setup or test: it fetches ~400 MB and CI does not need it.
 dataset:
 	scripts/fetch_dataset.sh
+
+# atelier on a GPU (docs/gpu.md): the smoke checks, every bundled network retrained at
+# full width and scored against the bundled one, benchmarks; results in gpu-check-out/.
+gpu-check: build
+	scripts/gpu_check.sh gpu-check-out
+
+# The same script on the CPU at toy sizes, in a few minutes: results in gpu-rehearsal-out/.
+gpu-rehearse: build
+	scripts/gpu_check.sh --rehearse gpu-rehearsal-out

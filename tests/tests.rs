@@ -11,6 +11,7 @@ mod cli_help;
 mod disk;
 mod fast;
 mod front_ends;
+mod gpu_rehearsal;
 mod gpuworker;
 mod guard;
 mod image_io;
