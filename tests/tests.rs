@@ -18,6 +18,7 @@ mod kinds;
 mod lbfgs;
 mod losses;
 mod model_files;
+mod model_paths;
 mod msg;
 mod oom;
 mod options;
