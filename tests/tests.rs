@@ -9,6 +9,7 @@ mod cin;
 mod cli;
 mod cli_help;
 mod disk;
+mod docs;
 mod fast;
 mod gpuworker;
 mod guard;
