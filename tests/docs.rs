@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
 
-use crate::util::{atelier_in, root};
+use crate::util::{atelier_in, root, stdout_ok};
 
 /// README.md and every page of docs/, with their text.
 fn pages() -> Vec<(PathBuf, String)> {
@@ -303,12 +303,7 @@ fn every_shell_example_parses_and_the_cheap_ones_run() {
             }
             if runs {
                 let data = tempfile::tempdir().unwrap();
-                let out = atelier_in(data.path()).args(&words[1..]).output().unwrap();
-                assert!(
-                    out.status.success(),
-                    "{page}: `{shown}` failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                stdout_ok(atelier_in(data.path()).args(&words[1..]));
                 ran += 1;
             }
         } else if first == "make" {
@@ -349,12 +344,7 @@ fn completions_and_the_man_page_come_from_the_binary() {
         .map(|s| s.get_name().to_string())
         .collect();
     for shell in ["bash", "zsh", "fish"] {
-        let out = atelier_in(data.path())
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{shell}");
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = stdout_ok(atelier_in(data.path()).args(["completions", shell]));
         for sub in &subcommands {
             assert!(
                 text.contains(sub.as_str()),
@@ -362,9 +352,7 @@ fn completions_and_the_man_page_come_from_the_binary() {
             );
         }
     }
-    let out = atelier_in(data.path()).arg("man").output().unwrap();
-    assert!(out.status.success());
-    let man = String::from_utf8_lossy(&out.stdout);
+    let man = stdout_ok(atelier_in(data.path()).arg("man"));
     assert!(
         man.starts_with(".ie") || man.contains(".TH atelier"),
         "{man:.200}"
@@ -375,16 +363,11 @@ fn completions_and_the_man_page_come_from_the_binary() {
     // A broken user config does not stop them: they read none.
     let bad = data.path().join("bad.toml");
     std::fs::write(&bad, "not = [toml").unwrap();
-    let out = atelier_in(data.path())
-        .arg("--config")
-        .arg(&bad)
-        .args(["completions", "bash"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_ok(
+        atelier_in(data.path())
+            .arg("--config")
+            .arg(&bad)
+            .args(["completions", "bash"]),
     );
 }
 

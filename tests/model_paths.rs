@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::util::{atelier_in, root, small_photos};
+use crate::util::{atelier_in, root, small_photos, stdout_ok};
 
 /// The beginnings of absolute paths on the machines models are made on.
 const MACHINE_FOLDERS: [&str; 4] = ["/work/", "/tmp/", "/home/", "/root/"];
@@ -39,27 +39,22 @@ fn a_fresh_training_records_paintings_and_datasets_without_folders() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let photos = small_photos(dir.path());
-    let out = atelier_in(&data)
-        .arg("train")
-        .arg(root().join("styles/36029.jpg"))
-        .arg("--dataset")
-        .arg(&photos)
-        .args(["--size", "32", "--style-size", "64", "--batch", "1"])
-        .args([
-            "--iterations",
-            "2",
-            "--width",
-            "0.25",
-            "--preview-every",
-            "0",
-        ])
-        .args(["-o", "toy"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_ok(
+        atelier_in(&data)
+            .arg("train")
+            .arg(root().join("styles/36029.jpg"))
+            .arg("--dataset")
+            .arg(&photos)
+            .args(["--size", "32", "--style-size", "64", "--batch", "1"])
+            .args([
+                "--iterations",
+                "2",
+                "--width",
+                "0.25",
+                "--preview-every",
+                "0",
+            ])
+            .args(["-o", "toy"]),
     );
     let file = data.join("models/toy.safetensors");
     let found = folders_in(&file, dir.path());
