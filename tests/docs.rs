@@ -10,9 +10,17 @@ use clap::{CommandFactory, Parser};
 
 use crate::util::{atelier_in, root, stdout_ok};
 
-/// README.md and every page of docs/, with their text.
+/// README.md, the other top-level pages and every page of docs/, with their text.
 fn pages() -> Vec<(PathBuf, String)> {
-    let mut paths = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
+    let mut paths: Vec<PathBuf> = [
+        "README.md",
+        "ARCHITECTURE.md",
+        "CHANGELOG.md",
+        "models/README.md",
+    ]
+    .iter()
+    .map(|p| root().join(p))
+    .collect();
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
         .unwrap()
         .map(|e| e.unwrap().path())
