@@ -33,16 +33,21 @@ lint: setup
 bench: build
 	.venv/bin/python bench/run.py $(BENCH_ARGS)
 
-# Fast style (issue 15): apply s/image and training images/s, ours against the same
-# network in PyTorch, and against a Gatys run of the same size.
+# Fast style: apply s/image and training images/s, ours against the same network in
+# PyTorch, and against a Gatys run of the same size (docs/benchmarks.md).
 bench-fast: build
 	cargo build --release --example fast_time
 	.venv/bin/python bench/fast.py $(BENCH_ARGS)
 
-# Regenerate the golden files the tests compare against (from the venv's torch).
+# Regenerate every golden file the tests compare against (tests/golden/, from the
+# venv's torch): each scripts/golden_*.py writes its own.
 golden: setup
 	.venv/bin/python scripts/golden_lbfgs.py tests/golden/lbfgs.json
 	.venv/bin/python scripts/golden_vgg.py weights/vgg19.safetensors tests/golden/vgg19.json
+	.venv/bin/python scripts/golden_transformer.py
+	.venv/bin/python scripts/golden_cin.py
+	.venv/bin/python scripts/golden_msg.py
+	.venv/bin/python scripts/golden_adain.py
 
 # The default training set (~100 photos, datasets/README.md): apt-get downloads, so root
 # on Debian 12. Not part of setup or test: it fetches ~400 MB and CI does not need it.

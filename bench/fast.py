@@ -26,8 +26,9 @@ each process) both: on a shared machine CPU time says more about the code and wa
 time about what a user waits. The "proc CPU" columns are whole-process CPU seconds
 (bench/proc.py's measure: start, loading and all passes).
 
-Model: --model, else the first models/*.safetensors, else a width-0.5 model trained
-for 5 iterations into the temp dir first (speed does not depend on quality).
+Model: --model, else the first models/*.safetensors of architecture
+johnson-transformer-net (the bundled wheat-field-with-cypresses), else a width-0.5 model
+trained for 5 iterations into the temp dir first (speed does not depend on quality).
 
 usage: .venv/bin/python bench/fast.py [--sizes 256,512,1024 ("": training only)] [--rounds 3] [--passes 5]
        [--threads N] [--model FILE] [--gatys-steps 3] [--gatys-evals 200] [--no-gatys]
@@ -86,6 +87,21 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+
+def metadata(path):
+    """The string metadata of a safetensors file (its JSON header's __metadata__)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
+def johnson_models(folder):
+    """The model files in folder that are fast-style TransformerNets, by name (the
+    library also holds adain, wct and multi-style files, which this bench cannot time)."""
+    return [p for p in sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+            if metadata(p).get("architecture") == "johnson-transformer-net"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="256,512,1024")
@@ -128,15 +144,15 @@ def main():
             if src.lower().endswith((".png", ".jpg", ".jpeg")):
                 longer(Image, src, 320, os.path.join(dataset, os.path.basename(src) + ".png"))
 
-    model = a.model or next(iter(sorted(glob.glob(os.path.join(ROOT, "models/*.safetensors")))), None)
+    model = a.model or next(iter(johnson_models(os.path.join(ROOT, "models"))), None)
     if model is None:
         model = os.path.join(tmp, "bench-model.safetensors")
-        print("no models/*.safetensors: training a 5-iteration width-0.5 model first", flush=True)
+        print("no johnson-transformer-net model in models/: training a 5-iteration width-0.5 model first",
+              flush=True)
         run_json([ATELIER, "--config", config, "--data-dir", os.path.join(tmp, "data"), "train", a.style,
                   "--dataset", dataset, "--size", "128", "--batch", "2", "--iterations", "5", "--width", "0.5",
                   "--checkpoint-every", "5", "--preview-every", "0", "-o", model], env, tmp)
-    meta = json.loads(open(model, "rb").read(8 + int.from_bytes(open(model, "rb").read(8), "little"))[8:]
-                      ).get("__metadata__", {})
+    meta = metadata(model)
     width = float(meta.get("width", "1"))
     train_width = a.train_width if a.train_width is not None else width
     t = a.threads

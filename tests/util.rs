@@ -43,13 +43,19 @@ pub fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
 /// Runs `cmd`, asserts that it succeeded (showing its stderr if not) and parses
 /// its standard output as JSON.
 pub fn json_output(cmd: &mut std::process::Command) -> serde_json::Value {
+    serde_json::from_str(&stdout_ok(cmd)).unwrap()
+}
+
+/// Runs `cmd`, failing the test with its stderr unless it succeeds; its stdout.
+pub fn stdout_ok(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{:?}: {}",
+        cmd.get_args().collect::<Vec<_>>(),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// chelsea × the wheat field at `size` px and `steps` steps, the defaults

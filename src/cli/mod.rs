@@ -4,6 +4,7 @@
 mod analogy;
 mod arbitrary;
 mod choices;
+mod completions;
 mod fast;
 mod library;
 mod queue;
@@ -85,6 +86,15 @@ pub enum Command {
     /// The stylize loss of any image for a content and style (to compare
     /// methods by one measure).
     Score(Box<score::ScoreArgs>),
+    /// Print a shell completion script (source it, or put it where your shell
+    /// looks for completions).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print the manual page atelier(1) in roff (`atelier man | man -l -`).
+    Man,
 }
 
 /// Exit code for a run stopped by Ctrl-C (as shells report SIGINT).
@@ -93,7 +103,17 @@ pub const EXIT_CANCELLED: i32 = 130;
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     let explicit = cli.config.is_some();
-    let path = cli.config.or_else(Config::default_user_path);
+    // Completions and the man page come from the argument definitions alone:
+    // a broken user config must not stop them.
+    let generated = matches!(
+        cli.command,
+        Some(Command::Completions { .. } | Command::Man)
+    );
+    let path = if generated {
+        None
+    } else {
+        cli.config.or_else(Config::default_user_path)
+    };
     let config = Config::load(path.as_deref(), explicit)?;
     let Some(command) = cli.command else {
         let dir = config.data_dir(cli.data_dir.as_deref())?;
@@ -115,6 +135,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Apply(args) => fast::apply(*args, &config, cli.data_dir.as_deref()),
         Command::Train(args) => fast::train(*args, &config, cli.data_dir.as_deref()),
         Command::Models(cmd) => fast::models(cmd, &config, cli.data_dir.as_deref()),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
     }
 }
 

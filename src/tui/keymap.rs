@@ -715,20 +715,20 @@ mod tests {
             .any(|r| r.context == Context::Watch && r.help.contains("pause")));
     }
 
-    /// The README's key table names every action by its config name, with
-    /// its default keys, so it stays true as bindings are added.
+    /// The manual's key table (docs/tui.md) names every action by its config
+    /// name, with its default keys, so it stays true as bindings are added.
     #[test]
-    fn readme_lists_every_binding() {
-        let readme = include_str!("../../README.md");
+    fn key_page_lists_every_binding() {
+        let readme = include_str!("../../docs/tui.md");
         for &(_, _, name, keys, _) in DEFAULTS {
             let row = readme
                 .lines()
                 .find(|l| l.starts_with('|') && l.trim_end().ends_with(&format!("| `{name}` |")))
-                .unwrap_or_else(|| panic!("README key table has no row for `{name}`"));
+                .unwrap_or_else(|| panic!("docs/tui.md key table has no row for `{name}`"));
             for k in keys {
                 assert!(
                     row.contains(&format!("`{k}`")),
-                    "README row for {name} lacks `{k}`: {row}"
+                    "docs/tui.md row for {name} lacks `{k}`: {row}"
                 );
             }
         }

@@ -282,8 +282,7 @@ pub fn encoder_from_keys(
 
 /// The metadata map of a model file.
 pub fn metadata(info: &ArbInfo) -> Result<HashMap<String, String>> {
-    let json =
-        serde_json::to_string(info).map_err(|e| Error::invalid("model metadata", e.to_string()))?;
+    let json = crate::engine::fast::provenance::portable_json(info)?;
     Ok(HashMap::from([
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         (

@@ -539,7 +539,7 @@ pub fn train(
         training: serde_json::to_value(spec).ok(),
         iterations: it,
         final_losses: last.clone(),
-        dataset: Some(dataset.summary()),
+        dataset: Some(dataset.summary()?),
         source: "trained by atelier".into(),
         device: Some(crate::engine::device::device_name(device)),
         seconds: Some(seconds),

@@ -86,12 +86,18 @@ impl Dataset {
         Ok(format!("{:x}", h.finalize()))
     }
 
-    pub fn summary(&self) -> DatasetSummary {
-        DatasetSummary {
+    pub fn summary(&self) -> Result<DatasetSummary> {
+        Ok(DatasetSummary {
+            name: self
+                .root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            manifest_sha256: self.manifest_sha256()?,
             path: self.root.clone(),
             images: self.files.len(),
             skipped: self.skipped + self.unfit,
-        }
+        })
     }
 
     /// The batch of `iteration`: `[batch, 3, size, size]` RGB 0..255.

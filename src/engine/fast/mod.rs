@@ -9,5 +9,6 @@ pub mod model_file;
 pub mod models;
 pub mod msg;
 pub mod msg_style;
+pub(crate) mod provenance;
 pub mod train;
 pub mod transformer;

@@ -66,9 +66,16 @@ fn stem_of(p: &Path) -> String {
         .unwrap_or_else(|| "style".into())
 }
 
-/// What was found under a training set's folder.
+/// What was found under a training set's folder. Model files record its
+/// folder's name and manifest hash, not where it was (see `provenance`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSummary {
+    /// The folder's name (`photos` for `datasets/photos`).
+    #[serde(default)]
+    pub name: String,
+    /// [`Dataset::manifest_sha256`](super::dataset::Dataset::manifest_sha256).
+    #[serde(default)]
+    pub manifest_sha256: String,
     pub path: PathBuf,
     pub images: usize,
     pub skipped: usize,
@@ -145,8 +152,7 @@ fn model_err(path: &Path, reason: impl Into<String>) -> Error {
 
 /// The metadata map of a model (or checkpoint) file.
 pub fn metadata(info: &ModelInfo) -> Result<HashMap<String, String>> {
-    let json =
-        serde_json::to_string(info).map_err(|e| Error::invalid("model metadata", e.to_string()))?;
+    let json = super::provenance::portable_json(info)?;
     Ok(HashMap::from([
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         (

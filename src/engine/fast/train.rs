@@ -534,7 +534,7 @@ pub fn train(
         info.styles.push(s);
     }
     info.training = serde_json::to_value(spec).ok();
-    info.dataset = Some(dataset.summary());
+    info.dataset = Some(dataset.summary()?);
     info.source = "trained by atelier".into();
     info.device = Some(crate::engine::device::device_name(device));
 
