@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use atelier::engine::device::{device_name, parse_device};
+use atelier::engine::infra::device::{device_name, parse_device};
 use atelier::engine::optim::{in_place, Lbfgs, LbfgsConfig, Objective};
 use atelier::engine::Result;
 use tch::{Device, Kind, Tensor};

@@ -10,10 +10,10 @@ use atelier::engine::fast::apply::forward_padded;
 use atelier::engine::fast::model_file::{blank_info, Model};
 use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
-use atelier::engine::flow::Flow;
-use atelier::engine::sink::Sink;
-use atelier::engine::vgg::{Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::sink::Sink;
+use atelier::engine::nets::vgg::{Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 use tch::{Device, Kind, Tensor};
 
 /// CPU seconds of this process (user + system): the machine is shared, so
@@ -68,7 +68,7 @@ fn main() {
             let img = image::open(root.join("contents").join(name))
                 .unwrap()
                 .to_rgb8();
-            atelier::engine::image_io::resize_longer_side(&img, 320)
+            atelier::engine::infra::image_io::resize_longer_side(&img, 320)
                 .save(dir.path().join(format!("{name}.png")))
                 .unwrap();
         }

@@ -19,11 +19,11 @@ use atelier::engine::fast::apply::forward_padded;
 use atelier::engine::fast::model_file::Model;
 use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
-use atelier::engine::flow::Flow;
-use atelier::engine::image_io::{load_rgb, to_tensor, DEFAULT_PIXEL_LIMIT};
-use atelier::engine::sink::Sink;
-use atelier::engine::vgg::{Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::image_io::{load_rgb, to_tensor, DEFAULT_PIXEL_LIMIT};
+use atelier::engine::infra::sink::Sink;
+use atelier::engine::nets::vgg::{Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 use tch::Device;
 
 fn cpu_seconds() -> f64 {

@@ -11,7 +11,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-# The ranges the code checks (src/config.rs check_ranges, src/engine/spec.rs).
+# The ranges the code checks (src/config.rs check_ranges, src/engine/gatys/spec.rs).
 SECONDS = "0 to 604800 seconds"
 RANGES = {
     "stylize.log_every": "0 to 1000000 evaluations",

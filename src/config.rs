@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::engine::spec::RunSpec;
+use crate::engine::gatys::spec::RunSpec;
 
 const DEFAULTS: &str = include_str!("../config/atelier.toml");
 
@@ -366,7 +366,7 @@ impl Config {
             "apply.max_size",
             f64::from(self.apply.max_size),
             f64::from(crate::jobs::apply::MIN_SIZE),
-            f64::from(crate::engine::spec::MAX_SIZE),
+            f64::from(crate::engine::gatys::spec::MAX_SIZE),
             " px",
         )?;
         for (key, v) in [
@@ -377,7 +377,7 @@ impl Config {
                 key,
                 v as f64,
                 0.0,
-                crate::engine::spec::MAX_STEPS as f64,
+                crate::engine::gatys::spec::MAX_STEPS as f64,
                 " evaluations",
             )?;
         }
@@ -385,7 +385,7 @@ impl Config {
             let spec = self.preset_spec(None, gpu)?;
             // Content and style come from the command line, not the config.
             let spec = RunSpec {
-                styles: vec![crate::engine::spec::StyleRef {
+                styles: vec![crate::engine::gatys::spec::StyleRef {
                     path: PathBuf::new(),
                     weight: 1.0,
                 }],
@@ -463,7 +463,7 @@ impl Config {
         device: &str,
         exit_when_idle: bool,
     ) -> Result<crate::queue::worker::WorkerConfig, crate::engine::Error> {
-        let parsed = crate::engine::device::parse_device(device)?;
+        let parsed = crate::engine::infra::device::parse_device(device)?;
         let mut w = self.worker_config(parsed, exit_when_idle);
         w.auto_device = device.trim() == "auto";
         Ok(w)

@@ -10,10 +10,10 @@ use atelier::engine::analogy::patchmatch::{patch_distance, patchmatch, PatchMatc
 use atelier::engine::analogy::reconstruct::reconstruct;
 use atelier::engine::analogy::vote::vote;
 use atelier::engine::analogy::{self, AnalogySpec, Nnf};
-use atelier::engine::flow::Flow;
-use atelier::engine::sink::Each;
-use atelier::engine::vgg::{Layer, Padding, Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::sink::Each;
+use atelier::engine::nets::vgg::{Layer, Padding, Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 use tch::{Device, Kind, Tensor};
 
 use crate::util::{root, weights_path, write_pattern};

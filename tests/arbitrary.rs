@@ -15,9 +15,9 @@ use atelier::engine::arbitrary::model_file::{encoder_from_keys, ArbModel, Method
 use atelier::engine::arbitrary::train::{prepare, train, ArbTrainSpec};
 use atelier::engine::arbitrary::wct::{mean_cov, wct, wct_mix};
 use atelier::engine::fast::train::TrainProgress;
-use atelier::engine::flow::Flow;
-use atelier::engine::sink::Sink;
-use atelier::engine::weights::Weights;
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::sink::Sink;
+use atelier::engine::nets::weights::Weights;
 use tch::{Device, Kind, Tensor};
 
 use crate::util::{root, weights_path};
@@ -452,12 +452,13 @@ fn alpha_0_decodes_the_content_features_and_training_brings_the_output_closer_to
     };
     let m = prepare(&spec, None, &w, Device::Cpu).unwrap();
     let photo =
-        atelier::engine::image_io::load_rgb(&root().join("contents/chelsea.png"), 1 << 30).unwrap();
-    let photo = atelier::engine::image_io::resize_longer_side(&photo, 48);
-    let c = atelier::engine::image_io::to_tensor(&photo, Device::Cpu).unwrap();
-    let s = atelier::engine::image_io::to_tensor(
-        &atelier::engine::image_io::resize_longer_side(
-            &atelier::engine::image_io::load_rgb(&root().join("styles/36029.jpg"), 1 << 30)
+        atelier::engine::infra::image_io::load_rgb(&root().join("contents/chelsea.png"), 1 << 30)
+            .unwrap();
+    let photo = atelier::engine::infra::image_io::resize_longer_side(&photo, 48);
+    let c = atelier::engine::infra::image_io::to_tensor(&photo, Device::Cpu).unwrap();
+    let s = atelier::engine::infra::image_io::to_tensor(
+        &atelier::engine::infra::image_io::resize_longer_side(
+            &atelier::engine::infra::image_io::load_rgb(&root().join("styles/36029.jpg"), 1 << 30)
                 .unwrap(),
             48,
         ),
@@ -635,7 +636,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
     let text = std::fs::read_dir(&outdir)
         .unwrap()
         .flatten()
-        .map(|e| atelier::engine::image_io::read_png_text(&e.path()).unwrap())
+        .map(|e| atelier::engine::infra::image_io::read_png_text(&e.path()).unwrap())
         .find(|t| {
             t.iter()
                 .any(|(_, v)| v.contains("\"model\":\"tiny-adain\""))
@@ -853,7 +854,7 @@ fn a_watch_rule_with_an_arbitrary_model_gives_an_output_per_painting_or_one_mix(
 /// features: how far apart their styles are in the statistics AdaIN and WCT
 /// transfer.
 fn stat_gap(m: &ArbModel, a: &image::RgbImage, b: &image::RgbImage, depth: usize) -> f64 {
-    use atelier::engine::image_io::to_tensor;
+    use atelier::engine::infra::image_io::to_tensor;
     let fa = m
         .encoder
         .encode(&to_tensor(a, Device::Cpu).unwrap(), depth)
@@ -875,8 +876,8 @@ fn stat_gap(m: &ArbModel, a: &image::RgbImage, b: &image::RgbImage, depth: usize
 #[test]
 fn the_bundled_adain_and_wct_models_stylize_a_bundled_photo_with_paintings_they_never_saw() {
     use atelier::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
-    use atelier::engine::color::ColorMode;
-    use atelier::engine::image_io::{load_rgb, resize_longer_side};
+    use atelier::engine::infra::image_io::{load_rgb, resize_longer_side};
+    use atelier::engine::nets::color::ColorMode;
     let load = |p: &str| resize_longer_side(&load_rgb(&root().join(p), 1 << 30).unwrap(), 64);
     let photo = load("contents/chelsea.png");
     // The Grande Jatte study and the wheat field were held out of the AdaIN

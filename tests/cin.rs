@@ -141,10 +141,10 @@ use std::process::Command;
 
 use atelier::engine::fast::model_file::read_info;
 use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
-use atelier::engine::flow::Flow;
-use atelier::engine::sink::Sink;
-use atelier::engine::vgg::{Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::sink::Sink;
+use atelier::engine::nets::vgg::{Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 
 const STYLE_A: &str = "styles/36029.jpg";
 const STYLE_B: &str = "styles/435809.jpg";
@@ -229,8 +229,8 @@ fn photo() -> Tensor {
     let img = image::open(root().join("contents/chelsea.png"))
         .unwrap()
         .to_rgb8();
-    let img = atelier::engine::image_io::resize_longer_side(&img, 40);
-    atelier::engine::image_io::to_tensor(&img, Device::Cpu).unwrap() * 255.0
+    let img = atelier::engine::infra::image_io::resize_longer_side(&img, 40);
+    atelier::engine::infra::image_io::to_tensor(&img, Device::Cpu).unwrap() * 255.0
 }
 
 fn styled(m: &Model, i: usize) -> Tensor {

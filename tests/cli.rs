@@ -84,13 +84,13 @@ fn stylize_tiny_pair_losses_fall_and_png_is_right() {
     let img = image::open(&out_png).unwrap();
     // chelsea.png is 451x300: the longer side becomes 64, aspect kept.
     assert_eq!((img.width(), img.height()), (64, 43));
-    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let text = atelier::engine::infra::image_io::read_png_text(&out_png).unwrap();
     let spec = &text
         .iter()
         .find(|(k, _)| k == "atelier:spec")
         .expect("spec chunk")
         .1;
-    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    let spec: atelier::engine::gatys::spec::RunSpec = serde_json::from_str(spec).unwrap();
     assert_eq!((spec.size, spec.steps, spec.seed), (64, 12, 3));
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
@@ -144,9 +144,9 @@ fn blended_styles_by_library_name() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("(0.70) + "), "{stdout}");
-    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let text = atelier::engine::infra::image_io::read_png_text(&out_png).unwrap();
     let spec = &text.iter().find(|(k, _)| k == "atelier:spec").unwrap().1;
-    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    let spec: atelier::engine::gatys::spec::RunSpec = serde_json::from_str(spec).unwrap();
     assert_eq!(spec.styles.len(), 2);
     assert_eq!((spec.styles[0].weight, spec.styles[1].weight), (0.7, 0.3));
 }
@@ -398,9 +398,9 @@ fn texture_from_a_tiny_style_loses_style_loss_and_writes_the_png() {
     assert!(best < style_losses[0] * 0.8, "{style_losses:?}");
     let img = image::open(&out_png).unwrap();
     assert_eq!((img.width(), img.height()), (40, 40));
-    let text = atelier::engine::image_io::read_png_text(&out_png).unwrap();
+    let text = atelier::engine::infra::image_io::read_png_text(&out_png).unwrap();
     let spec = &text.iter().find(|(k, _)| k == "atelier:spec").unwrap().1;
-    let spec: atelier::engine::spec::RunSpec = serde_json::from_str(spec).unwrap();
+    let spec: atelier::engine::gatys::spec::RunSpec = serde_json::from_str(spec).unwrap();
     assert_eq!(spec.content_weight, 0.0);
     assert!(spec.content_layers.is_empty());
 }

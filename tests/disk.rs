@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-use atelier::engine::output::Fault;
-use atelier::engine::spec::{RunSpec, StyleRef};
+use atelier::engine::gatys::spec::{RunSpec, StyleRef};
+use atelier::engine::infra::output::Fault;
 use atelier::queue::worker::Worker;
 use atelier::queue::{Status, Store};
 

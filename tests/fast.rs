@@ -10,10 +10,10 @@ use atelier::engine::fast::import::import_state_dict;
 use atelier::engine::fast::model_file::{blank_info, Model};
 use atelier::engine::fast::train::{train, TrainProgress, TrainSpec};
 use atelier::engine::fast::transformer::{Arch, Norm};
-use atelier::engine::flow::Flow;
-use atelier::engine::sink::Sink;
-use atelier::engine::vgg::{Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::sink::Sink;
+use atelier::engine::nets::vgg::{Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 use atelier::engine::Error;
 use tch::{Device, Tensor};
 
@@ -167,7 +167,7 @@ fn tiny_dataset(dir: &Path) -> PathBuf {
         let img = image::open(root().join("contents").join(name))
             .unwrap()
             .to_rgb8();
-        let img = atelier::engine::image_io::resize_longer_side(&img, 80);
+        let img = atelier::engine::infra::image_io::resize_longer_side(&img, 80);
         let sub = if i == 2 { d.join("sub") } else { d.clone() };
         img.save(sub.join(format!("{i}.png"))).unwrap();
     }
@@ -323,7 +323,7 @@ fn apply_pads_odd_sizes_and_tiles_cover_the_image() {
     assert_eq!(y.size(), [1, 3, 37, 50]);
     // Larger than the smallest tile, so it goes in several overlapping tiles.
     let big = Tensor::rand([1, 3, 137, 150], (tch::Kind::Float, Device::Cpu));
-    let img = atelier::engine::image_io::from_tensor(&big).unwrap();
+    let img = atelier::engine::infra::image_io::from_tensor(&big).unwrap();
     let tile = atelier::engine::fast::apply::MIN_TILE;
     let tiled = atelier::engine::fast::apply::apply(&m, &img, Device::Cpu, tile).unwrap();
     assert_eq!(tiled.dimensions(), (150, 137));
@@ -377,7 +377,7 @@ fn cli_imports_lists_applies_and_refuses_bad_content_writing_nothing() {
     );
     let written: Vec<_> = std::fs::read_dir(&outdir).unwrap().flatten().collect();
     assert_eq!(written.len(), 1);
-    let text = atelier::engine::image_io::read_png_text(&written[0].path()).unwrap();
+    let text = atelier::engine::infra::image_io::read_png_text(&written[0].path()).unwrap();
     assert!(text
         .iter()
         .any(|(k, v)| k == "atelier:apply" && v.contains("\"model\":\"tiny\"")));

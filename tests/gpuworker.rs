@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use atelier::engine::device::{DeviceKind, FAKE_GPUS};
-use atelier::engine::memory::{check_against, run_bytes};
+use atelier::engine::infra::device::{DeviceKind, FAKE_GPUS};
+use atelier::engine::infra::memory::{check_against, run_bytes};
 use atelier::jobs::{Input, Job};
 use atelier::queue::run::DeviceDefaults;
 use atelier::queue::store::MAX_CRASHES;

@@ -1,11 +1,11 @@
 //! The guarded minimiser: best iterate, divergence rollback, plateau stop.
 
+use atelier::engine::gatys::transfer::Flow;
+use atelier::engine::infra::sink::Sink;
 use atelier::engine::optim::{
     minimize, AdamConfig, GuardConfig, GuardEvent, Lbfgs, LbfgsConfig, Method, Plateau, Rollback,
     StopReason,
 };
-use atelier::engine::sink::Sink;
-use atelier::engine::transfer::Flow;
 use atelier::engine::Result;
 use tch::Tensor;
 

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use atelier::engine::image_io::{
+use atelier::engine::infra::image_io::{
     from_tensor, load_rgb, read_png_text, resize_longer_side, save_png, to_tensor, unique_path,
     DEFAULT_PIXEL_LIMIT,
 };

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use atelier::engine::spec::{RunSpec, StyleRef};
+use atelier::engine::gatys::spec::{RunSpec, StyleRef};
 use atelier::jobs::stylize::{FinalLosses, Outcome as StylizeOutcome};
 use atelier::jobs::{Job, Outcome};
 use atelier::queue::{Filter, Input, Status, Store, StoreError, StoredJob};

@@ -1,7 +1,7 @@
 //! Losses against values worked out by hand.
 
-use atelier::engine::losses::{content_loss, gram, gram_term, style_loss, total_variation};
-use atelier::engine::vgg::channels_last;
+use atelier::engine::nets::losses::{content_loss, gram, gram_term, style_loss, total_variation};
+use atelier::engine::nets::vgg::channels_last;
 use tch::{Kind, Tensor};
 
 fn t(values: &[f32], shape: &[i64]) -> Tensor {

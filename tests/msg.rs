@@ -152,7 +152,7 @@ fn dataset(dir: &Path) -> PathBuf {
         let img = image::open(root().join("contents").join(name))
             .unwrap()
             .to_rgb8();
-        let img = atelier::engine::image_io::resize_longer_side(&img, 48);
+        let img = atelier::engine::infra::image_io::resize_longer_side(&img, 48);
         img.save(d.join(format!("{i}.png"))).unwrap();
     }
     d

@@ -3,12 +3,12 @@
 //! so it fails at once on any machine, with or without overcommit) inside
 //! L-BFGS's history and inside the objective under the guard.
 
-use atelier::engine::error::{Error, ErrorClass};
-use atelier::engine::flow::Flow;
-use atelier::engine::memory::explain_oom;
+use atelier::engine::gatys::spec::RunSpec;
+use atelier::engine::infra::error::{Error, ErrorClass};
+use atelier::engine::infra::flow::Flow;
+use atelier::engine::infra::memory::explain_oom;
+use atelier::engine::infra::sink::Sink;
 use atelier::engine::optim::{minimize, AdamConfig, GuardConfig, GuardEvent, LbfgsConfig, Method};
-use atelier::engine::sink::Sink;
-use atelier::engine::spec::RunSpec;
 use atelier::engine::Result;
 use tch::{Device, Kind, Tensor};
 

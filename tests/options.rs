@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use atelier::engine::image_io::load_rgb;
-use atelier::engine::sink::Sink;
-use atelier::engine::spec::{RunSpec, StyleRef};
-use atelier::engine::transfer::{self, prepare, Event, Flow, Outcome, Progress};
-use atelier::engine::vgg::{Padding, Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::gatys::spec::{RunSpec, StyleRef};
+use atelier::engine::gatys::transfer::{self, prepare, Event, Flow, Outcome, Progress};
+use atelier::engine::infra::image_io::load_rgb;
+use atelier::engine::infra::sink::Sink;
+use atelier::engine::nets::vgg::{Padding, Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 use image::RgbImage;
 use tch::{Device, Tensor};
 
@@ -38,7 +38,7 @@ pub fn style_a() -> PathBuf {
 
 pub fn style_b() -> PathBuf {
     root().join("styles").join(
-        atelier::engine::library::Library::open(&root().join("styles"))
+        atelier::engine::infra::library::Library::open(&root().join("styles"))
             .unwrap()
             .find("irises")
             .unwrap()
@@ -148,11 +148,11 @@ fn style_scale_resizes_the_style_and_changes_its_gram() {
     assert_eq!((longer(&p1), longer(&p15)), (64, 96));
     // Content is untouched by the style scale.
     assert_eq!(p1.content.size(), p15.content.size());
-    let relu3_1: atelier::engine::vgg::Layer = "relu3_1".parse().unwrap();
+    let relu3_1: atelier::engine::nets::vgg::Layer = "relu3_1".parse().unwrap();
     let vgg = vgg();
     let g = |p: &transfer::Prepared| {
         let f = tch::no_grad(|| vgg.features(&p.styles[0], &[relu3_1], Padding::Zero)).unwrap();
-        atelier::engine::losses::gram(&f[&relu3_1]).unwrap()
+        atelier::engine::nets::losses::gram(&f[&relu3_1]).unwrap()
     };
     let (g1, g15) = (g(&p1), g(&p15));
     let rel = max_abs_diff(&g1, &g15) / g1.abs().max().double_value(&[]);
@@ -167,7 +167,7 @@ fn style_scale_resizes_the_style_and_changes_its_gram() {
 
 #[test]
 fn luminance_mode_keeps_the_contents_chroma() {
-    use atelier::engine::color::{rgb_to_yiq, ColorMode};
+    use atelier::engine::nets::color::{rgb_to_yiq, ColorMode};
     let mut s = spec(&[(style_a(), 1.0)], 48, 5);
     let styles = [img(&style_a())];
     let p = prepare(&s, &img(&content_path()), &styles, Device::Cpu).unwrap();
@@ -196,7 +196,7 @@ fn luminance_mode_keeps_the_contents_chroma() {
 
 #[test]
 fn histogram_mode_matches_the_styles_colour_statistics_to_the_contents() {
-    use atelier::engine::color::{color_stats, match_color, ColorMode};
+    use atelier::engine::nets::color::{color_stats, match_color, ColorMode};
     let mut s = spec(&[(style_a(), 1.0)], 64, 1);
     let styles = [img(&style_a())];
     let p = prepare(&s, &img(&content_path()), &styles, Device::Cpu).unwrap();
@@ -219,7 +219,7 @@ fn histogram_mode_matches_the_styles_colour_statistics_to_the_contents() {
 
 #[test]
 fn two_scales_end_at_the_final_size_and_start_the_second_from_the_first() {
-    use atelier::engine::pyramid::{split_steps, Scales};
+    use atelier::engine::gatys::pyramid::{split_steps, Scales};
     let mut s = spec(&[(style_a(), 1.0)], 64, 40);
     let single = run(&s).1;
     s.scales = Scales::Count(2);
@@ -255,8 +255,8 @@ fn two_scales_end_at_the_final_size_and_start_the_second_from_the_first() {
 
 #[test]
 fn mrf_loss_of_an_image_with_itself_is_zero_and_positive_otherwise() {
-    use atelier::engine::mrf::{mrf_loss, mrf_target};
-    use atelier::engine::vgg::Layer;
+    use atelier::engine::gatys::mrf::{mrf_loss, mrf_target};
+    use atelier::engine::nets::vgg::Layer;
     let s = spec(&[(style_a(), 1.0)], 48, 1);
     let p = prepare(&s, &img(&content_path()), &[img(&style_a())], Device::Cpu).unwrap();
     let vgg = vgg();
@@ -279,7 +279,7 @@ fn mrf_loss_of_an_image_with_itself_is_zero_and_positive_otherwise() {
 
 #[test]
 fn mrf_runs_lower_their_patch_loss() {
-    use atelier::engine::mrf::StyleLoss;
+    use atelier::engine::gatys::mrf::StyleLoss;
     let mut s = spec(&[(style_a(), 1.0)], 48, 6);
     s.style_loss = StyleLoss::Mrf;
     let (out, totals) = run(&s);
@@ -292,7 +292,7 @@ fn mrf_runs_lower_their_patch_loss() {
 
 #[test]
 fn tiles_leave_no_seam_along_their_borders() {
-    use atelier::engine::tiling::{starts, PASSES};
+    use atelier::engine::gatys::tiling::{starts, PASSES};
     // End to end, and weak at this budget: a hard paste without the feather
     // measured 1.43 at 60 steps against 1.32 with it, both under this bound.
     // The feather itself is pinned by the unit test

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atelier::engine::spec::RunSpec;
+use atelier::engine::gatys::spec::RunSpec;
 use atelier::queue::{Filter, Input, Status, Store, StoreError};
 
 use crate::util::{chelsea_spec as spec, json_output, root, wait_until};
@@ -249,9 +249,9 @@ fn a_worker_records_the_rollbacks_of_a_diverging_run() {
     // Adam with a huge step diverges at once, over and over; two scales, so
     // the second scale's rollbacks must be counted after the first's evaluations.
     let s = RunSpec {
-        optimizer: atelier::engine::spec::OptimizerKind::Adam,
+        optimizer: atelier::engine::gatys::spec::OptimizerKind::Adam,
         learning_rate: Some(100.0),
-        scales: atelier::engine::pyramid::Scales::Count(2),
+        scales: atelier::engine::gatys::pyramid::Scales::Count(2),
         ..spec(48, 20)
     };
     let id = store.add(&s, &inputs(&s), 0).unwrap();

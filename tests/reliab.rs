@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use atelier::config::Config;
-use atelier::engine::spec::{RunSpec, StyleRef};
+use atelier::engine::gatys::spec::{RunSpec, StyleRef};
 use atelier::queue::{Status, Store};
 
 use crate::util::{root, wait_until};
@@ -272,7 +272,7 @@ fn a_rerun_records_its_new_inputs_and_a_changed_input_fails_the_run() {
     assert_eq!(c.path, std::fs::canonicalize(&other).unwrap());
     assert_eq!(
         c.sha256,
-        atelier::engine::weights::sha256_file(&other).unwrap()
+        atelier::engine::nets::weights::sha256_file(&other).unwrap()
     );
     // The first run's content changes after `queue add`: that run fails
     // saying so; the re-run (its file unchanged) is done.

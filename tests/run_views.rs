@@ -4,7 +4,7 @@
 
 use atelier::engine::analogy::AnalogySpec;
 use atelier::engine::fast::train::TrainSpec;
-use atelier::engine::spec::StyleRef;
+use atelier::engine::gatys::spec::StyleRef;
 use atelier::jobs::{apply, texture, train, Job, Outcome};
 use atelier::queue::{Run, Status, StoredJob};
 use atelier::tui::data::Snapshot;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use atelier::config::Config;
-use atelier::engine::image_io::{decode_rgb, load_rgb, save_png_with};
-use atelier::engine::output::{Fault, OutputPolicy};
+use atelier::engine::infra::image_io::{decode_rgb, load_rgb, save_png_with};
+use atelier::engine::infra::output::{Fault, OutputPolicy};
 use proptest::prelude::*;
 
 use crate::util::{root, write_pattern};

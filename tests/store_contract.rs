@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use atelier::engine::device::DeviceKind;
-use atelier::engine::spec::RunSpec;
+use atelier::engine::gatys::spec::RunSpec;
+use atelier::engine::infra::device::DeviceKind;
 use atelier::jobs::Job;
 use atelier::queue::store::sqlite::{SqliteBackend, DB_FILE};
 use atelier::queue::store::{Backend, Claim, Filter, Finish, LedgerRun, NewRun, OnInterrupted};

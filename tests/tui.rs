@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use atelier::engine::spec::{RunSpec, StyleRef};
+use atelier::engine::gatys::spec::{RunSpec, StyleRef};
 use atelier::jobs::stylize::Outcome as StylizeOutcome;
 use atelier::jobs::{Job, Outcome};
 use atelier::queue::{FinalLosses, Input, Point, RollbackRecord, Run, Sample, Status, StoredJob};
@@ -488,12 +488,12 @@ fn compose_edits_fields_and_enqueues_content_times_styles() {
     assert_eq!(a.compose.error, None, "a good edit clears the error");
     assert_eq!(
         a.compose.spec.preserve_colors,
-        atelier::engine::color::ColorMode::Luminance
+        atelier::engine::nets::color::ColorMode::Luminance
     );
     press(&mut a, "j+");
     assert_eq!(
         a.compose.spec.scales,
-        atelier::engine::pyramid::Scales::Count(2)
+        atelier::engine::gatys::pyramid::Scales::Count(2)
     );
     press(&mut a, "j-");
     assert_eq!(a.compose.spec.style_scale, 0.75);
@@ -1365,6 +1365,6 @@ fn a_damaged_cached_browse_preview_is_made_again() {
     let bytes = std::fs::read(&made).unwrap();
     std::fs::write(&made, &bytes[..bytes.len() / 2]).unwrap();
     let again = browse_preview("adain", &out, &key).unwrap();
-    let limit = atelier::engine::image_io::DEFAULT_PIXEL_LIMIT;
-    atelier::engine::image_io::load_rgb(&again, limit).expect("the preview decodes");
+    let limit = atelier::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
+    atelier::engine::infra::image_io::load_rgb(&again, limit).expect("the preview decodes");
 }

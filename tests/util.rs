@@ -60,10 +60,10 @@ pub fn stdout_ok(cmd: &mut std::process::Command) -> String {
 
 /// chelsea × the wheat field at `size` px and `steps` steps, the defaults
 /// otherwise: the run the queue and worker tests queue.
-pub fn chelsea_spec(size: u32, steps: usize) -> atelier::engine::spec::RunSpec {
-    atelier::engine::spec::RunSpec {
+pub fn chelsea_spec(size: u32, steps: usize) -> atelier::engine::gatys::spec::RunSpec {
+    atelier::engine::gatys::spec::RunSpec {
         content: root().join("contents/chelsea.png"),
-        styles: vec![atelier::engine::spec::StyleRef {
+        styles: vec![atelier::engine::gatys::spec::StyleRef {
             path: root().join("styles/436535.jpg"),
             weight: 1.0,
         }],
@@ -153,7 +153,7 @@ pub fn small_photos(dir: &Path) -> PathBuf {
         let img = image::open(root().join("contents").join(name))
             .unwrap()
             .to_rgb8();
-        let img = atelier::engine::image_io::resize_longer_side(&img, 48);
+        let img = atelier::engine::infra::image_io::resize_longer_side(&img, 48);
         img.save(d.join(format!("{i}.png"))).unwrap();
     }
     d

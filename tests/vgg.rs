@@ -1,8 +1,8 @@
 //! VGG19 activations against a plain PyTorch VGG19 on the same weights.
 //! Golden file: tests/golden/vgg19.json, made by scripts/golden_vgg.py.
 
-use atelier::engine::vgg::{Layer, Padding, Pooling, Vgg19};
-use atelier::engine::weights::Weights;
+use atelier::engine::nets::vgg::{Layer, Padding, Pooling, Vgg19};
+use atelier::engine::nets::weights::Weights;
 use tch::{Device, Kind, Tensor};
 
 use crate::util::{close, golden, weights_path};

@@ -170,7 +170,7 @@ fn content_sha(r: &Run) -> String {
 }
 
 fn sha(p: &Path) -> String {
-    atelier::engine::weights::sha256_file(p).unwrap()
+    atelier::engine::nets::weights::sha256_file(p).unwrap()
 }
 
 /// A small PNG that differs from every other `i`.
@@ -546,7 +546,8 @@ fn end_to_end_a_worker_runs_them_and_outputs_are_delivered_once() {
         std::fs::read(e.out.join("after__irises.png")).unwrap(),
         b"mine"
     );
-    let text = atelier::engine::image_io::read_png_text(&e.out.join("before__irises.png")).unwrap();
+    let text =
+        atelier::engine::infra::image_io::read_png_text(&e.out.join("before__irises.png")).unwrap();
     let result = &text.iter().find(|(k, _)| k == "atelier:result").unwrap().1;
     let run: serde_json::Value = serde_json::from_str(result).unwrap();
     let id = run["run"].as_i64().unwrap();

@@ -22,14 +22,14 @@ use crate::engine::arbitrary::model_file::{ArbModel, Method};
 use crate::engine::arbitrary::train::{
     prepare, resumable_iteration, train as train_decoder, ArbTrainSpec,
 };
-use crate::engine::color::ColorMode;
-use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::models::{ModelEntry, ModelLibrary};
 use crate::engine::fast::train::TrainProgress;
-use crate::engine::image_io::{load_rgb, resize_longer_side, save_png};
-use crate::engine::library::{resolve_image, Library};
-use crate::engine::weights::Weights;
+use crate::engine::infra::device::{device_name, parse_device};
+use crate::engine::infra::image_io::{load_rgb, resize_longer_side, save_png};
+use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::apply::Spec as ApplySpec;
 

@@ -10,11 +10,11 @@ use clap::ValueEnum;
 
 use crate::engine::arbitrary::encoder::EdgePadding;
 use crate::engine::arbitrary::model_file::Method;
-use crate::engine::color::ColorMode;
 use crate::engine::fast::transformer::Norm;
-use crate::engine::mrf::StyleLoss;
-use crate::engine::spec::{Init, OptimizerKind};
-use crate::engine::vgg::{Padding, Pooling};
+use crate::engine::gatys::mrf::StyleLoss;
+use crate::engine::gatys::spec::{Init, OptimizerKind};
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::vgg::{Padding, Pooling};
 use crate::queue::Status;
 
 /// `impl ValueEnum` for an engine enum: each variant with its name and the
@@ -110,7 +110,7 @@ impl ValueEnum for TrainArch {
 /// checked by the engine's own reading of the name; whether the device is
 /// there is checked when it is used.
 pub fn device_arg(s: &str) -> Result<String, String> {
-    crate::engine::device::DeviceKind::of_name(s).map_err(|e| e.to_string())?;
+    crate::engine::infra::device::DeviceKind::of_name(s).map_err(|e| e.to_string())?;
     Ok(s.to_string())
 }
 

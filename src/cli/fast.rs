@@ -11,7 +11,6 @@ use clap::{Args, Subcommand};
 use super::choices::TrainArch;
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
-use crate::engine::device::{device_name, parse_device};
 use crate::engine::fast::apply::{apply_gram, apply_mix, check_tile, DEFAULT_TILE};
 use crate::engine::fast::import::import_state_dict;
 use crate::engine::fast::mix::style_list;
@@ -20,13 +19,14 @@ use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::fast::msg_style::{target_of, MsgSource};
 use crate::engine::fast::train::{read_resume_for, TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::{Arch, Norm};
-use crate::engine::flow::Flow;
-use crate::engine::image_io::{from_tensor, load_rgb, save_png, unique_path};
-use crate::engine::library::{resolve_image, Library};
-use crate::engine::output::{create_folder, image_format, names_folder};
-use crate::engine::sink::Sink;
-use crate::engine::vgg::{Pooling, Vgg19};
-use crate::engine::weights::Weights;
+use crate::engine::infra::device::{device_name, parse_device};
+use crate::engine::infra::flow::Flow;
+use crate::engine::infra::image_io::{from_tensor, load_rgb, save_png, unique_path};
+use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::output::{create_folder, image_format, names_folder};
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::vgg::{Pooling, Vgg19};
+use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::apply::{from_queries, Built, Libraries, StyleChoice};
 use crate::jobs::train::run::run as train_job;
@@ -133,7 +133,7 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
         refuse_input(&out, &spec.contents)?;
         let img = match a.size {
-            Some(s) => crate::engine::image_io::resize_longer_side(img, s),
+            Some(s) => crate::engine::infra::image_io::resize_longer_side(img, s),
             None => img.clone(),
         };
         let t0 = Instant::now();
@@ -245,7 +245,7 @@ pub struct TrainOptions {
     /// Weight of the content (feature) loss.
     #[arg(long, default_value_t = TrainSpec::default().content_weight)]
     pub content_weight: f64,
-    /// Style weight [default: 0.1 for fast style (see the README, "Fast style",
+    /// Style weight [default: 0.1 for fast style (see docs/methods.md, "Fast style",
     /// for how it was chosen), 10 for adain, 1 (feature loss) for wct].
     #[arg(long)]
     pub style_weight: Option<f64>,

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::config::resolve;
-use crate::engine::library::Library;
+use crate::engine::infra::library::Library;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {

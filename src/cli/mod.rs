@@ -147,8 +147,10 @@ fn open_store(config: &Config, flag: Option<PathBuf>) -> Result<crate::queue::St
 
 /// `atelier show IMAGE`: decoded with the engine's checks, drawn with viuer.
 fn show(path: &std::path::Path, width: Option<u32>) -> Result<i32> {
-    let img =
-        crate::engine::image_io::load_rgb(path, crate::engine::image_io::DEFAULT_PIXEL_LIMIT)?;
+    let img = crate::engine::infra::image_io::load_rgb(
+        path,
+        crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT,
+    )?;
     // viuer probes the terminal with escape sequences; into a pipe or a file
     // they would be garbage, so say plainly what the image is instead.
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::table::Table;
 use crate::config::Config;
-use crate::engine::spec::RunSpec;
+use crate::engine::gatys::spec::RunSpec;
 use crate::jobs::{Outcome, Role};
 use crate::queue::run::format_time;
 use crate::queue::{Filter, Run, Status, Store};

@@ -11,12 +11,12 @@ use image::imageops::FilterType;
 
 use super::stylize::{spec_from_args, StylizeArgs};
 use crate::config::{resolve, Config};
-use crate::engine::color::ColorMode;
-use crate::engine::device::parse_device;
-use crate::engine::image_io::{load_rgb, to_tensor};
-use crate::engine::transfer::{self, Flow, Losses, Progress};
-use crate::engine::vgg::Vgg19;
-use crate::engine::weights::Weights;
+use crate::engine::gatys::transfer::{self, Flow, Losses, Progress};
+use crate::engine::infra::device::parse_device;
+use crate::engine::infra::image_io::{load_rgb, to_tensor};
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::vgg::Vgg19;
+use crate::engine::nets::weights::Weights;
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {

@@ -13,20 +13,24 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
-use crate::engine::color::ColorMode;
-use crate::engine::device::{device_name, parse_device};
-use crate::engine::image_io::{
+use crate::engine::gatys::mrf::StyleLoss;
+use crate::engine::gatys::spec::{
+    parse_layers, Init, LayerWeight, OptimizerKind, RunSpec, StyleRef,
+};
+use crate::engine::gatys::transfer::{Event, Flow, Progress, Sink};
+use crate::engine::infra::device::{device_name, parse_device};
+use crate::engine::infra::image_io::{
     fit_longer_side, from_tensor, load_rgb, provenance, save_png_with, software, unique_path,
 };
-use crate::engine::library::{resolve_image, Library};
-use crate::engine::memory;
-use crate::engine::mrf::StyleLoss;
-use crate::engine::output::{create_folder, image_format, names_folder, os_reason, OutputPolicy};
-use crate::engine::spec::{parse_layers, Init, LayerWeight, OptimizerKind, RunSpec, StyleRef};
-use crate::engine::transfer::{Event, Flow, Progress, Sink};
-use crate::engine::vgg::Vgg19;
-use crate::engine::vgg::{Padding, Pooling};
-use crate::engine::weights::Weights;
+use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::memory;
+use crate::engine::infra::output::{
+    create_folder, image_format, names_folder, os_reason, OutputPolicy,
+};
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::vgg::Vgg19;
+use crate::engine::nets::vgg::{Padding, Pooling};
+use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::stylize::run as stylize_job;
 
@@ -209,7 +213,7 @@ fn describe_scales(spec: &RunSpec) -> Result<String, Error> {
     if sizes.len() == 1 {
         return Ok(String::new());
     }
-    let steps = crate::engine::pyramid::split_steps(spec.steps, &sizes);
+    let steps = crate::engine::gatys::pyramid::split_steps(spec.steps, &sizes);
     let list = |v: Vec<String>| v.join(", ");
     Ok(format!(
         " over scales {} px ({} steps)",
@@ -360,8 +364,8 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
         describe_styles(&spec),
         device_name(device),
         match spec.optimizer {
-            crate::engine::spec::OptimizerKind::Lbfgs => "L-BFGS",
-            crate::engine::spec::OptimizerKind::Adam => "Adam",
+            crate::engine::gatys::spec::OptimizerKind::Lbfgs => "L-BFGS",
+            crate::engine::gatys::spec::OptimizerKind::Adam => "Adam",
         },
         spec.steps,
         describe_scales(&spec)?
@@ -397,7 +401,7 @@ fn dry_run(
     policy: &OutputPolicy,
 ) -> Result<i32> {
     let sizes = spec.pyramid()?;
-    let steps = crate::engine::pyramid::split_steps(spec.steps, &sizes);
+    let steps = crate::engine::gatys::pyramid::split_steps(spec.steps, &sizes);
     let (cw, ch) = content.dimensions();
     let e = if a.common.force {
         memory::estimate(spec, cw, ch, device)

@@ -9,14 +9,14 @@ use super::stylize::{
     check_output, check_side_outputs, optimise_and_save, stem, CommonArgs, Finish,
 };
 use crate::config::{resolve, Config};
-use crate::engine::device::{device_name, parse_device};
-use crate::engine::image_io::{fit_longer_side, load_rgb};
-use crate::engine::library::{resolve_image, Library};
-use crate::engine::output::OutputPolicy;
-use crate::engine::spec::{RunSpec, StyleRef};
-use crate::engine::transfer::{texture_canvas, texture_spec};
-use crate::engine::vgg::Vgg19;
-use crate::engine::weights::Weights;
+use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::transfer::{texture_canvas, texture_spec};
+use crate::engine::infra::device::{device_name, parse_device};
+use crate::engine::infra::image_io::{fit_longer_side, load_rgb};
+use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::output::OutputPolicy;
+use crate::engine::nets::vgg::Vgg19;
+use crate::engine::nets::weights::Weights;
 
 #[derive(Args, Debug)]
 pub struct TextureArgs {

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 
 use super::table::Table;
 use crate::config::{resolve, Config};
-use crate::engine::device::{device_name, parse_device};
+use crate::engine::infra::device::{device_name, parse_device};
 use crate::queue::run::format_time;
 use crate::queue::worker::{Worker, WorkerEvent};
 use crate::queue::Store;
@@ -60,7 +60,9 @@ pub fn run(a: WatchArgs, c: &Config, data_dir: Option<PathBuf>) -> Result<i32> {
     }
     let mut configs = rule_configs(c);
     if configs.is_empty() {
-        bail!("no drop-folder rules: add a [[watch]] table to your config (see README, \"Drop folders\")");
+        bail!(
+            "no drop-folder rules: add a [[watch]] table to your config (see docs/drop-folders.md)"
+        );
     }
     if !a.rules.is_empty() {
         for name in &a.rules {
@@ -144,7 +146,7 @@ fn status(store: &Store, c: &Config, json: bool) -> Result<i32> {
         return Ok(0);
     }
     if states.is_empty() {
-        eprintln!("no drop-folder rules in the config (see README, \"Drop folders\")");
+        eprintln!("no drop-folder rules in the config (see docs/drop-folders.md)");
         return Ok(0);
     }
     let mut t = Table::new(&[

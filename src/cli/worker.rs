@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::config::Config;
-use crate::engine::device::{device_name, list_gpus};
+use crate::engine::infra::device::{device_name, list_gpus};
 use crate::jobs::Summary;
 use crate::queue::worker::{Worker, WorkerConfig, WorkerEvent};
 use crate::queue::Store;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::image_io::load_rgb;
-use crate::engine::weights::sha256_file;
+use crate::engine::infra::image_io::load_rgb;
+use crate::engine::nets::weights::sha256_file;
 use crate::engine::Error;
 
 /// What an input is to its job. Stored as its name (`"b_prime"`), the one

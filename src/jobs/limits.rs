@@ -1,8 +1,8 @@
 //! The limits every front end applies to what it queues or runs, built from
 //! the config at the edge (`Config::limits`): jobs never read the config.
 
-use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
-use crate::engine::spec::MAX_SIZE;
+use crate::engine::gatys::spec::MAX_SIZE;
+use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {

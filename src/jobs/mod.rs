@@ -20,7 +20,7 @@ pub mod train;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::spec::RunSpec;
+use crate::engine::gatys::spec::RunSpec;
 use crate::engine::Error;
 
 pub use files::RunFiles;
@@ -215,7 +215,7 @@ pub enum Progress {
 
 impl Progress {
     /// The optimisation progress of the Gatys kinds.
-    pub fn gatys(&self) -> Option<&crate::engine::transfer::Progress> {
+    pub fn gatys(&self) -> Option<&crate::engine::gatys::transfer::Progress> {
         match self {
             Progress::Stylize(p) | Progress::Texture(p) => Some(p),
             Progress::Train(_) | Progress::Apply(_) | Progress::Analogy(_) => None,
@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn jobs_round_trip_through_their_store_columns() {
         let base = RunSpec::default();
-        let style = crate::engine::spec::StyleRef {
+        let style = crate::engine::gatys::spec::StyleRef {
             path: "/s.png".into(),
             weight: 1.0,
         };
@@ -331,7 +331,7 @@ mod tests {
                     styles: vec![style.clone()],
                     alpha: 0.4,
                     levels: Some(3),
-                    color: crate::engine::color::ColorMode::Histogram,
+                    color: crate::engine::nets::color::ColorMode::Histogram,
                 }),
                 msg: Vec::new(),
             }),

@@ -59,7 +59,7 @@ impl StoreError {
             StoreError::Io { source, .. } => source.raw_os_error() == Some(libc::ENOSPC),
             // The writers keep only the OS's message of the error.
             StoreError::Engine(crate::engine::Error::Write { reason, .. }) => {
-                *reason == crate::engine::output::os_reason(&enospc)
+                *reason == crate::engine::infra::output::os_reason(&enospc)
             }
             // SQLite's full disk (SQLITE_FULL): its backend keeps only the text.
             StoreError::Database { reason, .. } => reason.contains("database or disk is full"),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::output::OutputPolicy;
+use crate::engine::infra::output::OutputPolicy;
 use crate::engine::Error;
 use crate::jobs::stylize::FinalLosses;
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::spec::RunSpec;
+use crate::engine::gatys::spec::RunSpec;
 use crate::jobs::{Job, Outcome, Progress, Role, Summary};
 
 /// Life cycle: queued → running → done | failed | cancelled | interrupted.

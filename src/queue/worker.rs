@@ -14,17 +14,17 @@ use super::error::{StoreError, StoreResult};
 use super::history::RunHistory;
 use super::run::{Run, Status, StoredJob};
 use super::store::{hostname, OnInterrupted, Store};
-use crate::engine::device::{choose_auto, device_name, device_of_name, list_gpus};
-use crate::engine::error::ErrorClass;
-use crate::engine::image_io::{
+use crate::engine::gatys::spec::RunSpec;
+use crate::engine::gatys::transfer::{self, texture_canvas, Event};
+use crate::engine::infra::device::{choose_auto, device_name, device_of_name, list_gpus};
+use crate::engine::infra::error::ErrorClass;
+use crate::engine::infra::image_io::{
     from_tensor, load_rgb, provenance_chunks, resize_longer_side, save_png_with, to_tensor,
 };
-use crate::engine::memory;
-use crate::engine::output::{Fault, OutputPolicy};
-use crate::engine::spec::RunSpec;
-use crate::engine::transfer::{self, texture_canvas, Event};
-use crate::engine::vgg::{Pooling, Vgg19};
-use crate::engine::weights::Weights;
+use crate::engine::infra::memory;
+use crate::engine::infra::output::{Fault, OutputPolicy};
+use crate::engine::nets::vgg::{Pooling, Vgg19};
+use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 
@@ -810,7 +810,7 @@ fn changed_inputs(run: &Run) -> Result<(), String> {
                 .and_then(|d| d.manifest_sha256())
                 .map_err(|e| format!("the dataset {}: {e}", i.path.display()))?
         } else {
-            crate::engine::weights::sha256_file(&i.path).map_err(|e| e.to_string())?
+            crate::engine::nets::weights::sha256_file(&i.path).map_err(|e| e.to_string())?
         };
         if now != i.sha256 {
             return Err(format!(

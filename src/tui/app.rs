@@ -24,7 +24,7 @@ use super::panes::{Effect, InputPurpose};
 use super::tab::Tab;
 use super::theme::Theme;
 use crate::engine::fast::models::ModelLibrary;
-use crate::engine::spec::RunSpec;
+use crate::engine::gatys::spec::RunSpec;
 use crate::jobs::Progress;
 use crate::jobs::{Job, Role};
 use crate::queue::worker::WorkerEvent;
@@ -186,7 +186,7 @@ impl App {
     pub fn with_limits(
         mut self,
         limits: crate::jobs::Limits,
-        paintings: Option<crate::engine::library::Library>,
+        paintings: Option<crate::engine::infra::library::Library>,
     ) -> Self {
         self.compose.limits = limits;
         self.compose.paintings = paintings;

@@ -13,9 +13,9 @@ use super::event::Event;
 use super::images::mtime_millis;
 use crate::engine::arbitrary::apply::{default_alpha, styles_at_scale, stylize, ArbApply};
 use crate::engine::arbitrary::model_file::ArbModel;
-use crate::engine::color::ColorMode;
-use crate::engine::image_io::{load_rgb, resize_longer_side, save_png, DEFAULT_PIXEL_LIMIT};
-use crate::engine::weights::sha256_file;
+use crate::engine::infra::image_io::{load_rgb, resize_longer_side, save_png, DEFAULT_PIXEL_LIMIT};
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::weights::sha256_file;
 
 /// Longer side of a browse preview: enough for a terminal pane, and well
 /// under a second for adain on a laptop CPU.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tch::Device;
 
 use crate::engine::fast::models::ModelLibrary;
-use crate::engine::memory;
+use crate::engine::infra::memory;
 use crate::jobs::{analogy, stylize, Job};
 use crate::queue::{Filter, LossCache, Point, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};

@@ -13,7 +13,7 @@ use ratatui_image::protocol::Protocol;
 use ratatui_image::{FilterType, Resize};
 
 use super::event::Event;
-use crate::engine::image_io::{load_rgb, DEFAULT_PIXEL_LIMIT};
+use crate::engine::infra::image_io::{load_rgb, DEFAULT_PIXEL_LIMIT};
 
 /// An image at a size in cells; `stamp` (the file's mtime) makes a changed file
 /// a new key.
@@ -177,11 +177,11 @@ fn thumbnail(cache: Option<&Path>, path: &Path, stamp: u128) -> Result<image::Rg
     if img.width().max(img.height()) <= THUMB {
         return Ok(img);
     }
-    let small = crate::engine::image_io::resize_longer_side(&img, THUMB);
+    let small = crate::engine::infra::image_io::resize_longer_side(&img, THUMB);
     if let Some(c) = &cached {
         if let Some(dir) = c.parent() {
             if std::fs::create_dir_all(dir).is_ok() {
-                let _ = crate::engine::image_io::save_png(c, &small, &[], true);
+                let _ = crate::engine::infra::image_io::save_png(c, &small, &[], true);
             }
         }
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::fast::model_file::{ModelInfo, StyleSource};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
-use crate::engine::library::Library;
+use crate::engine::infra::library::Library;
 
 /// An image the library offers.
 #[derive(Clone, Debug, PartialEq)]

@@ -32,8 +32,8 @@ use anyhow::{Context as _, Result};
 use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::config::{resolve, Config};
-use crate::engine::device::parse_device;
 use crate::engine::fast::models::ModelLibrary;
+use crate::engine::infra::device::parse_device;
 use crate::queue::Store;
 use app::App;
 use data::Command;
@@ -101,10 +101,10 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     .with_presets(presets)
     .with_limits(
         config.limits(),
-        crate::engine::library::Library::open(&resolve(&config.paths.styles)).ok(),
+        crate::engine::infra::library::Library::open(&resolve(&config.paths.styles)).ok(),
     )
     .with_theme(theme)
-    .with_device(crate::engine::device::device_name(device))
+    .with_device(crate::engine::infra::device::device_name(device))
     .with_models(
         ModelLibrary::new(
             resolve(std::path::Path::new("models")),

@@ -37,7 +37,7 @@ pub fn spawn(
                 tracing::info!(
                     "worker {} on {}",
                     worker.id(),
-                    crate::engine::device::device_name(device)
+                    crate::engine::infra::device::device_name(device)
                 );
                 worker
                     .run(&stop, events)

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::rules::Rule;
-use crate::engine::image_io::unique_path;
+use crate::engine::infra::image_io::unique_path;
 use crate::queue::{PendingOutput, Status, Store, StoreResult};
 
 /// What became of a pending output on this look.

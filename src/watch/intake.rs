@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::rules::Rule;
-use crate::engine::image_io::load_rgb;
+use crate::engine::infra::image_io::load_rgb;
 use crate::jobs::Role;
 use crate::queue::{Input, StoreResult};
 use crate::queue::{Store, WatchItem};
@@ -81,7 +81,7 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
         return fail_path(reason);
     }
     // Opens only a regular file, without blocking (a FIFO must not hang the watcher).
-    let sha = match crate::engine::weights::sha256_file(path) {
+    let sha = match crate::engine::nets::weights::sha256_file(path) {
         Ok(s) => s,
         Err(e) => return fail_path(strip(path, e)),
     };

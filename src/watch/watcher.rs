@@ -693,7 +693,11 @@ impl Watcher {
         let Some(sha) = item.sha256.clone() else {
             return Ok(None);
         };
-        if crate::engine::weights::sha256_file(&path).ok().as_ref() != Some(&sha) {
+        if crate::engine::nets::weights::sha256_file(&path)
+            .ok()
+            .as_ref()
+            != Some(&sha)
+        {
             return Ok(None);
         }
         let stem = item

@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// A `height`×`width` map of `channels`-long vectors, row-major, each
 /// position's channels contiguous: `data[(y * width + x) * channels + c]`.

@@ -5,7 +5,7 @@
 //! (A's structure, B′'s appearance) and B (B′'s structure, A's appearance).
 //!
 //! The job kind's parts: [`AnalogySpec`] in, [`AnalogyProgress`] while it
-//! runs (through the one [`crate::engine::sink::Sink`], which can stop it), [`AnalogyOutcome`]
+//! runs (through the one [`crate::engine::infra::sink::Sink`], which can stop it), [`AnalogyOutcome`]
 //! (the files written) out.
 
 pub mod features;

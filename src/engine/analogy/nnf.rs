@@ -7,7 +7,7 @@ use std::path::Path;
 
 use image::RgbImage;
 
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// For each source position (row-major), the matched target position (x, y).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use image::{imageops::FilterType, Rgb, RgbImage};
 
-use crate::engine::error::Result;
-use crate::engine::image_io::{save_png, unique_path};
+use crate::engine::infra::error::Result;
+use crate::engine::infra::image_io::{save_png, unique_path};
 
 use super::pipeline::Analogy;
 use super::progress::AnalogyOutcome;

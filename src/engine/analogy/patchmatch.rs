@@ -9,8 +9,8 @@
 //! synchronous pass over a snapshot of the field: threads never race and the
 //! result depends on the seed only, not on the number of threads.
 
-use crate::engine::error::{Error, Result};
-use crate::engine::flow::Flow;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::flow::Flow;
 
 use super::features::FeatureMap;
 use super::nnf::Nnf;

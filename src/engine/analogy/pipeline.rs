@@ -6,10 +6,10 @@ use std::time::Instant;
 use image::RgbImage;
 use tch::Tensor;
 
-use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{resize_longer_side, to_tensor};
-use crate::engine::sink::Sink;
-use crate::engine::vgg::{Layer, Padding, Vgg19};
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{resize_longer_side, to_tensor};
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::vgg::{Layer, Padding, Vgg19};
 
 use super::features::{blend, joint, FeatureMap};
 use super::nnf::Nnf;

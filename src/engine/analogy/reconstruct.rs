@@ -5,10 +5,10 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::error::Result;
-use crate::engine::flow::Flow;
+use crate::engine::infra::error::Result;
+use crate::engine::infra::flow::Flow;
+use crate::engine::nets::vgg::{Layer, Padding, Vgg19};
 use crate::engine::optim::{Lbfgs, LbfgsConfig};
-use crate::engine::vgg::{Layer, Padding, Vgg19};
 
 /// The result of one reconstruction.
 pub struct Reconstruction {

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::error::{Error, Result};
-use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
 
 /// One Deep Image Analogy: A (structure) and B′ (appearance) in, A′ and B out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

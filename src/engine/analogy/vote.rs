@@ -2,7 +2,7 @@
 //! the mean of what every patch covering it says, through the field, about
 //! that position.
 
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 use super::features::FeatureMap;
 use super::nnf::Nnf;

@@ -6,8 +6,8 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::error::{Error, Result};
-use crate::engine::mix_weights::normalised;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::mix_weights::normalised;
 
 /// Added to the variance (naoto0804's `calc_mean_std`).
 pub const EPS: f64 = 1e-5;

@@ -9,10 +9,10 @@ use super::adain::{adain_mix, check_alpha};
 use super::encoder::stride;
 use super::model_file::{ArbInfo, ArbModel, Method};
 use super::wct::wct_mix;
-use crate::engine::color::{match_color, with_chroma_of, ColorMode};
-use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{from_tensor, resize_longer_side, to_tensor};
-use crate::engine::mix_weights::normalised;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{from_tensor, resize_longer_side, to_tensor};
+use crate::engine::infra::mix_weights::normalised;
+use crate::engine::nets::color::{match_color, with_chroma_of, ColorMode};
 
 /// WCT's default blend (the official code's 0.6); AdaIN's is 1.
 pub const WCT_ALPHA: f64 = 0.6;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::encoder::{POOL_BEFORE, TAP_AFTER};
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// One step of a decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

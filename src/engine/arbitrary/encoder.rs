@@ -8,9 +8,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::error::{Error, Result};
-use crate::engine::vgg::CAFFE_MEAN_BGR;
-use crate::engine::weights::Weights;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::nets::vgg::CAFFE_MEAN_BGR;
+use crate::engine::nets::weights::Weights;
 
 /// Levels relu1_1 … relu5_1.
 pub const LEVELS: usize = 5;

@@ -12,9 +12,9 @@ use tch::{Device, Tensor};
 use super::decoder::{mirror, Op};
 use super::encoder::{EdgePadding, SEQUENTIAL_KEYS};
 use super::model_file::{encoder_from_keys, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord};
-use crate::engine::error::{Error, Result};
 use crate::engine::fast::model_file::copy_into;
-use crate::engine::pth::load_state_dict;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::pth::load_state_dict;
 
 /// The level naoto0804's decoder starts from (relu4_1).
 pub const ADAIN_LEVEL: usize = 4;

@@ -15,12 +15,12 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::decoder::{Decoder, Op};
 use super::encoder::{EdgePadding, Encoder, SEQUENTIAL_KEYS, TAP_AFTER};
-use crate::engine::error::{Error, Result};
 use crate::engine::fast::model_file::{
     blob, broken_metadata, copy_into, ensure_finite, tensors_of, write_atomic, DatasetSummary,
     StyleSource, FORMAT_VERSION,
 };
-use crate::engine::weights::Weights;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::nets::weights::Weights;
 
 /// Which feature transform a model's decoders were made for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

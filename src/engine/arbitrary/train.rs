@@ -30,13 +30,15 @@ use super::encoder::{EdgePadding, LEVELS};
 use super::model_file::{
     decoder_tensors, metadata, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord,
 };
-use crate::engine::error::{Error, Result};
 use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{blob, write_atomic, StyleSource};
 use crate::engine::fast::train::{check_resumable, end_iteration, report, TrainProgress};
-use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
-use crate::engine::sink::Sink;
-use crate::engine::weights::{sha256_file, Weights};
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{
+    load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
+};
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::weights::{sha256_file, Weights};
 
 /// Everything that determines a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -541,7 +543,7 @@ pub fn train(
         final_losses: last.clone(),
         dataset: Some(dataset.summary()?),
         source: "trained by atelier".into(),
-        device: Some(crate::engine::device::device_name(device)),
+        device: Some(crate::engine::infra::device::device_name(device)),
         seconds: Some(seconds),
     });
     model.info.records.sort_by_key(|r| r.level);
@@ -570,6 +572,6 @@ fn preview(
         };
         let alpha = if style.is_some() { 1.0 } else { 0.0 };
         let out = forward(model, &c, &styles, alpha, &[level])?;
-        crate::engine::image_io::from_tensor(&out)
+        crate::engine::infra::image_io::from_tensor(&out)
     })
 }

@@ -10,8 +10,8 @@
 use tch::{Kind, Tensor};
 
 use super::adain::{blend, check_alpha};
-use crate::engine::error::{Error, Result};
-use crate::engine::mix_weights::normalised;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::mix_weights::normalised;
 
 /// Eigenvalues below this are dropped (the reference's threshold).
 pub const EIG_MIN: f64 = 1e-5;

@@ -7,9 +7,9 @@ use tch::{Device, Kind, Tensor};
 
 use super::mix::StyleMix;
 use super::model_file::Model;
-use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{from_tensor, to_tensor};
-use crate::engine::tiling;
+use crate::engine::gatys::tiling;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{from_tensor, to_tensor};
 
 /// Longer side above which an image goes in tiles by default: at width 1 a
 /// 1024² pass keeps about 1 GiB of activations alive.

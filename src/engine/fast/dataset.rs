@@ -9,8 +9,8 @@ use image::{imageops::FilterType, ImageReader, RgbImage};
 use tch::{Device, Tensor};
 
 use super::model_file::DatasetSummary;
-use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{load_rgb, to_tensor, DEFAULT_PIXEL_LIMIT, MIN_SIDE};
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{load_rgb, to_tensor, DEFAULT_PIXEL_LIMIT, MIN_SIDE};
 
 /// Smallest crop, as a fraction of the image's shorter side (scale jitter).
 pub const MIN_CROP: f64 = 0.6;
@@ -80,7 +80,7 @@ impl Dataset {
             let name = f.strip_prefix(&self.root).unwrap_or(f);
             h.update(name.to_string_lossy().as_bytes());
             h.update([0]);
-            h.update(crate::engine::weights::sha256_file(f)?.as_bytes());
+            h.update(crate::engine::nets::weights::sha256_file(f)?.as_bytes());
             h.update([b'\n']);
         }
         Ok(format!("{:x}", h.finalize()))

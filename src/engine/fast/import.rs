@@ -1,6 +1,6 @@
 //! Importing a pytorch/examples state dict (`torch.save(model.state_dict())`,
 //! the zip-pickle format of torch ≥ 1.6, checked, then read by libtorch:
-//! see [`crate::engine::pth`]).
+//! see [`crate::engine::infra::pth`]).
 //! The 2017 published models carry stray `in*.running_mean/var` keys that
 //! pytorch/examples' own `stylize()` deletes; they are dropped here too.
 
@@ -10,8 +10,8 @@ use tch::{Device, Tensor};
 
 use super::model_file::{blank_info, copy_into, Model, IMPORT_NORM};
 use super::transformer::Arch;
-use crate::engine::error::{Error, Result};
-use crate::engine::pth::load_state_dict;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::pth::load_state_dict;
 
 /// Whether `key` is one of the legacy instance-norm running statistics.
 pub fn is_legacy_key(key: &str) -> bool {

@@ -1,6 +1,6 @@
 //! Choosing the style(s) of a multi-style (CIN) model: `NAME|INDEX[:W]`
 //! entries, split as stylize's `--style` weights are
-//! ([`crate::engine::spec::StyleRef::split`]) and normalised to sum to 1.
+//! ([`crate::engine::gatys::spec::StyleRef::split`]) and normalised to sum to 1.
 //! A name is matched first, then a 0-based index (so a style named `3` is
 //! found by name).
 
@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::model_file::StyleSource;
-use crate::engine::error::{Error, Result};
-use crate::engine::mix_weights::normalised;
-use crate::engine::spec::StyleRef;
+use crate::engine::gatys::spec::StyleRef;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::mix_weights::normalised;
 
 /// The weights of a model's styles for one output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::transformer::{Arch, Norm, StyleNet};
 use crate::engine::arbitrary::model_file::{info_from as arbitrary_info, Method};
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// Version of the model file layout; a file with another one is refused.
 pub const FORMAT_VERSION: u32 = 1;

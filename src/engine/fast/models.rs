@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::model_file::{architecture_of, read_info, ModelInfo};
 use crate::engine::arbitrary::model_file::ArbInfo;
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

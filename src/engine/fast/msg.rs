@@ -17,7 +17,7 @@
 
 use tch::{nn, Kind, Tensor};
 
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// Bottleneck expansion (net.py's `expansion = 4`).
 const EXPANSION: i64 = 4;

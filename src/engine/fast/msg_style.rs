@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::model_file::Model;
-use crate::engine::error::{Error, Result};
-use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor};
-use crate::engine::mix_weights::normalised;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{load_rgb, resize_longer_side, to_tensor};
+use crate::engine::infra::mix_weights::normalised;
 
 /// Longer side of style images when a model does not record its own.
 pub const DEFAULT_STYLE_SIZE: u32 = 256;

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// `info` as the JSON a model file's `atelier` metadata holds.
 pub(crate) fn portable_json<T: Serialize>(info: &T) -> Result<String> {

@@ -31,14 +31,14 @@ use super::model_file::{
     StyleSource, FORMAT_VERSION,
 };
 use super::transformer::{Arch, Norm};
-use crate::engine::error::{Error, Result};
-use crate::engine::flow::Flow;
-use crate::engine::image_io::{
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::flow::Flow;
+use crate::engine::infra::image_io::{
     from_tensor, load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
 };
-use crate::engine::sink::Sink;
-use crate::engine::vgg::{Layer, Padding, Vgg19};
-use crate::engine::weights::sha256_file;
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::vgg::{Layer, Padding, Vgg19};
+use crate::engine::nets::weights::sha256_file;
 
 /// Style taps (VGG19 counterparts of Johnson's VGG16 taps).
 pub const STYLE_TAPS: [&str; 4] = ["relu1_2", "relu2_2", "relu3_4", "relu4_4"];
@@ -536,7 +536,7 @@ pub fn train(
     info.training = serde_json::to_value(spec).ok();
     info.dataset = Some(dataset.summary()?);
     info.source = "trained by atelier".into();
-    info.device = Some(crate::engine::device::device_name(device));
+    info.device = Some(crate::engine::infra::device::device_name(device));
 
     tch::manual_seed(spec.seed as i64);
     let model = Model::new(info, device)?;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::msg::MsgNet;
-use crate::engine::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// The normalisation after every convolution but the last (after the last
 /// too for `Conditional`).

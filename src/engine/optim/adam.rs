@@ -3,7 +3,7 @@
 use tch::Tensor;
 
 use super::{in_place, Objective};
-use crate::engine::error::Result;
+use crate::engine::infra::error::Result;
 
 #[derive(Clone, Debug)]
 pub struct AdamConfig {

@@ -16,8 +16,8 @@
 use tch::Tensor;
 
 use super::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Objective};
-use crate::engine::error::{Error, Result};
-use crate::engine::sink::Sink;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::sink::Sink;
 
 /// Why a guarded run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,7 +6,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::error::Result;
+use crate::engine::infra::error::Result;
 
 /// Sᵀq and Yᵀq over the stored slots (slot order), for [`History::apply`].
 pub(crate) struct Projections {

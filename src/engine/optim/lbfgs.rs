@@ -14,7 +14,7 @@ use tch::{Kind, Tensor};
 use super::history::History;
 use super::line_search::strong_wolfe;
 use super::{abs_max, host_values, in_place, Objective};
-use crate::engine::error::Result;
+use crate::engine::infra::error::Result;
 
 #[derive(Clone, Debug)]
 pub struct LbfgsConfig {

@@ -4,7 +4,7 @@
 
 use tch::Tensor;
 
-use crate::engine::error::Result;
+use crate::engine::infra::error::Result;
 
 /// Minimiser of the cubic interpolating (x1, f1, g1) and (x2, f2, g2), clamped to
 /// `bounds` (default: the interval between x1 and x2).

@@ -16,7 +16,7 @@ pub use lbfgs::{Lbfgs, LbfgsConfig};
 
 use tch::Tensor;
 
-use super::error::Result;
+use crate::engine::infra::error::Result;
 
 /// Evaluates the objective at `x`: returns the loss and its gradient (same shape
 /// as `x`). It may modify `x` in place (e.g. clamp it), as a PyTorch closure can.

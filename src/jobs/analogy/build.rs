@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{inputs, Spec};
-use crate::engine::library::{resolve_image, Library};
+use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::Error;
 use crate::jobs::Limits;
 

@@ -8,8 +8,8 @@ use image::RgbImage;
 
 use super::{Progress, Spec};
 use crate::engine::analogy::{self, Analogy, AnalogyOutcome};
-use crate::engine::sink::Sink;
-use crate::engine::vgg::Vgg19;
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::vgg::Vgg19;
 use crate::engine::Error;
 
 /// Runs the analogy of `a` and `b_prime` (decoded from the spec's paths) on

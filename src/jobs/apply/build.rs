@@ -12,14 +12,14 @@ use super::{
     check_paintings, check_size, msg_label, msg_paintings, no_painting, ArbSettings, Spec,
 };
 use crate::engine::arbitrary::model_file::Method;
-use crate::engine::color::ColorMode;
 use crate::engine::fast::mix::{style_list, StyleMix};
 use crate::engine::fast::model_file::{read_info, ModelInfo, StyleSource};
 use crate::engine::fast::models::{ModelEntry, ModelLibrary};
 use crate::engine::fast::msg_style::{MsgPart, MsgSource};
-use crate::engine::library::{resolve_image, Library};
-use crate::engine::mix_weights::normalised;
-use crate::engine::spec::StyleRef;
+use crate::engine::gatys::spec::StyleRef;
+use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::mix_weights::normalised;
+use crate::engine::nets::color::ColorMode;
 use crate::engine::Error;
 use crate::jobs::{Input, Limits};
 

@@ -14,13 +14,13 @@ use super::input::Input;
 use super::summary::Summary;
 use crate::engine::arbitrary::apply::{default_alpha, ArbApply};
 use crate::engine::arbitrary::model_file::{read_info as read_arb_info, Method};
-use crate::engine::color::ColorMode;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::model_file::read_info;
 use crate::engine::fast::msg_style::{MsgPart, MsgSource};
-use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
-use crate::engine::mix_weights::normalised;
-use crate::engine::spec::StyleRef;
+use crate::engine::gatys::spec::StyleRef;
+use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::infra::mix_weights::normalised;
+use crate::engine::nets::color::ColorMode;
 use crate::engine::Error;
 use crate::jobs::Role;
 
@@ -171,7 +171,7 @@ impl Spec {
             return Err(Error::invalid("contents", "none given"));
         }
         // The front ends check the config's limit, at most this ceiling.
-        check_size(self.size, crate::engine::spec::MAX_SIZE)?;
+        check_size(self.size, crate::engine::gatys::spec::MAX_SIZE)?;
         // (No paintings at all is said with the model's name by `inputs`.)
         if let Some(a) = self.arbitrary.as_ref().filter(|a| !a.styles.is_empty()) {
             a.weights()?;
@@ -242,7 +242,7 @@ impl Spec {
             self.pixel_limit,
         )?);
         let abs = std::fs::canonicalize(&self.model).map_err(|e| Error::io(&self.model, e))?;
-        let sha = crate::engine::weights::sha256_file(&abs)?;
+        let sha = crate::engine::nets::weights::sha256_file(&abs)?;
         self.model = abs.clone();
         let mut out = vec![Input::hashed(
             Role::Model,

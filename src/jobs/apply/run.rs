@@ -14,8 +14,8 @@ use crate::engine::arbitrary::model_file::ArbModel;
 use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::model_file::Model as FastModel;
 use crate::engine::fast::msg_style::target_of;
-use crate::engine::image_io::{load_rgb, resize_longer_side, save_png};
-use crate::engine::sink::Sink;
+use crate::engine::infra::image_io::{load_rgb, resize_longer_side, save_png};
+use crate::engine::infra::sink::Sink;
 use crate::engine::Error;
 
 /// The network an apply job runs, loaded by the caller.

@@ -1,5 +1,5 @@
 //! The `stylize` kind: Gatys et al. style transfer of a content image with
-//! one or more style images (the engine's [`crate::engine::transfer`]).
+//! one or more style images (the engine's [`crate::engine::gatys::transfer`]).
 
 pub mod run;
 
@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::{Headline, Summary};
-use crate::engine::spec::{RunSpec, StyleRef};
-use crate::engine::transfer;
+use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::transfer;
 use crate::engine::Error;
 use crate::jobs::Role;
 

@@ -7,12 +7,12 @@ use image::RgbImage;
 use tch::Device;
 
 use super::{Resume, Spec};
-use crate::engine::color::ColorMode;
-use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor};
-use crate::engine::pyramid::Scales;
-use crate::engine::sink::Sink;
-use crate::engine::transfer::{self, prepare, Event, Outcome, Prepared};
-use crate::engine::vgg::Vgg19;
+use crate::engine::gatys::pyramid::Scales;
+use crate::engine::gatys::transfer::{self, prepare, Event, Outcome, Prepared};
+use crate::engine::infra::image_io::{load_rgb, resize_longer_side, to_tensor};
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::vgg::Vgg19;
 use crate::engine::Error;
 
 /// Where a run starts: afresh, or from a preview with `offset` evaluations

@@ -1,13 +1,13 @@
 //! The `texture` kind: texture synthesis from a style image alone (Gatys,
 //! Ecker & Bethge 2015), run by the engine as a transfer with style loss only,
-//! from seeded noise, on a flat canvas ([`crate::engine::transfer::texture_spec`]).
+//! from seeded noise, on a flat canvas ([`crate::engine::gatys::transfer::texture_spec`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
-use crate::engine::image_io::fit_longer_side;
-use crate::engine::spec::{RunSpec, StyleRef};
-use crate::engine::transfer::texture_spec;
+use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::transfer::texture_spec;
+use crate::engine::infra::image_io::fit_longer_side;
 use crate::engine::Error;
 use crate::jobs::Role;
 

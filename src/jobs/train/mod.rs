@@ -16,7 +16,7 @@ use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::read_info;
 use crate::engine::fast::train::{TrainProgress, TrainSpec};
 use crate::engine::fast::transformer::Norm;
-use crate::engine::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
 use crate::engine::Error;
 use crate::jobs::Role;
 
@@ -105,7 +105,7 @@ impl Spec {
                     ));
                 }
                 let abs = std::fs::canonicalize(m).map_err(|e| Error::io(m, e))?;
-                let sha = crate::engine::weights::sha256_file(&abs)?;
+                let sha = crate::engine::nets::weights::sha256_file(&abs)?;
                 self.train.extend = Some(abs.clone());
                 Some(Input::hashed(Role::Model, None, abs, sha))
             }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::{Progress, Resume};
 use crate::engine::fast::train::{train, TrainOutcome, TrainSpec};
-use crate::engine::sink::Sink;
-use crate::engine::vgg::Vgg19;
+use crate::engine::infra::sink::Sink;
+use crate::engine::nets::vgg::Vgg19;
 use crate::engine::Error;
 
 /// Trains `spec` on `vgg`, writing checkpoints to `checkpoint`, continuing

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use super::sqlite::{SqliteBackend, DB_FILE};
 use super::MAX_CRASHES;
 use super::{Backend, Checkpoint, Claim, Filter, Finish, NewRun, OnInterrupted, WorkerInfo};
-use crate::engine::device::DeviceKind;
-use crate::engine::spec::RunSpec;
+use crate::engine::gatys::spec::RunSpec;
+use crate::engine::infra::device::DeviceKind;
 use crate::jobs::{stylize, Job, Outcome, RunFiles};
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::{format_time, now, DeviceDefaults, Input, Point, Run, Sample, Status};
@@ -172,7 +172,7 @@ impl Store {
         let points: Vec<Point> = samples
             .iter()
             .flat_map(|s| {
-                let l = crate::engine::transfer::Losses {
+                let l = crate::engine::gatys::transfer::Losses {
                     style: s.style,
                     content: s.content,
                     tv: s.tv,

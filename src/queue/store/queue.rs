@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::engine::device::DeviceKind;
+use crate::engine::infra::device::DeviceKind;
 use crate::queue::error::StoreResult;
 use crate::queue::run::{Run, Status};
 

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Ended, Worker, WorkerEvent};
-use crate::engine::flow::Flow;
-use crate::engine::image_io::{from_tensor, save_png};
+use crate::engine::gatys::transfer::{self, Event};
+use crate::engine::infra::flow::Flow;
+use crate::engine::infra::image_io::{from_tensor, save_png};
+use crate::engine::infra::output::OutputPolicy;
+use crate::engine::infra::sink::Sink;
 use crate::engine::optim::Rollback;
-use crate::engine::output::OutputPolicy;
-use crate::engine::sink::Sink;
-use crate::engine::transfer::{self, Event};
 use crate::engine::Error;
 use crate::jobs::{self, stylize, Progress};
 use crate::queue::error::StoreError;

@@ -16,10 +16,12 @@ use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::model_file::{read_info, Model as FastModel};
 use crate::engine::fast::models::{ModelLibrary, EXT};
 use crate::engine::fast::train::read_resume;
-use crate::engine::image_io::{load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT};
-use crate::engine::output::OutputPolicy;
-use crate::engine::vgg::Pooling;
-use crate::engine::weights::sha256_file;
+use crate::engine::infra::image_io::{
+    load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
+};
+use crate::engine::infra::output::OutputPolicy;
+use crate::engine::nets::vgg::Pooling;
+use crate::engine::nets::weights::sha256_file;
 use crate::engine::Error;
 use crate::jobs::train::run::run as train_job;
 use crate::jobs::{self, Outcome, Progress};

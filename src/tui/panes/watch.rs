@@ -59,7 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if rules.is_empty() {
         f.render_widget(
             Paragraph::new(
-                "No drop folders configured. Add [[watch]] rules to your config (see README, Drop folders) and run `atelier watch`; their state shows here.",
+                "No drop folders configured. Add [[watch]] rules to your config (see docs/drop-folders.md) and run `atelier watch`; their state shows here.",
             )
             .wrap(Wrap { trim: true })
             .style(app.theme.muted())

@@ -298,7 +298,7 @@ fn insert_run(conn: &Connection, run: &super::NewRun, min_id: i64) -> rusqlite::
             run.inputs,
             min_id,
             run.device_kind
-                .map(crate::engine::device::DeviceKind::as_str),
+                .map(crate::engine::infra::device::DeviceKind::as_str),
             run.device_defaults,
         ],
         |r| r.get(0),

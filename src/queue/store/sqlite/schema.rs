@@ -164,7 +164,7 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
-    use crate::engine::spec::{RunSpec, StyleRef};
+    use crate::engine::gatys::spec::{RunSpec, StyleRef};
     use crate::queue::{Input, RollbackRecord, Status, Store};
 
     fn record(eval: i64, loss: f64) -> RollbackRecord {

@@ -8,9 +8,9 @@ use super::kind::Kind;
 use super::params::Param;
 use crate::engine::analogy::AnalogySpec;
 use crate::engine::fast::train::TrainSpec;
-use crate::engine::library::Library;
-use crate::engine::memory::run_bytes;
-use crate::engine::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::infra::library::Library;
+use crate::engine::infra::memory::run_bytes;
 use crate::jobs::{analogy, apply, texture, train, Job, Limits};
 use crate::tui::data::{DeviceMemory, NewRun};
 use crate::tui::lib_item::{LibItem, ModelItem};
@@ -652,9 +652,9 @@ fn model_styles(m: &ModelItem) -> apply::ModelStyles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::pyramid::Scales;
-    use crate::engine::spec::OptimizerKind;
-    use crate::engine::vgg::Padding;
+    use crate::engine::gatys::pyramid::Scales;
+    use crate::engine::gatys::spec::OptimizerKind;
+    use crate::engine::nets::vgg::Padding;
     use std::path::Path;
 
     fn form(styles: &[&str]) -> ComposeState {

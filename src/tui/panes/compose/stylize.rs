@@ -2,10 +2,10 @@
 
 use super::form::ComposeState;
 use super::params::{number, scale, Param};
-use crate::engine::color::ColorMode;
-use crate::engine::pyramid::Scales;
-use crate::engine::spec::{Init, OptimizerKind};
-use crate::engine::vgg::{Padding, Pooling};
+use crate::engine::gatys::pyramid::Scales;
+use crate::engine::gatys::spec::{Init, OptimizerKind};
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::vgg::{Padding, Pooling};
 
 fn engine(e: crate::engine::Error) -> String {
     e.to_string()

@@ -4,7 +4,7 @@
 //! are normalised to sum 1, so a sum that overflows to infinity would
 //! otherwise scale every weight to 0 and give a flat image.
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// One weight: a finite number ≥ 0.
 pub fn check_weight(w: f64) -> Result<()> {

@@ -7,12 +7,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::color::ColorMode;
-use super::error::{Error, Result};
-use super::image_io::DEFAULT_PIXEL_LIMIT;
-use super::mrf::StyleLoss;
-use super::pyramid::{self, Scales};
-use super::vgg::{Layer, Padding, Pooling};
+use crate::engine::gatys::mrf::StyleLoss;
+use crate::engine::gatys::pyramid::{self, Scales};
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::nets::color::ColorMode;
+use crate::engine::nets::vgg::{Layer, Padding, Pooling};
 
 /// A layer with its weight within its loss, written `relu4_2` or `relu4_2:0.5`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

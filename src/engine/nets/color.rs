@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// How the content's colours are kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use tch::{Device, Kind, Tensor};
 
-use super::error::{Error, Result};
-use super::input::{check_complete, read_regular};
-use super::output::{image_format, OutputPolicy};
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::input::{check_complete, read_regular};
+use crate::engine::infra::output::{image_format, OutputPolicy};
 
 /// Images above this many pixels are refused before decoding (decompression bombs).
 pub const DEFAULT_PIXEL_LIMIT: u64 = 64 * 1024 * 1024;
@@ -18,7 +18,7 @@ pub const DEFAULT_PIXEL_LIMIT: u64 = 64 * 1024 * 1024;
 pub const MIN_SIDE: u32 = 16;
 
 /// Reads an image file: only a regular, non-empty, complete file (see
-/// [`super::input`]) within the pixel limit (from the header, before decoding)
+/// [`crate::engine::infra::input`]) within the pixel limit (from the header, before decoding)
 /// is decoded; its EXIF orientation is applied and any alpha channel dropped.
 pub fn load_rgb(path: &Path, pixel_limit: u64) -> Result<RgbImage> {
     let bytes = match read_regular(path, max_file_bytes(pixel_limit)) {
@@ -167,7 +167,7 @@ pub fn save_png(
 }
 
 /// Writes `img` as PNG with `text` as iTXt chunks under `policy` (temporary
-/// file, synced, renamed into place; see [`super::output`]); or, when the
+/// file, synced, renamed into place; see [`crate::engine::infra::output`]); or, when the
 /// path's extension names another format, in that format (which holds no
 /// text chunks). An extension atelier cannot write is refused.
 pub fn save_png_with(
@@ -248,7 +248,7 @@ pub fn software() -> String {
 
 /// Reads the text chunks of a PNG (e.g. the run parameters atelier stores).
 pub fn read_png_text(path: &Path) -> Result<Vec<(String, String)>> {
-    let f = super::input::open_regular(path)?;
+    let f = crate::engine::infra::input::open_regular(path)?;
     let dec = png::Decoder::new(BufReader::new(f));
     let reader = dec.read_info().map_err(|e| Error::Decode {
         path: path.to_path_buf(),

@@ -15,8 +15,8 @@ use std::path::Path;
 use tch::{Kind, Tensor};
 use zip::{CompressionMethod, ZipArchive};
 
-use super::error::{Error, Result};
-use super::fast::model_file::non_finite;
+use crate::engine::fast::model_file::non_finite;
+use crate::engine::infra::error::{Error, Result};
 
 /// The most a state dict may declare, all entries together. The importers
 /// read at most pytorch-AdaIN's `vgg_normalised.pth` (80 MB; a TransformerNet

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// One image of a library.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! optimisation, a training run, an analogy) gives after each step. It lives
 //! apart from any one loop so optimisers and training loops share it.
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// Whether the work should go on after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// What a path is when it is not a regular file, for the error message.
 fn kind_of(ft: std::fs::FileType) -> Option<&'static str> {

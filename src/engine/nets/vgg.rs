@@ -10,8 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::error::{Error, Result};
-use super::weights::Weights;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::nets::weights::Weights;
 
 /// Caffe's ImageNet mean in B, G, R order, in 0..255 units.
 pub const CAFFE_MEAN_BGR: [f64; 3] = [103.939, 116.779, 123.68];

@@ -12,7 +12,7 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// An injected write failure: the test seam for the writers. It is a field
 /// of the policy, not a global or an environment variable, so a test can

@@ -13,19 +13,19 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
-use super::color::{luminance, match_color, with_chroma_of, ColorMode};
-use super::error::{Error, Result};
-use super::image_io::{resize_longer_side, to_tensor};
-use super::losses::{content_loss, gram, gram_term, total_variation};
-use super::mrf::{mrf_loss, mrf_target, MrfTarget};
-use super::optim::{
+use crate::engine::gatys::mrf::{mrf_loss, mrf_target, MrfTarget};
+use crate::engine::gatys::pyramid::{split_steps, Scales};
+use crate::engine::gatys::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
+use crate::engine::gatys::tiling;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::image_io::{resize_longer_side, to_tensor};
+use crate::engine::nets::color::{luminance, match_color, with_chroma_of, ColorMode};
+use crate::engine::nets::losses::{content_loss, gram, gram_term, total_variation};
+use crate::engine::nets::vgg::{Layer, Vgg19};
+use crate::engine::optim::{
     minimize, AdamConfig, GuardConfig, GuardEvent, LbfgsConfig, Method, Plateau, Rollback, Status,
     StopReason,
 };
-use super::pyramid::{split_steps, Scales};
-use super::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
-use super::tiling;
-use super::vgg::{Layer, Vgg19};
 
 /// The weighted loss terms of one evaluation.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -56,8 +56,8 @@ pub struct Progress {
     pub scales: usize,
 }
 
-pub use super::flow::Flow;
-pub use super::sink::Sink;
+pub use crate::engine::infra::flow::Flow;
+pub use crate::engine::infra::sink::Sink;
 
 /// What a transfer reports to its [`Sink`]: each evaluation, and each
 /// divergence caught and rolled back to the best iterate (evaluations counted
@@ -453,7 +453,7 @@ struct Offset {
 }
 
 /// Runs the style transfer: single-scale, or coarse to fine over the
-/// pyramid of `spec.scales` (see [`super::pyramid`]). `styles` are the decoded
+/// pyramid of `spec.scales` (see [`crate::engine::gatys::pyramid`]). `styles` are the decoded
 /// images of `spec.styles`. The image returned is the best iterate of the finest
 /// scale; evaluations and rollbacks count over all scales.
 pub fn stylize(
@@ -585,7 +585,7 @@ fn run_scale(
     let snapshot_every = sink.preview_every();
     let point = RefCell::new(None);
     let mut objective = |x: &Tensor| -> Result<(f64, Tensor)> {
-        super::optim::in_place(|| x.shallow_clone().f_clamp_(0.0, 1.0))?;
+        crate::engine::optim::in_place(|| x.shallow_clone().f_clamp_(0.0, 1.0))?;
         if snapshot_every > 0 {
             // The guard reports an evaluation before the optimiser moves x.
             *point.borrow_mut() = Some(x.shallow_clone());
@@ -695,7 +695,7 @@ fn run_scale(
     Ok((outcome, out.best))
 }
 
-/// A tiled run (see [`super::tiling`]): [`tiling::PASSES`] passes, each over a
+/// A tiled run (see [`crate::engine::gatys::tiling`]): [`tiling::PASSES`] passes, each over a
 /// grid of `tile`-px tiles overlapping by a quarter tile and shifted by a third
 /// of a tile from the last pass's; every tile of a pass gets an equal share of
 /// the steps (at least one). Runs single-scale at `spec.size`.

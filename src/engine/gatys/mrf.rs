@@ -14,7 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// Which style loss a run uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

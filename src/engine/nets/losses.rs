@@ -5,7 +5,7 @@
 
 use tch::{Reduction, Tensor};
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 fn dims4(t: &Tensor, what: &'static str) -> Result<(i64, i64, i64, i64)> {
     t.size4().map_err(|_| {

@@ -1,15 +1,15 @@
 //! Where long work (an optimisation, a training run, an analogy) reports as it
 //! goes: one sink for every kind of work, as ripgrep's `Sink`. Each call's
 //! return value carries the caller's answer: `Ok(Flow::Stop)` stops the work
-//! (it then returns [`super::Error::Cancelled`] and writes nothing), an error
+//! (it then returns [`crate::engine::Error::Cancelled`] and writes nothing), an error
 //! ends it with that error.
 
 use std::path::Path;
 
 use tch::Tensor;
 
-use super::error::Result;
-use super::flow::Flow;
+use crate::engine::infra::error::Result;
+use crate::engine::infra::flow::Flow;
 
 /// Receives the progress `P` of one kind of work (the kind's own progress
 /// type), preview images, checkpoints and the end.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum Error {
     // The field is not named `source`: thiserror would then chain it, and
     // `{:#}` would print the OS message twice.
-    #[error("{path}: {}", super::output::os_reason(error))]
+    #[error("{path}: {}", crate::engine::infra::output::os_reason(error))]
     Io {
         path: PathBuf,
         error: std::io::Error,

@@ -3,8 +3,8 @@
 
 use tch::Device;
 
-use super::error::{Error, Result};
-use super::memory;
+use crate::engine::infra::error::{Error, Result};
+use crate::engine::infra::memory;
 
 /// Parses a device name. `auto` picks the freest CUDA device ([`resolve_auto`]
 /// with no device taken), the CPU when there is none. Asking for CUDA on a
@@ -229,7 +229,7 @@ pub fn device_of_name(s: &str) -> Option<Device> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::memory::parse_smi;
+    use crate::engine::infra::memory::parse_smi;
 
     fn gpu(i: usize, free_mib: Option<u64>) -> Gpu {
         Gpu {

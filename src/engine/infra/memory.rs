@@ -6,7 +6,7 @@
 //! backward pass) times a factor for the backward pass's gradients and
 //! libtorch's workspace, plus the images, the optimiser's state (L-BFGS keeps
 //! 2·history image-sized vectors) and the MRF patch matrices. The factor was
-//! fitted to the peak resident memory measured on a CPU (see README, "Memory").
+//! fitted to the peak resident memory measured on a CPU (see docs/methods.md, "Memory").
 //! On a CPU the process's resident memory before the run (libtorch, the network)
 //! is added; on CUDA the free memory already excludes the network.
 //!
@@ -16,11 +16,11 @@
 
 use tch::Device;
 
-use super::error::{Error, ErrorClass, Result};
-use super::image_io::fit_longer_side;
-use super::mrf::StyleLoss;
-use super::spec::{OptimizerKind, RunSpec};
-use super::vgg::stage_numels;
+use crate::engine::gatys::mrf::StyleLoss;
+use crate::engine::gatys::spec::{OptimizerKind, RunSpec};
+use crate::engine::infra::error::{Error, ErrorClass, Result};
+use crate::engine::infra::image_io::fit_longer_side;
+use crate::engine::nets::vgg::stage_numels;
 
 /// Forward activations are kept for the backward pass, which allocates their
 /// gradients as it goes; fitted on a CPU (README, "Memory").
@@ -237,7 +237,7 @@ pub fn device_memory(device: Device) -> Result<DeviceMemory, String> {
         Device::Cuda(i) => {
             // Makes sure libtorch has loaded (and initialised) its CUDA side.
             let _ = tch::Cuda::device_count();
-            let runtime = match super::cudart::mem_get_info(i) {
+            let runtime = match crate::engine::infra::cudart::mem_get_info(i) {
                 Ok((free, total)) => {
                     return Ok(DeviceMemory {
                         free,
@@ -369,7 +369,7 @@ pub fn check_against(
         spec.size,
         mib(e.run),
         mib(avail),
-        super::device::device_name(device)
+        crate::engine::infra::device::device_name(device)
     )))
 }
 
@@ -377,11 +377,13 @@ pub fn check_against(
 /// cuBLAS workspace, CPU allocator) into a clear error; other errors pass.
 pub fn explain_oom(e: Error, spec: &RunSpec, device: Device) -> Error {
     match e {
-        Error::Torch(msg) if super::error::classify_message(&msg) == ErrorClass::OutOfMemory => {
+        Error::Torch(msg)
+            if crate::engine::infra::error::classify_message(&msg) == ErrorClass::OutOfMemory =>
+        {
             let detail: String = msg.chars().take(160).collect();
             Error::Memory(format!(
                 "{} ran out of memory during the {} px run; lower --size (or the other runs on that device) [{detail}]",
-                super::device::device_name(device),
+                crate::engine::infra::device::device_name(device),
                 spec.size
             ))
         }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// Size of the first scale of an `auto` pyramid (or the network's minimum, if
 /// that is larger).

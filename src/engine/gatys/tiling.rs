@@ -8,7 +8,7 @@
 
 use tch::Tensor;
 
-use super::error::Result;
+use crate::engine::infra::error::Result;
 
 /// Passes over the image; each moves the grid.
 pub const PASSES: usize = 2;

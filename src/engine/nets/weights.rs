@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tch::Tensor;
 
-use super::error::{Error, Result};
+use crate::engine::infra::error::{Error, Result};
 
 /// The sha256 of the weights file made by `scripts/convert_weights.py`.
 pub const VGG19_SHA256: &str = "09ea48f3c588a8e8fa63633adb8ba7cd524b3f1467c177370cee25f009784059";
@@ -63,7 +63,7 @@ impl Weights {
 /// Hex sha256 of a file's contents.
 pub fn sha256_file(path: &Path) -> Result<String> {
     // Only regular files: a FIFO must not block the caller (the watcher).
-    let mut f = super::input::open_regular(path)?;
+    let mut f = crate::engine::infra::input::open_regular(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
