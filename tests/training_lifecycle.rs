@@ -369,6 +369,12 @@ fn two_command_line_trainings_of_one_name_cannot_run_at_once() {
         Duration::from_secs(300),
         || ck.exists(),
     );
+    // Frozen (still holding its lock) so that its checkpoint stays near the
+    // first one while the second starts, whatever the machine's speed.
+    assert_eq!(
+        unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGSTOP) },
+        0
+    );
     let second = cli_train(&data, &ds, "same", 4, &[]).output().unwrap();
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
@@ -378,7 +384,7 @@ fn two_command_line_trainings_of_one_name_cannot_run_at_once() {
     );
     drop(first);
     // Killed: its lock goes with it, and --resume continues its checkpoint.
-    let resumed = cli_train(&data, &ds, "same", 6, &["--resume"])
+    let resumed = cli_train(&data, &ds, "same", 12, &["--resume"])
         .output()
         .unwrap();
     assert!(resumed.status.success(), "{}", text(&resumed));
