@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{atelier_in, error_of, msg_net, ok, root, write_pattern};
+use crate::util::{atelier_in, error_of, msg_net, root, stdout_ok, write_pattern};
 
 /// A 40×32 photo in `dir`.
 fn photo(dir: &Path) -> PathBuf {
@@ -163,17 +163,19 @@ fn an_adain_mix_is_named_after_the_mix_and_records_normalised_weights() {
     let p = photo(dir.path());
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    ok(atelier_in(&dir.path().join("data"))
-        .args(["apply", "adain"])
-        .arg(&p)
-        .args([
-            "--style",
-            &format!("{}:1", painting(36029)),
-            "--style",
-            &format!("{}:3", painting(36131)),
-            "-o",
-        ])
-        .arg(&out));
+    stdout_ok(
+        atelier_in(&dir.path().join("data"))
+            .args(["apply", "adain"])
+            .arg(&p)
+            .args([
+                "--style",
+                &format!("{}:1", painting(36029)),
+                "--style",
+                &format!("{}:3", painting(36131)),
+                "-o",
+            ])
+            .arg(&out),
+    );
     let [file] = files_in(&out).try_into().unwrap();
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(name, "photo__adain-36029-0.25+36131-0.75.png");
@@ -198,7 +200,7 @@ fn o_with_a_trailing_slash_is_a_folder_and_the_extension_picks_the_format() {
     };
     // A folder that does not exist yet, named with a trailing slash.
     let new = dir.path().join("out/new");
-    ok(&mut apply(Path::new(&format!("{}/", new.display()))));
+    stdout_ok(&mut apply(Path::new(&format!("{}/", new.display()))));
     assert_eq!(files_in(&new), [new.join("photo__irises.png")]);
     // A trailing slash on a file is refused, the file untouched.
     let file = dir.path().join("file");
@@ -214,7 +216,7 @@ fn o_with_a_trailing_slash_is_a_folder_and_the_extension_picks_the_format() {
         ("png", image::ImageFormat::Png),
     ] {
         let o = dir.path().join(format!("x.{ext}"));
-        ok(&mut apply(&o));
+        stdout_ok(&mut apply(&o));
         let bytes = std::fs::read(&o).unwrap();
         assert_eq!(image::guess_format(&bytes).unwrap(), format, "{ext}");
     }
@@ -239,13 +241,13 @@ fn stylize_writes_the_format_its_output_names_and_into_a_new_folder() {
         c
     };
     let o = dir.path().join("s.jpg");
-    ok(&mut stylize(&o));
+    stdout_ok(&mut stylize(&o));
     let bytes = std::fs::read(&o).unwrap();
     assert_eq!(
         image::guess_format(&bytes).unwrap(),
         image::ImageFormat::Jpeg
     );
     let new = dir.path().join("fresh");
-    ok(&mut stylize(Path::new(&format!("{}/", new.display()))));
+    stdout_ok(&mut stylize(Path::new(&format!("{}/", new.display()))));
     assert_eq!(files_in(&new).len(), 1, "{:?}", files_in(&new));
 }

@@ -502,16 +502,6 @@ fn atelier_cmd(data: &Path) -> std::process::Command {
     c
 }
 
-fn run_ok(c: &mut std::process::Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Fails with one error line (after `Error: `) containing `want`.
 fn run_err(c: &mut std::process::Command, want: &str) {
     let out = c.output().unwrap();
@@ -541,7 +531,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         "--preview-every",
         "0",
     ];
-    run_ok(
+    crate::util::stdout_ok(
         atelier_cmd(&data)
             .current_dir(root())
             .args(["train", "--arch", "adain", "--style"])
@@ -550,7 +540,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
             .args(["-o", "tiny-adain"]),
     );
     for level in ["1", "2"] {
-        run_ok(
+        crate::util::stdout_ok(
             atelier_cmd(&data)
                 .current_dir(root())
                 .args(["train", "--arch", "wct", "--level", level])
@@ -570,7 +560,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         atelier_cmd(&data).args(["train", "--arch", "wct"]),
         "--level N is needed",
     );
-    run_ok(
+    crate::util::stdout_ok(
         atelier_cmd(&data)
             .args(["models", "import", "--arch", "adain"])
             .arg(root().join("tests/golden/adain_decoder.pth"))
@@ -587,7 +577,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
             .args(["--name", "wrong"]),
         "unexpected tensor",
     );
-    run_ok(
+    crate::util::stdout_ok(
         atelier_cmd(&data)
             .args(["models", "import"])
             .arg(root().join("tests/golden/transformer_import.pth"))
@@ -618,14 +608,14 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
     };
     let mix = format!("{}:1", style1.display());
     let mix2 = format!("{}:3", style2.display());
-    run_ok(apply("tiny-adain").args(["--style", &mix, "--style", &mix2]));
-    run_ok(
+    crate::util::stdout_ok(apply("tiny-adain").args(["--style", &mix, "--style", &mix2]));
+    crate::util::stdout_ok(
         apply("naoto")
             .arg("--style")
             .arg(&style1)
             .arg("--preserve-colors"),
     );
-    run_ok(
+    crate::util::stdout_ok(
         apply("tiny-wct")
             .arg("--style")
             .arg(&style1)
@@ -745,19 +735,24 @@ fn queued_applies_run_on_a_worker(data: &Path, content: &Path, s1: &Path, s2: &P
     let filter = atelier::queue::Filter::default();
     assert!(store().list(&filter).unwrap().is_empty(), "nothing queued");
     let mix = format!("{}:3", s2.display());
-    run_ok(add("tiny-adain").arg("--style").arg(s1).args([
+    crate::util::stdout_ok(add("tiny-adain").arg("--style").arg(s1).args([
         "--style",
         &mix,
         "--preserve-colors",
         "luminance",
     ]));
-    run_ok(
+    crate::util::stdout_ok(
         add("tiny-wct")
             .arg("--style")
             .arg(s1)
             .args(["--alpha", "0.4", "--levels", "1"]),
     );
-    run_ok(atelier_cmd(data).args(["worker", "--exit-when-idle", "--device", "cpu"]));
+    crate::util::stdout_ok(atelier_cmd(data).args([
+        "worker",
+        "--exit-when-idle",
+        "--device",
+        "cpu",
+    ]));
     let mut runs = store().list(&filter).unwrap();
     runs.sort_by_key(|r| r.id);
     assert_eq!(runs.len(), 2);

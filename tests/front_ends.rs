@@ -14,7 +14,7 @@ use atelier::tui::panes::compose::{ComposeState, Kind, MarkedStyle};
 use atelier::tui::panes::library::LibItem;
 use atelier::watch::{Rule, RuleConfig};
 
-use crate::util::{atelier_in, error_of, msg_net, ok, root, worker_config, write_pattern};
+use crate::util::{atelier_in, error_of, msg_net, root, stdout_ok, worker_config, write_pattern};
 
 /// The sentence every front end refuses an unknown painting with.
 const UNKNOWN: &str = "invalid style: 'no-such-painting' is neither a style of 'duo' (0:s0, 1:s1) nor a painting in the library or a file";
@@ -94,17 +94,21 @@ fn an_msg_net_takes_an_unseen_painting_from_every_front_end() {
     let painting = unseen().display().to_string();
     // (a) The one-shot command.
     let out = s.dir.join("cli.png");
-    ok(atelier_in(&s.data)
-        .args(["apply", "duo"])
-        .arg(&s.photo)
-        .args(["--style", &painting, "-o"])
-        .arg(&out));
+    stdout_ok(
+        atelier_in(&s.data)
+            .args(["apply", "duo"])
+            .arg(&s.photo)
+            .args(["--style", &painting, "-o"])
+            .arg(&out),
+    );
     assert!(out.exists());
     // (b) The queue.
-    ok(atelier_in(&s.data)
-        .args(["queue", "add", "apply", "duo"])
-        .arg(&s.photo)
-        .args(["--style", &painting]));
+    stdout_ok(
+        atelier_in(&s.data)
+            .args(["queue", "add", "apply", "duo"])
+            .arg(&s.photo)
+            .args(["--style", &painting]),
+    );
     let store = Store::open(&s.data).unwrap();
     // (c) A drop-folder rule, for an arrival.
     let r = rule(&s, std::slice::from_ref(&painting)).unwrap();

@@ -17,23 +17,13 @@ fn atelier(cwd: &Path, home: &Path) -> Command {
     c
 }
 
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn a_relative_data_dir_and_dataset_are_relative_to_the_current_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let (cwd, home) = (tmp.path().join("here"), tmp.path().join("home"));
     std::fs::create_dir_all(cwd.join("ds")).unwrap();
     std::fs::create_dir_all(&home).unwrap();
-    run_ok(atelier(&cwd, &home).args(["--data-dir", "d1", "runs", "ls"]));
+    crate::util::stdout_ok(atelier(&cwd, &home).args(["--data-dir", "d1", "runs", "ls"]));
     assert!(
         cwd.join("d1/atelier.db").is_file(),
         "not in the current folder"
@@ -44,7 +34,7 @@ fn a_relative_data_dir_and_dataset_are_relative_to_the_current_folder() {
     }
     let style = cwd.join("style.png");
     write_pattern(&style, 48, 48);
-    let added = run_ok(atelier(&cwd, &home).args([
+    let added = crate::util::stdout_ok(atelier(&cwd, &home).args([
         "--data-dir",
         "d1",
         "queue",
@@ -57,7 +47,7 @@ fn a_relative_data_dir_and_dataset_are_relative_to_the_current_folder() {
     ]));
     let run: serde_json::Value = serde_json::from_str(&added).unwrap();
     let id = run["id"].as_i64().unwrap_or_else(|| panic!("{added}"));
-    let shown = run_ok(atelier(&cwd, &home).args([
+    let shown = crate::util::stdout_ok(atelier(&cwd, &home).args([
         "--data-dir",
         "d1",
         "runs",

@@ -199,14 +199,3 @@ pub fn error_of(c: &mut std::process::Command) -> String {
     let line = err.lines().last().unwrap_or_default();
     line.trim_start_matches("error: ").to_string()
 }
-
-/// The stdout of a command that must succeed.
-pub fn ok(c: &mut std::process::Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
