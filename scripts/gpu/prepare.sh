@@ -16,8 +16,10 @@ trap 'rm -rf "$W"' EXIT
 source "$H/scripts/gpu/common.sh"
 C=$H/gpu-carry
 LIMIT=$((64 * 1024 * 1024))
-/usr/bin/python3 -c 'import PIL' 2>/dev/null ||
-  { echo "prepare: needs Debian's python3-pil to shrink the paintings (apt-get install python3-pil, as make dataset does)" >&2; exit 1; }
+# The venv of `make setup` has Pillow; a system python needs Debian's python3-pil.
+PYP=$([ -x "$H/.venv/bin/python" ] && echo "$H/.venv/bin/python" || echo python3)
+"$PYP" -c 'import PIL' 2>/dev/null ||
+  { echo "prepare: $PYP cannot import PIL to shrink the paintings: run make setup (or apt-get install python3-pil)" >&2; exit 1; }
 
 [ -n "${BIN:-}" ] || cargo build --release --bin atelier
 rm -rf "$C"
@@ -42,7 +44,7 @@ fi
 PAINT_SRC=$H/styles
 training_sets "$C/photos" "$W/paintings"
 # PAINT_PX: the paintings' longer side (smaller if the checkout has grown past the limit)
-/usr/bin/python3 scripts/gpu/shrink.py "${PAINT_PX:-512}" "$C/paintings" "$W/paintings"/*
+"$PYP" scripts/gpu/shrink.py "${PAINT_PX:-512}" "$C/paintings" "$W/paintings"/*
 # What the stages name: the styles of the bundled networks, the held-out paintings and
 # photos, with the catalogs that name them.
 bundled >"$W/bundled.txt"
