@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::infra::image_io::load_rgb;
+use crate::engine::infra::library::Library;
 use crate::engine::nets::weights::sha256_file;
 use crate::engine::Error;
 
@@ -77,7 +78,7 @@ impl Input {
         let abs = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         Ok(Input {
             role,
-            name,
+            name: name.or_else(|| Library::name_of_file(&abs)),
             sha256: sha256_file(&abs)?,
             path: abs,
         })
@@ -105,6 +106,27 @@ impl Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_library_file_given_by_path_is_named_by_its_catalogue() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("436528.png");
+        image::RgbImage::from_pixel(16, 16, image::Rgb([9, 9, 9]))
+            .save(&png)
+            .unwrap();
+        let other = Input::checked(Role::Style, None, &png, 1 << 20).unwrap();
+        assert_eq!(other.display_name(), "436528", "no catalogue: the stem");
+        std::fs::write(
+            dir.path().join("catalog.json"),
+            r#"[{"id": "436528", "name": "irises", "title": "Irises", "artist": "Vincent van Gogh",
+                 "licence": "CC0", "file": "436528.png"}]"#,
+        )
+        .unwrap();
+        let named = Input::checked(Role::Style, None, &png, 1 << 20).unwrap();
+        assert_eq!(named.display_name(), "irises");
+        let given = Input::checked(Role::Style, Some("mine".into()), &png, 1 << 20).unwrap();
+        assert_eq!(given.display_name(), "mine", "a name the user gave stays");
+    }
 
     #[test]
     fn roles_are_stored_under_their_names() {

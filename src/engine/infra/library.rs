@@ -60,6 +60,16 @@ impl Library {
         self.dir.join(&e.file)
     }
 
+    /// The catalogue name of the image at `path` when it is a file of the
+    /// library in its folder (so a painting given by path, `styles/436528.jpg`,
+    /// is still called by its name, not its number); `None` otherwise.
+    pub fn name_of_file(path: &Path) -> Option<String> {
+        let file = path.file_name()?.to_str()?;
+        let library = Library::open(path.parent()?).ok()?;
+        let entry = library.entries.iter().find(|e| e.file == file)?;
+        Some(entry.name.clone())
+    }
+
     /// Finds an entry by exact name or id, else by a unique name prefix.
     pub fn find(&self, query: &str) -> Result<&Entry> {
         let q = query.trim().to_lowercase();
