@@ -185,6 +185,7 @@ fn snapshot(
     (losses, points): (&mut LossCache, &mut PointCache),
     rules: &[RuleConfig],
 ) -> crate::queue::StoreResult<Snapshot> {
+    let watcher_running = crate::watch::presence::watcher_running(store.data_dir());
     Ok(Snapshot {
         queue: store.queue()?,
         history: store.list(&Filter {
@@ -205,8 +206,12 @@ fn snapshot(
             None => None,
         },
         data_dir: store.data_dir().to_path_buf(),
-        watch: with_arriving(rule_states(store, rules)?, store.data_dir()),
-        watcher_running: crate::watch::presence::watcher_running(store.data_dir()),
+        watch: with_arriving(
+            rule_states(store, rules)?,
+            store.data_dir(),
+            watcher_running,
+        ),
+        watcher_running,
         memory: None,
         content_size: None,
     })
@@ -214,8 +219,14 @@ fn snapshot(
 
 /// The rules' states with the files a running watcher sees arriving (the
 /// ledger knows only what was taken).
-fn with_arriving(mut rules: Vec<RuleState>, data_dir: &std::path::Path) -> Vec<RuleState> {
-    if let Some(state) = crate::watch::presence::state(data_dir) {
+fn with_arriving(
+    mut rules: Vec<RuleState>,
+    data_dir: &std::path::Path,
+    watcher_running: bool,
+) -> Vec<RuleState> {
+    // A report left by a watcher that is gone says nothing.
+    let report = watcher_running.then(|| crate::watch::presence::last_report(data_dir));
+    if let Some(state) = report.flatten() {
         for r in &mut rules {
             r.arriving = state.arriving.get(&r.name).copied().unwrap_or(0);
         }

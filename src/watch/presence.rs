@@ -94,9 +94,12 @@ pub fn watcher_running(data_dir: &Path) -> bool {
 /// The running watcher's last report; `None` when no watcher runs (a report
 /// left by a killed one says nothing) or none was written yet.
 pub fn state(data_dir: &Path) -> Option<PresenceState> {
-    if !watcher_running(data_dir) {
-        return None;
-    }
+    watcher_running(data_dir).then(|| last_report(data_dir))?
+}
+
+/// The last report written, whether or not its watcher still runs: for a
+/// caller that checked [`watcher_running`] already.
+pub fn last_report(data_dir: &Path) -> Option<PresenceState> {
     let bytes = std::fs::read(state_path(data_dir)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
