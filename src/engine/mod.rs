@@ -6,6 +6,7 @@ pub mod arbitrary;
 pub mod fast;
 pub mod gatys;
 pub mod infra;
+pub mod motion;
 pub mod nets;
 pub mod optim;
 
