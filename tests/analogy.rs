@@ -2,6 +2,7 @@
 //! answers, voting, field upsampling, reconstruction, the whole pipeline on
 //! identical images, and bad input through the binary. All tiny, on the CPU.
 
+use crate::util::atelier;
 use std::path::Path;
 use std::process::Command;
 
@@ -318,14 +319,6 @@ fn cancelling_stops_with_cancelled() {
     );
     assert!(matches!(r, Err(atelier::engine::Error::Cancelled)));
     assert_eq!(calls, 3);
-}
-
-fn atelier() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0");
-    c
 }
 
 /// `atelier analogy ARGS -o out` fails with one line containing `want` and

@@ -3,6 +3,7 @@
 //! scripts/golden_adain.py), importing their state dicts, the transforms'
 //! statistics, training a few iterations, and bad input.
 
+use crate::util::atelier_in;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -496,12 +497,6 @@ fn alpha_0_decodes_the_content_features_and_training_brings_the_output_closer_to
     assert!(after < 0.8 * before, "mean abs error {before} -> {after}");
 }
 
-fn atelier_cmd(data: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.arg("--data-dir").arg(data);
-    c
-}
-
 /// Fails with one error line (after `Error: `) containing `want`.
 fn run_err(c: &mut std::process::Command, want: &str) {
     let out = c.output().unwrap();
@@ -532,7 +527,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         "0",
     ];
     crate::util::stdout_ok(
-        atelier_cmd(&data)
+        atelier_in(&data)
             .current_dir(root())
             .args(["train", "--arch", "adain", "--style"])
             .arg(&style1)
@@ -541,7 +536,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
     );
     for level in ["1", "2"] {
         crate::util::stdout_ok(
-            atelier_cmd(&data)
+            atelier_in(&data)
                 .current_dir(root())
                 .args(["train", "--arch", "wct", "--level", level])
                 .args(tiny)
@@ -549,7 +544,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         );
     }
     run_err(
-        atelier_cmd(&data)
+        atelier_in(&data)
             .current_dir(root())
             .args(["train", "--arch", "wct", "--level", "2"])
             .args(tiny)
@@ -557,11 +552,11 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         "level-2 decoder already",
     );
     run_err(
-        atelier_cmd(&data).args(["train", "--arch", "wct"]),
+        atelier_in(&data).args(["train", "--arch", "wct"]),
         "--level N is needed",
     );
     crate::util::stdout_ok(
-        atelier_cmd(&data)
+        atelier_in(&data)
             .args(["models", "import", "--arch", "adain"])
             .arg(root().join("tests/golden/adain_decoder.pth"))
             .arg("--encoder")
@@ -569,7 +564,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
             .args(["--name", "naoto"]),
     );
     run_err(
-        atelier_cmd(&data)
+        atelier_in(&data)
             .args(["models", "import", "--arch", "adain"])
             .arg(root().join("tests/golden/transformer_import.pth"))
             .arg("--encoder")
@@ -578,12 +573,12 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
         "unexpected tensor",
     );
     crate::util::stdout_ok(
-        atelier_cmd(&data)
+        atelier_in(&data)
             .args(["models", "import"])
             .arg(root().join("tests/golden/transformer_import.pth"))
             .args(["--name", "tiny-fast"]),
     );
-    let ls = crate::util::json_output(atelier_cmd(&data).args(["models", "ls", "--json"]));
+    let ls = crate::util::json_output(atelier_in(&data).args(["models", "ls", "--json"]));
     let method = |name: &str| {
         ls.as_array()
             .unwrap()
@@ -598,7 +593,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
     let outdir = dir.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
     let apply = |model: &str| {
-        let mut c = atelier_cmd(&data);
+        let mut c = atelier_in(&data);
         c.args(["apply", model])
             .arg(&content)
             .arg("-o")
@@ -700,7 +695,7 @@ fn cli_trains_imports_applies_and_refuses_bad_input_writing_nothing() {
 /// when queued (nothing is queued on an error); a worker writes the outputs.
 fn queued_applies_run_on_a_worker(data: &Path, content: &Path, s1: &Path, s2: &Path) {
     let add = |model: &str| {
-        let mut c = atelier_cmd(data);
+        let mut c = atelier_in(data);
         c.args(["queue", "add", "apply", model])
             .arg(content)
             .args(["--size", "40"]);
@@ -747,7 +742,7 @@ fn queued_applies_run_on_a_worker(data: &Path, content: &Path, s1: &Path, s2: &P
             .arg(s1)
             .args(["--alpha", "0.4", "--levels", "1"]),
     );
-    crate::util::stdout_ok(atelier_cmd(data).args([
+    crate::util::stdout_ok(atelier_in(data).args([
         "worker",
         "--exit-when-idle",
         "--device",

@@ -2,6 +2,7 @@
 //! against a PyTorch reference on the same weights (tests/golden/cin.safetensors
 //! from scripts/golden_cin.py), model files, mixing, `--extend`, the CLI.
 
+use crate::util::atelier_in;
 use atelier::engine::fast::apply::forward_padded_mix;
 use atelier::engine::fast::mix::StyleMix;
 use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
@@ -150,10 +151,6 @@ const STYLE_A: &str = "styles/36029.jpg";
 const STYLE_B: &str = "styles/435809.jpg";
 const STYLE_C: &str = "styles/36131.jpg";
 
-fn atelier(data: &Path) -> Command {
-    crate::util::atelier_in(data)
-}
-
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -268,7 +265,7 @@ fn model_files_say_cin_and_list_their_styles() {
     let back = Model::load(&p, Device::Cpu).unwrap();
     assert_eq!(back.info.arch, cin_arch(STYLES));
 
-    let ls = crate::util::json_output(atelier(&data).args(["models", "ls", "--json"]));
+    let ls = crate::util::json_output(atelier_in(&data).args(["models", "ls", "--json"]));
     let e = ls
         .as_array()
         .unwrap()
@@ -278,10 +275,10 @@ fn model_files_say_cin_and_list_their_styles() {
     assert_eq!(e["architecture"], "cin");
     assert_eq!(e["style_names"], serde_json::json!(["s0", "s1", "s2"]));
     assert_eq!(e["styles"].as_array().unwrap().len(), 3);
-    let text = ok(atelier(&data).args(["models", "ls"]));
+    let text = ok(atelier_in(&data).args(["models", "ls"]));
     assert!(text.contains("3 styles: 0:s0, 1:s1, 2:s2"), "{text}");
     let show: serde_json::Value =
-        serde_json::from_str(&ok(atelier(&data).args(["models", "show", "tri"]))).unwrap();
+        serde_json::from_str(&ok(atelier_in(&data).args(["models", "show", "tri"]))).unwrap();
     let styles = show["info"]["styles"].as_array().unwrap();
     assert_eq!(styles.len(), 3);
     for (i, s) in styles.iter().enumerate() {
@@ -420,7 +417,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let ds = dataset(dir.path());
-    let say = ok(atelier(&data)
+    let say = ok(atelier_in(&data)
         .args(["train", "--style", STYLE_A, "--style", STYLE_B, "-o", "duo"])
         .args(train_args(&ds)));
     assert!(
@@ -428,7 +425,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         "{say}"
     );
     let (a, b) = ("water-moon-avalokiteshvara", "the-harvesters");
-    let ls = crate::util::json_output(atelier(&data).args(["models", "ls", "--json"]));
+    let ls = crate::util::json_output(atelier_in(&data).args(["models", "ls", "--json"]));
     let duo = ls
         .as_array()
         .unwrap()
@@ -437,11 +434,11 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         .unwrap();
     assert_eq!(duo["style_names"], serde_json::json!([a, b]));
     // The single STYLE positional still trains a single-style network.
-    ok(atelier(&data)
+    ok(atelier_in(&data)
         .args(["train", STYLE_C, "-o", "solo"])
         .args(train_args(&ds)));
     // --extend: a new model with the old styles first.
-    ok(atelier(&data)
+    ok(atelier_in(&data)
         .args(["train", "--extend", "duo", "--style", STYLE_C, "-o", "trio"])
         .args(train_args(&ds)));
     let trio = read_info(&data.join("models/trio.safetensors")).unwrap();
@@ -451,7 +448,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let apply = |name: &str, styles: &[&str]| {
-        let mut c = atelier(&data);
+        let mut c = atelier_in(&data);
         c.args(["apply", "duo", "contents/chelsea.png", "--size", "40", "-o"])
             .arg(out.join(name));
         for s in styles {
@@ -472,7 +469,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     assert_ne!(px("half.png"), px("b.png"));
     assert_ne!(px("a.png"), px("b.png"));
     // The default name carries the style.
-    ok(atelier(&data)
+    ok(atelier_in(&data)
         .args([
             "apply",
             "duo",
@@ -499,7 +496,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
     }
     let e = fails(
-        atelier(&data)
+        atelier_in(&data)
             .args([
                 "apply",
                 "solo",
@@ -512,7 +509,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     );
     assert!(e.contains("'solo' is a single-style model"), "{e}");
     let e = fails(
-        atelier(&data)
+        atelier_in(&data)
             .args(["train", "--extend", "solo", "--style", STYLE_A, "-o", "x"])
             .args(train_args(&ds)),
     );
@@ -525,13 +522,13 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     );
 
     // Queued: a multi-style training and an apply with a style, run by a worker.
-    ok(atelier(&data)
+    ok(atelier_in(&data)
         .args([
             "queue", "add", "train", "--style", STYLE_B, "--style", STYLE_C,
         ])
         .args(["--name", "queued"])
         .args(train_args(&ds)));
-    ok(atelier(&data).args([
+    ok(atelier_in(&data).args([
         "queue",
         "add",
         "apply",
@@ -542,9 +539,9 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         "--style",
         "1",
     ]));
-    let e = fails(atelier(&data).args(["queue", "add", "apply", "duo", "contents/chelsea.png"]));
+    let e = fails(atelier_in(&data).args(["queue", "add", "apply", "duo", "contents/chelsea.png"]));
     assert!(e.contains("multi-style model"), "{e}");
-    ok(atelier(&data).args(["worker", "--exit-when-idle", "--device", "cpu"]));
+    ok(atelier_in(&data).args(["worker", "--exit-when-idle", "--device", "cpu"]));
     let q = read_info(&data.join("models/queued.safetensors")).unwrap();
     assert_eq!(q.arch.norm, Norm::Conditional { styles: 2 });
     let store = atelier::queue::Store::open(&data).unwrap();

@@ -1,20 +1,12 @@
 //! `atelier stylize` end to end through the binary: a tiny real run, every bad
 //! input of the core issue, and Ctrl-C.
 
+use crate::util::atelier;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::util::{root, write_pattern};
-
-fn atelier() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    // Keep the user's own config out of the tests; use the repo's files.
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0");
-    c
-}
 
 fn content() -> String {
     root().join("contents/chelsea.png").display().to_string()

@@ -2,6 +2,7 @@
 //! (tests/golden/transformer*.{safetensors,pth}, from scripts/golden_transformer.py),
 //! importing state dicts, model files, training and resuming, bad input.
 
+use crate::util::atelier_in;
 use std::path::{Path, PathBuf};
 
 use atelier::engine::fast::apply::forward_padded;
@@ -329,17 +330,11 @@ fn apply_pads_odd_sizes_and_tiles_cover_the_image() {
     assert_eq!(tiled.dimensions(), (150, 137));
 }
 
-fn atelier_cmd(data: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.arg("--data-dir").arg(data);
-    c
-}
-
 #[test]
 fn cli_imports_lists_applies_and_refuses_bad_content_writing_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = atelier_cmd(&data)
+    let out = atelier_in(&data)
         .args(["models", "import"])
         .arg(root().join("tests/golden/transformer_import.pth"))
         .args(["--name", "tiny"])
@@ -350,7 +345,7 @@ fn cli_imports_lists_applies_and_refuses_bad_content_writing_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ls = crate::util::json_output(atelier_cmd(&data).args(["models", "ls", "--json"]));
+    let ls = crate::util::json_output(atelier_in(&data).args(["models", "ls", "--json"]));
     let tiny = ls
         .as_array()
         .unwrap()
@@ -362,7 +357,7 @@ fn cli_imports_lists_applies_and_refuses_bad_content_writing_nothing() {
 
     let outdir = dir.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
-    let ok = atelier_cmd(&data)
+    let ok = atelier_in(&data)
         .args(["apply", "tiny"])
         .arg(root().join("contents/chelsea.png"))
         .arg("-o")
@@ -384,7 +379,7 @@ fn cli_imports_lists_applies_and_refuses_bad_content_writing_nothing() {
 
     let bad = dir.path().join("bad.png");
     std::fs::write(&bad, b"not a png").unwrap();
-    let fail = atelier_cmd(&data)
+    let fail = atelier_in(&data)
         .args(["apply", "tiny"])
         .arg(root().join("contents/coffee.png"))
         .arg(&bad)
@@ -404,7 +399,7 @@ fn cli_imports_lists_applies_and_refuses_bad_content_writing_nothing() {
         "nothing more written"
     );
 
-    let rm = atelier_cmd(&data)
+    let rm = atelier_in(&data)
         .args(["models", "rm", "tiny"])
         .output()
         .unwrap();

@@ -2,8 +2,9 @@
 //! migration, rows this build cannot read, a stylize and a texture run side
 //! by side (killed and resumed), and a stale run re-claimed by a second worker.
 
+use crate::util::atelier_in;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use atelier::engine::gatys::spec::{RunSpec, StyleRef};
@@ -13,17 +14,8 @@ use atelier::queue::{Filter, Input, Status, Store, StoreError, StoredJob};
 
 use crate::util::{json_output, root, wait_until};
 
-fn atelier(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.arg("--data-dir")
-        .arg(data)
-        .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root());
-    c
-}
-
 fn worker(data: &Path) -> Child {
-    atelier(data)
+    atelier_in(data)
         .args([
             "worker",
             "--exit-when-idle",
@@ -44,11 +36,11 @@ fn ok(o: &Output) -> String {
 }
 
 fn runs_json(data: &Path) -> Vec<serde_json::Value> {
-    serde_json::from_value(json_output(atelier(data).args(["runs", "ls", "--json"]))).unwrap()
+    serde_json::from_value(json_output(atelier_in(data).args(["runs", "ls", "--json"]))).unwrap()
 }
 
 fn queue_add(data: &Path, args: &[&str]) -> i64 {
-    let out = ok(&atelier(data)
+    let out = ok(&atelier_in(data)
         .args(["queue", "add"])
         .args(args)
         .output()
@@ -180,7 +172,11 @@ fn a_row_this_build_cannot_read_is_listed_not_fatal_and_never_claimed() {
     let seen = runs_json(dir.path());
     let kinds: Vec<&str> = seen.iter().map(|r| r["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["stylize", "fast-style", "stylize"]);
-    assert!(ok(&atelier(dir.path()).args(["runs", "ls"]).output().unwrap()).contains("fast-style"));
+    assert!(ok(&atelier_in(dir.path())
+        .args(["runs", "ls"])
+        .output()
+        .unwrap())
+    .contains("fast-style"));
     // The higher-priority run of an unknown kind is left for a build that knows it.
     let claimed = store.claim("w:1", "cpu").unwrap().unwrap();
     assert_eq!(claimed.id, good);
@@ -237,7 +233,7 @@ fn a_stylize_and_a_texture_run_from_the_cli_are_run_by_one_worker() {
     assert_eq!(r.inputs.len(), 1);
     let img = image::open(r.output.unwrap()).unwrap();
     assert_eq!((img.width(), img.height()), (40, 40));
-    let shown = json_output(atelier(d).args(["runs", "show", &t.to_string(), "--json"]));
+    let shown = json_output(atelier_in(d).args(["runs", "show", &t.to_string(), "--json"]));
     assert_eq!(shown["run"]["kind"], "texture");
     // L-BFGS may evaluate more than once a step, and a rolled-back
     // evaluation has no sample.

@@ -2,6 +2,7 @@
 //! worker (also one killed mid-training), and a drop folder with `model =`.
 //! Tiny sizes throughout (32–48 px, a handful of iterations).
 
+use crate::util::atelier_in;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,17 +12,7 @@ use atelier::engine::fast::transformer::{Arch, Norm};
 use atelier::jobs::Outcome;
 use atelier::queue::{Filter, Run, Status, Store};
 
-use crate::util::{json_output, root, write_pattern};
-
-fn atelier(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0")
-        .arg("--data-dir")
-        .arg(data);
-    c
-}
+use crate::util::{json_output, write_pattern};
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -41,7 +32,7 @@ fn dataset(dir: &Path) -> PathBuf {
 
 fn queue_train(data: &Path, ds: &Path, name: &str, iterations: u64, every: u64) {
     let (it, ev) = (iterations.to_string(), every.to_string());
-    ok(atelier(data)
+    ok(atelier_in(data)
         .args(["queue", "add", "train", "styles/36029.jpg", "--name", name])
         .args(["--dataset".as_ref(), ds.as_os_str()])
         .args([
@@ -61,7 +52,7 @@ fn queue_train(data: &Path, ds: &Path, name: &str, iterations: u64, every: u64) 
 }
 
 fn worker(data: &Path) -> String {
-    ok(atelier(data).args([
+    ok(atelier_in(data).args([
         "worker",
         "--exit-when-idle",
         "--device",
@@ -78,7 +69,7 @@ fn runs(data: &Path) -> Vec<Run> {
 }
 
 fn model_names(data: &Path) -> Vec<(String, serde_json::Value)> {
-    let v = json_output(atelier(data).args(["models", "ls", "--json"]));
+    let v = json_output(atelier_in(data).args(["models", "ls", "--json"]));
     v.as_array()
         .unwrap()
         .iter()
@@ -113,7 +104,7 @@ fn a_queued_training_run_saves_its_model_into_the_library() {
     assert!(store.files(r.id).current().exists());
     assert!(store.files(r.id).output().exists());
     // The name is taken now: a second run of that name is refused at once.
-    let out = atelier(&data)
+    let out = atelier_in(&data)
         .args([
             "queue",
             "add",
@@ -146,7 +137,7 @@ fn a_training_worker_killed_mid_run_resumes_from_its_checkpoint() {
     let ds = dataset(tmp.path());
     queue_train(&data, &ds, "resumed", 40, 5);
     let w = Killed(
-        atelier(&data)
+        atelier_in(&data)
             .args(["worker", "--device", "cpu"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -218,16 +209,16 @@ fn apply_and_analogy_are_queued_and_executed() {
     let (a, b) = (tmp.path().join("a.png"), tmp.path().join("b.png"));
     write_pattern(&a, 40, 32);
     write_pattern(&b, 36, 36);
-    ok(atelier(&data)
+    ok(atelier_in(&data)
         .args(["queue", "add", "apply", "m"])
         .args([&a, &b])
         .args(["--size", "24"]));
-    ok(atelier(&data)
+    ok(atelier_in(&data)
         .args(["queue", "add", "analogy"])
         .args([&a, &b])
         .args(["--size", "32", "--fast"]));
     // A model that is not in the library is refused when queued.
-    let bad = atelier(&data)
+    let bad = atelier_in(&data)
         .args(["queue", "add", "apply", "no-such-model"])
         .arg(&a)
         .output()
@@ -263,7 +254,7 @@ fn apply_and_analogy_are_queued_and_executed() {
     let a_prime = image::open(dir.join("output.png")).unwrap();
     assert_eq!(a_prime.width(), 32);
     // runs ls names each kind with its inputs.
-    let ls = ok(atelier(&data).args(["runs", "ls"]));
+    let ls = ok(atelier_in(&data).args(["runs", "ls"]));
     assert!(ls.contains("apply") && ls.contains("analogy"), "{ls}");
 }
 
@@ -292,7 +283,7 @@ fn a_drop_folder_rule_with_a_model_delivers_one_pass_outputs() {
     user_model(&data, "m");
     // model and styles together, and an unknown model: errors naming the rule.
     let both = config(dir, "model = \"m\"\nstyles = [\"x\"]");
-    let out = atelier(&data)
+    let out = atelier_in(&data)
         .arg("--config")
         .arg(&both)
         .arg("watch")
@@ -301,7 +292,7 @@ fn a_drop_folder_rule_with_a_model_delivers_one_pass_outputs() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a single-style model"));
     let unknown = config(dir, "model = \"nope\"");
-    let out = atelier(&data)
+    let out = atelier_in(&data)
         .arg("--config")
         .arg(&unknown)
         .arg("watch")
@@ -314,7 +305,7 @@ fn a_drop_folder_rule_with_a_model_delivers_one_pass_outputs() {
     let cfg = config(dir, "model = \"m\"");
     let logf = std::fs::File::create(dir.join("watch.log")).unwrap();
     let _w = Killed(
-        atelier(&data)
+        atelier_in(&data)
             .arg("--config")
             .arg(&cfg)
             .arg("watch")

@@ -3,6 +3,7 @@
 //! (tests/golden/msg.safetensors from scripts/golden_msg.py), model files,
 //! training and the CLI.
 
+use crate::util::atelier_in;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -129,10 +130,6 @@ fn a_saved_msg_net_reads_back_as_one_with_its_styles_and_outputs() {
     assert!(e < 2e-2, "round trip through fp16: relative error {e}");
 }
 
-fn atelier(data: &Path) -> Command {
-    crate::util::atelier_in(data)
-}
-
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap();
     (
@@ -164,7 +161,7 @@ fn cli_trains_an_msg_net_applies_its_styles_and_mixes_and_refuses_bad_requests()
     let data = dir.path().join("data");
     let ds = dataset(dir.path());
     let train = |extra: &[&str]| {
-        let mut c = atelier(&data);
+        let mut c = atelier_in(&data);
         c.args(["train", "--arch", "msg", "--dataset"])
             .arg(&ds)
             .args(["--size", "32", "--style-size", "32", "--batch", "1"])
@@ -193,7 +190,7 @@ fn cli_trains_an_msg_net_applies_its_styles_and_mixes_and_refuses_bad_requests()
     let info = read_info(&data.join("models/duo.safetensors")).unwrap();
     assert_eq!(info.arch.norm, Norm::Inspiration { styles: 2 });
     assert_eq!(info.iterations, 3);
-    let (ok, ls) = run(atelier(&data).args(["models", "ls"]));
+    let (ok, ls) = run(atelier_in(&data).args(["models", "ls"]));
     assert!(
         ok && ls.contains("msg-net, width 0.125, 3 iterations, 2 styles"),
         "{ls}"
@@ -206,7 +203,7 @@ fn cli_trains_an_msg_net_applies_its_styles_and_mixes_and_refuses_bad_requests()
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let apply = |name: &str, styles: &[&str]| {
-        let mut c = atelier(&data);
+        let mut c = atelier_in(&data);
         c.args(["apply", "duo", "contents/chelsea.png", "--size", "40", "-o"])
             .arg(out.join(name));
         for s in styles {
@@ -229,7 +226,7 @@ fn cli_trains_an_msg_net_applies_its_styles_and_mixes_and_refuses_bad_requests()
     assert_ne!(px("both.png"), px("unseen.png"));
     assert_ne!(px("both.png"), px("a.png"));
     // The default name carries the painting's stem.
-    let (ok, say) = run(atelier(&data)
+    let (ok, say) = run(atelier_in(&data)
         .args(["apply", "duo", "contents/chelsea.png", "--size", "40"])
         .args(["--style", "styles/36131.jpg", "-o"])
         .arg(&out));

@@ -1,6 +1,7 @@
 //! Issue 20 items 6–10 and 14 (-shm), issue 19's worker items: the worker and
 //! the store never run a job twice, lose history, or die on a full disk.
 
+use crate::util::atelier_in;
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,17 +78,8 @@ fn stale_after_must_exceed_several_heartbeat_intervals() {
 
 // ---- item 8: a resumed run keeps its history ----
 
-fn atelier(data: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.arg("--data-dir")
-        .arg(data)
-        .env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root());
-    c
-}
-
 fn worker(data: &Path) -> std::process::Child {
-    atelier(data)
+    atelier_in(data)
         .args(["worker", "--exit-when-idle", "--device", "cpu"])
         .args(["--log-every", "0"])
         .stdout(std::process::Stdio::piped())
@@ -97,7 +89,7 @@ fn worker(data: &Path) -> std::process::Child {
 }
 
 fn queue_add(data: &Path, args: &[&str]) -> i64 {
-    let o = atelier(data)
+    let o = atelier_in(data)
         .args(["queue", "add"])
         .args(args)
         .output()
@@ -245,7 +237,7 @@ fn a_rerun_records_its_new_inputs_and_a_changed_input_fails_the_run() {
     let a: Vec<String> = args(&content);
     let id = queue_add(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
     // A missing file is refused at once, nothing queued.
-    let o = atelier(d)
+    let o = atelier_in(d)
         .args(["runs", "rerun", &id.to_string(), "--set"])
         .arg(format!("content={}", d.join("missing.png").display()))
         .output()
@@ -256,7 +248,7 @@ fn a_rerun_records_its_new_inputs_and_a_changed_input_fails_the_run() {
     assert_eq!(store.list(&Default::default()).unwrap().len(), 1);
     // Another photo: recorded with its own path and sha256.
     let other = root().join("contents/chelsea.png");
-    let o = atelier(d)
+    let o = atelier_in(d)
         .args(["runs", "rerun", &id.to_string(), "--set"])
         .arg(format!("content={}", other.display()))
         .output()

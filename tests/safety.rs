@@ -2,8 +2,9 @@
 //! failures and the low items, through the library and the binary. Every CLI
 //! case here uses `--dry-run` or fails before the run, so none optimises.
 
+use crate::util::atelier;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use atelier::config::Config;
 use atelier::engine::infra::image_io::{decode_rgb, load_rgb, save_png_with};
@@ -11,14 +12,6 @@ use atelier::engine::infra::output::{Fault, OutputPolicy};
 use proptest::prelude::*;
 
 use crate::util::{root, write_pattern};
-
-fn atelier() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0");
-    c
-}
 
 fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     atelier().args(args).output().unwrap()

@@ -1,17 +1,9 @@
 //! `atelier score`: the stylize loss of a given image, the measure the
 //! method comparisons in the README use.
 
-use std::process::Command;
+use crate::util::atelier;
 
-use crate::util::{json_output, root, weights_path, write_pattern};
-
-fn atelier() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
-        .env("ATELIER_HOME", root())
-        .env("RUST_BACKTRACE", "0");
-    c
-}
+use crate::util::{json_output, weights_path, write_pattern};
 
 fn score(
     image: &std::path::Path,

@@ -3,6 +3,7 @@
 //! resumes with other settings or another -o, a dataset changed after
 //! queueing. Tiny sizes (32 px crops of 48 px photos, width 0.25).
 
+use crate::util::atelier_in;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -22,10 +23,6 @@ use atelier::queue::{Filter, Run, Status, Store};
 use crate::util::{root, wait_until, weights_path};
 
 const STYLE: &str = "styles/36029.jpg";
-
-fn atelier(data: &Path) -> Command {
-    crate::util::atelier_in(data)
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -59,7 +56,7 @@ fn tiny(ds: &Path, iterations: u64, every: u64) -> Vec<String> {
 }
 
 fn queue_train(data: &Path, ds: &Path, name: &str, iterations: u64, every: u64, extra: &[&str]) {
-    let out = atelier(data)
+    let out = atelier_in(data)
         .args(["queue", "add", "train", STYLE, "--name", name])
         .args(tiny(ds, iterations, every))
         .args(extra)
@@ -69,7 +66,7 @@ fn queue_train(data: &Path, ds: &Path, name: &str, iterations: u64, every: u64, 
 }
 
 fn worker(data: &Path) -> Command {
-    let mut c = atelier(data);
+    let mut c = atelier_in(data);
     c.args([
         "worker",
         "--exit-when-idle",
@@ -318,7 +315,7 @@ fn a_queued_training_whose_model_cannot_be_saved_keeps_its_final_checkpoint() {
 }
 
 fn cli_train(data: &Path, ds: &Path, out: &str, iterations: u64, extra: &[&str]) -> Command {
-    let mut c = atelier(data);
+    let mut c = atelier_in(data);
     c.args([
         "train",
         STYLE,
@@ -454,7 +451,7 @@ fn a_training_refuses_the_name_of_a_bundled_model() {
             "{name}: {err}"
         );
     }
-    let out = atelier(&data)
+    let out = atelier_in(&data)
         .args([
             "train",
             "--style",
@@ -503,7 +500,7 @@ fn a_dataset_changed_after_queueing_fails_the_run_and_a_rerun_records_it_anew() 
         "{error}"
     );
     assert!(user_models(&data).is_empty());
-    let rerun = atelier(&data)
+    let rerun = atelier_in(&data)
         .args(["runs", "rerun", "1"])
         .output()
         .unwrap();

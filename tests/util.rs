@@ -90,16 +90,21 @@ pub fn worker_config() -> atelier::queue::worker::WorkerConfig {
     }
 }
 
-/// The atelier binary run from the repository root on data folder `data`,
-/// with no user config.
-pub fn atelier_in(data: &Path) -> std::process::Command {
+/// The atelier binary run from the repository root with no user config
+/// (the repository's config and library), on its default data folder.
+pub fn atelier() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
     c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
         .env("ATELIER_HOME", root())
         .env("RUST_BACKTRACE", "0")
-        .current_dir(root())
-        .arg("--data-dir")
-        .arg(data);
+        .current_dir(root());
+    c
+}
+
+/// [`atelier`] on data folder `data`.
+pub fn atelier_in(data: &Path) -> std::process::Command {
+    let mut c = atelier();
+    c.arg("--data-dir").arg(data);
     c
 }
 
