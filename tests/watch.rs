@@ -245,6 +245,9 @@ fn a_slow_chunked_write_is_queued_once_when_complete() {
     for chunk in bytes.chunks(bytes.len() / 6 + 1) {
         f.write_all(chunk).unwrap();
         f.flush().unwrap();
+        // The writer's pace (scp's): pauses longer than the quiet period
+        // (0.3 s), well within the open grace (3 s); the end asserts one run
+        // with the whole file's hash.
         std::thread::sleep(Duration::from_millis(600));
         assert!(runs(&e).is_empty(), "queued before the file was complete");
     }
@@ -280,7 +283,7 @@ fn a_temp_name_renamed_into_place_is_queued_once_under_its_final_name() {
             std::thread::sleep(Duration::from_millis(400));
         }
         drop(f);
-        std::thread::sleep(Duration::from_millis(400));
+        settle(&e);
         assert!(
             runs(&e).iter().all(|r| !r.params().content.ends_with(tmp)),
             "a temporary name was taken"
