@@ -9,12 +9,13 @@ from a to b is f (OpenCV's and atelier's convention). Displacements scale with
 the size (numbers below are at 256 px). The end-point error (EPE) is the mean
 |estimate - f| over pixels whose x + f(x) lies inside the frame (elsewhere
 there is nothing to match). Ours is measured on the same files by
-`cargo run --release --example flow_bench -- DIR` (docs/motion.md).
+`cargo run --release --example flow_bench -- DIR` (docs/motion.md);
+scripts/flow_bench.sh runs all three steps.
 
 Needs numpy and opencv-python-headless, kept out of the project's
-requirements: `pip install --target /tmp/cvpkgs opencv-python-headless numpy`
-and run with PYTHONPATH=/tmp/cvpkgs. One thread (cv2.setNumThreads(1)), as
-the Rust side.
+requirements (scripts/flow_bench.sh installs them into /tmp/cvpkgs and runs
+this with PYTHONPATH=/tmp/cvpkgs). One thread (cv2.setNumThreads(1)), as the
+Rust side.
 """
 
 import os
@@ -94,14 +95,15 @@ def cases(folder):
 
 
 def report(method, rows):
-    """One line per size: mean EPE per motion and ms/frame (median)."""
+    """One line per size: mean EPE per motion, wall and CPU ms/frame (medians)."""
     for size in SIZES:
-        got = [(d, e, t) for d, e, t in rows if d.endswith(f"_{size}")]
-        kinds = sorted({d.rstrip("0123456789_").rstrip("0123456789") for d, _, _ in got})
-        per = {k: np.mean([e for d, e, _ in got if d.startswith(k) and d[len(k)].isdigit()]) for k in kinds}
-        ms = 1000 * float(np.median([t for _, _, t in got]))
+        got = [r for r in rows if r[0].endswith(f"_{size}")]
+        kinds = sorted({r[0].split("_")[0].rstrip("0123456789") for r in got})
+        per = {k: np.mean([r[1] for r in got if r[0].split("_")[0].rstrip("0123456789") == k]) for k in kinds}
+        ms = 1000 * float(np.median([r[2] for r in got]))
+        cpu = 1000 * float(np.median([r[3] for r in got]))
         cells = " ".join(f"{k}={per[k]:.2f}" for k in kinds)
-        print(f"{method:18} {size:4} mean={np.mean(list(per.values())):.2f} {cells} ms={ms:.0f}")
+        print(f"{method:18} {size:4} mean={np.mean(list(per.values())):.2f} {cells} ms={ms:.0f} cpu_ms={cpu:.0f}")
 
 
 def opencv(folder):
@@ -114,12 +116,13 @@ def opencv(folder):
     for name, make in methods.items():
         rows = []
         for d, a, b, f in cases(folder):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             if make is None:
                 est = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 5, 13, 10, 5, 1.1, 0)
             else:
                 est = make().calc(a, b, None)
-            rows.append((d, epe(est.transpose(2, 0, 1), f), time.perf_counter() - t))
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            rows.append((d, epe(est.transpose(2, 0, 1), f), wall, cpu))
         report(name, rows)
 
 

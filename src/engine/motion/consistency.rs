@@ -21,6 +21,10 @@ const SMOOTH: f64 = 0.8;
 /// pixels count −1 before the smoothing, so that it widens them outwards;
 /// the result is then clipped to [0, 1].
 pub fn reliable(forward: &Tensor, backward: &Tensor) -> Result<Tensor, Error> {
+    tch::no_grad(|| check(forward, backward))
+}
+
+fn check(forward: &Tensor, backward: &Tensor) -> Result<Tensor, Error> {
     let (n, c, h, w) = forward.size4()?;
     if c != 2 || backward.size4()? != (n, c, h, w) {
         return Err(Error::invalid(

@@ -90,6 +90,16 @@ pub fn estimate_from(
     initial: Option<&Tensor>,
     opts: &FlowOptions,
 ) -> Result<Tensor, Error> {
+    // Frames may come from a graph (a stylized output): no gradient is wanted.
+    tch::no_grad(|| pyramid_flow(from, to, initial, opts))
+}
+
+fn pyramid_flow(
+    from: &Tensor,
+    to: &Tensor,
+    initial: Option<&Tensor>,
+    opts: &FlowOptions,
+) -> Result<Tensor, Error> {
     opts.check()?;
     let i0 = grey(from)?;
     let i1 = grey(&to.f_to_device(from.device())?)?;
