@@ -194,6 +194,23 @@ fn the_mask_trusts_a_consistent_pan_where_it_stays_in_the_frame() {
 }
 
 #[test]
+fn the_mask_drops_motion_boundaries_of_a_consistent_flow() {
+    // Left half still, right half 2 px to the right; the backward flow
+    // agrees everywhere the forward one lands, so only the step is suspect.
+    let (s, mid) = (32, 16);
+    let f = constant(2.0, 0.0, s, s);
+    let _ = f.narrow(3, 0, mid).fill_(0.0);
+    let b = constant(-2.0, 0.0, s, s);
+    let _ = b.narrow(3, 0, mid + 2).fill_(0.0);
+    let mask = reliable(&f, &b).unwrap();
+    // The central difference spans the step at columns mid − 1 and mid.
+    let step = mask.narrow(3, mid - 1, 2).max().double_value(&[]);
+    assert!(step < 0.5, "at the step {step}");
+    let calm = mask.narrow(3, 0, mid - 4).min().double_value(&[]);
+    assert!(calm > 0.99, "away from the step {calm}");
+}
+
+#[test]
 fn bad_frames_and_flows_are_errors_not_panics() {
     let opts = FlowOptions::default();
     let a = texture(32, 32, 7);

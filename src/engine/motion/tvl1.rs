@@ -35,8 +35,9 @@ pub(crate) fn refine(
     let (gx1, gy1) = central_gradient(i1)?;
     let stacked = Tensor::f_cat(&[i1, &gx1, &gy1], 1)?;
     let mut u = flow;
-    let mut px = u.f_zeros_like()?;
-    let mut py = u.f_zeros_like()?;
+    // The dual variables times θ, so that the primal step needs no scaling.
+    let mut qx = u.f_zeros_like()?;
+    let mut qy = u.f_zeros_like()?;
     let lt = level.lambda * THETA;
     let step = TAU / THETA;
     for _ in 0..level.warps {
@@ -44,32 +45,21 @@ pub(crate) fn refine(
         let moved = warp(&stacked, &u)?;
         let i1w = moved.f_narrow(1, 0, 1)?;
         let g = moved.f_narrow(1, 1, 2)?;
-        let g2 = channel_sum(&g.f_square()?)?.f_clamp_min(FLAT)?;
+        let inv_g2 = channel_sum(&g.f_square()?)?
+            .f_clamp_min(FLAT)?
+            .f_reciprocal()?;
         let rho_c = i1w.f_sub(&channel_sum(&g.f_mul(&u)?)?)?.f_sub(i0)?;
-        let lt_g2 = g2.f_mul_scalar(lt)?;
-        let minus_lt_g2 = lt_g2.f_neg()?;
-        let to_low = g.f_mul_scalar(lt)?;
-        let to_high = to_low.f_neg()?;
-        let g_over_g2 = g.f_div(&g2)?;
+        let minus_g = g.f_neg()?;
         for _ in 0..level.iterations {
             let rho = rho_c.f_add(&channel_sum(&g.f_mul(&u)?)?)?;
-            // The data step: a full λθ step along ±g where the residual is
-            // large, else straight to the line rho = 0.
-            let exact = g_over_g2.f_mul(&rho)?.f_neg()?;
-            let v = to_high.f_where_self(&rho.f_gt_tensor(&lt_g2)?, &exact)?;
-            let v = to_low.f_where_self(&rho.f_lt_tensor(&minus_lt_g2)?, &v)?;
-            u = u
-                .f_add(&v)?
-                .f_add(&divergence(&px, &py)?.f_mul_scalar(THETA)?)?;
+            // The data step: straight to the line rho = 0 where that is
+            // within λθ|g|, else a λθ step along ∓g (IPOL's thresholding).
+            let v = minus_g.f_mul(&rho.f_mul(&inv_g2)?.f_clamp(-lt, lt)?)?;
+            u = u.f_add(&v)?.f_add(&divergence(&qx, &qy)?)?;
             let (dx, dy) = forward_diff(&u)?;
-            let norm = dx
-                .f_square()?
-                .f_add(&dy.f_square()?)?
-                .f_sqrt()?
-                .f_mul_scalar(step)?
-                .f_add_scalar(1.0)?;
-            px = px.f_add(&dx.f_mul_scalar(step)?)?.f_div(&norm)?;
-            py = py.f_add(&dy.f_mul_scalar(step)?)?.f_div(&norm)?;
+            let norm = dx.f_hypot(&dy)?.f_mul_scalar(step)?.f_add_scalar(1.0)?;
+            qx = dx.f_mul_scalar(TAU)?.f_add(&qx)?.f_div(&norm)?;
+            qy = dy.f_mul_scalar(TAU)?.f_add(&qy)?.f_div(&norm)?;
         }
     }
     Ok(u)
