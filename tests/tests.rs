@@ -22,6 +22,7 @@ mod lbfgs;
 mod losses;
 mod model_files;
 mod model_paths;
+mod motion;
 mod msg;
 mod oom;
 mod options;

@@ -8,9 +8,13 @@
 //! `a(x) ≈ b(x + f(x))`, so `warp(b, f) ≈ a`.
 
 pub mod consistency;
+pub mod epe;
 pub mod estimate;
+mod filters;
+mod tvl1;
 pub mod warp;
 
 pub use consistency::reliable;
-pub use estimate::{estimate, FlowOptions};
-pub use warp::warp;
+pub use epe::end_point_error;
+pub use estimate::{estimate, estimate_from, FlowOptions};
+pub use warp::{lands_inside, warp};

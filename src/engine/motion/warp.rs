@@ -43,3 +43,20 @@ pub fn warp(image: &Tensor, flow: &Tensor) -> Result<Tensor, Error> {
         .f_to_kind(Kind::Float)?
         .f_grid_sampler(&grid, 0, 1, true)?)
 }
+
+/// Where `x + flow(x)` lies inside the frame (`N×1×H×W`, boolean): the
+/// pixels that have something to match in the other image.
+pub fn lands_inside(flow: &Tensor) -> Result<Tensor, Error> {
+    let (_, _, h, w) = flow.size4()?;
+    let opts = (Kind::Float, flow.device());
+    let x = flow
+        .f_narrow(1, 0, 1)?
+        .f_add(&Tensor::f_arange(w, opts)?.f_view([1, 1, 1, w])?)?;
+    let y = flow
+        .f_narrow(1, 1, 1)?
+        .f_add(&Tensor::f_arange(h, opts)?.f_view([1, 1, h, 1])?)?;
+    Ok(x.f_ge(0.0)?
+        .f_logical_and(&x.f_le((w - 1) as f64)?)?
+        .f_logical_and(&y.f_ge(0.0)?)?
+        .f_logical_and(&y.f_le((h - 1) as f64)?)?)
+}
