@@ -15,9 +15,11 @@ run: build
 stylize: build
 	target/release/atelier stylize
 
+# The store tests run against SQLite and a throwaway PostgreSQL server, started here
+# and stopped on exit even when tests fail (ATELIER_TEST_PG set: that server instead).
 test: setup lint
 	@scripts/ensure_tmux.sh
-	cargo test --release
+	scripts/pg_test_server.sh run cargo test --release
 
 setup:
 	@scripts/setup.sh
