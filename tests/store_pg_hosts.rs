@@ -8,26 +8,14 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use atelier::engine::gatys::spec::RunSpec;
-use atelier::queue::{Input, Status, Store};
+use atelier::queue::{Status, Store};
 
+use crate::queue::inputs;
 use crate::store_pg::TestDb;
 use crate::util::{atelier_in, chelsea_spec, wait_until};
 
 /// The shortest lease atelier accepts (`[worker] stale_after`), and fast polling.
 const CONFIG: &str = "[worker]\nstale_after = 30.0\npoll_interval = 0.1\nsnapshot_every = 0\n";
-
-fn inputs(s: &RunSpec) -> Vec<Input> {
-    let input = |role, path: &Path| Input {
-        role,
-        name: None,
-        path: path.to_path_buf(),
-        sha256: "-".into(),
-    };
-    vec![
-        input(atelier::jobs::Role::Content, &s.content),
-        input(atelier::jobs::Role::Style, &s.styles[0].path),
-    ]
-}
 
 /// A CPU worker process on host `host` with data folder `data`.
 fn worker(host: &str, data: &Path, config: &Path, url: &str) -> Child {

@@ -71,18 +71,8 @@ impl HistoryStore for PostgresBackend {
 
     fn list(&self, filter: &Filter) -> StoreResult<Vec<Run>> {
         let q = ListQuery::new(filter);
-        let mut out = Vec::new();
-        for record in self.rows(&q.sql(), &q.params(), row_to_record)? {
-            let run = self.to_run(record)?;
-            if !filter.matches(&run) {
-                continue;
-            }
-            out.push(run);
-            if filter.limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-        }
-        Ok(out)
+        let records = self.rows(&q.sql(), &q.params(), row_to_record)?;
+        filter.take(records.into_iter().map(|r| self.to_run(r)))
     }
 
     fn add_points(&self, run: i64, points: &[Point]) -> StoreResult<()> {

@@ -11,6 +11,7 @@ use postgres::Transaction;
 use super::{insert_run, lock, row_to_record, PostgresBackend, NOW, RUN_COLUMNS};
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::{Run, Status};
+use crate::queue::store::queue::reorder;
 use crate::queue::store::{Claim, Finish, NewRun, OnInterrupted, QueueStore};
 
 impl PostgresBackend {
@@ -252,7 +253,7 @@ impl QueueStore for PostgresBackend {
         let mut client = self.conn()?;
         let mut tx = client.transaction().map_err(|e| self.err(e))?;
         lock(&mut tx, lock::QUEUE).map_err(|e| self.err(e))?;
-        let mut order: Vec<(i64, i64)> = tx
+        let order: Vec<(i64, i64)> = tx
             .query(
                 "SELECT id, priority FROM runs WHERE status = 'queued'
                  ORDER BY priority DESC, position, id",
@@ -264,7 +265,7 @@ impl QueueStore for PostgresBackend {
                     .collect()
             })
             .map_err(|e| self.err(e))?;
-        let Some(from) = order.iter().position(|(i, _)| *i == run) else {
+        let Some(order) = reorder(order, run, to) else {
             drop(tx);
             drop(client);
             return Err(StoreError::WrongStatus {
@@ -273,13 +274,6 @@ impl QueueStore for PostgresBackend {
                 what: "only queued runs can be moved".into(),
             });
         };
-        let item = order.remove(from);
-        let at = to.saturating_sub(1).min(order.len());
-        let priority = order
-            .get(at)
-            .or_else(|| at.checked_sub(1).and_then(|i| order.get(i)))
-            .map_or(item.1, |n| n.1);
-        order.insert(at, (item.0, priority));
         for (pos, (rid, prio)) in order.iter().enumerate() {
             tx.execute(
                 "UPDATE runs SET position = $2, priority = $3 WHERE id = $1 AND status = 'queued'",
