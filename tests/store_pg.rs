@@ -194,6 +194,7 @@ fn an_unreachable_server_or_a_wrong_password_is_one_clear_line() {
         line.starts_with("database postgres://ann@127.0.0.1:1/studio: error connecting"),
         "{line}"
     );
+    assert!(line.contains("refused"), "says why: {line}");
     assert!(!line.contains("s3cret") && !line.contains('\n'), "{line}");
 
     let Some(db) = TestDb::new() else { return };

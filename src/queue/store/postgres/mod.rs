@@ -165,10 +165,21 @@ fn lock(tx: &mut impl GenericClient, key: i64) -> Result<(), postgres::Error> {
 /// A driver error as one line: the server's own message, or what failed
 /// on the way to it (refused, timed out, wrong password).
 fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => db.message().to_string(),
-        None => e.to_string().replace('\n', " "),
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
     }
+    // The driver's own text ("error connecting to server") leaves the why
+    // (refused, timed out, no such host) to its sources.
+    let mut line = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = cause.source();
+    }
+    line.replace('\n', " ")
 }
 
 fn db_err(label: &std::path::Path, e: &postgres::Error) -> StoreError {
