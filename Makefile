@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # torch-sys builds against the torch in .venv (PyTorch 2.11.0, as tch 0.24.0 expects).
 export LIBTORCH_USE_PYTORCH := 1
 
-.PHONY: run stylize test setup build lint bench bench-fast golden dataset gpu-check gpu-rehearse
+.PHONY: run stylize test setup build lint bench bench-fast bench-store golden dataset gpu-check gpu-rehearse
 
 # Opens the TUI on the bundled library (`atelier` with no subcommand).
 run: build
@@ -15,9 +15,11 @@ run: build
 stylize: build
 	target/release/atelier stylize
 
+# The store tests run against SQLite and a throwaway PostgreSQL server, started here
+# and stopped on exit even when tests fail (ATELIER_TEST_PG set: that server instead).
 test: setup lint
 	@scripts/ensure_tmux.sh
-	cargo test --release
+	scripts/pg_test_server.sh run cargo test --release
 
 setup:
 	@scripts/setup.sh
@@ -38,6 +40,12 @@ bench: build
 bench-fast: build
 	cargo build --release --example fast_time
 	.venv/bin/python bench/fast.py $(BENCH_ARGS)
+
+# The run store: claims/s and queue-to-claim latency, SQLite against a throwaway
+# PostgreSQL server, 1/4/16 workers (docs/studio.md).
+bench-store: setup
+	cargo build --release --example store_bench
+	scripts/pg_test_server.sh run target/release/examples/store_bench
 
 # Regenerate every golden file the tests compare against (tests/golden/, from the
 # venv's torch): each scripts/golden_*.py writes its own.

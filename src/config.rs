@@ -53,6 +53,7 @@ pub struct Config {
     pub cpu: DeviceDefaults,
     pub gpu: DeviceDefaults,
     pub worker: WorkerDefaults,
+    pub store: StoreConfig,
     pub apply: ApplyDefaults,
     pub tui: TuiConfig,
     /// Named sets of run parameters (`[presets.NAME]`, run-spec field names),
@@ -109,6 +110,15 @@ pub struct WorkerDefaults {
     pub poll_interval: f64,
     pub thumb_size: u32,
     pub snapshot_every: usize,
+}
+
+/// `[store]`: where the queue and history are.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A `postgres://` URL (a queue shared by several hosts) or a SQLite
+    /// file; empty: the SQLite file in the data folder.
+    pub url: String,
 }
 
 /// `[apply]`: limits of `apply` that every front end shares.

@@ -11,7 +11,7 @@ use atelier::queue::{Filter, Input, Status, Store, StoreError};
 
 use crate::util::{chelsea_spec as spec, json_output, root, wait_until};
 
-fn inputs(s: &RunSpec) -> Vec<Input> {
+pub fn inputs(s: &RunSpec) -> Vec<Input> {
     vec![
         Input {
             role: atelier::jobs::Role::Content,

@@ -33,6 +33,8 @@ mod run_views;
 mod safety;
 mod score;
 mod store_contract;
+mod store_pg;
+mod store_pg_hosts;
 mod training_lifecycle;
 mod tui;
 mod tui_newcomer;

@@ -95,6 +95,9 @@ pub fn worker_config() -> atelier::queue::worker::WorkerConfig {
 pub fn atelier() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
     c.env("XDG_CONFIG_HOME", "/nonexistent-atelier-test-config")
+        // The user's shared store and host name are not the tests'.
+        .env_remove("ATELIER_STORE")
+        .env_remove("ATELIER_HOST")
         .env("ATELIER_HOME", root())
         .env("RUST_BACKTRACE", "0")
         .current_dir(root());

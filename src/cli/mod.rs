@@ -11,6 +11,7 @@ mod queue;
 mod queue_kinds;
 mod runs;
 mod score;
+mod store;
 mod stylize;
 mod table;
 mod texture;
@@ -38,6 +39,11 @@ pub struct Cli {
     /// Folder of the run database and run files (default: $XDG_DATA_HOME/atelier).
     #[arg(long, global = true, value_name = "DIR", value_parser = crate::config::cli_path)]
     pub data_dir: Option<PathBuf>,
+    /// Run store: a postgres:// URL (one queue shared by several hosts) or a
+    /// SQLite file (default: $ATELIER_STORE, else [store] url, else atelier.db in
+    /// the data folder).
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
     /// Without a subcommand, the TUI opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -64,6 +70,9 @@ pub enum Command {
     Runs(runs::RunsCmd),
     /// Run queued runs on one device until stopped.
     Worker(worker::WorkerArgs),
+    /// The run store: migrate (create or upgrade its schema), check.
+    #[command(subcommand)]
+    Store(store::StoreCmd),
     /// Show an image in the terminal (kitty, iTerm2, sixel or half-blocks).
     Show {
         /// The image file (PNG, JPEG, …).
@@ -115,6 +124,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         cli.config.or_else(Config::default_user_path)
     };
     let config = Config::load(path.as_deref(), explicit)?;
+    let store = store_location(cli.store, &config);
+    crate::queue::store::choose(store.as_deref());
     let Some(command) = cli.command else {
         let dir = config.data_dir(cli.data_dir.as_deref())?;
         crate::tui::run(&config, dir)?;
@@ -130,6 +141,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Queue(cmd) => queue::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Runs(cmd) => runs::run(cmd, &mut open_store(&config, cli.data_dir)?, &config),
         Command::Worker(args) => worker::run(args, open_store(&config, cli.data_dir)?, &config),
+        Command::Store(cmd) => store::run(cmd, store.as_deref(), &config, cli.data_dir.as_deref()),
         Command::Show { image, width } => show(&image, width),
         Command::Watch(args) => watch::run(args, &config, cli.data_dir),
         Command::Apply(args) => fast::apply(*args, &config, cli.data_dir.as_deref()),
@@ -138,6 +150,14 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
     }
+}
+
+/// The store this process uses: `--store`, else `ATELIER_STORE`, else
+/// `[store] url`; `None`: the SQLite file in the data folder.
+fn store_location(flag: Option<String>, config: &Config) -> Option<String> {
+    flag.or_else(|| std::env::var("ATELIER_STORE").ok())
+        .filter(|s| !s.is_empty())
+        .or_else(|| Some(config.store.url.clone()).filter(|s| !s.is_empty()))
 }
 
 fn open_store(config: &Config, flag: Option<PathBuf>) -> Result<crate::queue::Store> {

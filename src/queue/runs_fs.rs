@@ -22,11 +22,14 @@ pub fn min_run_id(runs_dir: &Path) -> i64 {
         + 1
 }
 
-/// This host's name, as workers record it (`host:pid`).
+/// This host's name, as workers record it (`host:pid`): `ATELIER_HOST`
+/// when set (containers, whose names say nothing; tests of several hosts
+/// on one machine), else the kernel's.
 pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
+    std::env::var("ATELIER_HOST")
         .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }

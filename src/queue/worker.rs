@@ -459,7 +459,7 @@ impl Worker {
     ) -> StoreResult<()> {
         let id = run.id;
         let started = Instant::now();
-        let beating = Heartbeat::start(self.store.data_dir(), id, &self.id);
+        let beating = Heartbeat::start(&self.store, id, &self.id);
         let performed = self.perform(&run, stop, events);
         drop(beating);
         let ended = match performed {
@@ -733,15 +733,15 @@ struct Heartbeat {
 }
 
 impl Heartbeat {
-    fn start(data_dir: &std::path::Path, run: i64, worker: &str) -> Self {
+    fn start(store: &Store, run: i64, worker: &str) -> Self {
         let done = std::sync::Arc::new(AtomicBool::new(false));
         let flag = done.clone();
-        let (dir, worker) = (data_dir.to_path_buf(), worker.to_string());
+        let (open, worker) = (store.opener(), worker.to_string());
         let thread = std::thread::Builder::new()
             .name("heartbeat".into())
             .spawn(move || {
                 // Without its own store the evaluations' flushes still beat.
-                let Ok(store) = Store::open(&dir) else {
+                let Ok(store) = open() else {
                     return;
                 };
                 loop {

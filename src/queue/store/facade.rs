@@ -1,10 +1,12 @@
 //! [`Store`]: what the worker, the watcher and the front ends use. It opens
-//! a backend (SQLite in the data folder) and does the file-system part
+//! a backend (SQLite in the data folder, or the PostgreSQL server the front
+//! end chose) and does the file-system part
 //! around it: run folders, ids clear of leftover folders, the liveness of a
 //! worker process on this host, partial files of a crashed run.
 
 use std::path::{Path, PathBuf};
 
+use super::postgres::{self, PostgresBackend};
 use super::sqlite::{SqliteBackend, DB_FILE};
 use super::MAX_CRASHES;
 use super::{Backend, Checkpoint, Claim, Filter, Finish, NewRun, OnInterrupted, WorkerInfo};
@@ -18,19 +20,48 @@ use crate::queue::samples::pivot_losses;
 
 pub struct Store {
     pub(in crate::queue) backend: Box<dyn Backend>,
-    /// Where the backend keeps its data (the SQLite file).
+    /// Where the backend keeps its data (the SQLite file, or the server's
+    /// URL without its password).
     path: PathBuf,
     data_dir: PathBuf,
+    /// What [`Store::open_at`] was given, to open the same store again.
+    location: Option<String>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`. A file that is not an
-    /// atelier database is refused and left untouched.
+    /// Opens (creating if needed) the store this process chose
+    /// ([`super::choose`]; by default the SQLite file in `data_dir`), its
+    /// run folders in `data_dir`. A database that is not atelier's is
+    /// refused and left untouched.
     pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        Store::open_at(data_dir, super::chosen().as_deref())
+    }
+
+    /// Opens the store at `location`: a `postgres://` URL, a SQLite file's
+    /// path, or (`None`) the SQLite file in `data_dir`.
+    pub fn open_at(data_dir: &Path, location: Option<&str>) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
-        let path = data_dir.join(DB_FILE);
-        let backend = SqliteBackend::open(&path)?;
-        Ok(Store::with_backend(Box::new(backend), path, data_dir))
+        let mut store = if let Some(url) = location.filter(|l| postgres::is_url(l)) {
+            let backend = PostgresBackend::open(url)?;
+            let label = backend.label().to_path_buf();
+            Store::with_backend(Box::new(backend), label, data_dir)
+        } else {
+            let path = location.map_or_else(|| data_dir.join(DB_FILE), PathBuf::from);
+            let backend = SqliteBackend::open(&path)?;
+            Store::with_backend(Box::new(backend), path, data_dir)
+        };
+        store.location = location.map(str::to_string);
+        Ok(store)
+    }
+
+    /// Opens this store again, for a thread of its own (a store is one
+    /// connection, used by one thread).
+    pub(crate) fn opener(&self) -> impl Fn() -> StoreResult<Store> + Send + 'static {
+        let (dir, location) = (self.data_dir.clone(), self.location.clone());
+        move || match &location {
+            Some(l) => Store::open_at(&dir, Some(l)),
+            None => Store::open(&dir),
+        }
     }
 
     /// A store on `backend` (found at `path`), its run folders in `data_dir`.
@@ -39,6 +70,7 @@ impl Store {
             backend,
             path,
             data_dir: data_dir.to_path_buf(),
+            location: None,
         }
     }
 

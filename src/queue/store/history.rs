@@ -31,6 +31,28 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// The runs of `runs` (newest first) that pass, up to the limit: a
+    /// backend gives the rows it selected, the rest is done here once.
+    pub(crate) fn take(
+        &self,
+        runs: impl IntoIterator<Item = StoreResult<Run>>,
+    ) -> StoreResult<Vec<Run>> {
+        let mut out = Vec::new();
+        for run in runs {
+            let run = run?;
+            if !self.matches(&run) {
+                continue;
+            }
+            out.push(run);
+            if self.limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// A checkpoint a run wrote (or its latest snapshot, for image-state kinds).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Checkpoint {

@@ -3,7 +3,8 @@
 //! their samples, checkpoints and rollbacks), [`WorkerStore`] (workers and
 //! the recovery of their runs) and [`LedgerStore`] (the drop-folder ledger
 //! and paused rules), gathered in the object-safe [`Backend`]. The SQLite
-//! backend lives in [`sqlite`], the only place that names its driver.
+//! backend lives in [`sqlite`], the PostgreSQL one (a queue shared by
+//! several hosts) in [`postgres`]: the only places that name their drivers.
 //!
 //! What a backend must guarantee without relying on its locking: ids are
 //! allocated by the backend; every change that must be exclusive (claim,
@@ -17,6 +18,8 @@
 mod facade;
 pub mod history;
 pub mod ledger;
+mod location;
+pub mod postgres;
 pub mod queue;
 mod record;
 pub mod sqlite;
@@ -25,6 +28,7 @@ pub mod workers;
 pub use facade::Store;
 pub use history::{Checkpoint, Filter, HistoryStore};
 pub use ledger::{LedgerRun, LedgerStore};
+pub use location::{choose, chosen};
 pub use queue::{Claim, Finish, NewRun, OnInterrupted, QueueStore};
 pub use record::RunRecord;
 pub use workers::{RunningRun, WorkerInfo, WorkerStore};

@@ -105,3 +105,19 @@ pub trait QueueStore {
     /// Applies `policy` to the interrupted runs; returns how many changed.
     fn requeue_interrupted(&self, policy: OnInterrupted) -> StoreResult<usize>;
 }
+
+/// The queue `order` ((id, priority), in the order runs are taken) with
+/// run `run` moved to 1-based place `to`, taking the priority of the run it
+/// lands beside so the order stays consistent; `None` when it is not queued.
+/// Each backend writes the result in one transaction.
+pub(crate) fn reorder(mut order: Vec<(i64, i64)>, run: i64, to: usize) -> Option<Vec<(i64, i64)>> {
+    let from = order.iter().position(|(i, _)| *i == run)?;
+    let item = order.remove(from);
+    let at = to.saturating_sub(1).min(order.len());
+    let priority = order
+        .get(at)
+        .or_else(|| at.checked_sub(1).and_then(|i| order.get(i)))
+        .map_or(item.1, |n| n.1);
+    order.insert(at, (item.0, priority));
+    Some(order)
+}

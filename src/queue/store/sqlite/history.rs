@@ -33,18 +33,7 @@ impl HistoryStore for SqliteBackend {
         let rows = stmt
             .query_map([], super::row_to_record)
             .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for r in rows {
-            let run = self.to_run(r.map_err(|e| self.err(e))?)?;
-            if !filter.matches(&run) {
-                continue;
-            }
-            out.push(run);
-            if filter.limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-        }
-        Ok(out)
+        filter.take(rows.map(|r| self.to_run(r.map_err(|e| self.err(e))?)))
     }
 
     fn add_points(&self, run: i64, points: &[Point]) -> StoreResult<()> {

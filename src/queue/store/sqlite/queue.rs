@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use super::{insert_run, rows_in, SqliteBackend, RUN_COLUMNS};
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::{now, Run, Status};
+use crate::queue::store::queue::reorder;
 use crate::queue::store::{Claim, Finish, HistoryStore, NewRun, OnInterrupted, QueueStore};
 
 impl SqliteBackend {
@@ -254,7 +255,7 @@ impl QueueStore for SqliteBackend {
         // The new order is written in one transaction so that no claimer
         // sees half of it; a run claimed meanwhile keeps its place.
         let tx = self.immediate()?;
-        let mut order: Vec<(i64, i64)> = rows_in(
+        let order: Vec<(i64, i64)> = rows_in(
             &tx,
             "SELECT id, priority FROM runs WHERE status = 'queued'
              ORDER BY priority DESC, position, id",
@@ -262,7 +263,7 @@ impl QueueStore for SqliteBackend {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(|e| self.err(e))?;
-        let Some(from) = order.iter().position(|(i, _)| *i == run) else {
+        let Some(order) = reorder(order, run, to) else {
             drop(tx);
             return Err(StoreError::WrongStatus {
                 id: run,
@@ -270,13 +271,6 @@ impl QueueStore for SqliteBackend {
                 what: "only queued runs can be moved".into(),
             });
         };
-        let item = order.remove(from);
-        let at = to.saturating_sub(1).min(order.len());
-        let priority = order
-            .get(at)
-            .or_else(|| at.checked_sub(1).and_then(|i| order.get(i)))
-            .map_or(item.1, |n| n.1);
-        order.insert(at, (item.0, priority));
         for (pos, (rid, prio)) in order.iter().enumerate() {
             tx.execute(
                 "UPDATE runs SET position = ?2, priority = ?3 WHERE id = ?1 AND status = 'queued'",
