@@ -22,7 +22,14 @@ use super::event::Event;
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub queue: Vec<Run>,
+    /// The page of History asked for by [`Command::History`].
     pub history: Vec<Run>,
+    /// Where that page starts among the runs that match, and how many do.
+    pub history_offset: usize,
+    pub history_total: usize,
+    /// The runs asked for by [`Command::Pin`] (opened, marked, compared),
+    /// wherever they are in History.
+    pub pinned: Vec<Run>,
     pub workers: Vec<WorkerInfo>,
     /// Samples and rollbacks of the focused run.
     pub focus: Option<Focus>,
@@ -102,6 +109,10 @@ pub enum Command {
     Focus(Option<i64>),
     /// Which content image to measure for the memory estimate.
     Content(Option<PathBuf>),
+    /// Which page of History to read: its filter, order, offset and size.
+    History(Filter),
+    /// Which runs to read besides, by id, wherever they are in History.
+    Pin(Vec<i64>),
     Enqueue(Vec<NewRun>),
     /// Pause (true) or resume a drop-folder rule, by name.
     PauseRule(String, bool),
@@ -135,6 +146,13 @@ pub fn spawn(
                 }
             };
             let mut focus: Option<i64> = None;
+            let mut view = Reads {
+                history: Filter {
+                    limit: Some(super::panes::history::PAGE),
+                    ..Filter::default()
+                },
+                pinned: Vec::new(),
+            };
             let mut losses = LossCache::default();
             let mut points = PointCache::default();
             let mut content_size = None;
@@ -143,6 +161,8 @@ pub fn spawn(
             loop {
                 match commands.recv_timeout(Duration::from_millis(500)) {
                     Ok(Command::Focus(f)) => focus = f,
+                    Ok(Command::History(f)) => view.history = f,
+                    Ok(Command::Pin(ids)) => view.pinned = ids,
                     Ok(Command::Content(p)) => content_size = p.and_then(measure),
                     Ok(cmd) => {
                         if let Some(msg) = execute(&mut store, cmd) {
@@ -160,7 +180,7 @@ pub fn spawn(
                     memory = Some(device_memory(device));
                     memory_at = Some(Instant::now());
                 }
-                let snap = snapshot(&store, focus, (&mut losses, &mut points), &rules);
+                let snap = snapshot(&store, focus, &view, (&mut losses, &mut points), &rules);
                 match snap {
                     Ok(mut s) => {
                         s.memory = memory;
@@ -179,19 +199,31 @@ pub fn spawn(
         .expect("spawning a thread only fails when the OS is out of resources");
 }
 
+/// What the UI asked to read besides the queue: a page of History and the
+/// runs it holds on to.
+struct Reads {
+    history: Filter,
+    pinned: Vec<i64>,
+}
+
 fn snapshot(
     store: &Store,
     focus: Option<i64>,
+    reads: &Reads,
     (losses, points): (&mut LossCache, &mut PointCache),
     rules: &[RuleConfig],
 ) -> crate::queue::StoreResult<Snapshot> {
     let watcher_running = crate::watch::presence::watcher_running(store.data_dir());
     Ok(Snapshot {
         queue: store.queue()?,
-        history: store.list(&Filter {
-            limit: Some(500),
-            ..Filter::default()
-        })?,
+        history: store.list(&reads.history)?,
+        history_offset: reads.history.offset,
+        history_total: store.count(&reads.history)?,
+        pinned: reads
+            .pinned
+            .iter()
+            .filter_map(|&id| store.get(id).ok())
+            .collect(),
         workers: store.workers()?,
         focus: match focus {
             Some(run) => Some({
@@ -254,7 +286,11 @@ fn device_memory(device: Device) -> DeviceMemory {
 /// Runs a command; returns the message to show.
 fn execute(store: &mut Store, cmd: Command) -> Option<String> {
     let result = match cmd {
-        Command::Focus(_) | Command::Content(_) | Command::Refresh => return None,
+        Command::Focus(_)
+        | Command::Content(_)
+        | Command::History(_)
+        | Command::Pin(_)
+        | Command::Refresh => return None,
         Command::Enqueue(items) => enqueue(store, items),
         Command::PauseRule(rule, paused) => store
             .set_rule_paused(&rule, paused)
