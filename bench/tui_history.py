@@ -5,7 +5,7 @@ One run is queued with `atelier queue add`; its row is copied (new ids, a mix
 of statuses and photo names) until the store holds --runs runs. The TUI then
 sits on the History pane for --seconds; its CPU time is read from /proc.
 
-usage: .venv/bin/python bench/tui_history.py [--runs 20000] [--seconds 20] [--bin PATH]
+usage: .venv/bin/python bench/tui_history.py [--runs 20000] [--seconds 20] [--filter TEXT] [--bin PATH]
 Figures depend on the machine; they are not test assertions.
 """
 
@@ -66,6 +66,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20000)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--filter", help="typed into History's filter before measuring")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/atelier"))
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="atelier-tuibench-")
@@ -85,6 +86,8 @@ def main():
         time.sleep(0.01)
     first = time.time() - start
     subprocess.run(["tmux", "send-keys", "-t", session, "5"])
+    if a.filter:
+        subprocess.run(["tmux", "send-keys", "-t", session, "/", a.filter, "Enter"])
     time.sleep(2)
     pid = tui_pid(data)
     if pid is None:

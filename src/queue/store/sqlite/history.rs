@@ -12,18 +12,21 @@ use crate::queue::store::history::Order;
 use crate::queue::store::{Checkpoint, Filter, HistoryStore};
 
 /// [`Filter::text`] in SQL (`?1` the lower-cased text or NULL, `?2` the
-/// text as an id): the same test as `Filter::matches`, so the order and page
-/// can be taken in SQL too. `basename(x)` is `replace(x, rtrim(x, replace(x,
-/// '/', '')), '')`: what follows the last slash.
+/// text as an id, `?3` the text when JSON writes it as is, else NULL): the
+/// same test as `Filter::matches`, so the order and page can be taken in SQL
+/// too. `?3` skips the inputs' JSON cheaply when the text is nowhere in it.
+/// `basename(x)` is `replace(x, rtrim(x, replace(x, '/', '')), '')`: what
+/// follows the last slash.
 const TEXT_MATCH: &str = "(?1 IS NULL
     OR instr(lower(kind), ?1) OR instr(lower(status), ?1) OR CAST(id AS TEXT) = ?2
     OR instr(lower(coalesce(error, '')), ?1)
     OR instr(lower(replace(coalesce(output, ''), rtrim(coalesce(output, ''),
         replace(coalesce(output, ''), '/', '')), '')), ?1)
-    OR EXISTS (SELECT 1 FROM json_each(runs.inputs) AS i WHERE instr(lower(coalesce(
+    OR ((?3 IS NULL OR instr(lower(inputs), ?3))
+        AND EXISTS (SELECT 1 FROM json_each(runs.inputs) AS i WHERE instr(lower(coalesce(
         json_extract(i.value, '$.name'),
         replace(json_extract(i.value, '$.path'), rtrim(json_extract(i.value, '$.path'),
-            replace(json_extract(i.value, '$.path'), '/', '')), ''))), ?1)))";
+            replace(json_extract(i.value, '$.path'), '/', '')), ''))), ?1))))";
 
 /// Whether SQL can take the whole filter (the status and style parts, used
 /// by `runs ls`, are checked after reading).
@@ -31,13 +34,16 @@ fn in_sql(filter: &Filter) -> bool {
     filter.statuses.is_empty() && filter.style.is_none()
 }
 
-/// The `?1` and `?2` of [`TEXT_MATCH`].
-fn text_params(filter: &Filter) -> (Option<String>, Option<String>) {
+/// The `?1`, `?2` and `?3` of [`TEXT_MATCH`].
+fn text_params(filter: &Filter) -> (Option<String>, Option<String>, Option<String>) {
     let text = filter.text.as_deref().map(str::to_ascii_lowercase);
     let id = text
         .as_deref()
         .map(|t| t.trim_start_matches('#').to_string());
-    (text, id)
+    let verbatim = text
+        .clone()
+        .filter(|t| !t.chars().any(|c| c == '"' || c == '\\' || c.is_control()));
+    (text, id, verbatim)
 }
 
 impl HistoryStore for SqliteBackend {
@@ -70,14 +76,14 @@ impl HistoryStore for SqliteBackend {
             Order::Loss => "(loss IS NULL), loss, id DESC",
             Order::Status => "status, id DESC",
         };
-        let (text, id) = text_params(filter);
+        let (text, id, verbatim) = text_params(filter);
         let limit = filter.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
         self.runs(
             &format!(
                 "SELECT {RUN_COLUMNS}, json_extract(outcome, '$.losses.total') AS loss FROM runs
-                 WHERE {TEXT_MATCH} ORDER BY {order} LIMIT ?3 OFFSET ?4"
+                 WHERE {TEXT_MATCH} ORDER BY {order} LIMIT ?4 OFFSET ?5"
             ),
-            params![text, id, limit, filter.offset as i64],
+            params![text, id, verbatim, limit, filter.offset as i64],
         )
     }
 
@@ -90,15 +96,20 @@ impl HistoryStore for SqliteBackend {
             };
             return Ok(self.list(&all)?.len());
         }
-        let (text, id) = text_params(filter);
-        let n: i64 = self
-            .conn
-            .query_row(
+        let (text, id, verbatim) = text_params(filter);
+        let n: i64 = match text {
+            // Counted on the smallest index, not by reading every row: an
+            // idle History asks twice a second.
+            None => self
+                .conn
+                .query_row("SELECT count(*) FROM runs", [], |r| r.get(0)),
+            Some(_) => self.conn.query_row(
                 &format!("SELECT count(*) FROM runs WHERE {TEXT_MATCH}"),
-                params![text, id],
+                params![text, id, verbatim],
                 |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+            ),
+        }
+        .map_err(|e| self.err(e))?;
         Ok(n as usize)
     }
 
