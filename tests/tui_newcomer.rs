@@ -550,3 +550,15 @@ fn history_pages_in_the_store_down_to_the_oldest_run() {
     let f = asked(&a).unwrap();
     assert_eq!((f.text.as_deref(), f.offset), (Some("#1"), 0));
 }
+
+/// A photo with an author and no date is credited as "NASA", not "NASA ·".
+#[test]
+fn an_undated_photo_is_credited_without_a_dangling_separator() {
+    let mut a = app(true);
+    for item in &mut a.lib.contents {
+        (item.artist, item.date) = ("NASA".into(), String::new());
+    }
+    let screen = render(&mut a, 100, 24).backend().to_string();
+    assert!(screen.contains("NASA"), "{screen}");
+    assert!(!screen.contains("NASA ·"), "{screen}");
+}

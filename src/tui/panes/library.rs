@@ -332,8 +332,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
                         .style(app.theme.muted()),
                 });
             }
-            if !item.artist.is_empty() {
-                lines.push(Line::from(format!("{} · {}", item.artist, item.date)));
+            // An undated photo is "NASA", not "NASA ·".
+            let by: Vec<&str> = [item.artist.as_str(), item.date.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
+            if !by.is_empty() {
+                lines.push(Line::from(by.join(" · ")));
             }
             if !item.licence.is_empty() {
                 lines.push(Line::from(item.licence.clone()).style(app.theme.muted()));
