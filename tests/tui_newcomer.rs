@@ -562,3 +562,49 @@ fn an_undated_photo_is_credited_without_a_dangling_separator() {
     assert!(screen.contains("NASA"), "{screen}");
     assert!(!screen.contains("NASA ·"), "{screen}");
 }
+
+/// `e` on an apply run loads its model, photo, size and paintings (mixed, as
+/// it ran) into Compose; a run whose model left the Library says so.
+#[test]
+fn e_on_an_apply_run_loads_its_model_photo_and_paintings() {
+    use atelier::engine::arbitrary::model_file::Method;
+    use atelier::engine::gatys::spec::StyleRef;
+    use atelier::jobs::apply::{ArbSettings, Spec};
+    let painting = |name: &str, weight| StyleRef {
+        path: format!("/library/{name}.png").into(),
+        weight,
+    };
+    let mut r = run(7, Status::Done, "chelsea", "irises", None);
+    let styles = vec![painting("irises", 0.75), painting("the-harvesters", 0.25)];
+    r.job = atelier::queue::StoredJob::Known(Job::Apply(Spec {
+        model: "/models/adain.safetensors".into(),
+        model_name: Some("adain".into()),
+        contents: vec!["/library/chelsea.png".into()],
+        size: Some(384),
+        pixel_limit: 1 << 24,
+        mix: None,
+        arbitrary: Some(ArbSettings::new(Method::Adain, styles)),
+        msg: Vec::new(),
+    }));
+    let mut a = app(true);
+    let mut snap = a.snap.clone();
+    snap.history = vec![r];
+    a.on_data(snap);
+    press(&mut a, "5e");
+    assert_eq!(a.tab, Tab::History, "no adain in the Library: not loaded");
+    assert!(a.message.as_ref().unwrap().0.contains("not in the Library"));
+    let mut adain = model_item("adain", "");
+    adain.arbitrary = Some(Method::Adain);
+    a.lib.set_models(vec![adain]);
+    press(&mut a, "e");
+    assert_eq!((a.tab, a.compose.kind), (Tab::Compose, Kind::Apply));
+    assert_eq!(a.compose.apply_size, Some(384));
+    assert_eq!(a.compose.content.as_ref().unwrap().name, "chelsea");
+    assert_eq!(a.compose.styles.len(), 2);
+    assert!(a.compose.blends(), "mixed, as it ran");
+    press(&mut a, "r");
+    let Some(Command::Enqueue(items)) = a.outbox.last() else {
+        panic!("nothing queued: {:?}", a.compose.error)
+    };
+    assert_eq!(items.len(), 1);
+}

@@ -675,12 +675,10 @@ impl App {
                 ));
                 return;
             }
-            Job::Apply(_) => {
-                self.say(format!(
-                    "run {id}: Compose does not edit {} jobs yet",
-                    job.kind()
-                ));
-                return;
+            Job::Apply(a) => {
+                if !self.edit_apply(&r, a) {
+                    return;
+                }
             }
         }
         self.compose.error = None;
@@ -688,6 +686,64 @@ impl App {
         self.say(format!(
             "run {id} loaded into Compose: edit, then r to queue"
         ));
+    }
+
+    /// An apply run into Compose: its model (found in the Library by its
+    /// file), its first photo, size, and paintings or mix; false (and said)
+    /// when its model is gone.
+    fn edit_apply(&mut self, r: &Run, a: &crate::jobs::apply::Spec) -> bool {
+        let Some(model) = self.lib.models.iter().find(|m| m.path == a.model).cloned() else {
+            self.say(format!(
+                "run {}: its model {} is not in the Library any more",
+                r.id,
+                a.model.display()
+            ));
+            return false;
+        };
+        if let Some(p) = a.contents.first() {
+            self.set_content(LibItem {
+                name: r.input_name(Role::Content),
+                ..LibItem::from_path(p)
+            });
+        }
+        let names: Vec<Option<String>> = r
+            .inputs
+            .iter()
+            .filter(|i| i.role == Role::Style)
+            .map(|i| i.name.clone())
+            .collect();
+        let c = &mut self.compose;
+        c.styles = a
+            .arbitrary
+            .iter()
+            .flat_map(|s| &s.styles)
+            .enumerate()
+            .map(|(i, s)| {
+                let lib = LibItem::from_path(&s.path);
+                MarkedStyle {
+                    item: LibItem {
+                        name: names.get(i).cloned().flatten().unwrap_or(lib.name.clone()),
+                        ..lib
+                    },
+                    weight: s.weight,
+                }
+            })
+            .collect();
+        c.blend = c.styles.len() > 1;
+        // A multi-style model's mix as it is typed: `name:w,…`.
+        c.apply_mix = a.mix.as_ref().map_or(String::new(), |m| {
+            m.weights
+                .iter()
+                .zip(&model.style_sources)
+                .filter(|(w, _)| **w > 0.0)
+                .map(|(w, s)| format!("{}:{w}", s.name))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        c.apply_size = a.size;
+        c.model = Some(model);
+        c.kind = Kind::Apply;
+        true
     }
 
     /// A Gatys run (stylize, texture) into Compose: its content (a texture
