@@ -706,29 +706,11 @@ impl App {
                 ..LibItem::from_path(p)
             });
         }
-        let names: Vec<Option<String>> = r
-            .inputs
-            .iter()
-            .filter(|i| i.role == Role::Style)
-            .map(|i| i.name.clone())
-            .collect();
         let c = &mut self.compose;
         c.styles = a
             .arbitrary
-            .iter()
-            .flat_map(|s| &s.styles)
-            .enumerate()
-            .map(|(i, s)| {
-                let lib = LibItem::from_path(&s.path);
-                MarkedStyle {
-                    item: LibItem {
-                        name: names.get(i).cloned().flatten().unwrap_or(lib.name.clone()),
-                        ..lib
-                    },
-                    weight: s.weight,
-                }
-            })
-            .collect();
+            .as_ref()
+            .map_or(Vec::new(), |s| marked_styles(r, &s.styles));
         c.blend = c.styles.len() > 1;
         // A multi-style model's mix as it is typed: `name:w,…`.
         c.apply_mix = a.mix.as_ref().map_or(String::new(), |m| {
@@ -755,32 +737,36 @@ impl App {
                 ..LibItem::from_path(&r.params().content)
             });
         }
-        let names: Vec<String> = r
-            .inputs
-            .iter()
-            .filter(|i| i.role == Role::Style)
-            .filter_map(|i| i.name.clone())
-            .collect();
         let c = &mut self.compose;
-        c.styles = r
-            .params()
-            .styles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let lib = LibItem::from_path(&s.path);
-                MarkedStyle {
-                    item: LibItem {
-                        name: names.get(i).cloned().unwrap_or(lib.name.clone()),
-                        ..lib
-                    },
-                    weight: s.weight,
-                }
-            })
-            .collect();
+        c.styles = marked_styles(r, &r.params().styles);
         c.blend = c.styles.len() > 1;
         c.spec = r.params().clone();
         (c.kind, c.square) = (kind, square);
         c.match_preset();
     }
+}
+
+/// A run's paintings as Compose marks them, each named as when it was
+/// queued (its style input of the same place), else by its file.
+fn marked_styles(r: &Run, styles: &[crate::engine::gatys::spec::StyleRef]) -> Vec<MarkedStyle> {
+    let names: Vec<Option<String>> = r
+        .inputs
+        .iter()
+        .filter(|i| i.role == Role::Style)
+        .map(|i| i.name.clone())
+        .collect();
+    styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let lib = LibItem::from_path(&s.path);
+            MarkedStyle {
+                item: LibItem {
+                    name: names.get(i).cloned().flatten().unwrap_or(lib.name.clone()),
+                    ..lib
+                },
+                weight: s.weight,
+            }
+        })
+        .collect()
 }
