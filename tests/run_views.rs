@@ -97,6 +97,7 @@ fn app_with_every_kind() -> atelier::tui::app::App {
         watcher_running: false,
         memory: None,
         content_size: None,
+        ..Snapshot::default()
     });
     a.outbox.clear();
     a

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use atelier::engine::gatys::spec::RunSpec;
 use atelier::engine::infra::device::DeviceKind;
 use atelier::jobs::Job;
+use atelier::queue::store::history::Order;
 use atelier::queue::store::postgres::PostgresBackend;
 use atelier::queue::store::sqlite::{SqliteBackend, DB_FILE};
 use atelier::queue::store::{Backend, Claim, Filter, Finish, LedgerRun, NewRun, OnInterrupted};
@@ -56,6 +57,7 @@ macro_rules! contract {
                 reorder_and_priority,
                 a_stale_run_is_recovered_once_and_fails_at_the_crash_limit,
                 history_filters_gets_and_deletes,
+                history_searches_orders_and_pages,
                 samples_checkpoints_and_rollbacks,
                 ledger_items_outputs_and_failures,
                 paused_rules,
@@ -408,6 +410,65 @@ fn history_filters_gets_and_deletes(f: &Fixture) {
     db.delete(third).unwrap();
     assert!(matches!(db.get(third), Err(StoreError::NoSuchRun(_))));
     assert!(matches!(db.delete(third), Err(StoreError::NoSuchRun(_))));
+}
+
+/// History's search (any input's name, else its file name; kind, status,
+/// `#id`), order and pages, as the TUI asks for them.
+fn history_searches_orders_and_pages(f: &Fixture) {
+    let db = (f.open)();
+    let photo = |name: Option<&str>, path: &str| Input {
+        name: name.map(str::to_string),
+        ..style(path)
+    };
+    let inputs = [
+        photo(Some("chelsea"), "/p/chelsea.png"),
+        photo(Some("coffee"), "/p/a.png"),
+        photo(Some("astronaut"), "/p/b.png"),
+        photo(Some("coffee"), "/p/c.png"),
+        photo(None, "/photos/rocket.png"),
+    ];
+    let ids: Vec<i64> = inputs
+        .iter()
+        .map(|i| {
+            db.enqueue(&run_with(0, std::slice::from_ref(i)), 1)
+                .unwrap()
+        })
+        .collect();
+    let list = |f: Filter| -> Vec<i64> { db.list(&f).unwrap().iter().map(|r| r.id).collect() };
+    let text = |t: &str| Filter {
+        text: Some(t.into()),
+        ..Filter::default()
+    };
+    assert_eq!(list(text("CHELSEA")), vec![ids[0]], "the oldest, by name");
+    assert_eq!(list(text("coffee")), vec![ids[3], ids[1]]);
+    assert_eq!(db.count(&text("coffee")).unwrap(), 2);
+    assert_eq!(list(text("rocket")), vec![ids[4]], "unnamed: its file name");
+    assert!(list(text("photos")).is_empty(), "not its folder");
+    assert_eq!(list(text(&format!("#{}", ids[2]))), vec![ids[2]]);
+    assert_eq!(list(text("stylize")).len(), 5);
+    let page = |offset, limit| Filter {
+        offset,
+        limit: Some(limit),
+        ..Filter::default()
+    };
+    assert_eq!(list(page(1, 2)), vec![ids[3], ids[2]]);
+    assert_eq!(list(page(4, 10)), vec![ids[0]]);
+    assert_eq!(
+        db.count(&page(4, 1)).unwrap(),
+        5,
+        "the count ignores the page"
+    );
+    db.cancel(ids[1]).unwrap();
+    let by_status = Filter {
+        order: Order::Status,
+        ..page(0, 2)
+    };
+    assert_eq!(
+        list(by_status),
+        vec![ids[1], ids[4]],
+        "cancelled before queued"
+    );
+    assert_eq!(list(text("cancel")), vec![ids[1]]);
 }
 
 fn samples_checkpoints_and_rollbacks(f: &Fixture) {

@@ -16,6 +16,7 @@ use atelier::tui::app::{App, Mode};
 use atelier::tui::data::{Command, DeviceMemory, Focus, Snapshot};
 use atelier::tui::images::{ImageKey, Loaded};
 use atelier::tui::keymap::Keymap;
+use atelier::tui::panes::compose::estimate::Pace;
 use atelier::tui::panes::compose::{Field, Kind};
 use atelier::tui::panes::library::{LibItem, ModelItem};
 use atelier::tui::tab::Tab;
@@ -211,6 +212,7 @@ pub(crate) fn with_runs(mut a: App) -> App {
             available: Some(6 << 30),
         }),
         content_size: None,
+        ..Snapshot::default()
     });
     a.outbox.clear();
     a
@@ -463,7 +465,10 @@ fn library_keys_choose_content_and_mark_styles() {
 fn compose_edits_fields_and_enqueues_content_times_styles() {
     let mut a = app(true);
     press(&mut a, "2r");
-    assert!(a.outbox.is_empty(), "nothing to queue without inputs");
+    assert!(
+        !a.outbox.iter().any(|c| matches!(c, Command::Enqueue(_))),
+        "nothing to queue without inputs"
+    );
     assert!(a.compose.error.as_deref().unwrap().contains("content"));
     press(&mut a, "1\nl j 2");
     // Kind, preset, styles (each | blend), a weight per style, then the parameters.
@@ -1005,7 +1010,7 @@ fn snapshot_live_train_run() {
     insta::assert_snapshot!(t.backend());
 }
 
-fn model_item(name: &str, style: &str) -> ModelItem {
+pub(crate) fn model_item(name: &str, style: &str) -> ModelItem {
     ModelItem {
         name: name.into(),
         path: format!("/models/{name}.safetensors").into(),
@@ -1020,6 +1025,7 @@ fn model_item(name: &str, style: &str) -> ModelItem {
             "2400 iterations of 2 × 128 px on cpu, 20 min".into(),
         ],
         error: None,
+        pace: Pace::measured("cpu", name.into(), 1200.0, (2400, 2, 128)),
     }
 }
 

@@ -6,7 +6,12 @@ use atelier::queue::{Run, Status};
 use atelier::tui::app::App;
 use atelier::tui::data::Command;
 
-use crate::tui::{app, press, run, with_runs};
+use atelier::jobs::Job;
+use atelier::tui::panes::compose::train::DatasetChoice;
+use atelier::tui::panes::compose::{Field, Kind};
+use atelier::tui::tab::Tab;
+
+use crate::tui::{app, model_item, press, render, run, with_runs};
 
 /// The app's snapshot with another queue and history, as the store thread
 /// would send after a change.
@@ -376,4 +381,230 @@ fn the_watch_pane_says_whether_a_watcher_is_running() {
     assert!(!screen.contains("no watcher"), "{screen}");
     drop(held);
     assert!(!atelier::watch::presence::watcher_running(dir.path()));
+}
+
+/// A fresh checkout has no training set: Compose trains on the Library's
+/// photos, shows the folder as a row, and says how long a run should take
+/// at the pace of a model trained on this device.
+#[test]
+fn compose_train_offers_the_photos_when_no_training_set_is_made_and_says_how_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let (none, photos) = (
+        dir.path().join("datasets/photos"),
+        dir.path().join("contents"),
+    );
+    std::fs::create_dir_all(&photos).unwrap();
+    for name in ["a", "b"] {
+        image::RgbImage::from_pixel(40, 40, image::Rgb([90, 120, 30]))
+            .save(photos.join(format!("{name}.png")))
+            .unwrap();
+    }
+    let mut a = app(true);
+    a.lib.set_models(vec![model_item("irises", "irises")]);
+    a.compose.set_datasets(
+        [&none, &photos]
+            .iter()
+            .map(|p| DatasetChoice::scan(p, false).unwrap())
+            .collect(),
+    );
+    press(&mut a, "l j 2");
+    a.compose.set(Field::Kind, "train").unwrap();
+    assert_eq!(a.compose.train.dataset, photos, "the folder with photos");
+    // Wide: the folders are under a temporary folder with a long name.
+    let screen = render(&mut a, 200, 30).backend().to_string();
+    assert!(screen.contains("contents (2 photos)"), "{screen}");
+    // irises: 2400 × 2 crops of 128 px in 20 min; the form's 2000 × 4 of 256 px.
+    assert!(screen.contains("≈ 2.2 h per model"), "{screen}");
+    assert!(screen.contains("pace of irises"), "{screen}");
+    press(&mut a, "j+");
+    let screen = render(&mut a, 200, 30).backend().to_string();
+    assert!(screen.contains("datasets/photos (none)"), "{screen}");
+    assert!(screen.contains("make dataset"), "{screen}");
+    press(&mut a, "r");
+    match a.outbox.last() {
+        Some(Command::Enqueue(items)) => match &items[0].job {
+            Job::Train(s) => assert_eq!(s.train.dataset, none),
+            other => panic!("not a training: {other:?}"),
+        },
+        other => panic!("nothing queued: {other:?}"),
+    }
+}
+
+/// `e` on a training run in History opens the train form with its painting,
+/// dataset and settings.
+#[test]
+fn e_on_a_training_run_opens_the_train_form() {
+    let (r, _) = crate::tui::train_run();
+    let mut a = app(true);
+    let mut snap = a.snap.clone();
+    snap.history = vec![r];
+    a.on_data(snap);
+    press(&mut a, "5e");
+    assert_eq!(a.tab, Tab::Compose);
+    assert_eq!(a.compose.kind, Kind::Train);
+    assert_eq!(a.compose.train.iterations, 1000);
+    assert_eq!(a.compose.styles.len(), 1);
+    let screen = render(&mut a, 80, 24).backend().to_string();
+    assert!(screen.contains("/data/coco"), "{screen}");
+    assert!(screen.contains("r queues 1 training run"), "{screen}");
+}
+
+/// An adain/wct model takes any paintings: no "its one style"; the marked
+/// paintings run each or mixed with their weights.
+#[test]
+fn compose_apply_with_an_arbitrary_model_mixes_the_marked_paintings() {
+    let mut a = app(true);
+    let mut adain = model_item("adain", "");
+    adain.arbitrary = Some(atelier::engine::arbitrary::model_file::Method::Adain);
+    a.lib.set_models(vec![adain]);
+    press(&mut a, "j\nll\nh j 2");
+    assert_eq!(a.compose.kind, Kind::Apply);
+    let screen = render(&mut a, 80, 24).backend().to_string();
+    assert!(!screen.contains("one style"), "{screen}");
+    assert!(screen.contains("each (2 runs)"), "{screen}");
+    a.compose.set(Field::Styles, "mix").unwrap();
+    a.compose.set(Field::Weight(0), "3").unwrap();
+    let screen = render(&mut a, 80, 24).backend().to_string();
+    assert!(screen.contains("mix (1 run: 0.75"), "{screen}");
+    assert!(screen.contains("mixing 2 paintings"), "{screen}");
+    press(&mut a, "r");
+    let Some(Command::Enqueue(items)) = a.outbox.last() else {
+        panic!("nothing queued: {:?}", a.compose.error)
+    };
+    assert_eq!(items.len(), 1, "one mixed run");
+    let Job::Apply(s) = &items[0].job else {
+        panic!("not an apply job")
+    };
+    let arb = s.arbitrary.as_ref().expect("paintings");
+    let weights: Vec<f64> = arb.styles.iter().map(|s| s.weight).collect();
+    assert_eq!(weights.len(), 2);
+    assert!(weights[0] > weights[1], "{weights:?}");
+    assert_eq!(items[0].style_names.len(), 2);
+}
+
+/// A refused `r` replaces the status line's last news, and the reason stays
+/// inside Compose's box until the pane is left.
+#[test]
+fn a_refused_enqueue_says_why_now_and_the_reason_leaves_with_the_pane() {
+    let mut a = app(true);
+    a.say("queued runs 4, 5");
+    press(&mut a, "2r");
+    let screen = render(&mut a, 80, 24).backend().to_string();
+    assert!(!screen.contains("queued runs 4, 5"), "{screen}");
+    assert!(
+        screen.contains("not queued: pick a content photo"),
+        "{screen}"
+    );
+    let rows: Vec<&str> = screen.lines().collect();
+    let inside = rows
+        .iter()
+        .filter(|l| l.contains("│pick a content photo"))
+        .count();
+    assert_eq!(inside, 1, "the reason inside the Inputs box: {screen}");
+    press(&mut a, "12");
+    assert_eq!(a.compose.error, None, "left with the pane");
+}
+
+/// History reads a page of runs from the store around the cursor: `G` asks
+/// for the last page of 20,000, the cursor lands on the oldest run there and
+/// Enter opens it; a filter is the store's to apply, from the first page.
+#[test]
+fn history_pages_in_the_store_down_to_the_oldest_run() {
+    use atelier::tui::panes::history::PAGE;
+    let total = 20_000;
+    // Run ids count down from the newest (20000) to the oldest (1).
+    let page = |offset: usize| -> Vec<Run> {
+        (offset..(offset + PAGE).min(total))
+            .map(|i| {
+                run(
+                    (total - i) as i64,
+                    Status::Done,
+                    "chelsea",
+                    "irises",
+                    Some(1.0),
+                )
+            })
+            .collect()
+    };
+    let asked = |a: &App| {
+        a.outbox.iter().rev().find_map(|c| match c {
+            Command::History(f) => Some(f.clone()),
+            _ => None,
+        })
+    };
+    let mut a = app(true);
+    let mut snap = a.snap.clone();
+    (snap.history, snap.history_total) = (page(0), total);
+    a.on_data(snap.clone());
+    press(&mut a, "5G");
+    let f = asked(&a).expect("a page asked for");
+    assert!(f.offset > total - PAGE && f.offset < total, "{f:?}");
+    (snap.history, snap.history_offset) = (page(f.offset), f.offset);
+    a.on_data(snap);
+    let screen = render(&mut a, 80, 24).backend().to_string();
+    assert!(screen.contains("History (20000)"), "{screen}");
+    press(&mut a, "\n");
+    assert_eq!(a.history.open, Some(1), "the oldest run opened");
+    assert!(a.run(1).is_some());
+    press(&mut a, "\x1b/#1\n");
+    let f = asked(&a).unwrap();
+    assert_eq!((f.text.as_deref(), f.offset), (Some("#1"), 0));
+}
+
+/// A photo with an author and no date is credited as "NASA", not "NASA ·".
+#[test]
+fn an_undated_photo_is_credited_without_a_dangling_separator() {
+    let mut a = app(true);
+    for item in &mut a.lib.contents {
+        (item.artist, item.date) = ("NASA".into(), String::new());
+    }
+    let screen = render(&mut a, 100, 24).backend().to_string();
+    assert!(screen.contains("NASA"), "{screen}");
+    assert!(!screen.contains("NASA ·"), "{screen}");
+}
+
+/// `e` on an apply run loads its model, photo, size and paintings (mixed, as
+/// it ran) into Compose; a run whose model left the Library says so.
+#[test]
+fn e_on_an_apply_run_loads_its_model_photo_and_paintings() {
+    use atelier::engine::arbitrary::model_file::Method;
+    use atelier::engine::gatys::spec::StyleRef;
+    use atelier::jobs::apply::{ArbSettings, Spec};
+    let painting = |name: &str, weight| StyleRef {
+        path: format!("/library/{name}.png").into(),
+        weight,
+    };
+    let mut r = run(7, Status::Done, "chelsea", "irises", None);
+    let styles = vec![painting("irises", 0.75), painting("the-harvesters", 0.25)];
+    r.job = atelier::queue::StoredJob::Known(Job::Apply(Spec {
+        model: "/models/adain.safetensors".into(),
+        model_name: Some("adain".into()),
+        contents: vec!["/library/chelsea.png".into()],
+        size: Some(384),
+        pixel_limit: 1 << 24,
+        mix: None,
+        arbitrary: Some(ArbSettings::new(Method::Adain, styles)),
+        msg: Vec::new(),
+    }));
+    let mut a = app(true);
+    let mut snap = a.snap.clone();
+    snap.history = vec![r];
+    a.on_data(snap);
+    press(&mut a, "5e");
+    assert_eq!(a.tab, Tab::History, "no adain in the Library: not loaded");
+    assert!(a.message.as_ref().unwrap().0.contains("not in the Library"));
+    let mut adain = model_item("adain", "");
+    adain.arbitrary = Some(Method::Adain);
+    a.lib.set_models(vec![adain]);
+    press(&mut a, "e");
+    assert_eq!((a.tab, a.compose.kind), (Tab::Compose, Kind::Apply));
+    assert_eq!(a.compose.apply_size, Some(384));
+    assert_eq!(a.compose.content.as_ref().unwrap().name, "chelsea");
+    assert_eq!(a.compose.styles.len(), 2);
+    assert!(a.compose.blends(), "mixed, as it ran");
+    press(&mut a, "r");
+    let Some(Command::Enqueue(items)) = a.outbox.last() else {
+        panic!("nothing queued: {:?}", a.compose.error)
+    };
+    assert_eq!(items.len(), 1);
 }

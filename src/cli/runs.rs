@@ -79,6 +79,7 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                 statuses: status,
                 style,
                 limit,
+                ..Filter::default()
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);

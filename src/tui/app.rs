@@ -14,6 +14,7 @@ use super::browse::{BrowseKey, BrowseState};
 use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
+use super::panes::compose::estimate::Pace;
 use super::panes::compose::{ComposeState, Kind, MarkedStyle, MemoryView};
 use super::panes::history::HistoryState;
 use super::panes::library::{load_models, LibItem, LibraryState};
@@ -72,6 +73,9 @@ pub struct App {
     pub clipboard: Option<String>,
     /// The run whose samples the store thread keeps fresh.
     focus: Option<i64>,
+    /// The page of History and the runs held by id the store thread reads.
+    history_view: Option<crate::queue::Filter>,
+    pins: Vec<i64>,
     /// Where the Library's models come from.
     models: Option<ModelLibrary>,
     /// The newest finished training run the models were loaded after.
@@ -116,6 +120,8 @@ impl App {
             outbox: Vec::new(),
             clipboard: None,
             focus: None,
+            history_view: None,
+            pins: Vec::new(),
             models: None,
             models_after: None,
             browse: BrowseState::default(),
@@ -223,6 +229,27 @@ impl App {
         }
     }
 
+    /// The paces of earlier trainings, newest first: History's finished
+    /// training runs, then the models' records (for Compose's time estimate).
+    pub fn training_paces(&self) -> Vec<Pace> {
+        let runs = self.snap.history.iter().filter_map(|r| {
+            let (Some(Job::Train(spec)), Some(crate::jobs::Outcome::Train(o))) =
+                (r.job(), r.outcome.as_ref())
+            else {
+                return None;
+            };
+            let shape = (o.iterations, spec.train.batch, spec.train.size);
+            Pace::measured(
+                r.device.as_deref()?,
+                format!("run {}", r.id),
+                o.seconds,
+                shape,
+            )
+        });
+        let models = self.lib.models.iter().filter_map(|m| m.pace.clone());
+        runs.chain(models).collect()
+    }
+
     /// Compose's memory estimate from the latest snapshot.
     pub fn memory_estimate(&self) -> MemoryView {
         self.compose
@@ -239,6 +266,8 @@ impl App {
         self.snap = snap;
         self.follow_worker();
         self.queue.follow(&self.snap.queue);
+        self.history.offset = self.snap.history_offset;
+        self.history.total = self.snap.history_total;
         self.history.follow(&self.snap.history);
         self.watch.sel = self.watch.sel.min(self.snap.watch.len().saturating_sub(1));
         self.refresh_models();
@@ -322,17 +351,35 @@ impl App {
     fn refocus(&mut self) {
         let want = match self.tab {
             Tab::Live => self.live.run,
-            Tab::History => self.history.open.or_else(|| {
-                self.history
-                    .rows(&self.snap.history)
-                    .get(self.history.sel)
-                    .map(|r| r.id)
-            }),
+            Tab::History => self
+                .history
+                .open
+                .or_else(|| self.history.selected(&self.snap.history).map(|r| r.id)),
             _ => None,
         };
         if want != self.focus {
             self.focus = want;
             self.outbox.push(Command::Focus(want));
+        }
+        let view = self.history.view();
+        if self.history_view.as_ref() != Some(&view) {
+            self.history_view = Some(view.clone());
+            self.outbox.push(Command::History(view));
+        }
+        let h = &self.history;
+        let mut pins: Vec<i64> = [
+            h.open,
+            h.mark,
+            h.compare.map(|c| c.0),
+            h.compare.map(|c| c.1),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        pins.dedup();
+        if pins != self.pins {
+            self.pins = pins.clone();
+            self.outbox.push(Command::Pin(pins));
         }
     }
 
@@ -342,6 +389,7 @@ impl App {
             .iter()
             .find(|r| r.id == id)
             .or_else(|| self.snap.history.iter().find(|r| r.id == id))
+            .or_else(|| self.snap.pinned.iter().find(|r| r.id == id))
     }
 
     /// Running runs, for switching in Live.
@@ -399,6 +447,8 @@ impl App {
                     }
                     _ => {}
                 }
+                // A filter typed so far is read from the store at once.
+                self.refocus();
                 return;
             }
             Mode::ConfirmDelete(id) | Mode::ConfirmCancel(id) => {
@@ -474,12 +524,18 @@ impl App {
                 let said = self.lib.add_path(buffer.trim());
                 self.say(said);
             }
-            InputPurpose::EditField(f) => self.compose.commit(f, &buffer),
+            InputPurpose::EditField(f) => {
+                self.compose.commit(f, &buffer);
+                if let Some(e) = &self.compose.error {
+                    self.say(format!("not set: {e}"));
+                }
+            }
         }
     }
 
     /// Global actions here; the rest go to the pane of the tab.
     pub fn update(&mut self, action: Action) {
+        let before = self.tab;
         let effect = match action {
             Action::Quit => {
                 self.quit = true;
@@ -516,6 +572,10 @@ impl App {
         };
         if let Some(e) = effect {
             self.apply(e);
+        }
+        if before == Tab::Compose && self.tab != before {
+            // A refusal is news of the moment, not a state to come back to.
+            self.compose.error = None;
         }
         self.refocus();
     }
@@ -599,12 +659,26 @@ impl App {
                 c.analogy = a.clone();
                 c.kind = Kind::Analogy;
             }
-            Job::Train(_) | Job::Apply(_) => {
+            Job::Train(t) if t.train.more_styles.is_empty() && t.train.extend.is_none() => {
+                let c = &mut self.compose;
+                c.styles = vec![MarkedStyle {
+                    item: item(Role::Style, &t.train.style),
+                    weight: 1.0,
+                }];
+                c.train = t.train.clone();
+                c.use_dataset(&t.train.dataset);
+                c.kind = Kind::Train;
+            }
+            Job::Train(_) => {
                 self.say(format!(
-                    "run {id}: Compose does not edit {} jobs yet",
-                    job.kind()
+                    "run {id} trains a multi-style model: Compose trains one painting per model (atelier train --style … for more)"
                 ));
                 return;
+            }
+            Job::Apply(a) => {
+                if !self.edit_apply(&r, a) {
+                    return;
+                }
             }
         }
         self.compose.error = None;
@@ -612,6 +686,46 @@ impl App {
         self.say(format!(
             "run {id} loaded into Compose: edit, then r to queue"
         ));
+    }
+
+    /// An apply run into Compose: its model (found in the Library by its
+    /// file), its first photo, size, and paintings or mix; false (and said)
+    /// when its model is gone.
+    fn edit_apply(&mut self, r: &Run, a: &crate::jobs::apply::Spec) -> bool {
+        let Some(model) = self.lib.models.iter().find(|m| m.path == a.model).cloned() else {
+            self.say(format!(
+                "run {}: its model {} is not in the Library any more",
+                r.id,
+                a.model.display()
+            ));
+            return false;
+        };
+        if let Some(p) = a.contents.first() {
+            self.set_content(LibItem {
+                name: r.input_name(Role::Content),
+                ..LibItem::from_path(p)
+            });
+        }
+        let c = &mut self.compose;
+        c.styles = a
+            .arbitrary
+            .as_ref()
+            .map_or(Vec::new(), |s| marked_styles(r, &s.styles));
+        c.blend = c.styles.len() > 1;
+        // A multi-style model's mix as it is typed: `name:w,…`.
+        c.apply_mix = a.mix.as_ref().map_or(String::new(), |m| {
+            m.weights
+                .iter()
+                .zip(&model.style_sources)
+                .filter(|(w, _)| **w > 0.0)
+                .map(|(w, s)| format!("{}:{w}", s.name))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        c.apply_size = a.size;
+        c.model = Some(model);
+        c.kind = Kind::Apply;
+        true
     }
 
     /// A Gatys run (stylize, texture) into Compose: its content (a texture
@@ -623,32 +737,36 @@ impl App {
                 ..LibItem::from_path(&r.params().content)
             });
         }
-        let names: Vec<String> = r
-            .inputs
-            .iter()
-            .filter(|i| i.role == Role::Style)
-            .filter_map(|i| i.name.clone())
-            .collect();
         let c = &mut self.compose;
-        c.styles = r
-            .params()
-            .styles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let lib = LibItem::from_path(&s.path);
-                MarkedStyle {
-                    item: LibItem {
-                        name: names.get(i).cloned().unwrap_or(lib.name.clone()),
-                        ..lib
-                    },
-                    weight: s.weight,
-                }
-            })
-            .collect();
+        c.styles = marked_styles(r, &r.params().styles);
         c.blend = c.styles.len() > 1;
         c.spec = r.params().clone();
         (c.kind, c.square) = (kind, square);
         c.match_preset();
     }
+}
+
+/// A run's paintings as Compose marks them, each named as when it was
+/// queued (its style input of the same place), else by its file.
+fn marked_styles(r: &Run, styles: &[crate::engine::gatys::spec::StyleRef]) -> Vec<MarkedStyle> {
+    let names: Vec<Option<String>> = r
+        .inputs
+        .iter()
+        .filter(|i| i.role == Role::Style)
+        .map(|i| i.name.clone())
+        .collect();
+    styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let lib = LibItem::from_path(&s.path);
+            MarkedStyle {
+                item: LibItem {
+                    name: names.get(i).cloned().flatten().unwrap_or(lib.name.clone()),
+                    ..lib
+                },
+                weight: s.weight,
+            }
+        })
+        .collect()
 }

@@ -22,7 +22,14 @@ use super::event::Event;
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub queue: Vec<Run>,
+    /// The page of History asked for by [`Command::History`].
     pub history: Vec<Run>,
+    /// Where that page starts among the runs that match, and how many do.
+    pub history_offset: usize,
+    pub history_total: usize,
+    /// The runs asked for by [`Command::Pin`] (opened, marked, compared),
+    /// wherever they are in History.
+    pub pinned: Vec<Run>,
     pub workers: Vec<WorkerInfo>,
     /// Samples and rollbacks of the focused run.
     pub focus: Option<Focus>,
@@ -102,6 +109,10 @@ pub enum Command {
     Focus(Option<i64>),
     /// Which content image to measure for the memory estimate.
     Content(Option<PathBuf>),
+    /// Which page of History to read: its filter, order, offset and size.
+    History(Filter),
+    /// Which runs to read besides, by id, wherever they are in History.
+    Pin(Vec<i64>),
     Enqueue(Vec<NewRun>),
     /// Pause (true) or resume a drop-folder rule, by name.
     PauseRule(String, bool),
@@ -135,6 +146,7 @@ pub fn spawn(
                 }
             };
             let mut focus: Option<i64> = None;
+            let mut view = Reads::default();
             let mut losses = LossCache::default();
             let mut points = PointCache::default();
             let mut content_size = None;
@@ -143,8 +155,11 @@ pub fn spawn(
             loop {
                 match commands.recv_timeout(Duration::from_millis(500)) {
                     Ok(Command::Focus(f)) => focus = f,
+                    Ok(Command::History(f)) => (view.history, view.stale) = (f, true),
+                    Ok(Command::Pin(ids)) => (view.pinned, view.stale) = (ids, true),
                     Ok(Command::Content(p)) => content_size = p.and_then(measure),
                     Ok(cmd) => {
+                        view.stale = true;
                         if let Some(msg) = execute(&mut store, cmd) {
                             tracing::info!("{msg}");
                             if events.send(Event::Notice(msg)).is_err() {
@@ -160,7 +175,7 @@ pub fn spawn(
                     memory = Some(device_memory(device));
                     memory_at = Some(Instant::now());
                 }
-                let snap = snapshot(&store, focus, (&mut losses, &mut points), &rules);
+                let snap = snapshot(&store, focus, &mut view, (&mut losses, &mut points), &rules);
                 match snap {
                     Ok(mut s) => {
                         s.memory = memory;
@@ -179,19 +194,78 @@ pub fn spawn(
         .expect("spawning a thread only fails when the OS is out of resources");
 }
 
+/// How often History is read again when nothing says it changed (another
+/// front end may have deleted runs).
+const HISTORY_EVERY: Duration = Duration::from_secs(5);
+
+/// What the UI asked to read besides the queue (a page of History, the runs
+/// it holds on to by id) and what was read last. A search of 20,000 runs
+/// takes a tenth of a second here, so History is read again only when the
+/// view changed, a command ran, the queue changed (runs start and end
+/// there), or [`HISTORY_EVERY`] passed.
+struct Reads {
+    history: Filter,
+    pinned: Vec<i64>,
+    stale: bool,
+    queue_key: Vec<(i64, crate::queue::Status)>,
+    read_at: Option<Instant>,
+    page: Vec<Run>,
+    total: usize,
+    pinned_runs: Vec<Run>,
+}
+
+impl Default for Reads {
+    fn default() -> Self {
+        Self {
+            history: Filter {
+                limit: Some(super::panes::history::PAGE),
+                ..Filter::default()
+            },
+            pinned: Vec::new(),
+            stale: true,
+            queue_key: Vec::new(),
+            read_at: None,
+            page: Vec::new(),
+            total: 0,
+            pinned_runs: Vec::new(),
+        }
+    }
+}
+
+impl Reads {
+    fn refresh(&mut self, store: &Store, queue: &[Run]) -> crate::queue::StoreResult<()> {
+        let key: Vec<_> = queue.iter().map(|r| (r.id, r.status)).collect();
+        let old = self.read_at.is_none_or(|t| t.elapsed() >= HISTORY_EVERY);
+        if self.stale || old || key != self.queue_key {
+            self.page = store.list(&self.history)?;
+            self.total = store.count(&self.history)?;
+            self.pinned_runs = self
+                .pinned
+                .iter()
+                .filter_map(|&id| store.get(id).ok())
+                .collect();
+            (self.stale, self.queue_key, self.read_at) = (false, key, Some(Instant::now()));
+        }
+        Ok(())
+    }
+}
+
 fn snapshot(
     store: &Store,
     focus: Option<i64>,
+    reads: &mut Reads,
     (losses, points): (&mut LossCache, &mut PointCache),
     rules: &[RuleConfig],
 ) -> crate::queue::StoreResult<Snapshot> {
     let watcher_running = crate::watch::presence::watcher_running(store.data_dir());
+    let queue = store.queue()?;
+    reads.refresh(store, &queue)?;
     Ok(Snapshot {
-        queue: store.queue()?,
-        history: store.list(&Filter {
-            limit: Some(500),
-            ..Filter::default()
-        })?,
+        queue,
+        history: reads.page.clone(),
+        history_offset: reads.history.offset,
+        history_total: reads.total,
+        pinned: reads.pinned_runs.clone(),
         workers: store.workers()?,
         focus: match focus {
             Some(run) => Some({
@@ -254,7 +328,11 @@ fn device_memory(device: Device) -> DeviceMemory {
 /// Runs a command; returns the message to show.
 fn execute(store: &mut Store, cmd: Command) -> Option<String> {
     let result = match cmd {
-        Command::Focus(_) | Command::Content(_) | Command::Refresh => return None,
+        Command::Focus(_)
+        | Command::Content(_)
+        | Command::History(_)
+        | Command::Pin(_)
+        | Command::Refresh => return None,
         Command::Enqueue(items) => enqueue(store, items),
         Command::PauseRule(rule, paused) => store
             .set_rule_paused(&rule, paused)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::fast::model_file::{ModelInfo, StyleSource};
 use crate::engine::fast::models::{ModelKind, ModelLibrary};
 use crate::engine::infra::library::Library;
+use crate::tui::panes::compose::estimate::Pace;
 
 /// An image the library offers.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +65,16 @@ pub fn load_library(dir: &Path) -> Vec<LibItem> {
     }
 }
 
+/// A path the user typed: `~/` is their home, and a relative path is
+/// relative to the folder atelier was started in.
+pub fn user_path(text: &str) -> PathBuf {
+    let text = text.trim();
+    match (text.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(text),
+    }
+}
+
 /// A trained model the Library offers (bundled or the user's own).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelItem {
@@ -88,6 +99,9 @@ pub struct ModelItem {
     pub about: Vec<String>,
     /// Why the file cannot be used, if it cannot.
     pub error: Option<String>,
+    /// How fast its training went, when it was trained here (for Compose's
+    /// time estimate of a new training).
+    pub pace: Option<Pace>,
 }
 
 impl ModelItem {
@@ -103,6 +117,7 @@ pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
         .into_iter()
         .map(|e| ModelItem {
             about: e.info.as_ref().map(about).unwrap_or_default(),
+            pace: e.info.as_ref().and_then(|i| pace(&e.name, i)),
             style_sources: e
                 .info
                 .as_ref()
@@ -124,6 +139,14 @@ pub fn load_models(lib: &ModelLibrary) -> Vec<ModelItem> {
             error: e.error,
         })
         .collect()
+}
+
+/// The pace of a model's training, from its record (device, time, batches).
+fn pace(name: &str, i: &ModelInfo) -> Option<Pace> {
+    let t = i.training.as_ref()?;
+    let num = |k: &str| t.get(k).and_then(|x| x.as_u64());
+    let shape = (i.iterations, num("batch")? as usize, num("size")? as u32);
+    Pace::measured(i.device.as_deref()?, name.to_string(), i.seconds?, shape)
 }
 
 fn about(i: &ModelInfo) -> Vec<String> {

@@ -76,6 +76,7 @@ fn browse_preview(
 
 /// Opens the TUI on `data_dir` and runs it until the user quits.
 pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
+    let started = std::time::Instant::now();
     // Fail before touching the terminal on anything the user must fix.
     let keymap = Keymap::new(&config.tui.keys)?;
     let theme = theme::Theme::new(&config.tui.theme)?;
@@ -113,12 +114,42 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
         .with_styles_dir(resolve(&config.paths.styles)),
     );
 
+    // Compose trains on the training set once `make dataset` has made it,
+    // else on the Library's photos, so a fresh checkout can train at once.
+    app.compose.set_datasets(
+        [
+            resolve(&crate::engine::fast::train::TrainSpec::default().dataset),
+            resolve(&config.paths.contents),
+        ]
+        .iter()
+        .filter_map(|p| panes::compose::train::DatasetChoice::scan(p, false).ok())
+        .collect(),
+    );
+
+    app.worker_status = match config.tui.start_worker {
+        true => "worker: starting",
+        false => "worker: external",
+    }
+    .into();
+
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     keep_worker_panics_off_the_screen();
+    // A first frame before the terminal is asked about images (up to a
+    // second when it does not answer): the screen is never blank meanwhile.
+    // Its images are asked for again by the next frame.
+    terminal.draw(|f| ui::draw(f, &app, &mut Vec::new()))?;
+    tracing::info!(
+        "first frame {} ms after start",
+        started.elapsed().as_millis()
+    );
     let (tx, rx) = mpsc::channel::<Event>();
     // Before the input thread: the query reads stdin itself, and hands back
     // any key typed meanwhile.
     let (picker, typed) = picker(config);
+    tracing::info!(
+        "terminal answered {} ms after start",
+        started.elapsed().as_millis()
+    );
     for k in typed {
         let _ = tx.send(Event::Key(k));
     }
@@ -144,7 +175,6 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
     app.browse_model = browser.as_ref().map(|b| b.model.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let worker = if config.tui.start_worker {
-        app.worker_status = "worker: starting".into();
         Some(
             worker::spawn(
                 config.worker_config_for(&config.worker.device, false)?,
@@ -155,7 +185,6 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
             .context("cannot start the worker thread")?,
         )
     } else {
-        app.worker_status = "worker: external".into();
         None
     };
 

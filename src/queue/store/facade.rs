@@ -159,9 +159,14 @@ impl Store {
         self.backend.get(id)
     }
 
-    /// Runs matching `filter`, newest first.
+    /// Runs matching `filter`, in its order, its page.
     pub fn list(&self, filter: &Filter) -> StoreResult<Vec<Run>> {
         self.backend.list(filter)
+    }
+
+    /// How many runs match `filter` (its page aside).
+    pub fn count(&self, filter: &Filter) -> StoreResult<usize> {
+        self.backend.count(filter)
     }
 
     /// Running runs, then queued runs in the order they will be taken.

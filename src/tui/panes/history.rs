@@ -7,7 +7,8 @@ use ratatui::widgets::{Block, Paragraph, TableState, Wrap};
 use ratatui::Frame;
 
 use crate::queue::run::format_time;
-use std::path::PathBuf;
+use crate::queue::store::history::Order;
+use crate::queue::Filter;
 
 use super::{move_selection, Effect, InputPurpose};
 use crate::queue::Run;
@@ -19,21 +20,25 @@ use crate::tui::theme::Theme;
 
 use super::live::run_image;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sort {
-    Newest,
-    Loss,
-    Status,
-}
+/// Runs the store thread reads at once around the cursor: History filters,
+/// sorts and pages in the store, never holding every run.
+pub const PAGE: usize = 100;
+/// How near the page's edge the cursor comes before the next page is read.
+const MARGIN: usize = 25;
 
 #[derive(Default)]
 pub struct HistoryState {
+    /// The cursor, counted over every run that matches (not only the page).
     pub sel: usize,
     /// The run the cursor is on: new runs arrive at the top, and the cursor
     /// stays with its run, not its row.
     pub id: Option<i64>,
-    pub sort: Option<Sort>,
+    pub order: Order,
     pub filter: String,
+    /// Where the snapshot's page starts among the runs that match, and how
+    /// many match (the store thread counts them).
+    pub offset: usize,
+    pub total: usize,
     /// Run shown in detail.
     pub open: Option<i64>,
     /// Run marked for comparison, and an open comparison.
@@ -42,22 +47,41 @@ pub struct HistoryState {
 }
 
 impl HistoryState {
-    /// History rows of `runs` after filter and sort.
-    pub fn rows<'a>(&self, runs: &'a [Run]) -> Vec<&'a Run> {
-        let f = self.filter.to_lowercase();
-        let mut rows: Vec<&Run> = runs
-            .iter()
-            .filter(|r| f.is_empty() || matches(r, &f))
-            .collect();
-        match self.sort {
-            None | Some(Sort::Newest) => {}
-            Some(Sort::Loss) => rows.sort_by(|a, b| {
-                let key = |r: &Run| r.final_loss().unwrap_or(f64::INFINITY);
-                key(a).total_cmp(&key(b))
-            }),
-            Some(Sort::Status) => rows.sort_by_key(|r| r.status.as_str()),
+    /// What the store thread is to read: the filter, the order, and the page
+    /// around the cursor (the one it has while the cursor is well inside).
+    pub fn view(&self) -> Filter {
+        let low = if self.offset == 0 { 0 } else { MARGIN };
+        let inside = self.sel >= self.offset + low
+            && (self.sel + MARGIN < self.offset + PAGE || self.offset + PAGE >= self.total);
+        Filter {
+            text: (!self.filter.is_empty()).then(|| self.filter.clone()),
+            order: self.order,
+            offset: if inside {
+                self.offset
+            } else {
+                self.sel.saturating_sub(PAGE / 2)
+            },
+            limit: Some(PAGE),
+            ..Filter::default()
         }
-        rows
+    }
+
+    /// The page's rows, filtered and sorted here too: the store did it
+    /// already, and a page read before the filter changed is shown filtered
+    /// at once.
+    pub fn rows<'a>(&self, runs: &'a [Run]) -> Vec<&'a Run> {
+        self.view().arrange(runs)
+    }
+
+    /// How many runs match: the store's count, or the page's own.
+    pub fn count(&self, runs: &[Run]) -> usize {
+        self.total.max(self.offset + self.rows(runs).len())
+    }
+
+    /// The run under the cursor, when the page holds it.
+    pub fn selected<'a>(&self, runs: &'a [Run]) -> Option<&'a Run> {
+        let i = self.sel.checked_sub(self.offset)?;
+        self.rows(runs).get(i).copied()
     }
 
     /// What a run with no row says: nothing in the store, or nothing that
@@ -72,7 +96,7 @@ impl HistoryState {
     /// The filter as typed so far (it applies as you type).
     pub fn set_filter(&mut self, text: &str) {
         self.filter = text.to_string();
-        self.sel = 0;
+        (self.sel, self.offset) = (0, 0);
     }
 
     /// Keys → what the pane does itself, or asks of the app; `runs` is the
@@ -85,21 +109,22 @@ impl HistoryState {
 
     /// Notes which run the cursor is on now.
     pub fn remember(&mut self, runs: &[Run]) {
-        self.id = self.rows(runs).get(self.sel).map(|r| r.id);
+        if let Some(r) = self.selected(runs) {
+            self.id = Some(r.id);
+        }
     }
 
-    /// Puts the cursor back on its run in a fresh history.
+    /// Puts the cursor back on its run in a fresh page.
     pub fn follow(&mut self, runs: &[Run]) {
-        let rows = self.rows(runs);
-        self.sel = super::follow(self.id, self.sel, rows.iter().map(|r| r.id));
+        let ids: Vec<i64> = self.rows(runs).iter().map(|r| r.id).collect();
+        self.sel = match self.id.and_then(|id| ids.iter().position(|&i| i == id)) {
+            Some(i) => self.offset + i,
+            None => self.sel.min(self.count(runs).saturating_sub(1)),
+        };
     }
 
     fn act(&mut self, action: Action, runs: &[Run]) -> Option<Effect> {
-        let rows: Vec<(i64, Option<PathBuf>)> = self
-            .rows(runs)
-            .iter()
-            .map(|r| (r.id, r.output.clone()))
-            .collect();
+        let total = self.count(runs);
         let detail = self.open.is_some() || self.compare.is_some();
         if action == Action::Back {
             if detail {
@@ -110,7 +135,9 @@ impl HistoryState {
             }
             return None;
         }
-        if !detail && move_selection(&mut self.sel, rows.len(), action) {
+        if !detail && move_selection(&mut self.sel, total, action) {
+            // Off the page: the cursor's run is not known until the next one.
+            self.id = self.selected(runs).map(|r| r.id);
             return None;
         }
         if action == Action::Filter {
@@ -119,15 +146,16 @@ impl HistoryState {
                 self.filter.clone(),
             ));
         }
-        let (id, output) = rows.get(self.sel).cloned()?;
+        let r = self.selected(runs)?;
+        let (id, output) = (r.id, r.output.clone());
         match action {
             Action::Sort => {
-                self.sort = Some(match self.sort {
-                    None | Some(Sort::Newest) => Sort::Loss,
-                    Some(Sort::Loss) => Sort::Status,
-                    Some(Sort::Status) => Sort::Newest,
-                });
-                self.sel = 0;
+                self.order = match self.order {
+                    Order::Newest => Order::Loss,
+                    Order::Loss => Order::Status,
+                    Order::Status => Order::Newest,
+                };
+                (self.sel, self.offset) = (0, 0);
                 None
             }
             Action::Select => {
@@ -173,13 +201,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     if let Some(r) = app.history.open.and_then(|id| app.run(id)) {
         return detail(f, area, app, r, want);
     }
-    let rows_src = app.history.rows(&app.snap.history);
+    let h = &app.history;
+    let rows_src = h.rows(&app.snap.history);
     let [list, side] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
-    let sort = match app.history.sort {
-        None | Some(Sort::Newest) => "newest",
-        Some(Sort::Loss) => "loss",
-        Some(Sort::Status) => "status",
+    let sort = match h.order {
+        Order::Newest => "newest",
+        Order::Loss => "loss",
+        Order::Status => "status",
     };
     let filter = if app.history.filter.is_empty() {
         String::new()
@@ -188,7 +217,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
     };
     let block = Block::bordered().title(format!(
         " History ({}) · sort {sort}{filter} ",
-        rows_src.len()
+        h.count(&app.snap.history)
     ));
     if rows_src.is_empty() {
         f.render_widget(
@@ -211,7 +240,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         })
         .collect();
     let table = super::run_table(&super::RUN_COLS, list, rows).block(block);
-    let sel = app.history.sel.min(rows_src.len() - 1);
+    // The page holds the cursor's row once the store has read it.
+    let sel = h.sel.saturating_sub(h.offset).min(rows_src.len() - 1);
     let mut state = TableState::default().with_selected(Some(sel));
     f.render_stateful_widget(table, list, &mut state);
     let r = rows_src[sel];
@@ -235,21 +265,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
         meta,
     );
-}
-
-/// Whether `f` (lower case) is in what a user would search a run by: its
-/// kind, status, id, every input's name, its output's name and its error.
-fn matches(r: &Run, f: &str) -> bool {
-    let has = |s: &str| s.to_lowercase().contains(f);
-    has(r.kind())
-        || has(r.status.as_str())
-        || r.id.to_string() == f.trim_start_matches('#')
-        || r.inputs.iter().any(|i| has(&i.display_name()))
-        || r.output
-            .as_ref()
-            .and_then(|o| o.file_name())
-            .is_some_and(|n| has(&n.to_string_lossy()))
-        || r.error.as_deref().is_some_and(has)
 }
 
 fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {

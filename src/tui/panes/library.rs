@@ -13,6 +13,7 @@ use super::{move_selection, Effect, InputPurpose};
 use crate::tui::app::App;
 use crate::tui::images::ImageKey;
 use crate::tui::keymap::Action;
+use crate::tui::lib_item::user_path;
 pub use crate::tui::lib_item::{load_library, load_models, LibItem, ModelItem};
 use crate::tui::ui::image;
 
@@ -152,7 +153,7 @@ impl LibraryState {
     /// Adds an image (or every image in a folder) to the side in focus;
     /// returns what to say.
     pub fn add_path(&mut self, text: &str) -> String {
-        let path = PathBuf::from(shellexpand_home(text));
+        let path = user_path(text);
         let mut found = Vec::new();
         if path.is_dir() {
             if let Ok(entries) = std::fs::read_dir(&path) {
@@ -192,13 +193,6 @@ fn is_image_name(p: &Path) -> bool {
             "png" | "jpg" | "jpeg" | "webp" | "tif" | "tiff" | "bmp"
         )
     })
-}
-
-fn shellexpand_home(s: &str) -> String {
-    match (s.strip_prefix("~/"), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
-        _ => s.to_string(),
-    }
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
@@ -338,8 +332,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
                         .style(app.theme.muted()),
                 });
             }
-            if !item.artist.is_empty() {
-                lines.push(Line::from(format!("{} · {}", item.artist, item.date)));
+            // An undated photo is "NASA", not "NASA ·".
+            let by: Vec<&str> = [item.artist.as_str(), item.date.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
+            if !by.is_empty() {
+                lines.push(Line::from(by.join(" · ")));
             }
             if !item.licence.is_empty() {
                 lines.push(Line::from(item.licence.clone()).style(app.theme.muted()));

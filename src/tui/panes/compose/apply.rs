@@ -2,12 +2,18 @@
 //! Library (Enter on a model), the photo is the content; the rows are the
 //! output size and, for a multi-style model, which of its styles: each (a run
 //! per style), one, or a mix typed as `name:w,name:w` (weights normalised).
+//! An adain or wct model takes any paintings: the marked ones, a run each or
+//! one run mixing them (the form's style rows).
 
 use super::form::ComposeState;
 use super::params::Param;
 
 /// Step of the +/- keys on the size row.
 const STEP: u32 = 128;
+
+/// The row of a multi-style model's choice (not shown for an adain/wct
+/// model, whose paintings are the marked ones).
+pub const MODEL_STYLES: &str = "model styles";
 
 /// The rows of the form, in order.
 pub fn params() -> Vec<Param<ComposeState>> {
@@ -16,12 +22,13 @@ pub fn params() -> Vec<Param<ComposeState>> {
 
 fn styles() -> Param<ComposeState> {
     Param {
-        name: "model styles",
+        name: MODEL_STYLES,
         show: |s| match &s.model {
             Some(m) if m.multi => match s.apply_mix.as_str() {
                 "" => format!("each ({} runs)", m.style_sources.len()),
                 t => t.to_string(),
             },
+            Some(m) if m.arbitrary.is_some() => "the marked paintings".into(),
             Some(_) => "its one style".into(),
             None => "-".into(),
         },

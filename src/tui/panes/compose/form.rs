@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::kind::Kind;
 use super::params::Param;
+use super::train::DatasetChoice;
 use crate::engine::analogy::AnalogySpec;
 use crate::engine::fast::train::TrainSpec;
 use crate::engine::gatys::spec::{RunSpec, StyleRef};
@@ -69,6 +70,8 @@ pub struct ComposeState {
     pub apply_mix: String,
     /// Training settings; the style of each run is a marked painting.
     pub train: TrainSpec,
+    /// The folders of photos the dataset row offers (and any typed one).
+    pub datasets: Vec<DatasetChoice>,
     /// Index into [`ComposeState::fields`].
     pub field: usize,
     /// Name and spec of each preset; the first is "none" (the defaults).
@@ -91,6 +94,7 @@ impl ComposeState {
             paintings: None,
             apply_mix: String::new(),
             train: TrainSpec::default(),
+            datasets: Vec::new(),
             content: None,
             styles: Vec::new(),
             blend: false,
@@ -102,9 +106,42 @@ impl ComposeState {
         }
     }
 
-    /// The parameter table of the chosen kind.
+    /// The parameter table of the chosen kind. An adain/wct model has no
+    /// styles of its own to choose: its paintings are the marked ones, run
+    /// each or mixed by the style rows.
     pub fn params(&self) -> Vec<Param<ComposeState>> {
-        self.kind.params()
+        let mut p = self.kind.params();
+        if self.applies_arbitrary() {
+            p.retain(|p| p.name != super::apply::MODEL_STYLES);
+        }
+        p
+    }
+
+    /// Offers these folders in the dataset row and trains on the first that
+    /// holds photos (the training set once made, else the Library's photos).
+    pub fn set_datasets(&mut self, datasets: Vec<DatasetChoice>) {
+        if let Some(d) = datasets.iter().find(|d| d.images > 0) {
+            self.train.dataset = d.path.clone();
+        }
+        self.datasets = datasets;
+    }
+
+    /// Offers `path` in the dataset row (a run loaded for editing) and
+    /// trains on it.
+    pub fn use_dataset(&mut self, path: &std::path::Path) {
+        let path = crate::config::resolve(path);
+        if !self.datasets.iter().any(|d| d.path == path) {
+            if let Ok(d) = DatasetChoice::scan(&path, false) {
+                self.datasets.push(d);
+            }
+        }
+        self.train.dataset = path;
+    }
+
+    /// Whether the marked styles can be blended into one run: the Gatys
+    /// stylize kind, or an adain/wct model's mix of paintings.
+    fn can_blend(&self) -> bool {
+        self.kind.blends() || self.applies_arbitrary()
     }
 
     /// The rows of the form: the style rows only while several are marked
@@ -114,7 +151,7 @@ impl ComposeState {
         if self.kind.gatys() {
             v.push(Field::Preset);
         }
-        if self.styles.len() > 1 && self.kind.blends() {
+        if self.styles.len() > 1 && self.can_blend() {
             v.push(Field::Styles);
             v.extend((0..self.styles.len()).map(Field::Weight));
         }
@@ -179,7 +216,7 @@ impl ComposeState {
 
     /// Whether enqueueing makes one blended run.
     pub fn blends(&self) -> bool {
-        self.kind.blends() && self.blend && self.styles.len() > 1
+        self.can_blend() && self.blend && self.styles.len() > 1
     }
 
     pub fn value(&self, f: Field) -> String {
@@ -198,7 +235,13 @@ impl ComposeState {
             }
             Field::Styles => {
                 if self.blend {
-                    format!("blend (1 run: {})", self.shares_label())
+                    // An adain/wct model mixes paintings; Gatys blends them.
+                    let verb = if self.applies_arbitrary() {
+                        "mix"
+                    } else {
+                        "blend"
+                    };
+                    format!("{verb} (1 run: {})", self.shares_label())
                 } else {
                     format!("each ({} runs)", self.styles.len())
                 }
@@ -305,7 +348,7 @@ impl ComposeState {
             Field::Styles => {
                 self.blend = match t {
                     "each" => false,
-                    "blend" => true,
+                    "blend" | "mix" => true,
                     _ => return Err(format!("'{t}' (use each or blend)")),
                 }
             }
@@ -436,6 +479,16 @@ impl ComposeState {
             .collect();
         let typed = self.apply_mix.trim();
         let choices = match model_styles(model) {
+            apply::ModelStyles::Arbitrary(_) if self.blends() => {
+                // One run mixing the paintings with their weights.
+                let entries = self
+                    .styles
+                    .iter()
+                    .map(|m| format!("{}:{}", m.item.path.display(), m.weight))
+                    .collect();
+                let names = self.styles.iter().map(|m| m.item.name.clone()).collect();
+                vec![(one(entries), names)]
+            }
             apply::ModelStyles::Arbitrary(_) => marked,
             apply::ModelStyles::Msg(_) if typed.is_empty() && !marked.is_empty() => marked,
             apply::ModelStyles::Cin(s) | apply::ModelStyles::Msg(s) if typed.is_empty() => (0..s
@@ -664,6 +717,12 @@ mod tests {
             ..RunSpec::default()
         });
         c.content = Some(LibItem::from_path(Path::new("/l/chelsea.png")));
+        let folder = |label: &str, images| DatasetChoice {
+            path: format!("/d/{label}").into(),
+            label: label.into(),
+            images,
+        };
+        c.set_datasets(vec![folder("photos", 0), folder("contents", 5)]);
         for s in styles {
             c.toggle_style(LibItem::from_path(Path::new(&format!("/l/{s}.png"))));
         }
@@ -718,6 +777,7 @@ mod tests {
             arbitrary: None,
             about: Vec::new(),
             error: None,
+            pace: None,
         });
         let state = |c: &ComposeState| {
             (

@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 pub mod analogy;
 pub mod apply;
+pub mod estimate;
 pub mod form;
 pub mod kind;
 pub mod params;
@@ -46,7 +47,12 @@ impl ComposeState {
                     self.error = None;
                     return Some(Effect::Command(Command::Enqueue(runs)));
                 }
-                Err(e) => self.error = Some(e),
+                Err(e) => {
+                    // The status line says it too: what it said before
+                    // (`queued runs 4, 5`) is not news of this `r`.
+                    self.error = Some(e.clone());
+                    return Some(Effect::Say(format!("not queued: {e}")));
+                }
             },
             _ => {}
         }
@@ -88,7 +94,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if c.kind.takes_styles() || c.applies_arbitrary() {
         lines.push(
             Line::from(if c.blends() {
-                format!("Styles ({n}) · blend {}", c.shares_label())
+                let verb = if c.applies_arbitrary() {
+                    "mix"
+                } else {
+                    "blend"
+                };
+                format!("Styles ({n}) · {verb} {}", c.shares_label())
             } else {
                 format!("Styles ({n})")
             })
@@ -110,10 +121,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
         lines.push(Line::from(""));
     }
+    if c.kind == Kind::Train {
+        lines.extend(dataset_lines(c, t));
+    }
     lines.push(queues_line(c, t));
+    if let Some(e) = &c.error {
+        // Why the last edit or `r` was refused, wrapped inside the box.
+        lines.push(Line::from(e.clone()).style(t.error()));
+    }
     lines.push(Line::from(""));
     if c.kind.gatys() {
         lines.extend(memory_lines(&app.memory_estimate(), &app.device, t));
+    }
+    if c.kind == Kind::Train {
+        lines.extend(time_lines(c, app));
     }
     f.render_widget(
         Paragraph::new(lines)
@@ -126,13 +147,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|&field| Row::new(vec![c.label(field), c.value(field)]))
         .collect();
-    let mut block = Block::bordered()
+    let block = Block::bordered()
         .title(" Parameters (↑↓ field · ←→/+- change · Enter type) ")
         .border_style(t.accent());
-    if let Some(e) = &c.error {
-        // The one line that says why the last edit or enqueue was refused.
-        block = block.title_bottom(Line::from(format!(" {e} ")).style(t.error()));
-    }
     let table = Table::new(rows, [Constraint::Length(18), Constraint::Min(10)])
         .block(block)
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
@@ -175,6 +192,15 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
             c.styles[0].item.name
         ))
         .fg(t.accent),
+        Kind::Apply if c.applies_arbitrary() && c.content.is_some() && c.blends() => {
+            Line::from(format!(
+                "r queues 1 run: {} through {}, mixing {n} paintings ({})",
+                c.content.as_ref().map_or("", |i| i.name.as_str()),
+                c.model.as_ref().map_or("", |m| m.name.as_str()),
+                c.shares_label(),
+            ))
+            .fg(t.accent)
+        }
         Kind::Apply if c.applies_arbitrary() && c.content.is_some() && n > 0 => {
             Line::from(format!(
                 "r queues {n} run{plural}: {} through {}, one per painting",
@@ -211,6 +237,44 @@ fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
         ))
         .fg(t.accent),
     }
+}
+
+/// The photos a training learns from, and how to get the training set
+/// when it is not made yet.
+fn dataset_lines(c: &ComposeState, t: &Theme) -> Vec<Line<'static>> {
+    let path = crate::config::resolve(&c.train.dataset);
+    let chosen = c.datasets.iter().find(|d| d.path == path);
+    let mut v = vec![Line::from("Photos to learn from").bold()];
+    v.push(match chosen {
+        Some(d) if d.images == 0 => Line::from(format!("  {}", d.show())).style(t.error()),
+        Some(d) => Line::from(format!("  {}", d.show())).fg(t.accent),
+        None => Line::from(format!("  {}", c.train.dataset.display())).fg(t.accent),
+    });
+    if c.datasets.iter().any(|d| d.unmade_training_set()) {
+        v.push(Line::from("  `make dataset` builds the full training set").style(t.muted()));
+    }
+    v.push(Line::from(""));
+    v
+}
+
+/// How long one training run of the form should take on the worker's
+/// device, at the pace of the latest training there (History's, else a
+/// model's record).
+fn time_lines(c: &ComposeState, app: &App) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut v = vec![Line::from(format!("Time on {}", app.device)).bold()];
+    let paces = app.training_paces();
+    v.push(
+        match estimate::train_seconds(&c.train, &app.device, &paces) {
+            Some((secs, pace)) => Line::from(format!(
+                "  ≈ {} per model (at the pace of {})",
+                estimate::duration(secs),
+                pace.from
+            )),
+            None => Line::from("  unknown: no training on this device yet").style(t.muted()),
+        },
+    );
+    v
 }
 
 /// The memory estimate: what one run needs, and whether it fits.

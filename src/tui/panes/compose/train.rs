@@ -1,13 +1,110 @@
 //! The parameter table of training a fast-style model: one training run per
-//! marked painting, on the default training set; the rows are the settings a
+//! marked painting, on a folder of photos (the training set, or the Library's
+//! photos until `make dataset` has made one); the rows are the settings a
 //! user tunes (the rest are `atelier train`'s defaults).
+
+use std::path::{Path, PathBuf};
 
 use super::form::ComposeState;
 use super::params::{number, scale, Param};
+use crate::engine::fast::dataset::Dataset;
+use crate::engine::fast::train::TrainSpec;
+use crate::tui::lib_item::user_path;
+
+/// A folder of photos a training can learn from, as the dataset row shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetChoice {
+    pub path: PathBuf,
+    /// The path relative to atelier's folder when inside it.
+    pub label: String,
+    /// The images found in it (0: missing or empty).
+    pub images: usize,
+}
+
+impl DatasetChoice {
+    /// The folder with its images counted (headers only); a folder that is
+    /// missing or holds none is offered with 0, or refused when `strict`.
+    pub fn scan(path: &Path, strict: bool) -> Result<DatasetChoice, String> {
+        let images = match Dataset::scan(path) {
+            Ok(d) => d.files.len(),
+            Err(e) if strict => return Err(e.to_string()),
+            Err(_) => 0,
+        };
+        let home = crate::config::home();
+        let label = path
+            .strip_prefix(&home)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        Ok(DatasetChoice {
+            path: path.to_path_buf(),
+            label,
+            images,
+        })
+    }
+
+    pub fn show(&self) -> String {
+        match self.images {
+            0 => format!("{} (none)", self.label),
+            n => format!("{} ({n} photos)", self.label),
+        }
+    }
+
+    /// The training set `make dataset` builds, not made yet.
+    pub fn unmade_training_set(&self) -> bool {
+        self.images == 0 && self.path.ends_with(TrainSpec::default().dataset)
+    }
+}
+
+/// The dataset the form trains on, as the row shows it.
+fn dataset_text(s: &ComposeState) -> String {
+    let path = crate::config::resolve(&s.train.dataset);
+    match s.datasets.iter().find(|d| d.path == path) {
+        Some(d) => d.show(),
+        None => s.train.dataset.display().to_string(),
+    }
+}
 
 /// The rows of the form, in order.
 pub fn params() -> Vec<Param<ComposeState>> {
     vec![
+        Param {
+            name: "dataset",
+            show: dataset_text,
+            // Steps round the folders offered (the training set, the photos).
+            nudge: |s, up| {
+                let n = s.datasets.len();
+                if n == 0 {
+                    return;
+                }
+                let path = crate::config::resolve(&s.train.dataset);
+                let at = s.datasets.iter().position(|d| d.path == path);
+                let next = match (at, up) {
+                    (None, _) => 0,
+                    (Some(i), true) => (i + 1) % n,
+                    (Some(i), false) => (i + n - 1) % n,
+                };
+                s.train.dataset = s.datasets[next].path.clone();
+            },
+            // A folder offered (by its shown text or label) or any folder of photos.
+            parse: |s, t| {
+                let known = s
+                    .datasets
+                    .iter()
+                    .find(|d| d.show() == t || d.label == t)
+                    .map(|d| d.path.clone());
+                s.train.dataset = match known {
+                    Some(p) => p,
+                    None => {
+                        let d = DatasetChoice::scan(&user_path(t), true)?;
+                        let p = d.path.clone();
+                        s.datasets.push(d);
+                        p
+                    }
+                };
+                Ok(())
+            },
+        },
         Param {
             name: "iterations",
             show: |s| s.train.iterations.to_string(),
