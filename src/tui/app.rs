@@ -599,7 +599,7 @@ impl App {
                 c.analogy = a.clone();
                 c.kind = Kind::Analogy;
             }
-            Job::Train(_) | Job::Apply(_) => {
+            Job::Train(_) | Job::Apply(_) | Job::Video(_) => {
                 self.say(format!(
                     "run {id}: Compose does not edit {} jobs yet",
                     job.kind()
