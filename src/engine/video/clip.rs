@@ -61,6 +61,18 @@ pub enum Clip {
     Folder { files: Vec<PathBuf>, info: ClipInfo },
 }
 
+/// Files taken as videos where a file may be an image or a video (a drop
+/// folder): by extension.
+pub const VIDEO_FILE_EXTENSIONS: [&str; 9] =
+    ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif", "mpg", "mpeg"];
+
+/// Whether `path` is named as a video file.
+pub fn is_video_file(path: &Path) -> bool {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .is_some_and(|e| VIDEO_FILE_EXTENSIONS.contains(&e.as_str()))
+}
+
 /// The image files a folder of frames is read from.
 const FRAME_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
 

@@ -10,7 +10,8 @@ use crate::engine::gatys::spec::RunSpec;
 use crate::engine::video::{Clip, Encoding};
 use crate::engine::Error;
 use crate::jobs::apply::{styling, Libraries, ModelStyles, Request, StyleChoice};
-use crate::jobs::{Input, Limits, Role};
+use crate::engine::gatys::pyramid::Scales;
+use crate::jobs::{Input, Job, Limits, Role};
 
 /// How the frames are to be stylized, as the user chose.
 pub enum Choice<'a> {
@@ -93,6 +94,41 @@ pub fn build(
     spec.validate()?;
     Ok((Built { spec, inputs }, clip))
 }
+
+/// A still image's job (a drop folder's stylize or apply) made the video job
+/// of the same settings for the clip it names as its content, encoded as
+/// mp4 ([`QUEUED_VIDEO`]); `frames` as probed. Other kinds stay as they are.
+pub fn as_video(job: Job, frames: u64) -> Job {
+    let (input, method, weight) = match job {
+        Job::Stylize(g) => {
+            let g = RunSpec {
+                scales: Scales::Count(1),
+                tile: None,
+                ..g
+            };
+            (g.content.clone(), Method::Gatys(g), GATYS_TEMPORAL_WEIGHT)
+        }
+        Job::Apply(mut a) if !a.contents.is_empty() => {
+            let input = a.contents.remove(0);
+            a.contents.clear();
+            (input, Method::Model(a), MODEL_TEMPORAL_WEIGHT)
+        }
+        other => return other,
+    };
+    Job::Video(Spec {
+        input,
+        method,
+        temporal_weight: weight,
+        encoding: Encoding::default(),
+        container: Some(QUEUED_CONTAINER.into()),
+        frames,
+    })
+}
+
+/// The container of a queued video (`queue add video`, drop folders).
+pub const QUEUED_CONTAINER: &str = "mp4";
+/// Its file in the run folder.
+pub const QUEUED_VIDEO: &str = "video.mp4";
 
 /// The inputs of `spec` checked again (a re-run): the clip probed and
 /// hashed, the paintings and the model read.
