@@ -14,7 +14,7 @@ levels (0–255), over the pixels both frames see. Style: `atelier score`'s
 style loss of the middle frame. Writes a table (Markdown) to stdout.
 
 Usage: bench/video_flicker.py [--frames 8] [--size 96] [--steps 60] [--pan 2]
-       [--style styles/436535.jpg] [--model irises] [--clips static,pan]
+       [--style styles/436535.jpg] [--model irises] [--clips static,pan] [--threads 2]
 """
 
 import argparse
@@ -70,6 +70,7 @@ def flicker(folder, shift):
 
 def run(args, clip, out, weight):
     cmd = [ATELIER, "video", clip, "-o", out + "/", "--temporal-weight", str(weight)]
+    cmd += ["--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", args.model]
     else:
@@ -97,6 +98,7 @@ def main():
     p.add_argument("--model", default=None, help="a model instead of Gatys")
     p.add_argument("--weight", type=float, default=None, help="temporal weight (default: the method's)")
     p.add_argument("--clips", default="static,pan")
+    p.add_argument("--threads", type=int, default=2, help="libtorch threads of each run")
     args = p.parse_args()
     method = f"model {args.model}" if args.model else f"Gatys {args.steps} steps"
     print(f"| clip | {method}, {args.size} px | flicker (grey levels) | style loss, middle frame |")

@@ -51,11 +51,22 @@ fn clip(dir: &Path, frames: u32) -> PathBuf {
 /// ffprobe's view of a file: (frames counted, rate, has audio).
 fn probe(p: &Path) -> (u64, String, bool) {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-print_format", "json", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-print_format",
+            "json",
+            "-show_streams",
+        ])
         .arg(p)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let streams = v["streams"].as_array().unwrap();
     let video = streams
@@ -84,13 +95,18 @@ fn a_model_keeps_the_clips_frames_rate_and_audio() {
     let input = clip(t.path(), 6);
     let out = t.path().join("out.mp4");
     let mut c = atelier_in(&t.path().join("data"));
-    c.args(["video", "--model", "irises", "-o"]).arg(&out).arg(&input);
+    c.args(["video", "--model", "irises", "-o"])
+        .arg(&out)
+        .arg(&input);
     let text = stdout_ok(&mut c);
     assert!(text.contains("6 frames"), "{text}");
     assert_eq!(probe(&out), probe(&input));
     assert_eq!(probe(&out), (6, "10/1".to_string(), true));
     // Nothing else is left beside it (no temporary frames or partial video).
-    let stray: Vec<String> = names(t.path()).into_iter().filter(|n| n.starts_with('.')).collect();
+    let stray: Vec<String> = names(t.path())
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
 
@@ -150,7 +166,9 @@ fn the_temporal_blend_steadies_a_noisy_static_shot() {
     let t = tempfile::tempdir().unwrap();
     let frames = t.path().join("in");
     std::fs::create_dir(&frames).unwrap();
-    let base = image::open(root().join("contents/chelsea.png")).unwrap().to_rgb8();
+    let base = image::open(root().join("contents/chelsea.png"))
+        .unwrap()
+        .to_rgb8();
     let base = atelier::engine::infra::image_io::resize_longer_side(&base, 48);
     let mut seed = 7u32;
     for i in 0..4 {
@@ -164,9 +182,16 @@ fn the_temporal_blend_steadies_a_noisy_static_shot() {
     let run = |weight: &str, out: &str| {
         let out = t.path().join(out);
         let mut c = atelier_in(&t.path().join("data"));
-        c.args(["video", "--model", "irises", "--temporal-weight", weight, "-o"])
-            .arg(format!("{}/", out.display()))
-            .arg(&frames);
+        c.args([
+            "video",
+            "--model",
+            "irises",
+            "--temporal-weight",
+            weight,
+            "-o",
+        ])
+        .arg(format!("{}/", out.display()))
+        .arg(&frames);
         stdout_ok(&mut c);
         change_between_frames(&out)
     };
@@ -182,7 +207,9 @@ fn the_temporal_blend_steadies_a_noisy_static_shot() {
 fn refused(dir: &Path, input: &Path, path_env: Option<&str>) -> String {
     let out = dir.join("out.mp4");
     let mut c = atelier_in(&dir.join("data"));
-    c.args(["video", "--model", "irises", "-o"]).arg(&out).arg(input);
+    c.args(["video", "--model", "irises", "-o"])
+        .arg(&out)
+        .arg(input);
     if let Some(p) = path_env {
         c.env("PATH", p);
     }
@@ -208,8 +235,17 @@ fn bad_clips_get_one_line_and_no_output() {
     // Truncated: a clip with its index first, cut in the middle of its frames.
     let whole = d.join("whole.mp4");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "6",
-        "-c:v", "libx264", "-movflags", "+faststart", whole.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-frames:v",
+        "6",
+        "-c:v",
+        "libx264",
+        "-movflags",
+        "+faststart",
+        whole.to_str().unwrap(),
     ]);
     let bytes = std::fs::read(&whole).unwrap();
     let cut = d.join("cut.mp4");
@@ -219,8 +255,15 @@ fn bad_clips_get_one_line_and_no_output() {
     // Zero frames.
     let zero = d.join("zero.nut");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "0",
-        "-c:v", "rawvideo", zero.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-frames:v",
+        "0",
+        "-c:v",
+        "rawvideo",
+        zero.to_str().unwrap(),
     ]);
     let e = refused(d, &zero, None);
     assert!(e.contains("zero.nut"), "{e}");
@@ -229,8 +272,19 @@ fn bad_clips_get_one_line_and_no_output() {
     std::fs::write(&raw, vec![0u8; 300_000]).unwrap();
     let thin = d.join("thin.nut");
     ffmpeg(&[
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "100000x1", "-r", "1", "-i",
-        raw.to_str().unwrap(), "-c:v", "rawvideo", thin.to_str().unwrap(),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        "100000x1",
+        "-r",
+        "1",
+        "-i",
+        raw.to_str().unwrap(),
+        "-c:v",
+        "rawvideo",
+        thin.to_str().unwrap(),
     ]);
     let e = refused(d, &thin, None);
     assert!(e.contains("thin.nut") && e.contains("100000x1"), "{e}");
@@ -239,7 +293,10 @@ fn bad_clips_get_one_line_and_no_output() {
     let empty = d.join("empty-path");
     std::fs::create_dir(&empty).unwrap();
     let e = refused(d, &input, Some(empty.to_str().unwrap()));
-    assert!(e.contains("ffprobe is not installed") && e.contains("apt-get install ffmpeg"), "{e}");
+    assert!(
+        e.contains("ffprobe is not installed") && e.contains("apt-get install ffmpeg"),
+        "{e}"
+    );
 }
 
 /// A request that would take weeks is refused with a sentence, before any work.
@@ -249,8 +306,15 @@ fn a_film_at_a_large_size_is_refused_unless_forced() {
     let film = t.path().join("film.mkv");
     // Two hours at 1 fps (a cheap stand-in for a long film: the count is what matters).
     ffmpeg(&[
-        "-f", "lavfi", "-i", "color=size=32x18:rate=1:duration=7200", "-c:v", "libx264",
-        "-preset", "ultrafast", film.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "color=size=32x18:rate=1:duration=7200",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        film.to_str().unwrap(),
     ]);
     let style = root().join("styles/436535.jpg");
     let args = |c: &mut Command| {
@@ -261,7 +325,10 @@ fn a_film_at_a_large_size_is_refused_unless_forced() {
     let mut c = atelier_in(&t.path().join("data"));
     args(&mut c);
     let e = error_of(&mut c);
-    assert!(e.contains("7200 frames") && e.contains("days") && e.contains("--force"), "{e}");
+    assert!(
+        e.contains("7200 frames") && e.contains("days") && e.contains("--force"),
+        "{e}"
+    );
     let mut c = atelier_in(&t.path().join("data"));
     args(&mut c);
     stdout_ok(c.arg("--force"));
@@ -280,7 +347,14 @@ impl Drop for Child {
 fn worker(data: &Path) -> Child {
     Child(
         atelier_in(data)
-            .args(["worker", "--exit-when-idle", "--device", "cpu", "--log-every", "0"])
+            .args([
+                "worker",
+                "--exit-when-idle",
+                "--device",
+                "cpu",
+                "--log-every",
+                "0",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -299,9 +373,11 @@ fn a_killed_video_job_resumes_from_its_last_finished_frame() {
     let input = clip(t.path(), 4);
     let style = root().join("styles/436535.jpg");
     let mut c = atelier_in(&data);
-    c.args(["queue", "add", "video", "--size", "32", "--steps", "20", "--style"])
-        .arg(&style)
-        .arg(&input);
+    c.args([
+        "queue", "add", "video", "--size", "32", "--steps", "20", "--style",
+    ])
+    .arg(&style)
+    .arg(&input);
     let out = stdout_ok(&mut c);
     let id: i64 = out
         .trim()
@@ -319,7 +395,10 @@ fn a_killed_video_job_resumes_from_its_last_finished_frame() {
     w.0.kill().unwrap(); // SIGKILL
     w.0.wait().unwrap();
     let before = std::fs::metadata(&first).unwrap();
-    let done = names(&frames).iter().filter(|n| n.ends_with(".png") && !n.starts_with('.')).count();
+    let done = names(&frames)
+        .iter()
+        .filter(|n| n.ends_with(".png") && !n.starts_with('.'))
+        .count();
     store.recover(120.0).unwrap();
     let status = worker(&data).0.wait().unwrap();
     assert!(status.success());
@@ -333,7 +412,10 @@ fn a_killed_video_job_resumes_from_its_last_finished_frame() {
     // The first frame is the same file, untouched.
     let after = std::fs::metadata(&first).unwrap();
     use std::os::unix::fs::MetadataExt;
-    assert_eq!((before.ino(), before.mtime_nsec()), (after.ino(), after.mtime_nsec()));
+    assert_eq!(
+        (before.ino(), before.mtime_nsec()),
+        (after.ino(), after.mtime_nsec())
+    );
     let video = o.video.clone().expect("a video");
     assert_eq!(probe(&video), (4, "10/1".to_string(), true));
 }
@@ -347,22 +429,13 @@ fn a_drop_folder_stylizes_an_arriving_video_once() {
     for p in [&inbox, &out, &data] {
         std::fs::create_dir_all(p).unwrap();
     }
-    let config = d.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[watcher]\nquiet = 0.3\nopen_grace = 3.0\nreconcile_every = 1.0\n\
-             poll_interval = 0.1\ndebounce = 0.05\n\
-             [[watch]]\nname = \"v\"\ninbox = {:?}\noutput = {:?}\nmodel = \"irises\"\n",
-            inbox.display().to_string(),
-            out.display().to_string()
-        ),
-    )
-    .unwrap();
+    let config = crate::kinds::config(d, "model = \"irises\"");
     let log = d.join("watch.log");
     let file = std::fs::File::create(&log).unwrap();
     let mut c = atelier_in(&data);
-    c.arg("--config").arg(&config).args(["watch", "--device", "cpu"]);
+    c.arg("--config")
+        .arg(&config)
+        .args(["watch", "--device", "cpu"]);
     let _w = Child(
         c.stdout(file.try_clone().unwrap())
             .stderr(file)

@@ -69,7 +69,13 @@ pub fn run(mut a: VideoArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32>
         anyhow::ensure!(n >= 1, "invalid threads: {n} (must be at least 1)");
         tch::set_num_threads(n);
     }
-    let device = parse_device(a.gatys.common.device.as_deref().unwrap_or(&c.stylize.device))?;
+    let device = parse_device(
+        a.gatys
+            .common
+            .device
+            .as_deref()
+            .unwrap_or(&c.stylize.device),
+    )?;
     let force = a.gatys.common.force;
     let out = output_path(&a, c)?;
     let folder_out = names_folder(&out);
@@ -80,7 +86,13 @@ pub fn run(mut a: VideoArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32>
     let spec = built.spec;
     let info = clip.info();
     let (w, h) = spec.frame_size(info);
-    let time = clip_time(info.frames, w, h, spec.per_frame(info.frames), device.is_cuda());
+    let time = clip_time(
+        info.frames,
+        w,
+        h,
+        spec.per_frame(info.frames),
+        device.is_cuda(),
+    );
     eprintln!(
         "{}: {} frames at {}x{} ({} fps{}) → {w}x{h} with {} on {}: about {}",
         a.input.display(),
@@ -253,7 +265,10 @@ fn stylize_clip(
 
 /// `frame 3 of 48 · 1.2 fps · eta 38 s`, in place on a terminal.
 fn progress_line(p: &Progress, terminal: bool) {
-    let fps = p.fps().map(|f| format!(" · {} fps", round(f))).unwrap_or_default();
+    let fps = p
+        .fps()
+        .map(|f| format!(" · {} fps", round(f)))
+        .unwrap_or_default();
     let eta = p
         .eta()
         .map(|d| format!(" · eta {}", human(d)))

@@ -637,7 +637,10 @@ fn run_scale(
                 .f_mul_scalar(t.weight)?,
             None => zero()?,
         };
-        let total = style.f_add(&content)?.f_add(&tv)?.f_add(&temporal.f_detach()?)?;
+        let total = style
+            .f_add(&content)?
+            .f_add(&tv)?
+            .f_add(&temporal.f_detach()?)?;
         content
             .f_add(&tv)?
             .f_add(&temporal)?

@@ -63,8 +63,9 @@ pub enum Clip {
 
 /// Files taken as videos where a file may be an image or a video (a drop
 /// folder): by extension.
-pub const VIDEO_FILE_EXTENSIONS: [&str; 9] =
-    ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif", "mpg", "mpeg"];
+pub const VIDEO_FILE_EXTENSIONS: [&str; 9] = [
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "gif", "mpg", "mpeg",
+];
 
 /// Whether `path` is named as a video file.
 pub fn is_video_file(path: &Path) -> bool {

@@ -101,7 +101,10 @@ impl Frames {
     fn end(&mut self) -> Result<(), Error> {
         if let Source::Pipe { child, stderr, .. } = &mut self.source {
             let status = child.wait().map_err(|e| Error::io("ffmpeg", e))?;
-            let err = stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
+            let err = stderr
+                .take()
+                .and_then(|t| t.join().ok())
+                .unwrap_or_default();
             let short = self.read < self.expected;
             if !status.success() || (short && !err.is_empty()) {
                 let why = last_line(&err, "ffmpeg failed");

@@ -2,7 +2,6 @@
 //! (H.264 in yuv420p by default) with the source's audio copied, written to
 //! a temporary file beside the output and renamed into place at the end.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -10,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clip::Rate;
 use super::tools::{command, last_line};
-use crate::engine::infra::output::os_reason;
+use crate::engine::infra::output::{os_reason, persist};
 use crate::engine::Error;
 
 /// The name of frame `i` (0-based) in a folder of frames: `000001.png`.
@@ -131,20 +130,5 @@ pub fn encode(
             ),
         });
     }
-    // tempfile creates 0600; an output is an ordinary file for the user.
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(write_err)?;
-    if overwrite {
-        tmp.persist(out).map_err(|e| write_err(e.error))?;
-    } else {
-        tmp.persist_noclobber(out).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::OutputExists(out.to_path_buf())
-            } else {
-                write_err(e.error)
-            }
-        })?;
-    }
-    Ok(())
+    persist(tmp, out, overwrite)
 }

@@ -1,15 +1,18 @@
 //! How long a clip will take, before it starts: frames × the cost of one
-//! frame at the run's size on this kind of device. The per-pixel costs are
-//! rough figures measured on this project's machines (see docs/video.md);
-//! they say whether a request takes minutes or weeks, not to the second.
+//! frame at the run's size on this kind of device. They say whether a
+//! request takes minutes or weeks, not to the second; the progress line's
+//! ETA, from the frames done, replaces them once the run is going.
 
 use std::time::Duration;
 
 /// Seconds of one Gatys evaluation (forward and backward through VGG19) per
-/// million pixels: CPU, GPU.
-const GATYS_EVAL_SECS_PER_MPX: (f64, f64) = (9.0, 0.05);
-/// Seconds of one feed-forward frame per million pixels: CPU, GPU.
-const MODEL_SECS_PER_MPX: (f64, f64) = (2.5, 0.02);
+/// million pixels: CPU (measured: 0.35 s at 256×170 and 6.5 s at 1024×681
+/// on 2 cores, docs/benchmarks.md), GPU (assumed a hundred times faster;
+/// not measured on this project's machines).
+const GATYS_EVAL_SECS_PER_MPX: (f64, f64) = (9.0, 0.09);
+/// Seconds of one feed-forward frame per million pixels: CPU (measured:
+/// 2 CPU-s at 512×512, docs/benchmarks.md), GPU (assumed as above).
+const MODEL_SECS_PER_MPX: (f64, f64) = (8.0, 0.08);
 
 /// A run longer than this is refused unless forced.
 pub const REFUSE_ABOVE: Duration = Duration::from_secs(24 * 3600);
@@ -52,7 +55,13 @@ mod tests {
     #[test]
     fn a_film_at_1024_px_takes_weeks_and_a_short_clip_minutes() {
         // Two hours at 24 fps, 1024×576, Gatys 300 evaluations a frame.
-        let film = clip_time(2 * 3600 * 24, 1024, 576, PerFrame::Gatys { evals: 300.0 }, true);
+        let film = clip_time(
+            2 * 3600 * 24,
+            1024,
+            576,
+            PerFrame::Gatys { evals: 300.0 },
+            true,
+        );
         assert!(film > REFUSE_ABOVE, "{}", human(film));
         let clip = clip_time(48, 256, 144, PerFrame::Model, false);
         assert!(clip < Duration::from_secs(60), "{}", human(clip));

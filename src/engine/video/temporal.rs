@@ -43,8 +43,7 @@ pub fn loss(x: &Tensor, target: &Tensor, mask: &Tensor) -> Result<Tensor, Error>
             format!("shape {:?} does not match {:?}", target.size(), x.size()),
         ));
     }
-    Ok(x
-        .f_sub(target)?
+    Ok(x.f_sub(target)?
         .f_mul_scalar(255.0)?
         .f_square()?
         .f_mul(mask)?

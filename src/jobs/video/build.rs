@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use super::{Method, Spec, GATYS_TEMPORAL_WEIGHT, MODEL_TEMPORAL_WEIGHT};
+use crate::engine::gatys::pyramid::Scales;
 use crate::engine::gatys::spec::RunSpec;
 use crate::engine::video::{Clip, Encoding};
 use crate::engine::Error;
 use crate::jobs::apply::{styling, Libraries, ModelStyles, Request, StyleChoice};
-use crate::engine::gatys::pyramid::Scales;
 use crate::jobs::{Input, Job, Limits, Role};
 
 /// How the frames are to be stylized, as the user chose.

@@ -211,7 +211,10 @@ pub fn summary(p: &Progress) -> Summary {
 pub fn params(s: &Spec) -> super::params::Params {
     use super::params::num;
     let (size, method) = match &s.method {
-        Method::Gatys(g) => (format!("{} px", g.size), format!("gatys, {} steps", g.steps)),
+        Method::Gatys(g) => (
+            format!("{} px", g.size),
+            format!("gatys, {} steps", g.steps),
+        ),
         Method::Model(m) => (
             m.size.map_or("as is".into(), |p| format!("{p} px")),
             format!("model {}", m.model_display()),

@@ -49,7 +49,11 @@ impl<'a> Stylizer<'a> {
     }
 
     /// `net` with what its apply computes once (paintings, targets).
-    pub fn model(net: Network<'a>, spec: &crate::jobs::apply::Spec, device: Device) -> Result<Self, Error> {
+    pub fn model(
+        net: Network<'a>,
+        spec: &crate::jobs::apply::Spec,
+        device: Device,
+    ) -> Result<Self, Error> {
         let once = prepare_apply(spec, &net, device)?;
         Ok(Stylizer::Model { net, once })
     }
@@ -101,7 +105,16 @@ pub fn run(
                     _ => None,
                 };
                 progress.evals = spec.steps_of_frame(i);
-                let out = stylize_frame(spec, i, stylizer, &frame, carry, device, &mut progress, sink)?;
+                let out = stylize_frame(
+                    spec,
+                    i,
+                    stylizer,
+                    &frame,
+                    carry,
+                    device,
+                    &mut progress,
+                    sink,
+                )?;
                 let text = [("Software", software()), ("atelier:video", spec.label())];
                 save_png(&path, &out, &text, true)?;
                 progress.fresh += 1;
@@ -178,7 +191,9 @@ fn stylize_frame(
                 None => Ok(y),
             }
         }
-        _ => Err(Error::Torch("the stylizer is not of the run's method".into())),
+        _ => Err(Error::Torch(
+            "the stylizer is not of the run's method".into(),
+        )),
     }
 }
 
@@ -203,7 +218,13 @@ impl Sink<Event> for Evals<'_, '_> {
 
 /// Encodes the frames in `dir` into the video `out` at the clip's rate,
 /// with its audio (see [`crate::engine::video::encode`]).
-pub fn encode(spec: &Spec, clip: &Clip, dir: &Path, out: &Path, overwrite: bool) -> Result<(), Error> {
+pub fn encode(
+    spec: &Spec,
+    clip: &Clip,
+    dir: &Path,
+    out: &Path,
+    overwrite: bool,
+) -> Result<(), Error> {
     let audio = match clip {
         Clip::Video { path, info } if info.audio => Some(path.as_path()),
         _ => None,

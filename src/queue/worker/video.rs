@@ -39,22 +39,15 @@ impl Worker {
                     .map_err(fail)?;
                 let stylizer = Stylizer::gatys(&vgg.1, g);
                 let mut sink = self.run_sink(run, stop, events, Progress::Video, 1, 0);
-                let r = stylizer.and_then(|s| video_run(spec, &clip, &s, &frames, device, &mut sink));
+                let r =
+                    stylizer.and_then(|s| video_run(spec, &clip, &s, &frames, device, &mut sink));
                 sink.flush();
                 let sink_ended = sink.ended.take();
                 self.models.put_back(vgg);
                 r.map_err(|e| ended(sink_ended, e))
             }
             Method::Model(m) => {
-                match &m.arbitrary {
-                    Some(_) => self.models.arbitrary(&self.config, &m.model),
-                    None => self.models.fast(&self.config, &m.model),
-                }
-                .map_err(fail)?;
-                // Out of the cache while the sink borrows the worker.
-                let Some(model) = self.models.model.take() else {
-                    return Err(Ended::Failed("the model was not loaded".into()));
-                };
+                let model = self.take_model(m)?;
                 let net = match &model.1 {
                     Model::Fast(n) => Ok(Network::Fast(n)),
                     Model::Arb(n) => Ok(Network::Arbitrary(n)),
@@ -62,7 +55,8 @@ impl Worker {
                 };
                 let stylizer = net.and_then(|n| Stylizer::model(n, m, device));
                 let mut sink = self.run_sink(run, stop, events, Progress::Video, 1, 0);
-                let r = stylizer.and_then(|s| video_run(spec, &clip, &s, &frames, device, &mut sink));
+                let r =
+                    stylizer.and_then(|s| video_run(spec, &clip, &s, &frames, device, &mut sink));
                 sink.flush();
                 let sink_ended = sink.ended.take();
                 self.models.model = Some(model);
