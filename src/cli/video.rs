@@ -171,7 +171,7 @@ pub fn build_video(
             if a.gatys.tile.is_none() {
                 g.tile = None;
             }
-            Choice::Gatys(g)
+            Choice::Gatys(Box::new(g))
         }
     };
     Ok(build(

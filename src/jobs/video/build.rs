@@ -16,7 +16,7 @@ use crate::jobs::{Input, Job, Limits, Role};
 /// How the frames are to be stylized, as the user chose.
 pub enum Choice<'a> {
     /// Gatys with this spec (its content is replaced by the clip).
-    Gatys(RunSpec),
+    Gatys(Box<RunSpec>),
     /// A model by name or file, with its styles and a size.
     Model {
         model: &'a str,
@@ -50,7 +50,8 @@ pub fn build(
     let abs = std::fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
     let mut inputs = vec![clip_input(&abs, &clip)?];
     let (method, default_weight) = match choice {
-        Choice::Gatys(mut g) => {
+        Choice::Gatys(g) => {
+            let mut g = *g;
             g.content = abs.clone();
             for s in g.styles.iter_mut() {
                 let i = Input::checked(Role::Style, None, &s.path, g.pixel_limit)?;
