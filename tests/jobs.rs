@@ -22,7 +22,7 @@ fn atelier(data: &Path) -> Command {
     c
 }
 
-fn worker(data: &Path) -> Child {
+pub(crate) fn worker(data: &Path) -> Child {
     atelier(data)
         .args([
             "worker",

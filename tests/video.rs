@@ -6,67 +6,42 @@ use std::process::Command;
 
 use crate::util::{atelier_in, error_of, root, stdout_ok, write_pattern};
 
-/// Runs ffmpeg with `args` (quiet, overwriting), failing the test if it fails.
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-y"])
-        .args(args)
+/// Runs ffmpeg with `args` (split on spaces; quiet, overwriting) writing
+/// `out`, failing the test if it fails.
+fn ffmpeg(args: &str, out: &Path) {
+    let res = Command::new("ffmpeg")
+        .args("-hide_banner -v error -y".split(' '))
+        .args(args.split(' '))
+        .arg(out)
         .output()
         .expect("ffmpeg is installed (scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "ffmpeg {args}: {err}");
 }
 
 /// A 64×48 test pattern clip of `frames` frames at 10 fps with a sine track.
 fn clip(dir: &Path, frames: u32) -> PathBuf {
     let p = dir.join("clip.mp4");
-    let secs = format!("{}", f64::from(frames) / 10.0);
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=8000",
-        "-frames:v",
-        &frames.to_string(),
-        "-t",
-        &secs,
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        p.to_str().unwrap(),
-    ]);
+    let secs = f64::from(frames) / 10.0;
+    ffmpeg(
+        &format!(
+            "-f lavfi -i testsrc=size=64x48:rate=10 -f lavfi -i sine=frequency=440:sample_rate=8000 \
+             -frames:v {frames} -t {secs} -c:v libx264 -pix_fmt yuv420p -c:a aac"
+        ),
+        &p,
+    );
     p
 }
 
 /// ffprobe's view of a file: (frames counted, rate, has audio).
 fn probe(p: &Path) -> (u64, String, bool) {
     let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-print_format",
-            "json",
-            "-show_streams",
-        ])
+        .args("-v error -count_frames -print_format json -show_streams".split(' '))
         .arg(p)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let streams = v["streams"].as_array().unwrap();
     let video = streams
@@ -234,19 +209,11 @@ fn bad_clips_get_one_line_and_no_output() {
     assert!(e.contains("notes.mp4") && e.contains("not a video"), "{e}");
     // Truncated: a clip with its index first, cut in the middle of its frames.
     let whole = d.join("whole.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-frames:v",
-        "6",
-        "-c:v",
-        "libx264",
-        "-movflags",
-        "+faststart",
-        whole.to_str().unwrap(),
-    ]);
+    let pattern = "-f lavfi -i testsrc=size=64x48:rate=10";
+    ffmpeg(
+        &format!("{pattern} -frames:v 6 -c:v libx264 -movflags +faststart"),
+        &whole,
+    );
     let bytes = std::fs::read(&whole).unwrap();
     let cut = d.join("cut.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
@@ -254,38 +221,18 @@ fn bad_clips_get_one_line_and_no_output() {
     assert!(e.contains("cut.mp4") && e.contains("truncated"), "{e}");
     // Zero frames.
     let zero = d.join("zero.nut");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-frames:v",
-        "0",
-        "-c:v",
-        "rawvideo",
-        zero.to_str().unwrap(),
-    ]);
+    ffmpeg(&format!("{pattern} -frames:v 0 -c:v rawvideo"), &zero);
     let e = refused(d, &zero, None);
     assert!(e.contains("zero.nut"), "{e}");
     // A 100000×1 stream.
     let raw = d.join("row.raw");
     std::fs::write(&raw, vec![0u8; 300_000]).unwrap();
     let thin = d.join("thin.nut");
-    ffmpeg(&[
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        "100000x1",
-        "-r",
-        "1",
-        "-i",
-        raw.to_str().unwrap(),
-        "-c:v",
-        "rawvideo",
-        thin.to_str().unwrap(),
-    ]);
+    let row = format!(
+        "-f rawvideo -pix_fmt rgb24 -s 100000x1 -r 1 -i {}",
+        raw.display()
+    );
+    ffmpeg(&format!("{row} -c:v rawvideo"), &thin);
     let e = refused(d, &thin, None);
     assert!(e.contains("thin.nut") && e.contains("100000x1"), "{e}");
     // No ffmpeg on PATH: the same one line whatever the clip.
@@ -305,17 +252,8 @@ fn a_film_at_a_large_size_is_refused_unless_forced() {
     let t = tempfile::tempdir().unwrap();
     let film = t.path().join("film.mkv");
     // Two hours at 1 fps (a cheap stand-in for a long film: the count is what matters).
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=size=32x18:rate=1:duration=7200",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        film.to_str().unwrap(),
-    ]);
+    let long = "-f lavfi -i color=size=32x18:rate=1:duration=7200";
+    ffmpeg(&format!("{long} -c:v libx264 -preset ultrafast"), &film);
     let style = root().join("styles/436535.jpg");
     let args = |c: &mut Command| {
         c.args(["video", "--size", "1024", "--dry-run", "--style"])
@@ -345,21 +283,7 @@ impl Drop for Child {
 }
 
 fn worker(data: &Path) -> Child {
-    Child(
-        atelier_in(data)
-            .args([
-                "worker",
-                "--exit-when-idle",
-                "--device",
-                "cpu",
-                "--log-every",
-                "0",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    Child(crate::jobs::worker(data))
 }
 
 /// Frames are checkpoints: a worker killed after a frame leaves it whole,
