@@ -362,6 +362,14 @@ mod tests {
                 fast: true,
                 ..Default::default()
             }),
+            Job::Video(video::Spec {
+                input: "/clip.mp4".into(),
+                method: video::Method::Gatys(base.clone()),
+                temporal_weight: 1e3,
+                encoding: Default::default(),
+                container: Some("mp4".into()),
+                frames: 48,
+            }),
         ] {
             let back = Job::from_parts(job.kind(), &job.spec_json().unwrap()).unwrap();
             assert_eq!(back, job);

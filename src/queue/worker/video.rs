@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use super::kinds::{ended, fail};
 use super::{Ended, Model, Worker, WorkerEvent};
 use crate::engine::infra::image_io::to_tensor;
+use crate::engine::infra::memory;
 use crate::engine::video::Clip;
 use crate::engine::Error;
 use crate::jobs::apply::run::Network;
@@ -33,6 +34,10 @@ impl Worker {
         let clip = Clip::open(&spec.input, spec.pixel_limit()).map_err(fail)?;
         let result = match &spec.method {
             Method::Gatys(g) => {
+                // The memory guard of a stylize run of a frame's size.
+                let (w, h) = spec.frame_size(clip.info());
+                let available = self.free_memory.or_else(|| memory::available_bytes(device));
+                memory::check_against(g, w, h, device, available).map_err(fail)?;
                 let vgg = self
                     .models
                     .take_vgg(&self.config, g.pooling)
