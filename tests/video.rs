@@ -134,19 +134,17 @@ fn change_between_frames(dir: &Path) -> f64 {
     sum / n
 }
 
-/// On a static shot whose frames differ only by noise (where a zero flow is
-/// right), a model's frames change less with the temporal blend than without.
-#[test]
-fn the_temporal_blend_steadies_a_noisy_static_shot() {
-    let t = tempfile::tempdir().unwrap();
-    let frames = t.path().join("in");
+/// A still shot whose `n` frames (48 px) differ only by noise, in `dir/in`:
+/// a zero flow is right for it, whatever the flow estimator.
+fn noisy_still(dir: &Path, n: u32) -> PathBuf {
+    let frames = dir.join("in");
     std::fs::create_dir(&frames).unwrap();
     let base = image::open(root().join("contents/chelsea.png"))
         .unwrap()
         .to_rgb8();
     let base = atelier::engine::infra::image_io::resize_longer_side(&base, 48);
     let mut seed = 7u32;
-    for i in 0..4 {
+    for i in 0..n {
         let mut f = base.clone();
         for p in f.iter_mut() {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -154,24 +152,49 @@ fn the_temporal_blend_steadies_a_noisy_static_shot() {
         }
         f.save(frames.join(format!("{i}.png"))).unwrap();
     }
-    let run = |weight: &str, out: &str| {
-        let out = t.path().join(out);
-        let mut c = atelier_in(&t.path().join("data"));
-        c.args([
-            "video",
-            "--model",
-            "irises",
-            "--temporal-weight",
-            weight,
-            "-o",
-        ])
+    frames
+}
+
+/// How much the frames of `atelier video FRAMES ARGS --temporal-weight W`
+/// change from one to the next.
+fn change_with(dir: &Path, frames: &Path, args: &[&str], weight: &str) -> f64 {
+    let out = dir.join(format!("out-{weight}"));
+    let mut c = atelier_in(&dir.join("data"));
+    c.arg("video")
+        .args(args)
+        .args(["--temporal-weight", weight, "-o"])
         .arg(format!("{}/", out.display()))
-        .arg(&frames);
-        stdout_ok(&mut c);
-        change_between_frames(&out)
-    };
-    let independent = run("0", "independent");
-    let steady = run("1", "steady");
+        .arg(frames);
+    stdout_ok(&mut c);
+    change_between_frames(&out)
+}
+
+/// A model's frames of a noisy still shot change less with the temporal
+/// blend than without.
+#[test]
+fn the_temporal_blend_steadies_a_noisy_static_shot() {
+    let t = tempfile::tempdir().unwrap();
+    let frames = noisy_still(t.path(), 4);
+    let args = ["--model", "irises"];
+    let independent = change_with(t.path(), &frames, &args, "0");
+    let steady = change_with(t.path(), &frames, &args, "1");
+    assert!(
+        steady < 0.8 * independent,
+        "steady {steady:.2} vs independent {independent:.2}"
+    );
+}
+
+/// Gatys frames of a noisy still shot change less with the temporal loss
+/// (and the previous result as the start) than each on its own.
+#[test]
+fn the_temporal_loss_steadies_gatys_frames_of_a_noisy_static_shot() {
+    let t = tempfile::tempdir().unwrap();
+    let frames = noisy_still(t.path(), 3);
+    let style = root().join("styles/436535.jpg");
+    let style = style.to_str().unwrap();
+    let args = ["--size", "32", "--steps", "10", "--style", style];
+    let independent = change_with(t.path(), &frames, &args, "0");
+    let steady = change_with(t.path(), &frames, &args, "1000");
     assert!(
         steady < 0.8 * independent,
         "steady {steady:.2} vs independent {independent:.2}"
