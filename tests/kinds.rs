@@ -258,7 +258,7 @@ fn apply_and_analogy_are_queued_and_executed() {
     assert!(ls.contains("apply") && ls.contains("analogy"), "{ls}");
 }
 
-fn config(dir: &Path, rule: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, rule: &str) -> PathBuf {
     let p = dir.join("config.toml");
     std::fs::write(
         &p,

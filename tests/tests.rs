@@ -40,4 +40,5 @@ mod tui;
 mod tui_newcomer;
 mod util;
 mod vgg;
+mod video;
 mod watch;

@@ -16,6 +16,7 @@ mod stylize;
 mod table;
 mod texture;
 mod train_lock;
+pub(crate) mod video;
 mod watch;
 mod worker;
 
@@ -87,6 +88,13 @@ pub enum Command {
     /// Stylize photos in one pass with a model: a trained fast-style model,
     /// or an adain/wct model with any painting.
     Apply(Box<fast::ApplyArgs>),
+    /// Stylize a video (or a folder of frames) frame by frame, steady between
+    /// frames: with paintings (Gatys) or a model; audio kept.
+    #[command(
+        mut_arg("content", |a| a.hide(true)),
+        mut_arg("style", |a| a.hide(true))
+    )]
+    Video(Box<video::VideoArgs>),
     /// Train a fast-style model for a style image (Johnson et al. 2016).
     Train(Box<fast::TrainArgs>),
     /// Fast-style models: ls, show, rm, import.
@@ -145,6 +153,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Show { image, width } => show(&image, width),
         Command::Watch(args) => watch::run(args, &config, cli.data_dir),
         Command::Apply(args) => fast::apply(*args, &config, cli.data_dir.as_deref()),
+        Command::Video(args) => video::run(*args, &config, cli.data_dir.as_deref()),
         Command::Train(args) => fast::train(*args, &config, cli.data_dir.as_deref()),
         Command::Models(cmd) => fast::models(cmd, &config, cli.data_dir.as_deref()),
         Command::Completions { shell } => completions::completions(shell),

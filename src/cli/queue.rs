@@ -70,6 +70,13 @@ pub enum AddKind {
     Apply(super::queue_kinds::ApplyAdd),
     /// A Deep Image Analogy of A (structure) and B′ (appearance).
     Analogy(super::queue_kinds::AnalogyAdd),
+    /// A video (or a folder of frames) stylized frame by frame: its frames
+    /// and video.mp4 go into the run's folder.
+    #[command(
+        mut_arg("content", |a| a.hide(true)),
+        mut_arg("style", |a| a.hide(true))
+    )]
+    Video(Box<super::queue_kinds::VideoAdd>),
 }
 
 /// Where a queued run goes and what is printed, for every kind.
@@ -127,6 +134,7 @@ pub fn run(cmd: QueueCmd, store: &mut Store, c: &Config) -> Result<i32> {
             Some(AddKind::Train(t)) => super::queue_kinds::add_train(*t, store, c),
             Some(AddKind::Apply(t)) => super::queue_kinds::add_apply(t, store, c),
             Some(AddKind::Analogy(t)) => super::queue_kinds::add_analogy(t, store, c),
+            Some(AddKind::Video(t)) => super::queue_kinds::add_video(*t, store, c),
         },
         QueueCmd::Ls { json } => {
             store.recover(c.worker.stale_after)?;

@@ -84,6 +84,32 @@ pub struct AnalogyAdd {
     pub place: Placement,
 }
 
+#[derive(Args, Debug)]
+pub struct VideoAdd {
+    #[command(flatten)]
+    pub video: super::video::VideoArgs,
+    #[command(flatten)]
+    pub place: Placement,
+}
+
+pub fn add_video(mut a: VideoAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    anyhow::ensure!(
+        a.video.gatys.common.output.is_none(),
+        "a queued video is written into its run folder (video.mp4): drop -o"
+    );
+    let data_dir = store.data_dir().to_path_buf();
+    let (built, _) = super::video::build_video(
+        &mut a.video,
+        Some(crate::jobs::video::build::QUEUED_CONTAINER.into()),
+        false,
+        c,
+        Some(&data_dir),
+    )?;
+    let (job, inputs) = built.job();
+    let id = store.add_job(&job, &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}
+
 pub fn add_train(a: TrainAdd, store: &mut Store, c: &Config) -> Result<i32> {
     let models = model_library(store);
     let chosen = a.styles.resolve(c, &models)?;

@@ -244,6 +244,15 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
             "  analogy   B {}, flow {} (picture {}), {:.1} s",
             o.b, o.flow, o.flow_picture, o.timings.total
         ),
+        Some(Outcome::Video(o)) => {
+            println!(
+                "  video     {} frames, {}x{}, {} taken from a stopped attempt, {:.1} s",
+                o.frames, o.width, o.height, o.resumed, o.seconds
+            );
+            if let Some(v) = &o.video {
+                println!("  output    {}", v.display());
+            }
+        }
         // The Gatys kinds' losses are printed above.
         Some(Outcome::Stylize(_)) | None => {}
     }

@@ -9,5 +9,6 @@ pub mod infra;
 pub mod motion;
 pub mod nets;
 pub mod optim;
+pub mod video;
 
 pub use infra::error::{Error, Result};

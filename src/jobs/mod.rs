@@ -17,6 +17,7 @@ pub mod stylize;
 pub mod summary;
 pub mod texture;
 pub mod train;
+pub mod video;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,16 +45,19 @@ pub enum Job {
     Apply(apply::Spec),
     /// Deep Image Analogy of a photo and a painting.
     Analogy(analogy::Spec),
+    /// A clip stylized frame by frame, steady between frames.
+    Video(video::Spec),
 }
 
 impl Job {
     /// Every kind this build knows.
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 6] = [
         stylize::KIND,
         texture::KIND,
         train::KIND,
         apply::KIND,
         analogy::KIND,
+        video::KIND,
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -63,6 +67,7 @@ impl Job {
             Job::Train(_) => train::KIND,
             Job::Apply(_) => apply::KIND,
             Job::Analogy(_) => analogy::KIND,
+            Job::Video(_) => video::KIND,
         }
     }
 
@@ -88,6 +93,7 @@ impl Job {
             Job::Train(s) => serde_json::to_string(s),
             Job::Apply(s) => serde_json::to_string(s),
             Job::Analogy(s) => serde_json::to_string(s),
+            Job::Video(s) => serde_json::to_string(s),
         }
     }
 
@@ -98,6 +104,7 @@ impl Job {
             Job::Train(s) => s.validate(),
             Job::Apply(s) => s.validate(),
             Job::Analogy(s) => s.validate(),
+            Job::Video(s) => s.validate(),
         }
     }
 
@@ -124,6 +131,7 @@ impl Job {
             Job::Train(s) => s.inputs_named(&names(Role::Style)),
             Job::Apply(s) => s.inputs(),
             Job::Analogy(s) => analogy::inputs(s, [first(Role::A), first(Role::BPrime)]),
+            Job::Video(s) => video::build::inputs(s),
         }
     }
 
@@ -133,7 +141,7 @@ impl Job {
         match self {
             Job::Stylize(s) => Some(s),
             Job::Texture(s) => Some(&s.gatys),
-            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) => None,
+            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) | Job::Video(_) => None,
         }
     }
 
@@ -141,7 +149,7 @@ impl Job {
         match self {
             Job::Stylize(s) => Some(s),
             Job::Texture(s) => Some(&mut s.gatys),
-            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) => None,
+            Job::Train(_) | Job::Apply(_) | Job::Analogy(_) | Job::Video(_) => None,
         }
     }
 
@@ -153,6 +161,7 @@ impl Job {
             Job::Train(s) => s.train.iterations as usize,
             Job::Apply(s) => s.contents.len(),
             Job::Analogy(_) => analogy::phases(),
+            Job::Video(s) => s.frames as usize,
         }
     }
 
@@ -164,6 +173,7 @@ impl Job {
             Job::Train(s) => train::params(s),
             Job::Apply(s) => apply::params(s),
             Job::Analogy(s) => analogy::params(s),
+            Job::Video(s) => video::params(s),
         }
     }
 
@@ -191,6 +201,7 @@ impl Job {
                 s.weight_level,
                 if s.fast { ", fast" } else { "" }
             ),
+            Job::Video(s) => s.shape(),
         }
     }
 }
@@ -211,6 +222,7 @@ pub enum Progress {
     Train(train::Progress),
     Apply(apply::Progress),
     Analogy(analogy::Progress),
+    Video(video::Progress),
 }
 
 impl Progress {
@@ -218,7 +230,9 @@ impl Progress {
     pub fn gatys(&self) -> Option<&crate::engine::gatys::transfer::Progress> {
         match self {
             Progress::Stylize(p) | Progress::Texture(p) => Some(p),
-            Progress::Train(_) | Progress::Apply(_) | Progress::Analogy(_) => None,
+            Progress::Train(_) | Progress::Apply(_) | Progress::Analogy(_) | Progress::Video(_) => {
+                None
+            }
         }
     }
 }
@@ -234,6 +248,7 @@ impl From<&Progress> for Summary {
             Progress::Train(p) => train::summary(p),
             Progress::Apply(p) => apply::summary(p),
             Progress::Analogy(p) => analogy::summary(p),
+            Progress::Video(p) => video::summary(p),
         }
     }
 }
@@ -247,6 +262,7 @@ pub enum Outcome {
     Train(train::Outcome),
     Apply(apply::Outcome),
     Analogy(analogy::Outcome),
+    Video(video::Outcome),
 }
 
 impl Outcome {
@@ -258,6 +274,7 @@ impl Outcome {
             train::KIND => serde_json::from_str(json).ok().map(Outcome::Train),
             apply::KIND => serde_json::from_str(json).ok().map(Outcome::Apply),
             analogy::KIND => serde_json::from_str(json).ok().map(Outcome::Analogy),
+            video::KIND => serde_json::from_str(json).ok().map(Outcome::Video),
             _ => None,
         }
     }
@@ -266,7 +283,7 @@ impl Outcome {
     pub fn gatys(&self) -> Option<&stylize::Outcome> {
         match self {
             Outcome::Stylize(o) => Some(o),
-            Outcome::Train(_) | Outcome::Apply(_) | Outcome::Analogy(_) => None,
+            Outcome::Train(_) | Outcome::Apply(_) | Outcome::Analogy(_) | Outcome::Video(_) => None,
         }
     }
 
@@ -288,6 +305,10 @@ impl Outcome {
             Outcome::Analogy(o) => Headline {
                 label: "seconds",
                 value: o.timings.total,
+            },
+            Outcome::Video(o) => Headline {
+                label: "frames",
+                value: o.frames as f64,
             },
         }
     }
@@ -340,6 +361,14 @@ mod tests {
                 b_prime: "/b.png".into(),
                 fast: true,
                 ..Default::default()
+            }),
+            Job::Video(video::Spec {
+                input: "/clip.mp4".into(),
+                method: video::Method::Gatys(base.clone()),
+                temporal_weight: 1e3,
+                encoding: Default::default(),
+                container: Some("mp4".into()),
+                frames: 48,
             }),
         ] {
             let back = Job::from_parts(job.kind(), &job.spec_json().unwrap()).unwrap();

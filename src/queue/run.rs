@@ -119,6 +119,9 @@ impl Run {
                 self.input_name(Role::BPrime),
                 j.shape()
             ),
+            StoredJob::Known(j @ Job::Video(_)) => {
+                format!("video of {}, {}", self.input_name(Role::Content), j.shape())
+            }
             StoredJob::Known(j @ Job::Apply(_)) => {
                 format!("apply to {}, {}", self.input_name(Role::Content), j.shape())
             }

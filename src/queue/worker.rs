@@ -31,6 +31,7 @@ use crate::jobs::{stylize, texture, Job, Outcome, Progress};
 mod kinds;
 mod sink;
 mod train;
+mod video;
 
 /// How often a running run's heartbeat is written, whatever the length of
 /// one evaluation (a thread of its own beats while the engine works).
@@ -626,6 +627,7 @@ impl Worker {
             Job::Train(spec) => self.perform_train(run, spec, stop, events),
             Job::Apply(spec) => self.perform_apply(run, spec, stop, events),
             Job::Analogy(spec) => self.perform_analogy(run, spec, stop, events),
+            Job::Video(spec) => self.perform_video(run, spec, stop, events),
         }
     }
 

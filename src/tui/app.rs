@@ -680,6 +680,12 @@ impl App {
                     return;
                 }
             }
+            Job::Video(_) => {
+                self.say(format!(
+                    "run {id}: Compose does not edit video jobs yet (atelier queue add video …)"
+                ));
+                return;
+            }
         }
         self.compose.error = None;
         self.tab = Tab::Compose;

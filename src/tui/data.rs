@@ -417,6 +417,7 @@ fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
                 analogy::inputs(spec, [content_name, style_names.first().cloned()])
             }
             Job::Apply(spec) => spec.inputs(),
+            Job::Video(spec) => crate::jobs::video::build::inputs(spec),
             Job::Train(spec) => {
                 spec.name = free_model_name(store.data_dir(), &spec.name);
                 spec.inputs(style_names.first().cloned())

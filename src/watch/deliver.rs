@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::rules::Rule;
 use crate::engine::infra::image_io::unique_path;
+use crate::jobs::video::build::{QUEUED_CONTAINER, QUEUED_VIDEO};
 use crate::queue::{PendingOutput, Status, Store, StoreResult};
 
 /// What became of a pending output on this look.
@@ -66,10 +67,17 @@ pub fn deliver(store: &Store, o: &PendingOutput) -> StoreResult<Delivery> {
     let result = match o.status {
         None => Err(format!("run {} was deleted", o.run_id)),
         Some(Status::Done) => {
-            let src = o
-                .run_output
-                .clone()
-                .unwrap_or_else(|| store.run_dir(o.run_id).join("output.png"));
+            // A video run delivers its video; any other its output image.
+            let video = store.run_dir(o.run_id).join(QUEUED_VIDEO);
+            let (src, ext) = match video.is_file() {
+                true => (video, QUEUED_CONTAINER),
+                false => (
+                    o.run_output
+                        .clone()
+                        .unwrap_or_else(|| store.run_dir(o.run_id).join("output.png")),
+                    "png",
+                ),
+            };
             match &o.target {
                 // A copy finished before a crash: it is the delivery.
                 Some(t) if same_bytes(&src, t) => Ok(t.clone()),
@@ -79,7 +87,7 @@ pub fn deliver(store: &Store, o: &PendingOutput) -> StoreResult<Delivery> {
                         .file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "image".into());
-                    let wanted = o.output_dir.join(format!("{stem}__{}.png", o.style));
+                    let wanted = o.output_dir.join(format!("{stem}__{}.{ext}", o.style));
                     if let Err(e) = std::fs::create_dir_all(&o.output_dir) {
                         return Ok(Delivery::Failed(format!(
                             "output folder {}: {e}",

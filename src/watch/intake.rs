@@ -1,13 +1,16 @@
 //! Taking one arrived file: refuse what must not be read, hash it, skip
-//! content the rule already has, check it decodes, and queue one run per style
-//! together with its ledger entry.
+//! content the rule already has, check it decodes (an image, or a video
+//! ffprobe reads), and queue one run per style together with its ledger entry.
 
 use std::path::{Path, PathBuf};
 
 use super::rules::Rule;
 use crate::engine::infra::image_io::load_rgb;
+use crate::engine::video::clip::is_video_file;
+use crate::engine::video::Clip;
+use crate::jobs::video::build::as_video;
 use crate::jobs::Role;
-use crate::queue::{Input, StoreResult};
+use crate::queue::{Input, StoreResult, WatchedRun};
 use crate::queue::{Store, WatchItem};
 
 /// What became of an arrived file.
@@ -70,7 +73,16 @@ fn check_image(path: &Path, pixel_limit: u64) -> Result<(), String> {
         .map_err(|e| strip(path, e))
 }
 
-/// Takes the file at `path` for `rule`.
+/// Whether `path` is a video ffprobe can read with frames of a usable size:
+/// its frame count.
+fn check_video(path: &Path, pixel_limit: u64) -> Result<u64, String> {
+    Clip::open(path, pixel_limit)
+        .map(|c| c.info().frames)
+        .map_err(|e| strip(path, e))
+}
+
+/// Takes the file at `path` for `rule`: an image as the rule's runs, a
+/// video ([`is_video_file`]) as the video runs of the same settings.
 pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
     let path_key = format!("path:{}", path.display());
     let fail_path = |reason: String| -> StoreResult<Taken> {
@@ -89,10 +101,18 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
     if let Some(item) = store.watch_item(&rule.name, &sha)? {
         return Ok(Taken::Duplicate(item));
     }
-    if let Err(reason) = check_image(path, rule.spec.pixel_limit) {
-        store.record_watch_failure(&rule.name, &sha, Some(&sha), path, &reason)?;
-        return Ok(Taken::Failed(reason));
-    }
+    let video = is_video_file(path);
+    let checked = match video {
+        true => check_video(path, rule.spec.pixel_limit),
+        false => check_image(path, rule.spec.pixel_limit).map(|_| 0),
+    };
+    let frames = match checked {
+        Ok(f) => f,
+        Err(reason) => {
+            store.record_watch_failure(&rule.name, &sha, Some(&sha), path, &reason)?;
+            return Ok(Taken::Failed(reason));
+        }
+    };
     let content = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let stem = content
         .file_stem()
@@ -104,7 +124,16 @@ pub fn take(store: &Store, rule: &Rule, path: &Path) -> StoreResult<Taken> {
         content.clone(),
         sha.clone(),
     );
-    let runs = rule.watched_runs(arrival);
+    let mut runs = rule.watched_runs(arrival);
+    if video {
+        runs = runs
+            .into_iter()
+            .map(|r| WatchedRun {
+                job: as_video(r.job, frames),
+                ..r
+            })
+            .collect();
+    }
     match store.queue_watched(&rule.name, &sha, &content, &runs, rule.priority)? {
         Some(ids) => Ok(Taken::Queued(ids)),
         // Another watcher got there between our look-up and our insert.

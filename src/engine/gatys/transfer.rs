@@ -107,6 +107,18 @@ pub struct Prepared {
     /// Where to start instead of `spec.init` (e.g. a snapshot when resuming);
     /// must have the content's shape.
     pub start: Option<Tensor>,
+    /// An extra term pulling the image towards a target (video: the previous
+    /// frame's output warped onto this one); counted in the total.
+    pub temporal: Option<Temporal>,
+}
+
+/// `weight · mean(mask · (x − target)²)` in 0–255 units (see
+/// [`crate::engine::video::temporal::loss`]); `target` has the content's
+/// shape, `mask` is `1×1×H×W`.
+pub struct Temporal {
+    pub target: Tensor,
+    pub mask: Tensor,
+    pub weight: f64,
 }
 
 /// Resizes the content so its longer side is `spec.size` and each style to
@@ -173,6 +185,7 @@ pub fn prepare(
         content_color,
         styles,
         start: None,
+        temporal: None,
     })
 }
 
@@ -619,9 +632,18 @@ fn run_scale(
         } else {
             zero()?
         };
-        let total = style.f_add(&content)?.f_add(&tv)?;
+        let temporal = match &prepared.temporal {
+            Some(t) => crate::engine::video::temporal::loss(&xg, &t.target, &t.mask)?
+                .f_mul_scalar(t.weight)?,
+            None => zero()?,
+        };
+        let total = style
+            .f_add(&content)?
+            .f_add(&tv)?
+            .f_add(&temporal.f_detach()?)?;
         content
             .f_add(&tv)?
+            .f_add(&temporal)?
             .f_add(&mrf)?
             .f_add(&gram_grads)?
             .f_backward()?;
@@ -748,6 +770,7 @@ fn stylize_tiled(
                     content_color: crop(&whole.content_color)?,
                     styles: whole.styles.iter().map(|s| s.shallow_clone()).collect(),
                     start: None,
+                    temporal: None,
                 };
                 // A copy: the optimiser must not write into the image under the feather.
                 let init = tch::no_grad(|| Ok::<_, Error>(crop(&x)?.f_mul_scalar(1.0)?))?;

@@ -199,30 +199,40 @@ impl OutputPolicy {
             fill(&mut w).map_err(write_err)?;
             w.flush().map_err(write_err)?;
         }
-        // tempfile creates 0600; an output is an ordinary file for the user.
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(write_err)?;
-        tmp.as_file().sync_all().map_err(write_err)?;
-        // Dropping `tmp` on any error below removes the temporary file.
-        if self.force {
-            tmp.persist(path).map_err(|e| write_err(e.error))?;
-        } else {
-            tmp.persist_noclobber(path).map_err(|e| {
-                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::OutputExists(path.to_path_buf())
-                } else {
-                    write_err(e.error)
-                }
-            })?;
-        }
-        Ok(())
+        persist(tmp, path, self.force)
     }
 
     /// Writes `bytes` to `path` (see [`OutputPolicy::write`]).
     pub fn write_bytes(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         self.write(path, |w| w.write_all(bytes))
     }
+}
+
+/// Puts a written temporary file `tmp` (beside `path`) in place: made an
+/// ordinary 0644 file, synced, renamed over `path` only with `force`.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path, force: bool) -> Result<()> {
+    let write_err = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        reason: os_reason(&e),
+    };
+    // tempfile creates 0600; an output is an ordinary file for the user.
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    // Dropping `tmp` on any error below removes the temporary file.
+    if force {
+        tmp.persist(path).map_err(|e| write_err(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::OutputExists(path.to_path_buf())
+            } else {
+                write_err(e.error)
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// Whether an output path names a folder: an existing one, or any path

@@ -36,18 +36,7 @@ pub fn run(
     sink: &mut dyn Sink<Progress>,
 ) -> Result<(RgbImage, Outcome), Error> {
     let started = Instant::now();
-    // The paintings are read once for all the photos.
-    let mut styles = Vec::new();
-    if let Some(a) = &spec.arbitrary {
-        for s in &a.styles {
-            styles.push((load_rgb(&s.path, spec.pixel_limit)?, s.weight));
-        }
-    }
-    // An MSG-Net's target of paintings it was not trained on, once.
-    let gram = match (&net, spec.msg.is_empty()) {
-        (Network::Fast(m), false) => Some(target_of(m, &spec.msg, spec.pixel_limit, device)?),
-        _ => None,
-    };
+    let once = prepare(spec, &net, device)?;
     let mut outputs = Vec::new();
     let mut first = None;
     for (i, content) in spec.contents.iter().enumerate() {
@@ -55,7 +44,7 @@ pub fn run(
         let img = if out.exists() {
             load_rgb(&out, spec.pixel_limit)?
         } else {
-            let y = apply_one(spec, &net, content, (&styles, gram.as_ref()), device)?;
+            let y = apply_one(spec, &net, content, &once, device)?;
             let text = [
                 ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
                 ("atelier:model", spec.label()),
@@ -83,12 +72,34 @@ pub fn run(
     Ok((first, outcome))
 }
 
+/// What an apply computes once for all its images: the paintings read, an
+/// MSG-Net's target of paintings it was not trained on.
+pub struct Prepared {
+    styles: Vec<(RgbImage, f64)>,
+    gram: Option<tch::Tensor>,
+}
+
+/// [`Prepared`] for `spec` and `net`.
+pub fn prepare(spec: &Spec, net: &Network<'_>, device: Device) -> Result<Prepared, Error> {
+    let mut styles = Vec::new();
+    if let Some(a) = &spec.arbitrary {
+        for s in &a.styles {
+            styles.push((load_rgb(&s.path, spec.pixel_limit)?, s.weight));
+        }
+    }
+    let gram = match (net, spec.msg.is_empty()) {
+        (Network::Fast(m), false) => Some(target_of(m, &spec.msg, spec.pixel_limit, device)?),
+        _ => None,
+    };
+    Ok(Prepared { styles, gram })
+}
+
 /// `net` on the photo at `content` (resized to the spec's size).
 fn apply_one(
     spec: &Spec,
     net: &Network<'_>,
     content: &Path,
-    (styles, gram): (&[(RgbImage, f64)], Option<&tch::Tensor>),
+    once: &Prepared,
     device: Device,
 ) -> Result<RgbImage, Error> {
     let img = load_rgb(content, spec.pixel_limit)?;
@@ -96,17 +107,28 @@ fn apply_one(
         Some(s) => resize_longer_side(&img, s),
         None => img,
     };
+    apply_image(spec, net, &img, once, device)
+}
+
+/// `net` on `img` as it is (a photo resized already, a video frame).
+pub fn apply_image(
+    spec: &Spec,
+    net: &Network<'_>,
+    img: &RgbImage,
+    once: &Prepared,
+    device: Device,
+) -> Result<RgbImage, Error> {
     match (net, &spec.arbitrary) {
         (Network::Arbitrary(m), Some(a)) => stylize(
             m,
-            &img,
-            &styles_at_scale(&img, styles),
+            img,
+            &styles_at_scale(img, &once.styles),
             &a.options(),
             device,
         ),
-        (Network::Fast(m), None) => match gram {
-            Some(g) => apply_gram(m, &img, g, device, DEFAULT_TILE),
-            None => apply_mix(m, &img, spec.mix.as_ref(), device, DEFAULT_TILE),
+        (Network::Fast(m), None) => match &once.gram {
+            Some(g) => apply_gram(m, img, g, device, DEFAULT_TILE),
+            None => apply_mix(m, img, spec.mix.as_ref(), device, DEFAULT_TILE),
         },
         _ => Err(Error::Torch("the model is not of the run's kind".into())),
     }

@@ -43,15 +43,7 @@ impl Worker {
         let files = self.store.files(run.id);
         std::fs::create_dir_all(&files.dir).map_err(|e| fail(Error::io(&files.dir, e)))?;
         let device = self.config.device;
-        match &spec.arbitrary {
-            Some(_) => self.models.arbitrary(&self.config, &spec.model),
-            None => self.models.fast(&self.config, &spec.model),
-        }
-        .map_err(fail)?;
-        // Out of the cache while the sink borrows the worker.
-        let Some(model) = self.models.model.take() else {
-            return Err(Ended::Failed("the model was not loaded".into()));
-        };
+        let model = self.take_model(spec)?;
         let mut sink = self.run_sink(run, stop, events, Progress::Apply, 1, 0);
         let result = match &model.1 {
             Model::Fast(m) => apply_run(spec, Network::Fast(m), &files.dir, device, &mut sink),
@@ -64,6 +56,24 @@ impl Worker {
         let (first, outcome) = result.map_err(|e| ended(sink_ended, e))?;
         let t = to_tensor(&first, tch::Device::Cpu).map_err(fail)?;
         Ok((t, Outcome::Apply(outcome)))
+    }
+
+    /// The network of an apply `spec`, loaded (or found in the cache) and
+    /// taken out of the cache while a sink borrows the worker; the caller
+    /// puts it back in `self.models.model`.
+    pub(super) fn take_model(
+        &mut self,
+        spec: &jobs::apply::Spec,
+    ) -> Result<(ModelKey, Model), Ended> {
+        match &spec.arbitrary {
+            Some(_) => self.models.arbitrary(&self.config, &spec.model),
+            None => self.models.fast(&self.config, &spec.model),
+        }
+        .map_err(fail)?;
+        self.models
+            .model
+            .take()
+            .ok_or_else(|| Ended::Failed("the model was not loaded".into()))
     }
 
     /// Runs the analogy, writing B and the A→B′ flow (and its picture) into

@@ -33,7 +33,7 @@ pub fn view(app: &App, r: &Run) -> KindView {
         Some(Job::Train(s)) => train(app, r, s),
         Some(Job::Apply(_)) => apply(app, r),
         Some(Job::Analogy(_)) => analogy(app, r),
-        None => other(app, r, vec![]),
+        Some(Job::Video(_)) | None => other(app, r, vec![]),
     }
 }
 

@@ -21,12 +21,18 @@ impl ListQuery {
     fn new(filter: &Filter) -> Self {
         ListQuery {
             statuses: filter.statuses.iter().map(|s| s.to_string()).collect(),
-            // A style is matched here, in the inputs' JSON: the server's
-            // limit would count runs that do not match.
+            // A style or a text is matched here, in the inputs' JSON, and
+            // another order is sorted here: the server's limit would count
+            // runs that do not match or come later. It covers the skipped
+            // runs of the page too.
             limit: filter
                 .limit
-                .filter(|_| filter.style.is_none())
-                .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
+                .filter(|_| {
+                    filter.style.is_none()
+                        && filter.text.is_none()
+                        && filter.order == crate::queue::store::history::Order::Newest
+                })
+                .map(|l| i64::try_from(l.saturating_add(filter.offset)).unwrap_or(i64::MAX)),
         }
     }
 
@@ -202,6 +208,7 @@ mod tests {
             statuses: vec![Status::Done, Status::Failed],
             style: None,
             limit: Some(5),
+            ..Filter::default()
         });
         assert!(q
             .sql()
