@@ -313,3 +313,109 @@ fn queued_runs_carry_their_masks() {
         "{shown}"
     );
 }
+
+/// The mean colour of columns `x0..x0 + n` of `img`.
+fn mean_colour(img: &RgbImage, x0: u32, n: u32) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    for y in 0..img.height() {
+        for x in x0..x0 + n {
+            for (c, s) in sum.iter_mut().enumerate() {
+                *s += f64::from(img.get_pixel(x, y)[c]);
+            }
+        }
+    }
+    sum.map(|s| s / f64::from(img.height() * n))
+}
+
+fn colour_distance(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// `apply adain` with two paintings and two masks: each half takes its own
+/// painting's colours (decoded once), and the photo is kept outside a content mask.
+#[test]
+fn adain_puts_each_style_on_its_region_and_keeps_the_photo_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photo = d.join("photo.png");
+    crate::util::write_pattern(&photo, 64, 64);
+    let (a, b) = (d.join("blue.png"), d.join("orange.png"));
+    blue_noise(64).save(&a).unwrap();
+    orange_stripes(64).save(&b).unwrap();
+    let left = save_mask(d, "left.png", 64, 64, |x, _| x < 32);
+    let right = save_mask(d, "right.png", 64, 64, |x, _| x >= 32);
+    let out = d.join("out.png");
+    let data = d.join("data");
+    crate::util::stdout_ok(atelier_in(&data).args([
+        "apply",
+        "adain",
+        &path(&photo),
+        "--style",
+        &path(&a),
+        "--style",
+        &path(&b),
+        "--style-mask",
+        &path(&left),
+        "--style-mask",
+        &path(&right),
+        "-o",
+        &path(&out),
+    ]));
+    let got = image::open(&out).unwrap().to_rgb8();
+    let (ca, cb) = (
+        mean_colour(&blue_noise(64), 0, 64),
+        mean_colour(&orange_stripes(64), 0, 64),
+    );
+    let (l, r) = (mean_colour(&got, 0, 16), mean_colour(&got, 48, 16));
+    assert!(
+        colour_distance(l, ca) < 0.5 * colour_distance(l, cb),
+        "left {l:?}"
+    );
+    assert!(
+        colour_distance(r, cb) < 0.5 * colour_distance(r, ca),
+        "right {r:?}"
+    );
+
+    let kept = d.join("kept.png");
+    crate::util::stdout_ok(atelier_in(&data).args([
+        "apply",
+        "adain",
+        &path(&photo),
+        "--style",
+        &path(&a),
+        "--content-mask",
+        &path(&left),
+        "-o",
+        &path(&kept),
+    ]));
+    let got = image::open(&kept).unwrap().to_rgb8();
+    let want = image::open(&photo).unwrap().to_rgb8();
+    let worst = (40..64)
+        .flat_map(|x| (0..64).map(move |y| (x, y)))
+        .flat_map(|(x, y)| (0..3).map(move |c| (x, y, c)))
+        .map(|(x, y, c)| {
+            (i32::from(got.get_pixel(x, y)[c]) - i32::from(want.get_pixel(x, y)[c])).abs()
+        })
+        .max()
+        .unwrap();
+    assert!(worst <= 3, "the unmasked right part changed by {worst}");
+
+    let e = error_of(atelier_in(&data).args([
+        "apply",
+        "adain",
+        &path(&photo),
+        "--style",
+        &path(&a),
+        "--style-mask",
+        &path(&left),
+        "--style-mask",
+        &path(&right),
+        "-o",
+        &path(&d.join("x.png")),
+    ]));
+    assert!(e.contains("2 given for 1 styles"), "{e}");
+}

@@ -5,7 +5,6 @@
 //! A region is one style's mask (times the content mask when there is one),
 //! or the content mask alone for a run whose styles are blended.
 
-use std::path::Path;
 use std::str::FromStr;
 
 use image::RgbImage;
@@ -14,7 +13,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::engine::gatys::spec::RunSpec;
 use crate::engine::infra::error::{Error, Result};
-use crate::engine::infra::mask;
+use crate::engine::infra::mask::Masks;
 use crate::engine::nets::vgg::{Layer, Stage};
 
 /// How a mask reaches a layer's resolution.
@@ -86,16 +85,6 @@ pub fn layer_guide(mask: &Tensor, layer: Layer, mode: MaskMode) -> Result<Option
     Ok(Some(g.f_div_scalar(energy.sqrt())?))
 }
 
-/// The masks of a run at the size it optimises, on its device.
-#[derive(Debug, Default)]
-pub struct Masks {
-    /// One `[1, 1, H, W]` mask per style, in the order of the styles (empty:
-    /// the styles are blended everywhere).
-    pub styles: Vec<Tensor>,
-    /// Where the style acts at all; outside it the output is the photo.
-    pub content: Option<Tensor>,
-}
-
 /// One region of the output: which style acts there (`None`: the blend of
 /// all) and its mask (`None`: everywhere).
 pub struct Region {
@@ -103,92 +92,49 @@ pub struct Region {
     pub mask: Option<Tensor>,
 }
 
-impl Masks {
-    /// The masks `spec` names, for the photo `content` (its original size
-    /// is what their aspect ratio must match), at `size` = (width, height).
-    pub fn load(
-        spec: &RunSpec,
-        content: &RgbImage,
-        size: (u32, u32),
-        device: Device,
-    ) -> Result<Masks> {
-        let fit = |p: &Path, what: &str| {
-            mask::fitted(
-                p,
-                spec.pixel_limit,
-                what,
-                content.dimensions(),
-                size,
-                device,
-            )
-        };
-        let styles = spec
-            .style_masks
-            .iter()
-            .enumerate()
-            .map(|(i, p)| fit(p, &format!("mask of style {}", i + 1)))
-            .collect::<Result<_>>()?;
-        let content = match &spec.content_mask {
-            Some(p) => Some(fit(p, "content mask")?),
-            None => None,
-        };
-        Ok(Masks { styles, content })
-    }
+/// The masks of `spec` for the photo `content` (its original size is what
+/// their aspect ratio must match), at `size` = (width, height).
+pub fn load_masks(
+    spec: &RunSpec,
+    content: &RgbImage,
+    size: (u32, u32),
+    device: Device,
+) -> Result<Masks> {
+    Masks::load(
+        &spec.style_masks,
+        spec.content_mask.as_deref(),
+        spec.pixel_limit,
+        content.dimensions(),
+        size,
+        device,
+    )
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.styles.is_empty() && self.content.is_none()
+/// The regions the style loss is made of: one per style mask (limited to
+/// the content mask), else the content mask for the blend, else the whole
+/// image.
+pub fn regions(masks: &Masks) -> Result<Vec<Region>> {
+    if masks.styles.is_empty() {
+        return Ok(vec![Region {
+            style: None,
+            mask: masks.content.as_ref().map(Tensor::shallow_clone),
+        }]);
     }
-
-    /// The masks cut to `h`×`w` at (`y0`, `x0`), for a tile.
-    pub fn crop(&self, y0: i64, x0: i64, h: i64, w: i64) -> Result<Masks> {
-        let cut = |t: &Tensor| -> Result<Tensor> {
-            Ok(t.f_narrow(2, y0, h)?.f_narrow(3, x0, w)?.f_contiguous()?)
-        };
-        Ok(Masks {
-            styles: self.styles.iter().map(cut).collect::<Result<_>>()?,
-            content: self.content.as_ref().map(cut).transpose()?,
-        })
-    }
-
-    /// The regions the style loss is made of: one per style mask (limited
-    /// to the content mask), else the content mask for the blend, else the
-    /// whole image.
-    pub fn regions(&self) -> Result<Vec<Region>> {
-        if self.styles.is_empty() {
-            return Ok(vec![Region {
-                style: None,
-                mask: self.content.as_ref().map(Tensor::shallow_clone),
-            }]);
-        }
-        self.styles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let mask = match &self.content {
-                    Some(c) => m.f_mul(c)?,
-                    None => m.shallow_clone(),
-                };
-                Ok(Region {
-                    style: Some(i),
-                    mask: Some(mask),
-                })
+    masks
+        .styles
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mask = match &masks.content {
+                Some(c) => m.f_mul(c)?,
+                None => m.shallow_clone(),
+            };
+            Ok(Region {
+                style: Some(i),
+                mask: Some(mask),
             })
-            .collect()
-    }
-
-    /// `image` with the photo `photo` put back outside the content mask.
-    pub fn keep_photo(&self, image: &Tensor, photo: &Tensor) -> Result<Tensor> {
-        match &self.content {
-            Some(m) => {
-                let m = m.f_to_device(image.device())?;
-                let photo = photo.f_to_device(image.device())?;
-                Ok(image
-                    .f_mul(&m)?
-                    .f_add(&photo.f_mul(&m.f_neg()?.f_add_scalar(1.0)?)?)?)
-            }
-            None => Ok(image.shallow_clone()),
-        }
-    }
+        })
+        .collect()
 }
 
 /// The share of the image a region covers (1 without a mask): its style
@@ -259,7 +205,7 @@ mod tests {
                 2,
             )),
         };
-        let r = masks.regions().unwrap();
+        let r = regions(&masks).unwrap();
         assert_eq!(r.len(), 2);
         assert!((coverage(r[0].mask.as_ref()).unwrap() - 0.25).abs() < 1e-6);
         let img = Tensor::ones([1, 3, 8, 8], (Kind::Float, Device::Cpu));

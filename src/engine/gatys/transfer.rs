@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::gatys::guides::{coverage, layer_guide, Masks};
+use crate::engine::gatys::guides::{coverage, layer_guide, load_masks, regions};
 use crate::engine::gatys::mrf::{mrf_loss, mrf_target, MrfTarget};
 use crate::engine::gatys::pyramid::{split_steps, Scales};
 use crate::engine::gatys::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
 use crate::engine::gatys::tiling;
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::image_io::{resize_longer_side, to_tensor};
+use crate::engine::infra::mask::Masks;
 use crate::engine::nets::color::{luminance, match_color, with_chroma_of, ColorMode};
 use crate::engine::nets::losses::{content_loss, gram, gram_term, guided, total_variation};
 use crate::engine::nets::vgg::{Layer, Vgg19};
@@ -152,7 +153,7 @@ pub fn prepare(
         }
     }
     let masks = if spec.masked() {
-        Masks::load(spec, content, c.dimensions(), device)?
+        load_masks(spec, content, c.dimensions(), device)?
     } else {
         Masks::default()
     };
@@ -271,7 +272,7 @@ fn targets<'a>(
     })
 }
 
-/// The Gram terms of `p`'s regions (see [`Masks::regions`]): each region's
+/// The Gram terms of `p`'s regions (see [`regions`]): each region's
 /// style (or the blend) at each style layer, guided by the region's mask
 /// brought to the layer and weighted by the share of the image it covers.
 /// A region that does not reach a layer (or this tile) has no term there.
@@ -279,7 +280,7 @@ fn gram_targets(spec: &RunSpec, p: &Prepared, styles: &StyleTargets) -> Result<V
     let blend = spec.style_blend();
     let n = blend.len() as f64;
     let mut out = Vec::new();
-    for region in p.masks.regions()? {
+    for region in regions(&p.masks)? {
         let (targets, strength) = match region.style {
             // A style's weight scales its strength in its region (equal weights: full strength).
             Some(i) => (&styles.own[i], blend[i] * n),

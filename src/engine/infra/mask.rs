@@ -3,7 +3,7 @@
 //! image, then brought to the photo's size; refused with one line when they
 //! cannot mean anything for that photo.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use image::{imageops::FilterType, DynamicImage, GrayImage};
 use tch::{Device, Kind, Tensor};
@@ -82,6 +82,72 @@ pub fn fitted(
     let m = load(path, pixel_limit, what)?;
     check_aspect(&m, path, photo)?;
     to_tensor(&m, size.0, size.1, device)
+}
+
+/// The masks of a run at the size it works at, on its device.
+#[derive(Debug, Default)]
+pub struct Masks {
+    /// One `[1, 1, H, W]` mask per style, in the order of the styles (empty:
+    /// the styles are blended everywhere).
+    pub styles: Vec<Tensor>,
+    /// Where the style acts at all; outside it the output is the photo.
+    pub content: Option<Tensor>,
+}
+
+impl Masks {
+    /// The masks at `styles` and `content` for a photo of `photo` =
+    /// (width, height) pixels, at `size` = (width, height).
+    pub fn load(
+        styles: &[PathBuf],
+        content: Option<&Path>,
+        pixel_limit: u64,
+        photo: (u32, u32),
+        size: (u32, u32),
+        device: Device,
+    ) -> Result<Masks> {
+        let fit = |p: &Path, what: &str| fitted(p, pixel_limit, what, photo, size, device);
+        Ok(Masks {
+            styles: styles
+                .iter()
+                .enumerate()
+                .map(|(i, p)| fit(p, &format!("mask of style {}", i + 1)))
+                .collect::<Result<_>>()?,
+            content: content.map(|p| fit(p, "content mask")).transpose()?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.styles.is_empty() && self.content.is_none()
+    }
+
+    /// The masks cut to `h`×`w` at (`y0`, `x0`), for a tile.
+    pub fn crop(&self, y0: i64, x0: i64, h: i64, w: i64) -> Result<Masks> {
+        let cut = |t: &Tensor| -> Result<Tensor> {
+            Ok(t.f_narrow(2, y0, h)?.f_narrow(3, x0, w)?.f_contiguous()?)
+        };
+        Ok(Masks {
+            styles: self.styles.iter().map(cut).collect::<Result<_>>()?,
+            content: self.content.as_ref().map(cut).transpose()?,
+        })
+    }
+
+    /// `image` with `photo` put back outside the content mask.
+    pub fn keep_photo(&self, image: &Tensor, photo: &Tensor) -> Result<Tensor> {
+        match &self.content {
+            Some(m) => keep_photo(image, photo, m),
+            None => Ok(image.shallow_clone()),
+        }
+    }
+}
+
+/// `mask·image + (1 − mask)·photo` (`[1, 3, H, W]` images, a `[1, 1, H, W]`
+/// mask): the style inside, the photo outside, grey levels in between.
+pub fn keep_photo(image: &Tensor, photo: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let m = mask.f_to_device(image.device())?;
+    let photo = photo.f_to_device(image.device())?;
+    Ok(image
+        .f_mul(&m)?
+        .f_add(&photo.f_mul(&m.f_neg()?.f_add_scalar(1.0)?)?)?)
 }
 
 #[cfg(test)]

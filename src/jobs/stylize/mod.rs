@@ -127,30 +127,51 @@ pub fn inputs(
         s.path = input.path.clone();
         out.push(input);
     }
-    out.extend(mask_inputs(spec)?);
+    out.extend(spec_mask_inputs(spec)?);
     Ok(out)
 }
 
-/// The masks of `spec` as inputs (style masks in order, then the content
-/// mask), each checked as the run will check it, with absolute paths
-/// written back into the spec.
-fn mask_inputs(spec: &mut RunSpec) -> Result<Vec<Input>, Error> {
-    if !spec.masked() {
+/// The masks of `spec` as inputs (see [`mask_inputs`]).
+fn spec_mask_inputs(spec: &mut RunSpec) -> Result<Vec<Input>, Error> {
+    let photos = [spec.content.clone()];
+    mask_inputs(
+        &mut spec.style_masks,
+        &mut spec.content_mask,
+        &photos,
+        spec.pixel_limit,
+    )
+}
+
+/// Masks as inputs (style masks in order, then the content mask), each
+/// checked as a run will check it against every photo of `photos`, with
+/// absolute paths written back.
+pub fn mask_inputs(
+    style_masks: &mut [PathBuf],
+    content_mask: &mut Option<PathBuf>,
+    photos: &[PathBuf],
+    limit: u64,
+) -> Result<Vec<Input>, Error> {
+    if style_masks.is_empty() && content_mask.is_none() {
         return Ok(Vec::new());
     }
-    let limit = spec.pixel_limit;
-    let photo = load_rgb(&spec.content, limit)?.dimensions();
+    let dims = photos
+        .iter()
+        .map(|p| Ok(load_rgb(p, limit)?.dimensions()))
+        .collect::<Result<Vec<_>, Error>>()?;
     let check = |p: &mut PathBuf, what: &str| -> Result<Input, Error> {
-        check_aspect(&mask::load(p, limit, what)?, p, photo)?;
+        let m = mask::load(p, limit, what)?;
+        for &d in &dims {
+            check_aspect(&m, p, d)?;
+        }
         let input = Input::checked(Role::Mask, None, p, limit)?;
         *p = input.path.clone();
         Ok(input)
     };
     let mut out = Vec::new();
-    for (i, p) in spec.style_masks.iter_mut().enumerate() {
+    for (i, p) in style_masks.iter_mut().enumerate() {
         out.push(check(p, &format!("mask of style {}", i + 1))?);
     }
-    if let Some(p) = spec.content_mask.as_mut() {
+    if let Some(p) = content_mask.as_mut() {
         out.push(check(p, "content mask")?);
     }
     Ok(out)
