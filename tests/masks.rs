@@ -299,14 +299,9 @@ fn queued_runs_carry_their_masks() {
     assert!(shown.contains("masks left, right"), "{shown}");
     // The first run's mask changes (the re-run was hashed before it did).
     save_mask(d, "right.png", 48, 48, |x, _| x >= 30);
-    crate::util::stdout_ok(atelier_in(&data).args([
-        "worker",
-        "--exit-when-idle",
-        "--device",
-        "cpu",
-        "--log-every",
-        "0",
-    ]));
+    crate::util::stdout_ok(
+        atelier_in(&data).args("worker --exit-when-idle --device cpu --log-every 0".split(' ')),
+    );
     let shown = crate::util::stdout_ok(atelier_in(&data).args(["runs", "show", &id]));
     assert!(
         shown.contains("changed since the run was queued") && shown.contains("right.png"),
@@ -335,6 +330,15 @@ fn colour_distance(a: [f64; 3], b: [f64; 3]) -> f64 {
         .sqrt()
 }
 
+/// `atelier apply adain PHOTO ARGS…`, which must succeed.
+fn adain(data: &Path, photo: &Path, args: &[&str]) {
+    crate::util::stdout_ok(
+        atelier_in(data)
+            .args(["apply", "adain", &path(photo)])
+            .args(args),
+    );
+}
+
 /// `apply adain` with two paintings and two masks: each half takes its own
 /// painting's colours (decoded once), and the photo is kept outside a content mask.
 #[test]
@@ -350,48 +354,55 @@ fn adain_puts_each_style_on_its_region_and_keeps_the_photo_outside() {
     let right = save_mask(d, "right.png", 64, 64, |x, _| x >= 32);
     let out = d.join("out.png");
     let data = d.join("data");
-    crate::util::stdout_ok(atelier_in(&data).args([
-        "apply",
-        "adain",
-        &path(&photo),
-        "--style",
-        &path(&a),
-        "--style",
-        &path(&b),
-        "--style-mask",
-        &path(&left),
-        "--style-mask",
-        &path(&right),
-        "-o",
-        &path(&out),
-    ]));
+    adain(
+        &data,
+        &photo,
+        &[
+            "--style",
+            &path(&a),
+            "--style",
+            &path(&b),
+            "--style-mask",
+            &path(&left),
+            "--style-mask",
+            &path(&right),
+            "-o",
+            &path(&out),
+        ],
+    );
     let got = image::open(&out).unwrap().to_rgb8();
-    let (ca, cb) = (
-        mean_colour(&blue_noise(64), 0, 64),
-        mean_colour(&orange_stripes(64), 0, 64),
-    );
+    // Each painting alone over the whole photo: what its region should look like.
+    let alone = |style: &Path, name: &str| {
+        let o = d.join(name);
+        adain(&data, &photo, &["--style", &path(style), "-o", &path(&o)]);
+        image::open(&o).unwrap().to_rgb8()
+    };
+    let (ga, gb) = (alone(&a, "a.png"), alone(&b, "b.png"));
     let (l, r) = (mean_colour(&got, 0, 16), mean_colour(&got, 48, 16));
+    let (la, lb) = (mean_colour(&ga, 0, 16), mean_colour(&gb, 0, 16));
+    let (ra, rb) = (mean_colour(&ga, 48, 16), mean_colour(&gb, 48, 16));
     assert!(
-        colour_distance(l, ca) < 0.5 * colour_distance(l, cb),
-        "left {l:?}"
+        colour_distance(l, la) < 0.5 * colour_distance(l, lb),
+        "left {l:?}: {la:?} {lb:?}"
     );
     assert!(
-        colour_distance(r, cb) < 0.5 * colour_distance(r, ca),
-        "right {r:?}"
+        colour_distance(r, rb) < 0.5 * colour_distance(r, ra),
+        "right {r:?}: {rb:?} {ra:?}"
     );
 
     let kept = d.join("kept.png");
-    crate::util::stdout_ok(atelier_in(&data).args([
-        "apply",
-        "adain",
-        &path(&photo),
-        "--style",
-        &path(&a),
-        "--content-mask",
-        &path(&left),
-        "-o",
-        &path(&kept),
-    ]));
+    adain(
+        &data,
+        &photo,
+        &[
+            "--style",
+            &path(&a),
+            "--content-mask",
+            &path(&left),
+            "-o",
+            &path(&kept),
+        ],
+    );
     let got = image::open(&kept).unwrap().to_rgb8();
     let want = image::open(&photo).unwrap().to_rgb8();
     let worst = (40..64)
