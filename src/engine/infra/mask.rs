@@ -194,7 +194,7 @@ mod tests {
             e.contains("sq.png") && e.contains("aspect 1.00") && e.contains("aspect 2.00"),
             "{e}"
         );
-        check_aspect(&m, &square, (33, 32)).unwrap();
+        check_aspect(&m, &square, (500, 496)).unwrap();
         let text = dir.path().join("notes.png");
         std::fs::write(&text, "not an image").unwrap();
         let e = load(&text, 1 << 20, "mask").unwrap_err().to_string();
