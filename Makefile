@@ -56,6 +56,7 @@ golden: setup
 	.venv/bin/python scripts/golden_cin.py
 	.venv/bin/python scripts/golden_msg.py
 	.venv/bin/python scripts/golden_adain.py
+	.venv/bin/python scripts/golden_masks.py
 
 # The default training set (~100 photos, datasets/README.md): apt-get downloads, so root
 # on Debian 12. Not part of setup or test: it fetches ~400 MB and CI does not need it.

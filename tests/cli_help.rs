@@ -172,6 +172,8 @@ fn runs_ls_prints_a_count_as_an_integer() {
         mix: None,
         arbitrary: None,
         msg: Vec::new(),
+        style_masks: Vec::new(),
+        content_mask: None,
     };
     let id = store.add_job(&Job::Apply(spec), &[], 0).unwrap();
     let run = store.claim("w:1", "cpu").unwrap().unwrap();

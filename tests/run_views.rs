@@ -50,6 +50,8 @@ fn every_kind() -> Vec<Run> {
         mix: None,
         arbitrary: None,
         msg: Vec::new(),
+        style_masks: Vec::new(),
+        content_mask: None,
     };
     let analogy = AnalogySpec {
         size: 224,

@@ -20,6 +20,7 @@ mod jobs;
 mod kinds;
 mod lbfgs;
 mod losses;
+mod masks;
 mod model_files;
 mod model_paths;
 mod motion;

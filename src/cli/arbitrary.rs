@@ -15,7 +15,7 @@ use super::fast::{
 };
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
-use crate::engine::arbitrary::apply::{styles_at_scale, stylize};
+use crate::engine::arbitrary::apply::{styles_at_scale, stylize_regions};
 use crate::engine::arbitrary::encoder::EdgePadding;
 use crate::engine::arbitrary::import::import_adain;
 use crate::engine::arbitrary::model_file::{ArbModel, Method};
@@ -31,7 +31,8 @@ use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::nets::color::ColorMode;
 use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
-use crate::jobs::apply::Spec as ApplySpec;
+use crate::jobs::apply::run::masks_for;
+use crate::jobs::apply::{Built, Spec as ApplySpec};
 
 /// `atelier apply` options of the adain and wct models.
 #[derive(Args, Debug, Default)]
@@ -46,6 +47,13 @@ pub struct ArbApplyArgs {
     /// first; the default when no MODE is given) or luminance.
     #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "histogram")]
     pub preserve_colors: Option<ColorMode>,
+    /// adain/wct: a greyscale mask per --style painting, in their order: each
+    /// painting on its own region (white), the photo's features elsewhere.
+    #[arg(long = "style-mask", value_name = "MASK")]
+    pub style_masks: Vec<PathBuf>,
+    /// Any model: style only inside this greyscale mask; outside, the output is the photo.
+    #[arg(long, value_name = "MASK")]
+    pub content_mask: Option<PathBuf>,
 }
 
 impl ArbApplyArgs {
@@ -57,6 +65,17 @@ impl ArbApplyArgs {
             levels: self.levels,
             color: self.preserve_colors,
         }
+    }
+
+    /// `built` with the masks asked for, checked and recorded as inputs.
+    pub fn masked(&self, mut built: Built) -> Result<Built, Error> {
+        if self.style_masks.is_empty() && self.content_mask.is_none() {
+            return Ok(built);
+        }
+        built.spec.style_masks = self.style_masks.clone();
+        built.spec.content_mask = self.content_mask.clone();
+        built.inputs = built.spec.inputs()?;
+        Ok(built)
     }
 }
 
@@ -90,17 +109,18 @@ pub fn apply(a: &ApplyArgs, spec: &ApplySpec, c: &Config, device: tch::Device) -
         .chain(set.styles.iter().map(|s| &s.path))
         .cloned()
         .collect();
-    for (p, img) in &inputs {
+    for (p, photo) in &inputs {
         let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
         refuse_input(&out, &input_paths)?;
         let img = match a.size {
-            Some(s) => resize_longer_side(img, s),
-            None => img.clone(),
+            Some(s) => resize_longer_side(photo, s),
+            None => photo.clone(),
         };
         let st: Vec<(RgbImage, f64)> = styles.iter().map(|(_, s, w)| (s.clone(), *w)).collect();
         let st = styles_at_scale(&img, &st);
+        let masks = masks_for(spec, photo.dimensions(), &img, device)?;
         let t0 = Instant::now();
-        let result = stylize(&model, &img, &st, &opts, device)?;
+        let result = stylize_regions(&model, &img, &st, &masks, &opts, device)?;
         let secs = t0.elapsed().as_secs_f64();
         let provenance = serde_json::json!({
             "method": model.info.method,

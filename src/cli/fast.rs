@@ -28,6 +28,7 @@ use crate::engine::infra::sink::Sink;
 use crate::engine::nets::vgg::{Pooling, Vgg19};
 use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::apply::run::{keep_photo_outside, masks_for};
 use crate::jobs::apply::{from_queries, Built, Libraries, StyleChoice};
 use crate::jobs::train::run::run as train_job;
 use crate::queue::Status;
@@ -103,7 +104,8 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let lib = library(c, data_dir)?;
     let choice = a.arbitrary.choice(&a.styles);
     // Every input is read and checked before anything is written.
-    let Built { spec, .. } = build_apply(&a.model, &a.contents, a.size, choice, &lib, c)?;
+    let built = build_apply(&a.model, &a.contents, a.size, choice, &lib, c)?;
+    let Built { spec, .. } = a.arbitrary.masked(built)?;
     if spec.arbitrary.is_some() {
         return super::arbitrary::apply(&a, &spec, c, device);
     }
@@ -129,18 +131,20 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
             MsgSource::Trained(_) => None,
         })
         .collect();
-    for (p, img) in &inputs {
+    for (p, photo) in &inputs {
         let out = output_path(a.output.as_deref(), into_dir.as_deref(), p, &label);
         refuse_input(&out, &spec.contents)?;
         let img = match a.size {
-            Some(s) => crate::engine::infra::image_io::resize_longer_side(img, s),
-            None => img.clone(),
+            Some(s) => crate::engine::infra::image_io::resize_longer_side(photo, s),
+            None => photo.clone(),
         };
+        let masks = masks_for(&spec, photo.dimensions(), &img, device)?;
         let t0 = Instant::now();
         let result = match &gram {
             Some(g) => apply_gram(&model, &img, g, device, a.tile)?,
             None => apply_mix(&model, &img, spec.mix.as_ref(), device, a.tile)?,
         };
+        let result = keep_photo_outside(result, &img, &masks)?;
         let secs = t0.elapsed().as_secs_f64();
         let provenance = serde_json::json!({
             "method": "fast",

@@ -141,7 +141,7 @@ pub fn add_apply(a: ApplyAdd, store: &mut Store, c: &Config) -> Result<i32> {
         &models,
         c,
     )?;
-    let (job, inputs) = built.job();
+    let (job, inputs) = a.arbitrary.masked(built)?.job();
     let id = store.add_job(&job, &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
 }

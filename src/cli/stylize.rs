@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
+use crate::engine::gatys::guides::MaskMode;
 use crate::engine::gatys::mrf::StyleLoss;
 use crate::engine::gatys::spec::{
     parse_layers, Init, LayerWeight, OptimizerKind, RunSpec, StyleRef,
@@ -77,6 +78,8 @@ pub struct StylizeArgs {
     pub style_flags: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub masks: MaskArgs,
     /// The style image's longer side as a multiple of --size (0.5 to 2; default 1).
     #[arg(long, value_name = "S")]
     pub style_scale: Option<f64>,
@@ -152,6 +155,32 @@ pub struct StylizeArgs {
     pub dry_run: bool,
 }
 
+/// Where each style acts and where the photo is kept.
+#[derive(Args, Debug, Default)]
+pub struct MaskArgs {
+    /// A greyscale mask per style, in the order of the styles (white: this
+    /// style, grey: partly, black: not); where no mask is white only the photo's content acts.
+    #[arg(long = "style-mask", value_name = "MASK")]
+    pub style_masks: Vec<PathBuf>,
+    /// Style only inside this greyscale mask; outside, the output is the photo.
+    #[arg(long, value_name = "MASK")]
+    pub content_mask: Option<PathBuf>,
+    /// How masks reach each layer: simple (resized; the default) or propagate (softened through the network).
+    #[arg(long, value_name = "MODE")]
+    pub mask_mode: Option<MaskMode>,
+}
+
+impl MaskArgs {
+    /// Writes the masks into `spec`.
+    pub fn apply(&self, spec: &mut RunSpec) {
+        if !self.style_masks.is_empty() {
+            spec.style_masks = self.style_masks.clone();
+        }
+        spec.content_mask = self.content_mask.clone().or(spec.content_mask.take());
+        spec.mask_mode = self.mask_mode.unwrap_or(spec.mask_mode);
+    }
+}
+
 fn layers(s: &Option<String>, default: &[LayerWeight]) -> Result<Vec<LayerWeight>, Error> {
     match s {
         Some(s) => parse_layers(s),
@@ -203,6 +232,7 @@ fn build_spec(
     spec.seed = a.common.seed.unwrap_or(spec.seed);
     spec.stop_when_flat = a.stop_when_flat.or(spec.stop_when_flat);
     spec.flat_window = a.window.unwrap_or(spec.flat_window);
+    a.masks.apply(&mut spec);
     spec.validate()?;
     Ok(spec)
 }
@@ -341,6 +371,8 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let content_path = spec.content.clone();
     let inputs: Vec<&Path> = std::iter::once(content_path.as_path())
         .chain(spec.styles.iter().map(|s| s.path.as_path()))
+        .chain(spec.style_masks.iter().map(PathBuf::as_path))
+        .chain(spec.content_mask.as_deref())
         .collect();
     let policy = OutputPolicy::new(a.common.force, &inputs);
     let out = check_output(

@@ -32,6 +32,8 @@ pub enum Role {
     A,
     /// An analogy's B′: the appearance A′ takes.
     BPrime,
+    /// A greyscale mask: where a style acts, or where the photo is kept.
+    Mask,
 }
 
 impl Role {
@@ -44,6 +46,7 @@ impl Role {
             Role::Preview => "preview",
             Role::A => "a",
             Role::BPrime => "b_prime",
+            Role::Mask => "mask",
         }
     }
 }
@@ -138,6 +141,7 @@ mod tests {
             Role::Preview,
             Role::A,
             Role::BPrime,
+            Role::Mask,
         ] {
             let json = serde_json::to_string(&r).unwrap();
             assert_eq!(json, format!("\"{}\"", r.as_str()));

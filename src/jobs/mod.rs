@@ -340,6 +340,8 @@ mod tests {
                 }),
                 arbitrary: None,
                 msg: Vec::new(),
+                style_masks: Vec::new(),
+                content_mask: None,
             }),
             Job::Apply(apply::Spec {
                 model: "/wct.safetensors".into(),
@@ -355,6 +357,8 @@ mod tests {
                     color: crate::engine::nets::color::ColorMode::Histogram,
                 }),
                 msg: Vec::new(),
+                style_masks: Vec::new(),
+                content_mask: None,
             }),
             Job::Analogy(analogy::Spec {
                 a: "/a.png".into(),

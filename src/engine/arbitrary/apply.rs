@@ -8,9 +8,11 @@ use tch::{Device, Tensor};
 use super::adain::{adain_mix, check_alpha};
 use super::encoder::stride;
 use super::model_file::{ArbInfo, ArbModel, Method};
+use super::regions;
 use super::wct::wct_mix;
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::image_io::{from_tensor, resize_longer_side, to_tensor};
+use crate::engine::infra::mask::{keep_photo, Masks};
 use crate::engine::infra::mix_weights::normalised;
 use crate::engine::nets::color::{match_color, with_chroma_of, ColorMode};
 
@@ -94,6 +96,20 @@ pub fn stylize(
     opts: &ArbApply,
     device: Device,
 ) -> Result<RgbImage> {
+    stylize_regions(model, content, styles, &Masks::default(), opts, device)
+}
+
+/// [`stylize`] with masks: each style on its own region (one mask per
+/// style, the weights then unused) and the photo kept outside the content
+/// mask. The masks are `[1, 1, H, W]` at the content's size.
+pub fn stylize_regions(
+    model: &ArbModel,
+    content: &RgbImage,
+    styles: &[(RgbImage, f64)],
+    masks: &Masks,
+    opts: &ArbApply,
+    device: Device,
+) -> Result<RgbImage> {
     let levels = opts.check(&model.info)?;
     normalised(&styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
     tch::no_grad(|| {
@@ -107,10 +123,14 @@ pub fn stylize(
             };
             st.push((s, *w));
         }
-        let out = forward(model, &c, &st, opts.alpha, &levels)?;
+        let out = forward_regions(model, &c, &st, &masks.styles, opts.alpha, &levels)?;
         let out = match opts.color {
             ColorMode::Luminance => with_chroma_of(&out.f_clamp(0.0, 1.0)?, &c)?,
             _ => out,
+        };
+        let out = match &masks.content {
+            Some(m) => keep_photo(&out.f_clamp(0.0, 1.0)?, &c, m)?,
+            None => out,
         };
         from_tensor(&out)
     })
@@ -126,14 +146,31 @@ pub fn forward(
     alpha: f64,
     levels: &[usize],
 ) -> Result<Tensor> {
+    forward_regions(model, content, styles, &[], alpha, levels)
+}
+
+/// [`forward`] with one mask per style (`[1, 1, H, W]` like the content),
+/// or none: the styles then mix everywhere.
+pub fn forward_regions(
+    model: &ArbModel,
+    content: &Tensor,
+    styles: &[(Tensor, f64)],
+    masks: &[Tensor],
+    alpha: f64,
+    levels: &[usize],
+) -> Result<Tensor> {
     let (_, _, h, w) = content.size4()?;
     let m = stride(levels.iter().copied().max().unwrap_or(1));
     let (ph, pw) = ((m - h % m) % m, (m - w % m) % m);
-    let mut x = if ph + pw > 0 {
-        content.f_reflection_pad2d([0, pw, 0, ph])?
-    } else {
-        content.shallow_clone()
+    let pad = |t: &Tensor| -> Result<Tensor> {
+        Ok(if ph + pw > 0 {
+            t.f_reflection_pad2d([0, pw, 0, ph])?
+        } else {
+            t.shallow_clone()
+        })
     };
+    let mut x = pad(content)?;
+    let masks = masks.iter().map(pad).collect::<Result<Vec<_>>>()?;
     let (hp, wp) = (h + ph, w + pw);
     for &level in levels {
         let dec = model.decoders.get(&level).ok_or_else(|| {
@@ -144,9 +181,13 @@ pub fn forward(
         for (s, wt) in styles {
             fs.push((model.encoder.encode_level(s, level)?, *wt));
         }
-        let t = match model.info.method {
-            Method::Adain => adain_mix(&fc, &fs, alpha)?,
-            Method::Wct => wct_mix(&fc, &fs, alpha)?,
+        let t = match (model.info.method, masks.is_empty()) {
+            (Method::Adain, true) => adain_mix(&fc, &fs, alpha)?,
+            (Method::Wct, true) => wct_mix(&fc, &fs, alpha)?,
+            (method, false) => {
+                let fs: Vec<Tensor> = fs.into_iter().map(|(f, _)| f).collect();
+                regions::transform(method, &fc, &fs, &masks, alpha)?
+            }
         };
         x = dec.forward(&t)?.f_narrow(2, 0, hp)?.f_narrow(3, 0, wp)?;
     }

@@ -8,5 +8,6 @@ pub mod decoder;
 pub mod encoder;
 pub mod import;
 pub mod model_file;
+pub mod regions;
 pub mod train;
 pub mod wct;

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::gatys::guides::MaskMode;
 use crate::engine::gatys::mrf::StyleLoss;
 use crate::engine::gatys::pyramid::{self, Scales};
 use crate::engine::infra::error::{Error, Result};
@@ -146,6 +147,16 @@ pub struct RunSpec {
     pub content: PathBuf,
     /// Style images with blend weights (at least one).
     pub styles: Vec<StyleRef>,
+    /// One greyscale mask per style, in the order of the styles (white: this
+    /// style, grey: partly); empty: the styles are blended everywhere.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub style_masks: Vec<PathBuf>,
+    /// Where the style acts at all; outside it the output is the photo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_mask: Option<PathBuf>,
+    /// How the masks reach each layer.
+    #[serde(skip_serializing_if = "MaskMode::is_default")]
+    pub mask_mode: MaskMode,
     /// Longer side of the output, px.
     pub size: u32,
     /// The style images' longer side as a multiple of `size` (0.5 to 2): larger
@@ -211,6 +222,9 @@ impl Default for RunSpec {
                 path: PathBuf::new(),
                 weight: 1.0,
             }],
+            style_masks: Vec::new(),
+            content_mask: None,
+            mask_mode: MaskMode::default(),
             size: 256,
             style_scale: 1.0,
             preserve_colors: ColorMode::None,
@@ -298,6 +312,7 @@ impl RunSpec {
                 "all are 0 (at least one must be > 0)",
             ));
         }
+        self.validate_masks()?;
         if !(STYLE_SCALE.0..=STYLE_SCALE.1).contains(&self.style_scale) {
             return Err(Error::invalid(
                 "style scale",
@@ -395,6 +410,32 @@ impl RunSpec {
             return Err(Error::invalid("pixel limit", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// Masks: one per style or none, and only for the Gram loss (MRF
+    /// patches are matched over the whole image).
+    fn validate_masks(&self) -> Result<()> {
+        let (n, s) = (self.style_masks.len(), self.styles.len());
+        if n > 0 && n != s {
+            return Err(Error::invalid(
+                "style masks",
+                format!(
+                    "{n} given for {s} styles (give one per style, in the order of the styles)"
+                ),
+            ));
+        }
+        if (n > 0 || self.content_mask.is_some()) && self.style_loss.mrf() {
+            return Err(Error::invalid(
+                "masks",
+                "work with the Gram style loss only: use --style-loss gram",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the run has any mask.
+    pub fn masked(&self) -> bool {
+        !self.style_masks.is_empty() || self.content_mask.is_some()
     }
 
     /// Downsampling factor of the deepest layer used: images must be at least

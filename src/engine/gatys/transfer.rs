@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
+use crate::engine::gatys::guides::{coverage, layer_guide, load_masks, regions};
 use crate::engine::gatys::mrf::{mrf_loss, mrf_target, MrfTarget};
 use crate::engine::gatys::pyramid::{split_steps, Scales};
 use crate::engine::gatys::spec::{Init, LayerWeight, OptimizerKind, RunSpec};
 use crate::engine::gatys::tiling;
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::image_io::{resize_longer_side, to_tensor};
+use crate::engine::infra::mask::Masks;
 use crate::engine::nets::color::{luminance, match_color, with_chroma_of, ColorMode};
-use crate::engine::nets::losses::{content_loss, gram, gram_term, total_variation};
+use crate::engine::nets::losses::{content_loss, gram, gram_term, guided, total_variation};
 use crate::engine::nets::vgg::{Layer, Vgg19};
 use crate::engine::optim::{
     minimize, AdamConfig, GuardConfig, GuardEvent, LbfgsConfig, Method, Plateau, Rollback, Status,
@@ -110,6 +112,8 @@ pub struct Prepared {
     /// An extra term pulling the image towards a target (video: the previous
     /// frame's output warped onto this one); counted in the total.
     pub temporal: Option<Temporal>,
+    /// The spec's masks at the content's size (none: the style acts everywhere).
+    pub masks: Masks,
 }
 
 /// `weight · mean(mask · (x − target)²)` in 0–255 units (see
@@ -160,6 +164,11 @@ pub fn prepare(
             ));
         }
     }
+    let masks = if spec.masked() {
+        load_masks(spec, content, c.dimensions(), device)?
+    } else {
+        Masks::default()
+    };
     let content = to_tensor(&c, device)?;
     let mut styles: Vec<Tensor> = ss
         .iter()
@@ -186,6 +195,7 @@ pub fn prepare(
         styles,
         start: None,
         temporal: None,
+        masks,
     })
 }
 
@@ -207,16 +217,30 @@ pub fn texture_spec(spec: RunSpec) -> RunSpec {
     }
 }
 
-/// Targets computed once per run: content feature maps and style Gram matrices.
-/// What the style images ask of every evaluation: blended Grams and MRF
-/// patches. A tiled run computes them once for all its tiles.
+/// What the style images ask of every evaluation: blended Grams (and each
+/// style's own when masks give each its region) and MRF patches. A tiled run
+/// computes them once for all its tiles.
 struct StyleTargets {
     style: Vec<(Layer, f64, Tensor)>,
+    /// Per style, in order, when the run has style masks.
+    own: Vec<Vec<(Layer, f64, Tensor)>>,
     mrf: Vec<(Layer, f64, MrfTarget)>,
 }
 
+/// One Gram term of the objective: the output's features at `layer`, weighted
+/// by `guide` when it has one, against `target`.
+struct GramTarget {
+    layer: Layer,
+    weight: f64,
+    target: Tensor,
+    guide: Option<Tensor>,
+}
+
+/// Targets computed once per run (or tile): content feature maps and the
+/// Gram terms with their guides.
 struct Targets<'a> {
     content: Vec<(Layer, f64, Tensor)>,
+    grams: Vec<GramTarget>,
     styles: &'a StyleTargets,
     taps: Vec<Layer>,
 }
@@ -243,20 +267,59 @@ fn targets<'a>(
                 content.push((lw.layer, lw.weight, take(&cf, lw.layer)?));
             }
         }
+        let grams = gram_targets(spec, p, styles)?;
         let mut taps: Vec<Layer> = content
             .iter()
-            .chain(&styles.style)
             .map(|(l, _, _)| *l)
+            .chain(grams.iter().map(|g| g.layer))
             .chain(styles.mrf.iter().map(|(l, _, _)| *l))
             .collect();
         taps.sort();
         taps.dedup();
         Ok(Targets {
             content,
+            grams,
             styles,
             taps,
         })
     })
+}
+
+/// The Gram terms of `p`'s regions (see [`regions`]): each region's
+/// style (or the blend) at each style layer, guided by the region's mask
+/// brought to the layer and weighted by the share of the image it covers.
+/// A region that does not reach a layer (or this tile) has no term there.
+fn gram_targets(spec: &RunSpec, p: &Prepared, styles: &StyleTargets) -> Result<Vec<GramTarget>> {
+    let blend = spec.style_blend();
+    let n = blend.len() as f64;
+    let mut out = Vec::new();
+    for region in regions(&p.masks)? {
+        let (targets, strength) = match region.style {
+            // A style's weight scales its strength in its region (equal weights: full strength).
+            Some(i) => (&styles.own[i], blend[i] * n),
+            None => (&styles.style, 1.0),
+        };
+        let share = coverage(region.mask.as_ref())?;
+        if strength == 0.0 || share == 0.0 {
+            continue;
+        }
+        for (layer, weight, target) in targets {
+            let guide = match &region.mask {
+                Some(m) => match layer_guide(m, *layer, spec.mask_mode)? {
+                    Some(g) => Some(g),
+                    None => continue,
+                },
+                None => None,
+            };
+            out.push(GramTarget {
+                layer: *layer,
+                weight: weight * strength * share,
+                target: target.shallow_clone(),
+                guide,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn style_targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<StyleTargets> {
@@ -281,21 +344,31 @@ fn style_targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<StyleTarge
         // MRF patches of all the weighted styles are pooled (the blend weights
         // do not apply to a nearest-neighbour match).
         let mut blended: Vec<Option<Tensor>> = gram_layers.iter().map(|_| None).collect();
+        let mut own = Vec::new();
         let mut mrf_feats: Vec<Vec<Tensor>> = mrf_layers.iter().map(|_| Vec::new()).collect();
         for (img, w) in p.styles.iter().zip(spec.style_blend()) {
             if w == 0.0 {
+                // Keeps `own` indexed by style; a weight of 0 gives its region no style.
+                own.push(Vec::new());
                 continue;
             }
             let sf = vgg.features(img, &s_layers, spec.padding)?;
             for (fs, lw) in mrf_feats.iter_mut().zip(mrf_layers) {
                 fs.push(take(&sf, lw.layer)?);
             }
-            for (slot, lw) in blended.iter_mut().zip(gram_layers) {
-                let g = gram(&take(&sf, lw.layer)?)?.f_mul_scalar(w)?;
+            let grams = gram_layers
+                .iter()
+                .map(|lw| Ok((lw.layer, lw.weight, gram(&take(&sf, lw.layer)?)?)))
+                .collect::<Result<Vec<_>>>()?;
+            for (slot, (_, _, g)) in blended.iter_mut().zip(&grams) {
+                let g = g.f_mul_scalar(w)?;
                 *slot = Some(match slot.take() {
                     Some(acc) => acc.f_add(&g)?,
                     None => g,
                 });
+            }
+            if !spec.style_masks.is_empty() {
+                own.push(grams);
             }
         }
         let mut style = Vec::new();
@@ -307,7 +380,7 @@ fn style_targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<StyleTarge
         for (fs, lw) in mrf_feats.iter().zip(mrf_layers) {
             mrf.push((lw.layer, lw.weight, mrf_target(fs)?));
         }
-        Ok(StyleTargets { style, mrf })
+        Ok(StyleTargets { style, own, mrf })
     })
 }
 
@@ -414,13 +487,14 @@ impl Bridge<'_> {
 }
 
 /// An iterate as the output image: clamped, the content's chroma put back in
-/// luminance mode, on the CPU.
+/// luminance mode, the photo kept outside a content mask, on the CPU.
 fn finish_image(spec: &RunSpec, prepared: &Prepared, x: &Tensor) -> Result<Tensor> {
     let img = x.f_detach()?.f_clamp(0.0, 1.0)?;
     let img = match spec.preserve_colors {
         ColorMode::Luminance => with_chroma_of(&img, &prepared.content_color)?,
         _ => img,
     };
+    let img = prepared.masks.keep_photo(&img, &prepared.content_color)?;
     Ok(img.f_to_device(Device::Cpu)?)
 }
 
@@ -614,8 +688,12 @@ fn run_scale(
         // gradient (see `gram_term`).
         let mut style = zero()?;
         let mut gram_grads = zero()?;
-        for (l, w, target) in &t.styles.style {
-            let (value, surrogate) = gram_term(&feats[l], target, *w * spec.style_weight)?;
+        for g in &t.grams {
+            let f = match &g.guide {
+                Some(guide) => guided(&feats[&g.layer], guide)?,
+                None => feats[&g.layer].shallow_clone(),
+            };
+            let (value, surrogate) = gram_term(&f, &g.target, g.weight * spec.style_weight)?;
             style = style.f_add(&value)?;
             gram_grads = gram_grads.f_add(&surrogate)?;
         }
@@ -771,6 +849,7 @@ fn stylize_tiled(
                     styles: whole.styles.iter().map(|s| s.shallow_clone()).collect(),
                     start: None,
                     temporal: None,
+                    masks: whole.masks.crop(y0, x0, th, tw)?,
                 };
                 // A copy: the optimiser must not write into the image under the feather.
                 let init = tch::no_grad(|| Ok::<_, Error>(crop(&x)?.f_mul_scalar(1.0)?))?;

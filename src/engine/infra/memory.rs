@@ -55,6 +55,17 @@ pub fn run_bytes(spec: &RunSpec, width: u32, height: u32) -> u64 {
         OptimizerKind::Lbfgs => (2 * spec.lbfgs_history.min(spec.steps) + 3) as f64 * image,
         OptimizerKind::Adam => 3.0 * image,
     };
+    if spec.masked() {
+        // Per region and style layer: the guided feature map and its gradient;
+        // per mask: itself at the image's size.
+        let regions = spec.style_masks.len().max(1) as f64;
+        let masks = (spec.style_masks.len() + usize::from(spec.content_mask.is_some())) as f64;
+        for l in &spec.style_layers {
+            let numel = *stage_numels(h, w, l.layer).last().unwrap_or(&0) as f64;
+            bytes += regions * 2.0 * numel * f32b;
+        }
+        bytes += masks * (h * w) as f64 * f32b;
+    }
     if spec.style_loss != StyleLoss::Gram {
         // Per MRF layer: style patches and kernels [Ls, 9C], the image's patches
         // and their matches [Lx, 9C], the response [Ls, Lx] (style ~ image size).
@@ -404,6 +415,23 @@ mod tests {
         let (a, b) = (run_bytes(&s(128), 400, 300), run_bytes(&s(256), 400, 300));
         assert!(b > 3 * a && b < 5 * a, "{a} {b}");
         assert_eq!(kb_field("VmHWM:\t  1234 kB\n", "VmHWM:"), Some(1234));
+    }
+
+    #[test]
+    fn each_masked_style_adds_its_guided_style_layers_and_its_mask() {
+        let plain = RunSpec::default();
+        let masked = |n: usize| RunSpec {
+            styles: vec!["a.png".parse().unwrap(); n],
+            style_masks: vec!["m.png".into(); n],
+            ..RunSpec::default()
+        };
+        let (p, one, two) = (
+            run_bytes(&plain, 400, 300),
+            run_bytes(&masked(1), 400, 300),
+            run_bytes(&masked(2), 400, 300),
+        );
+        assert!(one > p, "{p} {one}");
+        assert_eq!(two - one, one - p, "each masked style adds the same");
     }
 
     const SMI: &str = "\

@@ -8,6 +8,7 @@ pub mod flow;
 pub mod image_io;
 pub mod input;
 pub mod library;
+pub mod mask;
 pub mod memory;
 pub mod mix_weights;
 pub mod output;

@@ -47,6 +47,34 @@ pub fn gram(features: &Tensor) -> Result<Tensor> {
     Ok(g.f_div_scalar((c * h * w) as f64)?)
 }
 
+/// A feature map `[1, C, H, W]` weighted by a guide `[1, 1, H, W]` (Gatys et
+/// al. 2017): the Gram of the result, [`guided_gram`], is the Gram of the
+/// region the guide marks when the guide is normalised to mean(g²) = 1.
+pub fn guided(features: &Tensor, guide: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = dims4(features, "features")?;
+    let (gn, gc, gh, gw) = dims4(guide, "guide")?;
+    if (gn, gc, gh, gw) != (1, 1, h, w) {
+        return Err(Error::invalid(
+            "guide",
+            format!(
+                "shape {:?} does not match features {:?}",
+                guide.size(),
+                features.size()
+            ),
+        ));
+    }
+    Ok(features.f_mul(guide)?)
+}
+
+/// The Gram matrix of `features` within a region: [`gram`] of [`guided`]
+/// features, or the plain Gram without a guide.
+pub fn guided_gram(features: &Tensor, guide: Option<&Tensor>) -> Result<Tensor> {
+    match guide {
+        Some(g) => gram(&guided(features, g)?),
+        None => gram(features),
+    }
+}
+
 /// Content loss: mean squared error between feature maps of equal shape.
 pub fn content_loss(features: &Tensor, target: &Tensor) -> Result<Tensor> {
     same_shape(features, target, "content target")?;

@@ -85,6 +85,12 @@ impl Layer {
         }
     }
 
+    /// The stages from conv1_1 up to this tap, in order (what a mask carried
+    /// through the network passes).
+    pub fn stages(self) -> Vec<Stage> {
+        Stage::all()[..=self.0].to_vec()
+    }
+
     /// Spatial downsampling factor at this tap (1 before pool1, 2 after it, …).
     pub fn stride(self) -> u32 {
         let pools = Stage::all()[..=self.0]

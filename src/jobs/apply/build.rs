@@ -241,6 +241,8 @@ impl Request {
             mix,
             arbitrary,
             msg,
+            style_masks: Vec::new(),
+            content_mask: None,
         };
         spec.validate()?;
         Ok(spec)

@@ -58,6 +58,12 @@ pub struct Spec {
     /// its Gram target is computed from them when the job runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub msg: Vec<MsgPart>,
+    /// An adain/wct model's mask per painting: each painting on its region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub style_masks: Vec<PathBuf>,
+    /// Any model: outside this mask the output is the photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_mask: Option<PathBuf>,
 }
 
 /// What an arbitrary-style model is applied with.
@@ -179,6 +185,22 @@ impl Spec {
         if !self.msg.is_empty() {
             normalised(&self.msg.iter().map(|p| p.weight).collect::<Vec<_>>())?;
         }
+        let (n, styles) = (
+            self.style_masks.len(),
+            self.arbitrary.as_ref().map_or(0, |a| a.styles.len()),
+        );
+        if n > 0 && styles == 0 {
+            return Err(Error::invalid(
+                "style masks",
+                "are for adain and wct models, one per --style painting",
+            ));
+        }
+        if n > 0 && n != styles {
+            return Err(Error::invalid(
+                "style masks",
+                format!("{n} given for {styles} styles (give one per style, in the order of the styles)"),
+            ));
+        }
         Ok(())
     }
 
@@ -256,6 +278,13 @@ impl Spec {
             out.push(i);
         }
         out.extend(styles);
+        self.validate()?;
+        out.extend(super::stylize::mask_inputs(
+            &mut self.style_masks,
+            &mut self.content_mask,
+            &self.contents,
+            self.pixel_limit,
+        )?);
         Ok(out)
     }
 

@@ -9,12 +9,15 @@ use image::RgbImage;
 use tch::Device;
 
 use super::{Outcome, Progress, Spec};
-use crate::engine::arbitrary::apply::{styles_at_scale, stylize};
+use crate::engine::arbitrary::apply::{styles_at_scale, stylize_regions};
 use crate::engine::arbitrary::model_file::ArbModel;
 use crate::engine::fast::apply::{apply_gram, apply_mix, DEFAULT_TILE};
 use crate::engine::fast::model_file::Model as FastModel;
 use crate::engine::fast::msg_style::target_of;
-use crate::engine::infra::image_io::{load_rgb, resize_longer_side, save_png};
+use crate::engine::infra::image_io::{
+    from_tensor, load_rgb, resize_longer_side, save_png, to_tensor,
+};
+use crate::engine::infra::mask::{keep_photo, Masks};
 use crate::engine::infra::sink::Sink;
 use crate::engine::Error;
 
@@ -102,34 +105,70 @@ fn apply_one(
     once: &Prepared,
     device: Device,
 ) -> Result<RgbImage, Error> {
-    let img = load_rgb(content, spec.pixel_limit)?;
+    let photo = load_rgb(content, spec.pixel_limit)?;
     let img = match spec.size {
-        Some(s) => resize_longer_side(&img, s),
-        None => img,
+        Some(s) => resize_longer_side(&photo, s),
+        None => photo.clone(),
     };
-    apply_image(spec, net, &img, once, device)
+    let masks = masks_for(spec, photo.dimensions(), &img, device)?;
+    apply_image(spec, net, &img, once, &masks, device)
 }
 
-/// `net` on `img` as it is (a photo resized already, a video frame).
+/// `net` on `img` as it is (a photo resized already, a video frame), each
+/// style on its region of `masks` and the photo kept outside its content mask.
 pub fn apply_image(
     spec: &Spec,
     net: &Network<'_>,
     img: &RgbImage,
     once: &Prepared,
+    masks: &Masks,
     device: Device,
 ) -> Result<RgbImage, Error> {
     match (net, &spec.arbitrary) {
-        (Network::Arbitrary(m), Some(a)) => stylize(
+        (Network::Arbitrary(m), Some(a)) => stylize_regions(
             m,
             img,
             &styles_at_scale(img, &once.styles),
+            masks,
             &a.options(),
             device,
         ),
-        (Network::Fast(m), None) => match &once.gram {
-            Some(g) => apply_gram(m, img, g, device, DEFAULT_TILE),
-            None => apply_mix(m, img, spec.mix.as_ref(), device, DEFAULT_TILE),
-        },
+        (Network::Fast(m), None) => {
+            let out = match &once.gram {
+                Some(g) => apply_gram(m, img, g, device, DEFAULT_TILE)?,
+                None => apply_mix(m, img, spec.mix.as_ref(), device, DEFAULT_TILE)?,
+            };
+            keep_photo_outside(out, img, masks)
+        }
         _ => Err(Error::Torch("the model is not of the run's kind".into())),
     }
+}
+
+/// The masks of `spec` for a photo of `photo` = (width, height) pixels
+/// worked on as `img`, on `device`.
+pub fn masks_for(
+    spec: &Spec,
+    photo: (u32, u32),
+    img: &RgbImage,
+    device: Device,
+) -> Result<Masks, Error> {
+    Masks::load(
+        &spec.style_masks,
+        spec.content_mask.as_deref(),
+        spec.pixel_limit,
+        photo,
+        img.dimensions(),
+        device,
+    )
+}
+
+/// A fast model's output `out` of `img` with the photo kept outside the
+/// content mask of `masks`.
+pub fn keep_photo_outside(out: RgbImage, img: &RgbImage, masks: &Masks) -> Result<RgbImage, Error> {
+    let Some(m) = &masks.content else {
+        return Ok(out);
+    };
+    let device = m.device();
+    let kept = keep_photo(&to_tensor(&out, device)?, &to_tensor(img, device)?, m)?;
+    from_tensor(&kept)
 }

@@ -11,6 +11,8 @@ use super::input::Input;
 use super::summary::{Headline, Summary};
 use crate::engine::gatys::spec::{RunSpec, StyleRef};
 use crate::engine::gatys::transfer;
+use crate::engine::infra::image_io::load_rgb;
+use crate::engine::infra::mask::{self, check_aspect};
 use crate::engine::Error;
 use crate::jobs::Role;
 
@@ -125,6 +127,53 @@ pub fn inputs(
         s.path = input.path.clone();
         out.push(input);
     }
+    out.extend(spec_mask_inputs(spec)?);
+    Ok(out)
+}
+
+/// The masks of `spec` as inputs (see [`mask_inputs`]).
+fn spec_mask_inputs(spec: &mut RunSpec) -> Result<Vec<Input>, Error> {
+    let photos = [spec.content.clone()];
+    mask_inputs(
+        &mut spec.style_masks,
+        &mut spec.content_mask,
+        &photos,
+        spec.pixel_limit,
+    )
+}
+
+/// Masks as inputs (style masks in order, then the content mask), each
+/// checked as a run will check it against every photo of `photos`, with
+/// absolute paths written back.
+pub fn mask_inputs(
+    style_masks: &mut [PathBuf],
+    content_mask: &mut Option<PathBuf>,
+    photos: &[PathBuf],
+    limit: u64,
+) -> Result<Vec<Input>, Error> {
+    if style_masks.is_empty() && content_mask.is_none() {
+        return Ok(Vec::new());
+    }
+    let dims = photos
+        .iter()
+        .map(|p| Ok(load_rgb(p, limit)?.dimensions()))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let check = |p: &mut PathBuf, what: &str| -> Result<Input, Error> {
+        let m = mask::load(p, limit, what)?;
+        for &d in &dims {
+            check_aspect(&m, p, d)?;
+        }
+        let input = Input::checked(Role::Mask, None, p, limit)?;
+        *p = input.path.clone();
+        Ok(input)
+    };
+    let mut out = Vec::new();
+    for (i, p) in style_masks.iter_mut().enumerate() {
+        out.push(check(p, &format!("mask of style {}", i + 1))?);
+    }
+    if let Some(p) = content_mask.as_mut() {
+        out.push(check(p, "content mask")?);
+    }
     Ok(out)
 }
 
@@ -157,6 +206,25 @@ pub fn params(s: &RunSpec) -> super::params::Params {
                     num(s.tv_weight)
                 ),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(masks_param(s))
+        .collect(),
     }
+}
+
+/// `masks: left, right; photo kept outside sky` for a run with masks.
+fn masks_param(s: &RunSpec) -> Option<(&'static str, String)> {
+    let names = |ps: &[PathBuf]| ps.iter().map(|p| stem(p)).collect::<Vec<_>>().join(", ");
+    let style = (!s.style_masks.is_empty()).then(|| names(&s.style_masks));
+    let content = s
+        .content_mask
+        .as_ref()
+        .map(|p| format!("photo kept outside {}", stem(p)));
+    let text = style
+        .into_iter()
+        .chain(content)
+        .collect::<Vec<_>>()
+        .join("; ");
+    (!text.is_empty()).then_some(("masks", text))
 }
