@@ -5,13 +5,16 @@
 
 use tch::{Kind, Tensor};
 
-use super::filters::{all_finite, half, resize_flow};
+use super::filters::{all_finite, gaussian, half, resize_flow};
 use super::tvl1::{refine, Level};
 use crate::engine::nets::color::rgb_to_yiq;
 use crate::engine::Error;
 
 /// The pyramid stops before a level's shorter side falls under this.
 const COARSEST_SIDE: i64 = 16;
+/// σ of the blur that `lighting` takes away, in pixels (measured best of
+/// 3, 6 and 10 on bench/flow.py's cases at 256 px).
+const LIGHTING_BLUR: f64 = 6.0;
 /// Frames smaller than this on either side have no flow to speak of.
 pub const MIN_SIDE: i64 = 4;
 
@@ -30,6 +33,11 @@ pub struct FlowOptions {
     /// used when the coarsest would be under 16 pixels. Motions larger than
     /// about 2^(levels−1) pixels are missed.
     pub levels: usize,
+    /// The frames may differ in lighting (exposure changes, flicker): match
+    /// their fine structure only, each frame less a wide blur of itself.
+    /// Far steadier when the light changes; about twice the error when it
+    /// does not (docs/motion.md).
+    pub lighting: bool,
 }
 
 impl FlowOptions {
@@ -47,6 +55,7 @@ impl FlowOptions {
             warps: 3,
             iterations: 20,
             levels: 8,
+            lighting: false,
         }
     }
 
@@ -101,8 +110,8 @@ fn pyramid_flow(
     opts: &FlowOptions,
 ) -> Result<Tensor, Error> {
     opts.check()?;
-    let i0 = grey(from)?;
-    let i1 = grey(&to.f_to_device(from.device())?)?;
+    let i0 = grey(from, opts.lighting)?;
+    let i1 = grey(&to.f_to_device(from.device())?, opts.lighting)?;
     let (n, _, h, w) = i0.size4()?;
     if i1.size4()? != (n, 1, h, w) {
         return Err(Error::invalid(
@@ -166,8 +175,10 @@ fn pyramid_flow(
     Ok(flow)
 }
 
-/// Grey levels in 0..255 (the scale λ is given for), `N×1×H×W`.
-fn grey(frame: &Tensor) -> Result<Tensor, Error> {
+/// Grey levels in 0..255 (the scale λ is given for), `N×1×H×W`; with
+/// `lighting`, less their blur (what a change of light moves is mostly the
+/// coarse brightness, which the blur holds).
+fn grey(frame: &Tensor, lighting: bool) -> Result<Tensor, Error> {
     let (_, c, _, _) = frame.size4()?;
     // Crops of a larger frame arrive as strided views.
     let frame = frame.f_to_kind(Kind::Float)?.f_contiguous()?;
@@ -181,5 +192,9 @@ fn grey(frame: &Tensor) -> Result<Tensor, Error> {
             ))
         }
     };
-    Ok(y.f_mul_scalar(255.0)?)
+    let y = y.f_mul_scalar(255.0)?;
+    if lighting {
+        return Ok(y.f_sub(&gaussian(&y, LIGHTING_BLUR)?)?);
+    }
+    Ok(y)
 }
