@@ -12,8 +12,8 @@ use crate::engine::Error;
 
 /// The pyramid stops before a level's shorter side falls under this.
 const COARSEST_SIDE: i64 = 16;
-/// σ of the blur that `lighting` takes away, in pixels (measured best of
-/// 3, 6 and 10 on bench/flow.py's cases at 256 px).
+/// σ of the blur that `lighting` takes away, in pixels of each level (of
+/// 3, 6 and 10, 6 did best on bench/flow.py's cases at 256 px).
 const LIGHTING_BLUR: f64 = 6.0;
 /// Frames smaller than this on either side have no flow to speak of.
 pub const MIN_SIDE: i64 = 4;
@@ -34,7 +34,8 @@ pub struct FlowOptions {
     /// about 2^(levels−1) pixels are missed.
     pub levels: usize,
     /// The frames may differ in lighting (exposure changes, flicker): match
-    /// their fine structure only, each frame less a wide blur of itself.
+    /// their fine structure only, each pyramid level less a wide blur of
+    /// itself.
     /// Far steadier when the light changes; about twice the error when it
     /// does not (docs/motion.md).
     pub lighting: bool,
@@ -110,8 +111,8 @@ fn pyramid_flow(
     opts: &FlowOptions,
 ) -> Result<Tensor, Error> {
     opts.check()?;
-    let i0 = grey(from, opts.lighting)?;
-    let i1 = grey(&to.f_to_device(from.device())?, opts.lighting)?;
+    let i0 = grey(from)?;
+    let i1 = grey(&to.f_to_device(from.device())?)?;
     let (n, _, h, w) = i0.size4()?;
     if i1.size4()? != (n, 1, h, w) {
         return Err(Error::invalid(
@@ -146,6 +147,13 @@ fn pyramid_flow(
         let next = (half(a)?, half(b)?);
         pyramid.push(next);
     }
+    if opts.lighting {
+        // Level by level, so that the blur is as wide against every level
+        // and the coarse levels keep their content.
+        for pair in &mut pyramid {
+            *pair = (fine_structure(&pair.0)?, fine_structure(&pair.1)?);
+        }
+    }
     let (_, _, ch, cw) = pyramid[pyramid.len() - 1].0.size4()?;
     let mut flow = match initial {
         Some(f) => {
@@ -175,10 +183,8 @@ fn pyramid_flow(
     Ok(flow)
 }
 
-/// Grey levels in 0..255 (the scale λ is given for), `N×1×H×W`; with
-/// `lighting`, less their blur (what a change of light moves is mostly the
-/// coarse brightness, which the blur holds).
-fn grey(frame: &Tensor, lighting: bool) -> Result<Tensor, Error> {
+/// Grey levels in 0..255 (the scale λ is given for), `N×1×H×W`.
+fn grey(frame: &Tensor) -> Result<Tensor, Error> {
     let (_, c, _, _) = frame.size4()?;
     // Crops of a larger frame arrive as strided views.
     let frame = frame.f_to_kind(Kind::Float)?.f_contiguous()?;
@@ -192,9 +198,11 @@ fn grey(frame: &Tensor, lighting: bool) -> Result<Tensor, Error> {
             ))
         }
     };
-    let y = y.f_mul_scalar(255.0)?;
-    if lighting {
-        return Ok(y.f_sub(&gaussian(&y, LIGHTING_BLUR)?)?);
-    }
-    Ok(y)
+    Ok(y.f_mul_scalar(255.0)?)
+}
+
+/// A grey image less its blur: what a change of light moves is mostly the
+/// coarse brightness, which the blur holds.
+fn fine_structure(y: &Tensor) -> Result<Tensor, Error> {
+    Ok(y.f_sub(&gaussian(y, LIGHTING_BLUR)?)?)
 }
