@@ -5,7 +5,8 @@
 
 Each case is a photo from contents/ (`b`, cropped square) and `a`, that photo
 sampled at x + f(x) for a known flow f, so that a(x) = b(x + f(x)): the flow
-from a to b is f (OpenCV's and atelier's convention). Displacements scale with
+from a to b is f (OpenCV's and atelier's convention); in the `light` cases
+`a` is also brighter, more so to the right. Displacements scale with
 the size (numbers below are at 256 px). The end-point error (EPE) is the mean
 |estimate - f| over pixels whose x + f(x) lies inside the frame (elsewhere
 there is nothing to match). Ours is measured on the same files by
@@ -58,6 +59,8 @@ def fields(size, rng):
     smooth = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
     smooth *= 5.0 * k / np.abs(smooth).max()
     out.append(("field", smooth))
+    # The same kind of motion with the light changing (made in make_cases).
+    out.append(("light", smooth))
     return [(n, f.astype(np.float32)) for n, f in out]
 
 
@@ -69,6 +72,10 @@ def make_cases(folder):
             for name, f in fields(size, rng):
                 ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
                 a = cv2.remap(b, xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                if name == "light":
+                    # An exposure change: brighter, more so to the right.
+                    gain = np.linspace(0.9, 1.15, size, dtype=np.float32)[None, :, None]
+                    a = np.clip(a * gain + 0.03 * 255, 0, 255).astype(np.uint8)
                 d = os.path.join(folder, f"{name}{i}_{size}")
                 os.makedirs(d, exist_ok=True)
                 cv2.imwrite(os.path.join(d, "a.png"), a)

@@ -40,9 +40,15 @@ fn main() -> anyhow::Result<()> {
         cases.push((name, load("a.png")?, load("b.png")?, truth));
     }
     cases.sort_by(|x, y| x.0.cmp(&y.0));
+    let light = |o: FlowOptions| FlowOptions {
+        lighting: true,
+        ..o
+    };
     let presets = [
         ("atelier-fast", FlowOptions::fast()),
         ("atelier-medium", FlowOptions::medium()),
+        ("atelier-fast+light", light(FlowOptions::fast())),
+        ("atelier-medium+light", light(FlowOptions::medium())),
     ];
     if let Some((_, a, b, _)) = cases.first() {
         let _ = estimate(a, b, &presets[0].1)?; // warm-up

@@ -98,6 +98,22 @@ fn a_photo_warped_by_a_smooth_field_is_recovered() {
 }
 
 #[test]
+fn with_lighting_on_a_change_of_light_does_not_throw_the_flow() {
+    // The first frame brighter, more so to the right (an exposure change).
+    let b = photo();
+    let (_, _, h, w) = b.size4().unwrap();
+    let truth = smooth_field(h, w, 3.0, 2);
+    let ramp = Tensor::linspace(0.9, 1.15, w, (Kind::Float, Device::Cpu)).view([1, 1, 1, w]);
+    let a = (warp(&b, &truth).unwrap() * ramp + 0.03).clamp(0.0, 1.0);
+    let opts = FlowOptions {
+        lighting: true,
+        ..FlowOptions::default()
+    };
+    let epe = end_point_error(&estimate(&a, &b, &opts).unwrap(), &truth).unwrap();
+    assert!(epe < 0.4, "mean end-point error {epe} px");
+}
+
+#[test]
 fn no_motion_gives_a_zero_flow() {
     let a = photo();
     let f = estimate(&a, &a, &FlowOptions::default()).unwrap();

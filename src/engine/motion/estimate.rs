@@ -5,13 +5,16 @@
 
 use tch::{Kind, Tensor};
 
-use super::filters::{all_finite, half, resize_flow};
+use super::filters::{all_finite, gaussian, half, resize_flow};
 use super::tvl1::{refine, Level};
 use crate::engine::nets::color::rgb_to_yiq;
 use crate::engine::Error;
 
 /// The pyramid stops before a level's shorter side falls under this.
 const COARSEST_SIDE: i64 = 16;
+/// σ of the blur that `lighting` takes away, in pixels of each level (of
+/// 3, 6 and 10, 6 did best on bench/flow.py's cases at 256 px).
+const LIGHTING_BLUR: f64 = 6.0;
 /// Frames smaller than this on either side have no flow to speak of.
 pub const MIN_SIDE: i64 = 4;
 
@@ -30,6 +33,12 @@ pub struct FlowOptions {
     /// used when the coarsest would be under 16 pixels. Motions larger than
     /// about 2^(levels−1) pixels are missed.
     pub levels: usize,
+    /// The frames may differ in lighting (exposure changes, flicker): match
+    /// their fine structure only, each pyramid level less a wide blur of
+    /// itself.
+    /// Far steadier when the light changes; about twice the error when it
+    /// does not (docs/motion.md).
+    pub lighting: bool,
 }
 
 impl FlowOptions {
@@ -47,6 +56,7 @@ impl FlowOptions {
             warps: 3,
             iterations: 20,
             levels: 8,
+            lighting: false,
         }
     }
 
@@ -137,6 +147,13 @@ fn pyramid_flow(
         let next = (half(a)?, half(b)?);
         pyramid.push(next);
     }
+    if opts.lighting {
+        // Level by level, so that the blur is as wide against every level
+        // and the coarse levels keep their content.
+        for pair in &mut pyramid {
+            *pair = (fine_structure(&pair.0)?, fine_structure(&pair.1)?);
+        }
+    }
     let (_, _, ch, cw) = pyramid[pyramid.len() - 1].0.size4()?;
     let mut flow = match initial {
         Some(f) => {
@@ -182,4 +199,10 @@ fn grey(frame: &Tensor) -> Result<Tensor, Error> {
         }
     };
     Ok(y.f_mul_scalar(255.0)?)
+}
+
+/// A grey image less its blur: what a change of light moves is mostly the
+/// coarse brightness, which the blur holds.
+fn fine_structure(y: &Tensor) -> Result<Tensor, Error> {
+    Ok(y.f_sub(&gaussian(y, LIGHTING_BLUR)?)?)
 }
