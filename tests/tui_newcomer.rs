@@ -585,6 +585,8 @@ fn e_on_an_apply_run_loads_its_model_photo_and_paintings() {
         mix: None,
         arbitrary: Some(ArbSettings::new(Method::Adain, styles)),
         msg: Vec::new(),
+        style_masks: Vec::new(),
+        content_mask: None,
     }));
     let mut a = app(true);
     let mut snap = a.snap.clone();

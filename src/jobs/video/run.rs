@@ -23,7 +23,9 @@ use crate::engine::nets::vgg::Vgg19;
 use crate::engine::video::encode::frame_name;
 use crate::engine::video::{blend, carried, Carried, Clip, Frames};
 use crate::engine::Error;
-use crate::jobs::apply::run::{apply_image, prepare as prepare_apply, Network, Prepared};
+use crate::jobs::apply::run::{
+    apply_image, masks_for, prepare as prepare_apply, Network, Prepared,
+};
 
 /// What stylizes the frames, loaded by the caller.
 pub enum Stylizer<'a> {
@@ -182,7 +184,9 @@ fn stylize_frame(
             from_tensor(&out.image)
         }
         (Stylizer::Model { net, once }, Method::Model(m)) => {
-            let y = apply_image(m, net, frame, once, device)?;
+            // A clip's frames share its masks (read again per frame: small).
+            let masks = masks_for(m, frame.dimensions(), frame, device)?;
+            let y = apply_image(m, net, frame, once, &masks, device)?;
             match carry {
                 Some(c) => {
                     let t = to_tensor(&y, device)?;
