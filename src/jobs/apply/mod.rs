@@ -185,6 +185,11 @@ impl Spec {
         if !self.msg.is_empty() {
             normalised(&self.msg.iter().map(|p| p.weight).collect::<Vec<_>>())?;
         }
+        self.check_masks()
+    }
+
+    /// As many style masks as paintings, for a model that takes paintings.
+    fn check_masks(&self) -> Result<(), Error> {
         let (n, styles) = (
             self.style_masks.len(),
             self.arbitrary.as_ref().map_or(0, |a| a.styles.len()),
@@ -278,7 +283,8 @@ impl Spec {
             out.push(i);
         }
         out.extend(styles);
-        self.validate()?;
+        // Not `validate`: a video's model spec has no photos of its own.
+        self.check_masks()?;
         out.extend(super::stylize::mask_inputs(
             &mut self.style_masks,
             &mut self.content_mask,
