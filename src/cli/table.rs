@@ -66,7 +66,7 @@ pub fn escape(c: &str) -> String {
 /// with one decimal, a loss in scientific notation.
 pub fn headline(h: &Headline) -> String {
     match h.label {
-        "photos" => format!("{} {}", h.label, h.value),
+        "photos" | "frames" => format!("{} {}", h.label, h.value),
         "seconds" => format!("{} {:.1}", h.label, h.value),
         _ => format!("{} {:.4e}", h.label, h.value),
     }
