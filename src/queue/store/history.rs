@@ -64,15 +64,21 @@ impl Filter {
     /// (its page aside).
     pub fn arrange<'a>(&self, runs: impl IntoIterator<Item = &'a Run>) -> Vec<&'a Run> {
         let mut v: Vec<&Run> = runs.into_iter().filter(|r| self.matches(r)).collect();
+        self.sort(&mut v);
+        v
+    }
+
+    /// Sorts runs given newest first into this filter's order (stable: ties
+    /// stay newest first).
+    fn sort<R: std::borrow::Borrow<Run>>(&self, v: &mut [R]) {
         match self.order {
             Order::Newest => {}
             Order::Loss => v.sort_by(|a, b| {
                 let key = |r: &Run| r.final_loss().unwrap_or(f64::INFINITY);
-                key(a).total_cmp(&key(b))
+                key(a.borrow()).total_cmp(&key(b.borrow()))
             }),
-            Order::Status => v.sort_by_key(|r| r.status.as_str()),
+            Order::Status => v.sort_by_key(|r| r.borrow().status.as_str()),
         }
-        v
     }
 }
 
@@ -119,7 +125,12 @@ impl Filter {
                 break;
             }
         }
-        Ok(self.apply(&out))
+        self.sort(&mut out);
+        Ok(out
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit.unwrap_or(usize::MAX))
+            .collect())
     }
 }
 
