@@ -49,7 +49,7 @@ fn layer_guides_and_guided_grams_match_pytorch() {
 }
 
 /// Fine black-and-white vertical stripes: one style.
-fn stripes(side: u32) -> RgbImage {
+pub(crate) fn stripes(side: u32) -> RgbImage {
     RgbImage::from_fn(side, side, |x, _| {
         if x % 4 < 2 {
             Rgb([250, 250, 250])
@@ -65,7 +65,13 @@ fn mask(w: u32, h: u32, inside: impl Fn(u32, u32) -> bool) -> GrayImage {
 }
 
 /// Writes the mask `inside` of `w`×`h` as `dir/name`.
-fn save_mask(dir: &Path, name: &str, w: u32, h: u32, inside: impl Fn(u32, u32) -> bool) -> PathBuf {
+pub(crate) fn save_mask(
+    dir: &Path,
+    name: &str,
+    w: u32,
+    h: u32,
+    inside: impl Fn(u32, u32) -> bool,
+) -> PathBuf {
     let p = dir.join(name);
     mask(w, h, inside).save(&p).unwrap();
     p
@@ -94,7 +100,7 @@ fn gram_distance(vgg: &Vgg19, img: &Tensor, style: &Tensor) -> f64 {
 }
 
 /// Blue noise: one style.
-fn blue_noise(side: u32) -> RgbImage {
+pub(crate) fn blue_noise(side: u32) -> RgbImage {
     let mut seed = 1u32;
     RgbImage::from_fn(side, side, |_, _| {
         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -108,7 +114,7 @@ fn blue_noise(side: u32) -> RgbImage {
 }
 
 /// Orange diagonal stripes: the other style.
-fn orange_stripes(side: u32) -> RgbImage {
+pub(crate) fn orange_stripes(side: u32) -> RgbImage {
     RgbImage::from_fn(side, side, |x, y| {
         if (x + y) % 8 < 4 {
             Rgb([230, 190, 60])
@@ -175,7 +181,7 @@ fn two_styles_on_two_halves_each_keep_their_own() {
 }
 
 /// A photo, a style and masks for the command-line tests, in `d`.
-fn files(d: &Path) -> (String, String) {
+pub(crate) fn files(d: &Path) -> (String, String) {
     let photo = d.join("photo.png");
     crate::util::write_pattern(&photo, 48, 48);
     let style = d.join("stripes.png");
@@ -183,7 +189,7 @@ fn files(d: &Path) -> (String, String) {
     (path(&photo), path(&style))
 }
 
-fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 

@@ -133,7 +133,8 @@ impl RuleConfig {
             _ => {}
         }
         let (n, styles) = (self.style_masks.len(), self.styles.len());
-        if n > 0 && n != styles {
+        // A model without styles has none to mask: its check says so.
+        if n > 0 && n != styles && (self.model.is_none() || styles > 0) {
             return Err(format!(
                 "style_masks: {n} given for {styles} styles (give one per style, in the order of styles)"
             ));
