@@ -803,7 +803,7 @@ mod tests {
         // A mask on file, so that the mask rows have one to step to.
         let dir = tempfile::tempdir().unwrap();
         let sky = dir.path().join("sky.png");
-        image::GrayImage::from_pixel(8, 8, image::Luma([255]))
+        image::GrayImage::from_pixel(16, 16, image::Luma([255]))
             .save(&sky)
             .unwrap();
         c.masks.content = Some(sky);
