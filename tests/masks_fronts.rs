@@ -254,8 +254,8 @@ fn compose_mask_rows_go_into_the_queued_runs() {
     let masks = |j: &Job| j.gatys().unwrap().style_masks.clone();
     let runs = queued(&a);
     assert_eq!(runs.len(), 2);
-    assert_eq!(masks(&runs[0]), [left.clone()]);
-    assert_eq!(masks(&runs[1]), [right.clone()]);
+    assert_eq!(masks(&runs[0]), std::slice::from_ref(&left));
+    assert_eq!(masks(&runs[1]), std::slice::from_ref(&right));
     assert!(runs
         .iter()
         .all(|j| j.gatys().unwrap().content_mask.as_ref() == Some(&top)));
