@@ -12,7 +12,7 @@ use atelier::tui::panes::compose::{Field, Kind};
 use atelier::watch::{Rule, RuleConfig};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::masks::{blue_noise, files, orange_stripes, path, save_mask};
+use crate::masks::{files, path, save_mask, Regions};
 use crate::util::{atelier_in, root, stdout_ok};
 
 /// `runs show ID` of data folder `data`.
@@ -28,29 +28,14 @@ fn a_queued_apply_run_carries_its_masks_and_a_rerun_keeps_them() {
     let d = dir.path();
     let (photo, _) = files(d);
     let data = d.join("data");
-    let (a, b) = (d.join("blue.png"), d.join("orange.png"));
-    blue_noise(48).save(&a).unwrap();
-    orange_stripes(48).save(&b).unwrap();
-    let left = save_mask(d, "left.png", 48, 48, |x, _| x < 24);
-    let right = save_mask(d, "right.png", 48, 48, |x, _| x >= 24);
+    let regions = Regions::new(d, 48);
     let top = save_mask(d, "top.png", 48, 48, |_, y| y < 36);
-    let add = stdout_ok(atelier_in(&data).args([
-        "queue",
-        "add",
-        "apply",
-        "adain",
-        &photo,
-        "--style",
-        &path(&a),
-        "--style",
-        &path(&b),
-        "--style-mask",
-        &path(&left),
-        "--style-mask",
-        &path(&right),
-        "--content-mask",
-        &path(&top),
-    ]));
+    let add = stdout_ok(
+        atelier_in(&data)
+            .args(["queue", "add", "apply", "adain", &photo])
+            .args(regions.args())
+            .args(["--content-mask", &path(&top)]),
+    );
     let id = add.trim().trim_start_matches("queued run ").to_string();
     let want = "masks left, right; photo kept outside top";
     let shown = show(&data, &id);
@@ -110,11 +95,7 @@ fn a_drop_folder_rule_with_masks_queues_runs_that_carry_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (photo, _) = files(d);
-    let (a, b) = (d.join("blue.png"), d.join("orange.png"));
-    blue_noise(48).save(&a).unwrap();
-    orange_stripes(48).save(&b).unwrap();
-    let left = save_mask(d, "left.png", 48, 48, |x, _| x < 24);
-    let right = save_mask(d, "right.png", 48, 48, |x, _| x >= 24);
+    let Regions { a, b, left, right } = Regions::new(d, 48);
     let top = save_mask(d, "top.png", 48, 48, |_, y| y < 36);
     let arrival = Input::checked(Role::Content, None, Path::new(&photo), 1 << 24).unwrap();
     let keys = format!(
