@@ -49,7 +49,7 @@ fn layer_guides_and_guided_grams_match_pytorch() {
 }
 
 /// Fine black-and-white vertical stripes: one style.
-fn stripes(side: u32) -> RgbImage {
+pub(crate) fn stripes(side: u32) -> RgbImage {
     RgbImage::from_fn(side, side, |x, _| {
         if x % 4 < 2 {
             Rgb([250, 250, 250])
@@ -65,7 +65,13 @@ fn mask(w: u32, h: u32, inside: impl Fn(u32, u32) -> bool) -> GrayImage {
 }
 
 /// Writes the mask `inside` of `w`×`h` as `dir/name`.
-fn save_mask(dir: &Path, name: &str, w: u32, h: u32, inside: impl Fn(u32, u32) -> bool) -> PathBuf {
+pub(crate) fn save_mask(
+    dir: &Path,
+    name: &str,
+    w: u32,
+    h: u32,
+    inside: impl Fn(u32, u32) -> bool,
+) -> PathBuf {
     let p = dir.join(name);
     mask(w, h, inside).save(&p).unwrap();
     p
@@ -94,7 +100,7 @@ fn gram_distance(vgg: &Vgg19, img: &Tensor, style: &Tensor) -> f64 {
 }
 
 /// Blue noise: one style.
-fn blue_noise(side: u32) -> RgbImage {
+pub(crate) fn blue_noise(side: u32) -> RgbImage {
     let mut seed = 1u32;
     RgbImage::from_fn(side, side, |_, _| {
         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -108,7 +114,7 @@ fn blue_noise(side: u32) -> RgbImage {
 }
 
 /// Orange diagonal stripes: the other style.
-fn orange_stripes(side: u32) -> RgbImage {
+pub(crate) fn orange_stripes(side: u32) -> RgbImage {
     RgbImage::from_fn(side, side, |x, y| {
         if (x + y) % 8 < 4 {
             Rgb([230, 190, 60])
@@ -175,7 +181,7 @@ fn two_styles_on_two_halves_each_keep_their_own() {
 }
 
 /// A photo, a style and masks for the command-line tests, in `d`.
-fn files(d: &Path) -> (String, String) {
+pub(crate) fn files(d: &Path) -> (String, String) {
     let photo = d.join("photo.png");
     crate::util::write_pattern(&photo, 48, 48);
     let style = d.join("stripes.png");
@@ -183,7 +189,7 @@ fn files(d: &Path) -> (String, String) {
     (path(&photo), path(&style))
 }
 
-fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
@@ -330,6 +336,42 @@ fn colour_distance(a: [f64; 3], b: [f64; 3]) -> f64 {
         .sqrt()
 }
 
+/// Two paintings (blue noise, orange stripes) of `side` px and masks of the
+/// left and right halves, in `d`.
+pub(crate) struct Regions {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    pub left: PathBuf,
+    pub right: PathBuf,
+}
+
+impl Regions {
+    pub fn new(d: &Path, side: u32) -> Regions {
+        let (a, b) = (d.join("blue.png"), d.join("orange.png"));
+        blue_noise(side).save(&a).unwrap();
+        orange_stripes(side).save(&b).unwrap();
+        Regions {
+            a,
+            b,
+            left: save_mask(d, "left.png", side, side, |x, _| x < side / 2),
+            right: save_mask(d, "right.png", side, side, |x, _| x >= side / 2),
+        }
+    }
+
+    /// `--style A --style B --style-mask LEFT --style-mask RIGHT`.
+    pub fn args(&self) -> Vec<String> {
+        [
+            ("--style", &self.a),
+            ("--style", &self.b),
+            ("--style-mask", &self.left),
+            ("--style-mask", &self.right),
+        ]
+        .iter()
+        .flat_map(|(k, p)| [k.to_string(), path(p)])
+        .collect()
+    }
+}
+
 /// `atelier apply adain PHOTO ARGS…`, which must succeed.
 fn adain(data: &Path, photo: &Path, args: &[&str]) {
     crate::util::stdout_ok(
@@ -347,29 +389,14 @@ fn adain_puts_each_style_on_its_region_and_keeps_the_photo_outside() {
     let d = dir.path();
     let photo = d.join("photo.png");
     crate::util::write_pattern(&photo, 64, 64);
-    let (a, b) = (d.join("blue.png"), d.join("orange.png"));
-    blue_noise(64).save(&a).unwrap();
-    orange_stripes(64).save(&b).unwrap();
-    let left = save_mask(d, "left.png", 64, 64, |x, _| x < 32);
-    let right = save_mask(d, "right.png", 64, 64, |x, _| x >= 32);
+    let regions = Regions::new(d, 64);
+    let mut args = regions.args();
+    let Regions { a, b, left, right } = regions;
     let out = d.join("out.png");
     let data = d.join("data");
-    adain(
-        &data,
-        &photo,
-        &[
-            "--style",
-            &path(&a),
-            "--style",
-            &path(&b),
-            "--style-mask",
-            &path(&left),
-            "--style-mask",
-            &path(&right),
-            "-o",
-            &path(&out),
-        ],
-    );
+    args.extend(["-o".into(), path(&out)]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    adain(&data, &photo, &args);
     let got = image::open(&out).unwrap().to_rgb8();
     // Each painting alone over the whole photo: what its region should look like.
     let alone = |style: &Path, name: &str| {

@@ -21,6 +21,7 @@ mod kinds;
 mod lbfgs;
 mod losses;
 mod masks;
+mod masks_fronts;
 mod model_files;
 mod model_paths;
 mod motion;

@@ -48,6 +48,8 @@ fn rule_configs(c: &Config) -> Vec<RuleConfig> {
         .map(|r| RuleConfig {
             inbox: resolve(&r.inbox),
             output: resolve(&r.output),
+            style_masks: r.style_masks.iter().map(|p| resolve(p)).collect(),
+            content_mask: r.content_mask.as_deref().map(resolve),
             ..r.clone()
         })
         .collect()

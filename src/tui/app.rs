@@ -15,6 +15,7 @@ use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
 use super::panes::compose::estimate::Pace;
+use super::panes::compose::masks::FormMasks;
 use super::panes::compose::{ComposeState, Kind, MarkedStyle, MemoryView};
 use super::panes::history::HistoryState;
 use super::panes::library::{load_models, LibItem, LibraryState};
@@ -729,6 +730,7 @@ impl App {
                 .join(",")
         });
         c.apply_size = a.size;
+        c.masks = FormMasks::of_run(&c.styles, &a.style_masks, a.content_mask.clone());
         c.model = Some(model);
         c.kind = Kind::Apply;
         true
@@ -747,6 +749,9 @@ impl App {
         c.styles = marked_styles(r, &r.params().styles);
         c.blend = c.styles.len() > 1;
         c.spec = r.params().clone();
+        // The masks are rows of their own, not parameters of a preset.
+        let style_masks = std::mem::take(&mut c.spec.style_masks);
+        c.masks = FormMasks::of_run(&c.styles, &style_masks, c.spec.content_mask.take());
         (c.kind, c.square) = (kind, square);
         c.match_preset();
     }

@@ -13,10 +13,12 @@ use crate::engine::fast::models::ModelLibrary;
 use crate::engine::gatys::spec::{RunSpec, StyleRef as RunStyleRef};
 use crate::engine::infra::image_io::load_rgb;
 use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::mask;
 use crate::engine::nets::weights::sha256_file;
 use crate::jobs::apply::{self, ModelStyles, Request, StyleChoice, Styling};
-use crate::jobs::Limits;
+use crate::jobs::stylize::RunMasks;
 use crate::jobs::Role;
+use crate::jobs::{Input, Limits};
 
 /// How changes in the inbox are noticed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +84,15 @@ pub struct RuleConfig {
     /// model takes its styles from `styles`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// One greyscale mask per entry of `styles`, in their order: the rule
+    /// then queues one run per arrival that puts each style on its region
+    /// (a stylize rule, or an adain/wct `model`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub style_masks: Vec<PathBuf>,
+    /// Style only inside this greyscale mask; outside, the output is the
+    /// photo (any rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_mask: Option<PathBuf>,
     /// A `[presets.NAME]` table; default: `[run]` with the device's size and steps.
     #[serde(default)]
     pub preset: Option<String>,
@@ -114,12 +125,21 @@ impl RuleConfig {
     /// What a rule turns arrivals into must be said once: `styles` (a
     /// stylize run per style) or `model` (apply runs; `styles` then names a
     /// multi-style model's styles, checked against the model when resolved).
+    /// Style masks, when given, are one per style.
     pub fn check_target(&self) -> Result<(), String> {
         match (&self.model, self.styles.is_empty()) {
-            (Some(m), _) if m.trim().is_empty() => Err("model is empty".into()),
-            (None, true) => Err("styles is empty: give at least one (or a model)".into()),
-            _ => Ok(()),
+            (Some(m), _) if m.trim().is_empty() => return Err("model is empty".into()),
+            (None, true) => return Err("styles is empty: give at least one (or a model)".into()),
+            _ => {}
         }
+        let (n, styles) = (self.style_masks.len(), self.styles.len());
+        // A model without styles has none to mask: its check says so.
+        if n > 0 && n != styles && (self.model.is_none() || styles > 0) {
+            return Err(format!(
+                "style_masks: {n} given for {styles} styles (give one per style, in the order of styles)"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -250,6 +270,7 @@ fn model_outputs(
     model: &str,
     styles: &ModelStyles,
     entries: &[String],
+    masked: bool,
     library: Option<&Library>,
     pixel_limit: u64,
 ) -> Result<Vec<ModelOutput>, String> {
@@ -278,7 +299,8 @@ fn model_outputs(
         })
         .collect();
     refuse_duplicates(&found)?;
-    if entries.len() < 2 || StyleMix::has_weights(entries) {
+    // With style masks the paintings share one output, each on its region.
+    if entries.len() < 2 || masked || StyleMix::has_weights(entries) {
         Ok(vec![output(entries.to_vec())?])
     } else {
         entries.iter().map(|e| output(vec![e.clone()])).collect()
@@ -291,6 +313,8 @@ fn model_outputs(
 struct ModelSource {
     query: String,
     styles: Vec<String>,
+    /// The rule has style masks: one output with every painting.
+    masked: bool,
     /// The paintings folder (library names in `styles`).
     library: PathBuf,
     bundled: PathBuf,
@@ -303,6 +327,7 @@ impl ModelSource {
         Self {
             query: c.model.clone().unwrap_or_default(),
             styles: c.styles.clone(),
+            masked: !c.style_masks.is_empty(),
             library: library.to_path_buf(),
             bundled: models.bundled.clone(),
             user: models.user.clone(),
@@ -322,6 +347,7 @@ impl ModelSource {
             &e.name,
             &styles,
             &self.styles,
+            self.masked,
             library.as_ref(),
             pixel_limit,
         )?;
@@ -333,6 +359,29 @@ impl ModelSource {
             outputs,
         })
     }
+}
+
+/// The masks of rule `c`, each read (an image that is not all black) and
+/// hashed; an error names the key.
+fn rule_masks(c: &RuleConfig, pixel_limit: u64) -> Result<RunMasks, String> {
+    let read = |p: &Path, key: &str, what: &str| -> Result<Input, String> {
+        let checked = mask::load(p, pixel_limit, what)
+            .and_then(|_| Input::checked(Role::Mask, None, p, pixel_limit));
+        checked.map_err(|e| format!("{key}: {e}"))
+    };
+    Ok(RunMasks {
+        style: c
+            .style_masks
+            .iter()
+            .enumerate()
+            .map(|(i, p)| read(p, "style_masks", &format!("mask of style {}", i + 1)))
+            .collect::<Result<_, _>>()?,
+        content: c
+            .content_mask
+            .as_deref()
+            .map(|p| read(p, "content_mask", "content mask"))
+            .transpose()?,
+    })
 }
 
 /// A rule ready to run.
@@ -351,6 +400,8 @@ pub struct Rule {
     /// Where `model` is read again from when its file changes.
     #[serde(skip)]
     source: Option<ModelSource>,
+    /// The masks every run of the rule carries (read and hashed once).
+    pub masks: RunMasks,
     /// The preset's spec; content and style are filled per run.
     pub spec: RunSpec,
     pub preset: Option<String>,
@@ -430,7 +481,8 @@ impl Rule {
             .map(|(s, r)| (s.as_str(), Some(&r.path)))
             .collect();
         refuse_duplicates(&found).map_err(bad)?;
-        Ok(Rule {
+        let masks = rule_masks(c, spec.pixel_limit).map_err(bad)?;
+        let rule = Rule {
             processed: inbox.join("processed"),
             kind: c.kind,
             name,
@@ -446,7 +498,67 @@ impl Rule {
             after: c.after,
             priority: c.priority,
             enabled: c.enabled,
-        })
+            masks,
+        };
+        rule.check_masks()?;
+        Ok(rule)
+    }
+
+    /// The rule's masks fit the runs it queues: a stylize rule's spec takes
+    /// them (not with the MRF loss), a model must be an adain/wct one for
+    /// style masks. Checked on a stand-in photo: a photo of another shape
+    /// than the masks fails its run with the reason.
+    fn check_masks(&self) -> Result<(), WatchError> {
+        if self.masks.is_empty() {
+            return Ok(());
+        }
+        let bad = |e: crate::engine::Error| WatchError::Rule {
+            rule: self.name.clone(),
+            reason: e.to_string(),
+        };
+        let photo = self.inbox.clone();
+        match &self.model {
+            Some(m) => m.outputs.iter().try_for_each(|o| {
+                self.model_spec(m, o, photo.clone())
+                    .map(|_| ())
+                    .map_err(bad)
+            }),
+            None => match self
+                .stylize_job(
+                    Input::hashed(Role::Content, None, photo, String::new()),
+                    self.styles.clone(),
+                )
+                .0
+            {
+                crate::jobs::Job::Stylize(spec) => spec.validate().map_err(bad),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The apply spec of `m`'s output `o` for `content`, with the rule's masks.
+    fn model_spec(
+        &self,
+        m: &ModelRef,
+        o: &ModelOutput,
+        content: PathBuf,
+    ) -> Result<apply::Spec, crate::engine::Error> {
+        let limits = Limits {
+            pixel_limit: self.spec.pixel_limit,
+            ..Limits::default()
+        };
+        let req = Request {
+            model_name: m.name.clone(),
+            model: m.path.clone(),
+            contents: vec![content],
+            size: None,
+            styling: o.styling.clone(),
+        };
+        let mut spec = req.spec(&limits)?;
+        spec.style_masks = self.masks.style.iter().map(|i| i.path.clone()).collect();
+        spec.content_mask = self.masks.content.as_ref().map(|i| i.path.clone());
+        spec.validate()?;
+        Ok(spec)
     }
 
     /// Reads the rule's model again (its file changed): whether it is
@@ -462,7 +574,12 @@ impl Rule {
                 reason,
             })?;
         let changed = self.model.as_ref().map(|m| &m.sha256) != Some(&model.sha256);
-        self.model = Some(model);
+        let before = self.model.replace(model);
+        if let Err(e) = self.check_masks() {
+            // The new model does not take the rule's masks: keep the old one.
+            self.model = before;
+            return Err(e);
+        }
         Ok(changed)
     }
 
@@ -494,52 +611,54 @@ impl Rule {
                 m.path.clone(),
                 m.sha256.clone(),
             );
-            let limits = Limits {
-                pixel_limit: self.spec.pixel_limit,
-                ..Limits::default()
-            };
             return m
                 .outputs
                 .iter()
                 .filter_map(|o| {
-                    let req = Request {
-                        model_name: m.name.clone(),
-                        model: m.path.clone(),
-                        contents: vec![content.path.clone()],
-                        size: None,
-                        styling: o.styling.clone(),
-                    };
                     // Checked when the rule was resolved: it cannot fail here.
-                    let spec = req.spec(&limits).ok()?;
+                    let spec = self.model_spec(m, o, content.path.clone()).ok()?;
                     let mut inputs = vec![model.clone(), content.clone()];
                     inputs.extend_from_slice(&o.inputs);
+                    inputs.extend(self.masks.inputs());
                     Some((spec.label(), crate::jobs::Job::Apply(spec), inputs))
                 })
                 .collect();
         }
+        if !self.masks.style.is_empty() {
+            // Each style on its region: one run with them all.
+            let label = self
+                .styles
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join("+");
+            let (job, inputs) = self.stylize_job(content, self.styles.clone());
+            return vec![(label, job, inputs)];
+        }
         self.styles
             .iter()
             .map(|s| {
-                let (job, inputs) = self.job(content.clone(), s);
+                let (job, inputs) = self.stylize_job(content.clone(), vec![s.clone()]);
                 (s.name.clone(), job, inputs)
             })
             .collect()
     }
 
-    /// The job queued for `content` with `style`, built by the rule's kind.
-    pub fn job(
+    /// The job queued for `content` with `styles` and the rule's masks,
+    /// built by the rule's kind.
+    fn stylize_job(
         &self,
         content: crate::jobs::Input,
-        style: &StyleRef,
+        styles: Vec<StyleRef>,
     ) -> (crate::jobs::Job, Vec<crate::jobs::Input>) {
-        let style = crate::jobs::Input::hashed(
-            Role::Style,
-            Some(style.name.clone()),
-            style.path.clone(),
-            style.sha256.clone(),
-        );
+        let styles = styles
+            .into_iter()
+            .map(|s| crate::jobs::Input::hashed(Role::Style, Some(s.name), s.path, s.sha256))
+            .collect();
         match self.kind {
-            RuleKind::Stylize => crate::jobs::stylize::job(&self.spec, content, style),
+            RuleKind::Stylize => {
+                crate::jobs::stylize::job(&self.spec, content, styles, &self.masks)
+            }
         }
     }
 

@@ -423,6 +423,10 @@ pub fn params(s: &Spec) -> super::params::Params {
         (None, None) if !s.msg.is_empty() => pairs.push(("styles", msg_label(&s.msg))),
         (None, None) => {}
     }
+    pairs.extend(super::stylize::masks_param(
+        &s.style_masks,
+        s.content_mask.as_deref(),
+    ));
     super::params::Params {
         size: s.size.map_or("-".to_string(), |p| p.to_string()),
         length: s.contents.len().to_string(),

@@ -92,18 +92,54 @@ pub fn summary(p: &Progress) -> Summary {
     })
 }
 
-/// The job a drop folder (or any front end) queues for `content` with one
-/// `style`, on the parameters `base` of a preset; with its inputs.
-pub fn job(base: &RunSpec, content: Input, style: Input) -> (super::Job, Vec<Input>) {
+/// The job a drop folder (or any front end) queues for `content` with
+/// `styles` (each at weight 1), on the parameters `base` of a preset, and
+/// `masks`: the style masks in the order of the styles, then any content
+/// mask (checked and hashed already, as [`mask_inputs`] lists them); with
+/// its inputs.
+pub fn job(
+    base: &RunSpec,
+    content: Input,
+    styles: Vec<Input>,
+    masks: &RunMasks,
+) -> (super::Job, Vec<Input>) {
     let spec = RunSpec {
         content: content.path.clone(),
-        styles: vec![StyleRef {
-            path: style.path.clone(),
-            weight: 1.0,
-        }],
+        styles: styles
+            .iter()
+            .map(|s| StyleRef {
+                path: s.path.clone(),
+                weight: 1.0,
+            })
+            .collect(),
+        style_masks: masks.style.iter().map(|m| m.path.clone()).collect(),
+        content_mask: masks.content.as_ref().map(|m| m.path.clone()),
         ..base.clone()
     };
-    (super::Job::Stylize(spec), vec![content, style])
+    let mut inputs = vec![content];
+    inputs.extend(styles);
+    inputs.extend(masks.inputs());
+    (super::Job::Stylize(spec), inputs)
+}
+
+/// The masks a run carries as checked, hashed inputs (a drop-folder rule
+/// reads them once, when it is resolved).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunMasks {
+    /// One per style, in the order of the styles (or none).
+    pub style: Vec<Input>,
+    pub content: Option<Input>,
+}
+
+impl RunMasks {
+    /// The masks as a run lists its inputs: style masks, then the content mask.
+    pub fn inputs(&self) -> impl Iterator<Item = Input> + '_ {
+        self.style.iter().chain(&self.content).cloned()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.style.is_empty() && self.content.is_none()
+    }
 }
 
 /// The checked inputs of `spec` (content, then its styles, named by `names`),
@@ -208,23 +244,27 @@ pub fn params(s: &RunSpec) -> super::params::Params {
             ),
         ]
         .into_iter()
-        .chain(masks_param(s))
+        .chain(masks_param(&s.style_masks, s.content_mask.as_deref()))
         .collect(),
     }
 }
 
-/// `masks: left, right; photo kept outside sky` for a run with masks.
-fn masks_param(s: &RunSpec) -> Option<(&'static str, String)> {
+/// The parameter that names a run's masks (History gives it its own line).
+pub const MASKS_PARAM: &str = "masks";
+
+/// `masks: left, right; photo kept outside sky` for a run with masks (any
+/// kind that takes them).
+pub(crate) fn masks_param(
+    style_masks: &[PathBuf],
+    content_mask: Option<&Path>,
+) -> Option<(&'static str, String)> {
     let names = |ps: &[PathBuf]| ps.iter().map(|p| stem(p)).collect::<Vec<_>>().join(", ");
-    let style = (!s.style_masks.is_empty()).then(|| names(&s.style_masks));
-    let content = s
-        .content_mask
-        .as_ref()
-        .map(|p| format!("photo kept outside {}", stem(p)));
+    let style = (!style_masks.is_empty()).then(|| names(style_masks));
+    let content = content_mask.map(|p| format!("photo kept outside {}", stem(p)));
     let text = style
         .into_iter()
         .chain(content)
         .collect::<Vec<_>>()
         .join("; ");
-    (!text.is_empty()).then_some(("masks", text))
+    (!text.is_empty()).then_some((MASKS_PARAM, text))
 }

@@ -275,7 +275,17 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
         format_time(r.created)
     ))];
     // Each kind's own settings: never a Gatys spec for a training.
-    if let Some(p) = r.job_params() {
+    if let Some(mut p) = r.job_params() {
+        // A run's masks on a line of their own, before the settings that
+        // may wrap off a small panel.
+        if let Some(i) = p
+            .pairs
+            .iter()
+            .position(|(k, _)| *k == crate::jobs::stylize::MASKS_PARAM)
+        {
+            let (k, masks) = p.pairs.remove(i);
+            v.push(Line::from(format!("{k} {masks}")));
+        }
         v.push(Line::from(p.line()));
     }
     if let Some(l) = r.losses() {
@@ -291,7 +301,8 @@ fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
     let inputs: Vec<String> = r
         .inputs
         .iter()
-        .filter(|i| i.role != crate::jobs::Role::Dataset)
+        // Masks are named on their own line.
+        .filter(|i| !matches!(i.role, crate::jobs::Role::Dataset | crate::jobs::Role::Mask))
         .map(|i| format!("{} {}", i.role, i.display_name()))
         .collect();
     if !inputs.is_empty() {

@@ -15,9 +15,12 @@ const STEP: u32 = 128;
 /// model, whose paintings are the marked ones).
 pub const MODEL_STYLES: &str = "model styles";
 
-/// The rows of the form, in order.
+/// The rows of the form, in order (the mask rows last: an adain/wct
+/// model's paintings each take one, every model the content mask).
 pub fn params() -> Vec<Param<ComposeState>> {
-    vec![size(), styles()]
+    let mut rows = vec![size(), styles()];
+    rows.extend(super::masks::rows());
+    rows
 }
 
 fn styles() -> Param<ComposeState> {

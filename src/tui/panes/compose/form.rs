@@ -80,6 +80,8 @@ pub struct ComposeState {
     pub preset: usize,
     /// Why the last edit or enqueue was refused, shown in the form.
     pub error: Option<String>,
+    /// The masks of the marked paintings and of the photo.
+    pub masks: super::masks::FormMasks,
 }
 
 impl ComposeState {
@@ -103,6 +105,7 @@ impl ComposeState {
             field: 0,
             preset: 0,
             error: None,
+            masks: Default::default(),
         }
     }
 
@@ -114,6 +117,7 @@ impl ComposeState {
         if self.applies_arbitrary() {
             p.retain(|p| p.name != super::apply::MODEL_STYLES);
         }
+        p.retain(|p| super::masks::shown(self, p.name));
         p
     }
 
@@ -175,7 +179,10 @@ impl ComposeState {
                 Some(s) => format!("× {}", s.item.name),
                 None => "×".into(),
             },
-            Field::Param(i) => self.params().get(i).map_or("", |p| p.name).into(),
+            Field::Param(i) => self
+                .params()
+                .get(i)
+                .map_or(String::new(), |p| super::masks::label(self, p.name)),
         }
     }
 
@@ -440,8 +447,17 @@ impl ComposeState {
                     size: self.apply_size,
                     styling,
                 };
+                let mut spec = req.spec(&self.limits).map_err(|e| e.to_string())?;
+                let paintings: Vec<&std::path::Path> = spec
+                    .arbitrary
+                    .iter()
+                    .flat_map(|a| a.styles.iter().map(|s| s.path.as_path()))
+                    .collect();
+                spec.style_masks = self.masks.for_run(&paintings, &style_names)?;
+                spec.content_mask = self.masks.content.clone();
+                spec.validate().map_err(|e| e.to_string())?;
                 Ok(NewRun {
-                    job: Job::Apply(req.spec(&self.limits).map_err(|e| e.to_string())?),
+                    job: Job::Apply(spec),
                     content_name: Some(content.name.clone()),
                     style_names,
                 })
@@ -595,6 +611,9 @@ impl ComposeState {
             return Err("mark at least one style (Library: Space on a painting)".into());
         }
         let make = |styles: &[&MarkedStyle]| {
+            let paintings: Vec<&std::path::Path> =
+                styles.iter().map(|m| m.item.path.as_path()).collect();
+            let names: Vec<String> = styles.iter().map(|m| m.item.name.clone()).collect();
             let spec = RunSpec {
                 content: content.path.clone(),
                 styles: styles
@@ -604,6 +623,8 @@ impl ComposeState {
                         weight: m.weight,
                     })
                     .collect(),
+                style_masks: self.masks.for_run(&paintings, &names)?,
+                content_mask: self.masks.content.clone(),
                 ..self.spec.clone()
             };
             spec.validate().map_err(|e| e.to_string())?;
@@ -779,6 +800,13 @@ mod tests {
             error: None,
             pace: None,
         });
+        // A mask on file, so that the mask rows have one to step to.
+        let dir = tempfile::tempdir().unwrap();
+        let sky = dir.path().join("sky.png");
+        image::GrayImage::from_pixel(16, 16, image::Luma([255]))
+            .save(&sky)
+            .unwrap();
+        c.masks.content = Some(sky);
         let state = |c: &ComposeState| {
             (
                 c.spec.clone(),
@@ -787,6 +815,7 @@ mod tests {
                 c.train.clone(),
                 c.apply_size,
                 c.apply_mix.clone(),
+                c.masks.clone(),
             )
         };
         for kind in Kind::known() {
@@ -810,6 +839,7 @@ mod tests {
                     c.train,
                     c.apply_size,
                     c.apply_mix,
+                    c.masks,
                 ) = before;
             }
         }

@@ -12,6 +12,7 @@ pub mod apply;
 pub mod estimate;
 pub mod form;
 pub mod kind;
+pub mod masks;
 pub mod params;
 pub mod stylize;
 pub mod texture;

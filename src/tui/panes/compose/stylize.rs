@@ -15,9 +15,9 @@ fn lower(v: impl std::fmt::Debug) -> String {
     format!("{v:?}").to_lowercase()
 }
 
-/// The rows of the form, in order.
+/// The rows of the form, in order (the mask rows last).
 pub fn params() -> Vec<Param<ComposeState>> {
-    vec![
+    let mut rows: Vec<Param<ComposeState>> = vec![
         Param {
             name: "size",
             show: |s| format!("{} px", s.spec.size),
@@ -209,5 +209,7 @@ pub fn params() -> Vec<Param<ComposeState>> {
                 Ok(())
             },
         },
-    ]
+    ];
+    rows.extend(super::masks::rows());
+    rows
 }
