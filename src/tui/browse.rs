@@ -135,7 +135,7 @@ impl Browser {
         };
         std::thread::Builder::new()
             .name("browse".into())
-            .spawn(move || thread.serve(&path, &weights, refine.map(Refiner::new)))
+            .spawn(move || thread.serve(&path, &weights, refine.map(|r| Refiner::new(r, device))))
             .expect("spawning a thread only fails when the OS is out of resources");
         Self { slot, busy, model }
     }
@@ -228,7 +228,6 @@ impl Thread {
                 first,
                 stamp,
                 &self.out_dir,
-                self.device,
                 &mut |step, of, p: &Path| {
                     open = self.send(key, Stage::Refining { step, of }, Ok(p.to_path_buf()));
                     match open {

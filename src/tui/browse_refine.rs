@@ -61,12 +61,17 @@ pub(super) enum Ended {
 /// The refinement and the network it loads at its first use.
 pub(super) struct Refiner {
     refine: Refine,
+    device: tch::Device,
     vgg: Option<std::result::Result<Vgg19, String>>,
 }
 
 impl Refiner {
-    pub(super) fn new(refine: Refine) -> Self {
-        Self { refine, vgg: None }
+    pub(super) fn new(refine: Refine, device: tch::Device) -> Self {
+        Self {
+            refine,
+            device,
+            vgg: None,
+        }
     }
 
     /// Where the finished refinement of the pair stamped `stamp` is kept.
@@ -84,13 +89,12 @@ impl Refiner {
         first: &Path,
         stamp: u64,
         out_dir: &Path,
-        device: tch::Device,
         shown: &mut dyn FnMut(usize, usize, &Path) -> Flow,
         stop: &dyn Fn() -> bool,
     ) -> std::result::Result<Ended, String> {
         let out = self.done_path(out_dir, stamp);
         let every = self.refine.every();
-        let weights = &self.refine.weights;
+        let (weights, device) = (&self.refine.weights, self.device);
         let vgg = self
             .vgg
             .get_or_insert_with(|| {
