@@ -138,3 +138,28 @@ fn no_refinement_starts_while_a_worker_runs_on_the_device() {
         "{seen:?}"
     );
 }
+
+/// The Library's caption says which stage the Preview shows.
+#[test]
+fn the_preview_caption_names_the_stage() {
+    use crate::tui::{app, press, render};
+    let mut a = app(true);
+    a.browse_model = Some("adain".into());
+    press(&mut a, "\nl");
+    let key = a.browse_request().expect("a photo and a painting");
+    for (stage, says) in [
+        (Stage::Model, "(adain)"),
+        (Stage::Refining { step: 40, of: 60 }, "(refining 40/60)"),
+        (Stage::Refined, "(refined)"),
+        (Stage::Held, "(adain; refines when the worker"),
+    ] {
+        a.browse.insert(BrowseDone {
+            key: key.clone(),
+            stage,
+            result: Ok(a.compose.content.as_ref().unwrap().path.clone()),
+        });
+        // Wide enough that the caption is not wrapped.
+        let text = render(&mut a, 200, 30).backend().to_string();
+        assert!(text.contains(says), "{says}: {text}");
+    }
+}

@@ -69,7 +69,7 @@ impl Stage {
             Self::Model | Self::Stopped => model.to_string(),
             Self::Refining { step, of } => format!("refining {step}/{of}"),
             Self::Refined => "refined".into(),
-            Self::Held => format!("{model}; refines once this device's worker is idle"),
+            Self::Held => format!("{model}; refines when the worker is idle"),
             Self::RefineFailed(e) => format!("{model}; refining failed: {e}"),
         }
     }

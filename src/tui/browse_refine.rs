@@ -74,10 +74,14 @@ impl Refiner {
         }
     }
 
-    /// Where the finished refinement of the pair stamped `stamp` is kept.
+    /// Where the finished refinement of the pair stamped `stamp` is kept:
+    /// named also by the whole spec, so changed `[run]` weights or refine
+    /// keys never show an old refinement.
     pub(super) fn done_path(&self, out_dir: &Path, stamp: u64) -> PathBuf {
-        let s = &self.refine.spec;
-        out_dir.join(format!("{stamp:016x}-refined-{}-{}.png", s.size, s.steps))
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&format!("{:?}", self.refine.spec), &mut h);
+        let spec = std::hash::Hasher::finish(&h);
+        out_dir.join(format!("{stamp:016x}-refined-{spec:016x}.png"))
     }
 
     /// Refines `key` from the model's preview `first`. `shown(step, of,
