@@ -14,6 +14,7 @@ use crate::engine::gatys::spec::{Init, RunSpec, StyleRef};
 use crate::engine::gatys::transfer::{self, Event, Flow, Sink};
 use crate::engine::infra::error::Result as EngineResult;
 use crate::engine::infra::image_io::{from_tensor, load_rgb, save_png, to_tensor};
+use crate::engine::nets::color::ColorMode;
 use crate::engine::nets::vgg::Vgg19;
 use crate::engine::nets::weights::Weights;
 
@@ -28,7 +29,8 @@ pub struct Refine {
 impl Refine {
     /// `run` (the config's `[run]`, content and styles unset) at `size` px
     /// for `steps` iterations, single-scale and untiled: a preview never
-    /// needs more.
+    /// needs more. In full colour and without masks, as the model's preview
+    /// it starts from.
     pub fn new(run: RunSpec, size: u32, steps: usize, weights: PathBuf) -> Self {
         Self {
             spec: RunSpec {
@@ -37,6 +39,9 @@ impl Refine {
                 scales: Scales::Count(1),
                 tile: None,
                 init: Init::Content,
+                preserve_colors: ColorMode::None,
+                style_masks: Vec::new(),
+                content_mask: None,
                 ..run
             },
             weights,
