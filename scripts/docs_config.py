@@ -26,6 +26,8 @@ RANGES = {
     "worker.thumb_size": "16 to 4096 px",
     "worker.snapshot_every": "0 to 1000000 evaluations",
     "apply.max_size": "16 to 16384 px",
+    "tui.browse_refine_size_cpu": "32 to 1024 px", "tui.browse_refine_size_gpu": "32 to 1024 px",
+    "tui.browse_refine_steps_cpu": "1 to 10000 iterations", "tui.browse_refine_steps_gpu": "1 to 10000 iterations",
     **{f"watcher.{k}": SECONDS for k in ["quiet", "open_grace", "reconcile_every", "poll_interval", "debounce"]},
 }
 
@@ -63,6 +65,10 @@ MEANING = {
     "presets.preview.steps": "the `preview` preset's steps",
     "presets.final.size": "the `final` preset's size",
     "presets.final.steps": "the `final` preset's steps",
+    "tui.browse_refine_size_cpu": "longer side (px) of the browse preview's refinement on a CPU",
+    "tui.browse_refine_steps_cpu": "iterations of that refinement on a CPU (a few seconds on 2 cores)",
+    "tui.browse_refine_size_gpu": "longer side (px) of the refinement on a GPU",
+    "tui.browse_refine_steps_gpu": "iterations of the refinement on a GPU",
     "tui.theme.chart_content": "loss chart: content loss",
     "tui.theme.chart_total": "loss chart: total loss",
     "tui.theme.chart_best": "loss chart: the best point",

@@ -76,6 +76,13 @@ pub struct TuiConfig {
     /// The adain/wct model the Library's preview-as-you-browse uses, or
     /// "off" (slow machines).
     pub browse_preview: String,
+    /// Refine that preview with a short Gatys run once the cursor rests:
+    /// "auto" (size and steps by the device) or "off".
+    pub browse_refine: String,
+    pub browse_refine_size_cpu: u32,
+    pub browse_refine_steps_cpu: usize,
+    pub browse_refine_size_gpu: u32,
+    pub browse_refine_steps_gpu: usize,
     /// Action name → keys, replacing that action's default keys.
     #[serde(default)]
     pub keys: std::collections::HashMap<String, Vec<String>>,
@@ -309,6 +316,45 @@ impl Config {
         Ok(self)
     }
 
+    /// The size and steps of the browse preview's refinement on a GPU or
+    /// CPU, or `None` when `[tui] browse_refine` is "off".
+    pub fn browse_refine(&self, gpu: bool) -> Option<DeviceDefaults> {
+        let t = &self.tui;
+        (t.browse_refine.trim() != "off").then_some(match gpu {
+            true => DeviceDefaults {
+                size: t.browse_refine_size_gpu,
+                steps: t.browse_refine_steps_gpu,
+            },
+            false => DeviceDefaults {
+                size: t.browse_refine_size_cpu,
+                steps: t.browse_refine_steps_cpu,
+            },
+        })
+    }
+
+    fn check_browse_refine(&self) -> Result<(), ConfigError> {
+        let t = &self.tui;
+        if !["auto", "off"].contains(&t.browse_refine.trim()) {
+            return Err(ConfigError::Invalid {
+                path: "tui.browse_refine".into(),
+                reason: format!("'{}' (use \"auto\" or \"off\")", t.browse_refine),
+            });
+        }
+        for (key, size) in [
+            ("tui.browse_refine_size_cpu", t.browse_refine_size_cpu),
+            ("tui.browse_refine_size_gpu", t.browse_refine_size_gpu),
+        ] {
+            in_range(key, f64::from(size), 32.0, 1024.0, " px")?;
+        }
+        for (key, steps) in [
+            ("tui.browse_refine_steps_cpu", t.browse_refine_steps_cpu),
+            ("tui.browse_refine_steps_gpu", t.browse_refine_steps_gpu),
+        ] {
+            in_range(key, steps as f64, 1.0, 10000.0, " iterations")?;
+        }
+        Ok(())
+    }
+
     /// Where the user's config file lives by default.
     pub fn default_user_path() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "atelier")
@@ -391,6 +437,7 @@ impl Config {
                 " evaluations",
             )?;
         }
+        self.check_browse_refine()?;
         for (table, gpu) in [("cpu", false), ("gpu", true)] {
             let spec = self.preset_spec(None, gpu)?;
             // Content and style come from the command line, not the config.

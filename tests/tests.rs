@@ -5,6 +5,7 @@
 mod analogy;
 mod apply_checks;
 mod arbitrary;
+mod browse_refine;
 mod cin;
 mod cli;
 mod cli_help;

@@ -277,7 +277,7 @@ fn snapshot_full_library() {
 /// it (or why not); without a photo, or with it off, nothing is asked.
 #[test]
 fn library_asks_for_a_styled_preview_of_the_chosen_photo_once_per_painting() {
-    use atelier::tui::browse::BrowseDone;
+    use atelier::tui::browse::{BrowseDone, Stage};
     let mut a = app(true);
     a.browse_model = Some("adain".into());
     press(&mut a, "l");
@@ -293,6 +293,7 @@ fn library_asks_for_a_styled_preview_of_the_chosen_photo_once_per_painting() {
     assert_ne!(second.style, first.style);
     a.browse.insert(BrowseDone {
         key: second.clone(),
+        stage: Stage::Model,
         result: Err("model file unreadable".into()),
     });
     let text = render(&mut a, 100, 24).backend().to_string();
@@ -1317,6 +1318,7 @@ fn browse_preview(
         crate::util::weights_path(),
         tch::Device::Cpu,
         out.to_path_buf(),
+        None,
         tx,
     );
     b.ask(key.clone());
@@ -1331,7 +1333,7 @@ fn browse_preview(
 
 /// A photo and a painting for browse previews (small: the preview is made
 /// at the photo's size up to 256 px).
-fn browse_pair(dir: &std::path::Path) -> atelier::tui::browse::BrowseKey {
+pub(crate) fn browse_pair(dir: &std::path::Path) -> atelier::tui::browse::BrowseKey {
     let (content, style) = (dir.join("photo.png"), dir.join("painting.png"));
     crate::util::write_pattern(&content, 40, 32);
     image::RgbImage::from_fn(48, 48, |x, y| {

@@ -11,7 +11,7 @@ use image::imageops::FilterType;
 
 use super::stylize::{spec_from_args, StylizeArgs};
 use crate::config::{resolve, Config};
-use crate::engine::gatys::transfer::{self, Flow, Losses, Progress};
+use crate::engine::gatys::transfer;
 use crate::engine::infra::device::parse_device;
 use crate::engine::infra::image_io::{load_rgb, to_tensor};
 use crate::engine::nets::color::ColorMode;
@@ -58,20 +58,8 @@ pub fn run(a: ScoreArgs, c: &Config) -> Result<i32> {
     let weights = Weights::load(&resolve(&c.paths.weights))?;
     let vgg = Vgg19::new(&weights, spec.pooling, device)?;
     drop(weights);
-    let mut first: Option<Losses> = None;
-    let mut sink = |p: &Progress| {
-        first.get_or_insert(p.losses);
-        Flow::Stop
-    };
-    // One evaluation at the image itself (single scale: `run` takes the
-    // prepared images as they are), then stop; a stop may be reported as an
-    // error, and the losses of that evaluation are what is wanted either way.
-    let result = transfer::run(&vgg, &spec, &prepared, &mut sink);
-    let l = match (first, result) {
-        (Some(l), _) => l,
-        (None, Err(e)) => return Err(e).context("cannot evaluate the loss"),
-        (None, Ok(_)) => anyhow::bail!("the loss was never evaluated"),
-    };
+    let l =
+        transfer::losses_at_start(&vgg, &spec, &prepared).context("cannot evaluate the loss")?;
     if a.json {
         println!(
             "{}",

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod browse;
+pub mod browse_refine;
 pub mod chart;
 pub mod data;
 pub mod event;
@@ -64,13 +65,12 @@ fn browse_preview(
     let out = directories::ProjectDirs::from("", "", "atelier")
         .map(|d| d.cache_dir().join("browse"))
         .unwrap_or_else(|| std::env::temp_dir().join("atelier-browse"));
+    let weights = resolve(&config.paths.weights);
+    let refine = config
+        .browse_refine(device.is_cuda())
+        .map(|d| browse_refine::Refine::new(config.run.clone(), d.size, d.steps, weights.clone()));
     Ok(Some(browse::Browser::spawn(
-        entry.name,
-        entry.path,
-        resolve(&config.paths.weights),
-        device,
-        out,
-        tx,
+        entry.name, entry.path, weights, device, out, refine, tx,
     )))
 }
 
@@ -195,8 +195,13 @@ pub fn run(config: &Config, data_dir: PathBuf) -> Result<()> {
             for key in app.images.request(want) {
                 let _ = img_tx.send(key);
             }
-            if let (Some(b), Some(key)) = (&browser, app.browse_request()) {
-                b.ask(key);
+            if let Some(b) = &browser {
+                if b.set_busy(browse::device_taken(&app.snap.workers, device)) {
+                    app.browse.retry();
+                }
+                if let Some(key) = app.browse_request() {
+                    b.ask(key);
+                }
             }
             for cmd in app.outbox.drain(..) {
                 let _ = cmd_tx.send(cmd);

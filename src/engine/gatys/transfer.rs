@@ -527,6 +527,25 @@ pub fn run(
     Ok(out)
 }
 
+/// The losses of `prepared.start` (the content if none) under `spec`: one
+/// evaluation, no step (what `atelier score` prints, and how the browse
+/// preview picks where to start).
+pub fn losses_at_start(vgg: &Vgg19, spec: &RunSpec, prepared: &Prepared) -> Result<Losses> {
+    let mut first: Option<Losses> = None;
+    let mut sink = |p: &Progress| {
+        first.get_or_insert(p.losses);
+        Flow::Stop
+    };
+    // A stop may be reported as an error; the losses of that evaluation are
+    // what is wanted either way.
+    let result = run(vgg, spec, prepared, &mut sink);
+    match (first, result) {
+        (Some(l), _) => Ok(l),
+        (None, Err(e)) => Err(e),
+        (None, Ok(_)) => Err(Error::Torch("the loss was never evaluated".into())),
+    }
+}
+
 /// Where a scale's evaluations sit in the whole multi-scale run.
 #[derive(Clone, Copy)]
 struct Offset {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{move_selection, Effect, InputPurpose};
 use crate::tui::app::App;
+use crate::tui::browse::Shown;
 use crate::tui::images::ImageKey;
 use crate::tui::keymap::Action;
 use crate::tui::lib_item::user_path;
@@ -316,7 +317,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
             let [img, meta] =
                 Layout::vertical([Constraint::Min(3), Constraint::Length(meta_rows)]).areas(inner);
             let shown = match &styled {
-                Some((Some(Ok(p)), _)) => p.as_path(),
+                Some((Some(Shown { result: Ok(p), .. }), _)) => p.as_path(),
                 _ => item.path.as_path(),
             };
             image(f, img, shown, app, want);
@@ -324,10 +325,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
             if let (Some((state, key)), Some(model)) = (&styled, &app.browse_model) {
                 let photo = LibItem::from_path(&key.content).name;
                 lines.push(match state {
-                    Some(Ok(_)) => {
-                        Line::from(format!("{photo} in this style ({model})")).fg(app.theme.accent)
+                    Some(Shown {
+                        result: Ok(_),
+                        stage,
+                    }) => Line::from(format!("{photo} in this style ({})", stage.caption(model)))
+                        .fg(app.theme.accent),
+                    Some(Shown { result: Err(e), .. }) => {
+                        Line::from(format!("{model}: {e}")).fg(app.theme.error)
                     }
-                    Some(Err(e)) => Line::from(format!("{model}: {e}")).fg(app.theme.error),
                     None => Line::from(format!("making {photo} in this style ({model})…"))
                         .style(app.theme.muted()),
                 });
