@@ -12,8 +12,8 @@ use std::time::Duration;
 use atelier::engine::gatys::spec::RunSpec;
 use atelier::queue::{Status, Store};
 
-use crate::store_pg_blobs::spec_on_copies;
 use crate::store_pg::TestDb;
+use crate::store_pg_blobs::spec_on_copies;
 use crate::util::{atelier_in, wait_until};
 
 /// The shortest lease atelier accepts (`[worker] stale_after`), and fast polling.

@@ -154,7 +154,7 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
         }
         RunsCmd::Export { id, dir } => {
             let r = store.get(id)?;
-            export(&store, &r, &store.samples(id)?, &dir)?;
+            export(store, &r, &store.samples(id)?, &dir)?;
             println!("exported run {id} to {}", dir.display());
             Ok(0)
         }

@@ -11,7 +11,6 @@ use image::RgbImage;
 use tch::Device;
 
 use super::error::{StoreError, StoreResult};
-use retry::retrying;
 use super::history::RunHistory;
 use super::run::{Run, Status, StoredJob};
 use super::store::{hostname, OnInterrupted, Store};
@@ -28,6 +27,7 @@ use crate::engine::nets::vgg::{Pooling, Vgg19};
 use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
+use retry::retrying;
 
 mod kinds;
 mod retry;
@@ -827,7 +827,11 @@ fn whole_run(
 fn changed_inputs(run: &Run) -> Result<(), String> {
     // Only a recorded hash can be compared (older rows and tests may hold a
     // placeholder).
-    for i in run.inputs.iter().filter(|i| super::store::is_sha256(&i.sha256)) {
+    for i in run
+        .inputs
+        .iter()
+        .filter(|i| super::store::is_sha256(&i.sha256))
+    {
         let now = if i.role == crate::jobs::Role::Dataset {
             crate::engine::fast::dataset::Dataset::scan(&i.path)
                 .and_then(|d| d.manifest_sha256())

@@ -48,6 +48,9 @@ pub const MAX_CRASHES: i64 = 3;
 
 /// Everything a store backend does. `Send`, so a worker can take its store
 /// into its own thread.
-pub trait Backend: QueueStore + HistoryStore + WorkerStore + LedgerStore + BlobStore + Send {}
+pub trait Backend:
+    QueueStore + HistoryStore + WorkerStore + LedgerStore + BlobStore + Send
+{
+}
 
 impl<T: QueueStore + HistoryStore + WorkerStore + LedgerStore + BlobStore + Send> Backend for T {}

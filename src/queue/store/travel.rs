@@ -228,7 +228,9 @@ fn folder_files(dir: &Path) -> StoreResult<Vec<(String, PathBuf)>> {
         for entry in entries {
             let entry = entry.map_err(|e| StoreError::io(&d, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let kind = entry.file_type().map_err(|e| StoreError::io(entry.path(), e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| StoreError::io(entry.path(), e))?;
             if kind.is_dir() {
                 todo.push((format!("{prefix}{name}/"), entry.path()));
             } else if kind.is_file() && !RunFiles::is_partial(&name) {
@@ -281,7 +283,10 @@ mod tests {
     fn a_run_file_is_named_inside_its_folder_on_any_host() {
         let p = Path::new("/home/ann/.local/share/atelier/runs/12/output.png");
         assert_eq!(name_in_run(p, 12), "output.png");
-        assert_eq!(name_in_run(Path::new("/d/runs/7/frames/0001.png"), 7), "frames/0001.png");
+        assert_eq!(
+            name_in_run(Path::new("/d/runs/7/frames/0001.png"), 7),
+            "frames/0001.png"
+        );
         assert_eq!(name_in_run(Path::new("/elsewhere/out.png"), 7), "out.png");
     }
 

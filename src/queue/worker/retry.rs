@@ -22,7 +22,10 @@ const MAX_WAIT: Duration = Duration::from_secs(5);
 /// not the store being away), `stop` is set, or [`PATIENCE`] has passed.
 /// Each change `call` makes is conditional on the run's status and owner,
 /// so a retry never does twice what went through once.
-pub(super) fn retrying<T>(stop: &AtomicBool, mut call: impl FnMut() -> StoreResult<T>) -> StoreResult<T> {
+pub(super) fn retrying<T>(
+    stop: &AtomicBool,
+    mut call: impl FnMut() -> StoreResult<T>,
+) -> StoreResult<T> {
     let start = Instant::now();
     let mut wait = FIRST_WAIT;
     loop {

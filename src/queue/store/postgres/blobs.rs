@@ -26,10 +26,15 @@ impl BlobStore for PostgresBackend {
             return Ok(());
         }
         let mut hash = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = Vec::with_capacity(CHUNK);
         let (mut chunks, mut size) = (0i64, 0i64);
         loop {
-            let n = fill(read, &mut buf).map_err(|e| StoreError::io(file, e))?;
+            buf.clear();
+            // At most one chunk: `take` stops there, and the buffer never grows.
+            let n = (&mut *read)
+                .take(CHUNK as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| StoreError::io(file, e))?;
             if n == 0 {
                 break;
             }
@@ -137,18 +142,4 @@ impl BlobStore for PostgresBackend {
             },
         )
     }
-}
-
-/// Reads into `buf` until it is full or the reader ends; how much it read.
-fn fill(read: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match read.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

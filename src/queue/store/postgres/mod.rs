@@ -202,8 +202,7 @@ fn away(e: &postgres::Error) -> bool {
             code.starts_with("08") || code.starts_with("57P")
         }
         None => {
-            e.is_closed()
-                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
         }
     }
 }
