@@ -292,14 +292,14 @@ mod tests {
 
     #[test]
     fn every_path_of_a_job_moves_to_its_copy() {
-        let mut spec = crate::engine::gatys::spec::RunSpec {
+        let spec = crate::engine::gatys::spec::RunSpec {
             content: "/q/photo.png".into(),
+            styles: vec![crate::engine::gatys::spec::StyleRef {
+                path: "/q/style.jpg".into(),
+                weight: 1.0,
+            }],
             ..Default::default()
         };
-        spec.styles.push(crate::engine::gatys::spec::StyleRef {
-            path: "/q/style.jpg".into(),
-            weight: 1.0,
-        });
         let moved = HashMap::from([
             ("/q/photo.png".to_string(), "/c/blobs/aa.png".to_string()),
             ("/q/style.jpg".to_string(), "/c/blobs/bb.jpg".to_string()),
