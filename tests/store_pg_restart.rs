@@ -40,7 +40,8 @@ fn a_worker_rides_out_a_server_restart_and_finishes_its_run_once() {
     let data = folders.path().join("w");
     let store = Store::open_at(&folders.path().join("q"), Some(&url)).unwrap();
     let add = |s: &RunSpec, priority| store.add(s, &[], priority).unwrap();
-    let long = add(&chelsea_spec(48, 120), 1);
+    // Long enough that the server is down before it ends, even on a fast CPU.
+    let long = add(&chelsea_spec(48, 200), 1);
     let next = add(&chelsea_spec(32, 2), 0);
 
     let w = worker("a", &data, &config, &url);
