@@ -3,6 +3,8 @@
 #
 #   scripts/pg_test_server.sh start DIR   make a cluster in DIR, start it, print its URL
 #   scripts/pg_test_server.sh stop DIR    stop it and remove DIR
+#   scripts/pg_test_server.sh down DIR    stop it, keeping DIR (a server that goes away)
+#   scripts/pg_test_server.sh up DIR      start it again on the same socket
 #   scripts/pg_test_server.sh run CMD...  start one in a temporary folder, run CMD with
 #                                         ATELIER_TEST_PG set to its URL, stop it on exit
 #                                         (even when CMD fails); CMD's exit status
@@ -38,13 +40,23 @@ start() {
   # One role signs in with a password (the others are trusted), so that a test can
   # give a wrong one.
   as_pg sed -i '1i local all atelier_pw scram-sha-256' "$dir/data/pg_hba.conf"
+  up "$dir"
+  # The socket folder is the URL's host, percent-encoded.
+  echo "postgres://postgres@$(printf %s "$dir" | sed 's:/:%2F:g')/postgres"
+}
+
+up() {
+  local dir=$1
   if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-k $dir -c listen_addresses= -c fsync=off -c max_connections=300" start >/dev/null; then
     cat "$dir/server.log" >&2
     return 1
   fi
-  # The socket folder is the URL's host, percent-encoded.
-  echo "postgres://postgres@$(printf %s "$dir" | sed 's:/:%2F:g')/postgres"
+}
+
+down() {
+  # Fast: its clients' connections are cut, as when a server restarts.
+  as_pg "$bin/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
 }
 
 stop() {
@@ -58,6 +70,8 @@ stop() {
 case ${1:-} in
   start) start "${2:?usage: $0 start DIR}" ;;
   stop) stop "${2:?usage: $0 stop DIR}" ;;
+  down) down "${2:?usage: $0 down DIR}" ;;
+  up) up "${2:?usage: $0 up DIR}" ;;
   run)
     shift
     if [ -n "${ATELIER_TEST_PG:-}" ]; then
@@ -77,7 +91,7 @@ case ${1:-} in
     exit $status
     ;;
   *)
-    echo "usage: $0 start DIR | stop DIR | run CMD..." >&2
+    echo "usage: $0 start DIR | stop DIR | down DIR | up DIR | run CMD..." >&2
     exit 2
     ;;
 esac

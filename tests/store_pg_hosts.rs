@@ -1,7 +1,9 @@
 //! A studio on one PostgreSQL store, end to end: worker processes as hosts
 //! `a` and `b` (`ATELIER_HOST`), each with its own data folder, take runs
-//! queued from a third folder; `b` is killed -9 in the middle of a run,
-//! which `a` takes over once `b`'s lease has expired.
+//! queued from a third folder whose input files are gone before any worker
+//! starts (they travel through the store); `b` is killed -9 in the middle
+//! of a run, which `a` takes over once `b`'s lease has expired; every
+//! output is exported on the third host.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -10,15 +12,15 @@ use std::time::Duration;
 use atelier::engine::gatys::spec::RunSpec;
 use atelier::queue::{Status, Store};
 
-use crate::queue::inputs;
 use crate::store_pg::TestDb;
-use crate::util::{atelier_in, chelsea_spec, wait_until};
+use crate::store_pg_blobs::spec_on_copies;
+use crate::util::{atelier_in, wait_until};
 
 /// The shortest lease atelier accepts (`[worker] stale_after`), and fast polling.
-const CONFIG: &str = "[worker]\nstale_after = 30.0\npoll_interval = 0.1\nsnapshot_every = 0\n";
+pub const CONFIG: &str = "[worker]\nstale_after = 30.0\npoll_interval = 0.1\nsnapshot_every = 0\n";
 
 /// A CPU worker process on host `host` with data folder `data`.
-fn worker(host: &str, data: &Path, config: &Path, url: &str) -> Child {
+pub fn worker(host: &str, data: &Path, config: &Path, url: &str) -> Child {
     atelier_in(data)
         .env("ATELIER_HOST", host)
         .arg("--config")
@@ -55,11 +57,23 @@ fn two_hosts_share_one_queue_and_a_killed_hosts_run_is_done_once_elsewhere() {
     // Queued from a third folder: three short runs for `b` first, then the
     // long one it will die in, then three more short ones.
     let store = Store::open_at(&queuer, Some(&db.url)).unwrap();
-    let (short, long) = (chelsea_spec(32, 2), chelsea_spec(40, 60));
-    let add = |s: &RunSpec, priority| store.add(s, &inputs(s), priority).unwrap();
+    let (short, files) = spec_on_copies(&folders.path().join("files"), 32, 2);
+    let long = RunSpec {
+        size: 40,
+        steps: 60,
+        ..short.clone()
+    };
+    let add = |s: &RunSpec, priority| {
+        let mut s = s.clone();
+        let inputs = atelier::jobs::stylize::inputs(&mut s, None, &[]).unwrap();
+        store.add(&s, &inputs, priority).unwrap()
+    };
     let first: Vec<i64> = (0..3).map(|_| add(&short, 10)).collect();
     let doomed = add(&long, 5);
     let last: Vec<i64> = (0..3).map(|_| add(&short, 0)).collect();
+    for f in &files {
+        std::fs::remove_file(f).unwrap();
+    }
 
     let mut b = worker("b", &data_b, &config, &db.url);
     wait_until("b on the long run", Duration::from_secs(300), || {
@@ -110,4 +124,23 @@ fn two_hosts_share_one_queue_and_a_killed_hosts_run_is_done_once_elsewhere() {
         store.workers().unwrap().is_empty(),
         "both gone from the store"
     );
+
+    // Every output on the third host, from the store: the workers' folders
+    // are gone.
+    for d in [&data_a, &data_b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+    let exported = folders.path().join("exported");
+    for &id in first.iter().chain(&last).chain([&doomed]) {
+        let out = atelier_in(&queuer)
+            .args(["--store", &db.url, "runs", "export", &id.to_string()])
+            .arg(&exported)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "run {id}: {stderr}");
+        let img = image::open(exported.join(format!("run-{id}.png"))).unwrap();
+        let want = if id == doomed { 40 } else { 32 };
+        assert_eq!(img.width().max(img.height()), want, "run {id}");
+    }
 }

@@ -154,7 +154,7 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
         }
         RunsCmd::Export { id, dir } => {
             let r = store.get(id)?;
-            export(&r, &store.samples(id)?, &dir)?;
+            export(store, &r, &store.samples(id)?, &dir)?;
             println!("exported run {id} to {}", dir.display());
             Ok(0)
         }
@@ -344,7 +344,7 @@ fn apply_sets(spec: &RunSpec, sets: &[String]) -> Result<RunSpec> {
     Ok(spec)
 }
 
-fn export(r: &Run, samples: &[crate::queue::Sample], dir: &Path) -> Result<()> {
+fn export(store: &Store, r: &Run, samples: &[crate::queue::Sample], dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = format!("run-{}", r.id);
     let write_new = |file: &str, data: &[u8]| -> Result<()> {
@@ -358,9 +358,18 @@ fn export(r: &Run, samples: &[crate::queue::Sample], dir: &Path) -> Result<()> {
             .with_context(|| format!("cannot write {}", p.display()))?;
         Ok(())
     };
-    if let Some(o) = &r.output {
+    if let Some(o) = r.output.as_deref().filter(|o| o.exists()) {
         let data = std::fs::read(o).with_context(|| format!("cannot read {}", o.display()))?;
         write_new(&format!("{name}.png"), &data)?;
+    } else if let Some(o) = &r.output {
+        // Written on another host: the shared store keeps a copy.
+        let p = dir.join(format!("{name}.png"));
+        if !store.export_output(r, &p)? {
+            bail!(
+                "cannot read {}: it is not on this host, and the store has no copy of it",
+                o.display()
+            );
+        }
     }
     write_new(
         &format!("{name}.json"),

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 pub enum StoreError {
     #[error("database {path}: {reason}")]
     Database { path: PathBuf, reason: String },
+    /// The server could not be reached or went away (it restarts, the
+    /// network is cut): the same call may go through a moment later.
+    #[error("database {path}: {reason}")]
+    Unreachable { path: PathBuf, reason: String },
     #[error("database {path} is not an atelier database ({reason}); refusing to touch it — move it away or pass another --data-dir")]
     Foreign { path: PathBuf, reason: String },
     #[error(
@@ -65,6 +69,11 @@ impl StoreError {
             StoreError::Database { reason, .. } => reason.contains("database or disk is full"),
             _ => false,
         }
+    }
+
+    /// Whether trying again later may succeed: the server is away.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unreachable { .. })
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -104,11 +104,12 @@ pub struct WatchFailure {
 }
 
 impl Store {
-    /// Each run validated and turned into what the backend stores, before
-    /// anything is written.
+    /// Each run validated and turned into what the backend stores, its
+    /// files stored first when the store keeps files for other hosts.
     fn ledger_runs(&self, runs: &[WatchedRun], priority: i64) -> StoreResult<Vec<LedgerRun>> {
         runs.iter()
             .map(|r| {
+                self.put_inputs(&r.inputs)?;
                 Ok(LedgerRun {
                     run: Store::new_run(&r.job, &r.inputs, priority, None, Default::default())?,
                     style: r.style.clone(),

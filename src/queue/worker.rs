@@ -27,8 +27,10 @@ use crate::engine::nets::vgg::{Pooling, Vgg19};
 use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::{stylize, texture, Job, Outcome, Progress};
+use retry::retrying;
 
 mod kinds;
+mod retry;
 mod sink;
 mod train;
 mod video;
@@ -346,7 +348,7 @@ impl Worker {
         let mut last_recover = None::<Instant>;
         while !stop.load(Ordering::SeqCst) {
             if last_recover.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                let dead = self.store.recover(self.config.stale_after)?;
+                let dead = retrying(stop, || self.store.recover(self.config.stale_after))?;
                 let mut interrupted = Vec::new();
                 for id in dead {
                     match self.store.get(id) {
@@ -362,16 +364,18 @@ impl Worker {
                 if !interrupted.is_empty() {
                     events(&WorkerEvent::Recovered(interrupted));
                 }
-                self.store.requeue_interrupted(self.config.on_interrupted)?;
+                retrying(stop, || {
+                    self.store.requeue_interrupted(self.config.on_interrupted)
+                })?;
                 last_recover = Some(Instant::now());
             }
-            match self.store.claim(&self.id, device)? {
+            match retrying(stop, || self.store.claim(&self.id, device))? {
                 Some(claimed) => {
                     taken += 1;
                     let (run, refused) = self.fill_defaults(claimed);
                     events(&WorkerEvent::Started(Box::new(run.clone())));
                     let executed = match refused {
-                        Some(reason) => self.refuse(&run, reason, events),
+                        Some(reason) => self.refuse(&run, reason, stop, events),
                         None => self.execute(run.clone(), stop, events),
                     };
                     match executed {
@@ -386,12 +390,12 @@ impl Worker {
                         }
                         r => r?,
                     }
-                    self.store.worker_idle(&self.id)?;
+                    retrying(stop, || self.store.worker_idle(&self.id))?;
                 }
                 None if self.config.exit_when_idle => break,
                 None => {
                     events(&WorkerEvent::Idle);
-                    self.store.worker_idle(&self.id)?;
+                    retrying(stop, || self.store.worker_idle(&self.id))?;
                     sleep_unless(stop, self.config.poll);
                 }
             }
@@ -441,9 +445,10 @@ impl Worker {
         &self,
         run: &Run,
         reason: String,
+        stop: &AtomicBool,
         events: &mut dyn FnMut(&WorkerEvent),
     ) -> StoreResult<()> {
-        self.store.finish_failed(run.id, &self.id, &reason)?;
+        retrying(stop, || self.store.finish_failed(run.id, &self.id, &reason))?;
         events(&WorkerEvent::Finished {
             run: run.id,
             status: Status::Failed,
@@ -461,12 +466,28 @@ impl Worker {
         let id = run.id;
         let started = Instant::now();
         let beating = Heartbeat::start(&self.store, id, &self.id);
+        // Its input files as they are on this host, fetched from the store
+        // when they were queued elsewhere.
+        let run = match retrying(stop, || self.store.localize(&run)) {
+            Ok(local) => local,
+            Err(e @ (StoreError::NotOwner { .. } | StoreError::NoSuchRun(_))) => return Err(e),
+            Err(e) => {
+                drop(beating);
+                return self.refuse(&run, e.to_string(), stop, events);
+            }
+        };
         let performed = self.perform(&run, stop, events);
         drop(beating);
         let ended = match performed {
             Ok((image, outcome)) => match self.write_outputs(&run, &image, &outcome) {
                 Ok(path) => {
-                    match self.store.finish_done(id, &self.id, &path, &outcome) {
+                    // Its files first, so a done run always has them in a
+                    // store shared by several hosts.
+                    let finished = retrying(stop, || {
+                        self.store.put_run_files(id, &self.id)?;
+                        self.store.finish_done(id, &self.id, &path, &outcome)
+                    });
+                    match finished {
                         Ok(()) => {
                             // Only now is a training's checkpoint no longer
                             // needed: the run is recorded as done.
@@ -479,7 +500,7 @@ impl Worker {
                         }
                         // The database could not take the result (a full
                         // disk): the run fails, with no output it does not list.
-                        Err(e) => return self.fail_unwritten(&run, &e, events),
+                        Err(e) => return self.fail_unwritten(&run, &e, stop, events),
                     }
                     events(&WorkerEvent::Finished {
                         run: id,
@@ -492,30 +513,30 @@ impl Worker {
                     });
                     return Ok(());
                 }
-                Err(e) => return self.fail_unwritten(&run, &e, events),
+                Err(e) => return self.fail_unwritten(&run, &e, stop, events),
             },
             Err(e) => e,
         };
         let (status, detail) = match ended {
             Ended::Cancelled => {
-                self.store.finish_cancelled(id, &self.id)?;
+                retrying(stop, || self.store.finish_cancelled(id, &self.id))?;
                 (Status::Cancelled, "cancelled".to_string())
             }
             Ended::Stopped => {
-                self.store.requeue(id, &self.id)?;
+                retrying(stop, || self.store.requeue(id, &self.id))?;
                 (
                     Status::Queued,
                     "worker stopping: back in the queue".to_string(),
                 )
             }
             Ended::Failed(reason) => {
-                self.store.finish_failed(id, &self.id, &reason)?;
+                retrying(stop, || self.store.finish_failed(id, &self.id, &reason))?;
                 (Status::Failed, reason)
             }
             Ended::DeviceFault(reason) => {
                 // Not the run's fault, nor a crash: it goes back to the head
                 // of the queue for a worker on a sound device.
-                self.store.requeue(id, &self.id)?;
+                retrying(stop, || self.store.requeue(id, &self.id))?;
                 events(&WorkerEvent::Finished {
                     run: id,
                     status: Status::Queued,
@@ -542,6 +563,7 @@ impl Worker {
         &self,
         run: &Run,
         e: &StoreError,
+        stop: &AtomicBool,
         events: &mut dyn FnMut(&WorkerEvent),
     ) -> StoreResult<()> {
         let files = self.store.files(run.id);
@@ -553,7 +575,7 @@ impl Worker {
         } else {
             e.to_string()
         };
-        self.store.finish_failed(run.id, &self.id, &reason)?;
+        retrying(stop, || self.store.finish_failed(run.id, &self.id, &reason))?;
         events(&WorkerEvent::Finished {
             run: run.id,
             status: Status::Failed,
@@ -805,8 +827,11 @@ fn whole_run(
 fn changed_inputs(run: &Run) -> Result<(), String> {
     // Only a recorded hash can be compared (older rows and tests may hold a
     // placeholder).
-    let recorded = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
-    for i in run.inputs.iter().filter(|i| recorded(&i.sha256)) {
+    for i in run
+        .inputs
+        .iter()
+        .filter(|i| super::store::is_sha256(&i.sha256))
+    {
         let now = if i.role == crate::jobs::Role::Dataset {
             crate::engine::fast::dataset::Dataset::scan(&i.path)
                 .and_then(|d| d.manifest_sha256())

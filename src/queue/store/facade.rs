@@ -143,6 +143,8 @@ impl Store {
         defaults: DeviceDefaults,
     ) -> StoreResult<i64> {
         let run = Store::new_run(job, inputs, priority, kind, defaults)?;
+        // Its files first: a worker on another host may take it at once.
+        self.put_inputs(inputs)?;
         self.backend.enqueue(&run, self.min_run_id())
     }
 

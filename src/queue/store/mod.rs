@@ -2,7 +2,8 @@
 //! queue: [`QueueStore`] (queued and running runs), [`HistoryStore`] (runs,
 //! their samples, checkpoints and rollbacks), [`WorkerStore`] (workers and
 //! the recovery of their runs) and [`LedgerStore`] (the drop-folder ledger
-//! and paused rules), gathered in the object-safe [`Backend`]. The SQLite
+//! and paused rules) and [`BlobStore`] (files that travel between hosts),
+//! gathered in the object-safe [`Backend`]. The SQLite
 //! backend lives in [`sqlite`], the PostgreSQL one (a queue shared by
 //! several hosts) in [`postgres`]: the only places that name their drivers.
 //!
@@ -15,6 +16,7 @@
 //! the file-system part (run folders, ids clear of leftover folders, local
 //! process liveness, partial files) around it.
 
+pub mod blobs;
 mod facade;
 pub mod history;
 pub mod ledger;
@@ -23,14 +25,18 @@ pub mod postgres;
 pub mod queue;
 mod record;
 pub mod sqlite;
+mod travel;
 pub mod workers;
 
+pub use blobs::{BlobStore, RunFile};
 pub use facade::Store;
 pub use history::{Checkpoint, Filter, HistoryStore};
 pub use ledger::{LedgerRun, LedgerStore};
 pub use location::{choose, chosen};
 pub use queue::{Claim, Finish, NewRun, OnInterrupted, QueueStore};
 pub use record::RunRecord;
+pub(crate) use travel::is_sha256;
+pub use travel::BLOBS_DIR;
 pub use workers::{RunningRun, WorkerInfo, WorkerStore};
 
 pub(crate) use super::runs_fs::hostname;
@@ -42,6 +48,9 @@ pub const MAX_CRASHES: i64 = 3;
 
 /// Everything a store backend does. `Send`, so a worker can take its store
 /// into its own thread.
-pub trait Backend: QueueStore + HistoryStore + WorkerStore + LedgerStore + Send {}
+pub trait Backend:
+    QueueStore + HistoryStore + WorkerStore + LedgerStore + BlobStore + Send
+{
+}
 
-impl<T: QueueStore + HistoryStore + WorkerStore + LedgerStore + Send> Backend for T {}
+impl<T: QueueStore + HistoryStore + WorkerStore + LedgerStore + BlobStore + Send> Backend for T {}

@@ -10,6 +10,7 @@
 //! are conditional updates, as on SQLite, and a claim skips rows another
 //! claimer holds (`FOR UPDATE SKIP LOCKED`).
 
+mod blobs;
 mod history;
 mod ledger;
 mod queue;
@@ -183,9 +184,26 @@ fn describe(e: &postgres::Error) -> String {
 }
 
 fn db_err(label: &std::path::Path, e: &postgres::Error) -> StoreError {
-    StoreError::Database {
-        path: label.to_path_buf(),
-        reason: describe(e),
+    let (path, reason) = (label.to_path_buf(), describe(e));
+    if away(e) {
+        StoreError::Unreachable { path, reason }
+    } else {
+        StoreError::Database { path, reason }
+    }
+}
+
+/// Whether `e` says the server is away rather than that the call is wrong:
+/// no answer at all (refused, reset, closed), or the server's own word that
+/// it is shutting down or starting (SQLSTATE classes 08 and 57P).
+fn away(e: &postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+        None => {
+            e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        }
     }
 }
 

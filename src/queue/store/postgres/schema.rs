@@ -101,6 +101,25 @@ const MIGRATIONS: &[&str] = &[
         rule text PRIMARY KEY,
         since float8 NOT NULL
     );",
+    // 1 -> 2: files that travel between hosts. A blob's row is written
+    // after its chunks, in the same transaction: a blob listed is whole.
+    "CREATE TABLE blobs (
+        sha256 text PRIMARY KEY,
+        size bigint NOT NULL,
+        chunks bigint NOT NULL
+    );
+    CREATE TABLE blob_chunks (
+        sha256 text NOT NULL,
+        n bigint NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (sha256, n)
+    );
+    CREATE TABLE run_files (
+        run_id bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        sha256 text NOT NULL REFERENCES blobs (sha256),
+        PRIMARY KEY (run_id, name)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -35,6 +35,10 @@ pub struct SqliteBackend {
     read_only: bool,
 }
 
+/// Its files stay in the data folder, where every worker on this host finds
+/// them: it keeps no blobs.
+impl super::BlobStore for SqliteBackend {}
+
 impl SqliteBackend {
     /// Opens (creating if needed) the database at `path`. A file that is
     /// not an atelier database is refused and left untouched.
