@@ -41,7 +41,7 @@ fn a_worker_rides_out_a_server_restart_and_finishes_its_run_once() {
     let store = Store::open_at(&folders.path().join("q"), Some(&url)).unwrap();
     let add = |s: &RunSpec, priority| store.add(s, &[], priority).unwrap();
     // Long enough that the server is down before it ends, even on a fast CPU.
-    let long = add(&chelsea_spec(48, 200), 1);
+    let long = add(&chelsea_spec(64, 300), 1);
     let next = add(&chelsea_spec(32, 2), 0);
 
     let w = worker("a", &data, &config, &url);
