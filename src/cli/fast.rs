@@ -889,3 +889,87 @@ fn rules_using(path: &Path, lib: &ModelLibrary, c: &Config) -> Vec<String> {
         .map(|w| w.name())
         .collect()
 }
+
+/// The model library a worker on this data directory sees.
+pub fn model_library(store: &crate::queue::Store) -> ModelLibrary {
+    ModelLibrary::new(
+        resolve(Path::new("models")),
+        store.data_dir().join("models"),
+    )
+}
+
+/// `queue add train`: a training, queued.
+#[derive(Args, Debug)]
+pub struct TrainAdd {
+    #[command(flatten)]
+    pub styles: TrainStyles,
+    /// The trained model's name in your models (default: the style's name);
+    /// a name already taken is refused.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub options: TrainOptions,
+    /// Record the losses and images/s every N iterations.
+    #[arg(long, default_value_t = 1)]
+    pub sample_every: u64,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+/// `queue add apply`: an apply, queued.
+#[derive(Args, Debug)]
+pub struct ApplyAdd {
+    /// A model name (`atelier models ls`) or a model file.
+    pub model: String,
+    /// Content photos (paths or names of bundled contents).
+    #[arg(required = true)]
+    pub contents: Vec<String>,
+    /// Resize each photo so its longer side is N px first (default: as it is).
+    #[arg(long, value_name = "N")]
+    pub size: Option<u32>,
+    /// A multi-style model's style by name or index, or an adain/wct model's
+    /// painting (a path or a library name), with an optional weight; repeat
+    /// to mix (as `atelier apply --style`).
+    #[arg(long = "style", value_name = "STYLE[:W]")]
+    pub styles: Vec<String>,
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbApplyArgs,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+pub(super) fn add_train(a: TrainAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    let models = model_library(store);
+    let chosen = a.styles.resolve(c, &models)?;
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| chosen.default_name.clone());
+    // Refused now rather than after hours of training.
+    models.new_user_path(&name)?;
+    let mut spec = crate::jobs::train::Spec {
+        name,
+        sample_every: a.sample_every.max(1),
+        train: a.options.spec_for(&chosen)?,
+    };
+    spec.validate()?;
+    let names: Vec<Option<String>> = chosen.names.iter().cloned().map(Some).collect();
+    let inputs = spec.inputs_named(&names)?;
+    let id = store.add_job(&crate::jobs::Job::Train(spec), &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}
+
+pub(super) fn add_apply(a: ApplyAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    let models = model_library(store);
+    let built = build_apply(
+        &a.model,
+        &a.contents,
+        a.size,
+        a.arbitrary.choice(&a.styles),
+        &models,
+        c,
+    )?;
+    let (job, inputs) = a.arbitrary.masked(built)?.job();
+    let id = store.add_job(&job, &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}

@@ -5,18 +5,19 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::stylize::{
-    check_output, check_side_outputs, optimise_and_save, stem, CommonArgs, Finish,
-};
+use super::stylize::{check_output, check_side_outputs, optimise_and_save, CommonArgs, Finish};
 use crate::config::{resolve, Config};
-use crate::engine::gatys::spec::{RunSpec, StyleRef};
-use crate::engine::gatys::transfer::{texture_canvas, texture_spec};
+use crate::engine::gatys::transfer::texture_canvas;
 use crate::engine::infra::device::{device_name, parse_device};
-use crate::engine::infra::image_io::{fit_longer_side, load_rgb};
-use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::image_io::load_rgb;
+use crate::engine::infra::library::Library;
 use crate::engine::infra::output::OutputPolicy;
 use crate::engine::nets::vgg::Vgg19;
 use crate::engine::nets::weights::Weights;
+use crate::jobs::stylize::build::Painting;
+use crate::jobs::texture::{self, build};
+use crate::queue::run::DeviceDefaults;
+use crate::queue::Store;
 
 #[derive(Args, Debug)]
 pub struct TextureArgs {
@@ -27,54 +28,80 @@ pub struct TextureArgs {
     /// A square SIZE×SIZE output instead of the style's aspect.
     #[arg(long)]
     pub square: bool,
+    /// A `[presets.NAME]` table for the other parameters.
+    #[arg(long)]
+    pub preset: Option<String>,
+}
+
+/// What a texture is made of, as `texture` and `queue add texture` take it.
+pub struct TextureChoice<'a> {
+    /// The painting; the config's `[stylize] style` when `None`.
+    pub style: Option<&'a str>,
+    pub size: Option<u32>,
+    pub steps: Option<usize>,
+    pub seed: Option<u64>,
+    pub square: bool,
+    pub preset: Option<&'a str>,
+}
+
+/// The texture builder's request for `t`, on the preset's (or `[run]`'s)
+/// parameters for a GPU or a CPU.
+pub fn request(t: &TextureChoice, c: &Config, gpu: bool) -> Result<build::Request> {
+    let mut params = c.kind_spec(texture::KIND, t.preset, gpu)?;
+    if let Some(n) = t.size {
+        params.size = n;
+    }
+    if let Some(n) = t.steps {
+        params.steps = n;
+    }
+    if let Some(n) = t.seed {
+        params.seed = n;
+    }
+    let styles = Library::open(&resolve(&c.paths.styles)).ok();
+    let query = t.style.unwrap_or(&c.stylize.style);
+    Ok(build::Request {
+        painting: Painting::named(query, styles.as_ref())?,
+        square: t.square,
+        params,
+    })
 }
 
 pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
     let device = parse_device(a.common.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let d = if device.is_cuda() { c.gpu } else { c.cpu };
-    let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let query = a.style.clone().unwrap_or_else(|| c.stylize.style.clone());
-    let path = resolve_image(&query, styles.as_ref())?;
-    let name = styles
-        .as_ref()
-        .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == path))
-        .map(|e| e.name.clone())
-        .unwrap_or_else(|| stem(&path));
-    let spec = texture_spec(RunSpec {
-        styles: vec![StyleRef {
-            path: path.clone(),
-            weight: 1.0,
-        }],
-        size: a.common.size.unwrap_or(d.size),
-        steps: a.common.steps.unwrap_or(d.steps),
-        seed: a.common.seed.unwrap_or(c.run.seed),
-        ..c.run.clone()
-    });
-    spec.validate()?;
+    let choice = TextureChoice {
+        style: a.style.as_deref(),
+        size: a.common.size,
+        steps: a.common.steps,
+        seed: a.common.seed,
+        square: a.square,
+        preset: a.preset.as_deref(),
+    };
+    let req = request(&choice, c, device.is_cuda())?;
+    // The painting checked as a queued texture's is (the same sentences).
+    build::build(&req, &c.limits())?;
+    let t = req.spec(&c.limits())?;
+    let path = req.painting.path.clone();
     let policy = OutputPolicy::new(a.common.force, &[&path]);
     let out = check_output(
         a.common.output.as_deref(),
         &policy,
         c,
-        &format!("texture__{name}.png"),
+        &format!("texture__{}.png", req.painting.name),
     )?;
     let save_every = a.common.save_every.unwrap_or(0);
     check_side_outputs(&out, None, save_every, &policy)?;
-    let style = load_rgb(&path, spec.pixel_limit)?;
-    let (w, h) = if a.square {
-        (spec.size, spec.size)
-    } else {
-        fit_longer_side(style.width(), style.height(), spec.size)
-    };
+    let style = load_rgb(&path, t.gatys.pixel_limit)?;
+    // The canvas a worker gives the same job.
+    let (w, h) = t.canvas(style.width(), style.height());
     let weights = Weights::load(&resolve(&c.paths.weights))?;
-    let vgg = Vgg19::new(&weights, spec.pooling, device)?;
+    let vgg = Vgg19::new(&weights, t.gatys.pooling, device)?;
     drop(weights);
     let canvas = texture_canvas(w, h);
     println!(
         "synthesising a {w}x{h} texture of {} on {}: {} steps",
         path.display(),
         device_name(device),
-        spec.steps
+        t.gatys.steps
     );
     let finish = Finish {
         output: out,
@@ -83,5 +110,60 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
         summary_json: None,
         save_every,
     };
-    optimise_and_save(&vgg, &spec, &canvas, &[style], device, &finish)
+    optimise_and_save(&vgg, &t.gatys, &canvas, &[style], device, &finish)
+}
+
+/// `queue add texture`: a texture, queued.
+#[derive(Args, Debug)]
+pub struct TextureAdd {
+    /// Style image: a path or a bundled painting's name.
+    pub style: String,
+    /// Longer side of the texture in px (default: the device's size).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Optimiser iterations (default: the device's steps).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Seed of the starting noise.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A square SIZE×SIZE texture instead of the style's aspect.
+    #[arg(long)]
+    pub square: bool,
+    /// A `[presets.NAME]` table for the other parameters.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// cpu or cuda: only a worker on that kind of device takes the run
+    /// (auto, the default: any worker).
+    #[arg(long, value_parser = super::choices::device_arg)]
+    pub device: Option<String>,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+pub(super) fn add(a: TextureAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let (kind, gpu) = super::queue::device_request(a.device.as_deref(), c)?;
+    // A preset's size or steps are given values too.
+    let preset_sets = |key: &str| {
+        a.preset
+            .as_ref()
+            .and_then(|p| c.presets.get(p))
+            .is_some_and(|t| t.contains_key(key))
+    };
+    let defaults = DeviceDefaults {
+        size: a.size.is_none() && !preset_sets("size"),
+        steps: a.steps.is_none() && !preset_sets("steps"),
+    };
+    let choice = TextureChoice {
+        style: Some(&a.style),
+        size: a.size,
+        steps: a.steps,
+        seed: a.seed,
+        square: a.square,
+        preset: a.preset.as_deref(),
+    };
+    let req = request(&choice, c, gpu)?;
+    let (job, inputs) = build::build(&req, &c.limits())?.job();
+    let id = store.add_job_on(&job, &inputs, a.place.priority, kind, defaults)?;
+    super::queue::report(store, id, a.place.json)
 }

@@ -396,7 +396,9 @@ fn free_model_name(data_dir: &Path, name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
-fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
+/// Queues Compose's runs, each checked by its kind (files read, hashed),
+/// as `Command::Enqueue` does; the message to show, or why not.
+pub fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
     let mut ids = Vec::new();
     for NewRun {
         mut job,

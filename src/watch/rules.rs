@@ -11,10 +11,10 @@ use super::error::WatchError;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::gatys::spec::{RunSpec, StyleRef as RunStyleRef};
-use crate::engine::infra::image_io::load_rgb;
-use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::library::Library;
 use crate::engine::nets::weights::sha256_file;
 use crate::jobs::apply::{self, ModelStyles, Request, StyleChoice, Styling};
+use crate::jobs::stylize::build::{self as stylize, Painting};
 use crate::jobs::Limits;
 use crate::jobs::Role;
 
@@ -218,14 +218,6 @@ pub struct ModelOutput {
     pub inputs: Vec<crate::jobs::Input>,
 }
 
-/// A rule's style `s` (a path or a library name): it must decode within
-/// `pixel_limit`; its canonical path.
-fn checked_image(s: &str, library: Option<&Library>, pixel_limit: u64) -> Result<PathBuf, String> {
-    let path = resolve_image(s, library).map_err(|e| e.to_string())?;
-    load_rgb(&path, pixel_limit).map_err(|e| format!("style '{s}': {e}"))?;
-    std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))
-}
-
 /// Refuses a style listed twice: it would give the same output twice (or
 /// count twice in a mix). `entries` are the styles as written, each with
 /// what it resolved to (`None`: left for the resolver to report).
@@ -404,24 +396,23 @@ impl Rule {
         let mut refs: Vec<StyleRef> = Vec::new();
         // A model rule's `styles` are the model's, resolved above.
         let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
+        let limits = Limits {
+            pixel_limit: spec.pixel_limit,
+            ..Limits::default()
+        };
         for s in image_styles {
-            let path = checked_image(s, library.as_ref(), spec.pixel_limit).map_err(bad)?;
-            let from_library = library.as_ref().and_then(|l| l.find(s).ok()).filter(|e| {
-                library
-                    .as_ref()
-                    .is_some_and(|l| std::fs::canonicalize(l.path_of(e)).is_ok_and(|p| p == path))
-            });
-            let style_name = match from_library {
-                Some(e) => e.name.clone(),
-                None => path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "style".into()),
-            };
+            // Found, checked and read as every front end's stylize is.
+            let painting = Painting::named(s, library.as_ref()).map_err(|e| bad(e.to_string()))?;
+            stylize_request(PathBuf::new(), &painting, &spec)
+                .spec(&limits)
+                .map_err(|e| bad(e.to_string()))?;
+            let input = painting
+                .checked(spec.pixel_limit)
+                .map_err(|e| bad(e.to_string()))?;
             refs.push(StyleRef {
-                name: style_name,
-                sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
-                path,
+                name: painting.name,
+                path: input.path,
+                sha256: input.sha256,
             });
         }
         let found: Vec<_> = image_styles
@@ -519,19 +510,29 @@ impl Rule {
         }
         self.styles
             .iter()
-            .map(|s| {
-                let (job, inputs) = self.job(content.clone(), s);
-                (s.name.clone(), job, inputs)
+            .filter_map(|s| {
+                let (job, inputs) = self.job(content.clone(), s)?;
+                Some((s.name.clone(), job, inputs))
             })
             .collect()
     }
 
-    /// The job queued for `content` with `style`, built by the rule's kind.
+    /// The job queued for `content` with `style`, built by the rule's kind
+    /// (checked when the rule was resolved: `None` only if that changed).
     pub fn job(
         &self,
         content: crate::jobs::Input,
         style: &StyleRef,
-    ) -> (crate::jobs::Job, Vec<crate::jobs::Input>) {
+    ) -> Option<(crate::jobs::Job, Vec<crate::jobs::Input>)> {
+        let painting = Painting {
+            path: style.path.clone(),
+            weight: 1.0,
+            name: style.name.clone(),
+        };
+        let limits = Limits {
+            pixel_limit: self.spec.pixel_limit,
+            ..Limits::default()
+        };
         let style = crate::jobs::Input::hashed(
             Role::Style,
             Some(style.name.clone()),
@@ -539,7 +540,12 @@ impl Rule {
             style.sha256.clone(),
         );
         match self.kind {
-            RuleKind::Stylize => crate::jobs::stylize::job(&self.spec, content, style),
+            RuleKind::Stylize => {
+                let spec = stylize_request(content.path.clone(), &painting, &self.spec)
+                    .spec(&limits)
+                    .ok()?;
+                Some((crate::jobs::Job::Stylize(spec), vec![content, style]))
+            }
         }
     }
 
@@ -547,5 +553,15 @@ impl Rule {
     /// inputs go, and the output folder if the user put it inside the inbox.
     pub fn excluded(&self, dir: &Path) -> bool {
         dir.starts_with(&self.processed) || dir.starts_with(&self.output)
+    }
+}
+
+/// A stylize of `content` with one painting on the rule's parameters.
+fn stylize_request(content: PathBuf, painting: &Painting, params: &RunSpec) -> stylize::Request {
+    stylize::Request {
+        content,
+        content_name: None,
+        paintings: vec![painting.clone()],
+        params: params.clone(),
     }
 }

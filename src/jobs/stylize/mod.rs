@@ -1,6 +1,7 @@
 //! The `stylize` kind: Gatys et al. style transfer of a content image with
 //! one or more style images (the engine's [`crate::engine::gatys::transfer`]).
 
+pub mod build;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::{Headline, Summary};
-use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::spec::RunSpec;
 use crate::engine::gatys::transfer;
 use crate::engine::infra::image_io::load_rgb;
 use crate::engine::infra::mask::{self, check_aspect};
@@ -90,20 +91,6 @@ pub fn summary(p: &Progress) -> Summary {
         label: "total",
         value: p.losses.total,
     })
-}
-
-/// The job a drop folder (or any front end) queues for `content` with one
-/// `style`, on the parameters `base` of a preset; with its inputs.
-pub fn job(base: &RunSpec, content: Input, style: Input) -> (super::Job, Vec<Input>) {
-    let spec = RunSpec {
-        content: content.path.clone(),
-        styles: vec![StyleRef {
-            path: style.path.clone(),
-            weight: 1.0,
-        }],
-        ..base.clone()
-    };
-    (super::Job::Stylize(spec), vec![content, style])
 }
 
 /// The checked inputs of `spec` (content, then its styles, named by `names`),
