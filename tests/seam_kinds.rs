@@ -232,3 +232,62 @@ fn a_texture_of_a_painting_over_the_pixel_limit_is_refused_with_one_sentence() {
     assert_eq!(compose_enqueue(&s, &c).unwrap(), "queued run 2");
     assert!(!out.exists());
 }
+
+#[test]
+fn a_training_on_an_empty_dataset_is_refused_with_one_sentence_by_every_front_end() {
+    let s = setup();
+    let empty = s.dir.join("no-photos");
+    std::fs::create_dir_all(&empty).unwrap();
+    let want = format!(
+        "invalid dataset: {}: no images found (0 other files skipped); fill it with `make dataset` or point --dataset at a folder of photos",
+        empty.display()
+    );
+    let cli = error_of(
+        cmd(&s)
+            .arg("train")
+            .arg(&s.small)
+            .args(["--iterations", "1", "-o", "mine", "--dataset"])
+            .arg(&empty),
+    );
+    assert_eq!(cli, want, "atelier train");
+    let queue = error_of(
+        cmd(&s)
+            .args(["queue", "add", "train"])
+            .arg(&s.small)
+            .args(["--iterations", "1", "--dataset"])
+            .arg(&empty),
+    );
+    assert_eq!(queue, want, "queue add train");
+    let mut c = compose(&s, Kind::Train, &s.small, 32);
+    c.train.dataset = empty.clone();
+    c.train.iterations = 1;
+    assert_eq!(compose_enqueue(&s, &c).unwrap_err(), want, "Compose");
+    assert!(queue_is_empty(&s));
+    assert!(!s.data.join("models/mine.safetensors").exists());
+}
+
+#[test]
+fn a_training_on_a_painting_over_the_configs_pixel_limit_is_refused() {
+    let s = setup();
+    let photos = s.dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    write_pattern(&photos.join("a.png"), 40, 40);
+    let want = over_limit(&s.large);
+    let cli = error_of(
+        cmd(&s)
+            .arg("train")
+            .arg(&s.large)
+            .args(["--iterations", "1", "-o", "mine", "--dataset"])
+            .arg(&photos),
+    );
+    assert_eq!(cli, want, "atelier train");
+    let queue = error_of(
+        cmd(&s)
+            .args(["queue", "add", "train"])
+            .arg(&s.large)
+            .args(["--iterations", "1", "--dataset"])
+            .arg(&photos),
+    );
+    assert_eq!(queue, want, "queue add train");
+    assert!(queue_is_empty(&s));
+}

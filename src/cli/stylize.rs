@@ -716,21 +716,19 @@ pub struct StylizeAdd {
     pub place: super::queue::Placement,
 }
 
-pub(super) fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
-    // Options of `stylize` that a queued run would otherwise silently ignore:
-    // the worker writes into the run's folder and has its own settings.
-    let r = &a.run;
+/// Refuses the options of a one-shot run that a queued run would otherwise
+/// silently ignore (`common`'s and the `more` given): the worker writes
+/// into the run's folder and has its own settings.
+pub(super) fn refuse_unqueued(common: &CommonArgs, more: &[(bool, &str)]) -> Result<()> {
     let ignored: Vec<&str> = [
-        (r.common.output.is_some(), "-o"),
-        (r.summary_json.is_some(), "--summary-json"),
-        (r.dry_run, "--dry-run"),
-        (r.threads.is_some(), "--threads"),
-        (r.common.log_every.is_some(), "--log-every"),
-        (r.common.save_every.is_some(), "--save-every"),
-        (r.common.force, "--force"),
+        (common.output.is_some(), "-o"),
+        (common.log_every.is_some(), "--log-every"),
+        (common.save_every.is_some(), "--save-every"),
+        (common.force, "--force"),
     ]
-    .into_iter()
-    .filter_map(|(given, name)| given.then_some(name))
+    .iter()
+    .chain(more)
+    .filter_map(|&(given, name)| given.then_some(name))
     .collect();
     if !ignored.is_empty() {
         anyhow::bail!(
@@ -738,6 +736,19 @@ pub(super) fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
             ignored.join(", ")
         );
     }
+    Ok(())
+}
+
+pub(super) fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let r = &a.run;
+    refuse_unqueued(
+        &r.common,
+        &[
+            (r.summary_json.is_some(), "--summary-json"),
+            (r.dry_run, "--dry-run"),
+            (r.threads.is_some(), "--threads"),
+        ],
+    )?;
     let (kind, gpu) = super::queue::device_request(a.run.common.device.as_deref(), c)?;
     // Checked now, so a bad file fails here rather than in the worker; its
     // paths are stored absolute.

@@ -33,32 +33,21 @@ pub struct TextureArgs {
     pub preset: Option<String>,
 }
 
-/// What a texture is made of, as `texture` and `queue add texture` take it.
-pub struct TextureChoice<'a> {
-    /// The painting; the config's `[stylize] style` when `None`.
-    pub style: Option<&'a str>,
-    pub size: Option<u32>,
-    pub steps: Option<usize>,
-    pub seed: Option<u64>,
-    pub square: bool,
-    pub preset: Option<&'a str>,
-}
-
-/// The texture builder's request for `t`, on the preset's (or `[run]`'s)
+/// The texture builder's request for `t`, on its preset's (or `[run]`'s)
 /// parameters for a GPU or a CPU.
-pub fn request(t: &TextureChoice, c: &Config, gpu: bool) -> Result<build::Request> {
-    let mut params = c.kind_spec(texture::KIND, t.preset, gpu)?;
-    if let Some(n) = t.size {
+pub fn request(t: &TextureArgs, c: &Config, gpu: bool) -> Result<build::Request> {
+    let mut params = c.kind_spec(texture::KIND, t.preset.as_deref(), gpu)?;
+    if let Some(n) = t.common.size {
         params.size = n;
     }
-    if let Some(n) = t.steps {
+    if let Some(n) = t.common.steps {
         params.steps = n;
     }
-    if let Some(n) = t.seed {
+    if let Some(n) = t.common.seed {
         params.seed = n;
     }
     let styles = Library::open(&resolve(&c.paths.styles)).ok();
-    let query = t.style.unwrap_or(&c.stylize.style);
+    let query = t.style.as_deref().unwrap_or(&c.stylize.style);
     Ok(build::Request {
         painting: Painting::named(query, styles.as_ref())?,
         square: t.square,
@@ -68,15 +57,7 @@ pub fn request(t: &TextureChoice, c: &Config, gpu: bool) -> Result<build::Reques
 
 pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
     let device = parse_device(a.common.device.as_deref().unwrap_or(&c.stylize.device))?;
-    let choice = TextureChoice {
-        style: a.style.as_deref(),
-        size: a.common.size,
-        steps: a.common.steps,
-        seed: a.common.seed,
-        square: a.square,
-        preset: a.preset.as_deref(),
-    };
-    let req = request(&choice, c, device.is_cuda())?;
+    let req = request(&a, c, device.is_cuda())?;
     // The painting checked as a queued texture's is (the same sentences).
     build::build(&req, &c.limits())?;
     let t = req.spec(&c.limits())?;
@@ -113,56 +94,33 @@ pub fn run(a: TextureArgs, c: &Config) -> Result<i32> {
     optimise_and_save(&vgg, &t.gatys, &canvas, &[style], device, &finish)
 }
 
-/// `queue add texture`: a texture, queued.
+/// `queue add texture`: a texture, queued (the options of `texture` that
+/// shape it).
 #[derive(Args, Debug)]
 pub struct TextureAdd {
-    /// Style image: a path or a bundled painting's name.
-    pub style: String,
-    /// Longer side of the texture in px (default: the device's size).
-    #[arg(long)]
-    pub size: Option<u32>,
-    /// Optimiser iterations (default: the device's steps).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Seed of the starting noise.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// A square SIZE×SIZE texture instead of the style's aspect.
-    #[arg(long)]
-    pub square: bool,
-    /// A `[presets.NAME]` table for the other parameters.
-    #[arg(long)]
-    pub preset: Option<String>,
-    /// cpu or cuda: only a worker on that kind of device takes the run
-    /// (auto, the default: any worker).
-    #[arg(long, value_parser = super::choices::device_arg)]
-    pub device: Option<String>,
+    #[command(flatten)]
+    pub run: TextureArgs,
     #[command(flatten)]
     pub place: super::queue::Placement,
 }
 
 pub(super) fn add(a: TextureAdd, store: &mut Store, c: &Config) -> Result<i32> {
-    let (kind, gpu) = super::queue::device_request(a.device.as_deref(), c)?;
+    let r = &a.run;
+    super::stylize::refuse_unqueued(&r.common, &[])?;
+    let (kind, gpu) = super::queue::device_request(r.common.device.as_deref(), c)?;
     // A preset's size or steps are given values too.
     let preset_sets = |key: &str| {
-        a.preset
+        r.preset
             .as_ref()
             .and_then(|p| c.presets.get(p))
             .is_some_and(|t| t.contains_key(key))
     };
+    // What was not given is the worker's device's to choose.
     let defaults = DeviceDefaults {
-        size: a.size.is_none() && !preset_sets("size"),
-        steps: a.steps.is_none() && !preset_sets("steps"),
+        size: r.common.size.is_none() && !preset_sets("size"),
+        steps: r.common.steps.is_none() && !preset_sets("steps"),
     };
-    let choice = TextureChoice {
-        style: Some(&a.style),
-        size: a.size,
-        steps: a.steps,
-        seed: a.seed,
-        square: a.square,
-        preset: a.preset.as_deref(),
-    };
-    let req = request(&choice, c, gpu)?;
+    let req = request(r, c, gpu)?;
     let (job, inputs) = build::build(&req, &c.limits())?.job();
     let id = store.add_job_on(&job, &inputs, a.place.priority, kind, defaults)?;
     super::queue::report(store, id, a.place.json)

@@ -531,18 +531,24 @@ impl ComposeState {
         self.styles
             .iter()
             .map(|m| {
-                let spec = train::Spec {
+                let req = train::build::Request {
+                    paintings: vec![stylize::build::Painting {
+                        path: m.item.path.clone(),
+                        weight: 1.0,
+                        name: m.item.name.clone(),
+                    }],
+                    multi: false,
+                    network: train::build::Network::Transformer,
+                    extend: None,
                     name: m.item.name.clone(),
-                    train: TrainSpec {
-                        style: m.item.path.clone(),
+                    options: TrainSpec {
                         dataset: crate::config::resolve(&self.train.dataset),
                         ..self.train.clone()
                     },
                     sample_every: 1,
                 };
-                spec.validate().map_err(|e| e.to_string())?;
                 Ok(NewRun {
-                    job: Job::Train(spec),
+                    job: Job::Train(req.spec().map_err(|e| e.to_string())?),
                     content_name: None,
                     style_names: vec![m.item.name.clone()],
                 })
