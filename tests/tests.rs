@@ -35,6 +35,7 @@ mod reliab;
 mod run_views;
 mod safety;
 mod score;
+mod seam_kinds;
 mod store_contract;
 mod store_pg;
 mod store_pg_blobs;

@@ -224,3 +224,46 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `queue add analogy`: an analogy, queued.
+#[derive(Args, Debug)]
+pub struct AnalogyAdd {
+    /// A: the image whose structure A′ keeps (a path or a bundled name).
+    pub a: String,
+    /// B′: the image whose appearance A′ takes (a path or a bundled name).
+    pub b_prime: String,
+    /// Longer side of both working images in px (default 224).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// How much of its own structure each side keeps: 1 to 3 (default 2).
+    #[arg(long, value_name = "1|2|3")]
+    pub weight_level: Option<u8>,
+    /// L-BFGS iterations of each reconstruction (default 100).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<usize>,
+    /// Skip the reconstruction optimisation (much faster on a CPU).
+    #[arg(long)]
+    pub fast: bool,
+    /// Seed of PatchMatch's random search (default: the config's [run] seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+pub(super) fn add(a: AnalogyAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    let options = Options {
+        size: a.size,
+        weight_level: a.weight_level,
+        iterations: a.iterations,
+        fast: a.fast,
+        seed: a.seed,
+    };
+    let (built, _) = build_typed(&a.a, &a.b_prime, options, false, c)?;
+    let id = store.add_job(
+        &crate::jobs::Job::Analogy(built.spec),
+        &built.inputs,
+        a.place.priority,
+    )?;
+    super::queue::report(store, id, a.place.json)
+}

@@ -30,6 +30,8 @@ use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
 use crate::jobs::apply::run::{keep_photo_outside, masks_for};
 use crate::jobs::apply::{from_queries, Built, Libraries, StyleChoice};
+use crate::jobs::stylize::build::Painting;
+use crate::jobs::train::build::{self as train_build, Network};
 use crate::jobs::train::run::run as train_job;
 use crate::queue::Status;
 
@@ -300,9 +302,8 @@ pub struct TrainStyles {
 
 /// What [`TrainStyles`] resolved to.
 pub struct ChosenStyles {
-    pub paths: Vec<PathBuf>,
-    /// The style names (bundled names, else stems).
-    pub names: Vec<String>,
+    /// The paintings, named by the library (else their stems).
+    pub paintings: Vec<Painting>,
     pub multi: bool,
     /// The model extended: its path and what it says of itself.
     pub extend: Option<(PathBuf, ModelInfo)>,
@@ -317,46 +318,37 @@ impl TrainStyles {
             Some(s) => vec![s],
             None => self.styles.iter().collect(),
         };
-        let (mut paths, mut names) = (Vec::new(), Vec::new());
+        let mut paintings = Vec::new();
         for q in queries {
             let p = resolve_image(q, lib.as_ref())?;
             let p = std::fs::canonicalize(&p).unwrap_or(p);
-            names.push(
-                lib.as_ref()
-                    .and_then(|l| {
-                        l.entries()
-                            .iter()
-                            .find(|e| std::fs::canonicalize(l.path_of(e)).is_ok_and(|x| x == p))
-                            .map(|e| e.name.clone())
-                    })
-                    .unwrap_or_else(|| stem(&p)),
-            );
-            paths.push(p);
+            let name = lib
+                .as_ref()
+                .and_then(|l| {
+                    l.entries()
+                        .iter()
+                        .find(|e| std::fs::canonicalize(l.path_of(e)).is_ok_and(|x| x == p))
+                        .map(|e| e.name.clone())
+                })
+                .unwrap_or_else(|| stem(&p));
+            paintings.push(Painting {
+                path: p,
+                weight: 1.0,
+                name,
+            });
         }
         let extend = match &self.extend {
             Some(m) => {
                 let e = models.find(m)?;
-                let info = read_info(&e.path)?;
-                if !matches!(info.arch.norm, Norm::Conditional { .. }) {
-                    bail!(
-                        "invalid extend: '{}' is {}; --extend adds styles to a multi-style (CIN) model",
-                        e.name,
-                        if info.arch.norm.is_msg() { "an MSG-Net" } else { "a single-style model" }
-                    );
-                }
                 let path = std::fs::canonicalize(&e.path).unwrap_or(e.path.clone());
-                Some((path, info))
+                Some((path, read_info(&e.path)?))
             }
             None => None,
         };
-        let default_name = match (&extend, names.len()) {
-            (Some((p, _)), _) => format!("{}-{}", stem(p), names.join("-")),
-            (None, 1) => names[0].clone(),
-            (None, n) => format!("{}-and-{}-more", names[0], n - 1),
-        };
+        let default_name =
+            train_build::default_name(&paintings, extend.as_ref().map(|(p, _)| p.as_path()));
         Ok(ChosenStyles {
-            paths,
-            names,
+            paintings,
             multi: self.style.is_none(),
             extend,
             default_name,
@@ -365,31 +357,30 @@ impl TrainStyles {
 }
 
 impl TrainOptions {
-    /// The training spec for the chosen styles (checked by the caller).
-    pub fn spec_for(&self, chosen: &ChosenStyles) -> Result<TrainSpec> {
-        let mut spec = self.spec(chosen.paths[0].clone())?;
-        spec.more_styles = chosen.paths[1..].to_vec();
-        spec.style_names = chosen.names.clone();
-        if chosen.multi {
-            if spec.arch.norm != Norm::Instance {
-                bail!("invalid norm: a multi-style network uses conditional instance norm; drop --norm");
-            }
-            let old = chosen.extend.as_ref().map_or(0, |(_, i)| i.styles.len());
-            spec.arch.norm = Norm::Conditional {
-                styles: old + chosen.paths.len(),
-            };
+    /// What the train builder is asked for: `chosen` trained into `network`
+    /// named `name` with these settings.
+    pub fn request(
+        &self,
+        chosen: &ChosenStyles,
+        name: String,
+        network: Network,
+        sample_every: u64,
+    ) -> train_build::Request {
+        train_build::Request {
+            paintings: chosen.paintings.clone(),
+            multi: chosen.multi,
+            network,
+            extend: chosen.extend.as_ref().map(|(p, _)| p.clone()),
+            name,
+            options: self.spec(chosen.paintings[0].path.clone()),
+            sample_every,
         }
-        if let Some((p, info)) = &chosen.extend {
-            spec.arch.width = info.arch.width;
-            spec.extend = Some(p.clone());
-        }
-        Ok(spec)
     }
 
-    /// The training spec for `style` (checked by the caller).
-    pub fn spec(&self, style: PathBuf) -> Result<TrainSpec> {
+    /// The training settings, for `style` (checked by the caller).
+    pub fn spec(&self, style: PathBuf) -> TrainSpec {
         let norm = self.norm;
-        Ok(TrainSpec {
+        TrainSpec {
             more_styles: Vec::new(),
             extend: None,
             style_names: Vec::new(),
@@ -413,7 +404,7 @@ impl TrainOptions {
             checkpoint_every: self.checkpoint_every,
             preview_every: self.preview_every,
             preview: self.preview.clone(),
-        })
+        }
     }
 }
 
@@ -509,19 +500,16 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let tag = stem(&out);
     let lock = TrainLock::take(&work, &tag)?;
     lock.clean_partials(&work);
-    let mut spec = a.options.spec_for(&chosen)?;
-    if msg {
-        if chosen.extend.is_some() {
-            bail!("invalid extend: an MSG-Net is not extended (it takes any style image when applied)");
-        }
-        if spec.arch.norm != Norm::Instance && !chosen.multi {
-            bail!("invalid norm: an MSG-Net uses instance norm; drop --norm");
-        }
-        spec.arch.norm = Norm::Inspiration {
-            styles: chosen.paths.len(),
-        };
-    }
-    spec.validate()?;
+    let network = if msg {
+        Network::Msg
+    } else {
+        Network::Transformer
+    };
+    let req = a.options.request(&chosen, tag.clone(), network, 1);
+    // Every file checked as a queued training's are (the same sentences);
+    // the training itself reads them as the user named them.
+    train_build::build(&req, &c.limits())?;
+    let spec = req.spec()?.train;
     let mut checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
     let resume = if a.resume {
         if !checkpoint.exists() {
@@ -559,7 +547,12 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     if chosen.multi {
         println!(
             "styles: {}{}",
-            chosen.names.join(", "),
+            chosen
+                .paintings
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             match &chosen.extend {
                 Some((p, i)) => format!(
                     " (added to the {} of {}, which stay as they are)",
@@ -888,4 +881,84 @@ fn rules_using(path: &Path, lib: &ModelLibrary, c: &Config) -> Vec<String> {
         })
         .map(|w| w.name())
         .collect()
+}
+
+/// The model library a worker on this data directory sees.
+pub fn model_library(store: &crate::queue::Store) -> ModelLibrary {
+    ModelLibrary::new(
+        resolve(Path::new("models")),
+        store.data_dir().join("models"),
+    )
+}
+
+/// `queue add train`: a training, queued.
+#[derive(Args, Debug)]
+pub struct TrainAdd {
+    #[command(flatten)]
+    pub styles: TrainStyles,
+    /// The trained model's name in your models (default: the style's name);
+    /// a name already taken is refused.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub options: TrainOptions,
+    /// Record the losses and images/s every N iterations.
+    #[arg(long, default_value_t = 1)]
+    pub sample_every: u64,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+/// `queue add apply`: an apply, queued.
+#[derive(Args, Debug)]
+pub struct ApplyAdd {
+    /// A model name (`atelier models ls`) or a model file.
+    pub model: String,
+    /// Content photos (paths or names of bundled contents).
+    #[arg(required = true)]
+    pub contents: Vec<String>,
+    /// Resize each photo so its longer side is N px first (default: as it is).
+    #[arg(long, value_name = "N")]
+    pub size: Option<u32>,
+    /// A multi-style model's style by name or index, or an adain/wct model's
+    /// painting (a path or a library name), with an optional weight; repeat
+    /// to mix (as `atelier apply --style`).
+    #[arg(long = "style", value_name = "STYLE[:W]")]
+    pub styles: Vec<String>,
+    #[command(flatten)]
+    pub arbitrary: super::arbitrary::ArbApplyArgs,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+pub(super) fn add_train(a: TrainAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    let models = model_library(store);
+    let chosen = a.styles.resolve(c, &models)?;
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| chosen.default_name.clone());
+    // Refused now rather than after hours of training.
+    models.new_user_path(&name)?;
+    let req = a
+        .options
+        .request(&chosen, name, Network::Transformer, a.sample_every);
+    let (job, inputs) = train_build::build(&req, &c.limits())?.job();
+    let id = store.add_job(&job, &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}
+
+pub(super) fn add_apply(a: ApplyAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    let models = model_library(store);
+    let built = build_apply(
+        &a.model,
+        &a.contents,
+        a.size,
+        a.arbitrary.choice(&a.styles),
+        &models,
+        c,
+    )?;
+    let (job, inputs) = a.arbitrary.masked(built)?.job();
+    let id = store.add_job(&job, &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
 }

@@ -8,7 +8,6 @@ mod completions;
 mod fast;
 mod library;
 mod queue;
-mod queue_kinds;
 mod runs;
 mod score;
 mod store;
@@ -26,6 +25,42 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+
+/// The job kinds `queue add` takes: each kind's arguments and how it is
+/// queued live beside its command (`<kind>.rs`).
+#[derive(Subcommand, Debug)]
+pub enum AddKind {
+    /// A style transfer (the default kind).
+    Stylize(Box<stylize::StylizeAdd>),
+    /// A texture synthesised from a style image alone.
+    Texture(texture::TextureAdd),
+    /// Training a fast-style model for a style (saved to your models).
+    Train(Box<fast::TrainAdd>),
+    /// A fast-style model applied to one or many photos.
+    Apply(fast::ApplyAdd),
+    /// A Deep Image Analogy of A (structure) and B′ (appearance).
+    Analogy(analogy::AnalogyAdd),
+    /// A video (or a folder of frames) stylized frame by frame: its frames
+    /// and video.mp4 go into the run's folder.
+    #[command(
+        mut_arg("content", |a| a.hide(true)),
+        mut_arg("style", |a| a.hide(true))
+    )]
+    Video(Box<video::VideoAdd>),
+}
+
+impl AddKind {
+    fn add(self, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+        match self {
+            AddKind::Stylize(a) => stylize::add(*a, store, c),
+            AddKind::Texture(a) => texture::add(a, store, c),
+            AddKind::Train(a) => fast::add_train(*a, store, c),
+            AddKind::Apply(a) => fast::add_apply(a, store, c),
+            AddKind::Analogy(a) => analogy::add(a, store, c),
+            AddKind::Video(a) => video::add(*a, store, c),
+        }
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(

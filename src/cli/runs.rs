@@ -9,7 +9,9 @@ use clap::Subcommand;
 use super::table::Table;
 use crate::config::Config;
 use crate::engine::gatys::spec::RunSpec;
-use crate::jobs::{Outcome, Role};
+use crate::engine::infra::library::Library;
+use crate::jobs::stylize::build::Painting;
+use crate::jobs::{stylize, texture, Job, Outcome, Role};
 use crate::queue::run::format_time;
 use crate::queue::{Filter, Run, Status, Store};
 
@@ -138,9 +140,36 @@ pub fn run(cmd: RunsCmd, store: &mut Store, c: &Config) -> Result<i32> {
                 .job()
                 .cloned()
                 .with_context(|| format!("run {id} is of a kind this atelier cannot run"))?;
-            let inputs = if let Some(spec) = job.gatys_mut() {
-                *spec = apply_sets(spec, &set)?;
-                rerun_inputs(spec, &r.inputs)?
+            // `--set pixel_limit=…` is the limit the re-run is built within.
+            let limits = |spec: &RunSpec| crate::jobs::Limits {
+                pixel_limit: spec.pixel_limit,
+                ..c.limits()
+            };
+            let inputs = if let Job::Stylize(spec) = &mut job {
+                let params = apply_sets(spec, &set)?;
+                let req = stylize::build::Request {
+                    content_name: old_name(&r.inputs, Role::Content, 0, &params.content),
+                    content: params.content.clone(),
+                    paintings: rerun_paintings(&params, &r.inputs),
+                    params,
+                };
+                let built = stylize::build::build(&req, &limits(&req.params))?;
+                *spec = built.spec;
+                built.inputs
+            } else if let Job::Texture(t) = &mut job {
+                let params = apply_sets(&t.gatys, &set)?;
+                let painting = rerun_paintings(&params, &r.inputs)
+                    .into_iter()
+                    .next()
+                    .context("a texture needs a style")?;
+                let req = texture::build::Request {
+                    painting,
+                    square: t.square,
+                    params,
+                };
+                let built = texture::build::build(&req, &limits(&req.params))?;
+                *t = built.spec;
+                built.inputs
             } else if !set.is_empty() {
                 bail!("--set: run {id} ({}) has no run parameters", r.kind());
             } else {
@@ -279,45 +308,32 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
     }
 }
 
-/// The inputs of a re-run, checked and hashed again now: the files the spec
-/// names (a `--set content=…` is recorded under its own name and sha256, a
-/// missing file refused at once); an unchanged path keeps its library name.
-fn rerun_inputs(
-    spec: &mut RunSpec,
-    old: &[crate::queue::Input],
-) -> Result<Vec<crate::queue::Input>> {
-    let name = |role: Role, nth: usize, path: &Path| {
-        old.iter()
-            .filter(|i| i.role == role)
-            .nth(nth)
-            .filter(|i| std::fs::canonicalize(path).ok().as_deref() == Some(i.path.as_path()))
-            .and_then(|i| i.name.clone())
-    };
-    let mut out = Vec::new();
-    if old.iter().any(|i| i.role == Role::Content) {
-        let i = crate::queue::Input::checked(
-            Role::Content,
-            name(Role::Content, 0, &spec.content),
-            &spec.content,
-            spec.pixel_limit,
-        )
-        .with_context(|| format!("--set: content {}", spec.content.display()))?;
-        spec.content = i.path.clone();
-        out.push(i);
-    }
-    let limit = spec.pixel_limit;
-    for (n, s) in spec.styles.iter_mut().enumerate() {
-        let i = crate::queue::Input::checked(
-            Role::Style,
-            name(Role::Style, n, &s.path),
-            &s.path,
-            limit,
-        )
-        .with_context(|| format!("--set: style {}", s.path.display()))?;
-        s.path = i.path.clone();
-        out.push(i);
-    }
-    Ok(out)
+/// The library name the old run's `nth` input of `role` had, if `path` is
+/// still that file (an input changed by `--set` is named afresh).
+fn old_name(old: &[crate::queue::Input], role: Role, nth: usize, path: &Path) -> Option<String> {
+    old.iter()
+        .filter(|i| i.role == role)
+        .nth(nth)
+        .filter(|i| std::fs::canonicalize(path).ok().as_deref() == Some(i.path.as_path()))
+        .and_then(|i| i.name.clone())
+}
+
+/// The paintings of a re-run's `spec`, named as the old run named them.
+fn rerun_paintings(spec: &RunSpec, old: &[crate::queue::Input]) -> Vec<Painting> {
+    spec.styles
+        .iter()
+        .enumerate()
+        .map(|(n, s)| Painting {
+            name: old_name(old, Role::Style, n, &s.path)
+                .or_else(|| {
+                    let abs = std::fs::canonicalize(&s.path).ok()?;
+                    Library::name_of_file(&abs)
+                })
+                .unwrap_or_else(|| stylize::stem(&s.path)),
+            path: s.path.clone(),
+            weight: s.weight,
+        })
+        .collect()
 }
 
 /// Applies `key=value` edits to a spec, through its JSON form, so every field

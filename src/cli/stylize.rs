@@ -15,9 +15,7 @@ use super::EXIT_CANCELLED;
 use crate::config::{resolve, Config};
 use crate::engine::gatys::guides::MaskMode;
 use crate::engine::gatys::mrf::StyleLoss;
-use crate::engine::gatys::spec::{
-    parse_layers, Init, LayerWeight, OptimizerKind, RunSpec, StyleRef,
-};
+use crate::engine::gatys::spec::{parse_layers, Init, LayerWeight, OptimizerKind, RunSpec};
 use crate::engine::gatys::transfer::{Event, Flow, Progress, Sink};
 use crate::engine::infra::device::{device_name, parse_device};
 use crate::engine::infra::image_io::{
@@ -33,7 +31,10 @@ use crate::engine::nets::vgg::Vgg19;
 use crate::engine::nets::vgg::{Padding, Pooling};
 use crate::engine::nets::weights::Weights;
 use crate::engine::Error;
+use crate::jobs::stylize::build;
 use crate::jobs::stylize::run as stylize_job;
+use crate::queue::run::DeviceDefaults;
+use crate::queue::Store;
 
 /// The options `stylize` and `texture` share: where the output goes, its size,
 /// the optimisation's length, seed and device, and what it reports.
@@ -188,18 +189,11 @@ fn layers(s: &Option<String>, default: &[LayerWeight]) -> Result<Vec<LayerWeight
     }
 }
 
-/// Builds and validates the run spec from the arguments and the config.
-fn build_spec(
-    a: &StylizeArgs,
-    c: &Config,
-    gpu: bool,
-    content: PathBuf,
-    styles: Vec<StyleRef>,
-) -> Result<RunSpec, Error> {
+/// The run parameters of the arguments over the config (`[run]`, the
+/// device's size and steps); the stylize builder checks them.
+fn params_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<RunSpec, Error> {
     let d = if gpu { c.gpu } else { c.cpu };
     let mut spec = RunSpec {
-        content,
-        styles,
         size: a.common.size.unwrap_or(d.size),
         steps: a.common.steps.unwrap_or(d.steps),
         ..c.run.clone()
@@ -233,7 +227,6 @@ fn build_spec(
     spec.stop_when_flat = a.stop_when_flat.or(spec.stop_when_flat);
     spec.flat_window = a.window.unwrap_or(spec.flat_window);
     a.masks.apply(&mut spec);
-    spec.validate()?;
     Ok(spec)
 }
 
@@ -319,10 +312,10 @@ pub(super) fn check_side_outputs(
     Ok(())
 }
 
-/// Resolves CONTENT and STYLE (paths or library names) and builds the
-/// validated spec from the arguments and config; also returns the style's
-/// short name for output file names.
-pub fn spec_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<(RunSpec, String), Error> {
+/// What the stylize builder is asked for: CONTENT and STYLE (paths or
+/// library names, the config's `[stylize]` ones when left out) and the run
+/// parameters of the arguments.
+pub fn request_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<build::Request, Error> {
     let contents = Library::open(&resolve(&c.paths.contents)).ok();
     let styles = Library::open(&resolve(&c.paths.styles)).ok();
     let content_q = a
@@ -340,23 +333,24 @@ pub fn spec_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<(RunSpec
         (None, true) => vec![c.stylize.style.clone()],
         (None, false) => a.style_flags.clone(),
     };
-    let content_path = resolve_image(&content_q, contents.as_ref())?;
-    let mut style_refs = Vec::new();
-    let mut style_names = Vec::new();
-    for q in &style_qs {
-        let (name, weight) = StyleRef::split(q)?;
-        let path = resolve_image(name, styles.as_ref())?;
-        style_names.push(
-            styles
-                .as_ref()
-                .and_then(|l| l.entries().iter().find(|e| l.path_of(e) == path))
-                .map(|e| e.name.clone())
-                .unwrap_or_else(|| stem(&path)),
-        );
-        style_refs.push(StyleRef { path, weight });
-    }
-    let spec = build_spec(a, c, gpu, content_path, style_refs)?;
-    Ok((spec, style_names.join("+")))
+    let content = resolve_image(&content_q, contents.as_ref())?;
+    let paintings = style_qs
+        .iter()
+        .map(|q| build::Painting::find(q, styles.as_ref()))
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(build::Request {
+        content_name: Some(stem(&content)),
+        content,
+        paintings,
+        params: params_from_args(a, c, gpu)?,
+    })
+}
+
+/// The checked spec of the arguments (no file read) and the styles' short
+/// name for output file names.
+pub fn spec_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<(RunSpec, String), Error> {
+    let req = request_from_args(a, c, gpu)?;
+    Ok((req.spec(&c.limits())?, req.style_names().join("+")))
 }
 
 pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
@@ -367,7 +361,12 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let device = parse_device(a.common.device.as_deref().unwrap_or(&c.stylize.device))?;
     let gpu = device.is_cuda();
 
-    let (spec, style_name) = spec_from_args(&a, c, gpu)?;
+    let req = request_from_args(&a, c, gpu)?;
+    // Every file checked as a queued run's are (the same sentences); the
+    // run itself reads them as the user named them.
+    build::build(&req, &c.limits())?;
+    let spec = req.spec(&c.limits())?;
+    let style_name = req.style_names().join("+");
     let content_path = spec.content.clone();
     let inputs: Vec<&Path> = std::iter::once(content_path.as_path())
         .chain(spec.styles.iter().map(|s| s.path.as_path()))
@@ -706,4 +705,60 @@ impl CliObserver<'_> {
             Flow::Continue
         }
     }
+}
+
+/// `queue add [stylize]`: a stylize run, queued.
+#[derive(Args, Debug)]
+pub struct StylizeAdd {
+    #[command(flatten)]
+    pub run: StylizeArgs,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+/// Refuses the options of a one-shot run that a queued run would otherwise
+/// silently ignore (`common`'s and the `more` given): the worker writes
+/// into the run's folder and has its own settings.
+pub(super) fn refuse_unqueued(common: &CommonArgs, more: &[(bool, &str)]) -> Result<()> {
+    let ignored: Vec<&str> = [
+        (common.output.is_some(), "-o"),
+        (common.log_every.is_some(), "--log-every"),
+        (common.save_every.is_some(), "--save-every"),
+        (common.force, "--force"),
+    ]
+    .iter()
+    .chain(more)
+    .filter_map(|&(given, name)| given.then_some(name))
+    .collect();
+    if !ignored.is_empty() {
+        anyhow::bail!(
+            "queue add does not take {}: a queued run writes into its own folder (`atelier runs export` copies it out) and the worker sets loss lines and snapshots (`worker --log-every`, `[worker] snapshot_every`); `atelier stylize --dry-run` shows a plan",
+            ignored.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
+    let r = &a.run;
+    refuse_unqueued(
+        &r.common,
+        &[
+            (r.summary_json.is_some(), "--summary-json"),
+            (r.dry_run, "--dry-run"),
+            (r.threads.is_some(), "--threads"),
+        ],
+    )?;
+    let (kind, gpu) = super::queue::device_request(a.run.common.device.as_deref(), c)?;
+    // Checked now, so a bad file fails here rather than in the worker; its
+    // paths are stored absolute.
+    let req = request_from_args(&a.run, c, gpu)?;
+    let (job, inputs) = build::build(&req, &c.limits())?.job();
+    // What was not given is the worker's device's to choose.
+    let defaults = DeviceDefaults {
+        size: a.run.common.size.is_none(),
+        steps: a.run.common.steps.is_none(),
+    };
+    let id = store.add_job_on(&job, &inputs, a.place.priority, kind, defaults)?;
+    super::queue::report(store, id, a.place.json)
 }

@@ -372,3 +372,30 @@ fn move_frames(work: tempfile::TempDir, out: &Path) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// `queue add video`: a video, queued.
+#[derive(Args, Debug)]
+pub struct VideoAdd {
+    #[command(flatten)]
+    pub video: VideoArgs,
+    #[command(flatten)]
+    pub place: super::queue::Placement,
+}
+
+pub(super) fn add(mut a: VideoAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    anyhow::ensure!(
+        a.video.gatys.common.output.is_none(),
+        "a queued video is written into its run folder (video.mp4): drop -o"
+    );
+    let data_dir = store.data_dir().to_path_buf();
+    let (built, _) = build_video(
+        &mut a.video,
+        Some(crate::jobs::video::build::QUEUED_CONTAINER.into()),
+        false,
+        c,
+        Some(&data_dir),
+    )?;
+    let (job, inputs) = built.job();
+    let id = store.add_job(&job, &inputs, a.place.priority)?;
+    super::queue::report(store, id, a.place.json)
+}

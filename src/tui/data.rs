@@ -363,22 +363,30 @@ fn execute(store: &mut Store, cmd: Command) -> Option<String> {
             .delete(id)
             .map(|_| format!("deleted run {id}"))
             .map_err(|e| e.to_string()),
-        Command::Rerun(id) => store
-            .get(id)
-            .and_then(|r| match r.job() {
-                Some(job) => store.add_job(job, &r.inputs, r.priority),
-                None => Err(crate::queue::StoreError::Spec(format!(
-                    "run {id} is of kind '{}', which this atelier cannot run",
-                    r.kind()
-                ))),
-            })
-            .map(|n| format!("queued run {n} (a re-run of {id})"))
-            .map_err(|e| e.to_string()),
+        Command::Rerun(id) => rerun(store, id),
     };
     Some(match result {
         Ok(m) => m,
         Err(e) => format!("error: {e}"),
     })
+}
+
+/// A re-run of run `id`, its inputs checked and hashed again by its kind
+/// (a file may have changed since), as `atelier runs rerun` does.
+fn rerun(store: &mut Store, id: i64) -> Result<String, String> {
+    let r = store.get(id).map_err(|e| e.to_string())?;
+    let Some(job) = r.job() else {
+        return Err(format!(
+            "run spec: run {id} is of kind '{}', which this atelier cannot run",
+            r.kind()
+        ));
+    };
+    let mut job = job.clone();
+    let inputs = job.inputs_again(&r.inputs).map_err(|e| e.to_string())?;
+    let n = store
+        .add_job(&job, &inputs, r.priority)
+        .map_err(|e| e.to_string())?;
+    Ok(format!("queued run {n} (a re-run of {id})"))
 }
 
 /// `name`, or `name-2`, `name-3`… when a model (bundled or the user's) has it:
@@ -396,7 +404,9 @@ fn free_model_name(data_dir: &Path, name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
-fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
+/// Queues Compose's runs, each checked by its kind (files read, hashed),
+/// as `Command::Enqueue` does; the message to show, or why not.
+pub fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> {
     let mut ids = Vec::new();
     for NewRun {
         mut job,

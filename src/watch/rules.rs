@@ -11,11 +11,11 @@ use super::error::WatchError;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::gatys::spec::{RunSpec, StyleRef as RunStyleRef};
-use crate::engine::infra::image_io::load_rgb;
-use crate::engine::infra::library::{resolve_image, Library};
+use crate::engine::infra::library::Library;
 use crate::engine::infra::mask;
 use crate::engine::nets::weights::sha256_file;
 use crate::jobs::apply::{self, ModelStyles, Request, StyleChoice, Styling};
+use crate::jobs::stylize::build::{self as stylize, Painting};
 use crate::jobs::stylize::RunMasks;
 use crate::jobs::Role;
 use crate::jobs::{Input, Limits};
@@ -238,14 +238,6 @@ pub struct ModelOutput {
     pub inputs: Vec<crate::jobs::Input>,
 }
 
-/// A rule's style `s` (a path or a library name): it must decode within
-/// `pixel_limit`; its canonical path.
-fn checked_image(s: &str, library: Option<&Library>, pixel_limit: u64) -> Result<PathBuf, String> {
-    let path = resolve_image(s, library).map_err(|e| e.to_string())?;
-    load_rgb(&path, pixel_limit).map_err(|e| format!("style '{s}': {e}"))?;
-    std::fs::canonicalize(&path).map_err(|e| format!("style '{s}': {e}"))
-}
-
 /// Refuses a style listed twice: it would give the same output twice (or
 /// count twice in a mix). `entries` are the styles as written, each with
 /// what it resolved to (`None`: left for the resolver to report).
@@ -455,24 +447,23 @@ impl Rule {
         let mut refs: Vec<StyleRef> = Vec::new();
         // A model rule's `styles` are the model's, resolved above.
         let image_styles: &[String] = if model.is_some() { &[] } else { &c.styles };
+        let limits = Limits {
+            pixel_limit: spec.pixel_limit,
+            ..Limits::default()
+        };
         for s in image_styles {
-            let path = checked_image(s, library.as_ref(), spec.pixel_limit).map_err(bad)?;
-            let from_library = library.as_ref().and_then(|l| l.find(s).ok()).filter(|e| {
-                library
-                    .as_ref()
-                    .is_some_and(|l| std::fs::canonicalize(l.path_of(e)).is_ok_and(|p| p == path))
-            });
-            let style_name = match from_library {
-                Some(e) => e.name.clone(),
-                None => path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "style".into()),
-            };
+            // Found, checked and read as every front end's stylize is.
+            let painting = Painting::named(s, library.as_ref()).map_err(|e| bad(e.to_string()))?;
+            stylize_request(PathBuf::new(), &painting, &spec)
+                .spec(&limits)
+                .map_err(|e| bad(e.to_string()))?;
+            let input = painting
+                .checked(spec.pixel_limit)
+                .map_err(|e| bad(e.to_string()))?;
             refs.push(StyleRef {
-                name: style_name,
-                sha256: sha256_file(&path).map_err(|e| bad(e.to_string()))?,
-                path,
+                name: painting.name,
+                path: input.path,
+                sha256: input.sha256,
             });
         }
         let found: Vec<_> = image_styles
@@ -523,16 +514,10 @@ impl Rule {
                     .map(|_| ())
                     .map_err(bad)
             }),
-            None => match self
-                .stylize_job(
-                    Input::hashed(Role::Content, None, photo, String::new()),
-                    self.styles.clone(),
-                )
-                .0
-            {
-                crate::jobs::Job::Stylize(spec) => spec.validate().map_err(bad),
-                _ => Ok(()),
-            },
+            None => self
+                .stylize_spec(photo, &self.styles)
+                .map(|_| ())
+                .map_err(bad),
         }
     }
 
@@ -632,39 +617,87 @@ impl Rule {
                 .map(|s| s.name.as_str())
                 .collect::<Vec<_>>()
                 .join("+");
-            let (job, inputs) = self.stylize_job(content, self.styles.clone());
-            return vec![(label, job, inputs)];
+            return self
+                .stylize_job(content, self.styles.clone())
+                .map(|(job, inputs)| (label, job, inputs))
+                .into_iter()
+                .collect();
         }
         self.styles
             .iter()
-            .map(|s| {
-                let (job, inputs) = self.stylize_job(content.clone(), vec![s.clone()]);
-                (s.name.clone(), job, inputs)
+            .filter_map(|s| {
+                let (job, inputs) = self.stylize_job(content.clone(), vec![s.clone()])?;
+                Some((s.name.clone(), job, inputs))
             })
             .collect()
     }
 
-    /// The job queued for `content` with `styles` and the rule's masks,
-    /// built by the rule's kind.
+    /// The job queued for `content` with `styles` (each at weight 1) and
+    /// the rule's masks, built by the rule's kind (checked when the rule was
+    /// resolved: `None` only if that changed).
     fn stylize_job(
         &self,
-        content: crate::jobs::Input,
+        content: Input,
         styles: Vec<StyleRef>,
-    ) -> (crate::jobs::Job, Vec<crate::jobs::Input>) {
-        let styles = styles
-            .into_iter()
-            .map(|s| crate::jobs::Input::hashed(Role::Style, Some(s.name), s.path, s.sha256))
-            .collect();
+    ) -> Option<(crate::jobs::Job, Vec<Input>)> {
+        let spec = self.stylize_spec(content.path.clone(), &styles).ok()?;
+        let mut inputs = vec![content];
+        inputs.extend(
+            styles
+                .into_iter()
+                .map(|s| Input::hashed(Role::Style, Some(s.name), s.path, s.sha256)),
+        );
+        inputs.extend(self.masks.inputs());
         match self.kind {
-            RuleKind::Stylize => {
-                crate::jobs::stylize::job(&self.spec, content, styles, &self.masks)
-            }
+            RuleKind::Stylize => Some((crate::jobs::Job::Stylize(spec), inputs)),
         }
+    }
+
+    /// The stylize spec of `content` with `styles` and the rule's masks,
+    /// through the one stylize builder.
+    fn stylize_spec(
+        &self,
+        content: PathBuf,
+        styles: &[StyleRef],
+    ) -> Result<crate::jobs::stylize::Spec, crate::engine::Error> {
+        let limits = Limits {
+            pixel_limit: self.spec.pixel_limit,
+            ..Limits::default()
+        };
+        let params = RunSpec {
+            style_masks: self.masks.style.iter().map(|i| i.path.clone()).collect(),
+            content_mask: self.masks.content.as_ref().map(|i| i.path.clone()),
+            ..self.spec.clone()
+        };
+        stylize::Request {
+            content,
+            content_name: None,
+            paintings: styles
+                .iter()
+                .map(|s| Painting {
+                    path: s.path.clone(),
+                    weight: 1.0,
+                    name: s.name.clone(),
+                })
+                .collect(),
+            params,
+        }
+        .spec(&limits)
     }
 
     /// Folders inside the inbox that are never taken as input: where processed
     /// inputs go, and the output folder if the user put it inside the inbox.
     pub fn excluded(&self, dir: &Path) -> bool {
         dir.starts_with(&self.processed) || dir.starts_with(&self.output)
+    }
+}
+
+/// A stylize of `content` with one painting on the rule's parameters.
+fn stylize_request(content: PathBuf, painting: &Painting, params: &RunSpec) -> stylize::Request {
+    stylize::Request {
+        content,
+        content_name: None,
+        paintings: vec![painting.clone()],
+        params: params.clone(),
     }
 }

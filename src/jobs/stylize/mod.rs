@@ -1,6 +1,7 @@
 //! The `stylize` kind: Gatys et al. style transfer of a content image with
 //! one or more style images (the engine's [`crate::engine::gatys::transfer`]).
 
+pub mod build;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Input;
 use super::summary::{Headline, Summary};
-use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::spec::RunSpec;
 use crate::engine::gatys::transfer;
 use crate::engine::infra::image_io::load_rgb;
 use crate::engine::infra::mask::{self, check_aspect};
@@ -90,36 +91,6 @@ pub fn summary(p: &Progress) -> Summary {
         label: "total",
         value: p.losses.total,
     })
-}
-
-/// The job a drop folder (or any front end) queues for `content` with
-/// `styles` (each at weight 1), on the parameters `base` of a preset, and
-/// `masks`: the style masks in the order of the styles, then any content
-/// mask (checked and hashed already, as [`mask_inputs`] lists them); with
-/// its inputs.
-pub fn job(
-    base: &RunSpec,
-    content: Input,
-    styles: Vec<Input>,
-    masks: &RunMasks,
-) -> (super::Job, Vec<Input>) {
-    let spec = RunSpec {
-        content: content.path.clone(),
-        styles: styles
-            .iter()
-            .map(|s| StyleRef {
-                path: s.path.clone(),
-                weight: 1.0,
-            })
-            .collect(),
-        style_masks: masks.style.iter().map(|m| m.path.clone()).collect(),
-        content_mask: masks.content.as_ref().map(|m| m.path.clone()),
-        ..base.clone()
-    };
-    let mut inputs = vec![content];
-    inputs.extend(styles);
-    inputs.extend(masks.inputs());
-    (super::Job::Stylize(spec), inputs)
 }
 
 /// The masks a run carries as checked, hashed inputs (a drop-folder rule

@@ -2,6 +2,8 @@
 //! Ecker & Bethge 2015), run by the engine as a transfer with style loss only,
 //! from seeded noise, on a flat canvas ([`crate::engine::gatys::transfer::texture_spec`]).
 
+pub mod build;
+
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;

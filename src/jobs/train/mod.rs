@@ -3,6 +3,7 @@
 //! ([`crate::engine::fast::train`]); the result is a model in the user's
 //! models library under the spec's name.
 
+pub mod build;
 pub mod run;
 
 use std::collections::BTreeMap;
@@ -78,12 +79,21 @@ impl Spec {
     /// As [`Spec::inputs`], with a name for each style (in order; missing
     /// ones are `None`).
     pub fn inputs_named(&mut self, names: &[Option<String>]) -> Result<Vec<Input>, Error> {
+        self.inputs_within(names, DEFAULT_PIXEL_LIMIT)
+    }
+
+    /// As [`Spec::inputs_named`], each image decoding within `pixel_limit`.
+    pub fn inputs_within(
+        &mut self,
+        names: &[Option<String>],
+        pixel_limit: u64,
+    ) -> Result<Vec<Input>, Error> {
         let name = |i: usize| names.get(i).cloned().flatten();
-        let style = Input::checked(Role::Style, name(0), &self.train.style, DEFAULT_PIXEL_LIMIT)?;
+        let style = Input::checked(Role::Style, name(0), &self.train.style, pixel_limit)?;
         self.train.style = style.path.clone();
         let mut more = Vec::new();
         for (i, p) in self.train.more_styles.iter_mut().enumerate() {
-            let s = Input::checked(Role::Style, name(i + 1), p, DEFAULT_PIXEL_LIMIT)?;
+            let s = Input::checked(Role::Style, name(i + 1), p, pixel_limit)?;
             *p = s.path.clone();
             more.push(s);
         }
@@ -124,7 +134,7 @@ impl Spec {
             manifest,
         ));
         if let Some(p) = &self.train.preview {
-            let i = Input::checked(Role::Preview, None, p, DEFAULT_PIXEL_LIMIT)?;
+            let i = Input::checked(Role::Preview, None, p, pixel_limit)?;
             self.train.preview = Some(i.path.clone());
             out.push(i);
         }

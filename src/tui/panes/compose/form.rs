@@ -9,10 +9,10 @@ use super::params::Param;
 use super::train::DatasetChoice;
 use crate::engine::analogy::AnalogySpec;
 use crate::engine::fast::train::TrainSpec;
-use crate::engine::gatys::spec::{RunSpec, StyleRef};
+use crate::engine::gatys::spec::RunSpec;
 use crate::engine::infra::library::Library;
 use crate::engine::infra::memory::run_bytes;
-use crate::jobs::{analogy, apply, texture, train, Job, Limits};
+use crate::jobs::{analogy, apply, stylize, texture, train, Job, Limits};
 use crate::tui::data::{DeviceMemory, NewRun};
 use crate::tui::lib_item::{LibItem, ModelItem};
 
@@ -547,18 +547,24 @@ impl ComposeState {
         self.styles
             .iter()
             .map(|m| {
-                let spec = train::Spec {
+                let req = train::build::Request {
+                    paintings: vec![stylize::build::Painting {
+                        path: m.item.path.clone(),
+                        weight: 1.0,
+                        name: m.item.name.clone(),
+                    }],
+                    multi: false,
+                    network: train::build::Network::Transformer,
+                    extend: None,
                     name: m.item.name.clone(),
-                    train: TrainSpec {
-                        style: m.item.path.clone(),
+                    options: TrainSpec {
                         dataset: crate::config::resolve(&self.train.dataset),
                         ..self.train.clone()
                     },
                     sample_every: 1,
                 };
-                spec.validate().map_err(|e| e.to_string())?;
                 Ok(NewRun {
-                    job: Job::Train(spec),
+                    job: Job::Train(req.spec().map_err(|e| e.to_string())?),
                     content_name: None,
                     style_names: vec![m.item.name.clone()],
                 })
@@ -614,24 +620,27 @@ impl ComposeState {
             let paintings: Vec<&std::path::Path> =
                 styles.iter().map(|m| m.item.path.as_path()).collect();
             let names: Vec<String> = styles.iter().map(|m| m.item.name.clone()).collect();
-            let spec = RunSpec {
+            let req = stylize::build::Request {
                 content: content.path.clone(),
-                styles: styles
+                content_name: Some(content.name.clone()),
+                paintings: styles
                     .iter()
-                    .map(|m| StyleRef {
+                    .map(|m| stylize::build::Painting {
                         path: m.item.path.clone(),
                         weight: m.weight,
+                        name: m.item.name.clone(),
                     })
                     .collect(),
-                style_masks: self.masks.for_run(&paintings, &names)?,
-                content_mask: self.masks.content.clone(),
-                ..self.spec.clone()
+                params: RunSpec {
+                    style_masks: self.masks.for_run(&paintings, &names)?,
+                    content_mask: self.masks.content.clone(),
+                    ..self.spec.clone()
+                },
             };
-            spec.validate().map_err(|e| e.to_string())?;
             Ok(NewRun {
-                job: Job::Stylize(spec),
-                content_name: Some(content.name.clone()),
-                style_names: styles.iter().map(|m| m.item.name.clone()).collect(),
+                job: Job::Stylize(req.spec(&self.limits).map_err(|e| e.to_string())?),
+                content_name: req.content_name.clone(),
+                style_names: req.style_names(),
             })
         };
         if self.blends() {
@@ -649,12 +658,16 @@ impl ComposeState {
         self.styles
             .iter()
             .map(|m| {
-                let style = StyleRef {
-                    path: m.item.path.clone(),
-                    weight: 1.0,
+                let req = texture::build::Request {
+                    painting: stylize::build::Painting {
+                        path: m.item.path.clone(),
+                        weight: 1.0,
+                        name: m.item.name.clone(),
+                    },
+                    square: self.square,
+                    params: self.spec.clone(),
                 };
-                let spec = texture::Spec::new(&self.spec, style, self.square);
-                spec.validate().map_err(|e| e.to_string())?;
+                let spec = req.spec(&self.limits).map_err(|e| e.to_string())?;
                 Ok(NewRun {
                     job: Job::Texture(spec),
                     content_name: None,
