@@ -12,12 +12,9 @@ use crate::engine::video::Clip;
 use crate::engine::Error;
 use crate::jobs::apply::run::Network;
 use crate::jobs::video::run::{encode, run as video_run, Stylizer};
-use crate::jobs::video::{Method, Spec};
+use crate::jobs::video::{Method, Spec, FRAMES};
 use crate::jobs::{self, Outcome, Progress};
 use crate::queue::run::Run;
-
-/// The frames folder of a video run.
-pub const FRAMES: &str = "frames";
 
 impl Worker {
     pub(super) fn perform_video(
