@@ -1,11 +1,12 @@
 //! Queue, History and Compare with one run of every kind: each row and
 //! side panel shows the kind and its own parameters, never a Gatys spec for
-//! a training, an apply or an analogy.
+//! a training, an apply, an analogy or a video; Live and History of a video
+//! run show its frames.
 
 use atelier::engine::analogy::AnalogySpec;
 use atelier::engine::fast::train::TrainSpec;
 use atelier::engine::gatys::spec::StyleRef;
-use atelier::jobs::{apply, texture, train, Job, Outcome};
+use atelier::jobs::{apply, texture, train, video, Job, Outcome, Progress};
 use atelier::queue::{Run, Status, StoredJob};
 use atelier::tui::data::Snapshot;
 use ratatui::backend::TestBackend;
@@ -20,8 +21,39 @@ fn with_job(id: i64, status: Status, job: Job) -> Run {
     }
 }
 
-/// A stylize, texture, train (30 iterations of 128 px crops), apply and
-/// analogy run, newest first.
+/// A video of the clip `pan` with Gatys and irises, 64 px, 48 frames.
+fn video_run(id: i64, status: Status) -> Run {
+    let mut gatys = spec();
+    gatys.size = 64;
+    gatys.steps = 20;
+    gatys.styles[0].path = "/library/irises.png".into();
+    let job = Job::Video(video::Spec {
+        input: "/clips/pan.mp4".into(),
+        method: video::Method::Gatys(gatys),
+        temporal_weight: 1e3,
+        encoding: Default::default(),
+        container: Some("mp4".into()),
+        frames: 48,
+    });
+    let done = (status == Status::Done).then(|| {
+        Outcome::Video(video::Outcome {
+            frames: 48,
+            width: 64,
+            height: 36,
+            resumed: 0,
+            seconds: 96.0,
+            video: Some(format!("/data/runs/{id}/video.mp4").into()),
+            fps: Some(24.0),
+        })
+    });
+    Run {
+        outcome: done,
+        ..with_job(id, status, job)
+    }
+}
+
+/// A stylize, texture, train (30 iterations of 128 px crops), apply,
+/// analogy and video run, newest first.
 fn every_kind() -> Vec<Run> {
     let texture = texture::Spec::new(
         &spec(),
@@ -59,6 +91,10 @@ fn every_kind() -> Vec<Run> {
         ..AnalogySpec::default()
     };
     vec![
+        Run {
+            inputs: run(6, Status::Done, "pan", "irises", None).inputs,
+            ..video_run(6, Status::Done)
+        },
         with_job(5, Status::Queued, Job::Analogy(analogy)),
         with_job(4, Status::Done, Job::Apply(apply)),
         Run {
@@ -108,11 +144,11 @@ fn app_with_every_kind() -> atelier::tui::app::App {
 #[test]
 fn history_shows_each_kind_with_its_own_parameters() {
     let mut a = app_with_every_kind();
-    // The training run (third row) selected: its side panel.
-    press(&mut a, "5jj");
+    // The training run (fourth row) selected: its side panel.
+    press(&mut a, "5jjj");
     let t = render(&mut a, 120, 30);
     let s = screen(&t);
-    for kind in ["stylize", "texture", "train", "apply", "analogy"] {
+    for kind in ["stylize", "texture", "train", "apply", "analogy", "video"] {
         assert!(s.contains(kind), "no {kind} row:\n{s}");
     }
     assert!(s.contains("crop 128 px"), "{s}");
@@ -154,10 +190,86 @@ fn queue_rows_show_each_kinds_size_and_length() {
 fn compare_shows_each_runs_kind_parameters_and_inputs() {
     let mut a = app_with_every_kind();
     // Mark the apply run, move to the training run, compare.
-    press(&mut a, "5jmjC");
+    press(&mut a, "5jjmjC");
     let t = render(&mut a, 120, 30);
     let s = screen(&t);
     assert!(s.contains("model irises-fast"), "{s}");
     assert!(s.contains("crop 128 px"), "{s}");
     assert!(s.contains("content chelsea"), "{s}");
+}
+
+#[test]
+fn history_shows_a_video_run_s_clip_and_its_middle_first_and_last_frames() {
+    let mut a = app_with_every_kind();
+    // The video run is the newest: the first row.
+    press(&mut a, "5");
+    let t = render(&mut a, 120, 36);
+    let s = screen(&t);
+    assert!(s.contains("frames 48 · 24 fps · 2.0 s"), "{s}");
+    assert!(s.contains("temporal weight 1000"), "{s}");
+    assert!(!s.contains("lbfgs"), "a Gatys spec for a video:\n{s}");
+    let r = a.snap.history[0].clone();
+    let frame = |n: &str| std::path::PathBuf::from(format!("/data/runs/6/frames/{n}.png"));
+    // The run's image is its middle frame (of 48: the 25th), not its output.
+    assert_eq!(
+        atelier::tui::panes::live::run_image(&a, &r),
+        Some(frame("000025"))
+    );
+    let view = atelier::tui::panes::views::view(&a, &r);
+    let extra: Vec<_> = view.extra_images.iter().map(|(_, p)| p.clone()).collect();
+    assert_eq!(extra, [frame("000001"), frame("000048")]);
+    insta::assert_snapshot!(t.backend());
+    // Opened: what it is and made, and the three frames.
+    press(&mut a, "\n");
+    let t = render(&mut a, 120, 36);
+    let s = screen(&t);
+    assert!(s.contains("video of pan, 64 px, 20 steps"), "{s}");
+    for title in [" middle frame ", " first frame ", " last frame "] {
+        assert!(s.contains(title), "{s}");
+    }
+    insta::assert_snapshot!("history_opens_a_video_run", t.backend());
+}
+
+#[test]
+fn live_shows_a_video_run_s_frame_loss_fps_eta_and_current_frame() {
+    let mut a = app(true);
+    let r = Run {
+        inputs: run(7, Status::Running, "pan", "irises", None).inputs,
+        ..video_run(7, Status::Running)
+    };
+    a.on_data(Snapshot {
+        queue: vec![r.clone()],
+        history: vec![r.clone()],
+        data_dir: "/data".into(),
+        ..Snapshot::default()
+    });
+    a.outbox.clear();
+    // 12 frames done in 6 s; the 13th at evaluation 30 of 50.
+    a.progress.insert(
+        7,
+        Progress::Video(video::Progress {
+            frame: 12,
+            of: 48,
+            eval: 30,
+            evals: 50,
+            loss: Some(1.234e5),
+            fresh: 12,
+            elapsed: std::time::Duration::from_secs(6),
+        }),
+    );
+    press(&mut a, "4");
+    let t = render(&mut a, 110, 30);
+    let s = screen(&t);
+    assert!(
+        s.contains("frame 13 of 48 · step 30/50 · loss 1.2340e5"),
+        "{s}"
+    );
+    assert!(s.contains("2.00 fps · ETA 18 s"), "{s}");
+    // The image is the frame finished last (the 12th).
+    assert!(s.contains(" current frame "), "{s}");
+    assert_eq!(
+        atelier::tui::panes::live::run_image(&a, &r),
+        Some("/data/runs/7/frames/000012.png".into())
+    );
+    insta::assert_snapshot!(t.backend());
 }

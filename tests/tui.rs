@@ -349,6 +349,51 @@ fn compose_texture_kind_queues_textures_of_the_marked_styles() {
     }
 }
 
+/// The video kind takes a typed clip as its content and the marked
+/// painting, and queues the video job of them (Gatys, Ruder's default
+/// steadiness), or a model's with the model chosen; a clip that is not
+/// there is refused in the form.
+#[test]
+fn compose_video_kind_queues_a_video_of_the_typed_clip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("pan.mp4");
+    std::fs::write(&clip, b"not probed until queued").unwrap();
+    let mut a = app(true);
+    press(&mut a, "l 2");
+    a.compose.set(Field::Kind, "video").unwrap();
+    press(&mut a, "r");
+    assert!(
+        !a.outbox.iter().any(|c| matches!(c, Command::Enqueue(_))),
+        "no clip yet"
+    );
+    let missing = a.compose.set(Field::Param(0), "/no/such/clip.mp4");
+    assert!(missing.unwrap_err().contains("/no/such/clip.mp4"));
+    a.compose
+        .set(Field::Param(0), &clip.display().to_string())
+        .unwrap();
+    press(&mut a, "r");
+    match a.outbox.last() {
+        Some(Command::Enqueue(items)) => {
+            assert_eq!(items.len(), 1, "one video per marked painting");
+            let Job::Video(v) = &items[0].job else {
+                panic!("{:?}", items[0].job)
+            };
+            assert_eq!(v.input, clip);
+            assert_eq!(
+                v.temporal_weight,
+                atelier::jobs::video::GATYS_TEMPORAL_WEIGHT
+            );
+            let atelier::jobs::video::Method::Gatys(g) = &v.method else {
+                panic!("{:?}", v.method)
+            };
+            assert_eq!(g.styles[0].path, PathBuf::from("/library/irises.png"));
+            assert_eq!(items[0].content_name.as_deref(), Some("pan"));
+            assert_eq!(items[0].style_names, ["irises"]);
+        }
+        other => panic!("expected an enqueue, got {other:?}"),
+    }
+}
+
 #[test]
 fn snapshot_queue() {
     let mut a = with_runs(app(true));

@@ -247,43 +247,8 @@ fn show(r: &Run, samples: &[crate::queue::Sample], store: &Store) {
     if let Some(o) = &r.output {
         println!("  output    {}", o.display());
     }
-    if let Some(o) = r.outcome.as_ref().and_then(|o| o.gatys()) {
-        let l = o.losses;
-        println!(
-            "  losses    style {:.4e} content {:.4e} tv {:.4e} total {:.4e} (best at step {}, {})",
-            l.style, l.content, l.tv, l.total, o.best_eval, o.stop
-        );
-    }
-    match &r.outcome {
-        Some(Outcome::Train(o)) => println!(
-            "  model     {} ({}), {} iterations, {:.0} s, total loss {:.4e}",
-            o.model,
-            o.path.display(),
-            o.iterations,
-            o.seconds,
-            o.losses.get("total").copied().unwrap_or(f64::NAN)
-        ),
-        Some(Outcome::Apply(o)) => {
-            println!("  model     {}, {:.2} s", o.model, o.seconds);
-            for p in &o.outputs {
-                println!("  output    {}", p.display());
-            }
-        }
-        Some(Outcome::Analogy(o)) => println!(
-            "  analogy   B {}, flow {} (picture {}), {:.1} s",
-            o.b, o.flow, o.flow_picture, o.timings.total
-        ),
-        Some(Outcome::Video(o)) => {
-            println!(
-                "  video     {} frames, {}x{}, {} taken from a stopped attempt, {:.1} s",
-                o.frames, o.width, o.height, o.resumed, o.seconds
-            );
-            if let Some(v) = &o.video {
-                println!("  output    {}", v.display());
-            }
-        }
-        // The Gatys kinds' losses are printed above.
-        Some(Outcome::Stylize(_)) | None => {}
+    for (label, text) in r.outcome.iter().flat_map(Outcome::lines) {
+        println!("  {label:<9} {text}");
     }
     if let Some(e) = &r.error {
         println!("  error     {e}");

@@ -18,6 +18,7 @@ pub mod summary;
 pub mod texture;
 pub mod train;
 pub mod video;
+pub mod view;
 
 use serde::{Deserialize, Serialize};
 
@@ -177,6 +178,50 @@ impl Job {
         }
     }
 
+    /// What the job does, in a few words, by its inputs' names (`name`
+    /// gives one by its role): `chelsea × irises, 64 px, 12 steps`.
+    pub fn describe(&self, name: &dyn Fn(Role) -> String) -> String {
+        let title = match self {
+            Job::Stylize(_) => stylize::title(name),
+            Job::Texture(_) => texture::title(name),
+            Job::Train(_) => train::title(name),
+            Job::Apply(_) => apply::title(name),
+            Job::Analogy(_) => analogy::title(name),
+            Job::Video(_) => video::title(name),
+        };
+        format!("{title}, {}", self.shape())
+    }
+
+    /// What Live and History show of a run of the job besides the generic
+    /// header. The Gatys kinds have none here: their view is drawn from
+    /// the evaluations the store keeps (see [`Job::gatys`]).
+    pub fn view(&self, seen: view::Seen<'_>) -> view::View {
+        match self {
+            Job::Stylize(_) | Job::Texture(_) => view::View::default(),
+            Job::Train(s) => train::view(s, seen),
+            Job::Apply(_) => apply::view(seen),
+            Job::Analogy(_) => analogy::view(seen),
+            Job::Video(s) => video::view(s, seen),
+        }
+    }
+
+    /// Its inputs checked, hashed and named as a front end names them (the
+    /// content's name, one per style) for queueing it.
+    pub fn inputs_named(
+        &mut self,
+        content: Option<String>,
+        styles: &[String],
+    ) -> Result<Vec<Input>, Error> {
+        match self {
+            Job::Stylize(s) => stylize::inputs(s, content, styles),
+            Job::Texture(s) => s.inputs(styles.first().cloned()),
+            Job::Train(s) => s.inputs(styles.first().cloned()),
+            Job::Apply(s) => s.inputs(),
+            Job::Analogy(s) => analogy::inputs(s, [content, styles.first().cloned()]),
+            Job::Video(s) => video::build::inputs(s),
+        }
+    }
+
     /// One line on what the job is, beside its inputs' names (`64 px, 100 steps`).
     pub fn shape(&self) -> String {
         match self {
@@ -276,6 +321,17 @@ impl Outcome {
             analogy::KIND => serde_json::from_str(json).ok().map(Outcome::Analogy),
             video::KIND => serde_json::from_str(json).ok().map(Outcome::Video),
             _ => None,
+        }
+    }
+
+    /// What `runs show` prints of it: (label, text) lines.
+    pub fn lines(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Outcome::Stylize(o) => stylize::outcome_lines(o),
+            Outcome::Train(o) => train::outcome_lines(o),
+            Outcome::Apply(o) => apply::outcome_lines(o),
+            Outcome::Analogy(o) => analogy::outcome_lines(o),
+            Outcome::Video(o) => video::outcome_lines(o),
         }
     }
 

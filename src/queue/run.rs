@@ -107,30 +107,7 @@ impl Run {
     /// `texture of irises, 64 px, 12 steps`.
     pub fn describe(&self) -> String {
         match &self.job {
-            StoredJob::Known(j @ Job::Stylize(_)) => format!(
-                "{} × {}, {}",
-                self.input_name(Role::Content),
-                self.input_name(Role::Style),
-                j.shape()
-            ),
-            StoredJob::Known(j @ Job::Analogy(_)) => format!(
-                "analogy of {} and {}, {}",
-                self.input_name(Role::A),
-                self.input_name(Role::BPrime),
-                j.shape()
-            ),
-            StoredJob::Known(j @ Job::Video(_)) => {
-                format!("video of {}, {}", self.input_name(Role::Content), j.shape())
-            }
-            StoredJob::Known(j @ Job::Apply(_)) => {
-                format!("apply to {}, {}", self.input_name(Role::Content), j.shape())
-            }
-            StoredJob::Known(j) => format!(
-                "{} of {}, {}",
-                j.kind(),
-                self.input_name(Role::Style),
-                j.shape()
-            ),
+            StoredJob::Known(j) => j.describe(&|role| self.input_name(role)),
             StoredJob::Unknown(u) => format!("{} (not readable by this build)", u.kind),
         }
     }

@@ -5,7 +5,6 @@
 //! Nothing here draws, blocks or touches the database.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -15,8 +14,7 @@ use super::data::{Command, Snapshot};
 use super::images::{ImageCache, Loaded};
 use super::keymap::{Action, Context, Keymap};
 use super::panes::compose::estimate::Pace;
-use super::panes::compose::masks::FormMasks;
-use super::panes::compose::{ComposeState, Kind, MarkedStyle, MemoryView};
+use super::panes::compose::{ComposeState, Kind, MemoryView};
 use super::panes::history::HistoryState;
 use super::panes::library::{load_models, LibItem, LibraryState};
 use super::panes::live::LiveState;
@@ -27,8 +25,8 @@ use super::tab::Tab;
 use super::theme::Theme;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::gatys::spec::RunSpec;
+use crate::jobs::Job;
 use crate::jobs::Progress;
-use crate::jobs::{Job, Role};
 use crate::queue::worker::WorkerEvent;
 use crate::queue::{Run, Status};
 
@@ -632,7 +630,8 @@ impl App {
     }
 
     /// Loads run `id` into Compose (its inputs, named as when it was queued,
-    /// and its parameters) for editing and queueing again.
+    /// and its parameters) for editing and queueing again; its kind's table
+    /// knows how ([`ComposeState::load_run`]).
     fn edit_run(&mut self, id: i64) {
         let Some(r) = self.run(id).cloned() else {
             return;
@@ -641,143 +640,18 @@ impl App {
             self.say(format!("run {id} is of a kind this build cannot edit"));
             return;
         };
-        let item = |role: Role, p: &Path| LibItem {
-            name: r.input_name(role),
-            ..LibItem::from_path(p)
-        };
-        // The kind decides which inputs and table the run fills in; a new
-        // kind must say here what Compose does with it.
-        match job {
-            Job::Stylize(_) => self.edit_gatys(&r, Kind::Stylize, false),
-            Job::Texture(t) => self.edit_gatys(&r, Kind::Texture, t.square),
-            Job::Analogy(a) => {
-                self.set_content(item(Role::A, &a.a));
-                let c = &mut self.compose;
-                c.styles = vec![MarkedStyle {
-                    item: item(Role::BPrime, &a.b_prime),
-                    weight: 1.0,
-                }];
-                c.analogy = a.clone();
-                c.kind = Kind::Analogy;
-            }
-            Job::Train(t) if t.train.more_styles.is_empty() && t.train.extend.is_none() => {
-                let c = &mut self.compose;
-                c.styles = vec![MarkedStyle {
-                    item: item(Role::Style, &t.train.style),
-                    weight: 1.0,
-                }];
-                c.train = t.train.clone();
-                c.use_dataset(&t.train.dataset);
-                c.kind = Kind::Train;
-            }
-            Job::Train(_) => {
-                self.say(format!(
-                    "run {id} trains a multi-style model: Compose trains one painting per model (atelier train --style … for more)"
-                ));
-                return;
-            }
-            Job::Apply(a) => {
-                if !self.edit_apply(&r, a) {
-                    return;
+        match self.compose.load_run(&r, job, &self.lib.models) {
+            Ok(content) => {
+                if let Some(item) = content {
+                    self.set_content(item);
                 }
-            }
-            Job::Video(_) => {
+                self.compose.error = None;
+                self.tab = Tab::Compose;
                 self.say(format!(
-                    "run {id}: Compose does not edit video jobs yet (atelier queue add video …)"
+                    "run {id} loaded into Compose: edit, then r to queue"
                 ));
-                return;
             }
+            Err(e) => self.say(format!("run {id}: {e}")),
         }
-        self.compose.error = None;
-        self.tab = Tab::Compose;
-        self.say(format!(
-            "run {id} loaded into Compose: edit, then r to queue"
-        ));
     }
-
-    /// An apply run into Compose: its model (found in the Library by its
-    /// file), its first photo, size, and paintings or mix; false (and said)
-    /// when its model is gone.
-    fn edit_apply(&mut self, r: &Run, a: &crate::jobs::apply::Spec) -> bool {
-        let Some(model) = self.lib.models.iter().find(|m| m.path == a.model).cloned() else {
-            self.say(format!(
-                "run {}: its model {} is not in the Library any more",
-                r.id,
-                a.model.display()
-            ));
-            return false;
-        };
-        if let Some(p) = a.contents.first() {
-            self.set_content(LibItem {
-                name: r.input_name(Role::Content),
-                ..LibItem::from_path(p)
-            });
-        }
-        let c = &mut self.compose;
-        c.styles = a
-            .arbitrary
-            .as_ref()
-            .map_or(Vec::new(), |s| marked_styles(r, &s.styles));
-        c.blend = c.styles.len() > 1;
-        // A multi-style model's mix as it is typed: `name:w,…`.
-        c.apply_mix = a.mix.as_ref().map_or(String::new(), |m| {
-            m.weights
-                .iter()
-                .zip(&model.style_sources)
-                .filter(|(w, _)| **w > 0.0)
-                .map(|(w, s)| format!("{}:{w}", s.name))
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        c.apply_size = a.size;
-        c.masks = FormMasks::of_run(&c.styles, &a.style_masks, a.content_mask.clone());
-        c.model = Some(model);
-        c.kind = Kind::Apply;
-        true
-    }
-
-    /// A Gatys run (stylize, texture) into Compose: its content (a texture
-    /// has none: the one Compose has stays), styles and parameters.
-    fn edit_gatys(&mut self, r: &Run, kind: Kind, square: bool) {
-        if kind == Kind::Stylize {
-            self.set_content(LibItem {
-                name: r.input_name(Role::Content),
-                ..LibItem::from_path(&r.params().content)
-            });
-        }
-        let c = &mut self.compose;
-        c.styles = marked_styles(r, &r.params().styles);
-        c.blend = c.styles.len() > 1;
-        c.spec = r.params().clone();
-        // The masks are rows of their own, not parameters of a preset.
-        let style_masks = std::mem::take(&mut c.spec.style_masks);
-        c.masks = FormMasks::of_run(&c.styles, &style_masks, c.spec.content_mask.take());
-        (c.kind, c.square) = (kind, square);
-        c.match_preset();
-    }
-}
-
-/// A run's paintings as Compose marks them, each named as when it was
-/// queued (its style input of the same place), else by its file.
-fn marked_styles(r: &Run, styles: &[crate::engine::gatys::spec::StyleRef]) -> Vec<MarkedStyle> {
-    let names: Vec<Option<String>> = r
-        .inputs
-        .iter()
-        .filter(|i| i.role == Role::Style)
-        .map(|i| i.name.clone())
-        .collect();
-    styles
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let lib = LibItem::from_path(&s.path);
-            MarkedStyle {
-                item: LibItem {
-                    name: names.get(i).cloned().flatten().unwrap_or(lib.name.clone()),
-                    ..lib
-                },
-                weight: s.weight,
-            }
-        })
-        .collect()
 }

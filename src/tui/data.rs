@@ -12,7 +12,7 @@ use tch::Device;
 
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::infra::memory;
-use crate::jobs::{analogy, stylize, Job};
+use crate::jobs::Job;
 use crate::queue::{Filter, LossCache, Point, RollbackRecord, Run, Sample, Store, WorkerInfo};
 use crate::watch::{rule_states, RuleConfig, RuleState};
 
@@ -414,26 +414,14 @@ pub fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> 
         style_names,
     } in items
     {
-        // The kind's own checks (decoded, hashed, absolute paths), as the CLI.
-        let inputs = match &mut job {
-            Job::Stylize(spec) => {
-                if style_names.len() != spec.styles.len() {
-                    return Err("a style without a name (this is a bug)".into());
-                }
-                stylize::inputs(spec, content_name, &style_names)
-            }
-            Job::Texture(spec) => spec.inputs(style_names.first().cloned()),
-            Job::Analogy(spec) => {
-                analogy::inputs(spec, [content_name, style_names.first().cloned()])
-            }
-            Job::Apply(spec) => spec.inputs(),
-            Job::Video(spec) => crate::jobs::video::build::inputs(spec),
-            Job::Train(spec) => {
-                spec.name = free_model_name(store.data_dir(), &spec.name);
-                spec.inputs(style_names.first().cloned())
-            }
+        // A bundled model may have the name Compose gives a training.
+        if let Job::Train(spec) = &mut job {
+            spec.name = free_model_name(store.data_dir(), &spec.name);
         }
-        .map_err(|e| e.to_string())?;
+        // The kind's own checks (decoded, hashed, absolute paths), as the CLI.
+        let inputs = job
+            .inputs_named(content_name, &style_names)
+            .map_err(|e| e.to_string())?;
         ids.push(store.add_job(&job, &inputs, 0).map_err(|e| e.to_string())?);
     }
     Ok(match ids.as_slice() {
@@ -488,6 +476,45 @@ mod tests {
         let runs = store.list(&Filter::default()).unwrap();
         match runs.iter().find_map(|r| r.job()) {
             Some(Job::Train(s)) => assert_eq!(s.name, "irises-2"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Compose's video kind queues a video job of the typed clip (here a
+    /// folder of frames) with the marked painting: the clip is probed when
+    /// it is queued, so the stored job counts its frames.
+    #[test]
+    fn a_compose_video_is_queued_with_its_clip_s_frames_counted() {
+        use crate::tui::lib_item::LibItem;
+        use crate::tui::panes::compose::{ComposeState, Field, Kind};
+        let tmp = tempfile::tempdir().unwrap();
+        let clip = tmp.path().join("pan");
+        std::fs::create_dir_all(&clip).unwrap();
+        for i in 0..3u32 {
+            let img = image::RgbImage::from_fn(32, 24, |x, y| {
+                image::Rgb([(x + i) as u8 * 6, y as u8 * 8, 90])
+            });
+            img.save(clip.join(format!("{i:03}.png"))).unwrap();
+        }
+        let style = tmp.path().join("irises.png");
+        image::RgbImage::from_pixel(32, 32, image::Rgb([200, 120, 40]))
+            .save(&style)
+            .unwrap();
+        let mut c = ComposeState::new(crate::engine::gatys::spec::RunSpec::default());
+        c.kind = Kind::Video;
+        c.toggle_style(LibItem::from_path(&style));
+        c.set(Field::Param(0), &clip.display().to_string()).unwrap();
+        let runs = c.runs().unwrap();
+        let mut store = Store::open(&tmp.path().join("data")).unwrap();
+        let msg = enqueue(&mut store, runs).unwrap();
+        assert!(msg.starts_with("queued run"), "{msg}");
+        let stored = store.list(&Filter::default()).unwrap();
+        match stored.iter().find_map(|r| r.job()) {
+            Some(Job::Video(v)) => {
+                assert_eq!(v.frames, 3);
+                assert_eq!(v.input, std::fs::canonicalize(&clip).unwrap());
+                assert!(matches!(v.method, crate::jobs::video::Method::Gatys(_)));
+            }
             other => panic!("{other:?}"),
         }
     }

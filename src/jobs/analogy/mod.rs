@@ -92,3 +92,45 @@ pub fn params(s: &Spec) -> super::params::Params {
         ],
     }
 }
+
+/// What an analogy is, by its inputs' names: `analogy of a and b`.
+pub fn title(name: &dyn Fn(Role) -> String) -> String {
+    format!("{KIND} of {} and {}", name(Role::A), name(Role::BPrime))
+}
+
+/// `runs show`'s lines of a finished analogy.
+pub fn outcome_lines(o: &Outcome) -> Vec<(&'static str, String)> {
+    vec![(
+        "analogy",
+        format!(
+            "B {}, flow {} (picture {}), {:.1} s",
+            o.b, o.flow, o.flow_picture, o.timings.total
+        ),
+    )]
+}
+
+/// Live and History: the layer and phase it is at, then its timings, and
+/// B and the A→B′ field beside A′.
+pub fn view(seen: super::view::Seen<'_>) -> super::view::View {
+    let mut v = super::view::View::default();
+    if let Some(super::Progress::Analogy(p)) = seen.live {
+        v.lines.push(format!(
+            "layer {} ({}/5) · {} {}/{}",
+            p.layer, p.level, p.phase, p.iteration, p.of
+        ));
+    }
+    if let Some(super::Outcome::Analogy(o)) = seen.outcome {
+        v.lines.push(format!(
+            "PatchMatch {:.1} s · reconstruction {:.1} s · total {:.1} s · identity {:.0}%",
+            o.timings.patchmatch,
+            o.timings.reconstruction,
+            o.timings.total,
+            o.identity_share * 100.0
+        ));
+        v.extra_images = vec![
+            (" B ", o.b.clone().into()),
+            (" A→B′ field ", o.flow_picture.clone().into()),
+        ];
+    }
+    v
+}

@@ -433,3 +433,46 @@ pub fn params(s: &Spec) -> super::params::Params {
         pairs,
     }
 }
+
+/// What an apply run is, by its inputs' names: `apply to chelsea`.
+pub fn title(name: &dyn Fn(Role) -> String) -> String {
+    format!("{KIND} to {}", name(Role::Content))
+}
+
+/// `runs show`'s lines of a finished apply.
+pub fn outcome_lines(o: &Outcome) -> Vec<(&'static str, String)> {
+    std::iter::once(("model", format!("{}, {:.2} s", o.model, o.seconds)))
+        .chain(
+            o.outputs
+                .iter()
+                .map(|p| ("output", p.display().to_string())),
+        )
+        .collect()
+}
+
+/// Live and History: photos done, then the outputs written.
+pub fn view(seen: super::view::Seen<'_>) -> super::view::View {
+    let mut lines = Vec::new();
+    if let Some(super::Progress::Apply(p)) = seen.live {
+        lines.push(format!(
+            "photo {}/{} · {:.1} s",
+            p.done,
+            p.of,
+            p.elapsed.as_secs_f64()
+        ));
+    }
+    if let Some(super::Outcome::Apply(o)) = seen.outcome {
+        lines.push(format!(
+            "{} output{} written by {} in {:.1} s",
+            o.outputs.len(),
+            if o.outputs.len() == 1 { "" } else { "s" },
+            o.model,
+            o.seconds
+        ));
+        lines.extend(o.outputs.iter().map(|p| format!("  {}", p.display())));
+    }
+    super::view::View {
+        lines,
+        ..Default::default()
+    }
+}

@@ -239,3 +239,20 @@ pub(crate) fn masks_param(
         .join("; ");
     (!text.is_empty()).then_some((MASKS_PARAM, text))
 }
+
+/// What a stylize run is, by its inputs' names: `chelsea × irises`.
+pub fn title(name: &dyn Fn(Role) -> String) -> String {
+    format!("{} × {}", name(Role::Content), name(Role::Style))
+}
+
+/// `runs show`'s lines of a finished Gatys run (stylize, texture).
+pub fn outcome_lines(o: &Outcome) -> Vec<(&'static str, String)> {
+    let l = o.losses;
+    vec![(
+        "losses",
+        format!(
+            "style {:.4e} content {:.4e} tv {:.4e} total {:.4e} (best at step {}, {})",
+            l.style, l.content, l.tv, l.total, o.best_eval, o.stop
+        ),
+    )]
+}

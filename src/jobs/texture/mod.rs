@@ -78,3 +78,8 @@ impl Spec {
         Ok(vec![input])
     }
 }
+
+/// What a texture run is, by its inputs' names: `texture of irises`.
+pub fn title(name: &dyn Fn(Role) -> String) -> String {
+    format!("{KIND} of {}", name(Role::Style))
+}

@@ -200,3 +200,77 @@ pub fn params(s: &Spec) -> super::params::Params {
         ],
     }
 }
+
+/// What a training run is, by its inputs' names: `train of irises`.
+pub fn title(name: &dyn Fn(Role) -> String) -> String {
+    format!("{KIND} of {}", name(Role::Style))
+}
+
+/// `runs show`'s lines of a finished training.
+pub fn outcome_lines(o: &Outcome) -> Vec<(&'static str, String)> {
+    vec![(
+        "model",
+        format!(
+            "{} ({}), {} iterations, {:.0} s, total loss {:.4e}",
+            o.model,
+            o.path.display(),
+            o.iterations,
+            o.seconds,
+            o.losses.get("total").copied().unwrap_or(f64::NAN)
+        ),
+    )]
+}
+
+/// Live and History: iteration of the total, images/s, ETA, the (final) losses.
+pub fn view(s: &Spec, seen: super::view::Seen<'_>) -> super::view::View {
+    let live = match seen.live {
+        Some(super::Progress::Train(p)) => Some(p),
+        _ => None,
+    };
+    let done = match seen.outcome {
+        Some(super::Outcome::Train(o)) => Some(o),
+        _ => None,
+    };
+    let rec = seen.recorded;
+    let of = live.map_or(s.train.iterations, |p| p.of);
+    let iteration = live
+        .map(|p| p.iteration)
+        .or(done.map(|o| o.iterations))
+        .or(rec.last_step)
+        .unwrap_or(0);
+    let ips = live
+        .map(|p| p.images_per_second)
+        .or_else(|| rec.latest.get(RATE_SERIES).copied());
+    let eta = rec
+        .step_rate
+        .filter(|v| seen.running && *v > 0.0)
+        .map(|v| of.saturating_sub(iteration) as f64 / v);
+    let (label, losses) = match (done, live) {
+        (Some(o), _) => ("final", o.losses.clone()),
+        (None, Some(p)) => ("losses", p.losses.clone()),
+        (None, None) => {
+            let mut l = rec.latest.clone();
+            l.remove(RATE_SERIES);
+            ("losses", l)
+        }
+    };
+    let losses = if losses.is_empty() {
+        "waiting for the first iteration".to_string()
+    } else {
+        let parts: Vec<String> = losses.iter().map(|(k, v)| format!("{k} {v:.4e}")).collect();
+        format!("{label}: {}", parts.join(" · "))
+    };
+    super::view::View {
+        lines: vec![
+            format!(
+                "iteration {iteration}/{of} · {} images/s · ETA {}",
+                ips.map_or("-".into(), |v| format!("{v:.2}")),
+                super::view::seconds(eta)
+            ),
+            losses,
+        ],
+        x_title: Some("iteration"),
+        unplotted: &[RATE_SERIES],
+        ..Default::default()
+    }
+}

@@ -22,6 +22,9 @@ use crate::engine::Error;
 
 pub const KIND: &str = "video";
 
+/// The folder of a job's finished frames in its run folder (its checkpoints).
+pub const FRAMES: &str = "frames";
+
 /// Ruder et al.'s temporal weight, with the Gatys weights' units.
 pub const GATYS_TEMPORAL_WEIGHT: f64 = 1e3;
 /// A model's frame: as much of the previous output as of the network's.
@@ -194,6 +197,9 @@ pub struct Outcome {
     /// The video encoded from the frames (absent: frames only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<PathBuf>,
+    /// The clip's frame rate (absent from runs made before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
 }
 
 pub fn summary(p: &Progress) -> Summary {
@@ -222,7 +228,7 @@ pub fn params(s: &Spec) -> super::params::Params {
     };
     super::params::Params {
         size: size.trim_end_matches(" px").to_string(),
-        length: "frames".into(),
+        length: s.frames.to_string(),
         pairs: vec![
             ("clip", super::stylize::stem(&s.input)),
             ("method", method),
@@ -231,4 +237,98 @@ pub fn params(s: &Spec) -> super::params::Params {
             ("temporal weight", num(s.temporal_weight)),
         ],
     }
+}
+
+/// What a video run is, by its inputs' names: `video of pan`.
+pub fn title(name: &dyn Fn(super::Role) -> String) -> String {
+    format!("{KIND} of {}", name(super::Role::Content))
+}
+
+/// `frames 48 · 24 fps · 2.0 s`: the clip a finished run made.
+pub fn clip_line(o: &Outcome) -> String {
+    match o.fps.filter(|f| *f > 0.0) {
+        Some(fps) => format!(
+            "frames {} · {} fps · {:.1} s",
+            o.frames,
+            super::params::num((fps * 100.0).round() / 100.0),
+            o.frames as f64 / fps
+        ),
+        None => format!("frames {}", o.frames),
+    }
+}
+
+/// `runs show`'s lines of a finished video.
+pub fn outcome_lines(o: &Outcome) -> Vec<(&'static str, String)> {
+    let mut v = vec![(
+        "video",
+        format!(
+            "{} frames, {}x{}, {} taken from a stopped attempt, {:.1} s",
+            o.frames, o.width, o.height, o.resumed, o.seconds
+        ),
+    )];
+    if let Some(p) = &o.video {
+        v.push(("output", p.display().to_string()));
+    }
+    v
+}
+
+/// The checkpoint of frame `i` (0-based), relative to the run folder.
+pub fn frame_file(i: usize) -> PathBuf {
+    PathBuf::from(FRAMES).join(crate::engine::video::encode::frame_name(i as u64))
+}
+
+/// Live: frame n of N, the frame's loss, fps and ETA, and the latest frame
+/// finished; History: the clip made, its middle frame as the run's image
+/// and its first and last frames below.
+pub fn view(s: &Spec, seen: super::view::Seen<'_>) -> super::view::View {
+    use super::view::{seconds, View};
+    let mut v = View {
+        x_title: Some("frame"),
+        ..View::default()
+    };
+    if let Some(super::Progress::Video(p)) = seen.live {
+        let loss = p.loss.map_or(String::new(), |l| format!(" · loss {l:.4e}"));
+        let step = if p.evals > 0 {
+            format!(" · step {}/{}", p.eval, p.evals)
+        } else {
+            String::new()
+        };
+        v.lines.push(format!(
+            "frame {} of {}{step}{loss}",
+            (p.frame + 1).min(p.of.max(1)),
+            p.of
+        ));
+        v.lines.push(format!(
+            "{} fps · ETA {}",
+            p.fps().map_or("-".into(), |f| format!("{f:.2}")),
+            seconds(p.eta().map(|d| d.as_secs_f64()))
+        ));
+        if p.frame > 0 {
+            v.image = Some(frame_file(p.frame - 1));
+            v.image_title = Some(" current frame ");
+        }
+    } else if seen.outcome.is_none() {
+        let done = seen.recorded.last_step.unwrap_or(0);
+        v.lines.push(format!("frame {done} of {}", s.frames));
+    }
+    if let Some(super::Outcome::Video(o)) = seen.outcome {
+        v.lines.push(clip_line(o));
+        v.brief = Some(clip_line(o));
+        v.lines.push(format!(
+            "{}×{} · {} from a stopped attempt · {:.1} s",
+            o.width, o.height, o.resumed, o.seconds
+        ));
+        if let Some(p) = &o.video {
+            v.lines.push(format!("  {}", p.display()));
+        }
+        if o.frames > 0 {
+            v.image = Some(frame_file(o.frames / 2));
+            v.image_title = Some(" middle frame ");
+            v.extra_images = vec![
+                (" first frame ", frame_file(0)),
+                (" last frame ", frame_file(o.frames - 1)),
+            ];
+        }
+    }
+    v
 }

@@ -140,6 +140,7 @@ pub fn run(
         resumed,
         seconds: started.elapsed().as_secs_f64(),
         video: None,
+        fps: Some(info.rate.fps()),
     };
     Ok((outcome, last))
 }

@@ -123,20 +123,6 @@ impl Recorded for jobs::analogy::Progress {
     }
 }
 
-impl Recorded for jobs::video::Progress {
-    type Shown = Self;
-    fn step(&self) -> Option<Step> {
-        Some(Step {
-            step: self.frame as i64,
-            series: Vec::new(),
-            seconds: self.elapsed.as_secs_f64(),
-        })
-    }
-    fn shown(&self, _: i64) -> Option<Self> {
-        Some(self.clone())
-    }
-}
-
 /// The sink of one run (see the module docs).
 pub(super) struct RunSink<'a, P: Recorded> {
     store: &'a mut Store,

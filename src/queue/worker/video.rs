@@ -5,6 +5,7 @@
 use std::sync::atomic::AtomicBool;
 
 use super::kinds::{ended, fail};
+use super::sink::{Recorded, Step};
 use super::{Ended, Model, Worker, WorkerEvent};
 use crate::engine::infra::image_io::to_tensor;
 use crate::engine::infra::memory;
@@ -12,12 +13,9 @@ use crate::engine::video::Clip;
 use crate::engine::Error;
 use crate::jobs::apply::run::Network;
 use crate::jobs::video::run::{encode, run as video_run, Stylizer};
-use crate::jobs::video::{Method, Spec};
+use crate::jobs::video::{Method, Spec, FRAMES};
 use crate::jobs::{self, Outcome, Progress};
 use crate::queue::run::Run;
-
-/// The frames folder of a video run.
-pub const FRAMES: &str = "frames";
 
 impl Worker {
     pub(super) fn perform_video(
@@ -76,5 +74,20 @@ impl Worker {
         }
         let t = to_tensor(&last, tch::Device::Cpu).map_err(fail)?;
         Ok((t, Outcome::Video(outcome)))
+    }
+}
+
+/// A frame is the step the store records.
+impl Recorded for jobs::video::Progress {
+    type Shown = Self;
+    fn step(&self) -> Option<Step> {
+        Some(Step {
+            step: self.frame as i64,
+            series: Vec::new(),
+            seconds: self.elapsed.as_secs_f64(),
+        })
+    }
+    fn shown(&self, _: i64) -> Option<Self> {
+        Some(self.clone())
     }
 }

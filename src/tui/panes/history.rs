@@ -255,25 +255,29 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, want: &mut Vec<ImageKey>) {
         .join("runs")
         .join(r.id.to_string())
         .join("thumb.png");
-    let path = if thumb.exists() {
-        Some(thumb)
-    } else {
-        run_image(app, r)
+    let kind = super::views::view(app, r);
+    // A kind's own image first (a video's middle frame), then the thumbnail.
+    let path = match kind.image {
+        Some(p) => Some(p),
+        None if thumb.exists() => Some(thumb),
+        None => run_image(app, r),
     };
     super::run_image_or_note(f, inner, app, r, path.as_deref(), want);
     f.render_widget(
-        Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
+        Paragraph::new(summary(r, kind.brief, &app.theme)).wrap(Wrap { trim: true }),
         meta,
     );
 }
 
-fn summary(r: &Run, theme: &Theme) -> Vec<Line<'static>> {
+/// The side panel's lines; `brief`: what the kind says of a finished run.
+fn summary(r: &Run, brief: Option<String>, theme: &Theme) -> Vec<Line<'static>> {
     let mut v = vec![Line::from(format!(
         "{} {} · {}",
         r.kind(),
         r.status,
         format_time(r.created)
     ))];
+    v.extend(brief.map(Line::from));
     // Each kind's own settings: never a Gatys spec for a training.
     if let Some(mut p) = r.job_params() {
         // A run's masks on a line of their own, before the settings that
@@ -359,8 +363,9 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
         let [img, meta] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(inner);
         super::run_image_or_note(f, img, app, r, run_image(app, r).as_deref(), want);
+        let brief = super::views::view(app, r).brief;
         f.render_widget(
-            Paragraph::new(summary(r, &app.theme)).wrap(Wrap { trim: true }),
+            Paragraph::new(summary(r, brief, &app.theme)).wrap(Wrap { trim: true }),
             meta,
         );
     }
@@ -368,7 +373,8 @@ fn compare(f: &mut Frame, area: Rect, app: &App, a: i64, b: i64, want: &mut Vec<
 
 /// A stylize or texture run's summary, rollbacks and inputs.
 fn gatys_detail(r: &Run, app: &App) -> Vec<Line<'static>> {
-    let mut lines = summary(r, &app.theme);
+    // A Gatys run's losses are its brief.
+    let mut lines = summary(r, None, &app.theme);
     let (_, rollbacks) = app.focus_of(r.id);
     if !rollbacks.is_empty() {
         lines.push(super::live::rollback_line(rollbacks, &app.theme));

@@ -47,10 +47,14 @@ impl LiveState {
     }
 }
 
-/// The image to show for a run: the worker's latest iterate (or a training's
-/// preview) while it runs, its output once done, its content photo before
+/// The image to show for a run: the one its kind picks, else the worker's
+/// latest iterate (or a training's preview) while it runs, its output once done, its content photo before
 /// anything exists; `None` for a run with none of these yet (a training).
 pub fn run_image(app: &App, r: &Run) -> Option<std::path::PathBuf> {
+    // A kind that shows another image says so (a video: its frames).
+    if let Some(p) = super::views::view(app, r).image {
+        return Some(p);
+    }
     let dir = app.snap.data_dir.join("runs").join(r.id.to_string());
     let current = dir.join("current.png");
     match (&r.output, current.exists()) {

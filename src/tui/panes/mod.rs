@@ -116,10 +116,12 @@ pub fn chart_and_image(
     }
     // The output, then any images the kind adds (an analogy's B and field),
     // stacked.
-    let images: Vec<(&str, Option<std::path::PathBuf>)> =
-        std::iter::once((image_title, live::run_image(app, r)))
-            .chain(view.extra_images.iter().map(|(t, p)| (*t, Some(p.clone()))))
-            .collect();
+    let images: Vec<(&str, Option<std::path::PathBuf>)> = std::iter::once((
+        view.image_title.unwrap_or(image_title),
+        live::run_image(app, r),
+    ))
+    .chain(view.extra_images.iter().map(|(t, p)| (*t, Some(p.clone()))))
+    .collect();
     let n = images.len() as u32;
     let areas = Layout::vertical((0..n).map(|_| Constraint::Ratio(1, n))).split(image_area);
     for ((title, path), area) in images.iter().zip(areas.iter()) {

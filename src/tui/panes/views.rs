@@ -1,13 +1,14 @@
-//! One small view per job kind, shared by Live and History: the kind's
-//! header lines and the series its chart draws. A new kind adds an arm to
-//! [`view`] and, if it needs one, a function here.
+//! The view of a run shared by Live and History: its header lines, the
+//! series its chart draws and its images. A Gatys run's is drawn here from
+//! its evaluations; every other kind says its own (`jobs::<kind>::view`),
+//! so a new kind needs nothing here.
 
 use std::collections::BTreeMap;
 
 use ratatui::style::{Color, Stylize};
 use ratatui::text::Line;
 
-use crate::jobs::{self, Job, Outcome, Progress};
+use crate::jobs::{self, Progress};
 use crate::queue::{Point, Run, Status};
 use crate::tui::app::App;
 use crate::tui::chart;
@@ -21,19 +22,25 @@ pub struct KindView {
     pub marks: chart::Marks,
     /// The chart's x axis.
     pub x_title: &'static str,
+    /// The run's image when its kind shows another than its output or
+    /// latest iterate (a video's frame).
+    pub image: Option<std::path::PathBuf>,
+    /// Its title, when the kind names it (`current frame`).
+    pub image_title: Option<&'static str>,
+    /// One line on what a finished run made, for History's side panel.
+    pub brief: Option<String>,
     /// Images a kind shows beside its output, titled (an analogy's B and
     /// its field picture).
     pub extra_images: Vec<(&'static str, std::path::PathBuf)>,
 }
 
-/// The view of run `r` for its kind.
+/// The view of run `r`: a Gatys run's drawn from its evaluations, any
+/// other's from what its kind says of it ([`jobs::Job::view`]).
 pub fn view(app: &App, r: &Run) -> KindView {
-    match r.job() {
-        Some(Job::Stylize(_) | Job::Texture(_)) => gatys(app, r),
-        Some(Job::Train(s)) => train(app, r, s),
-        Some(Job::Apply(_)) => apply(app, r),
-        Some(Job::Analogy(_)) => analogy(app, r),
-        Some(Job::Video(_)) | None => other(app, r, vec![]),
+    if r.spec().is_some() {
+        gatys(app, r)
+    } else {
+        of_kind(app, r)
     }
 }
 
@@ -86,135 +93,53 @@ fn gatys(app: &App, r: &Run) -> KindView {
         series,
         marks,
         x_title: "evaluation",
+        image: None,
+        image_title: None,
+        brief: None,
         extra_images: Vec::new(),
     }
 }
 
-/// Training: iteration of the total, images/s, ETA, the (final) losses.
-fn train(app: &App, r: &Run, spec: &jobs::train::Spec) -> KindView {
+/// A kind's own lines under what the run is, a chart of the series it
+/// recorded, and its images (relative to its run folder).
+fn of_kind(app: &App, r: &Run) -> KindView {
     let points = app.points_of(r.id);
-    let live = match app.progress.get(&r.id) {
-        Some(Progress::Train(p)) => Some(p),
-        _ => None,
+    let recorded = recorded(points);
+    let seen = jobs::view::Seen {
+        live: app.progress.get(&r.id),
+        outcome: r.outcome.as_ref(),
+        recorded: &recorded,
+        running: r.status == Status::Running,
     };
-    let done = match &r.outcome {
-        Some(Outcome::Train(o)) => Some(o),
-        _ => None,
-    };
-    let of = live.map_or(spec.train.iterations, |p| p.of);
-    let iteration = live
-        .map(|p| p.iteration)
-        .or(done.map(|o| o.iterations))
-        .or(points.last().map(|p| p.step.max(0) as u64))
-        .unwrap_or(0);
-    let ips = live.map(|p| p.images_per_second).or_else(|| {
-        points
-            .iter()
-            .rev()
-            .find(|p| p.series == jobs::train::RATE_SERIES)
-            .map(|p| p.value)
-    });
-    let eta = match (step_rate(points), r.status) {
-        (Some(v), Status::Running) if v > 0.0 => {
-            format!("{:.0} s", of.saturating_sub(iteration) as f64 / v)
-        }
-        _ => "-".into(),
-    };
-    let losses = match (done, live) {
-        (Some(o), _) => ("final", o.losses.clone()),
-        (None, Some(p)) => ("losses", p.losses.clone()),
-        (None, None) => ("losses", latest(points, jobs::train::RATE_SERIES)),
-    };
-    let lines = vec![
-        Line::from(format!("run {} · {} · {}", r.id, r.status, r.describe())).bold(),
-        Line::from(format!(
-            "iteration {iteration}/{of} · {} images/s · ETA {eta} · {}",
-            ips.map_or("-".into(), |v| format!("{v:.2}")),
-            device(r)
-        )),
-        losses_line(losses.0, &losses.1, &app.theme),
-    ];
-    KindView {
-        lines,
-        // Images/s is a rate, not a loss: the header shows it.
-        series: series_of(points, &[jobs::train::RATE_SERIES], &app.theme),
-        marks: chart::Marks::default(),
-        x_title: "iteration",
-        extra_images: Vec::new(),
-    }
-}
-
-/// Apply: photos done, then the outputs written.
-fn apply(app: &App, r: &Run) -> KindView {
-    let mut lines = Vec::new();
-    if let Some(Progress::Apply(p)) = app.progress.get(&r.id) {
-        lines.push(Line::from(format!(
-            "photo {}/{} · {:.1} s",
-            p.done,
-            p.of,
-            p.elapsed.as_secs_f64()
-        )));
-    }
-    if let Some(Outcome::Apply(o)) = &r.outcome {
-        lines.push(Line::from(format!(
-            "{} output{} written by {} in {:.1} s",
-            o.outputs.len(),
-            if o.outputs.len() == 1 { "" } else { "s" },
-            o.model,
-            o.seconds
-        )));
-        lines.extend(
-            o.outputs
-                .iter()
-                .map(|p| Line::from(format!("  {}", p.display()))),
-        );
-    }
-    other(app, r, lines)
-}
-
-/// Analogy: the layer and phase it is at, then its timings.
-fn analogy(app: &App, r: &Run) -> KindView {
-    let mut lines = Vec::new();
-    if let Some(Progress::Analogy(p)) = app.progress.get(&r.id) {
-        lines.push(Line::from(format!(
-            "layer {} ({}/5) · {} {}/{}",
-            p.layer, p.level, p.phase, p.iteration, p.of
-        )));
-    }
-    let mut extra = Vec::new();
-    if let Some(Outcome::Analogy(o)) = &r.outcome {
-        lines.push(Line::from(format!(
-            "PatchMatch {:.1} s · reconstruction {:.1} s · total {:.1} s · identity {:.0}%",
-            o.timings.patchmatch,
-            o.timings.reconstruction,
-            o.timings.total,
-            o.identity_share * 100.0
-        )));
-        let dir = app.snap.data_dir.join("runs").join(r.id.to_string());
-        extra = vec![
-            (" B ", dir.join(&o.b)),
-            (" A→B′ field ", dir.join(&o.flow_picture)),
-        ];
-    }
-    let mut v = other(app, r, lines);
-    v.extra_images = extra;
-    v
-}
-
-/// A kind without its own figures: what the run is, then `lines`, and a
-/// chart of whatever series it recorded.
-fn other(app: &App, r: &Run, lines: Vec<Line<'static>>) -> KindView {
-    let mut all = vec![
+    let kind = r.job().map(|j| j.view(seen)).unwrap_or_default();
+    let dir = app.snap.data_dir.join("runs").join(r.id.to_string());
+    let mut lines = vec![
         Line::from(format!("run {} · {} · {}", r.id, r.status, r.describe())).bold(),
         Line::from(device(r)),
     ];
-    all.extend(lines);
+    lines.extend(kind.lines.into_iter().map(Line::from));
     KindView {
-        lines: all,
-        series: series_of(app.points_of(r.id), &[], &app.theme),
+        lines,
+        series: series_of(points, kind.unplotted, &app.theme),
         marks: chart::Marks::default(),
-        x_title: "step",
-        extra_images: Vec::new(),
+        x_title: kind.x_title.unwrap_or("step"),
+        image: kind.image.map(|p| dir.join(p)),
+        image_title: kind.image_title,
+        brief: kind.brief,
+        extra_images: kind
+            .extra_images
+            .into_iter()
+            .map(|(t, p)| (t, dir.join(p)))
+            .collect(),
+    }
+}
+
+/// What the store recorded of a run's series, for its kind's view.
+fn recorded(points: &[Point]) -> jobs::view::Recorded {
+    jobs::view::Recorded {
+        last_step: points.last().map(|p| p.step.max(0) as u64),
+        step_rate: step_rate(points),
+        latest: points.iter().map(|p| (p.series.clone(), p.value)).collect(),
     }
 }
 
@@ -254,21 +179,4 @@ fn step_rate(points: &[Point]) -> Option<f64> {
     let a = steps[steps.len().saturating_sub(20)];
     let dt = b.1 - a.1;
     (dt > 0.0).then(|| (b.0 - a.0) as f64 / dt)
-}
-
-/// The last value of every series but `skip`.
-fn latest(points: &[Point], skip: &str) -> BTreeMap<String, f64> {
-    points
-        .iter()
-        .filter(|p| p.series != skip)
-        .map(|p| (p.series.clone(), p.value))
-        .collect()
-}
-
-fn losses_line(label: &str, losses: &BTreeMap<String, f64>, t: &Theme) -> Line<'static> {
-    if losses.is_empty() {
-        return Line::from("waiting for the first iteration").style(t.muted());
-    }
-    let parts: Vec<String> = losses.iter().map(|(k, v)| format!("{k} {v:.4e}")).collect();
-    Line::from(format!("{label}: {}", parts.join(" · ")))
 }

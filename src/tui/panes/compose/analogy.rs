@@ -60,3 +60,20 @@ pub fn params() -> Vec<Param<ComposeState>> {
         },
     ]
 }
+
+/// An analogy run into the form: B′ marked, its parameters; A given back
+/// to be chosen as the content.
+pub fn load(
+    c: &mut ComposeState,
+    r: &crate::queue::Run,
+    a: &crate::jobs::analogy::Spec,
+) -> crate::tui::lib_item::LibItem {
+    use super::form::run_item;
+    use crate::jobs::Role;
+    c.styles = vec![super::form::MarkedStyle {
+        item: run_item(r, Role::BPrime, &a.b_prime),
+        weight: 1.0,
+    }];
+    c.analogy = a.clone();
+    run_item(r, Role::A, &a.a)
+}

@@ -94,3 +94,52 @@ fn size() -> Param<ComposeState> {
         },
     }
 }
+
+/// An apply run into the form: its model and settings ([`load_model`]),
+/// its first photo given back to be chosen.
+pub fn load(
+    c: &mut ComposeState,
+    r: &crate::queue::Run,
+    a: &crate::jobs::apply::Spec,
+    models: &[crate::tui::lib_item::ModelItem],
+) -> Result<Option<crate::tui::lib_item::LibItem>, String> {
+    load_model(c, r, a, models)?;
+    c.masks = super::masks::FormMasks::of_run(&c.styles, &a.style_masks, a.content_mask.clone());
+    Ok(a.contents
+        .first()
+        .map(|p| super::form::run_item(r, crate::jobs::Role::Content, p)))
+}
+
+/// A model's settings into the form: the model (found in the Library by
+/// its file: refused when it is gone), size, and paintings or mix.
+pub fn load_model(
+    c: &mut ComposeState,
+    r: &crate::queue::Run,
+    a: &crate::jobs::apply::Spec,
+    models: &[crate::tui::lib_item::ModelItem],
+) -> Result<(), String> {
+    let Some(model) = models.iter().find(|m| m.path == a.model).cloned() else {
+        return Err(format!(
+            "its model {} is not in the Library any more",
+            a.model.display()
+        ));
+    };
+    c.styles = a
+        .arbitrary
+        .as_ref()
+        .map_or(Vec::new(), |s| super::form::marked_styles(r, &s.styles));
+    c.blend = c.styles.len() > 1;
+    // A multi-style model's mix as it is typed: `name:w,…`.
+    c.apply_mix = a.mix.as_ref().map_or(String::new(), |m| {
+        m.weights
+            .iter()
+            .zip(&model.style_sources)
+            .filter(|(w, _)| **w > 0.0)
+            .map(|(w, s)| format!("{}:{w}", s.name))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    c.apply_size = a.size;
+    c.model = Some(model);
+    Ok(())
+}

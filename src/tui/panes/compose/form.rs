@@ -2,17 +2,18 @@
 //! a preset, the run parameters, and the runs it turns into. Pure state: keys
 //! arrive as nudges and typed text, errors come back as one line of text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::kind::Kind;
 use super::params::Param;
 use super::train::DatasetChoice;
 use crate::engine::analogy::AnalogySpec;
 use crate::engine::fast::train::TrainSpec;
-use crate::engine::gatys::spec::RunSpec;
+use crate::engine::gatys::spec::{RunSpec, StyleRef};
 use crate::engine::infra::library::Library;
 use crate::engine::infra::memory::run_bytes;
-use crate::jobs::{analogy, apply, stylize, texture, train, Job, Limits};
+use crate::jobs::{analogy, apply, stylize, texture, train, Job, Limits, Role};
+use crate::queue::Run;
 use crate::tui::data::{DeviceMemory, NewRun};
 use crate::tui::lib_item::{LibItem, ModelItem};
 
@@ -72,6 +73,8 @@ pub struct ComposeState {
     pub train: TrainSpec,
     /// The folders of photos the dataset row offers (and any typed one).
     pub datasets: Vec<DatasetChoice>,
+    /// The settings the kinds' own tables keep (a video's clip, …).
+    pub forms: super::kind::KindForms,
     /// Index into [`ComposeState::fields`].
     pub field: usize,
     /// Name and spec of each preset; the first is "none" (the defaults).
@@ -97,6 +100,7 @@ impl ComposeState {
             apply_mix: String::new(),
             train: TrainSpec::default(),
             datasets: Vec::new(),
+            forms: Default::default(),
             content: None,
             styles: Vec::new(),
             blend: false,
@@ -373,32 +377,9 @@ impl ComposeState {
                     return Ok(());
                 };
                 // Parsed into the form, validated whole, undone if refused.
-                let (spec, square, analogy, train, apply_size, apply_mix) = (
-                    self.spec.clone(),
-                    self.square,
-                    self.analogy.clone(),
-                    self.train.clone(),
-                    self.apply_size,
-                    self.apply_mix.clone(),
-                );
-                let checked = p(self, t).and_then(|()| {
-                    match self.kind {
-                        Kind::Analogy => self.analogy.validate(),
-                        Kind::Apply => return self.apply_stylings().map(|_| ()),
-                        Kind::Train => self.train.validate(),
-                        Kind::Stylize | Kind::Texture => self.spec.validate(),
-                    }
-                    .map_err(|e| e.to_string())
-                });
-                if let Err(e) = checked {
-                    (
-                        self.spec,
-                        self.square,
-                        self.analogy,
-                        self.train,
-                        self.apply_size,
-                        self.apply_mix,
-                    ) = (spec, square, analogy, train, apply_size, apply_mix);
+                let before = self.kind_parts();
+                if let Err(e) = p(self, t).and_then(|()| self.kind.check(self)) {
+                    self.restore(before);
                     return Err(e);
                 }
             }
@@ -407,24 +388,47 @@ impl ComposeState {
         Ok(())
     }
 
-    /// The runs enqueueing makes, by kind: stylize, one per marked style or
-    /// one blending them; texture, one per marked style.
+    /// The runs enqueueing makes, by kind ([`Kind::runs`]).
     pub fn runs(&self) -> Result<Vec<NewRun>, String> {
-        match self.kind {
-            Kind::Stylize => self.stylize_runs(),
-            Kind::Texture => self.texture_runs(),
-            Kind::Analogy => self.analogy_runs(),
-            Kind::Apply => self.apply_runs(),
-            Kind::Train => self.train_runs(),
+        self.kind.runs(self)
+    }
+
+    /// The parts of the form the kinds' tables write, to undo a refused edit.
+    fn kind_parts(&self) -> KindParts {
+        KindParts {
+            spec: self.spec.clone(),
+            square: self.square,
+            analogy: self.analogy.clone(),
+            train: self.train.clone(),
+            apply_size: self.apply_size,
+            apply_mix: self.apply_mix.clone(),
+            forms: self.forms.clone(),
+            masks: self.masks.clone(),
         }
+    }
+
+    fn restore(&mut self, p: KindParts) {
+        self.spec = p.spec;
+        self.square = p.square;
+        self.analogy = p.analogy;
+        self.train = p.train;
+        self.apply_size = p.apply_size;
+        self.apply_mix = p.apply_mix;
+        self.forms = p.forms;
+        self.masks = p.masks;
     }
 
     /// The apply runs, one per styling of [`Self::apply_stylings`], each
     /// built by the apply kind's one builder.
-    fn apply_runs(&self) -> Result<Vec<NewRun>, String> {
+    pub(super) fn apply_runs(&self) -> Result<Vec<NewRun>, String> {
         let Some(content) = &self.content else {
             return Err("pick a photo first (Library: Enter on a photo)".into());
         };
+        self.apply_runs_of(content)
+    }
+
+    /// The apply runs of `content` (a photo, or a clip a video makes of them).
+    pub(super) fn apply_runs_of(&self, content: &LibItem) -> Result<Vec<NewRun>, String> {
         let Some(model) = &self.model else {
             return Err("pick a model first (Library: → to Models, Enter on one)".into());
         };
@@ -540,7 +544,7 @@ impl ComposeState {
     /// A training run per marked painting; each model is named for its
     /// painting (the worker refuses a name that is taken, so a second model
     /// of one painting gets a numbered name here).
-    fn train_runs(&self) -> Result<Vec<NewRun>, String> {
+    pub(super) fn train_runs(&self) -> Result<Vec<NewRun>, String> {
         if self.styles.is_empty() {
             return Err("mark the painting(s) to train on (Library: Space on a painting)".into());
         }
@@ -573,7 +577,7 @@ impl ComposeState {
     }
 
     /// One analogy: A = the content, B′ = the first marked painting.
-    fn analogy_runs(&self) -> Result<Vec<NewRun>, String> {
+    pub(super) fn analogy_runs(&self) -> Result<Vec<NewRun>, String> {
         let Some(content) = &self.content else {
             return Err("pick the photo A first (Library: Enter on a photo)".into());
         };
@@ -609,10 +613,16 @@ impl ComposeState {
         }])
     }
 
-    fn stylize_runs(&self) -> Result<Vec<NewRun>, String> {
+    pub(super) fn stylize_runs(&self) -> Result<Vec<NewRun>, String> {
         let Some(content) = &self.content else {
             return Err("pick a content photo first (Library: Enter on a photo)".into());
         };
+        self.stylize_runs_of(content)
+    }
+
+    /// The stylize runs of `content` (a photo, or a clip a video makes of
+    /// them): one per marked style, or one blending them.
+    pub(super) fn stylize_runs_of(&self, content: &LibItem) -> Result<Vec<NewRun>, String> {
         if self.styles.is_empty() {
             return Err("mark at least one style (Library: Space on a painting)".into());
         }
@@ -651,7 +661,7 @@ impl ComposeState {
         }
     }
 
-    fn texture_runs(&self) -> Result<Vec<NewRun>, String> {
+    pub(super) fn texture_runs(&self) -> Result<Vec<NewRun>, String> {
         if self.styles.is_empty() {
             return Err("mark at least one style (Library: Space on a painting)".into());
         }
@@ -702,6 +712,51 @@ impl ComposeState {
 }
 
 /// Whether two specs have the same parameters (inputs aside).
+/// The form's parts a kind's table writes (see `ComposeState::kind_parts`).
+struct KindParts {
+    spec: RunSpec,
+    square: bool,
+    analogy: AnalogySpec,
+    train: TrainSpec,
+    apply_size: Option<u32>,
+    apply_mix: String,
+    forms: super::kind::KindForms,
+    masks: super::masks::FormMasks,
+}
+
+/// Input `role` of run `r` at `path`, named as when it was queued.
+pub fn run_item(r: &Run, role: Role, path: &Path) -> LibItem {
+    LibItem {
+        name: r.input_name(role),
+        ..LibItem::from_path(path)
+    }
+}
+
+/// A run's paintings as Compose marks them, each named as when it was
+/// queued (its style input of the same place), else by its file.
+pub fn marked_styles(r: &Run, styles: &[StyleRef]) -> Vec<MarkedStyle> {
+    let names: Vec<Option<String>> = r
+        .inputs
+        .iter()
+        .filter(|i| i.role == Role::Style)
+        .map(|i| i.name.clone())
+        .collect();
+    styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let lib = LibItem::from_path(&s.path);
+            MarkedStyle {
+                item: LibItem {
+                    name: names.get(i).cloned().flatten().unwrap_or(lib.name.clone()),
+                    ..lib
+                },
+                weight: s.weight,
+            }
+        })
+        .collect()
+}
+
 fn same_params(a: &RunSpec, b: &RunSpec) -> bool {
     let a = RunSpec {
         content: b.content.clone(),
@@ -829,6 +884,7 @@ mod tests {
                 c.apply_size,
                 c.apply_mix.clone(),
                 c.masks.clone(),
+                c.forms.clone(),
             )
         };
         for kind in Kind::known() {
@@ -844,7 +900,10 @@ mod tests {
                 assert_eq!(state(&c), before, "{} round-trips", c.label(row));
                 select(&mut c, row);
                 c.nudge(1);
-                assert_ne!(state(&c), before, "{} steps", c.label(row));
+                // A path is typed, not stepped.
+                if c.label(row) != "clip" {
+                    assert_ne!(state(&c), before, "{} steps", c.label(row));
+                }
                 (
                     c.spec,
                     c.square,
@@ -853,6 +912,7 @@ mod tests {
                     c.apply_size,
                     c.apply_mix,
                     c.masks,
+                    c.forms,
                 ) = before;
             }
         }

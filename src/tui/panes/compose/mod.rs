@@ -17,9 +17,10 @@ pub mod params;
 pub mod stylize;
 pub mod texture;
 pub mod train;
+pub mod video;
 
 pub use form::{ComposeState, Field, MarkedStyle, MemoryView};
-pub use kind::Kind;
+pub use kind::{Kind, Queues};
 
 use super::{Effect, InputPurpose};
 use crate::tui::app::App;
@@ -159,84 +160,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_stateful_widget(table, right, &mut state);
 }
 
-/// What `r` would queue, for the chosen kind.
+/// What `r` would queue, for the chosen kind ([`Kind::queues`]).
 fn queues_line(c: &ComposeState, t: &Theme) -> Line<'static> {
-    let n = c.styles.len();
-    let plural = if n == 1 { "" } else { "s" };
-    match c.kind {
-        Kind::Stylize if c.content.is_none() || n == 0 => {
-            Line::from("r queues the runs once both are chosen").style(t.muted())
-        }
-        Kind::Stylize if c.blends() => {
-            Line::from(format!("r queues 1 run blending {n} styles")).fg(t.accent)
-        }
-        Kind::Stylize => {
-            Line::from(format!("r queues {n} run{plural} (content × each style)")).fg(t.accent)
-        }
-        Kind::Texture if n == 0 => {
-            Line::from("r queues a texture per marked style").style(t.muted())
-        }
-        Kind::Texture => {
-            Line::from(format!("r queues {n} texture{plural} (one per style)")).fg(t.accent)
-        }
-        Kind::Analogy if n > 1 => Line::from(format!(
-            "an analogy takes one painting B′: unmark {} of the {n}",
-            n - 1
-        ))
-        .style(t.error()),
-        Kind::Analogy if c.content.is_none() || n == 0 => {
-            Line::from("r queues an analogy: A = the content, B′ = a painting").style(t.muted())
-        }
-        Kind::Analogy => Line::from(format!(
-            "r queues 1 analogy: A = {}, B′ = {}",
-            c.content.as_ref().map_or("", |i| i.name.as_str()),
-            c.styles[0].item.name
-        ))
-        .fg(t.accent),
-        Kind::Apply if c.applies_arbitrary() && c.content.is_some() && c.blends() => {
-            Line::from(format!(
-                "r queues 1 run: {} through {}, mixing {n} paintings ({})",
-                c.content.as_ref().map_or("", |i| i.name.as_str()),
-                c.model.as_ref().map_or("", |m| m.name.as_str()),
-                c.shares_label(),
-            ))
-            .fg(t.accent)
-        }
-        Kind::Apply if c.applies_arbitrary() && c.content.is_some() && n > 0 => {
-            Line::from(format!(
-                "r queues {n} run{plural}: {} through {}, one per painting",
-                c.content.as_ref().map_or("", |i| i.name.as_str()),
-                c.model.as_ref().map_or("", |m| m.name.as_str()),
-            ))
-            .fg(t.accent)
-        }
-        Kind::Apply if c.applies_arbitrary() => Line::from(
-            "r queues a run per marked painting once a photo is chosen (Space on paintings)",
-        )
-        .style(t.muted()),
-        Kind::Apply => match (&c.content, &c.model, c.apply_stylings()) {
-            (_, _, Err(e)) => Line::from(e).style(t.error()),
-            (Some(p), Some(m), Ok(mixes)) if mixes.len() > 1 => Line::from(format!(
-                "r queues {} runs: {} through {}, one per style",
-                mixes.len(),
-                p.name,
-                m.name
-            ))
-            .fg(t.accent),
-            (Some(p), Some(m), Ok(_)) => {
-                Line::from(format!("r queues 1 run: {} through {}", p.name, m.name)).fg(t.accent)
-            }
-            _ => {
-                Line::from("r queues the run once a photo and a model are chosen").style(t.muted())
-            }
-        },
-        Kind::Train if n == 0 => {
-            Line::from("r queues a training run per marked painting").style(t.muted())
-        }
-        Kind::Train => Line::from(format!(
-            "r queues {n} training run{plural}; the models appear in Library"
-        ))
-        .fg(t.accent),
+    match c.kind.queues(c) {
+        Queues::Ready(s) => Line::from(s).fg(t.accent),
+        Queues::Waiting(s) => Line::from(s).style(t.muted()),
+        Queues::Refused(s) => Line::from(s).style(t.error()),
     }
 }
 

@@ -213,3 +213,25 @@ pub fn params() -> Vec<Param<ComposeState>> {
     rows.extend(super::masks::rows());
     rows
 }
+
+/// A Gatys run into the form: its paintings and parameters, and for a
+/// stylize run (`square` `None`) its content, given back to be chosen; a
+/// texture (`Some(square)`) has none, so the form's content stays.
+pub fn load(
+    c: &mut ComposeState,
+    r: &crate::queue::Run,
+    square: Option<bool>,
+) -> Option<crate::tui::lib_item::LibItem> {
+    let spec = r.params();
+    c.styles = super::form::marked_styles(r, &spec.styles);
+    c.blend = c.styles.len() > 1;
+    c.spec = spec.clone();
+    // The masks are rows of their own, not parameters of a preset.
+    let style_masks = std::mem::take(&mut c.spec.style_masks);
+    c.masks = super::masks::FormMasks::of_run(&c.styles, &style_masks, c.spec.content_mask.take());
+    c.square = square.unwrap_or(false);
+    c.match_preset();
+    square
+        .is_none()
+        .then(|| super::form::run_item(r, crate::jobs::Role::Content, &spec.content))
+}

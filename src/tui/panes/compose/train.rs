@@ -186,3 +186,23 @@ pub fn params() -> Vec<Param<ComposeState>> {
         },
     ]
 }
+
+/// A training run into the form: its painting marked, its settings and
+/// training set; a multi-style or extending training is refused (Compose
+/// trains one painting per new model).
+pub fn load(
+    c: &mut ComposeState,
+    r: &crate::queue::Run,
+    t: &crate::jobs::train::Spec,
+) -> Result<Option<crate::tui::lib_item::LibItem>, String> {
+    if !t.train.more_styles.is_empty() || t.train.extend.is_some() {
+        return Err("trains a multi-style model: Compose trains one painting per model (atelier train --style … for more)".into());
+    }
+    c.styles = vec![super::form::MarkedStyle {
+        item: super::form::run_item(r, crate::jobs::Role::Style, &t.train.style),
+        weight: 1.0,
+    }];
+    c.train = t.train.clone();
+    c.use_dataset(&t.train.dataset);
+    Ok(None)
+}
