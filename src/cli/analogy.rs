@@ -23,18 +23,17 @@ use crate::engine::Error;
 use crate::jobs::analogy::build::{build, resolve_pair, Built, Defaults, Options, Request};
 use crate::jobs::analogy::run::run as analogy_job;
 
+/// What an analogy is of, and how it is made: the same for `atelier analogy`
+/// and `queue add analogy`.
 #[derive(Args, Debug)]
-pub struct AnalogyArgs {
+pub struct AnalogyChoice {
     /// A: the image whose structure A′ keeps (a path, or a bundled photo's or
     /// painting's name).
     pub a: String,
     /// B′: the image whose appearance A′ takes (a path or a bundled name).
     pub b_prime: String,
-    /// Output PNG for A′ (default: a new name in the output folder); B, the
-    /// fields (.flo) and their pictures are written beside it. Never overwrites.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Longer side of both working images in px (default 224 on CPU, 448 on GPU).
+    /// Longer side of both working images in px (default 224; 448 for
+    /// `atelier analogy` on a GPU).
     #[arg(long)]
     pub size: Option<u32>,
     /// How much of its own structure each side keeps: 1 (least) to 3 (most; default 2).
@@ -47,9 +46,33 @@ pub struct AnalogyArgs {
     /// directly (several times faster on a CPU, less faithful matches).
     #[arg(long)]
     pub fast: bool,
-    /// Seed of PatchMatch's random search.
+    /// Seed of PatchMatch's random search (default: the config's [run] seed).
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+impl AnalogyChoice {
+    /// The choice built by the analogy kind's builder, with A's and B′'s names.
+    fn build(&self, gpu: bool, c: &Config) -> Result<(Built, [String; 2]), Error> {
+        let options = Options {
+            size: self.size,
+            weight_level: self.weight_level,
+            iterations: self.iterations,
+            fast: self.fast,
+            seed: self.seed,
+        };
+        build_typed(&self.a, &self.b_prime, options, gpu, c)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct AnalogyArgs {
+    #[command(flatten)]
+    pub choice: AnalogyChoice,
+    /// Output PNG for A′ (default: a new name in the output folder); B, the
+    /// fields (.flo) and their pictures are written beside it. Never overwrites.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N (default: [stylize] device in the config).
     #[arg(long, value_parser = super::choices::device_arg)]
     pub device: Option<String>,
@@ -91,14 +114,7 @@ pub(super) fn build_typed(
 
 /// The checked spec and the output's default name (`A__B′.png`).
 fn build_spec(a: &AnalogyArgs, c: &Config, gpu: bool) -> Result<(AnalogySpec, String), Error> {
-    let options = Options {
-        size: a.size,
-        weight_level: a.weight_level,
-        iterations: a.iterations,
-        fast: a.fast,
-        seed: a.seed,
-    };
-    let (built, [na, nb]) = build_typed(&a.a, &a.b_prime, options, gpu, c)?;
+    let (built, [na, nb]) = a.choice.build(gpu, c)?;
     Ok((built.spec, format!("{na}__{nb}.png")))
 }
 
@@ -228,38 +244,14 @@ pub fn run(a: AnalogyArgs, c: &Config) -> Result<i32> {
 /// `queue add analogy`: an analogy, queued.
 #[derive(Args, Debug)]
 pub struct AnalogyAdd {
-    /// A: the image whose structure A′ keeps (a path or a bundled name).
-    pub a: String,
-    /// B′: the image whose appearance A′ takes (a path or a bundled name).
-    pub b_prime: String,
-    /// Longer side of both working images in px (default 224).
-    #[arg(long)]
-    pub size: Option<u32>,
-    /// How much of its own structure each side keeps: 1 to 3 (default 2).
-    #[arg(long, value_name = "1|2|3")]
-    pub weight_level: Option<u8>,
-    /// L-BFGS iterations of each reconstruction (default 100).
-    #[arg(long, value_name = "N")]
-    pub iterations: Option<usize>,
-    /// Skip the reconstruction optimisation (much faster on a CPU).
-    #[arg(long)]
-    pub fast: bool,
-    /// Seed of PatchMatch's random search (default: the config's [run] seed).
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub choice: AnalogyChoice,
     #[command(flatten)]
     pub place: super::queue::Placement,
 }
 
 pub(super) fn add(a: AnalogyAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
-    let options = Options {
-        size: a.size,
-        weight_level: a.weight_level,
-        iterations: a.iterations,
-        fast: a.fast,
-        seed: a.seed,
-    };
-    let (built, _) = build_typed(&a.a, &a.b_prime, options, false, c)?;
+    let (built, _) = a.choice.build(false, c)?;
     let id = store.add_job(
         &crate::jobs::Job::Analogy(built.spec),
         &built.inputs,
