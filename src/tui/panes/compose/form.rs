@@ -287,7 +287,20 @@ impl ComposeState {
                 .get(i)
                 .map(|m| m.weight.to_string())
                 .unwrap_or_default(),
-            Field::Param(_) => self.value(f).trim_end_matches(" px").to_string(),
+            Field::Param(i) => {
+                let v = self.value(f);
+                // A path not given yet (a mask's `none`, the clip's `none:
+                // Enter, then its path`) is typed from empty, not after it.
+                let path_row = self
+                    .params()
+                    .get(i)
+                    .is_some_and(|p| p.name.contains("mask") || p.name == "clip");
+                if path_row && (v == "none" || v.starts_with("none:")) {
+                    String::new()
+                } else {
+                    v.trim_end_matches(" px").to_string()
+                }
+            }
         }
     }
 
@@ -916,6 +929,24 @@ mod tests {
                 ) = before;
             }
         }
+    }
+
+    #[test]
+    fn a_path_row_not_given_is_typed_from_empty() {
+        let mut c = form(&["irises"]);
+        for kind in [Kind::Video, Kind::Stylize] {
+            c.kind = kind;
+            let params = c.params();
+            for (i, p) in params.iter().enumerate() {
+                if p.name == "clip" || p.name.contains("mask") {
+                    assert_eq!(c.edit_text(Field::Param(i)), "", "{kind:?} {}", p.name);
+                }
+            }
+        }
+        // A value that is a choice, not a missing path, is offered as it is.
+        c.kind = Kind::Stylize;
+        let colours = c.params().iter().position(|p| p.name == "colours").unwrap();
+        assert_eq!(c.edit_text(Field::Param(colours)), "none");
     }
 
     #[test]
