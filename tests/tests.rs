@@ -16,6 +16,7 @@ mod front_ends;
 mod gpu_rehearsal;
 mod gpuworker;
 mod guard;
+mod history_scale;
 mod image_io;
 mod jobs;
 mod kinds;
