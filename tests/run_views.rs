@@ -72,6 +72,7 @@ fn every_kind() -> Vec<Run> {
             ..TrainSpec::default()
         },
         sample_every: 1,
+        pixel_limit: 1 << 24,
     };
     let apply = apply::Spec {
         model: "/data/models/irises-fast.safetensors".into(),

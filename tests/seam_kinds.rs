@@ -289,5 +289,135 @@ fn a_training_on_a_painting_over_the_configs_pixel_limit_is_refused() {
             .arg(&photos),
     );
     assert_eq!(queue, want, "queue add train");
+    let mut c = compose(&s, Kind::Train, &s.large, 32);
+    c.train.dataset = photos.clone();
+    c.train.iterations = 1;
+    assert_eq!(compose_enqueue(&s, &c).unwrap_err(), want, "Compose");
     assert!(queue_is_empty(&s));
+}
+
+/// The trainings queued so far: (model name, norm, number of paintings).
+fn queued_trainings(s: &Setup) -> Vec<(String, String, usize)> {
+    let store = Store::open(&s.data).unwrap();
+    let mut runs = store.list(&Filter::default()).unwrap();
+    runs.reverse();
+    runs.iter()
+        .filter_map(|r| match r.job() {
+            Some(atelier::jobs::Job::Train(t)) => Some((
+                t.name.clone(),
+                t.train.arch.norm.to_string(),
+                1 + t.train.more_styles.len(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A model's name follows one rule from every front end: a default name a
+/// model has already is numbered, a name the user gives that is taken is
+/// refused before anything is queued.
+#[test]
+fn a_training_is_named_by_one_rule_from_every_front_end() {
+    let s = setup();
+    let photos = s.dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    write_pattern(&photos.join("a.png"), 40, 40);
+    // A model of the user's has the painting's name already.
+    std::fs::create_dir_all(s.data.join("models")).unwrap();
+    std::fs::write(s.data.join("models/small.safetensors"), b"x").unwrap();
+    let add = |extra: &[&str]| {
+        let mut c = cmd(&s);
+        c.args(["queue", "add", "train"])
+            .arg(&s.small)
+            .args(["--iterations", "1", "--dataset"])
+            .arg(&photos)
+            .args(extra);
+        c
+    };
+    stdout_ok(&mut add(&[]));
+    assert_eq!(
+        error_of(&mut add(&["--name", "small"])),
+        "a model named 'small' exists already"
+    );
+    let mut c = compose(&s, Kind::Train, &s.small, 32);
+    c.train.dataset = photos.clone();
+    c.train.iterations = 1;
+    compose_enqueue(&s, &c).unwrap();
+    let names: Vec<String> = queued_trainings(&s).into_iter().map(|t| t.0).collect();
+    assert_eq!(names, ["small-2", "small-2"], "queue add, then Compose");
+    // `atelier train` names its model by the same rule.
+    let out = stdout_ok(
+        cmd(&s)
+            .arg("train")
+            .arg(&s.small)
+            .args([
+                "--iterations",
+                "1",
+                "--size",
+                "32",
+                "--batch",
+                "1",
+                "--dataset",
+            ])
+            .arg(&photos),
+    );
+    assert!(s.data.join("models/small-2.safetensors").exists(), "{out}");
+}
+
+/// An MSG-Net is queued from `queue add train --arch msg` and from Compose's
+/// network row alike: one run of every painting; adain/wct decoders are not
+/// queued, and say how they are trained.
+#[test]
+fn an_msg_net_training_is_queued_from_the_cli_and_from_compose() {
+    let s = setup();
+    let photos = s.dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    write_pattern(&photos.join("a.png"), 40, 40);
+    let second = s.dir.join("second.png");
+    write_pattern(&second, 40, 40);
+    stdout_ok(
+        cmd(&s)
+            .args(["queue", "add", "train", "--arch", "msg", "--style"])
+            .arg(&s.small)
+            .arg("--style")
+            .arg(&second)
+            .args(["--iterations", "1", "--dataset"])
+            .arg(&photos),
+    );
+    let mut c = compose(&s, Kind::Train, &s.small, 32);
+    c.styles.push(MarkedStyle {
+        item: LibItem::from_path(&second),
+        weight: 1.0,
+    });
+    c.train.dataset = photos.clone();
+    c.train.iterations = 1;
+    assert_eq!(
+        c.runs().unwrap().len(),
+        2,
+        "a fast-style model per painting"
+    );
+    c.forms.train.msg = true;
+    compose_enqueue(&s, &c).unwrap();
+    let runs = queued_trainings(&s);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for (name, norm, paintings) in &runs {
+        assert!(norm.contains("inspiration"), "{norm}");
+        assert_eq!(*paintings, 2);
+        assert!(name.starts_with("small-and-1-more"), "{name}");
+    }
+    // `e` on the queued MSG-Net loads both paintings and the network back.
+    let store = Store::open(&s.data).unwrap();
+    let run = store.list(&Filter::default()).unwrap().remove(0);
+    let job = run.job().unwrap().clone();
+    let mut back = ComposeState::new(params(32));
+    back.load_run(&run, &job, &[]).unwrap();
+    assert!(back.forms.train.msg);
+    assert_eq!(back.styles.len(), 2);
+    assert_eq!(back.runs().unwrap().len(), 1);
+    let e = error_of(
+        cmd(&s)
+            .args(["queue", "add", "train", "--arch", "adain"])
+            .args(["--iterations", "1"]),
+    );
+    assert!(e.contains("atelier train --arch adain"), "{e}");
 }

@@ -1009,6 +1009,7 @@ pub(crate) fn train_run() -> (Run, Vec<Point>) {
             style_names: Vec::new(),
         },
         sample_every: 10,
+        pixel_limit: 1 << 24,
     }));
     r.inputs.retain(|i| i.role == atelier::jobs::Role::Style);
     let mut points = Vec::new();

@@ -487,10 +487,10 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
     let lib = library(c, data_dir)?;
     let chosen = a.styles.resolve(c, &lib)?;
-    let name = a
-        .output
-        .clone()
-        .unwrap_or_else(|| chosen.default_name.clone());
+    let name = match &a.output {
+        Some(o) => o.clone(),
+        None => train_build::model_name(&lib, None, &chosen.default_name)?,
+    };
     let out = model_output(&lib, &name)?;
     if out.exists() && !a.resume {
         bail!("{}: already exists; pick another -o", out.display());
@@ -896,10 +896,14 @@ pub fn model_library(store: &crate::queue::Store) -> ModelLibrary {
 pub struct TrainAdd {
     #[command(flatten)]
     pub styles: TrainStyles,
-    /// The trained model's name in your models (default: the style's name);
-    /// a name already taken is refused.
+    /// The trained model's name in your models (default: the style's name,
+    /// numbered when a model has it); a name given that is taken is refused.
     #[arg(long)]
     pub name: Option<String>,
+    /// msg: an MSG-Net (Zhang & Dana 2017) on the --style styles, which
+    /// takes any painting when applied [default: a fast-style network].
+    #[arg(long, value_name = "msg")]
+    pub arch: Option<TrainArch>,
     #[command(flatten)]
     pub options: TrainOptions,
     /// Record the losses and images/s every N iterations.
@@ -932,17 +936,22 @@ pub struct ApplyAdd {
 }
 
 pub(super) fn add_train(a: TrainAdd, store: &mut crate::queue::Store, c: &Config) -> Result<i32> {
+    let network = match a.arch {
+        None => Network::Transformer,
+        Some(TrainArch::Msg) => Network::Msg,
+        Some(TrainArch::Arbitrary(m)) => bail!(
+            "--arch {}: adain and wct decoders are trained with `atelier train --arch {}`, not queued",
+            m.architecture(),
+            m.architecture()
+        ),
+    };
+    if network == Network::Msg && a.styles.style.is_none() && a.styles.styles.is_empty() {
+        bail!("--arch msg: name the styles to train on with --style, repeated");
+    }
     let models = model_library(store);
     let chosen = a.styles.resolve(c, &models)?;
-    let name = a
-        .name
-        .clone()
-        .unwrap_or_else(|| chosen.default_name.clone());
-    // Refused now rather than after hours of training.
-    models.new_user_path(&name)?;
-    let req = a
-        .options
-        .request(&chosen, name, Network::Transformer, a.sample_every);
+    let name = train_build::model_name(&models, a.name.as_deref(), &chosen.default_name)?;
+    let req = a.options.request(&chosen, name, network, a.sample_every);
     let (job, inputs) = train_build::build(&req, &c.limits())?.job();
     let id = store.add_job(&job, &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)

@@ -389,19 +389,12 @@ fn rerun(store: &mut Store, id: i64) -> Result<String, String> {
     Ok(format!("queued run {n} (a re-run of {id})"))
 }
 
-/// `name`, or `name-2`, `name-3`… when a model (bundled or the user's) has it:
-/// Compose names a training run for its painting, which a bundled model may
-/// already be named for.
-fn free_model_name(data_dir: &Path, name: &str) -> String {
-    let lib = ModelLibrary::new(
+/// The models a training queued here must not take the name of.
+fn model_library(data_dir: &Path) -> ModelLibrary {
+    ModelLibrary::new(
         crate::config::resolve(Path::new("models")),
         data_dir.join("models"),
-    );
-    let taken: Vec<String> = lib.entries().into_iter().map(|e| e.name).collect();
-    std::iter::once(name.to_string())
-        .chain((2..).map(|n| format!("{name}-{n}")))
-        .find(|n| !taken.contains(n))
-        .unwrap_or_else(|| name.to_string())
+    )
 }
 
 /// Queues Compose's runs, each checked by its kind (files read, hashed),
@@ -414,9 +407,12 @@ pub fn enqueue(store: &mut Store, items: Vec<NewRun>) -> Result<String, String> 
         style_names,
     } in items
     {
-        // A bundled model may have the name Compose gives a training.
+        // Compose names a training for its painting, which a model (a
+        // bundled one, say) may have already: the next free name, as the CLI.
         if let Job::Train(spec) = &mut job {
-            spec.name = free_model_name(store.data_dir(), &spec.name);
+            let models = model_library(store.data_dir());
+            spec.name = crate::jobs::train::build::model_name(&models, None, &spec.name)
+                .map_err(|e| e.to_string())?;
         }
         // The kind's own checks (decoded, hashed, absolute paths), as the CLI.
         let inputs = job
@@ -467,6 +463,7 @@ mod tests {
                     ..TrainSpec::default()
                 },
                 sample_every: 1,
+                pixel_limit: 1 << 24,
             }),
             content_name: None,
             style_names: vec!["irises".into()],

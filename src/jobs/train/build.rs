@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::Spec;
 use crate::engine::fast::model_file::read_info;
+use crate::engine::fast::models::ModelLibrary;
 use crate::engine::fast::train::TrainSpec;
 use crate::engine::fast::transformer::Norm;
 use crate::engine::Error;
@@ -56,6 +57,29 @@ pub fn default_name(paintings: &[Painting], extend: Option<&Path>) -> String {
         (None, [first, rest @ ..]) => format!("{first}-and-{}-more", rest.len()),
         (None, []) => String::new(),
     }
+}
+
+/// The name a trained model is saved under, the same from every front end:
+/// a name the user gave is refused when taken or odd (now, not after hours
+/// of training); a default name (the painting's) becomes `name-2`, `name-3`…
+/// when a model, bundled or the user's, has it already.
+pub fn model_name(
+    models: &ModelLibrary,
+    given: Option<&str>,
+    default: &str,
+) -> Result<String, Error> {
+    let name = match given {
+        Some(n) => n.to_string(),
+        None => {
+            let taken: Vec<String> = models.entries().into_iter().map(|e| e.name).collect();
+            std::iter::once(default.to_string())
+                .chain((2..).map(|n| format!("{default}-{n}")))
+                .find(|n| !taken.contains(n))
+                .unwrap_or_else(|| default.to_string())
+        }
+    };
+    models.new_user_path(&name)?;
+    Ok(name)
 }
 
 impl Request {
@@ -129,6 +153,7 @@ impl Request {
             name: self.name.clone(),
             train,
             sample_every: self.sample_every.max(1),
+            pixel_limit: crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT,
         };
         spec.validate()?;
         Ok(spec)
@@ -149,7 +174,8 @@ impl Built {
 /// decode within the limit, the dataset holds photos.
 pub fn build(req: &Request, limits: &Limits) -> Result<Built, Error> {
     let mut spec = req.spec()?;
+    spec.pixel_limit = limits.pixel_limit;
     let names: Vec<Option<String>> = req.paintings.iter().map(|p| Some(p.name.clone())).collect();
-    let inputs = spec.inputs_within(&names, limits.pixel_limit)?;
+    let inputs = spec.inputs_named(&names)?;
     Ok(Built { spec, inputs })
 }

@@ -33,10 +33,18 @@ pub struct Spec {
     /// Every how many iterations the losses and images/s are recorded.
     #[serde(default = "one")]
     pub sample_every: u64,
+    /// The most pixels a painting or preview photo may decode to (the
+    /// config's `[run] pixel_limit` where it was queued).
+    #[serde(default = "default_pixel_limit")]
+    pub pixel_limit: u64,
 }
 
 fn one() -> u64 {
     1
+}
+
+fn default_pixel_limit() -> u64 {
+    DEFAULT_PIXEL_LIMIT
 }
 
 /// Reported after every iteration.
@@ -79,7 +87,7 @@ impl Spec {
     /// As [`Spec::inputs`], with a name for each style (in order; missing
     /// ones are `None`).
     pub fn inputs_named(&mut self, names: &[Option<String>]) -> Result<Vec<Input>, Error> {
-        self.inputs_within(names, DEFAULT_PIXEL_LIMIT)
+        self.inputs_within(names, self.pixel_limit)
     }
 
     /// As [`Spec::inputs_named`], each image decoding within `pixel_limit`.

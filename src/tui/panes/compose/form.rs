@@ -554,36 +554,46 @@ impl ComposeState {
         .map_err(|e| e.to_string())
     }
 
-    /// A training run per marked painting; each model is named for its
-    /// painting (the worker refuses a name that is taken, so a second model
-    /// of one painting gets a numbered name here).
+    /// A training run per marked painting, each model named for its
+    /// painting, or one MSG-Net of them all (named for the first and a count
+    /// of the others); a name a model has is numbered when it is queued.
     pub(super) fn train_runs(&self) -> Result<Vec<NewRun>, String> {
         if self.styles.is_empty() {
             return Err("mark the painting(s) to train on (Library: Space on a painting)".into());
         }
-        self.styles
-            .iter()
-            .map(|m| {
+        let painting = |m: &MarkedStyle| stylize::build::Painting {
+            path: m.item.path.clone(),
+            weight: 1.0,
+            name: m.item.name.clone(),
+        };
+        let groups: Vec<Vec<stylize::build::Painting>> = match self.forms.train.msg {
+            true => vec![self.styles.iter().map(painting).collect()],
+            false => self.styles.iter().map(|m| vec![painting(m)]).collect(),
+        };
+        groups
+            .into_iter()
+            .map(|paintings| {
                 let req = train::build::Request {
-                    paintings: vec![stylize::build::Painting {
-                        path: m.item.path.clone(),
-                        weight: 1.0,
-                        name: m.item.name.clone(),
-                    }],
-                    multi: false,
-                    network: train::build::Network::Transformer,
+                    name: train::build::default_name(&paintings, None),
+                    multi: self.forms.train.msg,
+                    network: match self.forms.train.msg {
+                        true => train::build::Network::Msg,
+                        false => train::build::Network::Transformer,
+                    },
                     extend: None,
-                    name: m.item.name.clone(),
                     options: TrainSpec {
                         dataset: crate::config::resolve(&self.train.dataset),
                         ..self.train.clone()
                     },
                     sample_every: 1,
+                    paintings,
                 };
+                let mut spec = req.spec().map_err(|e| e.to_string())?;
+                spec.pixel_limit = self.limits.pixel_limit;
                 Ok(NewRun {
-                    job: Job::Train(req.spec().map_err(|e| e.to_string())?),
+                    job: Job::Train(spec),
                     content_name: None,
-                    style_names: vec![m.item.name.clone()],
+                    style_names: req.paintings.iter().map(|p| p.name.clone()).collect(),
                 })
             })
             .collect()

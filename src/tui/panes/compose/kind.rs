@@ -26,7 +26,7 @@ pub enum Kind {
     Analogy,
     /// The content photo through the model chosen in the Library.
     Apply,
-    /// A fast-style model per marked painting, on the training set.
+    /// A fast-style model per marked painting, or one MSG-Net of them all.
     Train,
     /// A clip (typed path) stylized frame by frame, Gatys or a model.
     Video,
@@ -207,6 +207,9 @@ impl Kind {
             Kind::Train if n == 0 => {
                 Queues::Waiting("r queues a training run per marked painting".into())
             }
+            Kind::Train if c.forms.train.msg => Queues::Ready(format!(
+                "r queues 1 MSG-Net training of {n} painting{plural}; the model appears in Library"
+            )),
             Kind::Train => Queues::Ready(format!(
                 "r queues {n} training run{plural}; the models appear in Library"
             )),
@@ -250,4 +253,6 @@ impl ComposeState {
 pub struct KindForms {
     /// A video's clip, method and steadiness.
     pub video: super::video::VideoForm,
+    /// A training's network.
+    pub train: super::train::TrainForm,
 }

@@ -1,7 +1,7 @@
-//! The parameter table of training a fast-style model: one training run per
-//! marked painting, on a folder of photos (the training set, or the Library's
-//! photos until `make dataset` has made one); the rows are the settings a
-//! user tunes (the rest are `atelier train`'s defaults).
+//! The parameter table of training: one fast-style model per marked
+//! painting, or one MSG-Net of them all, on a folder of photos (the training
+//! set, or the Library's photos until `make dataset` has made one); the rows
+//! are the settings a user tunes (the rest are `atelier train`'s defaults).
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,13 @@ impl DatasetChoice {
     }
 }
 
+/// What Compose trains: a fast-style model per marked painting, or one
+/// MSG-Net of them all (which then takes any painting when applied).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainForm {
+    pub msg: bool,
+}
+
 /// The dataset the form trains on, as the row shows it.
 fn dataset_text(s: &ComposeState) -> String {
     let path = crate::config::resolve(&s.train.dataset);
@@ -101,6 +108,22 @@ pub fn params() -> Vec<Param<ComposeState>> {
                         s.datasets.push(d);
                         p
                     }
+                };
+                Ok(())
+            },
+        },
+        Param {
+            name: "network",
+            show: |s| match s.forms.train.msg {
+                true => "MSG-Net, all paintings".into(),
+                false => "fast, one per painting".into(),
+            },
+            nudge: |s, _| s.forms.train.msg = !s.forms.train.msg,
+            parse: |s, t| {
+                s.forms.train.msg = match t.split_whitespace().next().unwrap_or("") {
+                    w if w.eq_ignore_ascii_case("msg") || w.eq_ignore_ascii_case("msg-net") => true,
+                    w if w.eq_ignore_ascii_case("fast") => false,
+                    _ => return Err(format!("'{t}': fast or msg")),
                 };
                 Ok(())
             },
@@ -195,14 +218,24 @@ pub fn load(
     r: &crate::queue::Run,
     t: &crate::jobs::train::Spec,
 ) -> Result<Option<crate::tui::lib_item::LibItem>, String> {
-    if !t.train.more_styles.is_empty() || t.train.extend.is_some() {
-        return Err("trains a multi-style model: Compose trains one painting per model (atelier train --style … for more)".into());
+    let msg = t.train.arch.norm.is_msg();
+    if !msg && (!t.train.more_styles.is_empty() || t.train.extend.is_some()) {
+        return Err("trains a multi-style model: Compose trains one painting per model or an MSG-Net (atelier train --style … for more)".into());
     }
-    c.styles = vec![super::form::MarkedStyle {
-        item: super::form::run_item(r, crate::jobs::Role::Style, &t.train.style),
-        weight: 1.0,
-    }];
+    let paintings: Vec<_> = std::iter::once(&t.train.style)
+        .chain(&t.train.more_styles)
+        .map(|p| crate::engine::gatys::spec::StyleRef {
+            path: p.clone(),
+            weight: 1.0,
+        })
+        .collect();
+    c.styles = super::form::marked_styles(r, &paintings);
+    c.forms.train.msg = msg;
     c.train = t.train.clone();
+    if msg {
+        // The network is the form's row; its norm follows when queued.
+        c.train.arch.norm = crate::engine::fast::transformer::Norm::Instance;
+    }
     c.use_dataset(&t.train.dataset);
     Ok(None)
 }
