@@ -120,6 +120,14 @@ fn rule(s: &Setup, painting: &Path, spec: RunSpec) -> Result<Rule, String> {
     Rule::resolve(&c, spec, &root().join("styles"), &models).map_err(|e| e.to_string())
 }
 
+/// A folder of one training photo in `s`.
+fn training_photos(s: &Setup) -> PathBuf {
+    let photos = s.dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    write_pattern(&photos.join("a.png"), 40, 40);
+    photos
+}
+
 fn queue_is_empty(s: &Setup) -> bool {
     Store::open(&s.data)
         .unwrap()
@@ -269,9 +277,7 @@ fn a_training_on_an_empty_dataset_is_refused_with_one_sentence_by_every_front_en
 #[test]
 fn a_training_on_a_painting_over_the_configs_pixel_limit_is_refused() {
     let s = setup();
-    let photos = s.dir.join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    write_pattern(&photos.join("a.png"), 40, 40);
+    let photos = training_photos(&s);
     let want = over_limit(&s.large);
     let cli = error_of(
         cmd(&s)
@@ -319,9 +325,7 @@ fn queued_trainings(s: &Setup) -> Vec<(String, String, usize)> {
 #[test]
 fn a_training_is_named_by_one_rule_from_every_front_end() {
     let s = setup();
-    let photos = s.dir.join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    write_pattern(&photos.join("a.png"), 40, 40);
+    let photos = training_photos(&s);
     // A model of the user's has the painting's name already.
     std::fs::create_dir_all(s.data.join("models")).unwrap();
     std::fs::write(s.data.join("models/small.safetensors"), b"x").unwrap();
@@ -370,9 +374,7 @@ fn a_training_is_named_by_one_rule_from_every_front_end() {
 #[test]
 fn an_msg_net_training_is_queued_from_the_cli_and_from_compose() {
     let s = setup();
-    let photos = s.dir.join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    write_pattern(&photos.join("a.png"), 40, 40);
+    let photos = training_photos(&s);
     let second = s.dir.join("second.png");
     write_pattern(&second, 40, 40);
     stdout_ok(
