@@ -197,7 +197,19 @@ pub(crate) fn with_runs(mut a: App) -> App {
     a.on_data(Snapshot {
         queue,
         history,
-        workers: Vec::new(),
+        // Run 4's worker, on another host, heard from just now.
+        workers: vec![atelier::queue::WorkerInfo {
+            id: "box:42".into(),
+            pid: 42,
+            host: "box".into(),
+            device: "cpu".into(),
+            started: 0.0,
+            heartbeat: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64(),
+            current_run: Some(4),
+        }],
         focus: Some(Focus {
             run: 4,
             samples: samples(120),

@@ -6,7 +6,7 @@ use ratatui::widgets::{Block, Paragraph, TableState};
 use ratatui::Frame;
 
 use super::{follow, move_selection, Col, Effect};
-use crate::queue::{Run, Status};
+use crate::queue::{Run, Status, WorkerInfo};
 use crate::tui::app::App;
 use crate::tui::data::Command;
 use crate::tui::keymap::Action;
@@ -86,8 +86,39 @@ const COLS: [Col; 10] = {
     ]
 };
 
+/// A worker whose heartbeat is older than this is named as silent (killed,
+/// or its host unreachable) until the store's recovery forgets it.
+const SILENT_AFTER: f64 = 30.0;
+
+/// The workers on this store, any host: `box-a cuda:0 run 7 · box-b cpu idle`.
+pub fn workers_line(workers: &[WorkerInfo], now: f64) -> String {
+    if workers.is_empty() {
+        return "no worker: queued runs wait (start `atelier worker`)".into();
+    }
+    let each: Vec<String> = workers
+        .iter()
+        .map(|w| {
+            let doing = match w.current_run {
+                Some(id) => format!("run {id}"),
+                None => "idle".into(),
+            };
+            let age = now - w.heartbeat;
+            match age > SILENT_AFTER {
+                true => format!("{} {} {doing} (silent {age:.0} s)", w.host, w.device),
+                false => format!("{} {} {doing}", w.host, w.device),
+            }
+        })
+        .collect();
+    format!("workers: {}", each.join(" · "))
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let block = Block::bordered().title(format!(" Queue ({}) ", app.snap.queue.len()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let block = Block::bordered()
+        .title(format!(" Queue ({}) ", app.snap.queue.len()))
+        .title_bottom(format!(" {} ", workers_line(&app.snap.workers, now)));
     if app.snap.queue.is_empty() {
         f.render_widget(
             Paragraph::new("nothing queued: compose a run (2) and press r")
@@ -111,4 +142,38 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let table = super::run_table(&COLS, area, rows).block(block);
     let mut state = TableState::default().with_selected(Some(app.queue.sel));
     f.render_stateful_widget(table, area, &mut state);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(host: &str, device: &str, run: Option<i64>, heartbeat: f64) -> WorkerInfo {
+        WorkerInfo {
+            id: format!("{host}:1"),
+            pid: 1,
+            host: host.into(),
+            device: device.into(),
+            started: 0.0,
+            heartbeat,
+            current_run: run,
+        }
+    }
+
+    #[test]
+    fn the_workers_line_names_each_host_its_device_its_run_and_a_silent_one() {
+        let now = 1000.0;
+        let line = workers_line(
+            &[
+                worker("box-a", "cuda:0", Some(7), now - 2.0),
+                worker("box-b", "cpu", None, now - 120.0),
+            ],
+            now,
+        );
+        assert_eq!(
+            line,
+            "workers: box-a cuda:0 run 7 · box-b cpu idle (silent 120 s)"
+        );
+        assert!(workers_line(&[], now).starts_with("no worker"));
+    }
 }
