@@ -116,17 +116,6 @@ impl ArbTrainSpec {
         }
         Ok(())
     }
-
-    fn schedule(&self) -> Schedule {
-        Schedule {
-            iterations: self.iterations,
-            batch: self.batch,
-            checkpoint_every: self.checkpoint_every,
-            preview_every: self.preview_every,
-            lr: self.lr,
-            lr_decay: self.lr_decay,
-        }
-    }
 }
 
 /// A finished run.
@@ -309,7 +298,11 @@ pub fn train(
     let done = train_loop::run(
         &mut net,
         spec,
-        &spec.schedule(),
+        &Schedule::new(
+            (spec.iterations, spec.checkpoint_every, spec.preview_every),
+            spec.batch,
+            (spec.lr, spec.lr_decay),
+        ),
         adam,
         (checkpoint, &CHECKPOINT),
         resume.then_some(checkpoint),

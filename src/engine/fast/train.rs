@@ -113,17 +113,6 @@ impl Default for TrainSpec {
 }
 
 impl TrainSpec {
-    fn schedule(&self) -> Schedule {
-        Schedule {
-            iterations: self.iterations,
-            batch: self.batch,
-            checkpoint_every: self.checkpoint_every,
-            preview_every: self.preview_every,
-            lr: self.lr,
-            lr_decay: 0.0,
-        }
-    }
-
     /// The styles this run trains (the new ones when extending).
     pub fn new_styles(&self) -> Vec<PathBuf> {
         std::iter::once(self.style.clone())
@@ -349,7 +338,11 @@ pub fn train(
     let done = train_loop::run(
         &mut net,
         spec,
-        &spec.schedule(),
+        &Schedule::new(
+            (spec.iterations, spec.checkpoint_every, spec.preview_every),
+            spec.batch,
+            (spec.lr, 0.0),
+        ),
         adam,
         (checkpoint, &CHECKPOINT),
         resume.map(|r| r.checkpoint.as_path()),

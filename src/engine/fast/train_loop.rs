@@ -75,6 +75,25 @@ pub(crate) struct Schedule {
     pub lr_decay: f64,
 }
 
+impl Schedule {
+    /// From a spec's `(iterations, checkpoint_every, preview_every)`, batch
+    /// and `(lr, lr_decay)`.
+    pub(crate) fn new(
+        (iterations, checkpoint_every, preview_every): (u64, u64, u64),
+        batch: usize,
+        (lr, lr_decay): (f64, f64),
+    ) -> Self {
+        Self {
+            iterations,
+            batch,
+            checkpoint_every,
+            preview_every,
+            lr,
+            lr_decay,
+        }
+    }
+}
+
 /// How a kind's checkpoints are told from other safetensors files.
 pub(crate) struct CheckpointKind {
     /// The metadata key holding the [`Record`].
@@ -435,4 +454,171 @@ fn end_iteration(
         sink.checkpoint(it as usize, checkpoint)?.or_cancel()?;
     }
     flow.or_cancel()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn;
+
+    /// A network of three numbers pulled towards a target that moves with
+    /// the iteration: the loop's bookkeeping without a real network.
+    struct Toy {
+        vs: nn::VarStore,
+        w: Tensor,
+    }
+
+    impl Toy {
+        fn new() -> Self {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let w = vs.root().zeros("w", &[3]);
+            Self { vs, w }
+        }
+    }
+
+    #[derive(Clone, Serialize, Deserialize)]
+    struct ToySpec {
+        iterations: u64,
+        seed: u64,
+    }
+
+    impl Trainee for Toy {
+        type Spec = ToySpec;
+        fn losses(&mut self, it: u64) -> Result<Vec<(&'static str, Tensor)>> {
+            let target = Tensor::from_slice(&[1.0f32, -2.0, 0.5]).f_mul_scalar(it as f64)?;
+            let fit = self.w.f_sub(&target)?.f_square()?.f_sum(Kind::Float)?;
+            let size = self.w.f_square()?.f_sum(Kind::Float)?.f_mul_scalar(0.1)?;
+            Ok(vec![("fit", fit), ("size", size)])
+        }
+        fn preview(&self) -> Result<RgbImage> {
+            Ok(RgbImage::new(1, 1))
+        }
+        fn metadata(&self) -> Result<Metadata> {
+            file::metadata("toy", &serde_json::json!({}), &[])
+        }
+        fn checkpoint_tensors(&self, params: &[(String, Tensor)]) -> Result<Vec<(String, Blob)>> {
+            params
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), blob(t, Kind::Float)?)))
+                .collect()
+        }
+        fn restore(&self, tensors: Named, _: &[(String, Tensor)], path: &Path) -> Result<()> {
+            file::copy_into(&self.vs, tensors, path)
+        }
+    }
+
+    const KIND: CheckpointKind = CheckpointKind {
+        key: "toy_checkpoint",
+        missing: "not a toy checkpoint",
+        header: |_| Ok(()),
+    };
+
+    /// Records what the loop reports; stops after iteration `stop_at`.
+    #[derive(Default)]
+    struct Log {
+        stop_at: Option<u64>,
+        progress: Vec<u64>,
+        previews: Vec<usize>,
+        checkpoints: Vec<usize>,
+    }
+
+    impl Sink<TrainProgress> for Log {
+        fn progress(&mut self, p: &TrainProgress) -> Result<Flow> {
+            self.progress.push(p.iteration);
+            Ok(match self.stop_at {
+                Some(s) if p.iteration >= s => Flow::Stop,
+                _ => Flow::Continue,
+            })
+        }
+        fn preview(&mut self, step: usize, _: &Tensor) -> Result<Flow> {
+            self.previews.push(step);
+            Ok(Flow::Continue)
+        }
+        fn checkpoint(&mut self, step: usize, _: &Path) -> Result<Flow> {
+            self.checkpoints.push(step);
+            Ok(Flow::Continue)
+        }
+    }
+
+    fn train(ck: &Path, resume: bool, log: &mut Log) -> (Toy, Result<Finished>) {
+        let mut toy = Toy::new();
+        let spec = ToySpec {
+            iterations: 6,
+            seed: 1,
+        };
+        let schedule = Schedule::new((6, 2, 3), 1, (0.1, 0.01));
+        let adam = Adam::new(toy.vs.variables().into_iter().collect()).unwrap();
+        let r = run(
+            &mut toy,
+            &spec,
+            &schedule,
+            adam,
+            (ck, &KIND),
+            resume.then_some(ck),
+            log,
+        );
+        (toy, r)
+    }
+
+    #[test]
+    fn a_stop_keeps_a_checkpoint_and_the_resumed_run_ends_where_an_uninterrupted_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = dir.path().join("whole.safetensors");
+        let mut log = Log::default();
+        let (a, done) = train(&whole, false, &mut log);
+        let done = done.unwrap();
+        assert_eq!(log.progress, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(log.checkpoints, [2, 4, 6], "every 2 and at the end");
+        assert_eq!(log.previews, [3, 6]);
+        assert_eq!(done.iterations, 6);
+        let sum = done.losses["fit"] + done.losses["size"];
+        assert!((done.losses["total"] - sum).abs() <= 1e-6 * sum.abs());
+
+        let cut = dir.path().join("cut.safetensors");
+        let mut log = Log {
+            stop_at: Some(3),
+            ..Log::default()
+        };
+        let (_, stopped) = train(&cut, false, &mut log);
+        assert!(matches!(stopped, Err(Error::Cancelled)));
+        assert_eq!(log.checkpoints, [2, 3], "a stop writes a checkpoint");
+        let (record, _) = read_checkpoint::<ToySpec>(&cut, &KIND).unwrap();
+        assert_eq!(record.iteration, 3);
+
+        let mut log = Log::default();
+        let (b, resumed) = train(&cut, true, &mut log);
+        let resumed = resumed.unwrap();
+        assert_eq!(log.progress, [4, 5, 6], "it goes on from the checkpoint");
+        assert!(a.w.equal(&b.w), "{:?} vs {:?}", a.w, b.w);
+        assert_eq!(resumed.losses, done.losses);
+    }
+
+    #[test]
+    fn another_kinds_file_or_other_settings_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("ck.safetensors");
+        train(&ck, false, &mut Log::default()).1.unwrap();
+        let other = CheckpointKind {
+            key: "other_checkpoint",
+            missing: "not an other checkpoint",
+            header: |_| Ok(()),
+        };
+        let e = read_checkpoint::<ToySpec>(&ck, &other).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!("model {}: not an other checkpoint", ck.display())
+        );
+        let spec = ToySpec {
+            iterations: 6,
+            seed: 2,
+        };
+        let e = resumable(&ck, &KIND, (&spec, 6)).err().unwrap().to_string();
+        assert!(e.contains("seed 1 then, 2 now"), "{e}");
+        let spec = ToySpec {
+            iterations: 4,
+            seed: 1,
+        };
+        let e = resumable(&ck, &KIND, (&spec, 4)).err().unwrap().to_string();
+        assert!(e.contains("at iteration 6, past --iterations 4"), "{e}");
+    }
 }
