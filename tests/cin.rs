@@ -9,7 +9,7 @@ use atelier::engine::fast::model_file::{blank_info, Model, StyleSource};
 use atelier::engine::fast::transformer::{Arch, Norm};
 use tch::{Device, Tensor};
 
-use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err, root};
+use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err, root, stdout_ok};
 
 const WIDTH: f64 = 0.0625;
 const STYLES: usize = 3;
@@ -151,17 +151,6 @@ const STYLE_A: &str = "styles/36029.jpg";
 const STYLE_B: &str = "styles/435809.jpg";
 const STYLE_C: &str = "styles/36131.jpg";
 
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Runs `cmd`, which must fail; returns its stderr.
 fn fails(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -275,10 +264,12 @@ fn model_files_say_cin_and_list_their_styles() {
     assert_eq!(e["architecture"], "cin");
     assert_eq!(e["style_names"], serde_json::json!(["s0", "s1", "s2"]));
     assert_eq!(e["styles"].as_array().unwrap().len(), 3);
-    let text = ok(atelier_in(&data).args(["models", "ls"]));
+    let text = stdout_ok(atelier_in(&data).args(["models", "ls"]));
     assert!(text.contains("3 styles: 0:s0, 1:s1, 2:s2"), "{text}");
-    let show: serde_json::Value =
-        serde_json::from_str(&ok(atelier_in(&data).args(["models", "show", "tri"]))).unwrap();
+    let show: serde_json::Value = serde_json::from_str(&stdout_ok(
+        atelier_in(&data).args(["models", "show", "tri"]),
+    ))
+    .unwrap();
     let styles = show["info"]["styles"].as_array().unwrap();
     assert_eq!(styles.len(), 3);
     for (i, s) in styles.iter().enumerate() {
@@ -417,9 +408,11 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let ds = dataset(dir.path());
-    let say = ok(atelier_in(&data)
-        .args(["train", "--style", STYLE_A, "--style", STYLE_B, "-o", "duo"])
-        .args(train_args(&ds)));
+    let say = stdout_ok(
+        atelier_in(&data)
+            .args(["train", "--style", STYLE_A, "--style", STYLE_B, "-o", "duo"])
+            .args(train_args(&ds)),
+    );
     assert!(
         say.contains("styles: water-moon-avalokiteshvara, the-harvesters"),
         "{say}"
@@ -434,13 +427,17 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         .unwrap();
     assert_eq!(duo["style_names"], serde_json::json!([a, b]));
     // The single STYLE positional still trains a single-style network.
-    ok(atelier_in(&data)
-        .args(["train", STYLE_C, "-o", "solo"])
-        .args(train_args(&ds)));
+    stdout_ok(
+        atelier_in(&data)
+            .args(["train", STYLE_C, "-o", "solo"])
+            .args(train_args(&ds)),
+    );
     // --extend: a new model with the old styles first.
-    ok(atelier_in(&data)
-        .args(["train", "--extend", "duo", "--style", STYLE_C, "-o", "trio"])
-        .args(train_args(&ds)));
+    stdout_ok(
+        atelier_in(&data)
+            .args(["train", "--extend", "duo", "--style", STYLE_C, "-o", "trio"])
+            .args(train_args(&ds)),
+    );
     let trio = read_info(&data.join("models/trio.safetensors")).unwrap();
     let names: Vec<&str> = trio.styles.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, [a, b, "landscapes-with-poems"]);
@@ -456,31 +453,33 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
         }
         c
     };
-    ok(&mut apply("a.png", &[a]));
-    ok(&mut apply(
+    stdout_ok(&mut apply("a.png", &[a]));
+    stdout_ok(&mut apply(
         "a10.png",
         &[&format!("{a}:1"), &format!("{b}:0")],
     ));
-    ok(&mut apply("b.png", &["1"]));
-    ok(&mut apply("half.png", &["0:0.5", "1:0.5"]));
+    stdout_ok(&mut apply("b.png", &["1"]));
+    stdout_ok(&mut apply("half.png", &["0:0.5", "1:0.5"]));
     let px = |n: &str| pixels(&out.join(n));
     assert_eq!(px("a.png"), px("a10.png"), "1:0 is the style alone");
     assert_ne!(px("half.png"), px("a.png"));
     assert_ne!(px("half.png"), px("b.png"));
     assert_ne!(px("a.png"), px("b.png"));
     // The default name carries the style.
-    ok(atelier_in(&data)
-        .args([
-            "apply",
-            "duo",
-            "contents/chelsea.png",
-            "--size",
-            "40",
-            "--style",
-            b,
-            "-o",
-        ])
-        .arg(&out));
+    stdout_ok(
+        atelier_in(&data)
+            .args([
+                "apply",
+                "duo",
+                "contents/chelsea.png",
+                "--size",
+                "40",
+                "--style",
+                b,
+                "-o",
+            ])
+            .arg(&out),
+    );
     assert!(out.join(format!("chelsea__duo-{b}.png")).exists());
 
     let before = std::fs::read_dir(&out).unwrap().count();
@@ -522,13 +521,15 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     );
 
     // Queued: a multi-style training and an apply with a style, run by a worker.
-    ok(atelier_in(&data)
-        .args([
-            "queue", "add", "train", "--style", STYLE_B, "--style", STYLE_C,
-        ])
-        .args(["--name", "queued"])
-        .args(train_args(&ds)));
-    ok(atelier_in(&data).args([
+    stdout_ok(
+        atelier_in(&data)
+            .args([
+                "queue", "add", "train", "--style", STYLE_B, "--style", STYLE_C,
+            ])
+            .args(["--name", "queued"])
+            .args(train_args(&ds)),
+    );
+    stdout_ok(atelier_in(&data).args([
         "queue",
         "add",
         "apply",
@@ -541,7 +542,7 @@ fn cli_trains_extends_applies_mixes_and_refuses_bad_styles_writing_nothing() {
     ]));
     let e = fails(atelier_in(&data).args(["queue", "add", "apply", "duo", "contents/chelsea.png"]));
     assert!(e.contains("multi-style model"), "{e}");
-    ok(atelier_in(&data).args(["worker", "--exit-when-idle", "--device", "cpu"]));
+    stdout_ok(atelier_in(&data).args(["worker", "--exit-when-idle", "--device", "cpu"]));
     let q = read_info(&data.join("models/queued.safetensors")).unwrap();
     assert_eq!(q.arch.norm, Norm::Conditional { styles: 2 });
     let store = atelier::queue::Store::open(&data).unwrap();

@@ -18,43 +18,17 @@ use atelier::engine::nets::weights::Weights;
 use atelier::engine::Error;
 use tch::{Device, Tensor};
 
-use crate::util::{root, weights_path};
+use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err, root, weights_path};
 
 const WIDTH: f64 = 0.0625;
 
 fn golden() -> Vec<(String, Tensor)> {
-    Tensor::read_safetensors(root().join("tests/golden/transformer.safetensors")).unwrap()
-}
-
-fn get(g: &[(String, Tensor)], name: &str) -> Tensor {
-    g.iter().find(|(k, _)| k == name).unwrap().1.shallow_clone()
-}
-
-/// Largest absolute difference relative to the reference's largest magnitude.
-fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
-    let d = (a - b).abs().max().double_value(&[]);
-    d / b.abs().max().double_value(&[])
+    golden_tensors("transformer.safetensors")
 }
 
 fn model_with(g: &[(String, Tensor)], norm: Norm) -> Model {
-    let prefix = format!("{norm}.");
     let m = Model::new(blank_info(Arch { norm, width: WIDTH }), Device::Cpu).unwrap();
-    let mut vars = m.vs.variables();
-    let mut n = 0;
-    for (k, t) in g {
-        if let Some(name) = k.strip_prefix(&prefix) {
-            let v = vars
-                .get_mut(name)
-                .unwrap_or_else(|| panic!("no variable {name}"));
-            tch::no_grad(|| v.copy_(t));
-            n += 1;
-        }
-    }
-    assert_eq!(
-        n,
-        vars.len(),
-        "every variable has a golden tensor of the same name"
-    );
+    copy_golden(&m.vs, g, &format!("{norm}."));
     m
 }
 

@@ -4,7 +4,6 @@
 //! training and the CLI.
 
 use crate::util::atelier_in;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use atelier::engine::fast::apply::forward_padded_mix;
@@ -13,7 +12,7 @@ use atelier::engine::fast::model_file::{blank_info, read_info, Model, StyleSourc
 use atelier::engine::fast::transformer::{Arch, Norm};
 use tch::{Device, Tensor};
 
-use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err, root};
+use crate::util::{copy_golden, golden_get as get, golden_tensors, rel_err};
 
 const WIDTH: f64 = 0.125;
 
@@ -142,24 +141,11 @@ fn run(cmd: &mut Command) -> (bool, String) {
     )
 }
 
-fn dataset(dir: &Path) -> PathBuf {
-    let d = dir.join("photos");
-    std::fs::create_dir_all(&d).unwrap();
-    for (i, name) in ["astronaut.png", "chelsea.png"].iter().enumerate() {
-        let img = image::open(root().join("contents").join(name))
-            .unwrap()
-            .to_rgb8();
-        let img = atelier::engine::infra::image_io::resize_longer_side(&img, 48);
-        img.save(d.join(format!("{i}.png"))).unwrap();
-    }
-    d
-}
-
 #[test]
 fn cli_trains_an_msg_net_applies_its_styles_and_mixes_and_refuses_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let ds = dataset(dir.path());
+    let ds = crate::util::small_photos(dir.path());
     let train = |extra: &[&str]| {
         let mut c = atelier_in(&data);
         c.args(["train", "--arch", "msg", "--dataset"])

@@ -11,7 +11,8 @@ use image::RgbImage;
 
 use super::choices::TrainArch;
 use super::fast::{
-    library, output_folder, output_path, refuse_input, ApplyArgs, Printer, TrainArgs,
+    library, model_output, output_folder, output_path, progress_line, refuse_input,
+    refuse_unfinished, save_trained, stem, stopped, write_applied, ApplyArgs, Printer, TrainArgs,
 };
 use super::train_lock::TrainLock;
 use crate::config::{resolve, Config};
@@ -26,7 +27,7 @@ use crate::engine::fast::dataset::Dataset;
 use crate::engine::fast::models::{ModelEntry, ModelLibrary};
 use crate::engine::fast::train::TrainProgress;
 use crate::engine::infra::device::{device_name, parse_device};
-use crate::engine::infra::image_io::{load_rgb, resize_longer_side, save_png};
+use crate::engine::infra::image_io::{load_rgb, resize_longer_side};
 use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::nets::color::ColorMode;
 use crate::engine::nets::weights::Weights;
@@ -79,12 +80,6 @@ impl ArbApplyArgs {
     }
 }
 
-fn stem(p: &Path) -> String {
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into())
-}
-
 /// Applies the adain or wct model of `spec` (built and checked) per `a`.
 pub fn apply(a: &ApplyArgs, spec: &ApplySpec, c: &Config, device: tch::Device) -> Result<i32> {
     let Some(set) = &spec.arbitrary else {
@@ -135,17 +130,7 @@ pub fn apply(a: &ApplyArgs, spec: &ApplySpec, c: &Config, device: tch::Device) -
             "device": device_name(device),
             "seconds": secs,
         });
-        let text = [
-            ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-            ("atelier:apply", provenance.to_string()),
-        ];
-        save_png(&out, &result, &text, false)?;
-        println!(
-            "{} ({}x{}, {secs:.2} s)",
-            out.display(),
-            result.width(),
-            result.height()
-        );
+        write_applied(&out, &result, &provenance, secs)?;
     }
     Ok(0)
 }
@@ -185,16 +170,7 @@ fn arb_line(p: &TrainProgress) -> String {
         .iter()
         .map(|(k, v)| format!("{k} {v:.4e}"))
         .collect();
-    let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
-    format!(
-        "iter {}/{}  {}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
-        p.iteration,
-        p.of,
-        losses.join("  "),
-        p.images_per_second,
-        p.elapsed.as_secs_f64(),
-        (p.of - p.iteration) as f64 * per_it
-    )
+    progress_line(p, &losses.join("  "))
 }
 
 /// `atelier train --arch adain|wct …`.
@@ -266,7 +242,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         .output
         .clone()
         .unwrap_or_else(|| method.architecture().to_string());
-    let out = super::fast::model_output(&lib, &name)?;
+    let out = model_output(&lib, &name)?;
     let work = c.data_dir(data_dir)?.join("training");
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     // One lock per model file: two levels trained into one -o at once would
@@ -295,9 +271,8 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     let checkpoint = work.join(format!("{tag}.checkpoint.safetensors"));
     let resumed_at = if a.resume {
         Some(resumable_iteration(&checkpoint, &spec)?)
-    } else if checkpoint.exists() {
-        bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
     } else {
+        refuse_unfinished(&checkpoint)?;
         None
     };
     let model = prepare(&spec, base, &weights, device)?;
@@ -323,29 +298,23 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         preview,
         line: arb_line,
     };
-    match train_decoder(&spec, model, &checkpoint, a.resume, &mut obs) {
-        Ok(o) => {
-            let saved = super::fast::save_trained(&out, &checkpoint, |p| {
-                o.model.save(p, replace && p == out)
-            })?;
-            let _ = std::fs::remove_file(&checkpoint);
-            drop(lock);
-            println!(
-                "saved {} (levels {:?}; {} iterations, {:.0} s, total loss {:.4e})",
-                saved.display(),
-                o.model.info.levels(),
-                o.iterations,
-                o.seconds,
-                o.final_losses.get("total").copied().unwrap_or(0.0)
-            );
-            Ok(0)
-        }
-        Err(Error::Cancelled) => {
-            eprintln!("stopped; continue with the same command and --resume");
-            Ok(super::EXIT_CANCELLED)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let trained = train_decoder(&spec, model, &checkpoint, a.resume, &mut obs);
+    let o = match stopped(trained)? {
+        Ok(o) => o,
+        Err(code) => return Ok(code),
+    };
+    let saved = save_trained(&out, &checkpoint, |p| o.model.save(p, replace && p == out))?;
+    let _ = std::fs::remove_file(&checkpoint);
+    drop(lock);
+    println!(
+        "saved {} (levels {:?}; {} iterations, {:.0} s, total loss {:.4e})",
+        saved.display(),
+        o.model.info.levels(),
+        o.iterations,
+        o.seconds,
+        o.final_losses.get("total").copied().unwrap_or(0.0)
+    );
+    Ok(0)
 }
 
 /// `atelier models import --arch adain DECODER --encoder ENCODER [--name N]`.

@@ -161,19 +161,31 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
             "device": device_name(device),
             "seconds": secs,
         });
-        let text = [
-            ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
-            ("atelier:apply", provenance.to_string()),
-        ];
-        save_png(&out, &result, &text, false)?;
-        println!(
-            "{} ({}x{}, {secs:.2} s)",
-            out.display(),
-            result.width(),
-            result.height()
-        );
+        write_applied(&out, &result, &provenance, secs)?;
     }
     Ok(0)
+}
+
+/// Writes an applied image with its provenance (PNG text `atelier:apply`)
+/// and says where, how large and how long it took.
+pub(super) fn write_applied(
+    out: &Path,
+    result: &image::RgbImage,
+    provenance: &serde_json::Value,
+    secs: f64,
+) -> Result<()> {
+    let text = [
+        ("Software", format!("atelier {}", env!("CARGO_PKG_VERSION"))),
+        ("atelier:apply", provenance.to_string()),
+    ];
+    save_png(out, result, &text, false)?;
+    println!(
+        "{} ({}x{}, {secs:.2} s)",
+        out.display(),
+        result.width(),
+        result.height()
+    );
+    Ok(())
 }
 
 /// Refuses to write `out` over one of `inputs` (absolute paths).
@@ -222,7 +234,7 @@ pub(super) fn output_path(
     }
 }
 
-fn stem(p: &Path) -> String {
+pub(super) fn stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into())
@@ -467,12 +479,26 @@ impl Sink<TrainProgress> for Printer {
 /// A fast-style training's progress line.
 fn fast_line(p: &TrainProgress) -> String {
     let l = |k: &str| p.losses.get(k).copied().unwrap_or(0.0);
-    let left = (p.of - p.iteration) as f64;
+    let losses = format!(
+        "content {:.4e}  style {:.4e}  tv {:.3e}  total {:.4e}",
+        l("content"),
+        l("style"),
+        l("tv"),
+        l("total")
+    );
+    progress_line(p, &losses)
+}
+
+/// A training's progress line around its `losses`: iteration, speed, time.
+pub(super) fn progress_line(p: &TrainProgress, losses: &str) -> String {
     let per_it = p.elapsed.as_secs_f64() / p.iteration.max(1) as f64;
     format!(
-        "iter {}/{}  content {:.4e}  style {:.4e}  tv {:.3e}  total {:.4e}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
-        p.iteration, p.of, l("content"), l("style"), l("tv"), l("total"),
-        p.images_per_second, p.elapsed.as_secs_f64(), left * per_it
+        "iter {}/{}  {losses}  {:.2} img/s  elapsed {:.0} s  eta {:.0} s",
+        p.iteration,
+        p.of,
+        p.images_per_second,
+        p.elapsed.as_secs_f64(),
+        (p.of - p.iteration) as f64 * per_it
     )
 }
 
@@ -524,9 +550,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         }
         Some(read_resume_for(&checkpoint, &spec)?)
     } else {
-        if checkpoint.exists() {
-            bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
-        }
+        refuse_unfinished(&checkpoint)?;
         None
     };
     let weights = Weights::load(&resolve(&c.paths.weights))?;
@@ -576,23 +600,45 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
         preview,
         line: fast_line,
     };
-    match train_job(&spec, &vgg, &checkpoint, resume.as_ref(), &mut obs) {
-        Ok(o) => {
-            let saved = save_trained(&out, &checkpoint, |p| o.model.save(p))?;
-            let _ = std::fs::remove_file(&checkpoint);
-            drop(lock);
-            println!(
-                "saved {} ({} iterations, {:.0} s, total loss {:.4e})",
-                saved.display(),
-                o.iterations,
-                o.seconds,
-                o.final_losses.get("total").copied().unwrap_or(0.0)
-            );
-            Ok(0)
-        }
+    let o = match stopped(train_job(
+        &spec,
+        &vgg,
+        &checkpoint,
+        resume.as_ref(),
+        &mut obs,
+    ))? {
+        Ok(o) => o,
+        Err(code) => return Ok(code),
+    };
+    let saved = save_trained(&out, &checkpoint, |p| o.model.save(p))?;
+    let _ = std::fs::remove_file(&checkpoint);
+    drop(lock);
+    println!(
+        "saved {} ({} iterations, {:.0} s, total loss {:.4e})",
+        saved.display(),
+        o.iterations,
+        o.seconds,
+        o.final_losses.get("total").copied().unwrap_or(0.0)
+    );
+    Ok(0)
+}
+
+/// Refuses to start a training over the checkpoint of an unfinished one.
+pub(super) fn refuse_unfinished(checkpoint: &Path) -> Result<()> {
+    if checkpoint.exists() {
+        bail!("{}: a checkpoint of an unfinished run exists; pass --resume to continue it (or delete it)", checkpoint.display());
+    }
+    Ok(())
+}
+
+/// A training's result, or (stopped by Ctrl-C, its checkpoint kept) the
+/// exit code after saying how to continue.
+pub(super) fn stopped<T>(r: Result<T, Error>) -> Result<Result<T, i32>> {
+    match r {
+        Ok(t) => Ok(Ok(t)),
         Err(Error::Cancelled) => {
             eprintln!("stopped; continue with the same command and --resume");
-            Ok(super::EXIT_CANCELLED)
+            Ok(Err(super::EXIT_CANCELLED))
         }
         Err(e) => Err(e.into()),
     }

@@ -12,7 +12,7 @@ use tch::{Device, Tensor};
 use super::decoder::{mirror, Op};
 use super::encoder::{EdgePadding, SEQUENTIAL_KEYS};
 use super::model_file::{encoder_from_keys, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord};
-use crate::engine::fast::model_file::copy_into;
+use crate::engine::fast::safetensors_file::copy_into;
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::pth::load_state_dict;
 

@@ -9,15 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::decoder::{Decoder, Op};
 use super::encoder::{EdgePadding, Encoder, SEQUENTIAL_KEYS, TAP_AFTER};
-use crate::engine::fast::model_file::{
-    blob, broken_metadata, copy_into, ensure_finite, tensors_of, write_atomic, DatasetSummary,
-    StyleSource, FORMAT_VERSION,
+use crate::engine::fast::model_file::{DatasetSummary, StyleSource};
+use crate::engine::fast::safetensors_file::{
+    self as file, blob, copy_into, ensure_finite, model_err, write_atomic,
 };
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::nets::weights::Weights;
@@ -127,13 +126,6 @@ pub struct ArbModel {
     pub encoder: Encoder,
     pub decoders: BTreeMap<usize, Decoder>,
     pub info: ArbInfo,
-}
-
-fn model_err(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Model {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
 }
 
 /// The deepest level the encoder must reach for `info`'s decoders.
@@ -282,45 +274,26 @@ pub fn encoder_from_keys(
 
 /// The metadata map of a model file.
 pub fn metadata(info: &ArbInfo) -> Result<HashMap<String, String>> {
-    let json = crate::engine::fast::provenance::portable_json(info)?;
-    Ok(HashMap::from([
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        (
-            "architecture".to_string(),
-            info.method.architecture().to_string(),
-        ),
-        ("atelier".to_string(), json),
-    ]))
+    file::metadata(info.method.architecture(), info, &[])
 }
 
 /// Whether the file's `architecture` is one of ours (without reading tensors).
 pub fn read_info(path: &Path) -> Result<ArbInfo> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| model_err(path, format!("unreadable header: {e:?}")))?;
-    info_from(path, &header.metadata().clone().unwrap_or_default())
+    info_from(path, &file::header(path, &bytes)?)
 }
 
 /// The info of an adain/wct file from its metadata, checked.
 pub(crate) fn info_from(path: &Path, meta: &HashMap<String, String>) -> Result<ArbInfo> {
-    let version = meta.get("format_version").map(String::as_str).unwrap_or("");
-    if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
-        return Err(model_err(
-            path,
-            format!("format version '{version}' is not one this atelier reads ({FORMAT_VERSION})"),
-        ));
-    }
-    let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
+    file::check_version(path, meta)?;
+    let arch = file::architecture(meta);
     let method: Method = arch.parse().map_err(|_| {
         model_err(
             path,
             format!("architecture '{arch}', not an adain or wct model"),
         )
     })?;
-    let info: ArbInfo = meta
-        .get("atelier")
-        .ok_or_else(|| model_err(path, "metadata 'atelier' missing"))
-        .and_then(|j| serde_json::from_str(j).map_err(|e| model_err(path, broken_metadata(&e))))?;
+    let info: ArbInfo = file::info_of(path, meta)?;
     if info.method != method {
         return Err(model_err(path, "architecture and metadata disagree"));
     }
@@ -328,20 +301,6 @@ pub(crate) fn info_from(path: &Path, meta: &HashMap<String, String>) -> Result<A
         return Err(model_err(path, "no decoders"));
     }
     Ok(info)
-}
-
-/// Checks the header; the info and the tensors as f32 on the CPU.
-fn parse(path: &Path, bytes: &[u8]) -> Result<(ArbInfo, Vec<(String, Tensor)>)> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| {
-        model_err(
-            path,
-            format!("not a readable model file (corrupt or truncated: {e:?})"),
-        )
-    })?;
-    let (_, header) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| model_err(path, format!("unreadable header: {e:?}")))?;
-    let info = info_from(path, &header.metadata().clone().unwrap_or_default())?;
-    Ok((info, tensors_of(path, &st)?))
 }
 
 /// The level-`level` decoder of the model file at `path`, to start a
@@ -388,14 +347,13 @@ pub fn decoder_tensors(
         .collect())
 }
 
-/// A model file's info and tensors; a missing file is `NotFound` (the CLI
-/// then names the models there are).
+/// A model file's info and tensors, checked (the tensors as f32 on the
+/// CPU); a missing file is `NotFound`.
 fn read_model(path: &Path) -> Result<(ArbInfo, Vec<(String, Tensor)>)> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
-        _ => Error::io(path, e),
-    })?;
-    parse(path, &bytes)
+    let bytes = file::read_bytes(path)?;
+    let (st, meta) = file::open(path, &bytes, "model file")?;
+    let info = info_from(path, &meta)?;
+    Ok((info, file::tensors_of(path, &st)?))
 }
 
 /// A default name's file in a folder: `<dir>/<name>.safetensors`.

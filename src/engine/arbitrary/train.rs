@@ -17,7 +17,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -25,14 +24,18 @@ use tch::{Device, Kind, Reduction, Tensor};
 
 use super::adain::{adain, mean_std};
 use super::apply::forward;
-use super::decoder::{mirror, VGG19_INPUT_SCALE};
+use super::decoder::{mirror, Decoder, VGG19_INPUT_SCALE};
 use super::encoder::{EdgePadding, LEVELS};
 use super::model_file::{
     decoder_tensors, metadata, ArbInfo, ArbModel, EncoderSource, Method, TrainRecord,
 };
 use crate::engine::fast::dataset::Dataset;
-use crate::engine::fast::model_file::{blob, write_atomic, StyleSource};
-use crate::engine::fast::train::{check_resumable, end_iteration, report, TrainProgress};
+use crate::engine::fast::model_file::StyleSource;
+use crate::engine::fast::safetensors_file::{blob, model_err, Blob, Metadata};
+use crate::engine::fast::train::TrainProgress;
+use crate::engine::fast::train_loop::{
+    self, check_loop, preview_photo, Adam, CheckpointKind, Schedule, Trainee,
+};
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::image_io::{
     load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
@@ -95,7 +98,7 @@ impl ArbTrainSpec {
                 "AdaIN training needs style images",
             ));
         }
-        crate::engine::fast::train::check_loop(
+        check_loop(
             (self.size, 16),
             [self.batch as u64, self.iterations, self.checkpoint_every],
             &[
@@ -123,21 +126,13 @@ pub struct ArbOutcome {
     pub seconds: f64,
 }
 
-/// Checkpoint metadata beside the tensors.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct CheckpointInfo {
-    iteration: u64,
-    spec: ArbTrainSpec,
-    seconds: f64,
-    losses: BTreeMap<String, f64>,
-}
-
-fn ck_err(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Model {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
-}
+/// How an adain/wct checkpoint is told from other files: its record under
+/// `arbitrary_checkpoint`.
+const CHECKPOINT: CheckpointKind = CheckpointKind {
+    key: "arbitrary_checkpoint",
+    missing: "not an adain/wct training checkpoint",
+    header: |_| Ok(()),
+};
 
 /// The model a run trains: `base` (a WCT model gaining a level) or a new one
 /// over our VGG19, with a fresh decoder at `spec.level` drawn from the seed.
@@ -199,13 +194,15 @@ pub fn prepare(
             let var = vars
                 .get(name)
                 .filter(|v| v.size() == t.size())
-                .ok_or_else(|| ck_err(path, format!("tensor {name} does not fit the decoder")))?;
+                .ok_or_else(|| {
+                    model_err(path, format!("tensor {name} does not fit the decoder"))
+                })?;
             tch::no_grad(|| var.shallow_clone().f_copy_(t))?;
             copied += 1;
         }
         let want = vars.keys().filter(|k| k.starts_with(&prefix)).count();
         if copied != want {
-            return Err(ck_err(
+            return Err(model_err(
                 path,
                 format!("its decoder has {copied} of the {want} tensors this one needs"),
             ));
@@ -214,97 +211,19 @@ pub fn prepare(
     Ok(model)
 }
 
-/// Adam with its state in the open (checkpoints hold it) and a settable lr.
-struct Adam {
-    params: Vec<(String, Tensor)>,
-    m: Vec<Tensor>,
-    v: Vec<Tensor>,
-}
-
-const BETA1: f64 = 0.9;
-const BETA2: f64 = 0.999;
-const EPS: f64 = 1e-8;
-
-impl Adam {
-    fn new(params: Vec<(String, Tensor)>) -> Result<Self> {
-        let m = params
-            .iter()
-            .map(|(_, p)| p.f_zeros_like())
-            .collect::<Result<Vec<_>, _>>()?;
-        let v = params
-            .iter()
-            .map(|(_, p)| p.f_zeros_like())
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { params, m, v })
-    }
-
-    /// One step number `t` (1-based) at `lr`, then zeroes the gradients.
-    fn step(&mut self, t: u64, lr: f64) -> Result<()> {
-        let bc1 = 1.0 - BETA1.powf(t as f64);
-        let bc2 = 1.0 - BETA2.powf(t as f64);
-        tch::no_grad(|| -> Result<()> {
-            for (i, (_, p)) in self.params.iter().enumerate() {
-                let g = p.f_grad()?;
-                if !g.defined() {
-                    continue;
-                }
-                let _ = self.m[i]
-                    .f_mul_scalar_(BETA1)?
-                    .f_add_(&g.f_mul_scalar(1.0 - BETA1)?)?;
-                let _ = self.v[i]
-                    .f_mul_scalar_(BETA2)?
-                    .f_add_(&g.f_square()?.f_mul_scalar(1.0 - BETA2)?)?;
-                let denom = self.v[i].f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(EPS)?;
-                let upd = self.m[i].f_div(&denom)?.f_mul_scalar(lr / bc1)?;
-                let _ = p.shallow_clone().f_sub_(&upd)?;
-                let _ = g.shallow_clone().f_zero_()?;
-            }
-            Ok(())
-        })
-    }
-}
-
 /// Reads a checkpoint's iteration (for `--resume`).
 pub fn checkpoint_iteration(path: &Path) -> Result<u64> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(read_checkpoint(path, &bytes)?.0.iteration)
+    Ok(
+        train_loop::read_checkpoint::<ArbTrainSpec>(path, &CHECKPOINT)?
+            .0
+            .iteration,
+    )
 }
 
 /// The iteration of the checkpoint at `path`, once a run of `spec` is known
 /// to be able to continue it (before anything says "resuming").
 pub fn resumable_iteration(path: &Path, spec: &ArbTrainSpec) -> Result<u64> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (ci, _) = read_checkpoint(path, &bytes)?;
-    check_resumable(path, (&ci.spec, ci.iteration), (spec, spec.iterations))?;
-    Ok(ci.iteration)
-}
-
-fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(String, Tensor)>)> {
-    use safetensors::tensor::SafeTensors;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| {
-        ck_err(
-            path,
-            format!("not a readable checkpoint (corrupt or truncated: {e:?})"),
-        )
-    })?;
-    let (_, header) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| ck_err(path, format!("unreadable header: {e:?}")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let info: CheckpointInfo = meta
-        .get("arbitrary_checkpoint")
-        .ok_or_else(|| ck_err(path, "not an adain/wct training checkpoint"))
-        .and_then(|j| {
-            serde_json::from_str(j).map_err(|e| ck_err(path, format!("bad metadata: {e}")))
-        })?;
-    let mut out = Vec::new();
-    for (name, view) in st.tensors() {
-        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        out.push((
-            name,
-            Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?,
-        ));
-    }
-    Ok((info, out))
+    Ok(train_loop::resumable(path, &CHECKPOINT, (spec, spec.iterations))?.iteration)
 }
 
 /// MSE of channel means and of stds, summed.
@@ -345,11 +264,7 @@ pub fn train(
     } else {
         None
     };
-    let preview_img = match &spec.preview {
-        Some(p) => load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
-        None => load_rgb(&dataset.files[0], DEFAULT_PIXEL_LIMIT)?,
-    };
-    let preview_img = resize_longer_side(&preview_img, spec.size);
+    let preview_img = preview_photo(spec.preview.as_deref(), &dataset, spec.size)?;
     let preview_style = match spec.styles.first() {
         Some(p) => Some(resize_longer_side(
             &load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
@@ -359,83 +274,98 @@ pub fn train(
     };
     let level = spec.level;
     let prefix = format!("decoder{level}.");
-    let mut params: Vec<(String, Tensor)> = model
-        .vs
-        .variables()
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(&prefix))
-        .collect();
-    params.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut adam = Adam::new(params)?;
-    let (mut start, mut prior_seconds, mut last) = (0u64, 0.0f64, BTreeMap::new());
-    if resume {
-        let bytes = std::fs::read(checkpoint).map_err(|e| Error::io(checkpoint, e))?;
-        let (ci, tensors) = read_checkpoint(checkpoint, &bytes)?;
-        check_resumable(
-            checkpoint,
-            (&ci.spec, ci.iteration),
-            (spec, spec.iterations),
-        )?;
-        let rest: HashMap<String, Tensor> = tensors.into_iter().collect();
-        // Only the decoder being trained is in the checkpoint.
-        tch::no_grad(|| -> Result<()> {
-            for (name, p) in &adam.params {
-                let t = rest
-                    .get(&format!("model.{name}"))
-                    .filter(|t| t.size() == p.size())
-                    .ok_or_else(|| {
-                        ck_err(checkpoint, format!("tensor {name} missing or misshapen"))
-                    })?;
-                p.shallow_clone().f_copy_(t)?;
-            }
-            Ok(())
-        })?;
-        for (i, (name, _)) in adam.params.iter().enumerate() {
-            for (p, slot) in [("adam.m.", &mut adam.m[i]), ("adam.v.", &mut adam.v[i])] {
-                let t = rest
-                    .get(&format!("{p}{name}"))
-                    .ok_or_else(|| ck_err(checkpoint, format!("Adam state of {name} missing")))?;
-                *slot = t.f_to_device(device)?;
-            }
-        }
-        start = ci.iteration;
-        prior_seconds = ci.seconds;
-        last = ci.losses;
-    }
-
-    let save_ck = |it: u64, secs: f64, losses: &BTreeMap<String, f64>, adam: &Adam| -> Result<()> {
-        let mut blobs = Vec::new();
-        for (i, (name, p)) in adam.params.iter().enumerate() {
-            blobs.push((format!("model.{name}"), blob(p, Kind::Float)?));
-            blobs.push((format!("adam.m.{name}"), blob(&adam.m[i], Kind::Float)?));
-            blobs.push((format!("adam.v.{name}"), blob(&adam.v[i], Kind::Float)?));
-        }
-        blobs.sort_by(|a, b| a.0.cmp(&b.0));
-        let ci = CheckpointInfo {
-            iteration: it,
-            spec: spec.clone(),
-            seconds: secs,
-            losses: losses.clone(),
-        };
-        let mut meta = metadata(&model.info)?;
-        meta.insert(
-            "arbitrary_checkpoint".into(),
-            serde_json::to_string(&ci).map_err(|e| Error::invalid("checkpoint", e.to_string()))?,
-        );
-        write_atomic(checkpoint, &blobs, meta, true)
-    };
-
+    let adam = Adam::new(
+        model
+            .vs
+            .variables()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .collect(),
+    )?;
     let dec = model
         .decoders
         .get(&level)
         .ok_or_else(|| Error::invalid("level", format!("no level-{level} decoder")))?;
-    let t0 = Instant::now();
-    let mut it = start;
-    while it < spec.iterations {
-        let x = dataset
+    let mut net = DecoderTrainee {
+        spec,
+        model: &model,
+        dec,
+        dataset: &dataset,
+        styles,
+        preview_img,
+        preview_style,
+    };
+    let done = train_loop::run(
+        &mut net,
+        spec,
+        &Schedule::new(
+            (spec.iterations, spec.checkpoint_every, spec.preview_every),
+            spec.batch,
+            (spec.lr, spec.lr_decay),
+        ),
+        adam,
+        (checkpoint, &CHECKPOINT),
+        resume.then_some(checkpoint),
+        sink,
+    )?;
+    let mut sources = Vec::new();
+    for s in &spec.styles {
+        sources.push(StyleSource {
+            name: s
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: s.clone(),
+            sha256: sha256_file(s)?,
+        });
+    }
+    if spec.method == Method::Adain {
+        model.info.styles = sources;
+    }
+    model.info.records.retain(|r| r.level != level);
+    model.info.records.push(TrainRecord {
+        level,
+        training: serde_json::to_value(spec).ok(),
+        iterations: done.iterations,
+        final_losses: done.losses.clone(),
+        dataset: Some(dataset.summary()?),
+        source: "trained by atelier".into(),
+        device: Some(crate::engine::infra::device::device_name(device)),
+        seconds: Some(done.seconds),
+    });
+    model.info.records.sort_by_key(|r| r.level);
+    Ok(ArbOutcome {
+        model,
+        iterations: done.iterations,
+        final_losses: done.losses,
+        seconds: done.seconds,
+    })
+}
+
+/// A decoder in training: AdaIN's content and style losses, or WCT's pixel
+/// and feature reconstruction losses.
+struct DecoderTrainee<'a> {
+    spec: &'a ArbTrainSpec,
+    model: &'a ArbModel,
+    dec: &'a Decoder,
+    dataset: &'a Dataset,
+    /// The style images as a dataset (AdaIN).
+    styles: Option<Dataset>,
+    preview_img: RgbImage,
+    preview_style: Option<RgbImage>,
+}
+
+impl Trainee for DecoderTrainee<'_> {
+    type Spec = ArbTrainSpec;
+
+    fn losses(&mut self, it: u64) -> Result<Vec<(&'static str, Tensor)>> {
+        let (spec, model, dec) = (self.spec, self.model, self.dec);
+        let device = model.vs.device();
+        let x = self
+            .dataset
             .batch(spec.seed, it, spec.batch, spec.size, device)?
             .f_div_scalar(255.0)?;
-        let (named, total) = match &styles {
+        Ok(match &self.styles {
             Some(sd) => {
                 let s = sd
                     .batch(
@@ -461,10 +391,10 @@ pub fn train(
                     style = style.f_add(&mean_std_loss(a, b)?)?;
                 }
                 let style = style.f_mul_scalar(spec.style_weight)?;
-                let total = content.f_add(&style)?;
-                (vec![("content", content), ("style", style)], total)
+                vec![("content", content), ("style", style)]
             }
             None => {
+                let level = spec.level;
                 let f = tch::no_grad(|| model.encoder.encode_level(&x, level))?;
                 let scale = f
                     .f_square()?
@@ -480,79 +410,54 @@ pub fn train(
                     .encode_level(&g, level)?
                     .f_mse_loss(&f, Reduction::Mean)?
                     .f_mul_scalar(spec.style_weight / scale)?;
-                let total = pixel.f_add(&feature)?;
-                (vec![("pixel", pixel), ("feature", feature)], total)
+                vec![("pixel", pixel), ("feature", feature)]
             }
-        };
-        let total_val = total.f_double_value(&[])?;
-        if !total_val.is_finite() {
-            return Err(Error::Diverged(format!(
-                "at iteration {}: loss {total_val}",
-                it + 1
-            )));
-        }
-        total.f_backward()?;
-        let lr = spec.lr / (1.0 + spec.lr_decay * it as f64);
-        adam.step(it + 1, lr)?;
-        it += 1;
-        last = BTreeMap::new();
-        for (k, v) in &named {
-            last.insert(k.to_string(), v.f_double_value(&[])?);
-        }
-        last.insert("total".to_string(), total_val);
-        let run_secs = t0.elapsed().as_secs_f64();
-        let elapsed = prior_seconds + run_secs;
-        let progress = TrainProgress {
-            iteration: it,
-            of: spec.iterations,
-            losses: last.clone(),
-            images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
-            elapsed: Duration::from_secs_f64(elapsed),
-        };
-        let flow = report(sink, &progress, spec.preview_every, || {
-            preview(&model, level, &preview_img, preview_style.as_ref(), device)
-        })?;
-        end_iteration(
-            sink,
-            (it, spec.iterations, spec.checkpoint_every),
-            flow,
-            checkpoint,
-            || save_ck(it, elapsed, &last, &adam),
-        )?;
+        })
     }
-    let seconds = prior_seconds + t0.elapsed().as_secs_f64();
-    let mut sources = Vec::new();
-    for s in &spec.styles {
-        sources.push(StyleSource {
-            name: s
-                .file_stem()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            path: s.clone(),
-            sha256: sha256_file(s)?,
-        });
+
+    fn preview(&self) -> Result<RgbImage> {
+        preview(
+            self.model,
+            self.spec.level,
+            &self.preview_img,
+            self.preview_style.as_ref(),
+            self.model.vs.device(),
+        )
     }
-    if spec.method == Method::Adain {
-        model.info.styles = sources;
+
+    fn metadata(&self) -> Result<Metadata> {
+        metadata(&self.model.info)
     }
-    model.info.records.retain(|r| r.level != level);
-    model.info.records.push(TrainRecord {
-        level,
-        training: serde_json::to_value(spec).ok(),
-        iterations: it,
-        final_losses: last.clone(),
-        dataset: Some(dataset.summary()?),
-        source: "trained by atelier".into(),
-        device: Some(crate::engine::infra::device::device_name(device)),
-        seconds: Some(seconds),
-    });
-    model.info.records.sort_by_key(|r| r.level);
-    Ok(ArbOutcome {
-        model,
-        iterations: it,
-        final_losses: last,
-        seconds,
-    })
+
+    /// Only the decoder being trained: the rest of the model is the run's
+    /// starting point, rebuilt by [`prepare`].
+    fn checkpoint_tensors(&self, params: &[(String, Tensor)]) -> Result<Vec<(String, Blob)>> {
+        params
+            .iter()
+            .map(|(name, p)| Ok((name.clone(), blob(p, Kind::Float)?)))
+            .collect()
+    }
+
+    fn restore(
+        &self,
+        tensors: Vec<(String, Tensor)>,
+        params: &[(String, Tensor)],
+        path: &Path,
+    ) -> Result<()> {
+        let tensors: HashMap<String, Tensor> = tensors.into_iter().collect();
+        tch::no_grad(|| -> Result<()> {
+            for (name, p) in params {
+                let t = tensors
+                    .get(name)
+                    .filter(|t| t.size() == p.size())
+                    .ok_or_else(|| {
+                        model_err(path, format!("tensor {name} missing or misshapen"))
+                    })?;
+                p.shallow_clone().f_copy_(t)?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// The preview photo through the model: stylized with the first style

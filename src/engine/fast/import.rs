@@ -8,7 +8,8 @@ use std::path::Path;
 
 use tch::{Device, Tensor};
 
-use super::model_file::{blank_info, copy_into, Model, IMPORT_NORM};
+use super::model_file::{blank_info, Model, IMPORT_NORM};
+use super::safetensors_file::copy_into;
 use super::transformer::Arch;
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::pth::load_state_dict;

@@ -4,11 +4,14 @@
 pub mod apply;
 pub mod dataset;
 pub mod import;
+pub(crate) mod layers;
 pub mod mix;
 pub mod model_file;
 pub mod models;
 pub mod msg;
 pub mod msg_style;
 pub(crate) mod provenance;
+pub(crate) mod safetensors_file;
 pub mod train;
+pub(crate) mod train_loop;
 pub mod transformer;

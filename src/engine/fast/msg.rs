@@ -17,6 +17,7 @@
 
 use tch::{nn, Kind, Tensor};
 
+use super::layers::{gram_batch, instance_norm, Conv};
 use crate::engine::infra::error::{Error, Result};
 
 /// Bottleneck expansion (net.py's `expansion = 4`).
@@ -35,78 +36,9 @@ pub fn inspiration_channels(width: f64) -> i64 {
     channels(width)[3] * EXPANSION
 }
 
-/// A convolution, with net.py's `ConvLayer`/`UpsampleConvLayer` reflection
-/// padding (k/2) and optional nearest ×2 up-sampling first, or a plain
-/// unpadded `nn.Conv2d`.
-struct Conv {
-    ws: Tensor,
-    bs: Tensor,
-    pad: i64,
-    stride: i64,
-    upsample: bool,
-}
-
-impl Conv {
-    /// `p` is where `weight` and `bias` live (`…conv2d` for a ConvLayer).
-    fn new(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, reflect: bool) -> Self {
-        let c = nn::conv2d(
-            p,
-            cin,
-            cout,
-            k,
-            nn::ConvConfig {
-                stride,
-                ..Default::default()
-            },
-        );
-        Self {
-            ws: c.ws,
-            bs: c.bs.unwrap_or_else(Tensor::new),
-            pad: if reflect { k / 2 } else { 0 },
-            stride,
-            upsample: false,
-        }
-    }
-
-    fn up(mut self) -> Self {
-        self.upsample = true;
-        self
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut x = x.shallow_clone();
-        if self.upsample {
-            let (_, _, h, w) = x.size4()?;
-            x = x.f_upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0)?;
-        }
-        if self.pad > 0 {
-            let p = self.pad;
-            x = x.f_reflection_pad2d([p, p, p, p])?;
-        }
-        Ok(x.f_conv2d(
-            &self.ws,
-            Some(&self.bs),
-            [self.stride, self.stride],
-            [0, 0],
-            [1, 1],
-            1,
-        )?)
-    }
-}
-
 /// Instance norm without affine parameters, ε 1e-5, then ReLU.
 fn norm_relu(x: &Tensor) -> Result<Tensor> {
-    Ok(x.f_instance_norm(
-        None::<&Tensor>,
-        None::<&Tensor>,
-        None::<&Tensor>,
-        None::<&Tensor>,
-        true,
-        0.1,
-        1e-5,
-        false,
-    )?
-    .f_relu()?)
+    Ok(instance_norm(x, None)?.f_relu()?)
 }
 
 /// net.py's `Bottleneck` (down = false) or `UpBottleneck` (down = true):
@@ -236,11 +168,7 @@ impl MsgNet {
     /// `F Fᵀ / (C·H·W)` of its encoding, `[1, C, C]`. Differentiable (the
     /// encoder is shared and trains through it).
     pub fn target(&self, style: &Tensor) -> Result<Tensor> {
-        let f = self.encode(style)?;
-        let (n, c, h, w) = f.size4()?;
-        let m = f.f_reshape([n, c, h * w])?;
-        Ok(m.f_bmm(&m.f_transpose(1, 2)?)?
-            .f_div_scalar((c * h * w) as f64)?)
+        gram_batch(&self.encode(style)?)
     }
 
     /// Stores the targets of the trained styles (one image each, in order).

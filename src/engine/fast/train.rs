@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -24,15 +23,18 @@ use tch::{Kind, Reduction, Tensor};
 
 use super::apply::forward_padded_mix;
 use super::dataset::{Dataset, Rng};
+use super::layers::gram_batch;
 use super::mix::StyleMix;
 use super::model_file::parse as parse_model;
 use super::model_file::{
-    architecture_of, blank_info, blob, copy_into, named_tensors, write_atomic, Model, ModelInfo,
-    StyleSource, FORMAT_VERSION,
+    blank_info, Model, ModelInfo, StyleSource, ARCHITECTURE, CIN_ARCHITECTURE, FORMAT_VERSION,
+    MSG_ARCHITECTURE,
 };
+use super::safetensors_file::{copy_into, named_tensors, Blob, Metadata};
+pub use super::train_loop::TrainProgress;
+use super::train_loop::{self, check_loop, preview_photo, Adam, CheckpointKind, Schedule, Trainee};
 use super::transformer::{Arch, Norm};
 use crate::engine::infra::error::{Error, Result};
-use crate::engine::infra::flow::Flow;
 use crate::engine::infra::image_io::{
     from_tensor, load_rgb, resize_longer_side, to_tensor, DEFAULT_PIXEL_LIMIT,
 };
@@ -79,38 +81,6 @@ pub struct TrainSpec {
     /// in order; a missing one is the image's stem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub style_names: Vec<String>,
-}
-
-/// The checks every training loop's settings share: the crop `size` a
-/// multiple of `multiple` (at least 16); batch, iterations and checkpoint
-/// interval at least 1; each named weight a number ≥ 0; the learning rate > 0.
-pub(crate) fn check_loop(
-    (size, multiple): (u32, u32),
-    counts: [u64; 3],
-    weights: &[(&'static str, f64)],
-    lr: f64,
-) -> Result<()> {
-    if size < 16 || size % multiple != 0 {
-        return Err(Error::invalid(
-            "size",
-            format!("{size} (a multiple of {multiple}, at least 16)"),
-        ));
-    }
-    if counts.contains(&0) {
-        return Err(Error::invalid(
-            "batch/iterations/checkpoint-every",
-            "must be at least 1",
-        ));
-    }
-    for &(name, v) in weights {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(Error::invalid(name, format!("{v} (a number ≥ 0)")));
-        }
-    }
-    if !(lr.is_finite() && lr > 0.0) {
-        return Err(Error::invalid("lr", format!("{lr} (a number > 0)")));
-    }
-    Ok(())
 }
 
 impl Default for TrainSpec {
@@ -207,19 +177,6 @@ impl TrainSpec {
     }
 }
 
-/// Reported after every iteration.
-#[derive(Clone, Debug, Serialize)]
-pub struct TrainProgress {
-    /// Iterations done (1-based).
-    pub iteration: u64,
-    pub of: u64,
-    /// content, style, tv and total, weighted.
-    pub losses: BTreeMap<String, f64>,
-    pub images_per_second: f64,
-    /// Training time, resumed runs included.
-    pub elapsed: Duration,
-}
-
 /// A finished run: the trained model (metadata filled in) and its record.
 pub struct TrainOutcome {
     pub model: Model,
@@ -235,230 +192,41 @@ pub struct Resume {
     pub iteration: u64,
 }
 
-/// What a training loop tells its [`Sink`] at iteration `p.iteration`: its
-/// progress, then its preview when one is due (every `preview_every`) and
-/// the sink did not ask to stop.
-pub(crate) fn report(
-    sink: &mut dyn Sink<TrainProgress>,
-    p: &TrainProgress,
-    preview_every: u64,
-    preview: impl FnOnce() -> Result<RgbImage>,
-) -> Result<Flow> {
-    let flow = sink.progress(p)?;
-    if flow == Flow::Stop || preview_every == 0 || p.iteration % preview_every != 0 {
-        return Ok(flow);
-    }
-    let img = to_tensor(&preview()?, tch::Device::Cpu)?;
-    sink.preview(p.iteration as usize, &img)
-}
+/// How a fast-style checkpoint is told from other files: this atelier's
+/// format, a fast-style architecture, and its record under `checkpoint`.
+const CHECKPOINT: CheckpointKind = CheckpointKind {
+    key: "checkpoint",
+    missing: "a model file, not a training checkpoint",
+    header: fast_checkpoint_header,
+};
 
-/// The end of iteration `it` of `of`: a checkpoint when one is due (every
-/// `every`, at the last iteration, and on a stop, so the trained weights are
-/// on disk to resume from), then `Error::Cancelled` if the sink asked to
-/// stop. A stop asked at the checkpoint itself (the run was taken over or
-/// cancelled) ends the loop there: no further checkpoint, no model.
-pub(crate) fn end_iteration(
-    sink: &mut dyn Sink<TrainProgress>,
-    (it, of, every): (u64, u64, u64),
-    flow: Flow,
-    checkpoint: &Path,
-    save: impl FnOnce() -> Result<()>,
-) -> Result<()> {
-    if it % every.max(1) == 0 || it >= of || flow == Flow::Stop {
-        save()?;
-        sink.checkpoint(it as usize, checkpoint)?.or_cancel()?;
-    }
-    flow.or_cancel()
-}
-
-/// Checkpoint metadata beside the tensors.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct CheckpointInfo {
-    iteration: u64,
-    spec: TrainSpec,
-    seconds: f64,
-    losses: BTreeMap<String, f64>,
-}
-
-/// Whether a run with settings `now` (of `iterations` in all) can continue
-/// a checkpoint made with `then` at `iteration`: the same settings but for
-/// the iteration count and the checkpoint and preview intervals, and not past
-/// its end already. The refusal names each setting that differs. Shared by
-/// every training loop (their specs serialise to objects).
-pub(crate) fn check_resumable<T: Serialize>(
-    path: &Path,
-    (then, iteration): (&T, u64),
-    (now, iterations): (&T, u64),
-) -> Result<()> {
-    const MAY_CHANGE: [&str; 3] = ["iterations", "checkpoint_every", "preview_every"];
-    let object = |t: &T| match serde_json::to_value(t) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    let (a, b) = (object(then), object(now));
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    let show = |v: Option<&serde_json::Value>| v.map_or("none".to_string(), |v| v.to_string());
-    let changed: Vec<String> = keys
-        .into_iter()
-        .filter(|k| !MAY_CHANGE.contains(&k.as_str()) && a.get(*k) != b.get(*k))
-        .map(|k| format!("{k} {} then, {} now", show(a.get(k)), show(b.get(k))))
-        .collect();
-    if !changed.is_empty() {
-        return Err(ck_err(
-            path,
-            format!(
-                "made with other training settings ({}); pass the same ones, or start a new run",
-                changed.join("; ")
-            ),
-        ));
-    }
-    if iteration > iterations {
-        return Err(ck_err(
-            path,
-            format!(
-                "at iteration {iteration}, past --iterations {iterations}: pass --iterations {iteration} or more"
-            ),
-        ));
+fn fast_checkpoint_header(meta: &Metadata) -> std::result::Result<(), &'static str> {
+    let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
+    if meta.get("format_version").map(String::as_str) != Some(&FORMAT_VERSION.to_string())
+        || ![ARCHITECTURE, CIN_ARCHITECTURE, MSG_ARCHITECTURE].contains(&arch)
+    {
+        return Err("not a checkpoint of this atelier (version or architecture differs)");
     }
     Ok(())
 }
 
 /// Reads a checkpoint's iteration and checks that a run of `spec` can
-/// continue it ([`check_resumable`]).
+/// continue it.
 pub fn read_resume_for(path: &Path, spec: &TrainSpec) -> Result<Resume> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (info, _) = read_checkpoint(path, &bytes)?;
-    check_resumable(path, (&info.spec, info.iteration), (spec, spec.iterations))?;
+    let record = train_loop::resumable(path, &CHECKPOINT, (spec, spec.iterations))?;
     Ok(Resume {
         checkpoint: path.to_path_buf(),
-        iteration: info.iteration,
+        iteration: record.iteration,
     })
 }
 
 /// Reads where a checkpoint stands (for `--resume` and the queue).
 pub fn read_resume(path: &Path) -> Result<Resume> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (info, _) = read_checkpoint(path, &bytes)?;
+    let (record, _) = train_loop::read_checkpoint::<TrainSpec>(path, &CHECKPOINT)?;
     Ok(Resume {
         checkpoint: path.to_path_buf(),
-        iteration: info.iteration,
+        iteration: record.iteration,
     })
-}
-
-fn ck_err(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Model {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
-}
-
-fn read_checkpoint(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, Vec<(String, Tensor)>)> {
-    use safetensors::tensor::SafeTensors;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| {
-        ck_err(
-            path,
-            format!("not a readable checkpoint (corrupt or truncated: {e:?})"),
-        )
-    })?;
-    let (_, header) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| ck_err(path, format!("unreadable header: {e:?}")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let arch = meta.get("architecture").map(String::as_str).unwrap_or("");
-    if meta.get("format_version").map(String::as_str) != Some(&FORMAT_VERSION.to_string())
-        || ![
-            Norm::Instance,
-            Norm::Conditional { styles: 1 },
-            Norm::Inspiration { styles: 1 },
-        ]
-        .iter()
-        .any(|&norm| arch == architecture_of(&Arch { norm, width: 1.0 }))
-    {
-        return Err(ck_err(
-            path,
-            "not a checkpoint of this atelier (version or architecture differs)",
-        ));
-    }
-    let info: CheckpointInfo = meta
-        .get("checkpoint")
-        .ok_or_else(|| ck_err(path, "a model file, not a training checkpoint"))
-        .and_then(|j| {
-            serde_json::from_str(j).map_err(|e| ck_err(path, format!("bad metadata: {e}")))
-        })?;
-    let mut out = Vec::new();
-    for (name, view) in st.tensors() {
-        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        out.push((
-            name,
-            Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?,
-        ));
-    }
-    Ok((info, out))
-}
-
-/// Batched Gram matrices `F Fᵀ / (C·H·W)`, `[N, C, C]`.
-pub fn gram_batch(f: &Tensor) -> Result<Tensor> {
-    let (n, c, h, w) = f.size4()?;
-    let m = f.f_reshape([n, c, h * w])?;
-    Ok(m.f_bmm(&m.f_transpose(1, 2)?)?
-        .f_div_scalar((c * h * w) as f64)?)
-}
-
-/// Adam (Kingma & Ba) with its state in the open, so checkpoints hold it.
-struct Adam {
-    params: Vec<(String, Tensor)>,
-    m: Vec<Tensor>,
-    v: Vec<Tensor>,
-    lr: f64,
-}
-
-const BETA1: f64 = 0.9;
-const BETA2: f64 = 0.999;
-const EPS: f64 = 1e-8;
-
-impl Adam {
-    fn new(model: &Model, lr: f64) -> Result<Self> {
-        let mut params: Vec<(String, Tensor)> = model
-            .vs
-            .variables()
-            .into_iter()
-            .filter(|(_, t)| t.requires_grad())
-            .collect();
-        params.sort_by(|a, b| a.0.cmp(&b.0));
-        let m = params
-            .iter()
-            .map(|(_, p)| p.f_zeros_like())
-            .collect::<Result<Vec<_>, _>>()?;
-        let v = params
-            .iter()
-            .map(|(_, p)| p.f_zeros_like())
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { params, m, v, lr })
-    }
-
-    /// One step at step number `t` (1-based), then zeroes the gradients.
-    fn step(&mut self, t: u64) -> Result<()> {
-        let bc1 = 1.0 - BETA1.powf(t as f64);
-        let bc2 = 1.0 - BETA2.powf(t as f64);
-        tch::no_grad(|| -> Result<()> {
-            for (i, (_, p)) in self.params.iter().enumerate() {
-                let g = p.f_grad()?;
-                if !g.defined() {
-                    continue;
-                }
-                let _ = self.m[i]
-                    .f_mul_scalar_(BETA1)?
-                    .f_add_(&g.f_mul_scalar(1.0 - BETA1)?)?;
-                let _ = self.v[i]
-                    .f_mul_scalar_(BETA2)?
-                    .f_add_(&g.f_square()?.f_mul_scalar(1.0 - BETA2)?)?;
-                let denom = self.v[i].f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(EPS)?;
-                let upd = self.m[i].f_div(&denom)?.f_mul_scalar(self.lr / bc1)?;
-                let _ = p.shallow_clone().f_sub_(&upd)?;
-                let _ = g.shallow_clone().f_zero_()?;
-            }
-            Ok(())
-        })
-    }
 }
 
 /// Trains per `spec`, writing checkpoints to `checkpoint`; continues from
@@ -479,11 +247,7 @@ pub fn train(
         .iter()
         .map(|p| load_rgb(p, DEFAULT_PIXEL_LIMIT))
         .collect::<Result<Vec<_>>>()?;
-    let preview_img = match &spec.preview {
-        Some(p) => load_rgb(p, DEFAULT_PIXEL_LIMIT)?,
-        None => load_rgb(&dataset.files[0], DEFAULT_PIXEL_LIMIT)?,
-    };
-    let preview_img = resize_longer_side(&preview_img, spec.size);
+    let preview_img = preview_photo(spec.preview.as_deref(), &dataset, spec.size)?;
     let taps: Vec<Layer> = STYLE_TAPS
         .iter()
         .map(|s| s.parse())
@@ -550,87 +314,107 @@ pub fn train(
     } else {
         Vec::new()
     };
-    let mut adam = Adam::new(&model, spec.lr)?;
-    let (mut start, mut prior_seconds, mut last) = (0u64, 0.0f64, BTreeMap::new());
-    if let Some(r) = resume {
-        let bytes = std::fs::read(&r.checkpoint).map_err(|e| Error::io(&r.checkpoint, e))?;
-        let (ci, tensors) = read_checkpoint(&r.checkpoint, &bytes)?;
-        check_resumable(
-            &r.checkpoint,
-            (&ci.spec, ci.iteration),
-            (spec, spec.iterations),
-        )?;
-        let (mut model_t, mut rest) = (Vec::new(), Vec::new());
-        for (k, t) in tensors {
-            match k.strip_prefix("model.") {
-                Some(n) => model_t.push((n.to_string(), t)),
-                None => rest.push((k, t)),
-            }
-        }
-        copy_into(&model.vs, model_t, &r.checkpoint)?;
-        let rest: std::collections::HashMap<String, Tensor> = rest.into_iter().collect();
-        for (i, (name, _)) in adam.params.iter().enumerate() {
-            for (prefix, slot) in [("adam.m.", &mut adam.m[i]), ("adam.v.", &mut adam.v[i])] {
-                let t = rest.get(&format!("{prefix}{name}")).ok_or_else(|| {
-                    ck_err(&r.checkpoint, format!("Adam state of {name} missing"))
-                })?;
-                *slot = t.f_to_device(device)?;
-            }
-        }
-        start = ci.iteration;
-        prior_seconds = ci.seconds;
-        last = ci.losses;
-    }
-
-    let save_ck = |it: u64, secs: f64, losses: &BTreeMap<String, f64>, adam: &Adam| -> Result<()> {
-        let mut blobs: Vec<(String, _)> = named_tensors(&model.vs, Kind::Float)?
+    let adam = Adam::new(
+        model
+            .vs
+            .variables()
             .into_iter()
-            .map(|(k, b)| (format!("model.{k}"), b))
-            .collect();
-        for (i, (name, _)) in adam.params.iter().enumerate() {
-            blobs.push((format!("adam.m.{name}"), blob(&adam.m[i], Kind::Float)?));
-            blobs.push((format!("adam.v.{name}"), blob(&adam.v[i], Kind::Float)?));
-        }
-        let ci = CheckpointInfo {
-            iteration: it,
-            spec: spec.clone(),
-            seconds: secs,
-            losses: losses.clone(),
-        };
-        let mut meta = super::model_file::metadata(&model.info)?;
-        meta.insert(
-            "checkpoint".into(),
-            serde_json::to_string(&ci).map_err(|e| Error::invalid("checkpoint", e.to_string()))?,
-        );
-        write_atomic(checkpoint, &blobs, meta, true)
+            .filter(|(_, t)| t.requires_grad())
+            .collect(),
+    )?;
+    let mut net = Perceptual {
+        spec,
+        vgg,
+        model: &model,
+        dataset: &dataset,
+        taps,
+        content_tap,
+        targets,
+        style_ts,
+        tables,
+        first_new,
+        preview_img,
     };
+    let done = train_loop::run(
+        &mut net,
+        spec,
+        &Schedule::new(
+            (spec.iterations, spec.checkpoint_every, spec.preview_every),
+            spec.batch,
+            (spec.lr, 0.0),
+        ),
+        adam,
+        (checkpoint, &CHECKPOINT),
+        resume.map(|r| r.checkpoint.as_path()),
+        sink,
+    )?;
+    if let Some(m) = model.net.msg() {
+        // The trained styles' targets, through the final encoder.
+        m.set_targets(&net.style_ts)?;
+    }
+    let mut model = model;
+    model.info.iterations = base_iterations + done.iterations;
+    model.info.final_losses = done.losses.clone();
+    model.info.seconds = Some(done.seconds);
+    Ok(TrainOutcome {
+        model,
+        iterations: done.iterations,
+        final_losses: done.losses,
+        seconds: done.seconds,
+    })
+}
 
-    let t0 = Instant::now();
-    let mut it = start;
-    while it < spec.iterations {
-        let x = dataset.batch(spec.seed, it, spec.batch, spec.size, device)?;
-        let k = draw_style(spec.seed, it, new_styles.len());
+/// A TransformerNet, CIN or MSG-Net in training: Johnson's perceptual
+/// losses through our VGG19.
+struct Perceptual<'a> {
+    spec: &'a TrainSpec,
+    vgg: &'a Vgg19,
+    model: &'a Model,
+    dataset: &'a Dataset,
+    taps: Vec<Layer>,
+    content_tap: Layer,
+    /// The Gram matrices of each new style at `taps`.
+    targets: Vec<Vec<Tensor>>,
+    /// The new styles' images (0..255), which MSG-Net takes.
+    style_ts: Vec<Tensor>,
+    /// The γ, β tables when extending (they alone train).
+    tables: Vec<Tensor>,
+    /// The row of the first new style in the γ, β tables.
+    first_new: usize,
+    preview_img: RgbImage,
+}
+
+impl Trainee for Perceptual<'_> {
+    type Spec = TrainSpec;
+
+    fn losses(&mut self, it: u64) -> Result<Vec<(&'static str, Tensor)>> {
+        let (spec, vgg, model) = (self.spec, self.vgg, self.model);
+        let device = vgg.device();
+        let x = self
+            .dataset
+            .batch(spec.seed, it, spec.batch, spec.size, device)?;
+        let k = draw_style(spec.seed, it, self.targets.len());
         let mix = match spec.arch.norm {
             Norm::Conditional { .. } => Some(
-                StyleMix::single(&model.info.styles, first_new + k)?
+                StyleMix::single(&model.info.styles, self.first_new + k)?
                     .tensor(spec.batch as i64, device)?,
             ),
             _ => None,
         };
         let y = match model.net.msg() {
             // The siamese encoder trains through the style's target too.
-            Some(m) => m.forward_gram(&x, &m.target(&style_ts[k])?)?,
+            Some(m) => m.forward_gram(&x, &m.target(&self.style_ts[k])?)?,
             None => model.net.forward_mix(&x, mix.as_ref(), true)?,
         };
-        let targets = &targets[k];
-        let fy = vgg.features(&y.f_div_scalar(255.0)?, &taps, Padding::Zero)?;
+        let (taps, content_tap) = (&self.taps, self.content_tap);
+        let fy = vgg.features(&y.f_div_scalar(255.0)?, taps, Padding::Zero)?;
         let fx =
             tch::no_grad(|| vgg.features(&x.f_div_scalar(255.0)?, &[content_tap], Padding::Zero))?;
         let content = fy[&content_tap]
             .f_mse_loss(&fx[&content_tap], Reduction::Mean)?
             .f_mul_scalar(spec.content_weight)?;
         let mut style = Tensor::f_zeros([], (Kind::Float, device))?;
-        for (t, target) in taps.iter().zip(targets) {
+        for (t, target) in taps.iter().zip(&self.targets[k]) {
             let g = gram_batch(&fy[t])?;
             let tg = target.f_expand_as(&g)?;
             style = style.f_add(&g.f_mse_loss(&tg, Reduction::Mean)?)?;
@@ -641,89 +425,60 @@ pub fn train(
         } else {
             Tensor::f_zeros([], (Kind::Float, device))?
         };
-        let total = content.f_add(&style)?.f_add(&tv)?;
-        let tv_val = tv.f_double_value(&[])?;
-        let (c_val, s_val, total_val) = (
-            content.f_double_value(&[])?,
-            style.f_double_value(&[])?,
-            total.f_double_value(&[])?,
-        );
-        if !total_val.is_finite() {
-            return Err(Error::Diverged(format!(
-                "at iteration {}: loss {total_val}",
-                it + 1
-            )));
-        }
-        total.f_backward()?;
-        // Extending: the old styles' rows stay as they are (their gradient is
-        // zero for a one-hot batch already; this makes it so by construction).
+        Ok(vec![("content", content), ("style", style), ("tv", tv)])
+    }
+
+    /// Extending: the old styles' rows stay as they are (their gradient is
+    /// zero for a one-hot batch already; this makes it so by construction).
+    fn after_backward(&self) -> Result<()> {
         tch::no_grad(|| -> Result<()> {
-            for t in &tables {
+            for t in &self.tables {
                 let g = t.f_grad()?;
                 if g.defined() {
-                    let _ = g.f_narrow(0, 0, first_new as i64)?.f_zero_()?;
+                    let _ = g.f_narrow(0, 0, self.first_new as i64)?.f_zero_()?;
                 }
             }
             Ok(())
-        })?;
-        adam.step(it + 1)?;
-        it += 1;
-        last = BTreeMap::from([
-            ("content".to_string(), c_val),
-            ("style".to_string(), s_val),
-            ("tv".to_string(), tv_val),
-            ("total".to_string(), total_val),
-        ]);
-        let run_secs = t0.elapsed().as_secs_f64();
-        let elapsed = prior_seconds + run_secs;
-        let progress = TrainProgress {
-            iteration: it,
-            of: spec.iterations,
-            losses: last.clone(),
-            images_per_second: ((it - start) as f64 * spec.batch as f64) / run_secs.max(1e-9),
-            elapsed: Duration::from_secs_f64(elapsed),
-        };
-        let flow = report(sink, &progress, spec.preview_every, || {
-            tch::no_grad(|| -> Result<RgbImage> {
-                let p = to_tensor(&preview_img, device)?.f_mul_scalar(255.0)?;
-                let mix = match spec.arch.norm {
-                    Norm::Conditional { .. } => {
-                        Some(StyleMix::single(&model.info.styles, first_new)?)
-                    }
-                    Norm::Inspiration { .. } => {
-                        if let Some(m) = model.net.msg() {
-                            m.set_targets(&style_ts)?;
-                        }
-                        Some(StyleMix::single(&model.info.styles, 0)?)
-                    }
-                    _ => None,
-                };
-                from_tensor(&forward_padded_mix(&model, &p, mix.as_ref())?.f_div_scalar(255.0)?)
-            })
-        })?;
-        end_iteration(
-            sink,
-            (it, spec.iterations, spec.checkpoint_every),
-            flow,
-            checkpoint,
-            || save_ck(it, elapsed, &last, &adam),
-        )?;
+        })
     }
-    let seconds = prior_seconds + t0.elapsed().as_secs_f64();
-    if let Some(m) = model.net.msg() {
-        // The trained styles' targets, through the final encoder.
-        m.set_targets(&style_ts)?;
+
+    fn preview(&self) -> Result<RgbImage> {
+        let model = self.model;
+        tch::no_grad(|| -> Result<RgbImage> {
+            let p = to_tensor(&self.preview_img, self.vgg.device())?.f_mul_scalar(255.0)?;
+            let mix = match self.spec.arch.norm {
+                Norm::Conditional { .. } => {
+                    Some(StyleMix::single(&model.info.styles, self.first_new)?)
+                }
+                Norm::Inspiration { .. } => {
+                    if let Some(m) = model.net.msg() {
+                        m.set_targets(&self.style_ts)?;
+                    }
+                    Some(StyleMix::single(&model.info.styles, 0)?)
+                }
+                _ => None,
+            };
+            from_tensor(&forward_padded_mix(model, &p, mix.as_ref())?.f_div_scalar(255.0)?)
+        })
     }
-    let mut model = model;
-    model.info.iterations = base_iterations + it;
-    model.info.final_losses = last.clone();
-    model.info.seconds = Some(seconds);
-    Ok(TrainOutcome {
-        model,
-        iterations: it,
-        final_losses: last,
-        seconds,
-    })
+
+    fn metadata(&self) -> Result<Metadata> {
+        super::model_file::metadata(&self.model.info)
+    }
+
+    /// The whole network (frozen parts included, so a resume is exact).
+    fn checkpoint_tensors(&self, _params: &[(String, Tensor)]) -> Result<Vec<(String, Blob)>> {
+        named_tensors(&self.model.vs, Kind::Float)
+    }
+
+    fn restore(
+        &self,
+        tensors: Vec<(String, Tensor)>,
+        _params: &[(String, Tensor)],
+        path: &Path,
+    ) -> Result<()> {
+        copy_into(&self.model.vs, tensors, path)
+    }
 }
 
 /// The new style (0-based among the run's new styles) of iteration `it`.

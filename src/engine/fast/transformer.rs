@@ -22,6 +22,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::layers::{instance_norm, Conv};
 use super::msg::MsgNet;
 use crate::engine::infra::error::{Error, Result};
 
@@ -137,51 +138,10 @@ impl Arch {
     }
 }
 
-/// Reflection padding then a convolution (`ConvLayer`/`UpsampleConvLayer`).
-struct ConvLayer {
-    conv: nn::Conv2D,
-    pad: i64,
-    stride: i64,
-    upsample: bool,
-}
-
-impl ConvLayer {
-    fn new(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, upsample: bool) -> Self {
-        let conv = nn::conv2d(
-            p / "conv2d",
-            cin,
-            cout,
-            k,
-            nn::ConvConfig {
-                stride,
-                ..Default::default()
-            },
-        );
-        Self {
-            conv,
-            pad: k / 2,
-            stride,
-            upsample,
-        }
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = if self.upsample {
-            let (_, _, h, w) = x.size4()?;
-            x.f_upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0)?
-        } else {
-            x.shallow_clone()
-        };
-        let p = self.pad;
-        Ok(x.f_reflection_pad2d([p, p, p, p])?.f_conv2d(
-            &self.conv.ws,
-            self.conv.bs.as_ref(),
-            [self.stride, self.stride],
-            [0, 0],
-            [1, 1],
-            1,
-        )?)
-    }
+/// pytorch/examples' `ConvLayer` (`UpsampleConvLayer` with `up`): its
+/// weights under `p/conv2d`, reflection padding k/2.
+fn conv_layer(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> Conv {
+    Conv::new(p / "conv2d", cin, cout, k, stride, true)
 }
 
 /// `in*`: InstanceNorm2d(affine) or BatchNorm2d, under the same names, or a
@@ -218,29 +178,9 @@ impl NormLayer {
                 // [N, S] × [S, C]: one style's row for a one-hot, Σ wᵢγᵢ for a mix.
                 let g = mix.f_matmul(weight)?.f_view([n, c, 1, 1])?;
                 let b = mix.f_matmul(bias)?.f_view([n, c, 1, 1])?;
-                x.f_instance_norm(
-                    None::<&Tensor>,
-                    None::<&Tensor>,
-                    None::<&Tensor>,
-                    None::<&Tensor>,
-                    true,
-                    0.1,
-                    1e-5,
-                    false,
-                )?
-                .f_mul(&g)?
-                .f_add(&b)?
+                instance_norm(x, None)?.f_mul(&g)?.f_add(&b)?
             }
-            NormLayer::Instance { weight, bias } => x.f_instance_norm(
-                Some(weight),
-                Some(bias),
-                None::<&Tensor>,
-                None::<&Tensor>,
-                true,
-                0.1,
-                1e-5,
-                false,
-            )?,
+            NormLayer::Instance { weight, bias } => instance_norm(x, Some((weight, bias)))?,
             NormLayer::Batch(bn) => x.f_batch_norm(
                 bn.ws.as_ref(),
                 bn.bs.as_ref(),
@@ -256,18 +196,18 @@ impl NormLayer {
 }
 
 struct Residual {
-    conv1: ConvLayer,
+    conv1: Conv,
     in1: NormLayer,
-    conv2: ConvLayer,
+    conv2: Conv,
     in2: NormLayer,
 }
 
 impl Residual {
     fn new(p: nn::Path, c: i64, norm: Norm) -> Self {
         Self {
-            conv1: ConvLayer::new(&p / "conv1", c, c, 3, 1, false),
+            conv1: conv_layer(&p / "conv1", c, c, 3, 1),
             in1: NormLayer::new(&p / "in1", c, norm),
-            conv2: ConvLayer::new(&p / "conv2", c, c, 3, 1, false),
+            conv2: conv_layer(&p / "conv2", c, c, 3, 1),
             in2: NormLayer::new(&p / "in2", c, norm),
         }
     }
@@ -285,10 +225,10 @@ impl Residual {
 /// TransformerNet: its variables live in the `nn::Path` it was built on.
 pub struct TransformerNet {
     arch: Arch,
-    convs: [ConvLayer; 3],
+    convs: [Conv; 3],
     norms: [NormLayer; 5],
     res: Vec<Residual>,
-    deconvs: [ConvLayer; 3],
+    deconvs: [Conv; 3],
     /// `in6`, after the last convolution: conditional networks only (magenta).
     out_norm: Option<NormLayer>,
 }
@@ -301,9 +241,9 @@ impl TransformerNet {
         Self {
             arch,
             convs: [
-                ConvLayer::new(p / "conv1", 3, a, 9, 1, false),
-                ConvLayer::new(p / "conv2", a, b, 3, 2, false),
-                ConvLayer::new(p / "conv3", b, c, 3, 2, false),
+                conv_layer(p / "conv1", 3, a, 9, 1),
+                conv_layer(p / "conv2", a, b, 3, 2),
+                conv_layer(p / "conv3", b, c, 3, 2),
             ],
             norms: [
                 NormLayer::new(p / "in1", a, n),
@@ -316,9 +256,9 @@ impl TransformerNet {
                 .map(|k| Residual::new(p / format!("res{k}"), c, n))
                 .collect(),
             deconvs: [
-                ConvLayer::new(p / "deconv1", c, b, 3, 1, true),
-                ConvLayer::new(p / "deconv2", b, a, 3, 1, true),
-                ConvLayer::new(p / "deconv3", a, 3, 9, 1, false),
+                conv_layer(p / "deconv1", c, b, 3, 1).up(),
+                conv_layer(p / "deconv2", b, a, 3, 1).up(),
+                conv_layer(p / "deconv3", a, 3, 9, 1),
             ],
             out_norm: matches!(n, Norm::Conditional { .. })
                 .then(|| NormLayer::new(p / "in6", 3, n)),

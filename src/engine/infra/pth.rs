@@ -15,7 +15,7 @@ use std::path::Path;
 use tch::{Kind, Tensor};
 use zip::{CompressionMethod, ZipArchive};
 
-use crate::engine::fast::model_file::non_finite;
+use crate::engine::fast::safetensors_file::non_finite;
 use crate::engine::infra::error::{Error, Result};
 
 /// The most a state dict may declare, all entries together. The importers
