@@ -24,6 +24,7 @@ mod location;
 pub mod postgres;
 pub mod queue;
 mod record;
+mod row;
 pub mod sqlite;
 mod travel;
 pub mod workers;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::blobs::RunFile;
+use super::queue::not_owner;
 use super::Store;
 use crate::engine::infra::input::open_regular;
 use crate::engine::infra::output::persist;
@@ -159,12 +160,11 @@ impl Store {
             return Ok(());
         }
         let r = self.get(id)?;
-        Err(StoreError::NotOwner {
+        Err(not_owner(
             id,
-            worker: worker.to_string(),
-            status: r.status.to_string(),
-            owner: r.worker.unwrap_or_else(|| "none".into()),
-        })
+            worker,
+            Some((r.status.to_string(), r.worker)),
+        ))
     }
 
     /// Writes `run`'s output into `dest` (never over a file) from the
@@ -184,7 +184,7 @@ impl Store {
 
 /// Whether `input` is a file stored by its recorded hash (a dataset stays
 /// on its host; older rows and tests may hold a placeholder hash).
-fn travels(input: &Input) -> bool {
+pub(super) fn travels(input: &Input) -> bool {
     input.role != crate::jobs::Role::Dataset && is_sha256(&input.sha256)
 }
 
