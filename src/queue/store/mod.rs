@@ -17,6 +17,7 @@
 //! process liveness, partial files) around it.
 
 pub mod blobs;
+mod digests;
 mod facade;
 pub mod history;
 pub mod ledger;

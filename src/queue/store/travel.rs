@@ -64,7 +64,13 @@ impl Store {
                     ),
                 ));
             }
-            if !travels(input) || sha256_file(&input.path).is_ok_and(|h| h == input.sha256) {
+            // Hashed once: the worker's check that the inputs are those
+            // queued finds the hash remembered.
+            if !travels(input)
+                || self
+                    .file_sha256(&input.path)
+                    .is_ok_and(|h| h == input.sha256)
+            {
                 continue;
             }
             let cached = self.cached_input(input)?;
@@ -138,6 +144,7 @@ impl Store {
             ));
         }
         persist(tmp, dest, force)?;
+        self.remember_sha256(dest, sha256);
         Ok(true)
     }
 
