@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use atelier::engine::gatys::spec::RunSpec;
 use atelier::queue::store::postgres::PostgresBackend;
-use atelier::queue::store::{BlobStore, BLOBS_DIR};
+use atelier::queue::store::{BlobStore, QueueStore, BLOBS_DIR};
 use atelier::queue::worker::Worker;
 use atelier::queue::{Status, Store};
 use sha2::{Digest, Sha256};
@@ -155,4 +155,122 @@ fn a_run_whose_input_is_nowhere_fails_naming_the_file() {
             inputs[0].path.display()
         )
     );
+}
+
+fn blob_rows(db: &TestDb, sha256: &str) -> (i64, i64) {
+    let n = |table: &str| -> i64 {
+        db.client()
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE sha256 = $1"),
+                &[&sha256],
+            )
+            .unwrap()
+            .get(0)
+    };
+    (n("blobs"), n("blob_chunks"))
+}
+
+/// The worker of a fresh data folder (another host) runs the queue dry.
+fn work_elsewhere(db: &TestDb, dir: &Path) {
+    let there = Store::open_at(dir, Some(&db.url)).unwrap();
+    Worker::new(there, worker_config())
+        .run(&AtomicBool::new(false), &mut |_| {})
+        .unwrap();
+}
+
+#[test]
+fn deleting_a_run_drops_the_blobs_no_other_run_needs() {
+    let Some(db) = TestDb::new() else { return };
+    let dirs = tempfile::tempdir().unwrap();
+    let store = Store::open_at(&dirs.path().join("q"), Some(&db.url)).unwrap();
+    // Two runs sharing one painting, each on its own photo.
+    let (mut gone_spec, files) = spec_on_copies(&dirs.path().join("files"), 32, 2);
+    let mut kept_spec = gone_spec.clone();
+    kept_spec.content = dirs.path().join("files/other.png");
+    image::open(&gone_spec.content)
+        .unwrap()
+        .fliph()
+        .save(&kept_spec.content)
+        .unwrap();
+    let gone_inputs = atelier::jobs::stylize::inputs(&mut gone_spec, None, &[]).unwrap();
+    let kept_inputs = atelier::jobs::stylize::inputs(&mut kept_spec, None, &[]).unwrap();
+    let gone = store.add(&gone_spec, &gone_inputs, 0).unwrap();
+    work_elsewhere(&db, &dirs.path().join("w1"));
+    assert_eq!(store.get(gone).unwrap().status, Status::Done);
+    let kept = store.add(&kept_spec, &kept_inputs, 0).unwrap();
+    let sha = |inputs: &[atelier::queue::Input], role| {
+        inputs
+            .iter()
+            .find(|i| i.role == role)
+            .unwrap()
+            .sha256
+            .clone()
+    };
+    let photo = sha(&gone_inputs, atelier::jobs::Role::Content);
+    let painting = sha(&gone_inputs, atelier::jobs::Role::Style);
+    assert_eq!(painting, sha(&kept_inputs, atelier::jobs::Role::Style));
+    let output: String = db
+        .client()
+        .query_one(
+            "SELECT sha256 FROM run_files WHERE run_id = $1 AND name = 'output.png'",
+            &[&gone],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(blob_rows(&db, &photo), (1, 1));
+    assert_eq!(blob_rows(&db, &output), (1, 1));
+
+    store.delete(gone).unwrap();
+    assert_eq!(blob_rows(&db, &photo), (0, 0), "its own photo goes");
+    assert_eq!(blob_rows(&db, &output), (0, 0), "its own output goes");
+    assert_eq!(
+        blob_rows(&db, &painting),
+        (1, 1),
+        "the shared painting stays"
+    );
+
+    // The other run still runs on a host that never saw its files, and
+    // exports from yet another.
+    for f in files.iter().chain([&kept_spec.content]) {
+        std::fs::remove_file(f).unwrap();
+    }
+    work_elsewhere(&db, &dirs.path().join("w2"));
+    let r = store.get(kept).unwrap();
+    assert_eq!(r.status, Status::Done, "{:?}", r.error);
+    let elsewhere = Store::open_at(&dirs.path().join("e"), Some(&db.url)).unwrap();
+    let out = dirs.path().join("export.png");
+    assert!(elsewhere.export_output(&r, &out).unwrap());
+    assert!(image::open(&out).is_ok());
+}
+
+/// A run is never queued naming a blob the store does not have (one a
+/// delete dropped between storing the file and queuing its run).
+#[test]
+fn a_run_whose_input_blob_is_gone_is_refused_naming_the_file() {
+    let Some(db) = TestDb::new() else { return };
+    let backend = PostgresBackend::open(&db.url).unwrap();
+    let input = atelier::queue::Input {
+        role: atelier::jobs::Role::Style,
+        name: None,
+        path: PathBuf::from("/art/irises.jpg"),
+        sha256: sha256(b"irises"),
+    };
+    let run = atelier::queue::store::NewRun {
+        kind: "stylize".into(),
+        spec: "{}".into(),
+        inputs: serde_json::to_string(&[&input]).unwrap(),
+        priority: 0,
+        device_kind: None,
+        device_defaults: None,
+    };
+    let e = backend.enqueue(&run, 1).unwrap_err().to_string();
+    assert!(
+        e.starts_with("/art/irises.jpg: the store's copy was deleted"),
+        "{e}"
+    );
+    assert_eq!(count(&db, "runs"), 0);
+    backend
+        .put_blob(&input.sha256, &mut Cursor::new(b"irises"), &input.path)
+        .unwrap();
+    assert!(backend.enqueue(&run, 1).is_ok());
 }

@@ -599,7 +599,7 @@ impl Worker {
                 run.kind()
             ))
         })?;
-        changed_inputs(run).map_err(Ended::Failed)?;
+        changed_inputs(&self.store, run).map_err(Ended::Failed)?;
         let resume = match (&run.resume_from, run.resume_step) {
             (Some(from), Some(step)) => Some(stylize::Resume {
                 from: from.clone(),
@@ -823,8 +823,9 @@ fn whole_run(
 
 /// Refuses a run whose input files changed since it was queued: the history
 /// must say what really ran, and the recorded sha256 is what was asked for
-/// (`runs rerun` records the files as they are now).
-fn changed_inputs(run: &Run) -> Result<(), String> {
+/// (`runs rerun` records the files as they are now). A file this process
+/// hashed as it is now (finding it on this host) is not read again.
+fn changed_inputs(store: &Store, run: &Run) -> Result<(), String> {
     // Only a recorded hash can be compared (older rows and tests may hold a
     // placeholder).
     for i in run
@@ -837,7 +838,7 @@ fn changed_inputs(run: &Run) -> Result<(), String> {
                 .and_then(|d| d.manifest_sha256())
                 .map_err(|e| format!("the dataset {}: {e}", i.path.display()))?
         } else {
-            crate::engine::nets::weights::sha256_file(&i.path).map_err(|e| e.to_string())?
+            store.file_sha256(&i.path).map_err(|e| e.to_string())?
         };
         if now != i.sha256 {
             return Err(format!(

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::queue::error::StoreResult;
+use crate::queue::run::Input;
 
 /// The size of a stored chunk: a 500 MB video moves through the store
 /// without ever being held in memory whole.
@@ -19,6 +20,16 @@ pub struct RunFile {
     /// Its path inside the run's folder, `/`-separated (`output.png`).
     pub name: String,
     pub sha256: String,
+}
+
+/// The inputs of a run (their JSON, as stored) kept as blobs: its files
+/// that travel. Inputs this build cannot read name none.
+pub(crate) fn travelling_inputs(inputs: &str) -> Vec<Input> {
+    serde_json::from_str::<Vec<Input>>(inputs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(super::travel::travels)
+        .collect()
 }
 
 pub trait BlobStore {

@@ -26,6 +26,8 @@ pub struct Store {
     data_dir: PathBuf,
     /// What [`Store::open_at`] was given, to open the same store again.
     location: Option<String>,
+    /// The files this process hashed ([`Store::file_sha256`]).
+    pub(super) digests: super::digests::Digests,
 }
 
 impl Store {
@@ -71,6 +73,7 @@ impl Store {
             path,
             data_dir: data_dir.to_path_buf(),
             location: None,
+            digests: Default::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::queue::error::StoreResult;
+use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::rollbacks::RollbackRecord;
 use crate::queue::run::{Point, Run, Status};
 
@@ -178,4 +178,18 @@ pub trait HistoryStore {
     /// Deletes a run that is not running, with everything recorded of it;
     /// a running one is refused (`WrongStatus`).
     fn delete(&self, run: i64) -> StoreResult<()>;
+}
+
+/// The error of [`HistoryStore::delete`] for a run it did not delete,
+/// whose status is now `status`.
+pub(crate) fn not_deleted(run: i64, status: Status) -> StoreError {
+    match status {
+        Status::Running => StoreError::WrongStatus {
+            id: run,
+            status: status.to_string(),
+            what: "cancel it first".into(),
+        },
+        // Deleted by another process meanwhile.
+        _ => StoreError::NoSuchRun(run),
+    }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::queue::NewRun;
 use crate::queue::error::StoreResult;
-use crate::queue::ledger::{PendingOutput, RuleCounts, WatchFailure, WatchItem};
+use crate::queue::ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem};
 
 /// A run queued for a ledger item, with the folder its result goes to.
 #[derive(Clone, Debug)]
@@ -94,4 +94,35 @@ pub trait LedgerStore {
     fn set_rule_paused(&self, rule: &str, paused: bool) -> StoreResult<()>;
 
     fn paused_rules(&self) -> StoreResult<HashSet<String>>;
+}
+
+/// A rule's counts from its items' (state, count) and its delivered outputs.
+pub(crate) fn rule_counts(states: &[(String, i64)], delivered: i64) -> RuleCounts {
+    let mut c = RuleCounts {
+        delivered: delivered as usize,
+        ..RuleCounts::default()
+    };
+    for (state, n) in states {
+        match ItemState::parse(state) {
+            ItemState::Queued => c.queued = *n as usize,
+            ItemState::Done => c.done = *n as usize,
+            ItemState::Failed => c.failed = *n as usize,
+        }
+    }
+    c
+}
+
+/// The state an item whose outputs are all settled takes: failed when one
+/// failed (the first failure its error), else done.
+pub(crate) fn settled_state(first_failure: Option<&str>) -> &'static str {
+    if first_failure.is_some() {
+        "failed"
+    } else {
+        "done"
+    }
+}
+
+/// A path as its text column holds it.
+pub(crate) fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
 }

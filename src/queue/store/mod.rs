@@ -17,6 +17,7 @@
 //! process liveness, partial files) around it.
 
 pub mod blobs;
+mod digests;
 mod facade;
 pub mod history;
 pub mod ledger;
@@ -24,6 +25,7 @@ mod location;
 pub mod postgres;
 pub mod queue;
 mod record;
+mod row;
 pub mod sqlite;
 mod travel;
 pub mod workers;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::engine::infra::device::DeviceKind;
-use crate::queue::error::StoreResult;
+use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::{Run, Status};
 
 /// A run to queue, its job already validated and serialised.
@@ -120,4 +120,62 @@ pub(crate) fn reorder(mut order: Vec<(i64, i64)>, run: i64, to: usize) -> Option
         .map_or(item.1, |n| n.1);
     order.insert(at, (item.0, priority));
     Some(order)
+}
+
+/// What a backend says when `worker` may not change run `id`: `now` is the
+/// run's status and worker as they are (`None`: there is no such run).
+pub(crate) fn not_owner(
+    id: i64,
+    worker: &str,
+    now: Option<(String, Option<String>)>,
+) -> StoreError {
+    match now {
+        None => StoreError::NoSuchRun(id),
+        Some((status, owner)) => StoreError::NotOwner {
+            id,
+            worker: worker.to_string(),
+            status,
+            owner: owner.unwrap_or_else(|| "none".into()),
+        },
+    }
+}
+
+/// [`QueueStore::cancel`] over a backend's statements: `at_once` cancels
+/// the run if it is queued or interrupted, `flag` flags it if it is
+/// running (each a conditional update saying whether it happened), and
+/// `status` reads it. A run that changed status between the tries
+/// (claimed, finished) is looked at again.
+pub(crate) fn cancel_with(
+    run: i64,
+    mut at_once: impl FnMut() -> StoreResult<bool>,
+    mut flag: impl FnMut() -> StoreResult<bool>,
+    mut status: impl FnMut() -> StoreResult<Status>,
+) -> StoreResult<Status> {
+    loop {
+        if at_once()? {
+            return Ok(Status::Cancelled);
+        }
+        if flag()? {
+            return Ok(Status::Running);
+        }
+        match status()? {
+            Status::Queued | Status::Interrupted | Status::Running => continue,
+            s => {
+                return Err(StoreError::WrongStatus {
+                    id: run,
+                    status: s.to_string(),
+                    what: "only queued, interrupted or running runs can be cancelled".into(),
+                })
+            }
+        }
+    }
+}
+
+/// The error of [`QueueStore::move_to`] for a run that is not queued.
+pub(crate) fn not_movable(run: i64, status: Status) -> StoreError {
+    StoreError::WrongStatus {
+        id: run,
+        status: status.to_string(),
+        what: "only queued runs can be moved".into(),
+    }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::blobs::RunFile;
+use super::queue::not_owner;
 use super::Store;
 use crate::engine::infra::input::open_regular;
 use crate::engine::infra::output::persist;
@@ -63,7 +64,13 @@ impl Store {
                     ),
                 ));
             }
-            if !travels(input) || sha256_file(&input.path).is_ok_and(|h| h == input.sha256) {
+            // Hashed once: the worker's check that the inputs are those
+            // queued finds the hash remembered.
+            if !travels(input)
+                || self
+                    .file_sha256(&input.path)
+                    .is_ok_and(|h| h == input.sha256)
+            {
                 continue;
             }
             let cached = self.cached_input(input)?;
@@ -137,6 +144,7 @@ impl Store {
             ));
         }
         persist(tmp, dest, force)?;
+        self.remember_sha256(dest, sha256);
         Ok(true)
     }
 
@@ -159,12 +167,11 @@ impl Store {
             return Ok(());
         }
         let r = self.get(id)?;
-        Err(StoreError::NotOwner {
+        Err(not_owner(
             id,
-            worker: worker.to_string(),
-            status: r.status.to_string(),
-            owner: r.worker.unwrap_or_else(|| "none".into()),
-        })
+            worker,
+            Some((r.status.to_string(), r.worker)),
+        ))
     }
 
     /// Writes `run`'s output into `dest` (never over a file) from the
@@ -184,7 +191,7 @@ impl Store {
 
 /// Whether `input` is a file stored by its recorded hash (a dataset stays
 /// on its host; older rows and tests may hold a placeholder hash).
-fn travels(input: &Input) -> bool {
+pub(super) fn travels(input: &Input) -> bool {
     input.role != crate::jobs::Role::Dataset && is_sha256(&input.sha256)
 }
 

@@ -1,13 +1,15 @@
 //! [`HistoryStore`] on PostgreSQL.
 
-use std::path::PathBuf;
-
 use postgres::types::ToSql;
+use postgres::Transaction;
 
-use super::{row_to_record, PostgresBackend, RUN_COLUMNS};
+use super::{lock, PostgresBackend};
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::rollbacks::RollbackRecord;
-use crate::queue::run::{Point, Run, Status};
+use crate::queue::run::{Point, Run};
+use crate::queue::store::blobs::travelling_inputs;
+use crate::queue::store::history::not_deleted;
+use crate::queue::store::record::{self, RunRecord, RUN_COLUMNS};
 use crate::queue::store::{Checkpoint, Filter, HistoryStore};
 
 /// The query of [`HistoryStore::list`]: what the server can select, the
@@ -77,8 +79,8 @@ impl HistoryStore for PostgresBackend {
 
     fn list(&self, filter: &Filter) -> StoreResult<Vec<Run>> {
         let q = ListQuery::new(filter);
-        let records = self.rows(&q.sql(), &q.params(), row_to_record)?;
-        filter.take(records.into_iter().map(|r| self.to_run(r)))
+        let records = self.rows(&q.sql(), &q.params(), RunRecord::read)?;
+        filter.take(records.into_iter().map(|r| r.into_run_at(&self.label)))
     }
 
     fn add_points(&self, run: i64, points: &[Point]) -> StoreResult<()> {
@@ -107,14 +109,7 @@ impl HistoryStore for PostgresBackend {
             "SELECT step, series, value, seconds FROM samples
              WHERE run_id = $1 AND step > $2 ORDER BY step, series",
             &[&run, &after_step],
-            |r| {
-                Ok(Point {
-                    step: r.try_get("step")?,
-                    series: r.try_get("series")?,
-                    value: r.try_get("value")?,
-                    seconds: r.try_get("seconds")?,
-                })
-            },
+            record::point,
         )
     }
 
@@ -122,13 +117,7 @@ impl HistoryStore for PostgresBackend {
         self.rows(
             "SELECT step, path, created FROM checkpoints WHERE run_id = $1 ORDER BY step",
             &[&run],
-            |r| {
-                Ok(Checkpoint {
-                    step: r.try_get("step")?,
-                    path: PathBuf::from(r.try_get::<_, String>("path")?),
-                    created: r.try_get("created")?,
-                })
-            },
+            record::checkpoint,
         )
     }
 
@@ -164,41 +153,66 @@ impl HistoryStore for PostgresBackend {
             "SELECT eval, to_eval, loss, reason, remedy FROM rollbacks
              WHERE run_id = $1 ORDER BY eval",
             &[&run],
-            |r| {
-                Ok(RollbackRecord {
-                    eval: r.try_get(0)?,
-                    to_eval: r.try_get(1)?,
-                    loss: r.try_get(2)?,
-                    reason: r.try_get(3)?,
-                    remedy: r.try_get(4)?,
-                })
-            },
+            record::rollback,
         )
     }
 
     fn delete(&self, run: i64) -> StoreResult<()> {
-        let n = self.execute(
-            "DELETE FROM runs WHERE id = $1 AND status != 'running'",
-            &[&run],
-        )?;
-        if n == 1 {
-            return Ok(());
-        }
-        Err(match self.status(run)? {
-            status @ Status::Running => StoreError::WrongStatus {
-                id: run,
-                status: status.to_string(),
-                what: "cancel it first".into(),
-            },
-            // Deleted by another process meanwhile.
-            _ => StoreError::NoSuchRun(run),
-        })
+        let mut client = self.conn()?;
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        // Under the queue's lock, as a run is queued: a blob this delete
+        // finds unused cannot meanwhile become an input of a new run.
+        lock(&mut tx, lock::QUEUE).map_err(|e| self.err(e))?;
+        let mut blobs: Vec<String> = tx
+            .query("SELECT sha256 FROM run_files WHERE run_id = $1", &[&run])
+            .and_then(|rows| rows.iter().map(|r| r.try_get(0)).collect())
+            .map_err(|e| self.err(e))?;
+        let deleted = tx
+            .query_opt(
+                "DELETE FROM runs WHERE id = $1 AND status != 'running' RETURNING inputs",
+                &[&run],
+            )
+            .map_err(|e| self.err(e))?;
+        let Some(inputs) = deleted else {
+            drop(tx);
+            drop(client);
+            return Err(not_deleted(run, self.status(run)?));
+        };
+        let inputs: String = inputs.try_get(0).map_err(|e| self.err(e))?;
+        blobs.extend(travelling_inputs(&inputs).into_iter().map(|i| i.sha256));
+        drop_unused_blobs(&mut tx, &blobs).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
+}
+
+/// Deletes those of `blobs` (with their chunks) that no run lists as an
+/// input or a file any more. An input is looked for in the runs' inputs
+/// as text: a hash found anywhere there keeps its blob.
+fn drop_unused_blobs(tx: &mut Transaction<'_>, blobs: &[String]) -> Result<(), postgres::Error> {
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let gone: Vec<String> = tx
+        .query(
+            "DELETE FROM blobs b WHERE b.sha256 = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM run_files f WHERE f.sha256 = b.sha256)
+               AND NOT EXISTS (SELECT 1 FROM runs r WHERE strpos(r.inputs, b.sha256) > 0)
+             RETURNING b.sha256",
+            &[&blobs],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    if !gone.is_empty() {
+        tx.execute("DELETE FROM blob_chunks WHERE sha256 = ANY($1)", &[&gone])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::run::Status;
 
     /// The server selects by status and limits only when no style is asked
     /// (a style is matched on the rows it returns).

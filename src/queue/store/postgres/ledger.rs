@@ -4,63 +4,46 @@
 //! first's unique key and then finds it there.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+use postgres::Transaction;
 
-use super::{insert_run, PostgresBackend, NOW};
+use super::{PostgresBackend, NOW};
 use crate::queue::error::{StoreError, StoreResult};
-use crate::queue::ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem};
-use crate::queue::run::Status;
+use crate::queue::ledger::{PendingOutput, RuleCounts, WatchFailure, WatchItem};
+use crate::queue::store::ledger::{path_text, rule_counts, settled_state};
+use crate::queue::store::record::{self, ITEM_COLUMNS};
 use crate::queue::store::{LedgerRun, LedgerStore};
 
-const ITEM_COLUMNS: &str = "id, rule, key, sha256, path, seen, state, error, moved_to";
-
-fn row_to_item(r: &Row) -> Result<WatchItem, postgres::Error> {
-    Ok(WatchItem {
-        id: r.try_get(0)?,
-        rule: r.try_get(1)?,
-        key: r.try_get(2)?,
-        sha256: r.try_get(3)?,
-        path: PathBuf::from(r.try_get::<_, String>(4)?),
-        seen: r.try_get(5)?,
-        state: ItemState::parse(r.try_get(6)?),
-        error: r.try_get(7)?,
-        moved_to: r.try_get::<_, Option<String>>(8)?.map(PathBuf::from),
-    })
-}
-
-fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// The runs of item `item`, each with its pending output, inside `tx`.
-fn insert_outputs(
-    tx: &mut Transaction<'_>,
-    item: i64,
-    runs: &[LedgerRun],
-    min_id: i64,
-) -> Result<Vec<i64>, postgres::Error> {
-    let mut ids = Vec::new();
-    for r in runs {
-        let id = insert_run(tx, &r.run, min_id)?;
-        tx.execute(
-            "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
-             VALUES ($1, $2, $3, $4, 'pending')",
-            &[&id, &item, &r.style, &path_str(&r.output_dir)],
-        )?;
-        ids.push(id);
-    }
-    Ok(ids)
-}
-
 impl PostgresBackend {
+    /// The runs of item `item`, each with its pending output, inside `tx`.
+    fn insert_outputs(
+        &self,
+        tx: &mut Transaction<'_>,
+        item: i64,
+        runs: &[LedgerRun],
+        min_id: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::new();
+        for r in runs {
+            let id = self.insert_run(tx, &r.run, min_id)?;
+            tx.execute(
+                "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
+                 VALUES ($1, $2, $3, $4, 'pending')",
+                &[&id, &item, &r.style, &path_text(&r.output_dir)],
+            )
+            .map_err(|e| self.err(e))?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     fn items(&self, filter: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<WatchItem>> {
         self.rows(
             &format!("SELECT {ITEM_COLUMNS} FROM watch_items WHERE {filter}"),
             params,
-            row_to_item,
+            record::watch_item,
         )
     }
 }
@@ -87,14 +70,14 @@ impl LedgerStore for PostgresBackend {
                      VALUES ($1, $2, $2, $3, {NOW}, 'queued')
                      ON CONFLICT (rule, key) DO NOTHING RETURNING id"
                 ),
-                &[&rule, &sha256, &path_str(path)],
+                &[&rule, &sha256, &path_text(path)],
             )
             .map_err(|e| self.err(e))?;
         let Some(item) = item else {
             return Ok(None);
         };
         let item: i64 = item.try_get(0).map_err(|e| self.err(e))?;
-        let ids = insert_outputs(&mut tx, item, runs, min_id).map_err(|e| self.err(e))?;
+        let ids = self.insert_outputs(&mut tx, item, runs, min_id)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(Some(ids))
     }
@@ -104,11 +87,7 @@ impl LedgerStore for PostgresBackend {
         rule: &str,
         reason: &str,
     ) -> StoreResult<Vec<(WatchItem, i64, String)>> {
-        let cols = ITEM_COLUMNS
-            .split(", ")
-            .map(|c| format!("i.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = record::item_columns_of("i");
         self.rows(
             &format!(
                 "SELECT {cols}, o.run_id, o.style FROM watch_outputs o
@@ -118,7 +97,7 @@ impl LedgerStore for PostgresBackend {
                  ORDER BY o.run_id"
             ),
             &[&rule, &reason],
-            |r| Ok((row_to_item(r)?, r.try_get(9)?, r.try_get(10)?)),
+            |r| Ok((record::watch_item(r)?, r.try_get(9)?, r.try_get(10)?)),
         )
     }
 
@@ -146,7 +125,7 @@ impl LedgerStore for PostgresBackend {
         if gone != old.len() as u64 {
             return Ok(None);
         }
-        let ids = insert_outputs(&mut tx, item, runs, min_id).map_err(|e| self.err(e))?;
+        let ids = self.insert_outputs(&mut tx, item, runs, min_id)?;
         tx.execute(
             "UPDATE watch_items SET state = 'queued', error = NULL WHERE id = $1",
             &[&item],
@@ -172,7 +151,7 @@ impl LedgerStore for PostgresBackend {
                  SET seen = excluded.seen, error = excluded.error, path = excluded.path
                  WHERE watch_items.state = 'failed'"
             ),
-            &[&rule, &key, &sha256, &path_str(path), &reason],
+            &[&rule, &key, &sha256, &path_text(path), &reason],
         )?;
         Ok(())
     }
@@ -193,28 +172,14 @@ impl LedgerStore for PostgresBackend {
              LEFT JOIN runs r ON r.id = o.run_id
              WHERE i.rule = $1 AND o.state = 'pending' ORDER BY o.run_id",
             &[&rule],
-            |r| {
-                Ok(PendingOutput {
-                    run_id: r.try_get(0)?,
-                    item_id: r.try_get(1)?,
-                    item_path: PathBuf::from(r.try_get::<_, String>(2)?),
-                    style: r.try_get(3)?,
-                    output_dir: PathBuf::from(r.try_get::<_, String>(4)?),
-                    target: r.try_get::<_, Option<String>>(5)?.map(PathBuf::from),
-                    status: r
-                        .try_get::<_, Option<String>>(6)?
-                        .and_then(|s| s.parse::<Status>().ok()),
-                    run_output: r.try_get::<_, Option<String>>(7)?.map(PathBuf::from),
-                    run_error: r.try_get(8)?,
-                })
-            },
+            record::pending_output,
         )
     }
 
     fn set_output_target(&self, run: i64, target: &Path) -> StoreResult<()> {
         self.execute(
             "UPDATE watch_outputs SET target = $2 WHERE run_id = $1",
-            &[&run, &path_str(target)],
+            &[&run, &path_text(target)],
         )?;
         Ok(())
     }
@@ -226,7 +191,7 @@ impl LedgerStore for PostgresBackend {
                     "UPDATE watch_outputs SET state = 'delivered', target = $2,
                         delivered = {NOW}, error = NULL WHERE run_id = $1"
                 ),
-                &[&run, &path_str(p)],
+                &[&run, &path_text(p)],
             ),
             Err(reason) => self.execute(
                 &format!(
@@ -260,7 +225,7 @@ impl LedgerStore for PostgresBackend {
                     |r| r.try_get(0),
                 )?
                 .pop();
-            let state = if error.is_some() { "failed" } else { "done" };
+            let state = settled_state(error.as_deref());
             // Of two watchers settling one item, one does.
             let n = self.execute(
                 "UPDATE watch_items SET state = $2, error = $3 WHERE id = $1 AND state = 'queued'",
@@ -284,33 +249,27 @@ impl LedgerStore for PostgresBackend {
     fn set_item_moved(&self, item: i64, to: &Path) -> StoreResult<()> {
         self.execute(
             "UPDATE watch_items SET moved_to = $2 WHERE id = $1",
-            &[&item, &path_str(to)],
+            &[&item, &path_text(to)],
         )?;
         Ok(())
     }
 
     fn watch_counts(&self, rule: &str) -> StoreResult<RuleCounts> {
-        let mut c = RuleCounts::default();
         let states: Vec<(String, i64)> = self.rows(
             "SELECT state, count(*) FROM watch_items WHERE rule = $1 GROUP BY state",
             &[&rule],
             |r| Ok((r.try_get(0)?, r.try_get(1)?)),
         )?;
-        for (state, n) in states {
-            match ItemState::parse(&state) {
-                ItemState::Queued => c.queued = n as usize,
-                ItemState::Done => c.done = n as usize,
-                ItemState::Failed => c.failed = n as usize,
-            }
-        }
         let delivered: Vec<i64> = self.rows(
             "SELECT count(*) FROM watch_outputs o JOIN watch_items i ON i.id = o.item_id
              WHERE i.rule = $1 AND o.state = 'delivered'",
             &[&rule],
             |r| r.try_get(0),
         )?;
-        c.delivered = delivered.first().copied().unwrap_or(0) as usize;
-        Ok(c)
+        Ok(rule_counts(
+            &states,
+            delivered.first().copied().unwrap_or(0),
+        ))
     }
 
     fn watch_failures(&self, rule: &str, limit: usize) -> StoreResult<Vec<WatchFailure>> {
@@ -318,13 +277,7 @@ impl LedgerStore for PostgresBackend {
             "SELECT path, coalesce(error, 'failed'), seen FROM watch_items
              WHERE rule = $1 AND state = 'failed' ORDER BY seen DESC, id DESC LIMIT $2",
             &[&rule, &(limit as i64)],
-            |r| {
-                Ok(WatchFailure {
-                    path: PathBuf::from(r.try_get::<_, String>(0)?),
-                    reason: r.try_get(1)?,
-                    time: r.try_get(2)?,
-                })
-            },
+            record::watch_failure,
         )
     }
 

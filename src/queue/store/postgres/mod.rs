@@ -22,9 +22,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use postgres::types::ToSql;
-use postgres::{Client, Config, GenericClient, NoTls, Row};
+use postgres::{Client, Config, GenericClient, NoTls, Row, Transaction};
 
+use super::blobs::travelling_inputs;
 use super::record::RunRecord;
+use super::row::columns_for;
 use super::NewRun;
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::Run;
@@ -34,15 +36,12 @@ pub use schema::LATEST;
 /// The server's time as unix seconds, as every time column holds it.
 const NOW: &str = "extract(epoch FROM now())::float8";
 
-const RUN_COLUMNS: &str = "id, created, status, priority, kind, spec, inputs, output, device,
-    worker, started, finished, heartbeat, outcome, error, cancel_requested, attempts, resume_from,
-    resume_step, crashes, device_kind, device_defaults";
-
 /// Advisory lock keys ('ATLR' and after): one per kind of write that must
 /// not interleave with another of its kind.
 mod lock {
     pub const MIGRATE: i64 = 0x4154_4c52;
-    /// Allocating run ids and queue positions, reordering the queue.
+    /// Allocating run ids and queue positions, reordering the queue,
+    /// deleting runs with the blobs no other run needs.
     pub const QUEUE: i64 = MIGRATE + 1;
     /// Choosing a device among the registered workers.
     pub const WORKERS: i64 = MIGRATE + 2;
@@ -141,21 +140,17 @@ impl PostgresBackend {
             .map_err(|e| self.err(e))
     }
 
-    /// Runs whose rows `sql` (selecting [`RUN_COLUMNS`]) returns.
+    /// Runs whose rows `sql` (selecting [`super::record::RUN_COLUMNS`])
+    /// returns.
     fn runs(&self, sql: &str, params: Params<'_>) -> StoreResult<Vec<Run>> {
-        self.rows(sql, params, row_to_record)?
+        self.rows(sql, params, RunRecord::read)?
             .into_iter()
-            .map(|r| self.to_run(r))
+            .map(|r| r.into_run_at(&self.label))
             .collect()
     }
-
-    fn to_run(&self, record: RunRecord) -> StoreResult<Run> {
-        record.into_run().map_err(|reason| StoreError::Database {
-            path: self.label.clone(),
-            reason,
-        })
-    }
 }
+
+columns_for!(Row, postgres::Error, try_get);
 
 /// Takes advisory lock `key` until the end of `tx`'s transaction.
 fn lock(tx: &mut impl GenericClient, key: i64) -> Result<(), postgres::Error> {
@@ -228,66 +223,60 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A row of `runs` ([`RUN_COLUMNS`]), read by column name.
-fn row_to_record(r: &Row) -> Result<RunRecord, postgres::Error> {
-    Ok(RunRecord {
-        id: r.try_get("id")?,
-        created: r.try_get("created")?,
-        status: r.try_get("status")?,
-        priority: r.try_get("priority")?,
-        kind: r.try_get("kind")?,
-        spec: r.try_get("spec")?,
-        inputs: r.try_get("inputs")?,
-        output: r.try_get("output")?,
-        device: r.try_get("device")?,
-        worker: r.try_get("worker")?,
-        started: r.try_get("started")?,
-        finished: r.try_get("finished")?,
-        heartbeat: r.try_get("heartbeat")?,
-        outcome: r.try_get("outcome")?,
-        error: r.try_get("error")?,
-        cancel_requested: r.try_get("cancel_requested")?,
-        attempts: r.try_get("attempts")?,
-        resume_from: r.try_get("resume_from")?,
-        resume_step: r.try_get("resume_step")?,
-        crashes: r.try_get("crashes")?,
-        device_kind: r.try_get("device_kind")?,
-        device_defaults: r.try_get("device_defaults")?,
-    })
-}
-
-/// Inserts a queued run at the end of the queue under an id of at least
-/// `min_id`, inside the caller's transaction (which this locks against
-/// other allocations); shared by the queue and the ledger.
-fn insert_run(
-    tx: &mut impl GenericClient,
-    run: &NewRun,
-    min_id: i64,
-) -> Result<i64, postgres::Error> {
-    lock(tx, lock::QUEUE)?;
-    let device_kind = run
-        .device_kind
-        .map(crate::engine::infra::device::DeviceKind::as_str);
-    let row = tx.query_one(
-        &format!(
-            "INSERT INTO runs (id, created, status, priority, position, kind, spec, inputs,
-                               device_kind, device_defaults)
-             VALUES (greatest($1::bigint, (SELECT coalesce(max(id), 0) + 1 FROM runs)), {NOW},
-                     'queued', $2, (SELECT coalesce(max(position), 0) + 1 FROM runs),
-                     $3, $4, $5, $6, $7)
-             RETURNING id"
-        ),
-        &[
-            &min_id,
-            &run.priority,
-            &run.kind,
-            &run.spec,
-            &run.inputs,
-            &device_kind,
-            &run.device_defaults,
-        ],
-    )?;
-    row.try_get(0)
+impl PostgresBackend {
+    /// Inserts a queued run at the end of the queue under an id of at
+    /// least `min_id`, inside the caller's transaction (which this locks
+    /// against other allocations and deletes); shared by the queue and the
+    /// ledger. Refused when the store no longer has an input's blob: a
+    /// delete removed it after it was stored and before the run was queued.
+    fn insert_run(&self, tx: &mut Transaction<'_>, run: &NewRun, min_id: i64) -> StoreResult<i64> {
+        lock(tx, lock::QUEUE).map_err(|e| self.err(e))?;
+        let inputs = travelling_inputs(&run.inputs);
+        if !inputs.is_empty() {
+            let wanted: Vec<&str> = inputs.iter().map(|i| i.sha256.as_str()).collect();
+            let kept: Vec<String> = tx
+                .query(
+                    "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
+                    &[&wanted],
+                )
+                .and_then(|rows| rows.iter().map(|r| r.try_get(0)).collect())
+                .map_err(|e| self.err(e))?;
+            if let Some(lost) = inputs.iter().find(|i| !kept.contains(&i.sha256)) {
+                return Err(StoreError::io(
+                    &lost.path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the store's copy was deleted as the run was queued; queue it again",
+                    ),
+                ));
+            }
+        }
+        let device_kind = run
+            .device_kind
+            .map(crate::engine::infra::device::DeviceKind::as_str);
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO runs (id, created, status, priority, position, kind, spec, inputs,
+                                       device_kind, device_defaults)
+                     VALUES (greatest($1::bigint, (SELECT coalesce(max(id), 0) + 1 FROM runs)),
+                             {NOW}, 'queued', $2, (SELECT coalesce(max(position), 0) + 1 FROM runs),
+                             $3, $4, $5, $6, $7)
+                     RETURNING id"
+                ),
+                &[
+                    &min_id,
+                    &run.priority,
+                    &run.kind,
+                    &run.spec,
+                    &run.inputs,
+                    &device_kind,
+                    &run.device_defaults,
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        row.try_get(0).map_err(|e| self.err(e))
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use std::path::Path;
 use postgres::types::ToSql;
 use postgres::Transaction;
 
-use super::{insert_run, lock, row_to_record, PostgresBackend, NOW, RUN_COLUMNS};
+use super::{lock, PostgresBackend, NOW};
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::{Run, Status};
-use crate::queue::store::queue::reorder;
+use crate::queue::store::queue::{cancel_with, not_movable, not_owner, reorder};
+use crate::queue::store::record::{status_at, RunRecord, RUN_COLUMNS};
 use crate::queue::store::{Claim, Finish, NewRun, OnInterrupted, QueueStore};
 
 impl PostgresBackend {
@@ -36,19 +37,9 @@ impl PostgresBackend {
         if n == 0 {
             let now = tx
                 .query_opt("SELECT status, worker FROM runs WHERE id = $1", &[&id])
+                .and_then(|row| row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose())
                 .map_err(|e| self.err(e))?;
-            return Err(match now {
-                None => StoreError::NoSuchRun(id),
-                Some(row) => StoreError::NotOwner {
-                    id,
-                    worker: worker.to_string(),
-                    status: row.try_get(0).map_err(|e| self.err(e))?,
-                    owner: row
-                        .try_get::<_, Option<String>>(1)
-                        .map_err(|e| self.err(e))?
-                        .unwrap_or_else(|| "none".into()),
-                },
-            });
+            return Err(not_owner(id, worker, now));
         }
         also(&mut tx).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
@@ -61,13 +52,7 @@ impl PostgresBackend {
                 r.try_get(0)
             })?
             .pop();
-        status
-            .ok_or(StoreError::NoSuchRun(id))?
-            .parse()
-            .map_err(|reason| StoreError::Database {
-                path: self.label.clone(),
-                reason,
-            })
+        status_at(&status.ok_or(StoreError::NoSuchRun(id))?, &self.label)
     }
 }
 
@@ -75,7 +60,7 @@ impl QueueStore for PostgresBackend {
     fn enqueue(&self, run: &NewRun, min_id: i64) -> StoreResult<i64> {
         let mut client = self.conn()?;
         let mut tx = client.transaction().map_err(|e| self.err(e))?;
-        let id = insert_run(&mut tx, run, min_id).map_err(|e| self.err(e))?;
+        let id = self.insert_run(&mut tx, run, min_id)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(id)
     }
@@ -109,9 +94,12 @@ impl QueueStore for PostgresBackend {
                 &kinds,
                 &claim.device_kind.as_str(),
             ],
-            row_to_record,
+            RunRecord::read,
         )?;
-        rows.into_iter().next().map(|r| self.to_run(r)).transpose()
+        rows.into_iter()
+            .next()
+            .map(|r| r.into_run_at(&self.label))
+            .transpose()
     }
 
     fn heartbeat(&self, run: i64, worker: &str) -> StoreResult<bool> {
@@ -202,37 +190,22 @@ impl QueueStore for PostgresBackend {
     }
 
     fn cancel(&self, run: i64) -> StoreResult<Status> {
-        // Each try is a conditional update; a run that changed status
-        // between the tries (claimed, finished) is looked at again.
-        loop {
-            let n = self.execute(
-                &format!(
+        cancel_with(
+            run,
+            || {
+                let sql = format!(
                     "UPDATE runs SET status = 'cancelled', finished = {NOW}
                      WHERE id = $1 AND status IN ('queued', 'interrupted')"
-                ),
-                &[&run],
-            )?;
-            if n == 1 {
-                return Ok(Status::Cancelled);
-            }
-            let n = self.execute(
-                "UPDATE runs SET cancel_requested = true WHERE id = $1 AND status = 'running'",
-                &[&run],
-            )?;
-            if n == 1 {
-                return Ok(Status::Running);
-            }
-            match self.status(run)? {
-                Status::Queued | Status::Interrupted | Status::Running => continue,
-                s => {
-                    return Err(StoreError::WrongStatus {
-                        id: run,
-                        status: s.to_string(),
-                        what: "only queued, interrupted or running runs can be cancelled".into(),
-                    })
-                }
-            }
-        }
+                );
+                Ok(self.execute(&sql, &[&run])? == 1)
+            },
+            || {
+                let sql =
+                    "UPDATE runs SET cancel_requested = true WHERE id = $1 AND status = 'running'";
+                Ok(self.execute(sql, &[&run])? == 1)
+            },
+            || self.status(run),
+        )
     }
 
     fn cancel_requested(&self, run: i64) -> StoreResult<bool> {
@@ -268,11 +241,7 @@ impl QueueStore for PostgresBackend {
         let Some(order) = reorder(order, run, to) else {
             drop(tx);
             drop(client);
-            return Err(StoreError::WrongStatus {
-                id: run,
-                status: self.status(run)?.to_string(),
-                what: "only queued runs can be moved".into(),
-            });
+            return Err(not_movable(run, self.status(run)?));
         };
         for (pos, (rid, prio)) in order.iter().enumerate() {
             tx.execute(

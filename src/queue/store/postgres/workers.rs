@@ -2,26 +2,11 @@
 //! on another host is alive is told by its lease (the age of its last
 //! heartbeat by the server's clock), never by its process id.
 
-use postgres::Row;
-
 use super::{lock, PostgresBackend, NOW};
 use crate::queue::error::StoreResult;
 use crate::queue::run::Status;
+use crate::queue::store::record::{running_run, worker_info, WORKER_COLUMNS};
 use crate::queue::store::{RunningRun, WorkerInfo, WorkerStore};
-
-const WORKER_COLUMNS: &str = "id, pid, host, device, started, heartbeat, current_run";
-
-fn row_to_worker(r: &Row) -> Result<WorkerInfo, postgres::Error> {
-    Ok(WorkerInfo {
-        id: r.try_get(0)?,
-        pid: r.try_get(1)?,
-        host: r.try_get(2)?,
-        device: r.try_get(3)?,
-        started: r.try_get(4)?,
-        heartbeat: r.try_get(5)?,
-        current_run: r.try_get(6)?,
-    })
-}
 
 fn register_sql() -> String {
     format!(
@@ -55,11 +40,7 @@ impl WorkerStore for PostgresBackend {
                 &format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"),
                 &[],
             )
-            .and_then(|rows| {
-                rows.iter()
-                    .map(row_to_worker)
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .and_then(|rows| rows.iter().map(worker_info).collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
         let device = choose(&workers);
         tx.execute(&register_sql(), &[&id, &i64::from(pid), &host, &device])
@@ -85,7 +66,7 @@ impl WorkerStore for PostgresBackend {
         self.rows(
             &format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"),
             &[],
-            row_to_worker,
+            worker_info,
         )
     }
 
@@ -96,15 +77,7 @@ impl WorkerStore for PostgresBackend {
                  WHERE status = 'running' ORDER BY id"
             ),
             &[],
-            |r| {
-                Ok(RunningRun {
-                    id: r.try_get(0)?,
-                    worker: r.try_get(1)?,
-                    heartbeat: r.try_get(2)?,
-                    heartbeat_age: r.try_get(3)?,
-                    crashes: r.try_get(4)?,
-                })
-            },
+            running_run,
         )
     }
 

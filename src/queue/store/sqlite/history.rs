@@ -1,14 +1,13 @@
 //! [`HistoryStore`] on SQLite.
 
-use std::path::PathBuf;
-
 use rusqlite::{params, OptionalExtension};
 
-use super::{SqliteBackend, RUN_COLUMNS};
+use super::SqliteBackend;
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::rollbacks::RollbackRecord;
-use crate::queue::run::{Point, Run, Status};
-use crate::queue::store::history::Order;
+use crate::queue::run::{Point, Run};
+use crate::queue::store::history::{not_deleted, Order};
+use crate::queue::store::record::{self, RunRecord, RUN_COLUMNS};
 use crate::queue::store::{Checkpoint, Filter, HistoryStore};
 
 /// [`Filter::text`] in SQL (`?1` the lower-cased text or NULL, `?2` the
@@ -53,12 +52,12 @@ impl HistoryStore for SqliteBackend {
             .query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
                 [run],
-                super::row_to_record,
+                |r| RunRecord::read(r),
             )
             .optional()
             .map_err(|e| self.err(e))?
             .ok_or(StoreError::NoSuchRun(run))?;
-        self.to_run(record)
+        record.into_run_at(&self.path)
     }
 
     fn list(&self, filter: &Filter) -> StoreResult<Vec<Run>> {
@@ -138,14 +137,7 @@ impl HistoryStore for SqliteBackend {
             "SELECT step, series, value, seconds FROM samples
              WHERE run_id = ?1 AND step > ?2 ORDER BY step, series",
             params![run, after_step],
-            |r| {
-                Ok(Point {
-                    step: r.get("step")?,
-                    series: r.get("series")?,
-                    value: r.get("value")?,
-                    seconds: r.get("seconds")?,
-                })
-            },
+            |r| record::point(r),
         )
     }
 
@@ -153,13 +145,7 @@ impl HistoryStore for SqliteBackend {
         self.rows(
             "SELECT step, path, created FROM checkpoints WHERE run_id = ?1 ORDER BY step",
             [run],
-            |r| {
-                Ok(Checkpoint {
-                    step: r.get("step")?,
-                    path: PathBuf::from(r.get::<_, String>("path")?),
-                    created: r.get("created")?,
-                })
-            },
+            |r| record::checkpoint(r),
         )
     }
 
@@ -191,15 +177,7 @@ impl HistoryStore for SqliteBackend {
             "SELECT eval, to_eval, loss, reason, remedy FROM rollbacks
              WHERE run_id = ?1 ORDER BY eval",
             [run],
-            |r| {
-                Ok(RollbackRecord {
-                    eval: r.get(0)?,
-                    to_eval: r.get(1)?,
-                    loss: r.get(2)?,
-                    reason: r.get(3)?,
-                    remedy: r.get(4)?,
-                })
-            },
+            |r| record::rollback(r),
         )
     }
 
@@ -214,14 +192,6 @@ impl HistoryStore for SqliteBackend {
         if n == 1 {
             return Ok(());
         }
-        Err(match self.status(run)? {
-            status @ Status::Running => StoreError::WrongStatus {
-                id: run,
-                status: status.to_string(),
-                what: "cancel it first".into(),
-            },
-            // Deleted by another process meanwhile.
-            _ => StoreError::NoSuchRun(run),
-        })
+        Err(not_deleted(run, self.status(run)?))
     }
 }

@@ -4,35 +4,17 @@
 //! again on restart) or the reverse.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension};
 
 use super::{insert_run, SqliteBackend};
 use crate::queue::error::{StoreError, StoreResult};
-use crate::queue::ledger::{ItemState, PendingOutput, RuleCounts, WatchFailure, WatchItem};
-use crate::queue::run::{now, Status};
+use crate::queue::ledger::{PendingOutput, RuleCounts, WatchFailure, WatchItem};
+use crate::queue::run::now;
+use crate::queue::store::ledger::{path_text, rule_counts, settled_state};
+use crate::queue::store::record::{self, ITEM_COLUMNS};
 use crate::queue::store::{LedgerRun, LedgerStore};
-
-const ITEM_COLUMNS: &str = "id, rule, key, sha256, path, seen, state, error, moved_to";
-
-fn row_to_item(r: &Row<'_>) -> rusqlite::Result<WatchItem> {
-    Ok(WatchItem {
-        id: r.get(0)?,
-        rule: r.get(1)?,
-        key: r.get(2)?,
-        sha256: r.get(3)?,
-        path: PathBuf::from(r.get::<_, String>(4)?),
-        seen: r.get(5)?,
-        state: ItemState::parse(&r.get::<_, String>(6)?),
-        error: r.get(7)?,
-        moved_to: r.get::<_, Option<String>>(8)?.map(PathBuf::from),
-    })
-}
-
-fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
 
 impl SqliteBackend {
     /// The runs of item `item`, each with its pending output, inside `tx`.
@@ -49,7 +31,7 @@ impl SqliteBackend {
             tx.execute(
                 "INSERT INTO watch_outputs (run_id, item_id, style, output_dir, state)
                  VALUES (?1, ?2, ?3, ?4, 'pending')",
-                params![id, item, r.style, path_str(&r.output_dir)],
+                params![id, item, r.style, path_text(&r.output_dir)],
             )
             .map_err(|e| self.err(e))?;
             ids.push(id);
@@ -61,7 +43,7 @@ impl SqliteBackend {
         self.rows(
             &format!("SELECT {ITEM_COLUMNS} FROM watch_items WHERE {filter}"),
             params,
-            row_to_item,
+            |r| record::watch_item(r),
         )
     }
 }
@@ -87,7 +69,7 @@ impl LedgerStore for SqliteBackend {
                 "INSERT INTO watch_items (rule, key, sha256, path, seen, state)
                  VALUES (?1, ?2, ?2, ?3, ?4, 'queued')
                  ON CONFLICT (rule, key) DO NOTHING RETURNING id",
-                params![rule, sha256, path_str(path), now()],
+                params![rule, sha256, path_text(path), now()],
                 |r| r.get(0),
             )
             .optional()
@@ -105,11 +87,7 @@ impl LedgerStore for SqliteBackend {
         rule: &str,
         reason: &str,
     ) -> StoreResult<Vec<(WatchItem, i64, String)>> {
-        let cols = ITEM_COLUMNS
-            .split(", ")
-            .map(|c| format!("i.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = record::item_columns_of("i");
         self.rows(
             &format!(
                 "SELECT {cols}, o.run_id, o.style FROM watch_outputs o
@@ -119,7 +97,7 @@ impl LedgerStore for SqliteBackend {
                  ORDER BY o.run_id"
             ),
             params![rule, reason],
-            |r| Ok((row_to_item(r)?, r.get(9)?, r.get(10)?)),
+            |r| Ok((record::watch_item(r)?, r.get(9)?, r.get(10)?)),
         )
     }
 
@@ -170,7 +148,7 @@ impl LedgerStore for SqliteBackend {
                  VALUES (?1, ?2, ?3, ?4, ?5, 'failed', ?6)
                  ON CONFLICT (rule, key) DO UPDATE SET seen = ?5, error = ?6, path = ?4
                  WHERE state = 'failed'",
-                params![rule, key, sha256, path_str(path), now(), reason],
+                params![rule, key, sha256, path_text(path), now(), reason],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -194,21 +172,7 @@ impl LedgerStore for SqliteBackend {
              LEFT JOIN runs r ON r.id = o.run_id
              WHERE i.rule = ?1 AND o.state = 'pending' ORDER BY o.run_id",
             [rule],
-            |r| {
-                Ok(PendingOutput {
-                    run_id: r.get(0)?,
-                    item_id: r.get(1)?,
-                    item_path: PathBuf::from(r.get::<_, String>(2)?),
-                    style: r.get(3)?,
-                    output_dir: PathBuf::from(r.get::<_, String>(4)?),
-                    target: r.get::<_, Option<String>>(5)?.map(PathBuf::from),
-                    status: r
-                        .get::<_, Option<String>>(6)?
-                        .and_then(|s| s.parse::<Status>().ok()),
-                    run_output: r.get::<_, Option<String>>(7)?.map(PathBuf::from),
-                    run_error: r.get(8)?,
-                })
-            },
+            |r| record::pending_output(r),
         )
     }
 
@@ -216,7 +180,7 @@ impl LedgerStore for SqliteBackend {
         self.conn
             .execute(
                 "UPDATE watch_outputs SET target = ?2 WHERE run_id = ?1",
-                params![run, path_str(target)],
+                params![run, path_text(target)],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -227,7 +191,7 @@ impl LedgerStore for SqliteBackend {
             Ok(p) => self.conn.execute(
                 "UPDATE watch_outputs SET state = 'delivered', target = ?2, delivered = ?3,
                         error = NULL WHERE run_id = ?1",
-                params![run, path_str(p), now()],
+                params![run, path_text(p), now()],
             ),
             Err(reason) => self.conn.execute(
                 "UPDATE watch_outputs SET state = 'failed', error = ?2, delivered = ?3
@@ -263,13 +227,10 @@ impl LedgerStore for SqliteBackend {
                 .optional()
                 .map_err(|e| self.err(e))?;
             // Of two watchers settling one item, one does.
-            let n = self
-                .conn
-                .execute(
-                    "UPDATE watch_items SET state = ?2, error = ?3 WHERE id = ?1 AND state = 'queued'",
-                    params![id, if error.is_some() { "failed" } else { "done" }, error],
-                )
-                .map_err(|e| self.err(e))?;
+            let n = self.execute(
+                "UPDATE watch_items SET state = ?2, error = ?3 WHERE id = ?1 AND state = 'queued'",
+                params![id, settled_state(error.as_deref()), error],
+            )?;
             if n == 1 {
                 out.extend(self.items("id = ?1", [id])?);
             }
@@ -289,27 +250,19 @@ impl LedgerStore for SqliteBackend {
         self.conn
             .execute(
                 "UPDATE watch_items SET moved_to = ?2 WHERE id = ?1",
-                params![item, path_str(to)],
+                params![item, path_text(to)],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     fn watch_counts(&self, rule: &str) -> StoreResult<RuleCounts> {
-        let mut c = RuleCounts::default();
         let states: Vec<(String, i64)> = self.rows(
             "SELECT state, count(*) FROM watch_items WHERE rule = ?1 GROUP BY state",
             [rule],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        for (state, n) in states {
-            match ItemState::parse(&state) {
-                ItemState::Queued => c.queued = n as usize,
-                ItemState::Done => c.done = n as usize,
-                ItemState::Failed => c.failed = n as usize,
-            }
-        }
-        c.delivered = self
+        let delivered = self
             .conn
             .query_row(
                 "SELECT count(*) FROM watch_outputs o JOIN watch_items i ON i.id = o.item_id
@@ -317,8 +270,8 @@ impl LedgerStore for SqliteBackend {
                 [rule],
                 |r| r.get::<_, i64>(0),
             )
-            .map_err(|e| self.err(e))? as usize;
-        Ok(c)
+            .map_err(|e| self.err(e))?;
+        Ok(rule_counts(&states, delivered))
     }
 
     fn watch_failures(&self, rule: &str, limit: usize) -> StoreResult<Vec<WatchFailure>> {
@@ -326,13 +279,7 @@ impl LedgerStore for SqliteBackend {
             "SELECT path, coalesce(error, 'failed'), seen FROM watch_items
              WHERE rule = ?1 AND state = 'failed' ORDER BY seen DESC, id DESC LIMIT ?2",
             params![rule, limit as i64],
-            |r| {
-                Ok(WatchFailure {
-                    path: PathBuf::from(r.get::<_, String>(0)?),
-                    reason: r.get(1)?,
-                    time: r.get(2)?,
-                })
-            },
+            |r| record::watch_failure(r),
         )
     }
 

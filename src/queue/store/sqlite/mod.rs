@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
 use super::record::RunRecord;
+use super::row::columns_for;
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::Run;
 use schema::{APPLICATION_ID, LATEST, MIGRATIONS};
@@ -22,10 +23,6 @@ pub const DB_FILE: &str = "atelier.db";
 
 /// How long a writer waits for another before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-const RUN_COLUMNS: &str = "id, created, status, priority, kind, spec, inputs, output, device,
-    worker, started, finished, heartbeat, outcome, error, cancel_requested, attempts, resume_from,
-    resume_step, crashes, device_kind, device_defaults";
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -172,21 +169,22 @@ impl SqliteBackend {
         rows_in(&self.conn, sql, params, read).map_err(|e| self.err(e))
     }
 
-    /// Runs whose rows `sql` (selecting [`RUN_COLUMNS`]) returns.
-    fn runs(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<Run>> {
-        self.rows(sql, params, row_to_record)?
-            .into_iter()
-            .map(|r| self.to_run(r))
-            .collect()
+    /// Rows changed by `sql` on the connection.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<usize> {
+        self.conn.execute(sql, params).map_err(|e| self.err(e))
     }
 
-    fn to_run(&self, record: RunRecord) -> StoreResult<Run> {
-        record.into_run().map_err(|reason| StoreError::Database {
-            path: self.path.clone(),
-            reason,
-        })
+    /// Runs whose rows `sql` (selecting [`super::record::RUN_COLUMNS`])
+    /// returns.
+    fn runs(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<Run>> {
+        self.rows(sql, params, |r| RunRecord::read(r))?
+            .into_iter()
+            .map(|r| r.into_run_at(&self.path))
+            .collect()
     }
 }
+
+columns_for!(Row<'_>, rusqlite::Error, get);
 
 /// The rows `sql` selects on `conn` (or a transaction), each read by `read`.
 fn rows_in<T>(
@@ -254,34 +252,6 @@ fn db_err(path: &Path, e: rusqlite::Error) -> StoreError {
         path: path.to_path_buf(),
         reason,
     }
-}
-
-/// A row of `runs` ([`RUN_COLUMNS`]), read by column name.
-fn row_to_record(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
-    Ok(RunRecord {
-        id: r.get("id")?,
-        created: r.get("created")?,
-        status: r.get("status")?,
-        priority: r.get("priority")?,
-        kind: r.get("kind")?,
-        spec: r.get("spec")?,
-        inputs: r.get("inputs")?,
-        output: r.get("output")?,
-        device: r.get("device")?,
-        worker: r.get("worker")?,
-        started: r.get("started")?,
-        finished: r.get("finished")?,
-        heartbeat: r.get("heartbeat")?,
-        outcome: r.get("outcome")?,
-        error: r.get("error")?,
-        cancel_requested: r.get("cancel_requested")?,
-        attempts: r.get("attempts")?,
-        resume_from: r.get("resume_from")?,
-        resume_step: r.get("resume_step")?,
-        crashes: r.get("crashes")?,
-        device_kind: r.get("device_kind")?,
-        device_defaults: r.get("device_defaults")?,
-    })
 }
 
 /// Inserts a queued run at the end of the queue under an id of at least

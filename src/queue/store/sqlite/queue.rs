@@ -6,10 +6,11 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
-use super::{insert_run, rows_in, SqliteBackend, RUN_COLUMNS};
+use super::{insert_run, rows_in, SqliteBackend};
 use crate::queue::error::{StoreError, StoreResult};
 use crate::queue::run::{now, Run, Status};
-use crate::queue::store::queue::reorder;
+use crate::queue::store::queue::{cancel_with, not_movable, not_owner, reorder};
+use crate::queue::store::record::{status_at, RUN_COLUMNS};
 use crate::queue::store::{Claim, Finish, HistoryStore, NewRun, OnInterrupted, QueueStore};
 
 impl SqliteBackend {
@@ -33,19 +34,11 @@ impl SqliteBackend {
         if n == 0 {
             let now: Option<(String, Option<String>)> = tx
                 .query_row("SELECT status, worker FROM runs WHERE id = ?1", [id], |r| {
-                    Ok((r.get("status")?, r.get("worker")?))
+                    Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()
                 .map_err(|e| self.err(e))?;
-            return Err(match now {
-                None => StoreError::NoSuchRun(id),
-                Some((status, owner)) => StoreError::NotOwner {
-                    id,
-                    worker: worker.to_string(),
-                    status,
-                    owner: owner.unwrap_or_else(|| "none".into()),
-                },
-            });
+            return Err(not_owner(id, worker, now));
         }
         also(&tx).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
@@ -58,13 +51,7 @@ impl SqliteBackend {
             .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))?;
-        status
-            .ok_or(StoreError::NoSuchRun(id))?
-            .parse()
-            .map_err(|reason| StoreError::Database {
-                path: self.path.clone(),
-                reason,
-            })
+        status_at(&status.ok_or(StoreError::NoSuchRun(id))?, &self.path)
     }
 }
 
@@ -202,41 +189,20 @@ impl QueueStore for SqliteBackend {
     }
 
     fn cancel(&self, run: i64) -> StoreResult<Status> {
-        // Each try is a conditional update; a run that changed status
-        // between the tries (claimed, finished) is looked at again.
-        loop {
-            let n = self
-                .conn
-                .execute(
-                    "UPDATE runs SET status = 'cancelled', finished = ?2
-                     WHERE id = ?1 AND status IN ('queued', 'interrupted')",
-                    params![run, now()],
-                )
-                .map_err(|e| self.err(e))?;
-            if n == 1 {
-                return Ok(Status::Cancelled);
-            }
-            let n = self
-                .conn
-                .execute(
-                    "UPDATE runs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running'",
-                    [run],
-                )
-                .map_err(|e| self.err(e))?;
-            if n == 1 {
-                return Ok(Status::Running);
-            }
-            match self.status(run)? {
-                Status::Queued | Status::Interrupted | Status::Running => continue,
-                s => {
-                    return Err(StoreError::WrongStatus {
-                        id: run,
-                        status: s.to_string(),
-                        what: "only queued, interrupted or running runs can be cancelled".into(),
-                    })
-                }
-            }
-        }
+        cancel_with(
+            run,
+            || {
+                let sql = "UPDATE runs SET status = 'cancelled', finished = ?2
+                           WHERE id = ?1 AND status IN ('queued', 'interrupted')";
+                Ok(self.execute(sql, params![run, now()])? == 1)
+            },
+            || {
+                let sql =
+                    "UPDATE runs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running'";
+                Ok(self.execute(sql, [run])? == 1)
+            },
+            || self.status(run),
+        )
     }
 
     fn cancel_requested(&self, run: i64) -> StoreResult<bool> {
@@ -265,11 +231,7 @@ impl QueueStore for SqliteBackend {
         .map_err(|e| self.err(e))?;
         let Some(order) = reorder(order, run, to) else {
             drop(tx);
-            return Err(StoreError::WrongStatus {
-                id: run,
-                status: self.status(run)?.to_string(),
-                what: "only queued runs can be moved".into(),
-            });
+            return Err(not_movable(run, self.status(run)?));
         };
         for (pos, (rid, prio)) in order.iter().enumerate() {
             tx.execute(

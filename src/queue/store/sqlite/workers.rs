@@ -5,21 +5,8 @@ use rusqlite::params;
 use super::{rows_in, SqliteBackend};
 use crate::queue::error::StoreResult;
 use crate::queue::run::{now, Status};
+use crate::queue::store::record::{running_run, worker_info, WORKER_COLUMNS};
 use crate::queue::store::{RunningRun, WorkerInfo, WorkerStore};
-
-const WORKER_COLUMNS: &str = "id, pid, host, device, started, heartbeat, current_run";
-
-fn row_to_worker(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkerInfo> {
-    Ok(WorkerInfo {
-        id: r.get(0)?,
-        pid: r.get(1)?,
-        host: r.get(2)?,
-        device: r.get(3)?,
-        started: r.get(4)?,
-        heartbeat: r.get(5)?,
-        current_run: r.get(6)?,
-    })
-}
 
 const REGISTER: &str = "INSERT OR REPLACE INTO workers
     (id, pid, host, device, started, heartbeat, current_run) VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL)";
@@ -45,7 +32,7 @@ impl WorkerStore for SqliteBackend {
             &tx,
             &format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"),
             [],
-            row_to_worker,
+            |r| worker_info(r),
         )
         .map_err(|e| self.err(e))?;
         let device = choose(&workers);
@@ -76,25 +63,16 @@ impl WorkerStore for SqliteBackend {
         self.rows(
             &format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"),
             [],
-            row_to_worker,
+            |r| worker_info(r),
         )
     }
 
     fn running(&self) -> StoreResult<Vec<RunningRun>> {
-        let t = now();
         self.rows(
-            "SELECT id, worker, heartbeat, crashes FROM runs WHERE status = 'running' ORDER BY id",
-            [],
-            |r| {
-                let heartbeat: Option<f64> = r.get(2)?;
-                Ok(RunningRun {
-                    id: r.get(0)?,
-                    worker: r.get(1)?,
-                    heartbeat,
-                    heartbeat_age: heartbeat.map(|h| t - h),
-                    crashes: r.get(3)?,
-                })
-            },
+            "SELECT id, worker, heartbeat, ?1 - heartbeat, crashes FROM runs
+             WHERE status = 'running' ORDER BY id",
+            [now()],
+            |r| running_run(r),
         )
     }
 
