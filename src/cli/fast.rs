@@ -108,6 +108,7 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     // Every input is read and checked before anything is written.
     let built = build_apply(&a.model, &a.contents, a.size, choice, &lib, c)?;
     let Built { spec, .. } = a.arbitrary.masked(built)?;
+    super::arbitrary::say_regions(&spec);
     if spec.arbitrary.is_some() {
         return super::arbitrary::apply(&a, &spec, c, device);
     }
@@ -958,7 +959,11 @@ pub(super) fn add_apply(a: ApplyAdd, store: &mut crate::queue::Store, c: &Config
         &models,
         c,
     )?;
-    let (job, inputs) = a.arbitrary.masked(built)?.job();
+    let built = a.arbitrary.masked(built)?;
+    if !a.place.json {
+        super::arbitrary::say_regions(&built.spec);
+    }
+    let (job, inputs) = built.job();
     let id = store.add_job(&job, &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
 }
