@@ -54,7 +54,7 @@ fn a_queued_apply_run_carries_its_masks_and_a_rerun_keeps_them() {
 }
 
 /// A rule from `toml` (its inbox and output in `d`), resolved.
-fn rule(d: &Path, toml_text: &str) -> Result<Rule, String> {
+pub(crate) fn rule(d: &Path, toml_text: &str) -> Result<Rule, String> {
     std::fs::create_dir_all(d.join("inbox")).unwrap();
     let text = format!(
         "name = \"masked\"\ninbox = {:?}\noutput = {:?}\n{toml_text}\n",
@@ -68,17 +68,17 @@ fn rule(d: &Path, toml_text: &str) -> Result<Rule, String> {
         .map_err(|e| e.to_string())
 }
 
-fn list(paths: &[&Path]) -> String {
+pub(crate) fn list(paths: &[&Path]) -> String {
     let quoted: Vec<String> = paths.iter().map(|p| format!("{:?}", path(p))).collect();
     format!("[{}]", quoted.join(", "))
 }
 
-fn canonical(p: &Path) -> PathBuf {
+pub(crate) fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap()
 }
 
 /// The masks an arrival's runs carry: their paths in the specs, as inputs.
-fn masks_of(inputs: &[Input]) -> Vec<PathBuf> {
+pub(crate) fn masks_of(inputs: &[Input]) -> Vec<PathBuf> {
     inputs
         .iter()
         .filter(|i| i.role == Role::Mask)

@@ -21,8 +21,8 @@ use crate::engine::infra::device::{device_name, parse_device};
 use crate::engine::infra::image_io::{
     fit_longer_side, from_tensor, load_rgb, provenance, save_png_with, software, unique_path,
 };
-use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::infra::label_map::RegionMap;
+use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::infra::memory;
 use crate::engine::infra::output::{
     create_folder, image_format, names_folder, os_reason, OutputPolicy,

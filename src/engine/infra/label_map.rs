@@ -135,15 +135,18 @@ impl RegionMap {
     /// colour, is refused.
     pub fn check_count(&self, styles: usize) -> Result<()> {
         let n = self.colours.len();
+        let has = format!(
+            "the region map has {n} colour{} ({})",
+            if n == 1 { "" } else { "s" },
+            listed(&self.colours)
+        );
         let reason = if n > styles {
             format!(
-                "the region map has {n} colours ({}) but there are {styles} styles: give a style for each colour, in the order the colours are listed",
-                listed(&self.colours)
+                "{has} but there are {styles} styles: give a style for each colour, in the order the colours are listed"
             )
         } else if n < styles {
             format!(
-                "the region map has {n} colours ({}) for {styles} styles: style {} has no colour (paint one region per style)",
-                listed(&self.colours),
+                "{has} for {styles} styles: style {} has no colour (paint one region per style)",
                 n + 1
             )
         } else {
@@ -176,7 +179,11 @@ impl RegionMap {
             .iter()
             .map(|c| {
                 GrayImage::from_fn(map.width(), map.height(), |x, y| {
-                    Luma([if map.get_pixel(x, y).0 == c.rgb { 255 } else { 0 }])
+                    Luma([if map.get_pixel(x, y).0 == c.rgb {
+                        255
+                    } else {
+                        0
+                    }])
                 })
             })
             .collect()

@@ -101,17 +101,31 @@ pub fn summary(p: &Progress) -> Summary {
 pub struct RunMasks {
     /// One per style, in the order of the styles (or none).
     pub style: Vec<Input>,
+    /// Instead of `style`: a region map, its colours read.
+    pub regions: Option<(Input, RegionMap)>,
     pub content: Option<Input>,
 }
 
 impl RunMasks {
-    /// The masks as a run lists its inputs: style masks, then the content mask.
+    /// The masks as a run lists its inputs: style masks (or the region
+    /// map), then the content mask.
     pub fn inputs(&self) -> impl Iterator<Item = Input> + '_ {
-        self.style.iter().chain(&self.content).cloned()
+        let map = self.regions.iter().map(|(i, _)| i);
+        self.style.iter().chain(map).chain(&self.content).cloned()
+    }
+
+    /// Whether each style has its own region.
+    pub fn per_style(&self) -> bool {
+        !self.style.is_empty() || self.regions.is_some()
+    }
+
+    /// The region map as a spec carries it.
+    pub fn region_map(&self) -> Option<RegionMap> {
+        self.regions.as_ref().map(|(_, r)| r.clone())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.style.is_empty() && self.content.is_none()
+        !self.per_style() && self.content.is_none()
     }
 }
 
