@@ -430,15 +430,7 @@ impl RunSpec {
             ));
         }
         if let Some(r) = &self.regions {
-            if n > 0 {
-                return Err(Error::invalid(
-                    "regions",
-                    "a region map replaces style masks: give one or the other",
-                ));
-            }
-            if !r.colours.is_empty() {
-                r.check_count(s)?;
-            }
+            r.check_run(n, s)?;
         }
         if self.masked() && self.style_loss.mrf() {
             return Err(Error::invalid(

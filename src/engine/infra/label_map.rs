@@ -131,6 +131,21 @@ impl RegionMap {
         Ok(map)
     }
 
+    /// The map fits a run with `style_masks` style masks and `styles`
+    /// styles: it replaces the masks, and has a colour per style once read.
+    pub fn check_run(&self, style_masks: usize, styles: usize) -> Result<()> {
+        if style_masks > 0 {
+            return Err(Error::invalid(
+                "regions",
+                "a region map replaces style masks: give one or the other",
+            ));
+        }
+        if self.colours.is_empty() {
+            return Ok(());
+        }
+        self.check_count(styles)
+    }
+
     /// One colour per style: a colour without a style, or a style without a
     /// colour, is refused.
     pub fn check_count(&self, styles: usize) -> Result<()> {

@@ -211,15 +211,7 @@ impl Spec {
                     "are for adain and wct models, a colour per --style painting",
                 ));
             }
-            if n > 0 {
-                return Err(Error::invalid(
-                    "regions",
-                    "a region map replaces style masks: give one or the other",
-                ));
-            }
-            if !r.colours.is_empty() {
-                r.check_count(styles)?;
-            }
+            r.check_run(n, styles)?;
         }
         if n > 0 && n != styles {
             return Err(Error::invalid(
