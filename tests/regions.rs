@@ -11,8 +11,10 @@ use atelier::engine::nets::weights::Weights;
 use image::{Rgb, RgbImage};
 use tch::{Device, Kind};
 
-use crate::masks::{blue_noise, files, orange_stripes, path, Regions};
-use crate::util::{atelier_in, error_of, stdout_ok, weights_path, write_pattern};
+use crate::masks::{
+    blue_noise, files, orange_stripes, path, refuses_a_non_image, stylize_error, Regions,
+};
+use crate::util::{atelier_in, stdout_ok, weights_path, write_pattern};
 
 const RED: Rgb<u8> = Rgb([255, 0, 0]);
 const YELLOW: Rgb<u8> = Rgb([255, 255, 0]);
@@ -160,14 +162,8 @@ fn bad_region_maps_are_refused_with_one_line_each() {
     let d = dir.path();
     let (photo, style) = files(d);
     let data = d.join("data");
-    let run = |extra: &[&str]| {
-        let mut c = atelier_in(&data);
-        c.args([
-            "stylize", &photo, "--style", &style, "--style", &style, "--size", "32", "--steps", "1",
-        ])
-        .args(extra);
-        error_of(&mut c)
-    };
+    let styles = ["--style", style.as_str(), "--style", style.as_str()];
+    let run = |extra: &[&str]| stylize_error(&data, &photo, &[&styles[..], extra].concat());
     let save = |name: &str, w: u32, h: u32, f: &dyn Fn(u32, u32) -> Rgb<u8>| {
         let p = d.join(name);
         RgbImage::from_fn(w, h, f).save(&p).unwrap();
@@ -207,13 +203,7 @@ fn bad_region_maps_are_refused_with_one_line_each() {
         e.contains("noisy.png") && e.contains("orange") && e.contains("antialiasing"),
         "{e}"
     );
-    let text = d.join("notes.png");
-    std::fs::write(&text, "not an image").unwrap();
-    let e = run(&["--regions", &path(&text)]);
-    assert!(
-        e.contains("notes.png") && e.contains("not a readable image"),
-        "{e}"
-    );
+    refuses_a_non_image(&run, d, "--regions");
     // clap refuses both at once (its last line points to --help).
     let mask = path(&crate::masks::save_mask(d, "m.png", 48, 48, |_, _| true));
     let out = atelier_in(&data)
