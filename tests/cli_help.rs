@@ -173,6 +173,7 @@ fn runs_ls_prints_a_count_as_an_integer() {
         arbitrary: None,
         msg: Vec::new(),
         style_masks: Vec::new(),
+        regions: None,
         content_mask: None,
     };
     let id = store.add_job(&Job::Apply(spec), &[], 0).unwrap();

@@ -236,6 +236,27 @@ fn a_content_mask_keeps_the_photo_outside() {
     assert!(diff(0..18) > 20, "the top (masked) was styled");
 }
 
+/// `atelier stylize PHOTO ARGS… --size 32 --steps 1` in `data`, which must
+/// fail: its error line.
+pub(crate) fn stylize_error(data: &Path, photo: &str, args: &[&str]) -> String {
+    let mut c = atelier_in(data);
+    c.args(["stylize", photo, "--size", "32", "--steps", "1"])
+        .args(args);
+    error_of(&mut c)
+}
+
+/// `flag` given a file in `d` named like an image that is not one: `run`
+/// refuses it naming the file.
+pub(crate) fn refuses_a_non_image(run: &dyn Fn(&[&str]) -> String, d: &Path, flag: &str) {
+    let text = d.join("notes.png");
+    std::fs::write(&text, "not an image").unwrap();
+    let e = run(&[flag, &path(&text)]);
+    assert!(
+        e.contains("notes.png") && e.contains("not a readable image"),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_masks_are_refused_with_one_line_each() {
     let dir = tempfile::tempdir().unwrap();
@@ -243,12 +264,11 @@ fn bad_masks_are_refused_with_one_line_each() {
     let (photo, style) = files(d);
     let data = d.join("data");
     let run = |extra: &[&str]| {
-        let mut c = atelier_in(&data);
-        c.args([
-            "stylize", &photo, "--style", &style, "--size", "32", "--steps", "1",
-        ])
-        .args(extra);
-        error_of(&mut c)
+        stylize_error(
+            &data,
+            &photo,
+            &[&["--style", style.as_str()][..], extra].concat(),
+        )
     };
     let white = path(&save_mask(d, "white.png", 48, 48, |_, _| true));
     let e = run(&["--style", &style, "--style-mask", &white]);
@@ -259,13 +279,7 @@ fn bad_masks_are_refused_with_one_line_each() {
     let wide = path(&save_mask(d, "wide.png", 96, 48, |_, _| true));
     let e = run(&["--content-mask", &wide]);
     assert!(e.contains("wide.png") && e.contains("aspect"), "{e}");
-    let text = d.join("notes.png");
-    std::fs::write(&text, "not an image").unwrap();
-    let e = run(&["--style-mask", &path(&text)]);
-    assert!(
-        e.contains("notes.png") && e.contains("not a readable image"),
-        "{e}"
-    );
+    refuses_a_non_image(&run, d, "--style-mask");
 }
 
 /// Masks are inputs of a queued run: recorded with their sha256, listed by

@@ -54,7 +54,7 @@ fn a_queued_apply_run_carries_its_masks_and_a_rerun_keeps_them() {
 }
 
 /// A rule from `toml` (its inbox and output in `d`), resolved.
-fn rule(d: &Path, toml_text: &str) -> Result<Rule, String> {
+pub(crate) fn rule(d: &Path, toml_text: &str) -> Result<Rule, String> {
     std::fs::create_dir_all(d.join("inbox")).unwrap();
     let text = format!(
         "name = \"masked\"\ninbox = {:?}\noutput = {:?}\n{toml_text}\n",
@@ -68,17 +68,17 @@ fn rule(d: &Path, toml_text: &str) -> Result<Rule, String> {
         .map_err(|e| e.to_string())
 }
 
-fn list(paths: &[&Path]) -> String {
+pub(crate) fn list(paths: &[&Path]) -> String {
     let quoted: Vec<String> = paths.iter().map(|p| format!("{:?}", path(p))).collect();
     format!("[{}]", quoted.join(", "))
 }
 
-fn canonical(p: &Path) -> PathBuf {
+pub(crate) fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap()
 }
 
 /// The masks an arrival's runs carry: their paths in the specs, as inputs.
-fn masks_of(inputs: &[Input]) -> Vec<PathBuf> {
+pub(crate) fn masks_of(inputs: &[Input]) -> Vec<PathBuf> {
     inputs
         .iter()
         .filter(|i| i.role == Role::Mask)
@@ -187,14 +187,19 @@ fn ctrl_u() -> KeyEvent {
     KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)
 }
 
-/// Types `text` into the Compose row labelled `label`.
-fn type_row(a: &mut atelier::tui::app::App, label: &str, text: &str) {
+/// Moves to the Compose row labelled `label`.
+fn select_row(a: &mut atelier::tui::app::App, label: &str) {
     let c = &a.compose;
     a.compose.field = c
         .fields()
         .iter()
         .position(|f| c.label(*f) == label)
         .unwrap_or_else(|| panic!("no row '{label}'"));
+}
+
+/// Types `text` into the Compose row labelled `label`.
+fn type_row(a: &mut atelier::tui::app::App, label: &str, text: &str) {
+    select_row(a, label);
     crate::tui::press(a, "\n");
     a.on_key(ctrl_u());
     crate::tui::press(a, &format!("{text}\n"));
@@ -270,6 +275,43 @@ fn compose_mask_rows_go_into_the_queued_runs() {
         "{e}"
     );
     assert_eq!(a.compose.masks.content.as_ref(), Some(&top), "kept");
+}
+
+/// Compose: +/- on a mask row step through the images of the library's
+/// `masks/` folder (beside its paintings' folder) after none, so a mask is
+/// picked rather than typed; the one picked goes into the queued runs.
+#[test]
+fn compose_picks_a_mask_from_the_librarys_masks_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let masks = d.join("masks");
+    std::fs::create_dir_all(&masks).unwrap();
+    std::fs::create_dir_all(d.join("styles")).unwrap();
+    std::fs::write(d.join("styles/catalog.json"), "[]").unwrap();
+    let sky = save_mask(&masks, "sky.png", 48, 48, |_, y| y < 20);
+    let field = save_mask(&masks, "field.png", 48, 48, |_, y| y >= 20);
+    std::fs::write(masks.join("notes.txt"), "not an image").unwrap();
+    let mut a = crate::tui::app(true);
+    crate::tui::press(&mut a, "1\nl j 2");
+    a.compose.paintings =
+        Some(atelier::engine::infra::library::Library::open(&d.join("styles")).unwrap());
+    select_row(&mut a, "content mask");
+    crate::tui::press(&mut a, "+");
+    assert_eq!(a.compose.masks.content.as_ref(), Some(&field));
+    crate::tui::press(&mut a, "+");
+    assert_eq!(a.compose.masks.content.as_ref(), Some(&sky));
+    crate::tui::press(&mut a, "+");
+    assert_eq!(a.compose.masks.content, None, "round through none");
+    crate::tui::press(&mut a, "-");
+    assert_eq!(a.compose.masks.content.as_ref(), Some(&sky));
+    let screen = format!("{:?}", crate::tui::render(&mut a, 200, 50).backend());
+    assert!(screen.contains("masks/sky.png"), "{screen}");
+    crate::tui::press(&mut a, "r");
+    let runs = queued(&a);
+    assert!(!runs.is_empty());
+    assert!(runs
+        .iter()
+        .all(|j| j.gatys().unwrap().content_mask.as_ref() == Some(&sky)));
 }
 
 /// A finished stylize run with two style masks and a content mask.

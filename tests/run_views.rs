@@ -84,6 +84,7 @@ fn every_kind() -> Vec<Run> {
         arbitrary: None,
         msg: Vec::new(),
         style_masks: Vec::new(),
+        regions: None,
         content_mask: None,
     };
     let analogy = AnalogySpec {

@@ -32,6 +32,7 @@ mod oom;
 mod options;
 mod paths;
 mod queue;
+mod regions;
 mod reliab;
 mod run_views;
 mod safety;

@@ -586,6 +586,7 @@ fn e_on_an_apply_run_loads_its_model_photo_and_paintings() {
         arbitrary: Some(ArbSettings::new(Method::Adain, styles)),
         msg: Vec::new(),
         style_masks: Vec::new(),
+        regions: None,
         content_mask: None,
     }));
     let mut a = app(true);

@@ -28,6 +28,7 @@ use crate::engine::fast::models::{ModelEntry, ModelLibrary};
 use crate::engine::fast::train::TrainProgress;
 use crate::engine::infra::device::{device_name, parse_device};
 use crate::engine::infra::image_io::{load_rgb, resize_longer_side};
+use crate::engine::infra::label_map::RegionMap;
 use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::nets::color::ColorMode;
 use crate::engine::nets::weights::Weights;
@@ -52,6 +53,11 @@ pub struct ArbApplyArgs {
     /// painting on its own region (white), the photo's features elsewhere.
     #[arg(long = "style-mask", value_name = "MASK")]
     pub style_masks: Vec<PathBuf>,
+    /// adain/wct: instead of --style-mask, one colour-coded map (or greyscale label map), a
+    /// colour per --style painting, taken in reading order (the first colour met from the
+    /// top-left corner, row by row, goes to the first painting).
+    #[arg(long, value_name = "MAP", conflicts_with = "style_masks")]
+    pub regions: Option<PathBuf>,
     /// Any model: style only inside this greyscale mask; outside, the output is the photo.
     #[arg(long, value_name = "MASK")]
     pub content_mask: Option<PathBuf>,
@@ -70,14 +76,26 @@ impl ArbApplyArgs {
 
     /// `built` with the masks asked for, checked and recorded as inputs.
     pub fn masked(&self, mut built: Built) -> Result<Built, Error> {
-        if self.style_masks.is_empty() && self.content_mask.is_none() {
+        if self.style_masks.is_empty() && self.regions.is_none() && self.content_mask.is_none() {
             return Ok(built);
         }
         built.spec.style_masks = self.style_masks.clone();
+        built.spec.regions = self.regions.as_deref().map(RegionMap::new);
         built.spec.content_mask = self.content_mask.clone();
         built.inputs = built.spec.inputs()?;
         Ok(built)
     }
+}
+
+/// Prints which colour of `spec`'s region map goes to which painting.
+pub fn say_regions(spec: &ApplySpec) {
+    let names: Vec<String> = spec
+        .arbitrary
+        .iter()
+        .flat_map(|a| &a.styles)
+        .map(|s| stem(&s.path))
+        .collect();
+    super::stylize::say_regions(spec.regions.as_ref(), &names);
 }
 
 /// Applies the adain or wct model of `spec` (built and checked) per `a`.

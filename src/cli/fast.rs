@@ -108,6 +108,7 @@ pub fn apply(a: ApplyArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     // Every input is read and checked before anything is written.
     let built = build_apply(&a.model, &a.contents, a.size, choice, &lib, c)?;
     let Built { spec, .. } = a.arbitrary.masked(built)?;
+    super::arbitrary::say_regions(&spec);
     if spec.arbitrary.is_some() {
         return super::arbitrary::apply(&a, &spec, c, device);
     }
@@ -246,7 +247,8 @@ pub struct TrainOptions {
     /// Folder of training photos, searched recursively (default: the
     /// checkout's datasets/photos, or $ATELIER_HOME's).
     #[arg(long, value_parser = crate::config::cli_path,
-          default_value_os_t = crate::config::home().join("datasets/photos"))]
+          default_value_os_t = crate::config::home().join("datasets/photos"),
+          hide_default_value = true)]
     pub dataset: PathBuf,
     /// Side of the square training crops.
     #[arg(long, default_value_t = TrainSpec::default().size)]
@@ -1013,7 +1015,11 @@ pub(super) fn add_apply(a: ApplyAdd, store: &mut crate::queue::Store, c: &Config
         &models,
         c,
     )?;
-    let (job, inputs) = a.arbitrary.masked(built)?.job();
+    let built = a.arbitrary.masked(built)?;
+    if !a.place.json {
+        super::arbitrary::say_regions(&built.spec);
+    }
+    let (job, inputs) = built.job();
     let id = store.add_job(&job, &inputs, a.place.priority)?;
     super::queue::report(store, id, a.place.json)
 }

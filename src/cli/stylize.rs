@@ -21,6 +21,7 @@ use crate::engine::infra::device::{device_name, parse_device};
 use crate::engine::infra::image_io::{
     fit_longer_side, from_tensor, load_rgb, provenance, save_png_with, software, unique_path,
 };
+use crate::engine::infra::label_map::RegionMap;
 use crate::engine::infra::library::{resolve_image, Library};
 use crate::engine::infra::memory;
 use crate::engine::infra::output::{
@@ -163,6 +164,11 @@ pub struct MaskArgs {
     /// style, grey: partly, black: not); where no mask is white only the photo's content acts.
     #[arg(long = "style-mask", value_name = "MASK")]
     pub style_masks: Vec<PathBuf>,
+    /// Instead of --style-mask: one colour-coded map (or greyscale label map), a colour per
+    /// style; the styles take the colours in reading order (the first colour met from the
+    /// top-left corner, row by row, goes to the first style).
+    #[arg(long, value_name = "MAP", conflicts_with = "style_masks")]
+    pub regions: Option<PathBuf>,
     /// Style only inside this greyscale mask; outside, the output is the photo.
     #[arg(long, value_name = "MASK")]
     pub content_mask: Option<PathBuf>,
@@ -176,6 +182,9 @@ impl MaskArgs {
     pub fn apply(&self, spec: &mut RunSpec) {
         if !self.style_masks.is_empty() {
             spec.style_masks = self.style_masks.clone();
+        }
+        if let Some(map) = &self.regions {
+            spec.regions = Some(RegionMap::new(map));
         }
         spec.content_mask = self.content_mask.clone().or(spec.content_mask.take());
         spec.mask_mode = self.mask_mode.unwrap_or(spec.mask_mode);
@@ -346,6 +355,14 @@ pub fn request_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<build
     })
 }
 
+/// Prints which colour of a region map goes to which of the styles
+/// `names` and how much of the image it covers.
+pub fn say_regions(regions: Option<&RegionMap>, names: &[String]) {
+    if let Some(r) = regions {
+        println!("{}", crate::jobs::stylize::regions_line(r, names));
+    }
+}
+
 /// The checked spec of the arguments (no file read) and the styles' short
 /// name for output file names.
 pub fn spec_from_args(a: &StylizeArgs, c: &Config, gpu: bool) -> Result<(RunSpec, String), Error> {
@@ -364,13 +381,17 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let req = request_from_args(&a, c, gpu)?;
     // Every file checked as a queued run's are (the same sentences); the
     // run itself reads them as the user named them.
-    build::build(&req, &c.limits())?;
-    let spec = req.spec(&c.limits())?;
+    let built = build::build(&req, &c.limits())?;
+    say_regions(built.spec.regions.as_ref(), &req.style_names());
+    let mut spec = req.spec(&c.limits())?;
+    // The colours as checked, so the run splits the map as printed.
+    spec.regions = built.spec.regions;
     let style_name = req.style_names().join("+");
     let content_path = spec.content.clone();
     let inputs: Vec<&Path> = std::iter::once(content_path.as_path())
         .chain(spec.styles.iter().map(|s| s.path.as_path()))
         .chain(spec.style_masks.iter().map(PathBuf::as_path))
+        .chain(spec.regions.as_ref().map(|r| r.path.as_path()))
         .chain(spec.content_mask.as_deref())
         .collect();
     let policy = OutputPolicy::new(a.common.force, &inputs);
@@ -753,7 +774,11 @@ pub(super) fn add(a: StylizeAdd, store: &mut Store, c: &Config) -> Result<i32> {
     // Checked now, so a bad file fails here rather than in the worker; its
     // paths are stored absolute.
     let req = request_from_args(&a.run, c, gpu)?;
-    let (job, inputs) = build::build(&req, &c.limits())?.job();
+    let built = build::build(&req, &c.limits())?;
+    if !a.place.json {
+        say_regions(built.spec.regions.as_ref(), &req.style_names());
+    }
+    let (job, inputs) = built.job();
     // What was not given is the worker's device's to choose.
     let defaults = DeviceDefaults {
         size: a.run.common.size.is_none(),

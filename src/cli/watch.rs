@@ -49,6 +49,7 @@ fn rule_configs(c: &Config) -> Vec<RuleConfig> {
             inbox: resolve(&r.inbox),
             output: resolve(&r.output),
             style_masks: r.style_masks.iter().map(|p| resolve(p)).collect(),
+            regions: r.regions.as_deref().map(resolve),
             content_mask: r.content_mask.as_deref().map(resolve),
             ..r.clone()
         })

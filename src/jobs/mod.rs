@@ -397,6 +397,7 @@ mod tests {
                 arbitrary: None,
                 msg: Vec::new(),
                 style_masks: Vec::new(),
+                regions: None,
                 content_mask: None,
             }),
             Job::Apply(apply::Spec {
@@ -414,6 +415,7 @@ mod tests {
                 }),
                 msg: Vec::new(),
                 style_masks: Vec::new(),
+                regions: None,
                 content_mask: None,
             }),
             Job::Analogy(analogy::Spec {

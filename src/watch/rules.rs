@@ -11,6 +11,7 @@ use super::error::WatchError;
 use crate::engine::fast::mix::StyleMix;
 use crate::engine::fast::models::ModelLibrary;
 use crate::engine::gatys::spec::{RunSpec, StyleRef as RunStyleRef};
+use crate::engine::infra::label_map::RegionMap;
 use crate::engine::infra::library::Library;
 use crate::engine::infra::mask;
 use crate::engine::nets::weights::sha256_file;
@@ -89,6 +90,10 @@ pub struct RuleConfig {
     /// (a stylize rule, or an adain/wct `model`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub style_masks: Vec<PathBuf>,
+    /// Instead of `style_masks`: one colour-coded map, a colour per entry of
+    /// `styles`, taken in reading order (from the top-left, row by row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<PathBuf>,
     /// Style only inside this greyscale mask; outside, the output is the
     /// photo (any rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +136,9 @@ impl RuleConfig {
             (Some(m), _) if m.trim().is_empty() => return Err("model is empty".into()),
             (None, true) => return Err("styles is empty: give at least one (or a model)".into()),
             _ => {}
+        }
+        if self.regions.is_some() && !self.style_masks.is_empty() {
+            return Err("regions replaces style_masks: give one or the other".into());
         }
         let (n, styles) = (self.style_masks.len(), self.styles.len());
         // A model without styles has none to mask: its check says so.
@@ -319,7 +327,7 @@ impl ModelSource {
         Self {
             query: c.model.clone().unwrap_or_default(),
             styles: c.styles.clone(),
-            masked: !c.style_masks.is_empty(),
+            masked: !c.style_masks.is_empty() || c.regions.is_some(),
             library: library.to_path_buf(),
             bundled: models.bundled.clone(),
             user: models.user.clone(),
@@ -368,6 +376,16 @@ fn rule_masks(c: &RuleConfig, pixel_limit: u64) -> Result<RunMasks, String> {
             .enumerate()
             .map(|(i, p)| read(p, "style_masks", &format!("mask of style {}", i + 1)))
             .collect::<Result<_, _>>()?,
+        regions: c
+            .regions
+            .as_deref()
+            .map(|p| {
+                let input = Input::checked(Role::Mask, None, p, pixel_limit)?;
+                let map = RegionMap::read(&input.path, pixel_limit, c.styles.len())?;
+                Ok((input, map))
+            })
+            .transpose()
+            .map_err(|e: crate::engine::Error| format!("regions: {e}"))?,
         content: c
             .content_mask
             .as_deref()
@@ -541,6 +559,7 @@ impl Rule {
         };
         let mut spec = req.spec(&limits)?;
         spec.style_masks = self.masks.style.iter().map(|i| i.path.clone()).collect();
+        spec.regions = self.masks.region_map();
         spec.content_mask = self.masks.content.as_ref().map(|i| i.path.clone());
         spec.validate()?;
         Ok(spec)
@@ -609,7 +628,7 @@ impl Rule {
                 })
                 .collect();
         }
-        if !self.masks.style.is_empty() {
+        if self.masks.per_style() {
             // Each style on its region: one run with them all.
             let label = self
                 .styles
@@ -666,6 +685,7 @@ impl Rule {
         };
         let params = RunSpec {
             style_masks: self.masks.style.iter().map(|i| i.path.clone()).collect(),
+            regions: self.masks.region_map(),
             content_mask: self.masks.content.as_ref().map(|i| i.path.clone()),
             ..self.spec.clone()
         };

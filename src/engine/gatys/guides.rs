@@ -100,14 +100,19 @@ pub fn load_masks(
     size: (u32, u32),
     device: Device,
 ) -> Result<Masks> {
-    Masks::load(
+    let photo = content.dimensions();
+    let mut masks = Masks::load(
         &spec.style_masks,
         spec.content_mask.as_deref(),
         spec.pixel_limit,
-        content.dimensions(),
+        photo,
         size,
         device,
-    )
+    )?;
+    if let Some(r) = &spec.regions {
+        masks.styles = r.style_masks(spec.pixel_limit, spec.styles.len(), photo, size, device)?;
+    }
+    Ok(masks)
 }
 
 /// The regions the style loss is made of: one per style mask (limited to

@@ -12,6 +12,7 @@ use crate::engine::gatys::mrf::StyleLoss;
 use crate::engine::gatys::pyramid::{self, Scales};
 use crate::engine::infra::error::{Error, Result};
 use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::infra::label_map::RegionMap;
 use crate::engine::nets::color::ColorMode;
 use crate::engine::nets::vgg::{Layer, Padding, Pooling};
 
@@ -151,6 +152,9 @@ pub struct RunSpec {
     /// style, grey: partly); empty: the styles are blended everywhere.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub style_masks: Vec<PathBuf>,
+    /// Instead of `style_masks`: one colour-coded map, a colour per style.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regions: Option<RegionMap>,
     /// Where the style acts at all; outside it the output is the photo.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_mask: Option<PathBuf>,
@@ -223,6 +227,7 @@ impl Default for RunSpec {
                 weight: 1.0,
             }],
             style_masks: Vec::new(),
+            regions: None,
             content_mask: None,
             mask_mode: MaskMode::default(),
             size: 256,
@@ -424,7 +429,10 @@ impl RunSpec {
                 ),
             ));
         }
-        if (n > 0 || self.content_mask.is_some()) && self.style_loss.mrf() {
+        if let Some(r) = &self.regions {
+            r.check_run(n, s)?;
+        }
+        if self.masked() && self.style_loss.mrf() {
             return Err(Error::invalid(
                 "masks",
                 "work with the Gram style loss only: use --style-loss gram",
@@ -435,7 +443,12 @@ impl RunSpec {
 
     /// Whether the run has any mask.
     pub fn masked(&self) -> bool {
-        !self.style_masks.is_empty() || self.content_mask.is_some()
+        self.per_style_masks() || self.content_mask.is_some()
+    }
+
+    /// Whether each style has its own region (masks or a region map).
+    pub fn per_style_masks(&self) -> bool {
+        !self.style_masks.is_empty() || self.regions.is_some()
     }
 
     /// Downsampling factor of the deepest layer used: images must be at least

@@ -367,7 +367,7 @@ fn style_targets(vgg: &Vgg19, spec: &RunSpec, p: &Prepared) -> Result<StyleTarge
                     None => g,
                 });
             }
-            if !spec.style_masks.is_empty() {
+            if spec.per_style_masks() {
                 own.push(grams);
             }
         }

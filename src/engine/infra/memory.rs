@@ -58,8 +58,13 @@ pub fn run_bytes(spec: &RunSpec, width: u32, height: u32) -> u64 {
     if spec.masked() {
         // Per region and style layer: the guided feature map and its gradient;
         // per mask: itself at the image's size.
-        let regions = spec.style_masks.len().max(1) as f64;
-        let masks = (spec.style_masks.len() + usize::from(spec.content_mask.is_some())) as f64;
+        let per_style = if spec.per_style_masks() {
+            spec.styles.len()
+        } else {
+            0
+        };
+        let regions = per_style.max(1) as f64;
+        let masks = (per_style + usize::from(spec.content_mask.is_some())) as f64;
         for l in &spec.style_layers {
             let numel = *stage_numels(h, w, l.layer).last().unwrap_or(&0) as f64;
             bytes += regions * 2.0 * numel * f32b;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod flow;
 pub mod image_io;
 pub mod input;
+pub mod label_map;
 pub mod library;
 pub mod mask;
 pub mod memory;

@@ -242,6 +242,7 @@ impl Request {
             arbitrary,
             msg,
             style_masks: Vec::new(),
+            regions: None,
             content_mask: None,
         };
         spec.validate()?;

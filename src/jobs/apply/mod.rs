@@ -19,6 +19,7 @@ use crate::engine::fast::model_file::read_info;
 use crate::engine::fast::msg_style::{MsgPart, MsgSource};
 use crate::engine::gatys::spec::StyleRef;
 use crate::engine::infra::image_io::DEFAULT_PIXEL_LIMIT;
+use crate::engine::infra::label_map::RegionMap;
 use crate::engine::infra::mix_weights::normalised;
 use crate::engine::nets::color::ColorMode;
 use crate::engine::Error;
@@ -61,6 +62,9 @@ pub struct Spec {
     /// An adain/wct model's mask per painting: each painting on its region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub style_masks: Vec<PathBuf>,
+    /// Instead of `style_masks`: one colour-coded map, a colour per painting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<RegionMap>,
     /// Any model: outside this mask the output is the photo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_mask: Option<PathBuf>,
@@ -200,6 +204,15 @@ impl Spec {
                 "are for adain and wct models, one per --style painting",
             ));
         }
+        if let Some(r) = &self.regions {
+            if styles == 0 {
+                return Err(Error::invalid(
+                    "regions",
+                    "are for adain and wct models, a colour per --style painting",
+                ));
+            }
+            r.check_run(n, styles)?;
+        }
         if n > 0 && n != styles {
             return Err(Error::invalid(
                 "style masks",
@@ -285,9 +298,14 @@ impl Spec {
         out.extend(styles);
         // Not `validate`: a video's model spec has no photos of its own.
         self.check_masks()?;
+        let styles = self.arbitrary.as_ref().map_or(0, |a| a.styles.len());
         out.extend(super::stylize::mask_inputs(
-            &mut self.style_masks,
-            &mut self.content_mask,
+            super::stylize::MaskFiles {
+                style: &mut self.style_masks,
+                regions: &mut self.regions,
+                content: &mut self.content_mask,
+            },
+            styles,
             &self.contents,
             self.pixel_limit,
         )?);
@@ -425,6 +443,12 @@ pub fn params(s: &Spec) -> super::params::Params {
     }
     pairs.extend(super::stylize::masks_param(
         &s.style_masks,
+        s.regions.as_ref(),
+        &s.arbitrary
+            .iter()
+            .flat_map(|a| &a.styles)
+            .map(|r| super::stylize::stem(&r.path))
+            .collect::<Vec<_>>(),
         s.content_mask.as_deref(),
     ));
     super::params::Params {

@@ -152,14 +152,20 @@ pub fn masks_for(
     img: &RgbImage,
     device: Device,
 ) -> Result<Masks, Error> {
-    Masks::load(
+    let size = img.dimensions();
+    let mut masks = Masks::load(
         &spec.style_masks,
         spec.content_mask.as_deref(),
         spec.pixel_limit,
         photo,
-        img.dimensions(),
+        size,
         device,
-    )
+    )?;
+    if let Some(r) = &spec.regions {
+        let styles = spec.arbitrary.as_ref().map_or(0, |a| a.styles.len());
+        masks.styles = r.style_masks(spec.pixel_limit, styles, photo, size, device)?;
+    }
+    Ok(masks)
 }
 
 /// A fast model's output `out` of `img` with the photo kept outside the

@@ -6,6 +6,7 @@ pub mod run;
 
 use std::path::{Path, PathBuf};
 
+use image::GrayImage;
 use serde::{Deserialize, Serialize};
 
 use super::input::Input;
@@ -13,6 +14,7 @@ use super::summary::{Headline, Summary};
 use crate::engine::gatys::spec::RunSpec;
 use crate::engine::gatys::transfer;
 use crate::engine::infra::image_io::load_rgb;
+use crate::engine::infra::label_map::RegionMap;
 use crate::engine::infra::mask::{self, check_aspect};
 use crate::engine::Error;
 use crate::jobs::Role;
@@ -99,17 +101,31 @@ pub fn summary(p: &Progress) -> Summary {
 pub struct RunMasks {
     /// One per style, in the order of the styles (or none).
     pub style: Vec<Input>,
+    /// Instead of `style`: a region map, its colours read.
+    pub regions: Option<(Input, RegionMap)>,
     pub content: Option<Input>,
 }
 
 impl RunMasks {
-    /// The masks as a run lists its inputs: style masks, then the content mask.
+    /// The masks as a run lists its inputs: style masks (or the region
+    /// map), then the content mask.
     pub fn inputs(&self) -> impl Iterator<Item = Input> + '_ {
-        self.style.iter().chain(&self.content).cloned()
+        let map = self.regions.iter().map(|(i, _)| i);
+        self.style.iter().chain(map).chain(&self.content).cloned()
+    }
+
+    /// Whether each style has its own region.
+    pub fn per_style(&self) -> bool {
+        !self.style.is_empty() || self.regions.is_some()
+    }
+
+    /// The region map as a spec carries it.
+    pub fn region_map(&self) -> Option<RegionMap> {
+        self.regions.as_ref().map(|(_, r)| r.clone())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.style.is_empty() && self.content.is_none()
+        !self.per_style() && self.content.is_none()
     }
 }
 
@@ -142,34 +158,50 @@ pub fn inputs(
 fn spec_mask_inputs(spec: &mut RunSpec) -> Result<Vec<Input>, Error> {
     let photos = [spec.content.clone()];
     mask_inputs(
-        &mut spec.style_masks,
-        &mut spec.content_mask,
+        MaskFiles {
+            style: &mut spec.style_masks,
+            regions: &mut spec.regions,
+            content: &mut spec.content_mask,
+        },
+        spec.styles.len(),
         &photos,
         spec.pixel_limit,
     )
 }
 
-/// Masks as inputs (style masks in order, then the content mask), each
-/// checked as a run will check it against every photo of `photos`, with
-/// absolute paths written back.
+/// The mask files of a spec, checked and made absolute by [`mask_inputs`].
+pub struct MaskFiles<'a> {
+    pub style: &'a mut [PathBuf],
+    /// Read for its colours (recorded in it) when given.
+    pub regions: &'a mut Option<RegionMap>,
+    pub content: &'a mut Option<PathBuf>,
+}
+
+/// Masks as inputs (style masks in order, or the region map, then the
+/// content mask), each checked as a run will check it against every photo
+/// of `photos` (a region map also against the `styles` count, its colours
+/// recorded), with absolute paths written back.
 pub fn mask_inputs(
-    style_masks: &mut [PathBuf],
-    content_mask: &mut Option<PathBuf>,
+    files: MaskFiles<'_>,
+    styles: usize,
     photos: &[PathBuf],
     limit: u64,
 ) -> Result<Vec<Input>, Error> {
-    if style_masks.is_empty() && content_mask.is_none() {
+    let MaskFiles {
+        style: style_masks,
+        regions,
+        content: content_mask,
+    } = files;
+    if style_masks.is_empty() && regions.is_none() && content_mask.is_none() {
         return Ok(Vec::new());
     }
     let dims = photos
         .iter()
         .map(|p| Ok(load_rgb(p, limit)?.dimensions()))
         .collect::<Result<Vec<_>, Error>>()?;
+    let fits = |m: &GrayImage, p: &Path| dims.iter().try_for_each(|&d| check_aspect(m, p, d));
     let check = |p: &mut PathBuf, what: &str| -> Result<Input, Error> {
-        let m = mask::load(p, limit, what)?;
-        for &d in &dims {
-            check_aspect(&m, p, d)?;
-        }
+        fits(&mask::load(p, limit, what)?, p)?;
         let input = Input::checked(Role::Mask, None, p, limit)?;
         *p = input.path.clone();
         Ok(input)
@@ -177,6 +209,15 @@ pub fn mask_inputs(
     let mut out = Vec::new();
     for (i, p) in style_masks.iter_mut().enumerate() {
         out.push(check(p, &format!("mask of style {}", i + 1))?);
+    }
+    if let Some(r) = regions.as_mut() {
+        let input = Input::checked(Role::Mask, None, &r.path, limit)?;
+        *r = RegionMap::read(&input.path, limit, styles)?;
+        let map = load_rgb(&r.path, limit)?;
+        if let Some(m) = r.split(&map).first() {
+            fits(m, &r.path)?;
+        }
+        out.push(input);
     }
     if let Some(p) = content_mask.as_mut() {
         out.push(check(p, "content mask")?);
@@ -215,7 +256,12 @@ pub fn params(s: &RunSpec) -> super::params::Params {
             ),
         ]
         .into_iter()
-        .chain(masks_param(&s.style_masks, s.content_mask.as_deref()))
+        .chain(masks_param(
+            &s.style_masks,
+            s.regions.as_ref(),
+            &s.styles.iter().map(|r| stem(&r.path)).collect::<Vec<_>>(),
+            s.content_mask.as_deref(),
+        ))
         .collect(),
     }
 }
@@ -223,21 +269,33 @@ pub fn params(s: &RunSpec) -> super::params::Params {
 /// The parameter that names a run's masks (History gives it its own line).
 pub const MASKS_PARAM: &str = "masks";
 
-/// `masks: left, right; photo kept outside sky` for a run with masks (any
-/// kind that takes them).
+/// `masks: left, right; photo kept outside sky` (or `masks: regions of
+/// map: red → irises 40.0%, …`) for a run with masks (any kind that takes
+/// them); `styles` names the styles in order.
 pub(crate) fn masks_param(
     style_masks: &[PathBuf],
+    regions: Option<&RegionMap>,
+    styles: &[String],
     content_mask: Option<&Path>,
 ) -> Option<(&'static str, String)> {
     let names = |ps: &[PathBuf]| ps.iter().map(|p| stem(p)).collect::<Vec<_>>().join(", ");
     let style = (!style_masks.is_empty()).then(|| names(style_masks));
+    let regions = regions.map(|r| regions_line(r, styles));
     let content = content_mask.map(|p| format!("photo kept outside {}", stem(p)));
     let text = style
         .into_iter()
+        .chain(regions)
         .chain(content)
         .collect::<Vec<_>>()
         .join("; ");
     (!text.is_empty()).then_some((MASKS_PARAM, text))
+}
+
+/// `regions of map: red → irises 40.0%, blue → harvesters 60.0%`: which
+/// colour went to which painting (printed when a run is built, kept in
+/// History).
+pub fn regions_line(r: &RegionMap, styles: &[String]) -> String {
+    format!("regions of {}: {}", stem(&r.path), r.mapping(styles))
 }
 
 /// What a stylize run is, by its inputs' names: `chelsea × irises`.

@@ -187,7 +187,7 @@ impl LibraryState {
     }
 }
 
-fn is_image_name(p: &Path) -> bool {
+pub(crate) fn is_image_name(p: &Path) -> bool {
     p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
         matches!(
             e.to_lowercase().as_str(),

@@ -1,8 +1,9 @@
 //! The mask rows of Compose (stylize, and apply with an adain/wct model): a
 //! row per marked painting for its mask and a content-mask row. Each takes a
 //! typed path (`~/` expanded, read and checked as the CLI checks a mask, its
-//! shape against the photo's); `none` clears it; +/- steps through the masks
-//! already given in the form.
+//! shape against the photo's); `none` clears it; +/- steps through the images
+//! of the library's `masks/` folder (beside its paintings' folder), then the
+//! masks already given in the form, so a mask is picked rather than typed.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use super::kind::Kind;
 use super::params::Param;
 use crate::engine::infra::mask;
 use crate::tui::lib_item::user_path;
+use crate::tui::panes::library::is_image_name;
 
 /// The style-mask rows: one per marked painting, up to this many.
 const STYLE_ROWS: [&str; 8] = [
@@ -20,6 +22,9 @@ const STYLE_ROWS: [&str; 8] = [
 const CONTENT_ROW: &str = "content mask";
 
 const NONE: &str = "none";
+
+/// The library's folder of masks, beside its paintings (`styles/`) and photos.
+const MASKS_DIR: &str = "masks";
 
 /// The masks given in the form.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -134,10 +139,35 @@ fn show(p: Option<&Path>) -> String {
     p.map_or(NONE.into(), |p| p.display().to_string())
 }
 
-/// The mask after (`up`) or before `at` among those the form knows, round
-/// through none.
+/// The images of the library's `masks/` folder, by name (none without a
+/// library or the folder).
+fn library_masks(s: &ComposeState) -> Vec<PathBuf> {
+    let dir = s
+        .paintings
+        .as_ref()
+        .and_then(|l| l.dir().parent())
+        .map(|p| p.join(MASKS_DIR));
+    let Some(Ok(entries)) = dir.map(std::fs::read_dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| is_image_name(p))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The mask after (`up`) or before `at` among the library's and those the
+/// form knows, round through none. The library's come first: their order
+/// does not change as masks are given.
 fn step(s: &ComposeState, at: Option<&Path>, up: bool) -> Option<PathBuf> {
-    let known = s.masks.known();
+    let mut known = library_masks(s);
+    for m in s.masks.known() {
+        if !known.contains(&m) {
+            known.push(m);
+        }
+    }
     let n = known.len() as i64 + 1;
     // 0 is none, i + 1 the i-th known mask.
     let i = at
