@@ -512,6 +512,8 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("dry run: would stylize"), "{stdout}");
+    // The painting by its Library name, not its catalogue-numbered file.
+    assert!(stdout.contains(" with irises at "), "{stdout}");
     assert!(stdout.contains("over scales 128, 181, 256 px"), "{stdout}");
     assert!(!out.exists(), "a dry run wrote the output");
     let p: serde_json::Value =

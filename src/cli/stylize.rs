@@ -255,14 +255,16 @@ fn describe_scales(spec: &RunSpec) -> Result<String, Error> {
 }
 
 /// `a.jpg`, or `a.jpg (0.70) + b.jpg (0.30)` for a blend.
-fn describe_styles(spec: &RunSpec) -> String {
-    if spec.styles.len() == 1 {
-        return spec.styles[0].path.display().to_string();
+/// The paintings by the names the Library gives them (else their files'),
+/// with their shares of a blend.
+fn describe_styles(spec: &RunSpec, names: &[String]) -> String {
+    if let [one] = names {
+        return one.clone();
     }
-    spec.styles
+    names
         .iter()
         .zip(spec.style_blend())
-        .map(|(s, w)| format!("{} ({w:.2})", s.path.display()))
+        .map(|(n, w)| format!("{n} ({w:.2})"))
         .collect::<Vec<_>>()
         .join(" + ")
 }
@@ -413,7 +415,7 @@ pub fn run(a: StylizeArgs, c: &Config) -> Result<i32> {
     let header = format!(
         "{} with {} at {w}x{h} on {}: {} {} steps{}",
         content_path.display(),
-        describe_styles(&spec),
+        describe_styles(&spec, &req.style_names()),
         device_name(device),
         match spec.optimizer {
             crate::engine::gatys::spec::OptimizerKind::Lbfgs => "L-BFGS",

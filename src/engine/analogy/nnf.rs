@@ -2,7 +2,7 @@
 //! position it matches in a target map; its upsampling between layers, the
 //! flow file and the colour-coded picture of it.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use image::RgbImage;
@@ -244,42 +244,5 @@ fn hsv_to_rgb(h: f64, s: f64, v: f64) -> [u8; 3] {
 /// Writes `bytes` to a new file `path` atomically (temp file, sync, rename
 /// that refuses to replace an existing file).
 pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write_err = |reason: String| Error::Write {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if path.exists() {
-        return Err(Error::OutputExists(path.to_path_buf()));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".atelier-")
-        .suffix(".part")
-        .tempfile_in(&dir)
-        .map_err(|e| write_err(e.to_string()))?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
-        w.write_all(bytes).map_err(|e| write_err(e.to_string()))?;
-        w.flush().map_err(|e| write_err(e.to_string()))?;
-    }
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| write_err(e.to_string()))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_err(e.to_string()))?;
-    tmp.persist_noclobber(path).map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::OutputExists(path.to_path_buf())
-        } else {
-            write_err(e.error.to_string())
-        }
-    })?;
-    Ok(())
+    crate::engine::infra::output::write_bytes_atomic(path, bytes, false)
 }

@@ -8,8 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use serde::de::DeserializeOwned;
@@ -295,44 +294,8 @@ pub(crate) fn write_atomic(
         path: path.to_path_buf(),
         reason,
     };
-    if !overwrite && path.exists() {
-        return Err(Error::OutputExists(path.to_path_buf()));
-    }
     let bytes =
         safetensors::tensor::serialize(tensors.iter().map(|(k, b)| (k.as_str(), b)), &Some(meta))
             .map_err(|e| write_err(format!("{e:?}")))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| write_err(e.to_string()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".atelier-")
-        .suffix(".part")
-        .tempfile_in(&dir)
-        .map_err(|e| write_err(e.to_string()))?;
-    tmp.write_all(&bytes)
-        .map_err(|e| write_err(e.to_string()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_err(e.to_string()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| write_err(e.to_string()))?;
-    }
-    if overwrite {
-        tmp.persist(path)
-            .map_err(|e| write_err(e.error.to_string()))?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::OutputExists(path.to_path_buf())
-            } else {
-                write_err(e.error.to_string())
-            }
-        })?;
-    }
-    Ok(())
+    crate::engine::infra::output::write_bytes_atomic(path, &bytes, overwrite)
 }

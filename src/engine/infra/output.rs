@@ -208,6 +208,27 @@ impl OutputPolicy {
     }
 }
 
+/// Writes `bytes` to `path` atomically (a temporary file beside it, synced,
+/// then renamed), over a file there only with `force`; the folder is made.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    let write_err = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        reason: os_reason(&e),
+    };
+    if !force && path.exists() {
+        return Err(Error::OutputExists(path.to_path_buf()));
+    }
+    let dir = parent(path);
+    std::fs::create_dir_all(&dir).map_err(write_err)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".atelier-")
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .map_err(write_err)?;
+    tmp.write_all(bytes).map_err(write_err)?;
+    persist(tmp, path, force)
+}
+
 /// Puts a written temporary file `tmp` (beside `path`) in place: made an
 /// ordinary 0644 file, synced, renamed over `path` only with `force`.
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path, force: bool) -> Result<()> {

@@ -120,7 +120,7 @@ pub fn params() -> Vec<Param<ComposeState>> {
             },
             nudge: |s, _| s.forms.train.msg = !s.forms.train.msg,
             parse: |s, t| {
-                s.forms.train.msg = match t.split_whitespace().next().unwrap_or("") {
+                s.forms.train.msg = match t.split([' ', ',']).next().unwrap_or("") {
                     w if w.eq_ignore_ascii_case("msg") || w.eq_ignore_ascii_case("msg-net") => true,
                     w if w.eq_ignore_ascii_case("fast") => false,
                     _ => return Err(format!("'{t}': fast or msg")),
