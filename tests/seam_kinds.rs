@@ -422,4 +422,9 @@ fn an_msg_net_training_is_queued_from_the_cli_and_from_compose() {
             .args(["--iterations", "1"]),
     );
     assert!(e.contains("atelier train --arch adain"), "{e}");
+    // An MSG-Net with no painting named: the same sentence from both commands.
+    let want = "--arch msg: name the styles to train on with --style, repeated";
+    let queued = error_of(cmd(&s).args(["queue", "add", "train", "--arch", "msg"]));
+    let trained = error_of(cmd(&s).args(["train", "--arch", "msg"]));
+    assert_eq!((queued.as_str(), trained.as_str()), (want, want));
 }

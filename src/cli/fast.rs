@@ -326,6 +326,15 @@ pub struct ChosenStyles {
 }
 
 impl TrainStyles {
+    /// An MSG-Net (`msg`) needs its paintings named; `--arch` alone lets
+    /// clap accept none.
+    pub fn check_msg(&self, msg: bool) -> Result<()> {
+        if msg && self.style.is_none() && self.styles.is_empty() {
+            bail!("--arch msg: name the styles to train on with --style, repeated");
+        }
+        Ok(())
+    }
+
     pub fn resolve(&self, c: &Config, models: &ModelLibrary) -> Result<ChosenStyles> {
         let lib = Library::open(&resolve(&c.paths.styles)).ok();
         let queries: Vec<&String> = match &self.style {
@@ -509,9 +518,7 @@ pub fn train(a: TrainArgs, c: &Config, data_dir: Option<&Path>) -> Result<i32> {
     if a.arbitrary.arch.is_some() && !msg {
         return super::arbitrary::train(a, c, data_dir);
     }
-    if msg && a.styles.style.is_none() && a.styles.styles.is_empty() {
-        bail!("--arch msg: name the styles to train on with --style, repeated");
-    }
+    a.styles.check_msg(msg)?;
     let device = parse_device(a.device.as_deref().unwrap_or(&c.stylize.device))?;
     let lib = library(c, data_dir)?;
     let chosen = a.styles.resolve(c, &lib)?;
@@ -993,9 +1000,7 @@ pub(super) fn add_train(a: TrainAdd, store: &mut crate::queue::Store, c: &Config
             m.architecture()
         ),
     };
-    if network == Network::Msg && a.styles.style.is_none() && a.styles.styles.is_empty() {
-        bail!("--arch msg: name the styles to train on with --style, repeated");
-    }
+    a.styles.check_msg(network == Network::Msg)?;
     let models = model_library(store);
     let chosen = a.styles.resolve(c, &models)?;
     let name = train_build::model_name(&models, a.name.as_deref(), &chosen.default_name)?;
